@@ -1,0 +1,112 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/**
+ * The one description of every table. Migrations create exactly these columns
+ * (test/schema.test.ts compares this file with the live catalog on both backends).
+ */
+export interface Database {
+  users: UsersTable;
+  invites: InvitesTable;
+  tokens: TokensTable;
+  activities: ActivitiesTable;
+  follows: FollowsTable;
+  audit_log: AuditLogTable;
+}
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export interface UsersTable {
+  id: Generated<number>;
+  nickname: string;
+  email: string | null;
+  name: string;
+  bio: ColumnType<string, string | undefined, string>;
+  password_hash: string | null;
+  local: ColumnType<boolean, boolean | undefined, boolean>;
+  /** Lower-cased host part of a remote nickname, derived by the database; null for local users. */
+  instance: ColumnType<string | null, never, never>;
+  admin: ColumnType<boolean, boolean | undefined, boolean>;
+  moderator: ColumnType<boolean, boolean | undefined, boolean>;
+  locked: ColumnType<boolean, boolean | undefined, boolean>;
+  confirmed: ColumnType<boolean, boolean | undefined, boolean>;
+  active: ColumnType<boolean, boolean | undefined, boolean>;
+  /** Lower-cased, sorted, unique: kept in the row so tag/untag are one UPDATE and list --tag uses a GIN index. */
+  tags: ColumnType<string[], string[] | undefined, string[]>;
+  deleted_at: NullableTimestamp;
+  mfa_enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  mfa_totp_secret: string | null;
+  /** bcrypt hashes of the backup codes, never the codes. */
+  mfa_backup_codes: ColumnType<string[], string[] | undefined, string[]>;
+  last_login_at: NullableTimestamp;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export type InviteType = 'one_time' | 'date_limited' | 'reusable' | 'reusable_date_limited';
+
+export interface InvitesTable {
+  id: Generated<number>;
+  token_hash: string;
+  /** First characters of the token: enough to tell invites apart in a list, useless to redeem one. */
+  token_prefix: string;
+  invite_type: InviteType;
+  max_use: number | null;
+  uses: ColumnType<number, number | undefined, number>;
+  used: ColumnType<boolean, boolean | undefined, boolean>;
+  /** The last day the invite works (UTC), as 'YYYY-MM-DD'. */
+  expires_at: string | null;
+  email: string | null;
+  name: string | null;
+  revoked_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+export type TokenKind = 'access' | 'refresh' | 'authorization' | 'password_reset' | 'email_confirmation';
+
+export interface TokensTable {
+  id: Generated<number>;
+  kind: TokenKind;
+  token_hash: string;
+  user_id: number;
+  expires_at: NullableTimestamp;
+  used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+export interface ActivitiesTable {
+  id: Generated<number>;
+  actor_id: number;
+  type: string;
+  object: string | null;
+  data: ColumnType<unknown, string | undefined, string>;
+  created_at: CreatedAt;
+}
+
+export interface FollowsTable {
+  id: Generated<number>;
+  follower_id: number;
+  following_id: number;
+  state: ColumnType<string, string | undefined, string>;
+  created_at: CreatedAt;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: CreatedAt;
+  actor: string;
+  verb: string;
+  target_user_id: number | null;
+  target_nickname: string | null;
+  reason: string | null;
+  details: ColumnType<unknown, string | undefined, never>;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type NewUserRow = Insertable<UsersTable>;
+export type UserUpdate = Updateable<UsersTable>;
+export type InviteRow = Selectable<InvitesTable>;
+export type TokenRow = Selectable<TokensTable>;
+export type AuditRow = Selectable<AuditLogTable>;

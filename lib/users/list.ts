@@ -1,0 +1,54 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../schema';
+import { toUserJson, USER_COLUMNS, type UserJson } from './present';
+
+export interface UserFilter {
+  readonly admin?: boolean;
+  readonly moderator?: boolean;
+  readonly active?: boolean;
+  readonly confirmed?: boolean;
+  /** true: local only (the default), false: remote only, null: both. */
+  readonly local?: boolean | null;
+  readonly tag?: string;
+  /** true: only soft-deleted accounts; otherwise they are hidden. */
+  readonly deleted?: boolean;
+  /** Case-insensitive substring of nickname, email or name. */
+  readonly search?: string;
+  readonly limit?: number;
+}
+
+export const LIST_PAGE_SIZE = 1000;
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/**
+ * Streams matching users in id order, one keyset page at a time, so memory stays flat whatever
+ * the number of users (no OFFSET, no full result set in memory).
+ */
+export async function* listUsers(db: Kysely<Database>, filter: UserFilter = {}, pageSize = LIST_PAGE_SIZE): AsyncGenerator<UserJson[]> {
+  let after = 0;
+  let left = filter.limit ?? Infinity;
+  while (left > 0) {
+    let query = db.selectFrom('users').select(USER_COLUMNS).where('id', '>', after).orderBy('id').limit(Math.min(pageSize, left));
+    const local = filter.local === undefined ? true : filter.local;
+    if (local !== null) query = query.where('local', '=', local);
+    if (filter.admin !== undefined) query = query.where('admin', '=', filter.admin);
+    if (filter.moderator !== undefined) query = query.where('moderator', '=', filter.moderator);
+    if (filter.active !== undefined) query = query.where('active', '=', filter.active);
+    if (filter.confirmed !== undefined) query = query.where('confirmed', '=', filter.confirmed);
+    query = filter.deleted ? query.where('deleted_at', 'is not', null) : query.where('deleted_at', 'is', null);
+    if (filter.tag !== undefined) query = query.where('tags', '@>', [filter.tag.toLowerCase()] as any);
+    if (filter.search !== undefined && filter.search !== '') {
+      const pattern = `%${escapeLike(filter.search)}%`;
+      query = query.where((eb) => eb.or([eb('nickname', 'ilike', pattern), eb('email', 'ilike', pattern), eb('name', 'ilike', pattern)]));
+    }
+    const rows = await query.execute();
+    if (rows.length === 0) return;
+    yield rows.map(toUserJson);
+    after = rows[rows.length - 1].id;
+    left -= rows.length;
+    if (rows.length < pageSize) return;
+  }
+}

@@ -1,0 +1,57 @@
+import { UsageError } from './errors';
+
+/**
+ * Local nicknames: 1 to 64 characters of ASCII letters, digits, `_`, `-` and `.`, starting with a
+ * letter or digit. Remote nicknames are `local@host` and are only created by federation/import.
+ */
+export const LOCAL_NICKNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const HOST = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::\d{1,5})?$/i;
+const EMAIL = /^[^\s@"<>()\[\],;:\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+
+export const MAX_NAME_LENGTH = 256;
+export const MAX_BIO_LENGTH = 5000;
+
+function show(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+}
+
+export function checkLocalNickname(nickname: string): string {
+  if (!LOCAL_NICKNAME.test(nickname)) {
+    throw new UsageError(`invalid nickname ${show(nickname)}: use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit`);
+  }
+  return nickname;
+}
+
+/** `user@host`: a valid local part and a host name. */
+export function checkRemoteNickname(nickname: string): string {
+  const at = nickname.indexOf('@');
+  if (at <= 0 || !LOCAL_NICKNAME.test(nickname.slice(0, at)) || !HOST.test(nickname.slice(at + 1))) {
+    throw new UsageError(`invalid remote nickname ${show(nickname)}: expected user@host.example`);
+  }
+  return nickname;
+}
+
+export function checkInstance(instance: string): string {
+  const host = instance.replace(/^@/, '');
+  if (!HOST.test(host)) throw new UsageError(`invalid instance ${show(instance)}: expected a host name like example.com`);
+  return host.toLowerCase();
+}
+
+export function checkEmail(email: string): string {
+  if (email.length > 254 || !EMAIL.test(email)) throw new UsageError(`invalid email ${show(email)}`);
+  return email;
+}
+
+/** Free text (name, bio): any Unicode, but no NUL (PostgreSQL cannot store it) and bounded length. */
+export function checkText(field: string, value: string, max: number): string {
+  if (value.includes('\0')) throw new UsageError(`the ${field} contains a NUL byte`);
+  if (value.length > max) throw new UsageError(`the ${field} is too long: ${value.length} characters, at most ${max}`);
+  return value;
+}
+
+/** Tags: lower-cased, trimmed, non-empty, no commas or whitespace inside. */
+export function normalizeTag(tag: string): string {
+  const t = tag.trim().toLowerCase();
+  if (!/^[^\s,\0]{1,64}$/u.test(t)) throw new UsageError(`invalid tag ${show(tag)}: 1-64 characters, no spaces or commas`);
+  return t;
+}

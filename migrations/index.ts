@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely';
+import * as initial from './20261122000000_initial';
+
+/**
+ * Every migration, by its timestamped name. A static list rather than a folder scan, so the
+ * compiled CLI needs no file-system lookups and a missing file is a compile error.
+ */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '20261122000000_initial': initial,
+};

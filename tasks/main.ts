@@ -1,0 +1,142 @@
+import yargs, { type Argv, type ArgumentsCamelCase } from 'yargs';
+import { CtlError, UsageError, exitCodeOf, InterruptedError } from '../lib/errors';
+import type { Env } from '../lib/config';
+import { FORMATS, type Format } from '../lib/output';
+import { processIo, type Io } from './io';
+import type { VerbEntry, VerbModule } from './verb';
+import { aliasesOf } from './verb';
+import { USER_VERBS } from './user/index';
+import { OTHER_COMMANDS } from './commands';
+
+interface RunState {
+  readonly io: Io;
+  readonly env: Env;
+  readonly signal: AbortSignal;
+  exitCode: number;
+}
+
+/** Turns any failure into one line on stderr and its exit code: the only place that does. */
+function report(state: RunState, error: unknown): void {
+  const { isConnectionLoss } = require('../lib/db') as typeof import('../lib/db');
+  let code = exitCodeOf(error);
+  let message = error instanceof Error ? error.message : String(error);
+  if (!(error instanceof CtlError)) {
+    if (isConnectionLoss(error)) {
+      code = 6;
+      message = `lost the connection to the database: ${message.split('\n')[0]}; nothing of the unfinished transaction was saved`;
+    } else {
+      message = `internal error: ${message.split('\n')[0]} (set DEBUG=1 for the stack trace)`;
+    }
+  }
+  state.io.stderr.write(`${message}\n`);
+  if (state.env.DEBUG && error instanceof Error && error.stack) state.io.stderr.write(`${error.stack}\n`);
+  state.exitCode = code;
+}
+
+async function runVerb(state: RunState, mod: VerbModule, argv: ArgumentsCamelCase<Record<string, unknown>>): Promise<void> {
+  const { loadConfig } = require('../lib/config') as typeof import('../lib/config');
+  const { TaskContext } = require('./context') as typeof import('./context');
+  const config = loadConfig(state.env, { databaseUrl: argv.databaseUrl as string | undefined });
+  const format: Format = argv.json ? 'json' : ((argv.format as Format | undefined) ?? 'table');
+  const ctx = new TaskContext(state.io, config, {
+    format,
+    quiet: Boolean(argv.quiet),
+    dryRun: Boolean(argv.dryRun),
+    assumeYes: Boolean(argv.assumeYes),
+    actor: (argv.actor as string | undefined) || config.actor,
+    reason: (argv.reason as string | undefined) ?? null,
+  }, state.signal);
+  try {
+    await mod.run(argv, ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** Registers a verb whose module is required only when yargs picks it. */
+export function registerVerb(y: Argv, state: RunState, entry: VerbEntry): Argv {
+  let mod: VerbModule | null = null;
+  const load = () => (mod ??= entry.load());
+  return y.command({
+    command: entry.command,
+    aliases: aliasesOf(entry),
+    describe: entry.describe,
+    builder: (inner: Argv) => load().builder(inner),
+    handler: (argv: ArgumentsCamelCase<Record<string, unknown>>) => runVerb(state, load(), argv),
+  });
+}
+
+function globalOptions(y: Argv): Argv {
+  return y
+    .option('database-url', { type: 'string', describe: 'PostgreSQL URL (else $DATABASE_URL, else the embedded database)' })
+    .option('format', { type: 'string', choices: FORMATS as Format[], describe: 'Output format' })
+    .option('json', { type: 'boolean', describe: 'Same as --format json' })
+    .option('assume-yes', { alias: 'y', type: 'boolean', describe: 'Answer yes to confirmations' })
+    .option('dry-run', { type: 'boolean', describe: 'Report what would change; change nothing' })
+    .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print only errors (and requested data)' })
+    .option('actor', { type: 'string', describe: 'Who acts, for the audit log (default $SUDO_USER, then $USER)' })
+    .option('reason', { type: 'string', describe: 'Why, for the audit log' })
+    .group(['database-url', 'format', 'json', 'assume-yes', 'dry-run', 'quiet', 'actor', 'reason', 'help'], 'Global options:');
+}
+
+/** Builds the parser. Exported so tests can check parsing without a database. */
+export function buildParser(args: readonly string[], state: RunState): Argv {
+  let y = yargs([...args])
+    .scriptName('ctl')
+    .usage('$0 <noun> <verb> [options]')
+    .parserConfiguration({ 'boolean-negation': true, 'strip-aliased': true })
+    .wrap(Math.min(110, state.io.columns ?? 100));
+  y = globalOptions(y)
+    .command('user', 'Manage user accounts', (inner: Argv) => {
+      let u = inner.usage('$0 user <verb> [options]');
+      for (const entry of USER_VERBS) u = registerVerb(u, state, entry);
+      return u.demandCommand(1, 'name a verb: ctl user --help lists them').strictCommands();
+    });
+  for (const entry of OTHER_COMMANDS) y = registerVerb(y, state, entry);
+  return y
+    .completion('completion', 'Print a shell completion script')
+    .demandCommand(1, 'name a command: ctl --help lists them')
+    .strict()
+    .help()
+    .alias('help', 'h')
+    .version(false)
+    .showHelpOnFail(false)
+    .exitProcess(false)
+    .fail((message, error) => {
+      throw error ?? new UsageError(message);
+    })
+    .epilogue('Exit codes: 0 done, 2 usage, 3 not found, 4 conflict, 5 refused, 6 unavailable, 7 partial failure, 130 interrupted.');
+}
+
+/** Runs one command line; resolves to the exit code. */
+export async function main(args: readonly string[], io: Io = processIo(), env: Env = process.env, signal: AbortSignal = new AbortController().signal): Promise<number> {
+  const state: RunState = { io, env, signal, exitCode: 0 };
+  try {
+    const parser = buildParser(args, state);
+    await parser.parseAsync();
+  } catch (error) {
+    report(state, error);
+  }
+  return state.exitCode;
+}
+
+/** The process entry: wires SIGINT to an abort (bulk verbs finish their batch) and sets the exit status. */
+export function cli(): void {
+  const controller = new AbortController();
+  let interrupts = 0;
+  process.on('SIGINT', () => {
+    interrupts += 1;
+    if (interrupts > 1) {
+      process.stderr.write('interrupted\n');
+      process.exit(130);
+    }
+    controller.abort(new InterruptedError('interrupted'));
+  });
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    // `ctl user list | head` closes the pipe: stop quietly, as cat does.
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  });
+  main(process.argv.slice(2), processIo(), process.env, controller.signal).then((code) => {
+    process.exitCode = code;
+  });
+}

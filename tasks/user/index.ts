@@ -1,0 +1,30 @@
+import type { VerbEntry } from '../verb';
+
+/** Every `ctl user` verb, sorted. Modules are required only when their verb runs. */
+export const USER_VERBS: readonly VerbEntry[] = [
+  { command: 'activate <user>', aliases: ['unban'], describe: 'Activate (unban) a user', load: () => require('./activate').default },
+  { command: 'confirm <user>', describe: "Confirm a user's email", load: () => require('./confirm').default },
+  { command: 'confirm_all', describe: 'Confirm every local, active, non-staff user', load: () => require('./confirm_all').default },
+  { command: 'count', describe: 'Count users, and users active in a window (licence counting)', load: () => require('./count').default },
+  { command: 'deactivate <user>', aliases: ['ban'], describe: 'Deactivate (ban) a user and unsubscribe local followers', load: () => require('./deactivate').default },
+  { command: 'deactivate_all_from_instance <instance>', describe: 'Deactivate every user of a remote instance', load: () => require('./deactivate_all_from_instance').default },
+  { command: 'delete_activities <user>', describe: "Delete a user's posts and interactions", load: () => require('./delete_activities').default },
+  { command: 'import <file>', describe: 'Create users from a CSV or JSONL file (- for stdin)', load: () => require('./import').default },
+  { command: 'invite', describe: 'Generate a user invite token', load: () => require('./invite').default },
+  { command: 'invites', describe: 'List invite tokens', load: () => require('./invites').default },
+  { command: 'list', describe: 'List users', load: () => require('./list').default },
+  { command: 'new <nickname> [email]', describe: 'Create a user', load: () => require('./new').default },
+  { command: 'purge_deleted', describe: 'Hard-delete accounts deleted longer ago than the retention window', load: () => require('./purge_deleted').default },
+  { command: 'reset_mfa <user>', describe: 'Disable multi-factor authentication for a user', load: () => require('./reset_mfa').default },
+  { command: 'reset_password <user>', describe: 'Generate a password reset link, or set a new password', load: () => require('./reset_password').default },
+  { command: 'restore <user>', describe: 'Undo a soft delete inside the retention window', load: () => require('./restore').default },
+  { command: 'revoke_invite <token>', describe: 'Revoke an invite token', load: () => require('./revoke_invite').default },
+  { command: 'rm <user>', describe: 'Delete a user (soft; --purge deletes everything now)', load: () => require('./rm').default },
+  { command: 'send_confirmation <user>', describe: 'Mail an email-confirmation link to a user', load: () => require('./send_confirmation').default },
+  { command: 'set <user>', describe: "Change a user's flags and profile", load: () => require('./set').default },
+  { command: 'show <user>', aliases: ['stats'], describe: 'Show every field of a user and what it owns', load: () => require('./show').default },
+  { command: 'sign_out <user>', describe: 'Revoke every session and token of a user', load: () => require('./sign_out').default },
+  { command: 'tag <user> <tags..>', describe: 'Add tags to a user', load: () => require('./tag').default },
+  { command: 'unconfirm_all', describe: 'Unconfirm every local, active, non-staff user and issue confirmation tokens', load: () => require('./unconfirm_all').default },
+  { command: 'untag <user> <tags..>', describe: 'Remove tags from a user', load: () => require('./untag').default },
+];

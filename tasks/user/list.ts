@@ -1,0 +1,69 @@
+import type { VerbModule } from '../verb';
+import type { UserJson } from '../../lib/users/present';
+import type { Column } from '../../lib/output';
+import { writeRows } from '../render';
+
+function roles(u: UserJson): string {
+  return [u.admin && 'admin', u.moderator && 'moderator'].filter(Boolean).join(',') || '-';
+}
+
+function status(u: UserJson): string {
+  if (u.deleted) return 'deleted';
+  return u.active ? 'active' : 'deactivated';
+}
+
+const COLUMNS: readonly Column<UserJson>[] = [
+  { header: 'nickname', value: (u) => u.nickname, flexible: true },
+  { header: 'email', value: (u) => u.email, flexible: true },
+  { header: 'name', value: (u) => u.name, flexible: true },
+  { header: 'roles', value: roles },
+  { header: 'status', value: status },
+  { header: 'confirmed', value: (u) => (u.confirmed ? 'yes' : 'no') },
+  { header: 'created', value: (u) => u.createdAt.toISOString().slice(0, 10) },
+];
+
+const verb: VerbModule = {
+  builder: (y) =>
+    y
+      .option('admin', { type: 'boolean', describe: 'Only admins (--no-admin: only non-admins)' })
+      .option('moderator', { type: 'boolean', describe: 'Only moderators' })
+      .option('active', { type: 'boolean', describe: 'Only active users' })
+      .option('deactivated', { type: 'boolean', describe: 'Only deactivated users' })
+      .option('confirmed', { type: 'boolean', describe: 'Only confirmed users' })
+      .option('unconfirmed', { type: 'boolean', describe: 'Only unconfirmed users' })
+      .option('local', { type: 'boolean', describe: 'Only local users (the default)' })
+      .option('remote', { type: 'boolean', describe: 'Only remote users' })
+      .option('all', { type: 'boolean', describe: 'Local and remote users' })
+      .option('tag', { type: 'string', describe: 'Only users with this tag' })
+      .option('deleted', { type: 'boolean', describe: 'Only soft-deleted users' })
+      .option('search', { type: 'string', describe: 'Substring of nickname, email or name' })
+      .option('limit', { type: 'number', describe: 'At most this many rows' })
+      .conflicts('active', 'deactivated')
+      .conflicts('confirmed', 'unconfirmed')
+      .conflicts('local', 'remote')
+      .check((argv) => {
+        if (argv.limit !== undefined && (!Number.isInteger(argv.limit) || argv.limit < 1)) throw new Error(`--limit must be a positive whole number, got ${JSON.stringify(argv.limit)}`);
+        return true;
+      })
+      .example('$0 user list --admin', 'Every local admin')
+      .example('$0 user list --format ndjson > users.ndjson', 'Export every local user'),
+  async run(argv, ctx) {
+    const { listUsers } = require('../../lib/users/list') as typeof import('../../lib/users/list');
+    const { db } = await ctx.db();
+    const pick = (yes: unknown, no: unknown): boolean | undefined => (yes === true || no === false ? true : yes === false || no === true ? false : undefined);
+    const pages = listUsers(db, {
+      admin: argv.admin as boolean | undefined,
+      moderator: argv.moderator as boolean | undefined,
+      active: pick(argv.active, argv.deactivated),
+      confirmed: pick(argv.confirmed, argv.unconfirmed),
+      local: argv.all ? null : (pick(argv.local, argv.remote) ?? true),
+      tag: argv.tag as string | undefined,
+      deleted: Boolean(argv.deleted),
+      search: argv.search as string | undefined,
+      limit: argv.limit as number | undefined,
+    });
+    await writeRows(ctx, pages, COLUMNS);
+  },
+};
+
+export default verb;

@@ -1,0 +1,67 @@
+import type { VerbModule } from '../verb';
+import { passwordOptions, readPasswordOption } from '../password-input';
+
+const verb: VerbModule = {
+  builder: (y) =>
+    passwordOptions(
+      y
+        .positional('nickname', { type: 'string', describe: 'Nickname (or an email: the nickname is its local part)' })
+        .positional('email', { type: 'string', describe: 'Email address' })
+        .option('name', { type: 'string', describe: 'Display name (default: the nickname)' })
+        .option('bio', { type: 'string', describe: 'Bio' })
+        .option('moderator', { type: 'boolean', default: false, describe: 'Make the user a moderator' })
+        .option('admin', { type: 'boolean', default: false, describe: 'Make the user an admin' })
+        .option('confirmed', { type: 'boolean', default: true, describe: 'Mark the email confirmed (--no-confirmed issues a confirmation token)' }),
+    )
+      .example('$0 user new alice alice@example.com --password-stdin <<< "s3cret-pass" -y', 'Create alice with a password from stdin')
+      .example('$0 user new bob@example.com --admin', 'Create admin "bob" and print a set-password link'),
+  async run(argv, ctx) {
+    const { planNewUser, assertAvailable, createUser } = require('../../lib/users/create') as typeof import('../../lib/users/create');
+    const first = String(argv.nickname);
+    const second = argv.email === undefined ? undefined : String(argv.email);
+    const plan = planNewUser({
+      nickname: second === undefined && first.includes('@') ? null : first,
+      email: second ?? first,
+      name: argv.name as string | undefined,
+      bio: argv.bio as string | undefined,
+      password: await readPasswordOption(argv, ctx),
+      admin: Boolean(argv.admin),
+      moderator: Boolean(argv.moderator),
+      confirmed: argv.confirmed !== false,
+    });
+    const lib = await ctx.lib();
+    await assertAvailable(lib.db, plan.nickname, plan.email);
+
+    ctx.say('A user will be created with the following information:');
+    ctx.say(`  - nickname: ${plan.nickname}`);
+    ctx.say(`  - email: ${plan.email}`);
+    ctx.say(`  - password: ${plan.password === null ? '[generated; a reset link will be created]' : '[given]'}`);
+    ctx.say(`  - name: ${plan.name}`);
+    ctx.say(`  - bio: ${plan.bio}`);
+    ctx.say(`  - moderator: ${plan.moderator}`);
+    ctx.say(`  - admin: ${plan.admin}`);
+    if (ctx.dryRun) {
+      ctx.say(`User ${plan.nickname} would be created (dry run)`);
+      if (ctx.format !== 'table') ctx.data(require('../../lib/output').encodeObject(ctx.format, { dryRun: true, wouldCreate: { ...plan, password: undefined } }));
+      return;
+    }
+    await ctx.confirm('Continue? [n] ', { what: 'create the user', declined: 'User will not be created.' });
+
+    const created = await createUser(lib, plan, ctx.config);
+    const nick = created.user.nickname;
+    ctx.say(`User ${nick} created`);
+    if (plan.moderator) ctx.say(`Moderator status of ${nick}: true`);
+    if (plan.admin) ctx.say(`Admin status of ${nick}: true`);
+    if (created.passwordReset) {
+      ctx.say(`Generated password reset token for ${nick}`);
+      // The link is the only way into the account: show it even with -q.
+      if (ctx.format === 'table') ctx.io.stdout.write(`URL: ${created.passwordReset.url}\n`);
+    }
+    if (ctx.format !== 'table') {
+      const { encodeObject } = require('../../lib/output') as typeof import('../../lib/output');
+      ctx.data(encodeObject(ctx.format, { ...created.user, passwordResetUrl: created.passwordReset?.url ?? null }));
+    }
+  },
+};
+
+export default verb;

@@ -1,0 +1,18 @@
+import type { VerbModule } from '../verb';
+import { writeObject } from '../render';
+
+const verb: VerbModule = {
+  builder: (y) =>
+    y
+      .positional('user', { type: 'string', describe: 'Nickname or email' })
+      .example('$0 user show alice', "alice's fields and counts")
+      .example('$0 user stats alice@example.com --json', 'The same as JSON'),
+  async run(argv, ctx) {
+    const { showUser } = require('../../lib/users/show') as typeof import('../../lib/users/show');
+    const { db } = await ctx.db();
+    const details = await showUser(db, String(argv.user), ctx.now());
+    writeObject(ctx, { ...details });
+  },
+};
+
+export default verb;
