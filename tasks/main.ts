@@ -28,7 +28,8 @@ function report(state: RunState, error: unknown): void {
       message = `internal error: ${message.split('\n')[0]} (set DEBUG=1 for the stack trace)`;
     }
   }
-  state.io.stderr.write(`${message}\n`);
+  // One line, always: yargs' own messages span several.
+  state.io.stderr.write(`${message.trim().replace(/\s*\n\s*/g, ' ')}\n`);
   if (state.env.DEBUG && error instanceof Error && error.stack) state.io.stderr.write(`${error.stack}\n`);
   state.exitCode = code;
 }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../schema';
 import { toUserJson, USER_COLUMNS, type UserJson } from './present';
 
@@ -39,7 +39,7 @@ export async function* listUsers(db: Kysely<Database>, filter: UserFilter = {}, 
     if (filter.active !== undefined) query = query.where('active', '=', filter.active);
     if (filter.confirmed !== undefined) query = query.where('confirmed', '=', filter.confirmed);
     query = filter.deleted ? query.where('deleted_at', 'is not', null) : query.where('deleted_at', 'is', null);
-    if (filter.tag !== undefined) query = query.where('tags', '@>', [filter.tag.toLowerCase()] as any);
+    if (filter.tag !== undefined) query = query.where(sql<boolean>`tags @> ARRAY[${filter.tag.toLowerCase()}]::text[]`);
     if (filter.search !== undefined && filter.search !== '') {
       const pattern = `%${escapeLike(filter.search)}%`;
       query = query.where((eb) => eb.or([eb('nickname', 'ilike', pattern), eb('email', 'ilike', pattern), eb('name', 'ilike', pattern)]));

@@ -1,0 +1,101 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Client } from 'pg';
+import { sql } from 'kysely';
+import { openDatabase, type Backend, type DbHandle } from '../../lib/db';
+import type { LibContext } from '../../lib/context';
+import * as paths from '../setup/paths';
+
+export const BACKEND: Backend = process.env.CTL_TEST_BACKEND === 'postgres' ? 'postgres' : 'pglite';
+
+let counter = 0;
+
+/**
+ * A clean, migrated database of its own for one test file, copied from the run's template.
+ * `env` is what a spawned `bin/ctl` needs to reach it.
+ */
+export interface TestDatabase {
+  readonly backend: Backend;
+  readonly env: Readonly<Record<string, string>>;
+  /** PostgreSQL URL, or null on PGlite. */
+  readonly url: string | null;
+  /** PGlite data directory (the CLI's CTL_DATA_DIR), or null on PostgreSQL. */
+  readonly dataDir: string | null;
+  open(): Promise<DbHandle>;
+  /** Opens, runs, closes: on PGlite the data directory is locked while open, so a CLI must not run meanwhile. */
+  withDb<T>(fn: (handle: DbHandle) => Promise<T>): Promise<T>;
+  /** Empties every table (ids restart). */
+  reset(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const n = `${process.env.JEST_WORKER_ID ?? '0'}_${process.pid}_${counter++}`;
+  let url: string | null = null;
+  let dataDir: string | null = null;
+  if (BACKEND === 'postgres') {
+    const name = `${paths.PG_PREFIX}_${n}`;
+    const admin = new Client({ connectionString: paths.PG_ADMIN_URL });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${paths.PG_TEMPLATE_DB}"`);
+    } finally {
+      await admin.end();
+    }
+    url = paths.pgUrl(name);
+  } else {
+    dataDir = path.join(paths.SCRATCH, `db_${n}`);
+    fs.cpSync(paths.PGLITE_TEMPLATE, dataDir, { recursive: true });
+    fs.rmSync(path.join(dataDir, 'ctl.lock'), { force: true });
+  }
+  const open = () => openDatabase({ databaseUrl: url, dataDir: dataDir ?? '', lockWaitMs: 10000, schema: 'auto' });
+  const withDb = async <T>(fn: (handle: DbHandle) => Promise<T>): Promise<T> => {
+    const handle = await open();
+    try {
+      return await fn(handle);
+    } finally {
+      await handle.close();
+    }
+  };
+  return {
+    backend: BACKEND,
+    env: url ? { DATABASE_URL: url } : { CTL_DATA_DIR: dataDir! },
+    url,
+    dataDir,
+    open,
+    withDb,
+    reset: () => withDb((h) => truncateAll(h)),
+    async destroy() {
+      if (url) {
+        const admin = new Client({ connectionString: paths.PG_ADMIN_URL });
+        await admin.connect();
+        try {
+          await admin.query(`DROP DATABASE IF EXISTS "${paths.PG_PREFIX}_${n}" WITH (FORCE)`);
+        } finally {
+          await admin.end();
+        }
+      } else if (dataDir) {
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+export async function truncateAll(handle: DbHandle): Promise<void> {
+  await sql`TRUNCATE users, invites, tokens, activities, follows, audit_log RESTART IDENTITY CASCADE`.execute(handle.db);
+}
+
+/** A LibContext for direct lib/ calls, with a clock the test can move. */
+export function libContext(handle: DbHandle, overrides: Partial<LibContext> = {}): LibContext {
+  return { db: handle.db, now: () => new Date(), actor: 'tester', reason: null, ...overrides };
+}
+
+/** Settings the lib functions take, fast bcrypt for tests. */
+export const TEST_SETTINGS = {
+  appUrl: 'http://ctl.test',
+  bcryptCost: 4,
+  passwordResetTtlMs: 24 * 3600e3,
+  confirmationTtlMs: 7 * 24 * 3600e3,
+  retentionDays: 90,
+  batchSize: 1000,
+} as const;

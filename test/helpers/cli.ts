@@ -1,0 +1,89 @@
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import type { TestDatabase } from './backend';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const CTL = path.join(ROOT, 'bin', 'ctl');
+
+export interface CtlResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface CtlOptions {
+  /** Written to stdin, which is then closed (stdin is a pipe: not a TTY). */
+  readonly input?: string;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly timeoutMs?: number;
+}
+
+/** The environment of a spawned ctl: the test database, fast bcrypt, no .env file, no colour. */
+export function ctlEnv(db: TestDatabase | null, extra: Readonly<Record<string, string | undefined>> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LANG: 'C.UTF-8',
+    USER: 'tester',
+    CTL_ENV_FILE: '',
+    CTL_BCRYPT_COST: '4',
+    NO_COLOR: '1',
+    APP_URL: 'http://ctl.test',
+    ...(db?.env ?? {}),
+  };
+  for (const [key, value] of Object.entries(extra)) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  return env;
+}
+
+/** Runs the real `bin/ctl` as a child process. */
+export function runCtl(db: TestDatabase | null, args: readonly string[], opts: CtlOptions = {}): Promise<CtlResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CTL, ...args], { env: ctlEnv(db, opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+function shellQuote(arg: string): string {
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Runs `bin/ctl` with a pseudo-terminal on stdin/stdout (util-linux `script`), typing `answers`
+ * once the prompt appears. Output is the terminal's: stdout and stderr merged, CRLF line ends.
+ */
+export function runCtlOnTty(db: TestDatabase | null, args: readonly string[], answers: string, opts: CtlOptions = {}): Promise<CtlResult> {
+  return new Promise((resolve, reject) => {
+    const command = [process.execPath, CTL, ...args].map(shellQuote).join(' ');
+    const child = spawn('script', ['-qfec', command, '/dev/null'], { env: ctlEnv(db, opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let typed = false;
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (!typed && /\[[yYnN/]+\] ?$|\[n\] ?$/.test(stdout.trimEnd() + ' ')) {
+        typed = true;
+        child.stdin.write(answers);
+      }
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout: stdout.replace(/\r\n/g, '\n'), stderr: '' });
+    });
+  });
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// `npm test`: build (the e2e tests spawn the compiled bin/ctl), then one jest run with both
+// projects, PGlite and PostgreSQL. Fails when either backend ran no test.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const root = path.resolve(__dirname, '..');
+
+const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+
+const countsFile = path.join(os.tmpdir(), `userctl-test-counts-${process.pid}.json`);
+const args = process.argv.slice(2);
+const jest = spawnSync(process.execPath, ['--experimental-vm-modules', '--no-warnings', require.resolve('jest/bin/jest'), ...args], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, CTL_TEST_COUNTS_FILE: countsFile },
+});
+let counts = {};
+try {
+  counts = JSON.parse(fs.readFileSync(countsFile, 'utf8'));
+  fs.rmSync(countsFile, { force: true });
+} catch {
+  console.error('jest wrote no results');
+  process.exit(jest.status || 1);
+}
+let status = jest.status ?? 1;
+const total = { passed: 0, failed: 0, skipped: 0 };
+for (const [name, c] of Object.entries(counts)) {
+  console.log(`${name}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`);
+  for (const k of Object.keys(total)) total[k] += c[k];
+}
+// A filtered run (file or -t arguments) may legitimately touch one backend only.
+if (args.length === 0) {
+  for (const name of ['pglite', 'postgres']) {
+    if (!counts[name] || counts[name].passed === 0) {
+      console.error(`the ${name} suite ran no test`);
+      status = status || 1;
+    }
+  }
+}
+console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+process.exit(status);

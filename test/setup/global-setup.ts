@@ -1,0 +1,38 @@
+import * as fs from 'node:fs';
+import { Client } from 'pg';
+import * as paths from './paths';
+import { openDatabase } from '../../lib/db';
+import { migrateToLatest } from '../../lib/migrate';
+
+/**
+ * Runs once per project. Builds a migrated template — a PGlite data directory, or a PostgreSQL
+ * database — that every test file copies, so each file starts from a clean, migrated database
+ * without paying for initdb and migrations again.
+ */
+export async function globalSetup(name: 'pglite' | 'postgres'): Promise<void> {
+  fs.mkdirSync(paths.SCRATCH, { recursive: true });
+  if (name === 'pglite') {
+    if (fs.existsSync(paths.PGLITE_TEMPLATE)) return;
+    const handle = await openDatabase({ databaseUrl: null, dataDir: paths.PGLITE_TEMPLATE, lockWaitMs: 5000, schema: 'auto' });
+    await handle.close();
+    return;
+  }
+  const admin = new Client({ connectionString: paths.PG_ADMIN_URL });
+  try {
+    await admin.connect();
+  } catch (error) {
+    throw new Error(`the PostgreSQL suite needs a server at ${paths.PG_ADMIN_URL} (set CTL_TEST_PG_URL): ${(error as Error).message}`);
+  }
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${paths.PG_TEMPLATE_DB}`);
+    await admin.query(`CREATE DATABASE ${paths.PG_TEMPLATE_DB}`);
+  } finally {
+    await admin.end();
+  }
+  const handle = await openDatabase({ databaseUrl: paths.pgUrl(paths.PG_TEMPLATE_DB), dataDir: '', lockWaitMs: 0, schema: 'none' });
+  try {
+    await migrateToLatest(handle.db);
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,1 @@
+process.env.CTL_TEST_BACKEND = 'postgres';
