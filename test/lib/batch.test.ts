@@ -1,0 +1,90 @@
+import { sql } from 'kysely';
+import { createTestDatabase, truncateAll, BACKEND, type TestDatabase } from '../helpers/backend';
+import { countQueries } from '../helpers/query-counter';
+import { runInBatches, withBulkLock } from '../../lib/batch';
+import { ConflictError, InterruptedError } from '../../lib/errors';
+import type { DbHandle } from '../../lib/db';
+
+let tdb: TestDatabase;
+let h: DbHandle;
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  h = await tdb.open();
+});
+afterAll(async () => {
+  await h?.close();
+  await tdb?.destroy();
+});
+beforeEach(async () => {
+  await truncateAll(h);
+  await sql`INSERT INTO users (nickname, name, confirmed) SELECT 'u' || g, 'u', false FROM generate_series(1, 2500) g`.execute(h.db);
+});
+
+const confirmSome = (limit: number) =>
+  withBulkLock(h.db, 'test_job', (conn) =>
+    runInBatches(conn, { batchSize: limit }, async (trx, n) => {
+      const r = await sql`UPDATE users SET confirmed = true WHERE id IN (SELECT id FROM users WHERE NOT confirmed ORDER BY id LIMIT ${n})`.execute(trx);
+      return Number(r.numAffectedRows);
+    }),
+  );
+
+test('batches until a short one, one transaction each, statements growing with batches', async () => {
+  const counted = countQueries(h.db);
+  const progress: number[] = [];
+  const result = await withBulkLock(counted.db, 'job', (conn) =>
+    runInBatches(conn, { batchSize: 1000, onProgress: (p) => progress.push(p.done) }, async (trx, n) => {
+      const r = await sql`UPDATE users SET confirmed = true WHERE id IN (SELECT id FROM users WHERE NOT confirmed ORDER BY id LIMIT ${n})`.execute(trx);
+      return Number(r.numAffectedRows);
+    }),
+  );
+  expect(result).toEqual({ batches: 3, affected: 2500 });
+  expect(progress).toEqual([1000, 2000, 2500]);
+  // lock + unlock + 3 updates (BEGIN/COMMIT are not queries to Kysely's plugins)
+  expect(counted.count()).toBe(5);
+  const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM users WHERE confirmed`.execute(h.db);
+  expect(rows[0].n).toBe(2500);
+});
+
+test('an aborted signal stops after the current batch with every finished batch saved', async () => {
+  const controller = new AbortController();
+  const run = runInBatches(h.db, { batchSize: 1000, signal: controller.signal }, async (trx, n, batch) => {
+    if (batch === 2) controller.abort();
+    const r = await sql`UPDATE users SET confirmed = true WHERE id IN (SELECT id FROM users WHERE NOT confirmed ORDER BY id LIMIT ${n})`.execute(trx);
+    return Number(r.numAffectedRows);
+  });
+  await expect(run).rejects.toThrow(InterruptedError);
+  await expect(run).rejects.toThrow('interrupted after 2000 row(s) in 2 batch(es)');
+  const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM users WHERE confirmed`.execute(h.db);
+  expect(rows[0].n).toBe(2000);
+  expect((await confirmSome(1000)).affected).toBe(500);
+});
+
+test('a failing batch rolls back alone', async () => {
+  const run = runInBatches(h.db, { batchSize: 1000 }, async (trx, n, batch) => {
+    await sql`UPDATE users SET confirmed = true WHERE id IN (SELECT id FROM users WHERE NOT confirmed ORDER BY id LIMIT ${n})`.execute(trx);
+    if (batch === 2) throw new Error('boom');
+    return n;
+  });
+  await expect(run).rejects.toThrow('boom');
+  const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM users WHERE confirmed`.execute(h.db);
+  expect(rows[0].n).toBe(1000);
+});
+
+// PGlite has one connection and the data-directory lock already keeps a second process out, so
+// two concurrent holders only exist on a server.
+(BACKEND === 'postgres' ? test : test.skip)('a second run of the same job while one holds the lock is a conflict', async () => {
+  const other = await tdb.open();
+  try {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const first = withBulkLock(h.db, 'confirm_all', () => held);
+    await new Promise((r) => setTimeout(r, 100));
+    await expect(withBulkLock(other.db, 'confirm_all', async () => 1)).rejects.toThrow(new ConflictError('another confirm_all is already running'));
+    await expect(withBulkLock(other.db, 'unconfirm_all', async () => 1)).resolves.toBe(1);
+    release();
+    await first;
+    await expect(withBulkLock(other.db, 'confirm_all', async () => 2)).resolves.toBe(2);
+  } finally {
+    await other.close();
+  }
+});
