@@ -17,6 +17,38 @@ export interface Config {
   readonly lockWaitMs: number;
   readonly batchSize: number;
   readonly actor: string;
+  /** Settings of `ctl serve` (the app side). */
+  readonly serve: ServeConfig;
+}
+
+/** What `ctl serve` reads: the listener, the account rules of the app, and its limits. */
+export interface ServeConfig {
+  readonly port: number;
+  readonly host: string;
+  /** CTL_REQUIRE_CONFIRMATION: unconfirmed accounts cannot log in; registrations start unconfirmed. */
+  readonly requireConfirmation: boolean;
+  /** CTL_REGISTRATIONS_OPEN: anyone may register; off, registration needs an invite token. */
+  readonly registrationsOpen: boolean;
+  /** CTL_ALLOW_ACCOUNT_DELETION: users may delete their own account (DELETE /api/user/delete). */
+  readonly allowAccountDeletion: boolean;
+  /** CTL_TERMS_VERSION: the terms a user must accept; accepting records this version. */
+  readonly termsVersion: string;
+  /** CTL_SESSION_TTL: lifetime of a login's access token. */
+  readonly sessionTtlMs: number;
+  /** CTL_LOGIN_MAX_FAILURES / CTL_LOGIN_MAX_FAILURES_PER_ADDRESS within CTL_LOGIN_WINDOW. */
+  readonly loginMaxFailures: number;
+  readonly loginMaxFailuresPerAddress: number;
+  readonly loginWindowMs: number;
+  /** CTL_VERIFY_RESEND_INTERVAL: at most one verification email per address in this interval. */
+  readonly verifyResendIntervalMs: number;
+  /** CTL_AVATAR_MAX_BYTES: the largest avatar image accepted. */
+  readonly avatarMaxBytes: number;
+  /** CTL_BALANCE_CURRENCY: the currency GET /api/balance names. */
+  readonly currency: string;
+  /** CTL_TRUST_PROXY: take the client address from X-Forwarded-For (behind a reverse proxy). */
+  readonly trustProxy: boolean;
+  /** CTL_ACTIVE_WINDOW: a user counts as recently active (metrics) after a login this recent. */
+  readonly activeWindowMs: number;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -119,6 +151,40 @@ function duration(name: string, value: string | undefined, fallback: number): nu
   return ms;
 }
 
+function boolean(name: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined || value === '') return fallback;
+  const v = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  return bad(name, value, 'expected true or false');
+}
+
+function serveConfig(env: Env): ServeConfig {
+  const host = env.CTL_SERVE_HOST || '127.0.0.1';
+  if (!/^[A-Za-z0-9.:\[\]-]{1,253}$/.test(host)) bad('CTL_SERVE_HOST', host, 'not a host name or address');
+  const termsVersion = env.CTL_TERMS_VERSION || '1.0';
+  if (!/^[\x21-\x7e]{1,64}$/.test(termsVersion)) bad('CTL_TERMS_VERSION', termsVersion, 'expected 1-64 visible ASCII characters');
+  const currency = env.CTL_BALANCE_CURRENCY || 'USD';
+  if (!/^[A-Z]{3}$/.test(currency)) bad('CTL_BALANCE_CURRENCY', currency, 'expected a three-letter ISO 4217 code');
+  return {
+    port: integer('CTL_SERVE_PORT', env.CTL_SERVE_PORT, 3080, 0, 65535),
+    host,
+    requireConfirmation: boolean('CTL_REQUIRE_CONFIRMATION', env.CTL_REQUIRE_CONFIRMATION, false),
+    registrationsOpen: boolean('CTL_REGISTRATIONS_OPEN', env.CTL_REGISTRATIONS_OPEN, false),
+    allowAccountDeletion: boolean('CTL_ALLOW_ACCOUNT_DELETION', env.CTL_ALLOW_ACCOUNT_DELETION, true),
+    termsVersion,
+    sessionTtlMs: duration('CTL_SESSION_TTL', env.CTL_SESSION_TTL, 7 * 86400e3),
+    loginMaxFailures: integer('CTL_LOGIN_MAX_FAILURES', env.CTL_LOGIN_MAX_FAILURES, 5, 1, 1000),
+    loginMaxFailuresPerAddress: integer('CTL_LOGIN_MAX_FAILURES_PER_ADDRESS', env.CTL_LOGIN_MAX_FAILURES_PER_ADDRESS, 20, 1, 100000),
+    loginWindowMs: duration('CTL_LOGIN_WINDOW', env.CTL_LOGIN_WINDOW, 15 * 60e3),
+    verifyResendIntervalMs: duration('CTL_VERIFY_RESEND_INTERVAL', env.CTL_VERIFY_RESEND_INTERVAL, 60e3),
+    avatarMaxBytes: integer('CTL_AVATAR_MAX_BYTES', env.CTL_AVATAR_MAX_BYTES, 2 * 1024 * 1024, 1024, 50 * 1024 * 1024),
+    currency,
+    trustProxy: boolean('CTL_TRUST_PROXY', env.CTL_TRUST_PROXY, false),
+    activeWindowMs: duration('CTL_ACTIVE_WINDOW', env.CTL_ACTIVE_WINDOW, 30 * 86400e3),
+  };
+}
+
 export interface ConfigOverrides {
   readonly databaseUrl?: string;
 }
@@ -148,5 +214,6 @@ export function loadConfig(rawEnv: Env = process.env, overrides: ConfigOverrides
     lockWaitMs: integer('CTL_LOCK_WAIT_MS', env.CTL_LOCK_WAIT_MS, 5000, 0, 600000),
     batchSize: integer('CTL_BATCH_SIZE', env.CTL_BATCH_SIZE, 5000, 1, 1000000),
     actor: env.SUDO_USER || env.USER || env.LOGNAME || 'unknown',
+    serve: serveConfig(env),
   };
 }

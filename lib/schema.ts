@@ -11,6 +11,7 @@ export interface Database {
   activities: ActivitiesTable;
   follows: FollowsTable;
   audit_log: AuditLogTable;
+  avatars: AvatarsTable;
 }
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -42,6 +43,19 @@ export interface UsersTable {
   last_login_at: NullableTimestamp;
   created_at: CreatedAt;
   updated_at: Timestamp;
+  /** The terms version the user accepted last, and when (the app asks again when CTL_TERMS_VERSION moves). */
+  terms_version: string | null;
+  terms_accepted_at: NullableTimestamp;
+  /** The app's per-user settings (theme, language, ...): a JSON object. */
+  settings: ColumnType<Record<string, unknown>, string | undefined, string>;
+  plugins: ColumnType<string[], string[] | undefined, string[]>;
+  /** numeric(14,2), read as a number. */
+  balance: ColumnType<number, number | string | undefined, number | string>;
+  token_balance: ColumnType<number, number | undefined, number>;
+  /** The avatar's URL path, or null. */
+  avatar: string | null;
+  /** The last TOTP time step accepted: a code of that step or an earlier one is refused (no replay). */
+  mfa_last_step: number | null;
 }
 
 export type InviteType = 'one_time' | 'date_limited' | 'reusable' | 'reusable_date_limited';
@@ -102,6 +116,15 @@ export interface AuditLogTable {
   target_nickname: string | null;
   reason: string | null;
   details: ColumnType<unknown, string | undefined, never>;
+}
+
+export type AvatarType = 'image/png' | 'image/jpeg' | 'image/webp';
+
+export interface AvatarsTable {
+  user_id: number;
+  content_type: AvatarType;
+  data: Buffer;
+  updated_at: Timestamp;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as initial from './20261122000000_initial';
+import * as app from './20261122010000_app';
 
 /**
  * Every migration, by its timestamped name. A static list rather than a folder scan, so the
@@ -7,4 +8,5 @@ import * as initial from './20261122000000_initial';
  */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '20261122000000_initial': initial,
+  '20261122010000_app': app,
 };

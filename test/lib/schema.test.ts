@@ -10,6 +10,8 @@ const COLUMNS: { [T in keyof Database]: Record<keyof Database[T], true> } = {
     id: true, nickname: true, email: true, name: true, bio: true, password_hash: true, local: true, instance: true, admin: true,
     moderator: true, locked: true, confirmed: true, active: true, tags: true, deleted_at: true, mfa_enabled: true,
     mfa_totp_secret: true, mfa_backup_codes: true, last_login_at: true, created_at: true, updated_at: true,
+    terms_version: true, terms_accepted_at: true, settings: true, plugins: true, balance: true, token_balance: true, avatar: true,
+    mfa_last_step: true,
   },
   invites: {
     id: true, token_hash: true, token_prefix: true, invite_type: true, max_use: true, uses: true, used: true, expires_at: true,
@@ -19,6 +21,7 @@ const COLUMNS: { [T in keyof Database]: Record<keyof Database[T], true> } = {
   activities: { id: true, actor_id: true, type: true, object: true, data: true, created_at: true },
   follows: { id: true, follower_id: true, following_id: true, state: true, created_at: true },
   audit_log: { id: true, at: true, actor: true, verb: true, target_user_id: true, target_nickname: true, reason: true, details: true },
+  avatars: { user_id: true, content_type: true, data: true, updated_at: true },
 };
 
 let tdb: TestDatabase;
