@@ -1,0 +1,152 @@
+import type { LibContext } from '../context';
+import type { AvatarType, UserRow } from '../schema';
+import { writeAudit } from '../audit';
+import { NotFoundError, UsageError } from '../errors';
+
+/**
+ * What a signed-in user does to their own account through the Users API: plugins, settings, terms,
+ * balance, avatar. Each change is one transaction with its audit row (actor `app:<nickname>`).
+ */
+
+/** LibreChat's TUser, from a user row: the shape of GET /api/user and of every API answer about a user. */
+export interface ApiUser {
+  readonly id: string;
+  readonly email: string | null;
+  readonly name: string;
+  readonly username: string;
+  readonly role: 'admin' | 'moderator' | 'user';
+  readonly avatar: string | null;
+  readonly provider: 'local';
+  readonly plugins: readonly string[];
+  readonly emailVerified: boolean;
+  readonly termsAccepted: boolean;
+  readonly twoFactorEnabled: boolean;
+  readonly createdAt: string;
+  readonly lastLoginAt: string | null;
+}
+
+export function toApiUser(row: UserRow, termsVersion: string): ApiUser {
+  return {
+    id: String(row.id),
+    email: row.email,
+    name: row.name,
+    username: row.nickname,
+    role: row.admin ? 'admin' : row.moderator ? 'moderator' : 'user',
+    avatar: row.avatar,
+    provider: 'local',
+    plugins: row.plugins,
+    emailVerified: row.confirmed,
+    termsAccepted: row.terms_version === termsVersion,
+    twoFactorEnabled: row.mfa_enabled,
+    createdAt: row.created_at.toISOString(),
+    lastLoginAt: row.last_login_at ? row.last_login_at.toISOString() : null,
+  };
+}
+
+export const MAX_PLUGINS = 100;
+export const PLUGIN_KEY = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+
+/** Replaces the user's enabled plugins (deduplicated, order kept). */
+export async function setPlugins(ctx: LibContext, user: UserRow, plugins: readonly string[]): Promise<UserRow> {
+  const bad = plugins.find((p) => !PLUGIN_KEY.test(p));
+  if (bad !== undefined) throw new UsageError(`invalid plugin identifier ${JSON.stringify(bad.slice(0, 80))}`);
+  const unique = [...new Set(plugins)];
+  if (unique.length > MAX_PLUGINS) throw new UsageError(`at most ${MAX_PLUGINS} plugins`);
+  return ctx.db.transaction().execute(async (trx) => {
+    const row = await trx.updateTable('users').set({ plugins: unique, updated_at: ctx.now() }).where('id', '=', user.id).returningAll().executeTakeFirstOrThrow();
+    await writeAudit(trx, ctx, { verb: 'plugins', targetUserId: user.id, targetNickname: user.nickname, details: { plugins: unique } });
+    return row;
+  });
+}
+
+export const MAX_SETTINGS_BYTES = 16 * 1024;
+
+/** Replaces the user's settings object (theme, language, ...), at most 16 KiB of JSON. */
+export async function putSettings(ctx: LibContext, user: UserRow, settings: Record<string, unknown>): Promise<Record<string, unknown>> {
+  if (settings === null || typeof settings !== 'object' || Array.isArray(settings)) throw new UsageError('settings must be a JSON object');
+  const text = JSON.stringify(settings);
+  if (Buffer.byteLength(text) > MAX_SETTINGS_BYTES) throw new UsageError(`settings are too large: at most ${MAX_SETTINGS_BYTES} bytes of JSON`);
+  if (text.includes('\\u0000')) throw new UsageError('settings contain a NUL character');
+  return ctx.db.transaction().execute(async (trx) => {
+    const row = await trx.updateTable('users').set({ settings: text, updated_at: ctx.now() }).where('id', '=', user.id).returning('settings').executeTakeFirstOrThrow();
+    await writeAudit(trx, ctx, { verb: 'settings', targetUserId: user.id, targetNickname: user.nickname, details: { keys: Object.keys(settings).sort() } });
+    return row.settings;
+  });
+}
+
+export interface TermsStatus {
+  readonly termsAccepted: boolean;
+  readonly termsVersion: string | null;
+  readonly acceptedAt: string | null;
+}
+
+/** Accepted means: the version the user accepted is the current one (CTL_TERMS_VERSION). */
+export function termsStatus(user: UserRow, currentVersion: string): TermsStatus {
+  return {
+    termsAccepted: user.terms_version === currentVersion,
+    termsVersion: user.terms_version,
+    acceptedAt: user.terms_accepted_at ? user.terms_accepted_at.toISOString() : null,
+  };
+}
+
+/** Records that the user accepted the current terms (again: the time moves on). */
+export async function acceptTerms(ctx: LibContext, user: UserRow, currentVersion: string): Promise<TermsStatus> {
+  return ctx.db.transaction().execute(async (trx) => {
+    const row = await trx
+      .updateTable('users')
+      .set({ terms_version: currentVersion, terms_accepted_at: ctx.now(), updated_at: ctx.now() })
+      .where('id', '=', user.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await writeAudit(trx, ctx, { verb: 'terms_accept', targetUserId: user.id, targetNickname: user.nickname, details: { version: currentVersion, previous: user.terms_version } });
+    return termsStatus(row, currentVersion);
+  });
+}
+
+const EXTENSIONS: Record<AvatarType, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' };
+
+/**
+ * The image type from the bytes themselves (the name and the declared type are the client's
+ * word): PNG, JPEG or WebP signatures, else null.
+ */
+export function sniffImage(data: Buffer): AvatarType | null {
+  if (data.length >= 8 && data.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'image/png';
+  if (data.length >= 3 && data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return 'image/jpeg';
+  if (data.length >= 12 && data.toString('latin1', 0, 4) === 'RIFF' && data.toString('latin1', 8, 12) === 'WEBP') return 'image/webp';
+  return null;
+}
+
+export function avatarPath(userId: number, type: AvatarType): string {
+  return `/avatars/${userId}.${EXTENSIONS[type]}`;
+}
+
+/** Stores the avatar (replacing the old one) and points the user at it. */
+export async function saveAvatar(ctx: LibContext, user: UserRow, data: Buffer): Promise<{ url: string; type: AvatarType }> {
+  const type = sniffImage(data);
+  if (!type) throw new UsageError('The avatar must be a PNG, JPEG or WebP image');
+  const url = avatarPath(user.id, type);
+  const now = ctx.now();
+  await ctx.db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('avatars')
+      .values({ user_id: user.id, content_type: type, data, updated_at: now })
+      .onConflict((oc) => oc.column('user_id').doUpdateSet({ content_type: type, data, updated_at: now }))
+      .execute();
+    await trx.updateTable('users').set({ avatar: url, updated_at: now }).where('id', '=', user.id).execute();
+    await writeAudit(trx, ctx, { verb: 'avatar', targetUserId: user.id, targetNickname: user.nickname, details: { type, bytes: data.length } });
+  });
+  return { url, type };
+}
+
+/** The avatar image at `/avatars/<id>.<ext>` of a user who is not deleted, or NotFoundError. */
+export async function loadAvatar(ctx: Pick<LibContext, 'db'>, userId: number, ext: string): Promise<{ type: AvatarType; data: Buffer; updatedAt: Date }> {
+  const row = await ctx.db
+    .selectFrom('avatars')
+    .innerJoin('users', 'users.id', 'avatars.user_id')
+    .select(['avatars.content_type', 'avatars.data', 'avatars.updated_at'])
+    .where('avatars.user_id', '=', userId)
+    .where('users.deleted_at', 'is', null)
+    .executeTakeFirst();
+  if (!row || EXTENSIONS[row.content_type] !== ext) throw new NotFoundError('No such avatar');
+  return { type: row.content_type, data: row.data, updatedAt: row.updated_at };
+}

@@ -1,0 +1,156 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Config } from '../config';
+import type { LibContext } from '../context';
+import type { Database } from '../schema';
+import { authenticate, LoginThrottle, RateLimiter, type Authenticated } from '../auth';
+import { isConnectionLoss } from '../db';
+import type { ServerDatabase } from './database';
+import type { Mailer } from '../mail';
+import { errorBody, HttpError, sendHttpError, toHttpError, UNAUTHORIZED } from './http';
+import { authRoutes } from './routes/auth';
+import { userRoutes } from './routes/user';
+import { fileRoutes } from './routes/files';
+import { metricsRoutes } from './routes/metrics';
+import { pageRoutes } from './routes/pages';
+
+/** What the server is built from: injected, so tests run it with `inject` and a test database. */
+export interface ServerDeps {
+  readonly database: ServerDatabase;
+  readonly config: Config;
+  /** The clock (tests move it to expire tokens). */
+  readonly now?: () => Date;
+  /** One line per request and every internal error; nothing by default. */
+  readonly log?: (line: string) => void;
+  /** Sends verification mail (lib/mail.ts); null: mail is not configured. */
+  readonly mailer?: Mailer | null;
+}
+
+/** What every route module is handed: settings, clock and the in-memory limiters of this process. */
+export interface AppState {
+  readonly config: Config;
+  readonly now: () => Date;
+  readonly log: (line: string) => void;
+  readonly mailer: Mailer | null;
+  readonly loginThrottle: LoginThrottle;
+  /** Verification emails: one per address per CTL_VERIFY_RESEND_INTERVAL ... */
+  readonly resendPerEmail: RateLimiter;
+  /** ... and a few per client address per hour, so no one can mail-bomb through many addresses. */
+  readonly resendPerAddress: RateLimiter;
+  /** The database for this request (opened on first use, let go when the response is sent). */
+  db(request: FastifyRequest): Promise<Kysely<Database>>;
+  /** A LibContext for this request: the actor is `app:<nickname>` once authenticated, else `app`. */
+  lib(request: FastifyRequest): Promise<LibContext>;
+  /** onRequest hook: 401 with the reference's body unless a live bearer token is presented. */
+  requireAuth(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth: Authenticated | null;
+    leasedDb: Kysely<Database> | null;
+  }
+}
+
+/** The bearer token of a request, or null. */
+function bearer(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match ? match[1] : null;
+}
+
+/**
+ * The app side as a Fastify instance: the Users API, login and sessions, MFA, metrics, and the
+ * HTML pages behind every link `ctl` prints. It holds no rule of its own: every check and write is
+ * a lib/ function shared with the CLI.
+ */
+export function buildServer(deps: ServerDeps): FastifyInstance {
+  const { config } = deps;
+  const now = deps.now ?? (() => new Date());
+  const log = deps.log ?? (() => undefined);
+  const app = Fastify({ logger: false, trustProxy: config.serve.trustProxy, bodyLimit: 256 * 1024 });
+
+  app.decorateRequest('auth', null);
+  app.decorateRequest('leasedDb', null);
+
+  const state: AppState = {
+    config,
+    now,
+    log,
+    mailer: deps.mailer ?? null,
+    loginThrottle: new LoginThrottle({
+      maxPerAccount: config.serve.loginMaxFailures,
+      maxPerAddress: config.serve.loginMaxFailuresPerAddress,
+      windowMs: config.serve.loginWindowMs,
+    }),
+    resendPerEmail: new RateLimiter(1, config.serve.verifyResendIntervalMs),
+    resendPerAddress: new RateLimiter(10, 3600e3),
+    async db(request) {
+      request.leasedDb ??= await deps.database.acquire();
+      return request.leasedDb;
+    },
+    async lib(request) {
+      return { db: await state.db(request), now, actor: request.auth ? `app:${request.auth.user.nickname}` : 'app', reason: null };
+    },
+    async requireAuth(request, reply) {
+      const token = bearer(request);
+      const auth = token === null ? null : await authenticate(await state.db(request), token, now(), config.serve);
+      if (!auth) return reply.code(401).send(UNAUTHORIZED);
+      request.auth = auth;
+      return undefined;
+    },
+  };
+
+  const letGo = (request: FastifyRequest) => {
+    if (!request.leasedDb) return;
+    request.leasedDb = null;
+    deps.database.done();
+  };
+  app.addHook('onResponse', async (request, reply) => {
+    letGo(request);
+    // The route pattern, never the URL: links carry tokens.
+    log(`${request.method} ${request.routeOptions.url ?? '(no route)'} ${reply.statusCode} ${Math.round(reply.elapsedTime)}ms`);
+  });
+  app.addHook('onRequestAbort', async (request) => letGo(request));
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(String(body))));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send(errorBody(404, `Route ${request.method} ${request.url.split('?')[0].replace(/\/[A-Za-z0-9_-]{20,}(?=\/|$)/g, '/…')} not found`));
+  });
+
+  app.setErrorHandler((error: unknown, request, reply) => {
+    const mapped = toHttpError(error);
+    if (mapped) return sendHttpError(reply, mapped);
+    const e = error as { validation?: unknown; statusCode?: number; message?: string; code?: string; stack?: string };
+    if (e.validation) return reply.code(400).send(errorBody(400, e.message ?? 'invalid request'));
+    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+      return reply.code(e.statusCode).send(errorBody(e.statusCode, e.message ?? 'bad request'));
+    }
+    if (isConnectionLoss(error)) {
+      log(`lost the database on ${request.method} ${request.routeOptions.url}: ${e.message}`);
+      return reply.code(503).send(errorBody(503, 'The database is unavailable; try again shortly'));
+    }
+    log(`internal error on ${request.method} ${request.routeOptions.url}: ${e.stack ?? e.message}`);
+    return reply.code(500).send(errorBody(500, 'Internal server error'));
+  });
+
+  app.get('/health', async () => ({ status: 'ok' }));
+  authRoutes(app, state);
+  userRoutes(app, state);
+  fileRoutes(app, state);
+  metricsRoutes(app, state);
+  pageRoutes(app, state);
+  return app;
+}
+
+export { HttpError };

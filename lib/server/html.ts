@@ -1,0 +1,61 @@
+/** The small server-rendered pages behind the links: no scripts, no external assets. */
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** A trusted HTML fragment (built with `html` below, so every value inside is escaped). */
+export class Html {
+  constructor(readonly text: string) {}
+  toString(): string {
+    return this.text;
+  }
+}
+
+/** Tagged template: interpolated strings are escaped, Html fragments and arrays of them are not. */
+export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
+  let out = strings[0];
+  values.forEach((value, i) => {
+    const parts = Array.isArray(value) ? value : [value];
+    for (const v of parts) out += v instanceof Html ? v.text : v === null || v === undefined || v === false ? '' : escapeHtml(String(v));
+    out += strings[i + 1];
+  });
+  return new Html(out);
+}
+
+/** Scripts are off, forms post only back here, and nothing may frame the page. */
+export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const STYLE = `
+  body { font: 16px/1.5 system-ui, sans-serif; max-width: 28rem; margin: 3rem auto; padding: 0 1rem; color: #1b1b1b; }
+  h1 { font-size: 1.4rem; }
+  label { display: block; margin-top: 1rem; font-weight: 600; }
+  input { width: 100%; box-sizing: border-box; padding: .5rem; font: inherit; }
+  button { margin-top: 1.5rem; padding: .6rem 1.2rem; font: inherit; }
+  .error { background: #fde8e8; border-left: 4px solid #c81e1e; padding: .75rem; }
+  .success { background: #e6f4ea; border-left: 4px solid #1e7b34; padding: .75rem; }
+  .hint { color: #555; font-size: .9rem; }`;
+
+export function page(title: string, body: Html): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${escapeHtml(title)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<main>
+<h1>${escapeHtml(title)}</h1>
+${body.text}
+</main>
+</body>
+</html>
+`;
+}
+
+export function message(kind: 'error' | 'success', text: string, id = kind): Html {
+  return html`<p class="${kind}" id="${id}" role="${kind === 'error' ? 'alert' : 'status'}">${text}</p>`;
+}

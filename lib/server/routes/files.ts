@@ -1,0 +1,48 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppState } from '../app';
+import { HttpError, errorBody } from '../http';
+import { loadAvatar, saveAvatar } from '../account';
+
+/** POST /api/files/images/avatar (multipart, field "file") and the images at /avatars/<id>.<ext>. */
+export function fileRoutes(app: FastifyInstance, state: AppState): void {
+  const max = state.config.serve.avatarMaxBytes;
+  void app.register(require('@fastify/multipart') as typeof import('@fastify/multipart'), {
+    limits: { fileSize: max, files: 1, fields: 10, parts: 20, fieldSize: 1024 },
+  });
+
+  app.post('/api/files/images/avatar', { onRequest: state.requireAuth }, async (request) => {
+    if (!request.isMultipart()) {
+      throw new HttpError(400, errorBody(400, 'Send the image as multipart/form-data, in a field named "file"'));
+    }
+    const file = await request.file();
+    if (!file || file.fieldname !== 'file') throw new HttpError(400, errorBody(400, 'Send the image as multipart/form-data, in a field named "file"'));
+    let data: Buffer;
+    try {
+      data = await file.toBuffer();
+    } catch (error) {
+      if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
+        throw new HttpError(413, errorBody(413, `The avatar is too large: at most ${max} bytes`));
+      }
+      throw error;
+    }
+    if (data.length === 0) throw new HttpError(400, errorBody(400, 'The avatar file is empty'));
+    const { url } = await saveAvatar(await state.lib(request), request.auth!.user, data).catch((error: unknown) => {
+      if ((error as Error).name === 'UsageError') throw new HttpError(415, errorBody(415, (error as Error).message));
+      throw error;
+    });
+    // The image lives in the database; the path below serves it, so filepath and url agree.
+    return { url, filepath: url };
+  });
+
+  app.get<{ Params: { file: string } }>('/avatars/:file', async (request, reply) => {
+    const match = /^(\d{1,15})\.(png|jpg|webp)$/.exec(request.params.file);
+    if (!match) throw new HttpError(404, errorBody(404, 'No such avatar'));
+    const avatar = await loadAvatar({ db: await state.db(request) }, Number(match[1]), match[2]);
+    return reply
+      .header('content-type', avatar.type)
+      .header('cache-control', 'public, max-age=300')
+      .header('content-security-policy', "default-src 'none'")
+      .header('last-modified', avatar.updatedAt.toUTCString())
+      .send(avatar.data);
+  });
+}
