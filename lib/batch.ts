@@ -17,6 +17,28 @@ export interface BatchOptions {
   readonly signal?: AbortSignal;
   readonly total?: number | null;
   readonly onProgress?: (progress: BatchProgress) => void;
+  /**
+   * How long one batch's transaction may take. A batch slower than this makes the next ones
+   * smaller (row locks are held for about this long at most); with `maxBatchSize` above
+   * `batchSize`, batches much faster than this grow up to it. Default 1000 ms.
+   */
+  readonly targetBatchMs?: number;
+  /** Upper bound for growing batches; default `batchSize` (never grow). */
+  readonly maxBatchSize?: number;
+  /** Lower bound for shrinking batches; default min(100, batchSize). */
+  readonly minBatchSize?: number;
+  /**
+   * Work to do before each batch's transaction opens (hashing passwords, rendering mail), so the
+   * transaction itself stays short. Gets the batch's size and number.
+   */
+  readonly beforeBatch?: (limit: number, batchNumber: number) => Promise<void>;
+}
+
+/** The next batch size: shrink in proportion when a batch overran the target, double when it was far under. */
+export function nextBatchSize(current: number, elapsedMs: number, target: number, min: number, max: number): number {
+  if (elapsedMs > target) return Math.max(min, Math.min(current, Math.floor((current * target * 0.8) / elapsedMs)));
+  if (elapsedMs < target / 4 && current < max) return Math.min(max, current * 2);
+  return current;
 }
 
 export interface BatchResult {
@@ -26,7 +48,8 @@ export interface BatchResult {
 
 /**
  * Runs `step` again and again, each time in its own transaction, until a batch touches fewer rows
- * than the batch size. A step is one set-based statement over at most `limit` rows (plus its audit
+ * than it was allowed to (`limit`). The size adapts: a batch slower than `targetBatchMs` shrinks
+ * the next ones, so no transaction holds its row locks for much more than that. A step is one set-based statement over at most `limit` rows (plus its audit
  * row), so a crash or Ctrl-C leaves whole batches behind and a re-run finishes the job.
  *
  * @example
@@ -40,15 +63,24 @@ export async function runInBatches(
   let batches = 0;
   let affected = 0;
   const total = opts.total ?? null;
+  const target = opts.targetBatchMs ?? 1000;
+  const max = Math.max(opts.batchSize, opts.maxBatchSize ?? opts.batchSize);
+  const min = Math.max(1, Math.min(opts.minBatchSize ?? 100, opts.batchSize));
+  let limit = opts.batchSize;
   for (;;) {
     if (opts.signal?.aborted) {
       throw new InterruptedError(`interrupted after ${affected} row(s) in ${batches} batch(es); every finished batch is saved, re-run to finish the rest`);
     }
-    const n = await db.transaction().execute((trx) => step(trx, opts.batchSize, batches + 1));
+    const number = batches + 1;
+    if (opts.beforeBatch) await opts.beforeBatch(limit, number);
+    const started = performance.now();
+    const n = await db.transaction().execute((trx) => step(trx, limit, number));
+    const elapsed = performance.now() - started;
     batches += 1;
     affected += n;
     opts.onProgress?.({ done: affected, total, batches });
-    if (n < opts.batchSize) return { batches, affected };
+    if (n < limit) return { batches, affected };
+    limit = nextBatchSize(limit, elapsed, target, min, max);
   }
 }
 

@@ -1,0 +1,81 @@
+import { sql } from 'kysely';
+import { createTestDatabase, truncateAll, type TestDatabase } from '../helpers/backend';
+import { nextBatchSize, runInBatches } from '../../lib/batch';
+import type { DbHandle } from '../../lib/db';
+
+// The batch runner's adaptive size and its before-batch hook (used by import to hash passwords
+// outside the transaction).
+describe('nextBatchSize', () => {
+  test('shrinks in proportion (with margin) when a batch overran the target, never under the minimum', () => {
+    expect(nextBatchSize(5000, 2000, 1000, 100, 5000)).toBe(2000);
+    expect(nextBatchSize(5000, 100000, 1000, 100, 5000)).toBe(100);
+  });
+  test('doubles when far under the target, up to the maximum; otherwise stays', () => {
+    expect(nextBatchSize(5000, 100, 1000, 100, 20000)).toBe(10000);
+    expect(nextBatchSize(15000, 100, 1000, 100, 20000)).toBe(20000);
+    expect(nextBatchSize(5000, 100, 1000, 100, 5000)).toBe(5000);
+    expect(nextBatchSize(5000, 600, 1000, 100, 20000)).toBe(5000);
+  });
+});
+
+describe('runInBatches sizing', () => {
+  let tdb: TestDatabase;
+  let h: DbHandle;
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+    h = await tdb.open();
+  });
+  afterAll(async () => {
+    await h?.close();
+    await tdb?.destroy();
+  });
+  beforeEach(async () => {
+    await truncateAll(h);
+    await sql`INSERT INTO users (nickname, name, confirmed) SELECT 'u' || g, 'u', false FROM generate_series(1, 1000) g`.execute(h.db);
+  });
+
+  const confirm = (trx: Parameters<Parameters<typeof runInBatches>[2]>[0], n: number) =>
+    sql`UPDATE users SET confirmed = true WHERE id IN (SELECT id FROM users WHERE NOT confirmed ORDER BY id LIMIT ${n})`.execute(trx).then((r) => Number(r.numAffectedRows));
+
+  test('a batch slower than the target makes the next ones smaller, and the run still finishes every row', async () => {
+    const limits: number[] = [];
+    const result = await runInBatches(h.db, { batchSize: 400, targetBatchMs: 30, minBatchSize: 50 }, async (trx, limit) => {
+      limits.push(limit);
+      const n = await confirm(trx, limit);
+      if (limits.length === 1) await new Promise((r) => setTimeout(r, 120)); // the first batch holds its locks too long
+      return n;
+    });
+    expect(limits[0]).toBe(400);
+    expect(limits[1]).toBeLessThan(400);
+    expect(limits[1]).toBeGreaterThanOrEqual(50);
+    expect(result.affected).toBe(1000);
+    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM users WHERE confirmed`.execute(h.db);
+    expect(rows[0].n).toBe(1000);
+  });
+
+  test('fast batches grow up to maxBatchSize; without it the size never grows', async () => {
+    const grown: number[] = [];
+    await runInBatches(h.db, { batchSize: 100, maxBatchSize: 400, targetBatchMs: 60000 }, async (trx, limit) => {
+      grown.push(limit);
+      return confirm(trx, limit);
+    });
+    expect(grown).toEqual([100, 200, 400, 400]);
+    await sql`UPDATE users SET confirmed = false`.execute(h.db);
+    const fixed: number[] = [];
+    await runInBatches(h.db, { batchSize: 300, targetBatchMs: 60000 }, async (trx, limit) => {
+      fixed.push(limit);
+      return confirm(trx, limit);
+    });
+    expect(fixed).toEqual([300, 300, 300, 300]);
+  });
+
+  test('beforeBatch runs before each transaction opens, with that batch\'s size and number', async () => {
+    const events: string[] = [];
+    await runInBatches(h.db, { batchSize: 400, beforeBatch: async (limit, n) => void events.push(`before ${n} ${limit}`) }, async (trx, limit, n) => {
+      const { rows } = await sql<{ open: boolean }>`SELECT now() = statement_timestamp() AS open`.execute(trx);
+      events.push(`step ${n} ${rows.length}`);
+      return confirm(trx, limit);
+    });
+    expect(events).toEqual(['before 1 400', 'step 1 1', 'before 2 400', 'step 2 1', 'before 3 400', 'step 3 1']);
+  });
+});
