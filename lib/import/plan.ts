@@ -1,0 +1,199 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../schema';
+import { CtlError, InterruptedError } from '../errors';
+import { checkEmail, checkLocalNickname, checkText, LOCAL_NICKNAME, MAX_BIO_LENGTH, MAX_NAME_LENGTH, normalizeTag } from '../validate';
+import { checkPassword } from '../passwords';
+import type { RawRecord } from './parse';
+
+/** A row that passed every check: what will be written. */
+export interface ImportRow {
+  readonly line: number;
+  readonly nickname: string;
+  readonly email: string;
+  readonly name: string;
+  readonly bio: string;
+  readonly admin: boolean;
+  readonly moderator: boolean;
+  readonly confirmed: boolean;
+  /** Lower-cased, unique, sorted, as `tag` stores them. */
+  readonly tags: readonly string[];
+  /** null: no password; the account gets a set-password (reset) link. */
+  readonly password: string | null;
+}
+
+export type ProblemKind = 'invalid' | 'duplicate' | 'taken';
+
+export interface ImportProblem {
+  readonly line: number;
+  readonly nickname: string | null;
+  readonly email: string | null;
+  readonly kind: ProblemKind;
+  readonly error: string;
+}
+
+export interface ImportSkip {
+  readonly line: number;
+  readonly nickname: string;
+  readonly email: string;
+  readonly id: number;
+}
+
+/** The whole file, checked: rows to create, rows already there, rows that cannot be imported. */
+export interface ImportPlan {
+  readonly total: number;
+  readonly rows: ImportRow[];
+  readonly skipped: ImportSkip[];
+  readonly problems: ImportProblem[];
+}
+
+const TRUE = new Set(['true', 't', 'yes', 'y', '1']);
+const FALSE = new Set(['false', 'f', 'no', 'n', '0']);
+
+function text(values: Readonly<Record<string, unknown>>, key: string): string | null {
+  const v = values[key];
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  throw new CtlError(`${key} must be a string, not ${Array.isArray(v) ? 'an array' : typeof v}`);
+}
+
+function flag(values: Readonly<Record<string, unknown>>, key: string, fallback: boolean): boolean {
+  const v = values[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v === 'boolean') return v;
+  const t = String(v).trim().toLowerCase();
+  if (t === '') return fallback;
+  if (TRUE.has(t)) return true;
+  if (FALSE.has(t)) return false;
+  throw new CtlError(`${key} must be true or false, not ${JSON.stringify(String(v))}`);
+}
+
+/** Tags: a JSON array, or a string of tags separated by spaces, commas or semicolons. */
+function tagList(values: Readonly<Record<string, unknown>>): string[] {
+  const v = values.tags;
+  if (v === undefined || v === null) return [];
+  let items: unknown[];
+  if (Array.isArray(v)) items = v;
+  else if (typeof v === 'string') items = v.split(/[\s,;]+/).filter((t) => t !== '');
+  else throw new CtlError(`tags must be a list or a string, not ${typeof v}`);
+  const tags = new Set<string>();
+  for (const item of items) {
+    if (typeof item !== 'string') throw new CtlError(`tags must be strings, not ${typeof item}`);
+    tags.add(normalizeTag(item));
+  }
+  return [...tags].sort();
+}
+
+/** Checks and normalises one record (the same rules as `ctl user new`); throws with the reason. */
+export function normalizeRecord(record: RawRecord): ImportRow {
+  if (record.error) throw new CtlError(record.error);
+  const v = record.values;
+  const email = (text(v, 'email') ?? '').trim();
+  if (email === '') throw new CtlError('no email');
+  checkEmail(email);
+  let nickname = (text(v, 'nickname') ?? '').trim();
+  if (nickname === '') {
+    nickname = email.slice(0, email.indexOf('@'));
+    if (!LOCAL_NICKNAME.test(nickname)) throw new CtlError(`no nickname, and none can be taken from ${JSON.stringify(email)}`);
+  }
+  checkLocalNickname(nickname);
+  const name = text(v, 'name');
+  const password = text(v, 'password');
+  if (password !== null && password !== '') checkPassword(password);
+  return {
+    line: record.line,
+    nickname,
+    email,
+    name: checkText('name', name === null || name.trim() === '' ? nickname : name, MAX_NAME_LENGTH),
+    bio: checkText('bio', text(v, 'bio') ?? '', MAX_BIO_LENGTH),
+    admin: flag(v, 'admin', false),
+    moderator: flag(v, 'moderator', false),
+    confirmed: flag(v, 'confirmed', true),
+    tags: tagList(v),
+    password: password === null || password === '' ? null : password,
+  };
+}
+
+function guess(record: RawRecord, key: string): string | null {
+  const v = record.values[key];
+  return typeof v === 'string' && v.trim() !== '' ? v.trim() : null;
+}
+
+const interrupted = () => new InterruptedError('interrupted while checking the file; nothing was written');
+
+export interface PlanOptions {
+  /** Rows per collision query against the database. */
+  readonly chunkSize?: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Reads the whole input and checks every row before anything is written: the format of each
+ * field, duplicates inside the file (the later row is the problem), and collisions with the
+ * database. A row whose nickname already belongs to an account with the same email is *skipped*
+ * (it was imported before, e.g. by an interrupted run); any other collision is a problem.
+ */
+export async function planImport(db: Kysely<Database>, records: AsyncIterable<RawRecord>, opts: PlanOptions = {}): Promise<ImportPlan> {
+  const rows: ImportRow[] = [];
+  const problems: ImportProblem[] = [];
+  const nicknames = new Map<string, number>();
+  const emails = new Map<string, number>();
+  let total = 0;
+  for await (const record of records) {
+    total += 1;
+    if (total % 10000 === 0 && opts.signal?.aborted) throw interrupted();
+    let row: ImportRow;
+    try {
+      row = normalizeRecord(record);
+    } catch (error) {
+      if (!(error instanceof CtlError)) throw error;
+      problems.push({ line: record.line, nickname: guess(record, 'nickname'), email: guess(record, 'email'), kind: 'invalid', error: error.message });
+      continue;
+    }
+    const nick = row.nickname.toLowerCase();
+    const mail = row.email.toLowerCase();
+    const nickLine = nicknames.get(nick);
+    const mailLine = emails.get(mail);
+    if (nickLine !== undefined || mailLine !== undefined) {
+      const error = nickLine !== undefined ? `nickname ${row.nickname} is also on line ${nickLine}` : `email ${row.email} is also on line ${mailLine}`;
+      problems.push({ line: row.line, nickname: row.nickname, email: row.email, kind: 'duplicate', error });
+      continue;
+    }
+    nicknames.set(nick, row.line);
+    emails.set(mail, row.line);
+    rows.push(row);
+  }
+  nicknames.clear();
+  emails.clear();
+
+  // Collisions with the database, a chunk of rows per query (both lookups are index probes).
+  const chunk = opts.chunkSize ?? 5000;
+  const skipped: ImportSkip[] = [];
+  const keep: boolean[] = new Array(rows.length).fill(true);
+  for (let i = 0; i < rows.length; i += chunk) {
+    const part = rows.slice(i, i + chunk);
+    const nicks = part.map((r) => r.nickname.toLowerCase());
+    const mails = part.map((r) => r.email.toLowerCase());
+    const { rows: found } = await sql<{ id: number; nickname: string; email: string | null }>`
+      SELECT id, nickname, email FROM users
+      WHERE lower(nickname) = ANY(${nicks}::text[]) OR lower(email) = ANY(${mails}::text[])`.execute(db);
+    if (found.length === 0) continue;
+    const byNick = new Map(found.map((u) => [u.nickname.toLowerCase(), u]));
+    const byMail = new Map(found.filter((u) => u.email !== null).map((u) => [u.email!.toLowerCase(), u]));
+    part.forEach((row, k) => {
+      const sameNick = byNick.get(row.nickname.toLowerCase());
+      const sameMail = byMail.get(row.email.toLowerCase());
+      if (!sameNick && !sameMail) return;
+      keep[i + k] = false;
+      if (sameNick && sameNick === sameMail) {
+        skipped.push({ line: row.line, nickname: sameNick.nickname, email: row.email, id: sameNick.id });
+      } else {
+        const error = sameNick ? `nickname ${row.nickname} is already taken` : `email ${row.email} is already taken`;
+        problems.push({ line: row.line, nickname: row.nickname, email: row.email, kind: 'taken', error });
+      }
+    });
+    if (opts.signal?.aborted) throw interrupted();
+  }
+  problems.sort((a, b) => a.line - b.line);
+  return { total, rows: rows.filter((_, k) => keep[k]), skipped, problems };
+}

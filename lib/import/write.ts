@@ -1,0 +1,186 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../schema';
+import type { LibContext } from '../context';
+import { InterruptedError } from '../errors';
+import { runInBatches, type BatchProgress } from '../batch';
+import { hashToken, newToken } from '../secrets';
+import { links } from '../links';
+import type { HashPool } from '../hash-pool';
+import type { ImportRow } from './plan';
+
+export interface ImportSettings {
+  readonly appUrl: string;
+  readonly bcryptCost: number;
+  readonly passwordResetTtlMs: number;
+}
+
+/** One row's outcome once written. */
+export interface CreatedImportRow {
+  readonly line: number;
+  readonly id: number;
+  readonly nickname: string;
+  readonly email: string;
+  /** The set-password link of a row without a password, shown once; null when a password was given. */
+  readonly passwordReset: { readonly token: string; readonly url: string; readonly expiresAt: Date } | null;
+}
+
+/** A row valid at planning time whose nickname or email was taken by someone else before its batch ran. */
+export interface LostImportRow {
+  readonly line: number;
+  readonly nickname: string;
+  readonly email: string;
+  readonly error: string;
+}
+
+export interface WriteOptions {
+  readonly batchSize: number;
+  readonly maxBatchSize?: number;
+  readonly signal?: AbortSignal;
+  /** Needed when a row has a password: bcrypt runs in its worker threads. */
+  readonly hashPool?: HashPool | null;
+  readonly onProgress?: (progress: BatchProgress) => void;
+  /** Each batch's outcome, after its transaction committed (links can be printed or mailed now). */
+  readonly onBatch?: (created: readonly CreatedImportRow[], lost: readonly LostImportRow[]) => Promise<void> | void;
+}
+
+export interface WriteResult {
+  readonly created: number;
+  readonly lost: number;
+  readonly batches: number;
+}
+
+/**
+ * Writes planned rows, a batch per transaction. Each batch is one statement: the users, their
+ * set-password tokens (hashes only) and one audit row per user, from arrays bound as parameters
+ * (`unnest`), so the number of statements grows with batches, not with users. Passwords are
+ * hashed in the worker pool before the batch's transaction opens, the next batch's while this
+ * one is written. Ctrl-C (the signal) stops after the current batch with exit 130.
+ */
+export async function writeImport(db: Kysely<Database>, ctx: LibContext, rows: readonly ImportRow[], settings: ImportSettings, opts: WriteOptions): Promise<WriteResult> {
+  const hashes: (Promise<string> | undefined)[] = new Array(rows.length);
+  const requestHashes = (from: number, to: number) => {
+    const idx: number[] = [];
+    for (let i = from; i < Math.min(to, rows.length); i++) if (rows[i].password !== null && hashes[i] === undefined) idx.push(i);
+    if (idx.length === 0) return;
+    if (!opts.hashPool) throw new Error('writeImport: rows have passwords but no hash pool was given');
+    const all = opts.hashPool.hashMany(idx.map((i) => rows[i].password!), settings.bcryptCost);
+    all.catch(() => undefined); // awaited per row below; an interrupted run may never await it
+    idx.forEach((i, k) => {
+      hashes[i] = all.then((h) => h[k]);
+      hashes[i]!.catch(() => undefined);
+    });
+  };
+
+  let cursor = 0;
+  let created = 0;
+  let lost = 0;
+  let ready: string[] | null = null;
+  type Outcome = { done: CreatedImportRow[]; gone: LostImportRow[]; consumed: number };
+  // The step's outcome, then the same once runInBatches reports the batch (it does so after COMMIT).
+  let stepped: Outcome | null = null;
+  let committed: Outcome | null = null;
+  const flush = async () => {
+    const batch = committed;
+    committed = null;
+    if (!batch) return;
+    cursor += batch.consumed;
+    created += batch.done.length;
+    lost += batch.gone.length;
+    await opts.onBatch?.(batch.done, batch.gone);
+  };
+  try {
+    const result = await runInBatches(
+      db,
+      {
+        batchSize: opts.batchSize,
+        maxBatchSize: opts.maxBatchSize,
+        signal: opts.signal,
+        total: rows.length,
+        onProgress: (p) => {
+          committed = stepped;
+          stepped = null;
+          opts.onProgress?.(p);
+        },
+        beforeBatch: async (limit) => {
+          await flush();
+          // Hash this batch (if not already under way) and start the next one, outside any transaction.
+          requestHashes(cursor, cursor + limit);
+          requestHashes(cursor + limit, cursor + 2 * limit);
+          const end = Math.min(cursor + limit, rows.length);
+          ready = [];
+          for (let i = cursor; i < end; i++) ready.push(rows[i].password === null ? '' : await hashes[i]!);
+        },
+      },
+      async (trx, limit) => {
+        const part = rows.slice(cursor, cursor + limit);
+        if (part.length === 0) return 0;
+        const passwordHashes = ready!;
+        const now = ctx.now();
+        const expiresAt = new Date(now.getTime() + settings.passwordResetTtlMs);
+        const tokens = part.map((r) => (r.password === null ? newToken() : null));
+        const inserted = await sql<{ id: number; nickname: string }>`
+          WITH input AS (
+            SELECT * FROM unnest(
+              ${part.map((r) => r.nickname)}::text[], ${part.map((r) => r.email)}::text[],
+              ${part.map((r) => r.name)}::text[], ${part.map((r) => r.bio)}::text[],
+              ${passwordHashes.map((h) => (h === '' ? null : h))}::text[],
+              ${part.map((r) => r.admin)}::boolean[], ${part.map((r) => r.moderator)}::boolean[],
+              ${part.map((r) => r.confirmed)}::boolean[], ${part.map((r) => r.tags.join(' '))}::text[],
+              ${tokens.map((t) => (t === null ? null : hashToken(t)))}::text[]
+            ) AS t(nickname, email, name, bio, password_hash, admin, moderator, confirmed, tags, reset_hash)
+          ),
+          created AS (
+            INSERT INTO users (nickname, email, name, bio, password_hash, local, admin, moderator, confirmed, tags, created_at, updated_at)
+            SELECT nickname, email, name, bio, password_hash, true, admin, moderator, confirmed,
+                   string_to_array(tags, ' '), ${now}::timestamptz, ${now}::timestamptz
+            FROM input
+            ON CONFLICT DO NOTHING
+            RETURNING id, nickname, email, admin, moderator, confirmed, tags, password_hash IS NOT NULL AS password_set
+          ),
+          reset_tokens AS (
+            INSERT INTO tokens (kind, token_hash, user_id, expires_at, created_at)
+            SELECT 'password_reset', i.reset_hash, c.id, ${expiresAt}::timestamptz, ${now}::timestamptz
+            FROM created c JOIN input i ON i.nickname = c.nickname
+            WHERE i.reset_hash IS NOT NULL
+          ),
+          audit AS (
+            INSERT INTO audit_log (at, actor, verb, target_user_id, target_nickname, reason, details)
+            SELECT ${now}::timestamptz, ${ctx.actor}, 'import', c.id, c.nickname, ${ctx.reason ?? null},
+                   jsonb_build_object('email', c.email, 'admin', c.admin, 'moderator', c.moderator,
+                                      'confirmed', c.confirmed, 'tags', to_jsonb(c.tags), 'passwordSet', c.password_set)
+            FROM created c
+          )
+          SELECT id, nickname FROM created`.execute(trx);
+        const ids = new Map(inserted.rows.map((r) => [r.nickname, r.id]));
+        const done: CreatedImportRow[] = [];
+        const gone: LostImportRow[] = [];
+        part.forEach((r, k) => {
+          const id = ids.get(r.nickname);
+          if (id === undefined) {
+            gone.push({ line: r.line, nickname: r.nickname, email: r.email, error: `nickname ${r.nickname} or email ${r.email} was taken while importing` });
+            return;
+          }
+          const token = tokens[k];
+          done.push({
+            line: r.line,
+            id,
+            nickname: r.nickname,
+            email: r.email,
+            passwordReset: token === null ? null : { token, url: links.passwordReset(settings.appUrl, token), expiresAt },
+          });
+        });
+        // Reported only after COMMIT: a batch rolled back must not print links that do not work.
+        stepped = { done, gone, consumed: part.length };
+        return part.length;
+      },
+    );
+    await flush();
+    return { created, lost, batches: result.batches };
+  } catch (error) {
+    if (error instanceof InterruptedError) {
+      await flush();
+      throw new InterruptedError(`interrupted after ${cursor} of ${rows.length} rows (${created} created); every finished batch is saved, re-run the same import to finish the rest`);
+    }
+    throw error;
+  }
+}

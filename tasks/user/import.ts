@@ -1,0 +1,209 @@
+import type { VerbModule } from '../verb';
+import type { TaskContext } from '../context';
+import type { ImportPlan, ImportProblem } from '../../lib/import/plan';
+import type { CreatedImportRow, LostImportRow } from '../../lib/import/write';
+
+/** One row's outcome, as NDJSON/CSV rows and in the JSON result. */
+interface RowResult {
+  readonly line: number;
+  readonly status: 'created' | 'would_create' | 'skipped' | 'failed';
+  readonly nickname: string | null;
+  readonly email: string | null;
+  readonly id: number | null;
+  readonly passwordResetUrl: string | null;
+  readonly error: string | null;
+}
+
+/** Problems listed on stderr in table format; the rest is counted (NDJSON has every row). */
+const MAX_LISTED = 50;
+
+function problemResult(p: ImportProblem | LostImportRow): RowResult {
+  return { line: p.line, status: 'failed', nickname: p.nickname, email: p.email, id: null, passwordResetUrl: null, error: p.error };
+}
+
+/** Writes per-row results as they come: NDJSON/CSV lines at once, JSON collected for the final object. */
+class Results {
+  readonly collected: RowResult[] = [];
+  private encoder: import('../../lib/output').RowEncoder<RowResult> | null = null;
+  listed = 0;
+  unlisted = 0;
+
+  constructor(private readonly ctx: TaskContext) {
+    if (ctx.format === 'ndjson' || ctx.format === 'csv') {
+      const { rowEncoder } = require('../../lib/output') as typeof import('../../lib/output');
+      this.encoder = rowEncoder<RowResult>(ctx.format, [], (r) => r);
+    }
+  }
+
+  async emit(rows: readonly RowResult[]): Promise<void> {
+    if (rows.length === 0) return;
+    if (this.ctx.format === 'json') {
+      this.collected.push(...rows);
+    } else if (this.encoder) {
+      const text = this.encoder.page(rows);
+      if (!this.ctx.io.stdout.write(text)) await new Promise((resolve) => this.ctx.io.stdout.once('drain', resolve));
+    }
+  }
+
+  /** A problem line on stderr (errors show even with -q), at most MAX_LISTED of them in table format. */
+  problem(line: number, error: string): void {
+    if (this.ctx.format !== 'table' && this.ctx.format !== 'json') return; // the rows say it on stdout
+    if (this.listed >= MAX_LISTED) {
+      this.unlisted += 1;
+      return;
+    }
+    this.listed += 1;
+    const { sanitizeForTerminal } = require('../../lib/output') as typeof import('../../lib/output');
+    this.ctx.io.stderr.write(`line ${line}: ${sanitizeForTerminal(error)}\n`);
+  }
+
+  endProblems(): void {
+    if (this.unlisted > 0) this.ctx.io.stderr.write(`... and ${this.unlisted} more row(s) with problems (--format ndjson lists every row)\n`);
+    this.unlisted = 0;
+  }
+}
+
+function totalsLine(created: number, skipped: number, failed: number, dryRun: boolean): string {
+  return `Created: ${created}, Skipped: ${skipped}, Failed: ${failed}${dryRun ? ' (dry run)' : ''}`;
+}
+
+const verb: VerbModule = {
+  builder: (y) =>
+    y
+      .positional('file', { type: 'string', describe: 'A .csv or .jsonl file, or - for stdin' })
+      .option('input-format', { type: 'string', choices: ['csv', 'jsonl'], describe: 'Format of the input (default: from the extension; for stdin, guessed)' })
+      .option('continue-on-error', { type: 'boolean', default: false, describe: 'Import the valid rows even when some have problems (exit 7 then)' })
+      .option('batch-size', { type: 'number', describe: 'Users per transaction (default $CTL_BATCH_SIZE or 5000; shrinks when a batch takes over a second)' })
+      .check((argv) => {
+        const b = argv.batchSize as number | undefined;
+        if (b !== undefined && (!Number.isInteger(b) || b < 1 || b > 100000)) throw new Error(`--batch-size must be a whole number from 1 to 100000, got ${JSON.stringify(b)}`);
+        return true;
+      })
+      .example('$0 user import users.csv --dry-run', 'Check a whole file and report what would be created')
+      .example('$0 user import users.jsonl --continue-on-error --format ndjson > results.ndjson', 'Import the valid rows, one result line per row')
+      .example('cat users.csv | $0 user import - --input-format csv', 'Read the file from stdin')
+      .epilogue(
+        'Columns (CSV header or JSONL keys): nickname, email (required), name, bio, admin, moderator, confirmed, tags, password. ' +
+          'Without a password a user gets a set-password link, printed once. The whole file is checked before anything is ' +
+          'written; a row whose nickname and email already exist together is skipped, so re-running an interrupted import finishes it.',
+      ),
+  async run(argv, ctx) {
+    const fs = require('node:fs') as typeof import('node:fs');
+    const { UsageError, ConflictError, PartialFailureError, InterruptedError } = require('../../lib/errors') as typeof import('../../lib/errors');
+    const { readRecords, formatFromName } = require('../../lib/import/parse') as typeof import('../../lib/import/parse');
+    const { planImport } = require('../../lib/import/plan') as typeof import('../../lib/import/plan');
+    const { withBulkLock } = require('../../lib/batch') as typeof import('../../lib/batch');
+    const { encodeObject } = require('../../lib/output') as typeof import('../../lib/output');
+    const { startProgress } = require('../progress') as typeof import('../progress');
+
+    const file = String(argv.file);
+    let stream: AsyncIterable<string | Buffer>;
+    if (file === '-') {
+      stream = ctx.io.stdin;
+    } else {
+      let stat: import('node:fs').Stats;
+      try {
+        stat = fs.statSync(file);
+      } catch (error) {
+        throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+      }
+      if (stat.isDirectory()) throw new UsageError(`cannot read ${file}: it is a directory`);
+      stream = fs.createReadStream(file);
+    }
+    const format = (argv.inputFormat as 'csv' | 'jsonl' | undefined) ?? (file === '-' ? null : formatFromName(file));
+    const continueOnError = Boolean(argv.continueOnError);
+    const batchSize = (argv.batchSize as number | undefined) ?? ctx.config.batchSize;
+    const results = new Results(ctx);
+    const lib = await ctx.lib();
+
+    await withBulkLock(lib.db, 'import', async (conn) => {
+      let plan: ImportPlan;
+      try {
+        plan = await planImport(conn, readRecords(stream, format), { signal: ctx.signal });
+      } catch (error) {
+        // A read error of the file itself (EACCES, EISDIR on stdin...) is the operator's input.
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code && /^E[A-Z]+$/.test(code)) throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
+        throw error;
+      }
+      const failedAtPlan = plan.problems.length;
+      ctx.warn(`Checked ${plan.total} row(s): ${plan.rows.length} to create, ${plan.skipped.length} already there, ${failedAtPlan} with problems${ctx.dryRunSuffix}`);
+      for (const p of plan.problems) results.problem(p.line, p.error);
+      results.endProblems();
+      await results.emit(plan.skipped.map((s) => ({ line: s.line, status: 'skipped', nickname: s.nickname, email: s.email, id: s.id, passwordResetUrl: null, error: null })));
+      await results.emit(plan.problems.map(problemResult));
+
+      const finish = (created: number, failed: number, extra: Record<string, unknown> = {}) => {
+        ctx.say(totalsLine(created, plan.skipped.length, failed, ctx.dryRun));
+        if (ctx.format === 'json') {
+          ctx.data(encodeObject('json', { created, skipped: plan.skipped.length, failed, total: plan.total, dryRun: ctx.dryRun, ...extra, rows: results.collected.sort((a, b) => a.line - b.line) }));
+        }
+      };
+
+      if (failedAtPlan > 0 && !continueOnError) {
+        finish(0, failedAtPlan);
+        const onlyTaken = plan.problems.every((p) => p.kind === 'taken');
+        const why = `nothing imported: ${failedAtPlan} of ${plan.total} row(s) have problems${ctx.format === 'table' || ctx.format === 'json' ? ' (listed above)' : ''}; fix them, or pass --continue-on-error to import the rest`;
+        throw onlyTaken ? new ConflictError(why) : new UsageError(why);
+      }
+
+      if (ctx.dryRun) {
+        await results.emit(plan.rows.map((r) => ({ line: r.line, status: 'would_create', nickname: r.nickname, email: r.email, id: null, passwordResetUrl: null, error: null })));
+        const withoutPassword = plan.rows.filter((r) => r.password === null).length;
+        if (withoutPassword > 0) ctx.say(`${withoutPassword} user(s) without a password would get a set-password link (dry run)`);
+        finish(plan.rows.length, failedAtPlan, { withoutPassword });
+        if (failedAtPlan > 0) throw new PartialFailureError(`${failedAtPlan} of ${plan.total} row(s) would fail (dry run)`);
+        return;
+      }
+
+      const { writeImport } = require('../../lib/import/write') as typeof import('../../lib/import/write');
+      const needsHashing = plan.rows.some((r) => r.password !== null);
+      const pool = needsHashing ? (require('../../lib/hash-pool') as typeof import('../../lib/hash-pool')).createHashPool() : null;
+      const progress = startProgress(ctx, 'import', plan.rows.length);
+      let created = 0;
+      let lost = 0;
+      const onBatch = async (done: readonly CreatedImportRow[], gone: readonly LostImportRow[]) => {
+        created += done.length;
+        lost += gone.length;
+        for (const g of gone) results.problem(g.line, g.error);
+        if (ctx.format === 'table') {
+          // The links are the only way into these accounts: shown even with -q.
+          let text = '';
+          for (const d of done) if (d.passwordReset) text += `Password reset URL for ${d.nickname}: ${d.passwordReset.url}\n`;
+          if (text && !ctx.io.stdout.write(text)) await new Promise((resolve) => ctx.io.stdout.once('drain', resolve));
+        }
+        await results.emit([
+          ...done.map((d): RowResult => ({ line: d.line, status: 'created', nickname: d.nickname, email: d.email, id: d.id, passwordResetUrl: d.passwordReset?.url ?? null, error: null })),
+          ...gone.map(problemResult),
+        ]);
+      };
+      let stopped = false;
+      const stopProgress = () => {
+        if (!stopped) progress.stop();
+        stopped = true;
+      };
+      try {
+        await writeImport(conn, { ...lib, db: conn }, plan.rows, ctx.config, {
+          batchSize,
+          signal: ctx.signal,
+          hashPool: pool,
+          onProgress: (p) => progress.update(p),
+          onBatch,
+        });
+      } catch (error) {
+        stopProgress();
+        if (error instanceof InterruptedError) ctx.say(totalsLine(created, plan.skipped.length, failedAtPlan + lost, false));
+        throw error;
+      } finally {
+        stopProgress();
+        await pool?.close();
+      }
+      results.endProblems();
+      const failed = failedAtPlan + lost;
+      finish(created, failed);
+      if (failed > 0) throw new PartialFailureError(`${failed} of ${plan.total} row(s) failed${ctx.format === 'table' || ctx.format === 'json' ? ' (listed above)' : ''}; ${created} created`);
+    });
+  },
+};
+
+export default verb;
