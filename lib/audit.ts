@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { AuditRow, Database } from './schema';
 import type { LibContext } from './context';
 
@@ -24,6 +24,25 @@ export async function writeAudit(trx: Transaction<Database> | Kysely<Database>, 
       details: JSON.stringify(entry.details ?? {}),
     })
     .execute();
+}
+
+/**
+ * One audit row per user of a bulk batch, in a single INSERT ... SELECT over two arrays: the
+ * statement count stays one per batch however many users it holds, and the parameter count stays
+ * constant (a VALUES list would hit PostgreSQL's 65535-parameter limit on large batches).
+ */
+export async function writeAuditForUsers(
+  trx: Transaction<Database> | Kysely<Database>,
+  ctx: LibContext,
+  verb: string,
+  users: readonly { readonly id: number; readonly nickname: string }[],
+  details: Record<string, unknown> = {},
+): Promise<void> {
+  if (users.length === 0) return;
+  await sql`
+    INSERT INTO audit_log (at, actor, verb, target_user_id, target_nickname, reason, details)
+    SELECT ${ctx.now()}, ${ctx.actor}, ${verb}, t.id, t.nickname, ${ctx.reason ?? null}, ${JSON.stringify(details)}::jsonb
+    FROM unnest(${users.map((u) => u.id)}::bigint[], ${users.map((u) => u.nickname)}::text[]) AS t(id, nickname)`.execute(trx);
 }
 
 export interface AuditFilter {
@@ -74,4 +93,54 @@ export async function listAudit(db: Kysely<Database>, filter: AuditFilter = {}):
   if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
   if (filter.limit !== undefined) query = query.limit(filter.limit);
   return (await query.execute()).map(auditRecord);
+}
+
+export interface AuditQuery {
+  /** Rows about this user: its id (while the account exists) or its nickname (after a purge too). */
+  readonly userId?: number;
+  readonly nickname?: string;
+  readonly verb?: string;
+  readonly since?: Date;
+  /** Only the newest `limit` rows (still printed oldest first, as `tail` does). */
+  readonly limit?: number;
+}
+
+export const AUDIT_PAGE_SIZE = 1000;
+
+/**
+ * Streams audit rows oldest first, one keyset page at a time, so a long log never sits in memory.
+ * With `limit`, the window starts at the `limit`-th newest matching row.
+ */
+export async function* auditPages(db: Kysely<Database>, filter: AuditQuery = {}, pageSize = AUDIT_PAGE_SIZE): AsyncGenerator<AuditRecord[]> {
+  const base = () => {
+    let query = db.selectFrom('audit_log');
+    const { userId, nickname } = filter;
+    if (userId !== undefined || nickname !== undefined) {
+      query = query.where((eb) => {
+        const ors = [];
+        if (userId !== undefined) ors.push(eb('target_user_id', '=', userId));
+        if (nickname !== undefined) ors.push(eb(eb.fn('lower', ['target_nickname']), '=', nickname.toLowerCase()));
+        return eb.or(ors);
+      });
+    }
+    if (filter.verb !== undefined) query = query.where('verb', '=', filter.verb);
+    if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
+    return query;
+  };
+  let after = 0;
+  let left = filter.limit ?? Infinity;
+  if (filter.limit !== undefined) {
+    if (filter.limit <= 0) return;
+    const start = await base().select('id').orderBy('id', 'desc').offset(filter.limit - 1).limit(1).executeTakeFirst();
+    // Fewer matching rows than the limit: all of them.
+    after = start ? start.id - 1 : 0;
+  }
+  while (left > 0) {
+    const rows = await base().selectAll().where('id', '>', after).orderBy('id').limit(Math.min(pageSize, left)).execute();
+    if (rows.length === 0) return;
+    yield rows.map(auditRecord);
+    after = rows[rows.length - 1].id;
+    left -= rows.length;
+    if (rows.length < pageSize) return;
+  }
 }

@@ -1,0 +1,44 @@
+import { isExists, isValid, parseISO } from 'date-fns';
+import { parseDuration } from './config';
+import { UsageError } from './errors';
+
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+function invalid(option: string, text: string): never {
+  throw new UsageError(`invalid date ${JSON.stringify(text)} for ${option}: expected YYYY-MM-DD, an ISO timestamp or a duration like 7d, 12h or 2w`);
+}
+
+/** 'YYYY-MM-DD' as midnight UTC of that day; null when it is not that shape; exit 2 when the day does not exist. */
+export function parseDay(text: string, option: string): Date | null {
+  const match = DATE_ONLY.exec(text);
+  if (!match) return null;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  if (!isExists(year, month - 1, day)) invalid(option, text);
+  return new Date(Date.UTC(year, month - 1, day));
+}
+
+/**
+ * The start of a "since" window (`--since`, `--active-since`), read as:
+ * - a day, `2024-05-01`: midnight UTC at its start;
+ * - an ISO timestamp, `2024-05-01T12:00:00+02:00` (no offset means UTC);
+ * - a duration back from `now`, `365d`, `12h`, `2w`, `90m`.
+ * Anything else, or a day that does not exist (`2019-02-30`), is exit 2 quoting the value.
+ *
+ * @example
+ * parseSince('7d', '--since', new Date('2024-05-08T00:00:00Z')) // 2024-05-01T00:00:00Z
+ */
+export function parseSince(text: string, option: string, now: Date): Date {
+  const value = text.trim();
+  const day = parseDay(value, option);
+  if (day) return day;
+  if (ISO_TIMESTAMP.test(value)) {
+    const hasOffset = /(Z|[+-]\d{2}(:?\d{2})?)$/i.test(value.slice(10));
+    const parsed = parseISO(hasOffset ? value : `${value}Z`);
+    if (!isValid(parsed)) invalid(option, text);
+    return parsed;
+  }
+  const ms = parseDuration(value);
+  if (ms !== null) return new Date(now.getTime() - ms);
+  return invalid(option, text);
+}
