@@ -8,7 +8,8 @@ import { issueToken } from '../tokens';
 import { writeAudit } from '../audit';
 import { userConflict } from '../pg-errors';
 import { links } from '../links';
-import type { Kysely } from 'kysely';
+import { issueConfirmation } from '../confirmation';
+import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../schema';
 
 export interface NewUserInput {
@@ -39,12 +40,25 @@ export interface CreateUserSettings {
   readonly appUrl: string;
   readonly bcryptCost: number;
   readonly passwordResetTtlMs: number;
+  /** Life of the email-confirmation link an unconfirmed account gets (CTL_CONFIRMATION_TTL); default 7 days. */
+  readonly confirmationTtlMs?: number;
+}
+
+export const DEFAULT_CONFIRMATION_TTL_MS = 7 * 86400e3;
+
+/** A link issued with an account, shown (or mailed) once. */
+export interface IssuedLink {
+  readonly token: string;
+  readonly url: string;
+  readonly expiresAt: Date | null;
 }
 
 export interface CreatedUser {
   readonly user: UserJson;
   /** Present when no password was given: the set-password link, shown once. */
-  readonly passwordReset: { readonly token: string; readonly url: string; readonly expiresAt: Date | null } | null;
+  readonly passwordReset: IssuedLink | null;
+  /** Present when the account starts unconfirmed: the email-confirmation link, shown once. */
+  readonly confirmation: IssuedLink | null;
 }
 
 /**
@@ -90,45 +104,65 @@ export async function assertAvailable(db: Kysely<Database>, nickname: string, em
 }
 
 /**
+ * Writes a planned account inside the caller's transaction: the row, a set-password token when
+ * there is no password, an email-confirmation token when it starts unconfirmed, and the audit
+ * row. Shared by createUser and invite redemption so both create accounts the same way.
+ */
+export async function insertUser(
+  trx: Transaction<Database>,
+  ctx: LibContext,
+  plan: NewUserPlan,
+  passwordHash: string | null,
+  settings: CreateUserSettings,
+  auditDetails: Record<string, unknown> = {},
+): Promise<CreatedUser> {
+  const now = ctx.now();
+  const row = await trx
+    .insertInto('users')
+    .values({
+      nickname: plan.nickname,
+      email: plan.email,
+      name: plan.name,
+      bio: plan.bio,
+      password_hash: passwordHash,
+      local: true,
+      admin: plan.admin,
+      moderator: plan.moderator,
+      confirmed: plan.confirmed,
+      created_at: now,
+      updated_at: now,
+    })
+    .returning(USER_COLUMNS)
+    .executeTakeFirstOrThrow();
+  let passwordReset: IssuedLink | null = null;
+  if (passwordHash === null) {
+    const issued = await issueToken(trx, { kind: 'password_reset', userId: row.id, now, ttlMs: settings.passwordResetTtlMs });
+    passwordReset = { token: issued.token, url: links.passwordReset(settings.appUrl, issued.token), expiresAt: issued.expiresAt };
+  }
+  let confirmation: IssuedLink | null = null;
+  if (!row.confirmed) {
+    const issued = await issueConfirmation(trx, row.id, now, settings.confirmationTtlMs ?? DEFAULT_CONFIRMATION_TTL_MS);
+    confirmation = { token: issued.token, url: links.confirmation(settings.appUrl, issued.token), expiresAt: issued.expiresAt };
+  }
+  await writeAudit(trx, ctx, {
+    verb: 'new',
+    targetUserId: row.id,
+    targetNickname: row.nickname,
+    details: { email: row.email, admin: row.admin, moderator: row.moderator, confirmed: row.confirmed, passwordSet: passwordHash !== null, ...auditDetails },
+  });
+  return { user: toUserJson(row), passwordReset, confirmation };
+}
+
+/**
  * Creates a local account. Without a password, none is stored (no hash that could ever match) and
- * a single-use set-password token is issued in the same transaction as the account and its audit row.
+ * a single-use set-password token is issued in the same transaction as the account and its audit
+ * row; an unconfirmed account gets its email-confirmation token the same way.
  */
 export async function createUser(ctx: LibContext, plan: NewUserPlan, settings: CreateUserSettings): Promise<CreatedUser> {
   await assertAvailable(ctx.db, plan.nickname, plan.email);
   const passwordHash = plan.password === null ? null : await hashPassword(plan.password, settings.bcryptCost);
-  const now = ctx.now();
   try {
-    return await ctx.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .insertInto('users')
-        .values({
-          nickname: plan.nickname,
-          email: plan.email,
-          name: plan.name,
-          bio: plan.bio,
-          password_hash: passwordHash,
-          local: true,
-          admin: plan.admin,
-          moderator: plan.moderator,
-          confirmed: plan.confirmed,
-          created_at: now,
-          updated_at: now,
-        })
-        .returning(USER_COLUMNS)
-        .executeTakeFirstOrThrow();
-      let passwordReset: CreatedUser['passwordReset'] = null;
-      if (passwordHash === null) {
-        const issued = await issueToken(trx, { kind: 'password_reset', userId: row.id, now, ttlMs: settings.passwordResetTtlMs });
-        passwordReset = { token: issued.token, url: links.passwordReset(settings.appUrl, issued.token), expiresAt: issued.expiresAt };
-      }
-      await writeAudit(trx, ctx, {
-        verb: 'new',
-        targetUserId: row.id,
-        targetNickname: row.nickname,
-        details: { email: row.email, admin: row.admin, moderator: row.moderator, confirmed: row.confirmed, passwordSet: passwordHash !== null },
-      });
-      return { user: toUserJson(row), passwordReset };
-    });
+    return await ctx.db.transaction().execute((trx) => insertUser(trx, ctx, plan, passwordHash, settings));
   } catch (error) {
     throw userConflict(error, plan.nickname, plan.email) ?? error;
   }
