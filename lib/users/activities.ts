@@ -1,0 +1,56 @@
+import type { LibContext } from '../context';
+import { writeAudit } from '../audit';
+import { runInBatches, withBulkLock, type BatchProgress } from '../batch';
+import { requireLocalUser } from './find';
+
+export interface DeleteActivitiesPlan {
+  readonly id: number;
+  readonly nickname: string;
+  /** The user's activities (posts and interactions) now. */
+  readonly activities: number;
+}
+
+export interface DeleteActivitiesResult {
+  readonly id: number;
+  readonly nickname: string;
+  readonly deleted: number;
+  readonly batches: number;
+}
+
+/** What `delete_activities <user>` would delete: a local user (`No local user X`, exit 3) and a count. */
+export async function planDeleteActivities(ctx: LibContext, ref: string): Promise<DeleteActivitiesPlan> {
+  const user = await requireLocalUser(ctx.db, ref);
+  const row = await ctx.db
+    .selectFrom('activities')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('actor_id', '=', user.id)
+    .executeTakeFirstOrThrow();
+  return { id: user.id, nickname: user.nickname, activities: Number(row.n) };
+}
+
+/**
+ * Deletes every activity of the user, `batchSize` rows per statement, each batch its own
+ * transaction with its audit row, under the `delete_activities` bulk lock. Activities that arrive
+ * meanwhile go too (the loop ends on a short batch). Ctrl-C: exit 130 after the current batch;
+ * a re-run finishes the job.
+ */
+export async function deleteActivities(
+  ctx: LibContext,
+  plan: Pick<DeleteActivitiesPlan, 'id' | 'nickname' | 'activities'>,
+  settings: { readonly batchSize: number },
+  opts: { readonly signal?: AbortSignal; readonly onProgress?: (p: BatchProgress) => void } = {},
+): Promise<DeleteActivitiesResult> {
+  return withBulkLock(ctx.db, 'delete_activities', async (conn) => {
+    const lctx: LibContext = { ...ctx, db: conn };
+    const result = await runInBatches(conn, { batchSize: settings.batchSize, signal: opts.signal, total: plan.activities, onProgress: opts.onProgress }, async (trx, limit, batch) => {
+      const deleted = await trx
+        .deleteFrom('activities')
+        .where('id', 'in', (eb) => eb.selectFrom('activities').select('id').where('actor_id', '=', plan.id).orderBy('id').limit(limit))
+        .executeTakeFirst();
+      const n = Number(deleted.numDeletedRows);
+      if (n > 0) await writeAudit(trx, lctx, { verb: 'delete_activities', targetUserId: plan.id, targetNickname: plan.nickname, details: { batch, activities: n } });
+      return n;
+    });
+    return { id: plan.id, nickname: plan.nickname, deleted: result.affected, batches: result.batches };
+  });
+}

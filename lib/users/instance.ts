@@ -1,0 +1,117 @@
+import { type Expression, type ExpressionBuilder, type Kysely, type SqlBool, type Transaction } from 'kysely';
+import type { Database } from '../schema';
+import type { LibContext } from '../context';
+import { runInBatches, withBulkLock, type BatchProgress } from '../batch';
+import { SESSION_KINDS } from '../tokens';
+import { checkInstance } from '../validate';
+import { auditEachUser, idArray } from './bulk-sql';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface InstancePlan {
+  /** The host, lower-cased, without a leading `@`. */
+  readonly instance: string;
+  /** Active remote users of exactly that host. */
+  readonly users: number;
+  /** Follows between them and local users (both directions) that go with them. */
+  readonly follows: number;
+  /** The first few nicknames, to show before asking. */
+  readonly sample: readonly string[];
+}
+
+export interface InstanceResult {
+  readonly instance: string;
+  readonly deactivated: number;
+  readonly unfollowed: number;
+  readonly revokedSessions: number;
+  readonly batches: number;
+}
+
+export const INSTANCE_SAMPLE_SIZE = 10;
+
+/**
+ * Active remote users of exactly `instance`: the generated, indexed `instance` column (the
+ * lower-cased host of the nickname) compared for equality. Pleroma's `ILIKE '%@host%'` would also
+ * take `@host.community`; this does not.
+ */
+function targets(db: Db, instance: string) {
+  return db
+    .selectFrom('users')
+    .where('users.instance', '=', instance)
+    .where('users.local', '=', false)
+    .where('users.active', '=', true)
+    .where('users.deleted_at', 'is', null);
+}
+
+/** The follows between the users picked by `ids` and local users, both directions. */
+function followsWithLocals(ids: (eb: ExpressionBuilder<Database, 'follows'>, column: 'follows.follower_id' | 'follows.following_id') => Expression<SqlBool>) {
+  return (eb: ExpressionBuilder<Database, 'follows'>) => {
+    const localIds = () => eb.selectFrom('users').select('users.id').where('users.local', '=', true);
+    return eb.or([
+      eb.and([ids(eb, 'follows.follower_id'), eb('follows.following_id', 'in', localIds())]),
+      eb.and([ids(eb, 'follows.following_id'), eb('follows.follower_id', 'in', localIds())]),
+    ]);
+  };
+}
+
+/** What `deactivate_all_from_instance <instance>` would do, writing nothing (exit 2 for a malformed host). */
+export async function planDeactivateInstance(db: Kysely<Database>, rawInstance: string): Promise<InstancePlan> {
+  const instance = checkInstance(rawInstance);
+  const users = await targets(db, instance).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const follows = await db
+    .selectFrom('follows')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where(followsWithLocals((eb, column) => eb(column, 'in', targets(db, instance).select('users.id'))))
+    .executeTakeFirstOrThrow();
+  const sample = await targets(db, instance).select('users.nickname').orderBy('users.id').limit(INSTANCE_SAMPLE_SIZE).execute();
+  return { instance, users: Number(users.n), follows: Number(follows.n), sample: sample.map((r) => r.nickname) };
+}
+
+/**
+ * Deactivates every active user of the instance, under the `deactivate_all_from_instance` bulk
+ * lock, `batchSize` users per batch. A batch is one transaction of five statements whatever its
+ * size: pick and lock the users, remove their follows with local users, revoke their sessions,
+ * deactivate them, and one INSERT of an audit row per user. Ctrl-C: exit 130 after the current
+ * batch; a re-run finishes the job (deactivated users are no longer picked).
+ */
+export async function deactivateInstance(
+  ctx: LibContext,
+  plan: Pick<InstancePlan, 'instance' | 'users'>,
+  settings: { readonly batchSize: number },
+  opts: { readonly signal?: AbortSignal; readonly onProgress?: (p: BatchProgress) => void } = {},
+): Promise<InstanceResult> {
+  const { instance } = plan;
+  return withBulkLock(ctx.db, 'deactivate_all_from_instance', async (conn) => {
+    let unfollowed = 0;
+    let revokedSessions = 0;
+    const result = await runInBatches(conn, { batchSize: settings.batchSize, signal: opts.signal, total: plan.users, onProgress: opts.onProgress }, async (trx, limit, batch) => {
+      const users = await targets(trx, instance).select(['users.id', 'users.nickname']).orderBy('users.id').limit(limit).forUpdate().execute();
+      if (users.length === 0) return 0;
+      const ids = users.map((u) => u.id);
+      const inBatch = idArray(ids);
+      const now = ctx.now();
+      const follows = await trx
+        .deleteFrom('follows')
+        .where(followsWithLocals((eb, column) => eb(column, '=', eb.fn.any(inBatch))))
+        .executeTakeFirst();
+      const tokens = await trx
+        .updateTable('tokens')
+        .set({ revoked_at: now })
+        .where((eb) => eb('user_id', '=', eb.fn.any(inBatch)))
+        .where('kind', 'in', SESSION_KINDS)
+        .where('revoked_at', 'is', null)
+        .where('used_at', 'is', null)
+        .executeTakeFirst();
+      await trx
+        .updateTable('users')
+        .set({ active: false, updated_at: now })
+        .where((eb) => eb('id', '=', eb.fn.any(inBatch)))
+        .execute();
+      await auditEachUser(trx, ctx, 'deactivate_all_from_instance', users, { instance, batch, active: false });
+      unfollowed += Number(follows.numDeletedRows);
+      revokedSessions += Number(tokens.numUpdatedRows);
+      return users.length;
+    });
+    return { instance, deactivated: result.affected, unfollowed, revokedSessions, batches: result.batches };
+  });
+}

@@ -1,0 +1,70 @@
+import { randomBytes } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { Database, TokenKind } from '../../lib/schema';
+
+/** Rows for the lifecycle tests (rm, restore, purge, deactivate...), written straight to the tables. */
+export interface SeedUser {
+  readonly nickname: string;
+  readonly email?: string | null;
+  readonly local?: boolean;
+  readonly admin?: boolean;
+  readonly active?: boolean;
+  readonly deletedAt?: Date | null;
+}
+
+export async function seedUser(db: Kysely<Database>, u: SeedUser): Promise<number> {
+  const local = u.local ?? !u.nickname.includes('@');
+  const row = await db
+    .insertInto('users')
+    .values({
+      nickname: u.nickname,
+      email: u.email === undefined ? (local ? `${u.nickname}@example.com` : null) : u.email,
+      name: u.nickname,
+      local,
+      admin: u.admin ?? false,
+      active: u.active ?? true,
+      confirmed: true,
+      deleted_at: u.deletedAt ?? null,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+/** `n` users in one statement: nicknames `${prefix}1..n`, remote when the suffix has an `@`. */
+export async function seedUsers(db: Kysely<Database>, prefix: string, n: number, suffix = '', extra: { readonly deletedAt?: Date; readonly active?: boolean } = {}): Promise<void> {
+  await sql`
+    INSERT INTO users (nickname, name, local, active, deleted_at)
+    SELECT ${prefix} || g || ${suffix}, 'seeded', ${!suffix.includes('@')}, ${extra.active ?? true}, ${extra.deletedAt ?? null}::timestamptz
+    FROM generate_series(1, ${n}) g`.execute(db);
+}
+
+export async function seedActivities(db: Kysely<Database>, actorId: number, n: number): Promise<void> {
+  await sql`INSERT INTO activities (actor_id, type) SELECT ${actorId}, 'Create' FROM generate_series(1, ${n})`.execute(db);
+}
+
+export async function seedFollow(db: Kysely<Database>, followerId: number, followingId: number): Promise<void> {
+  await db.insertInto('follows').values({ follower_id: followerId, following_id: followingId }).execute();
+}
+
+export async function seedToken(db: Kysely<Database>, userId: number, kind: TokenKind, extra: { readonly revokedAt?: Date; readonly expiresAt?: Date } = {}): Promise<number> {
+  const row = await db
+    .insertInto('tokens')
+    .values({ kind, token_hash: randomBytes(16).toString('hex'), user_id: userId, revoked_at: extra.revokedAt ?? null, expires_at: extra.expiresAt ?? null })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+export async function idOf(db: Kysely<Database>, nickname: string): Promise<number> {
+  return (await db.selectFrom('users').select('id').where('nickname', '=', nickname).executeTakeFirstOrThrow()).id;
+}
+
+/** Row counts per table, for "nothing else changed" assertions. */
+export async function tableCounts(db: Kysely<Database>): Promise<Record<string, number>> {
+  const { rows } = await sql<Record<string, number>>`
+    SELECT (SELECT count(*)::int FROM users) AS users, (SELECT count(*)::int FROM activities) AS activities,
+           (SELECT count(*)::int FROM follows) AS follows, (SELECT count(*)::int FROM tokens) AS tokens,
+           (SELECT count(*)::int FROM audit_log) AS audit`.execute(db);
+  return rows[0];
+}
