@@ -1,0 +1,98 @@
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import { loadConfig, type Config } from '../../lib/config';
+import type { Database } from '../../lib/schema';
+import type { LibContext } from '../../lib/context';
+import type { Mailer, OutgoingMail } from '../../lib/mail';
+import { ServerDatabase } from '../../lib/server/database';
+import { buildServer } from '../../lib/server/app';
+import { createUser, planNewUser, type NewUserInput } from '../../lib/users/create';
+import type { TestDatabase } from '../helpers/backend';
+import { runCtl, type CtlOptions, type CtlResult } from '../helpers/cli';
+
+/** A mailer that keeps what it was asked to send. */
+export class MemoryMailer implements Mailer {
+  readonly describe = 'memory';
+  readonly sent: OutgoingMail[] = [];
+  async send(mail: OutgoingMail) {
+    this.sent.push(mail);
+    return { messageId: `<${this.sent.length}@test>`, accepted: [mail.to.address] };
+  }
+  close(): void {}
+}
+
+export interface TestServer {
+  readonly app: FastifyInstance;
+  readonly config: Config;
+  readonly database: ServerDatabase;
+  readonly mailer: MemoryMailer;
+  readonly log: string[];
+  /** The server's clock: tests move it. */
+  clock: Date;
+  /** Runs fn with the database the server uses (held like a request holds it). */
+  withDb<T>(fn: (db: Kysely<Database>, ctx: LibContext) => Promise<T>): Promise<T>;
+  /**
+   * Runs the real bin/ctl against the same database. The server lets go of the database first:
+   * on PGlite only one process may have the data directory open, and the server reopens it on
+   * its next request.
+   */
+  ctl(args: readonly string[], opts?: CtlOptions): Promise<CtlResult>;
+  close(): Promise<void>;
+}
+
+/** The server on a test database, with the settings a spawned ctl would read from `env`. */
+export async function startServer(tdb: TestDatabase, env: Record<string, string> = {}): Promise<TestServer> {
+  const fullEnv = { CTL_ENV_FILE: '', CTL_BCRYPT_COST: '4', APP_URL: 'http://ctl.test', USER: 'tester', ...tdb.env, ...env };
+  const config = loadConfig(fullEnv);
+  const database = new ServerDatabase(() => tdb.open(), null);
+  const mailer = new MemoryMailer();
+  const log: string[] = [];
+  const server: TestServer = {
+    app: undefined as unknown as FastifyInstance,
+    config,
+    database,
+    mailer,
+    log,
+    clock: new Date(),
+    async withDb(fn) {
+      const db = await database.acquire();
+      try {
+        return await fn(db, { db, now: () => server.clock, actor: 'tester', reason: null });
+      } finally {
+        database.done();
+      }
+    },
+    async ctl(args, opts = {}) {
+      await database.release();
+      return runCtl(tdb, args, { ...opts, env: { ...env, ...(opts.env ?? {}) } });
+    },
+    async close() {
+      await server.app.close();
+      await database.close();
+    },
+  };
+  (server as { app: FastifyInstance }).app = buildServer({ database, config, mailer, now: () => server.clock, log: (line) => log.push(line) });
+  await server.app.ready();
+  return server;
+}
+
+/** Creates a user through the same lib function as `ctl user new`. */
+export async function addUser(server: TestServer, input: Partial<NewUserInput> & { nickname: string }, password: string | null = 'correct-horse'): Promise<number> {
+  return server.withDb(async (_db, ctx) => {
+    const created = await createUser(ctx, planNewUser({ email: `${input.nickname}@example.com`, ...input, password }), {
+      appUrl: server.config.appUrl,
+      bcryptCost: 4,
+      passwordResetTtlMs: 3600e3,
+      confirmationTtlMs: 3600e3,
+    });
+    return created.user.id;
+  });
+}
+
+export async function loginAs(server: TestServer, login: string, password = 'correct-horse', extra: Record<string, unknown> = {}): Promise<string> {
+  const res = await server.app.inject({ method: 'POST', url: '/api/auth/login', payload: { login, password, ...extra } });
+  if (res.statusCode !== 200) throw new Error(`login as ${login} failed: ${res.statusCode} ${res.body}`);
+  return res.json().token;
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
