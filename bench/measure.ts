@@ -1,0 +1,85 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** Where the compiled bench lives (dist/bench) and the project root above it. */
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const CTL = path.join(ROOT, 'bin', 'ctl');
+const PROBE = path.join(__dirname, 'rss-probe.js');
+
+export interface Run {
+  readonly seconds: number;
+  readonly code: number | null;
+  /** Peak RSS of the process in MB, or null when it could not be read. */
+  readonly peakRssMb: number | null;
+  readonly stdoutBytes: number;
+  readonly stdoutLines: number;
+  readonly stderr: string;
+}
+
+interface SpawnOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly input?: string;
+  readonly probe?: boolean;
+}
+
+/** Runs a command, timing it from spawn to exit; stdout is counted and dropped (never kept in memory). */
+export function timed(command: string, args: readonly string[], opts: SpawnOptions = {}): Promise<Run> {
+  const rssFile = opts.probe ? path.join(os.tmpdir(), `userctl-bench-rss-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`) : null;
+  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
+  if (rssFile) {
+    env.BENCH_RSS_FILE = rssFile;
+    env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --require ${PROBE}`.trim();
+  }
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let bytes = 0;
+    let lines = 0;
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      bytes += d.length;
+      for (let i = d.indexOf(10); i !== -1; i = d.indexOf(10, i + 1)) lines += 1;
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < 20000) stderr += d.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      let peakRssMb: number | null = null;
+      if (rssFile) {
+        try {
+          peakRssMb = Number(fs.readFileSync(rssFile, 'utf8')) / 1024;
+          fs.rmSync(rssFile, { force: true });
+        } catch {
+          peakRssMb = null;
+        }
+      }
+      resolve({ seconds, code, peakRssMb, stdoutBytes: bytes, stdoutLines: lines, stderr });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** `bin/ctl` with the bench database, no .env file, no colour, quiet progress unless asked. */
+export function ctl(databaseUrl: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return timed(process.execPath, [CTL, ...args], {
+    probe: true,
+    env: { DATABASE_URL: databaseUrl, CTL_ENV_FILE: '', NO_COLOR: '1', USER: 'bench', APP_URL: 'http://bench.example', ...env },
+  });
+}
+
+/** Fails loudly when a measured run did not do its job: a figure for a failed run is worse than none. */
+export function check(run: Run, what: string): Run {
+  if (run.code !== 0) throw new Error(`${what} exited ${run.code}: ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  return run;
+}
+
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}

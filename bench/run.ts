@@ -1,0 +1,430 @@
+// `npm run bench` (never part of `npm test`): seeds a PostgreSQL database with BENCH_USERS users
+// and BENCH_ACTIVITIES activities using set-based SQL, then measures each case and, in the same
+// run, its baseline: the same change as one hand-written SQL statement (COPY ... TO STDOUT for
+// reads, `node -e 0` for start-up). Prints a table, or with --json one JSON array on stdout.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Client } from 'pg';
+import { ctl, check, median, timed, ROOT, type Run } from './measure';
+import * as seed from './seed';
+
+export interface CaseResult {
+  readonly case: string;
+  readonly seconds: number | null;
+  readonly baselineSeconds: number | null;
+  readonly ratio: number | null;
+  readonly peakRssMb: number | null;
+}
+
+interface Outcome extends CaseResult {
+  /** Shown in the table only: rows/s, missing verbs, failures. */
+  readonly note: string;
+  readonly failed?: boolean;
+}
+
+function intEnv(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be a whole number of at least ${min}, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+const started = Date.now();
+function log(message: string): void {
+  process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${message}\n`);
+}
+
+const round = (x: number | null, digits = 3) => (x === null ? null : Number(x.toFixed(digits)));
+
+function result(name: string, seconds: number | null, baselineSeconds: number | null, peakRssMb: number | null, note = ''): Outcome {
+  const ratio = seconds !== null && baselineSeconds !== null && baselineSeconds > 0 ? seconds / baselineSeconds : null;
+  return { case: name, seconds: round(seconds), baselineSeconds: round(baselineSeconds), ratio: round(ratio, 2), peakRssMb: round(peakRssMb, 1), note };
+}
+
+/** A verb exists when its task module does (source and compiled): the other engineers add them. */
+function verbExists(verb: string): boolean {
+  return fs.existsSync(path.join(ROOT, 'tasks', 'user', `${verb}.ts`)) && fs.existsSync(path.join(ROOT, 'dist', 'tasks', 'user', `${verb}.js`));
+}
+
+class Bench {
+  constructor(
+    readonly db: Client,
+    readonly url: string,
+    readonly sizes: seed.Sizes,
+    readonly importUsers: number,
+    readonly coldRuns: number,
+  ) {}
+
+  async count(query: string): Promise<number> {
+    const { rows } = await this.db.query(query);
+    return Number(rows[0].n);
+  }
+
+  /** Times one statement (autocommit, so the commit is included). */
+  async timeSql(query: string, params: unknown[] = []): Promise<number> {
+    const t = process.hrtime.bigint();
+    await this.db.query(query, params);
+    return Number(process.hrtime.bigint() - t) / 1e9;
+  }
+
+  ctl(args: readonly string[]): Promise<Run> {
+    return ctl(this.url, args);
+  }
+}
+
+const REGULAR = 'local AND active AND NOT admin AND NOT moderator AND deleted_at IS NULL';
+const AUDIT_COLUMNS = 'at, actor, verb, target_user_id, target_nickname, reason, details';
+
+interface CaseDef {
+  readonly name: string;
+  /** The verb whose task module must exist, or null for cases that need none. */
+  readonly verb: string | null;
+  run(b: Bench): Promise<Outcome>;
+}
+
+const CASES: CaseDef[] = [
+  {
+    name: 'ctl user --help (cold start)',
+    verb: null,
+    async run(b) {
+      const node: number[] = [];
+      const cli: number[] = [];
+      let rss = 0;
+      for (let i = 0; i < b.coldRuns; i++) {
+        node.push(check(await timed(process.execPath, ['-e', '0']), 'node -e 0').seconds);
+        const r = check(await b.ctl(['user', '--help']), 'ctl user --help');
+        cli.push(r.seconds);
+        rss = Math.max(rss, r.peakRssMb ?? 0);
+      }
+      return result(this.name, median(cli), median(node), rss || null, `median of ${b.coldRuns}; baseline node -e 0`);
+    },
+  },
+  {
+    name: 'ctl user show alice (cold start)',
+    verb: 'show',
+    async run(b) {
+      const node: number[] = [];
+      const cli: number[] = [];
+      let rss = 0;
+      for (let i = 0; i < b.coldRuns; i++) {
+        node.push(check(await timed(process.execPath, ['-e', '0']), 'node -e 0').seconds);
+        const r = check(await b.ctl(['user', 'show', 'alice']), 'ctl user show alice');
+        cli.push(r.seconds);
+        rss = Math.max(rss, r.peakRssMb ?? 0);
+      }
+      return result(this.name, median(cli), median(node), rss || null, `median of ${b.coldRuns}; baseline node -e 0`);
+    },
+  },
+  {
+    name: 'list --format ndjson (all users)',
+    verb: 'list',
+    async run(b) {
+      const expected = await b.count('SELECT count(*) AS n FROM users WHERE deleted_at IS NULL');
+      const r = check(await b.ctl(['user', 'list', '--all', '--format', 'ndjson']), 'list');
+      if (r.stdoutLines !== expected) throw new Error(`list printed ${r.stdoutLines} lines, expected ${expected}`);
+      const copy = `COPY (SELECT id, nickname, email, name, bio, local, admin, moderator, locked, confirmed, active, deleted_at, tags, mfa_enabled, created_at, updated_at, last_login_at
+                         FROM users WHERE deleted_at IS NULL ORDER BY id) TO STDOUT`;
+      const base = check(await timed('psql', ['-X', '-q', '-d', b.url, '-c', copy]), 'psql COPY');
+      if (base.stdoutLines !== expected) throw new Error(`COPY printed ${base.stdoutLines} lines, expected ${expected}`);
+      return result(this.name, r.seconds, base.seconds, r.peakRssMb, `${expected} rows; baseline psql COPY TO STDOUT`);
+    },
+  },
+  {
+    name: 'confirm_all',
+    verb: 'confirm_all',
+    async run(b) {
+      const todo = await b.count(`SELECT count(*) AS n FROM users WHERE ${REGULAR} AND NOT confirmed`);
+      const r = check(await b.ctl(['user', 'confirm_all', '-y', '-q']), 'confirm_all');
+      const left = await b.count(`SELECT count(*) AS n FROM users WHERE ${REGULAR} AND NOT confirmed`);
+      if (left !== 0) throw new Error(`confirm_all left ${left} unconfirmed users`);
+      await b.db.query(`UPDATE users SET confirmed = false WHERE ${REGULAR} AND id % 2 = 0`);
+      await seed.vacuum(b.db);
+      const base = await b.timeSql(`
+        WITH changed AS (
+          UPDATE users SET confirmed = true, updated_at = now() WHERE ${REGULAR} AND NOT confirmed RETURNING id, nickname
+        ), revoked AS (
+          UPDATE tokens SET revoked_at = now() WHERE kind = 'email_confirmation' AND revoked_at IS NULL AND used_at IS NULL
+            AND user_id IN (SELECT id FROM changed)
+        )
+        INSERT INTO audit_log (${AUDIT_COLUMNS})
+        SELECT now(), 'bench', 'confirm_all', id, nickname, NULL, '{"confirmed":{"from":false,"to":true}}' FROM changed`);
+      await seed.vacuum(b.db);
+      return result(this.name, r.seconds, base, r.peakRssMb, `${todo} users`);
+    },
+  },
+  {
+    name: 'unconfirm_all',
+    verb: 'unconfirm_all',
+    async run(b) {
+      const todo = await b.count(`SELECT count(*) AS n FROM users WHERE ${REGULAR} AND confirmed`);
+      const r = check(await b.ctl(['user', 'unconfirm_all', '-y', '-q']), 'unconfirm_all');
+      const left = await b.count(`SELECT count(*) AS n FROM users WHERE ${REGULAR} AND confirmed`);
+      if (left !== 0) throw new Error(`unconfirm_all left ${left} confirmed users`);
+      await b.db.query(`UPDATE users SET confirmed = true WHERE ${REGULAR}`);
+      await b.db.query(`DELETE FROM tokens WHERE kind = 'email_confirmation'`);
+      await seed.vacuum(b.db);
+      const base = await b.timeSql(`
+        WITH changed AS (
+          UPDATE users SET confirmed = false, updated_at = now() WHERE ${REGULAR} AND confirmed RETURNING id, nickname
+        ), revoked AS (
+          UPDATE tokens SET revoked_at = now() WHERE kind = 'email_confirmation' AND revoked_at IS NULL AND used_at IS NULL
+            AND user_id IN (SELECT id FROM changed)
+        ), issued AS (
+          INSERT INTO tokens (kind, token_hash, user_id, expires_at, created_at)
+          SELECT 'email_confirmation', encode(sha256(convert_to(gen_random_uuid()::text || id, 'UTF8')), 'hex'), id, now() + interval '7 days', now()
+          FROM changed
+        )
+        INSERT INTO audit_log (${AUDIT_COLUMNS})
+        SELECT now(), 'bench', 'unconfirm_all', id, nickname, NULL, '{"confirmed":{"from":true,"to":false},"confirmationTokenIssued":true}' FROM changed`);
+      await b.db.query(`UPDATE users SET confirmed = (id % 2 = 1) WHERE ${REGULAR}`);
+      await b.db.query(`DELETE FROM tokens WHERE kind = 'email_confirmation'`);
+      await seed.vacuum(b.db);
+      return result(this.name, r.seconds, base, r.peakRssMb, `${todo} users, as many tokens`);
+    },
+  },
+  {
+    name: `deactivate_all_from_instance (${seed.BIG_INSTANCE})`,
+    verb: 'deactivate_all_from_instance',
+    async run(b) {
+      const todo = await b.count(`SELECT count(*) AS n FROM users WHERE instance = '${seed.BIG_INSTANCE}' AND active AND deleted_at IS NULL`);
+      const r = check(await b.ctl(['user', 'deactivate_all_from_instance', seed.BIG_INSTANCE, '-y', '-q']), 'deactivate_all_from_instance');
+      const left = await b.count(`SELECT count(*) AS n FROM users WHERE instance = '${seed.BIG_INSTANCE}' AND active AND deleted_at IS NULL`);
+      if (left !== 0) throw new Error(`deactivate_all_from_instance left ${left} active users`);
+      await seed.restoreBig(b.db, b.sizes);
+      await seed.vacuum(b.db);
+      const base = await b.timeSql(`
+        WITH target AS (
+          SELECT id, nickname FROM users WHERE instance = '${seed.BIG_INSTANCE}' AND active AND deleted_at IS NULL
+        ), unfollowed AS (
+          DELETE FROM follows f
+          WHERE (f.follower_id IN (SELECT id FROM target) AND f.following_id IN (SELECT id FROM users WHERE local))
+             OR (f.following_id IN (SELECT id FROM target) AND f.follower_id IN (SELECT id FROM users WHERE local))
+        ), revoked AS (
+          UPDATE tokens SET revoked_at = now() WHERE user_id IN (SELECT id FROM target)
+            AND kind IN ('access', 'refresh', 'authorization') AND revoked_at IS NULL AND used_at IS NULL
+        ), deactivated AS (
+          UPDATE users SET active = false, updated_at = now() WHERE id IN (SELECT id FROM target)
+        )
+        INSERT INTO audit_log (${AUDIT_COLUMNS})
+        SELECT now(), 'bench', 'deactivate_all_from_instance', id, nickname, NULL, '{"instance":"${seed.BIG_INSTANCE}","active":false}' FROM target`);
+      await seed.restoreBig(b.db, b.sizes);
+      await seed.vacuum(b.db);
+      return result(this.name, r.seconds, base, r.peakRssMb, `${todo} users`);
+    },
+  },
+  {
+    name: 'delete_activities heavy',
+    verb: 'delete_activities',
+    async run(b) {
+      const todo = await b.count(`SELECT count(*) AS n FROM activities WHERE actor_id = ${seed.HEAVY_ID}`);
+      const r = check(await b.ctl(['user', 'delete_activities', 'heavy', '-y', '-q']), 'delete_activities');
+      const left = await b.count(`SELECT count(*) AS n FROM activities WHERE actor_id = ${seed.HEAVY_ID}`);
+      if (left !== 0) throw new Error(`delete_activities left ${left} activities`);
+      await seed.restoreHeavy(b.db, b.sizes);
+      await seed.vacuum(b.db);
+      const base = await b.timeSql(`
+        WITH gone AS (DELETE FROM activities WHERE actor_id = ${seed.HEAVY_ID} RETURNING 1)
+        INSERT INTO audit_log (${AUDIT_COLUMNS})
+        SELECT now(), 'bench', 'delete_activities', ${seed.HEAVY_ID}, 'heavy', NULL, jsonb_build_object('activities', count(*)) FROM gone`);
+      await seed.restoreHeavy(b.db, b.sizes);
+      await seed.vacuum(b.db);
+      return result(this.name, r.seconds, base, r.peakRssMb, `${todo} activities`);
+    },
+  },
+  {
+    name: 'rm --purge heavy',
+    verb: 'rm',
+    async run(b) {
+      const todo = await b.count(`SELECT count(*) AS n FROM activities WHERE actor_id = ${seed.HEAVY_ID}`);
+      const r = check(await b.ctl(['user', 'rm', 'heavy', '--purge', '-y', '-q']), 'rm --purge');
+      const left = await b.count(`SELECT (SELECT count(*) FROM users WHERE id = ${seed.HEAVY_ID}) + (SELECT count(*) FROM activities WHERE actor_id = ${seed.HEAVY_ID}) AS n`);
+      if (left !== 0) throw new Error(`rm --purge left ${left} rows of heavy`);
+      await seed.restoreHeavy(b.db, b.sizes);
+      await seed.vacuum(b.db);
+      const base = await b.timeSql(`
+        WITH gone AS (DELETE FROM users WHERE id = ${seed.HEAVY_ID} RETURNING id, nickname)
+        INSERT INTO audit_log (${AUDIT_COLUMNS})
+        SELECT now(), 'bench', 'rm', id, nickname, NULL, '{"purge":true}' FROM gone`);
+      await seed.restoreHeavy(b.db, b.sizes);
+      await seed.vacuum(b.db);
+      return result(this.name, r.seconds, base, r.peakRssMb, `${todo} activities (cascade in the baseline)`);
+    },
+  },
+  {
+    name: 'import (users without passwords)',
+    verb: 'import',
+    async run(b) {
+      const n = b.importUsers;
+      const file = path.join(os.tmpdir(), `userctl-bench-import-${process.pid}.csv`);
+      const out = fs.createWriteStream(file);
+      out.write('nickname,email,name\n');
+      for (let i = 1; i <= n; i++) {
+        if (!out.write(`imp${i},imp${i}@import.example,Imported ${i}\n`)) await new Promise((resolve) => out.once('drain', resolve));
+      }
+      await new Promise<void>((resolve, reject) => {
+        out.once('error', reject);
+        out.end(() => resolve());
+      });
+      try {
+        const r = check(await b.ctl(['user', 'import', file, '-q']), 'import');
+        const made = await b.count(`SELECT count(*) AS n FROM users WHERE email LIKE '%@import.example'`);
+        if (made !== n) throw new Error(`import created ${made} users, expected ${n}`);
+        if (r.stdoutLines !== n) throw new Error(`import printed ${r.stdoutLines} links, expected ${n}`);
+        const cleanup = async () => {
+          await b.db.query(`DELETE FROM audit_log WHERE verb = 'import'`);
+          await b.db.query(`DELETE FROM users WHERE email LIKE '%@import.example'`);
+          await seed.vacuum(b.db);
+        };
+        await cleanup();
+        // The same change by hand: COPY into a staging table, then users and their reset tokens.
+        const script = path.join(os.tmpdir(), `userctl-bench-import-${process.pid}.sql`);
+        fs.writeFileSync(
+          script,
+          [
+            'BEGIN;',
+            'CREATE TEMP TABLE stage (nickname text, email text, name text) ON COMMIT DROP;',
+            `\\copy stage FROM '${file}' WITH (FORMAT csv, HEADER true)`,
+            `WITH created AS (
+               INSERT INTO users (nickname, email, name, local, confirmed) SELECT nickname, email, name, true, true FROM stage RETURNING id, nickname
+             ), tokens AS (
+               INSERT INTO tokens (kind, token_hash, user_id, expires_at)
+               SELECT 'password_reset', encode(sha256(convert_to(gen_random_uuid()::text || id, 'UTF8')), 'hex'), id, now() + interval '1 day' FROM created
+             )
+             INSERT INTO audit_log (${AUDIT_COLUMNS}) SELECT now(), 'bench', 'import', id, nickname, NULL, '{}' FROM created;`,
+            'COMMIT;',
+          ].join('\n'),
+        );
+        const base = check(await timed('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', b.url, '-f', script]), 'psql import baseline');
+        fs.rmSync(script, { force: true });
+        const made2 = await b.count(`SELECT count(*) AS n FROM users WHERE email LIKE '%@import.example'`);
+        if (made2 !== n) throw new Error(`the import baseline created ${made2} users, expected ${n}`);
+        await cleanup();
+        return result(this.name, r.seconds, base.seconds, r.peakRssMb, `${n} users: ${Math.round(n / r.seconds)} users/s; baseline psql \\copy + INSERT`);
+      } finally {
+        fs.rmSync(file, { force: true });
+      }
+    },
+  },
+];
+
+function adminUrl(url: string): { admin: string; name: string } {
+  const u = new URL(url);
+  const name = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`BENCH_DATABASE_URL must name a plain database (letters, digits, _), got ${JSON.stringify(name)}`);
+  u.pathname = '/postgres';
+  return { admin: u.toString(), name };
+}
+
+async function freshDatabase(url: string): Promise<void> {
+  const { admin, name } = adminUrl(url);
+  const c = new Client({ connectionString: admin });
+  await c.connect();
+  try {
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await c.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await c.end();
+  }
+  const { openDatabase } = require('../lib/db') as typeof import('../lib/db');
+  const { migrateToLatest } = require('../lib/migrate') as typeof import('../lib/migrate');
+  const handle = await openDatabase({ databaseUrl: url, dataDir: '', lockWaitMs: 0, schema: 'none' });
+  try {
+    await migrateToLatest(handle.db);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function dropDatabase(url: string): Promise<void> {
+  const { admin, name } = adminUrl(url);
+  const c = new Client({ connectionString: admin });
+  await c.connect();
+  try {
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await c.end();
+  }
+}
+
+function fmt(x: number | null, digits: number, suffix = ''): string {
+  return x === null ? '-' : `${x.toFixed(digits)}${suffix}`;
+}
+
+function table(outcomes: readonly Outcome[]): string {
+  const rows = [['case', 'seconds', 'baseline', 'ratio', 'peak RSS', 'note']];
+  for (const o of outcomes) rows.push([o.case, fmt(o.seconds, 3), fmt(o.baselineSeconds, 3), fmt(o.ratio, 2, 'x'), fmt(o.peakRssMb, 0, ' MB'), o.note]);
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const right = new Set([1, 2, 3, 4]);
+  return rows.map((r) => r.map((cell, i) => (right.has(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
+}
+
+async function main(): Promise<number> {
+  const json = process.argv.includes('--json');
+  const sizes: seed.Sizes = { users: intEnv('BENCH_USERS', 1_000_000, 100), activities: intEnv('BENCH_ACTIVITIES', 1_000_000, 1) };
+  const importUsers = intEnv('BENCH_IMPORT_USERS', 100_000, 1);
+  const coldRuns = intEnv('BENCH_COLD_RUNS', 10, 1);
+  const url = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/userctl_bench';
+  const only = (process.env.BENCH_CASES ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+
+  log(`${sizes.users} users, ${sizes.activities} activities of heavy, import of ${importUsers}; ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  await freshDatabase(url);
+  const db = new Client({ connectionString: url });
+  await db.connect();
+  const outcomes: Outcome[] = [];
+  try {
+    const { rows } = await db.query('SHOW server_version');
+    log(`PostgreSQL ${rows[0].server_version}; seeding`);
+    await db.query('SET synchronous_commit = off');
+    let t = Date.now();
+    await seed.seedUsers(db, sizes);
+    log(`users seeded in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    t = Date.now();
+    await seed.seedFollows(db, sizes);
+    await seed.seedActivities(db, sizes);
+    await db.query('RESET synchronous_commit');
+    await seed.vacuum(db);
+    log(`follows and activities seeded in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+
+    const bench = new Bench(db, url, sizes, importUsers, coldRuns);
+    for (const c of CASES) {
+      if (only.length > 0 && !only.some((o) => c.name.toLowerCase().includes(o))) continue;
+      if (c.verb !== null && !verbExists(c.verb)) {
+        log(`${c.name}: MISSING (no tasks/user/${c.verb}.ts yet)`);
+        outcomes.push({ ...result(c.name, null, null, null), note: `missing: tasks/user/${c.verb}.ts does not exist` });
+        continue;
+      }
+      log(`${c.name}: running`);
+      try {
+        const o = await c.run(bench);
+        log(`${c.name}: ${fmt(o.seconds, 3)} s vs ${fmt(o.baselineSeconds, 3)} s (${fmt(o.ratio, 2, 'x')}), peak RSS ${fmt(o.peakRssMb, 0, ' MB')}`);
+        outcomes.push(o);
+      } catch (error) {
+        log(`${c.name}: FAILED: ${(error as Error).message}`);
+        outcomes.push({ ...result(c.name, null, null, null), note: `failed: ${(error as Error).message.split('\n')[0]}`, failed: true });
+      }
+    }
+  } finally {
+    await db.end();
+    if (!process.env.BENCH_KEEP) await dropDatabase(url);
+  }
+  log(`done; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  if (json) {
+    const out: CaseResult[] = outcomes.map((o) => ({ case: o.case, seconds: o.seconds, baselineSeconds: o.baselineSeconds, ratio: o.ratio, peakRssMb: o.peakRssMb }));
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  } else {
+    process.stdout.write(`${table(outcomes)}\n`);
+  }
+  return outcomes.some((o) => o.failed) ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    process.stderr.write(`bench failed: ${(error as Error).message}\n`);
+    process.exitCode = 1;
+  },
+);
