@@ -261,7 +261,7 @@ const CASES: CaseDef[] = [
       const out = fs.createWriteStream(file);
       out.write('nickname,email,name\n');
       for (let i = 1; i <= n; i++) {
-        if (!out.write(`imp${i},imp${i}@import.example,Imported ${i}\n`)) await new Promise((resolve) => out.once('drain', resolve));
+        if (!out.write(`imp${i},imp${i}@import.example,Imported ${i}\n`)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
       }
       await new Promise<void>((resolve, reject) => {
         out.once('error', reject);
