@@ -2,6 +2,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UnavailableError } from './errors';
 
+/** SMTP_HOST, SMTP_PORT, SMTP_SECURE: the mail server when it is not given as SMTP_URL. */
+export interface SmtpServerConfig {
+  readonly host: string;
+  readonly port: number;
+  /** TLS from the first byte (port 465); otherwise STARTTLS when the server offers it. */
+  readonly secure: boolean;
+}
+
 /** Every setting, read once. The only module that looks at process.env. */
 export interface Config {
   readonly projectRoot: string;
@@ -10,6 +18,10 @@ export interface Config {
   readonly appUrl: string;
   readonly smtpUrl: string | null;
   readonly mailFrom: string;
+  /** From SMTP_HOST/SMTP_PORT/SMTP_SECURE; null unless SMTP_HOST is set (then SMTP_URL must not be). */
+  readonly smtpServer: SmtpServerConfig | null;
+  /** SMTP_USER/SMTP_PASSWORD: credentials for either form, so the password can stay out of SMTP_URL. */
+  readonly smtpAuth: { readonly user: string; readonly password: string } | null;
   readonly retentionDays: number;
   readonly passwordResetTtlMs: number;
   readonly confirmationTtlMs: number;
@@ -135,6 +147,33 @@ function integer(name: string, value: string | undefined, fallback: number, min:
   return n;
 }
 
+/** SMTP_HOST and friends. A bad value is exit 6 naming the variable; the password is never echoed. */
+function smtpSettings(env: Env, smtpUrl: string | null): Pick<Config, 'smtpServer' | 'smtpAuth'> {
+  const host = env.SMTP_HOST || '';
+  const flag = (env.SMTP_SECURE ?? '').trim().toLowerCase();
+  if (!host) {
+    for (const name of ['SMTP_PORT', 'SMTP_SECURE'] as const) {
+      if (env[name]) bad(name, env[name]!, 'needs SMTP_HOST (or put the port and scheme in SMTP_URL)');
+    }
+  } else {
+    if (smtpUrl) bad('SMTP_HOST', host, 'set either SMTP_URL or SMTP_HOST, not both');
+    if (!/^[A-Za-z0-9._:\[\]-]{1,253}$/.test(host)) bad('SMTP_HOST', host, 'not a host name or address');
+    if (flag && !['1', 'true', 'yes', 'on', '0', 'false', 'no', 'off'].includes(flag)) bad('SMTP_SECURE', env.SMTP_SECURE!, 'expected true or false');
+  }
+  const user = env.SMTP_USER || '';
+  const password = env.SMTP_PASSWORD || '';
+  if (/[\r\n\0]/.test(user)) bad('SMTP_USER', user, 'contains a line break');
+  if (/[\r\n\0]/.test(password)) throw new UnavailableError('SMTP_PASSWORD has a bad value: it contains a line break');
+  if (password && !user) throw new UnavailableError('SMTP_PASSWORD is set but SMTP_USER is not');
+  if (user && !host && !smtpUrl) bad('SMTP_USER', user, 'needs SMTP_URL or SMTP_HOST');
+  let smtpServer: SmtpServerConfig | null = null;
+  if (host) {
+    const port = integer('SMTP_PORT', env.SMTP_PORT, flag && ['1', 'true', 'yes', 'on'].includes(flag) ? 465 : 587, 1, 65535);
+    smtpServer = { host, port, secure: flag ? ['1', 'true', 'yes', 'on'].includes(flag) : port === 465 };
+  }
+  return { smtpServer, smtpAuth: user ? { user, password } : null };
+}
+
 const DURATION_UNITS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
 
 /** '24h', '7d', '90m', '2w' or '30s' in milliseconds; null when it does not parse. */
@@ -200,6 +239,7 @@ export function loadConfig(rawEnv: Env = process.env, overrides: ConfigOverrides
   const smtpUrl = url('SMTP_URL', env.SMTP_URL, ['smtp:', 'smtps:']);
   const mailFrom = env.MAIL_FROM || 'userctl <no-reply@localhost>';
   if (/[\r\n\0]/.test(mailFrom)) bad('MAIL_FROM', mailFrom, 'contains a line break');
+  const smtp = smtpSettings(env, smtpUrl);
   return {
     projectRoot,
     databaseUrl,
@@ -207,6 +247,7 @@ export function loadConfig(rawEnv: Env = process.env, overrides: ConfigOverrides
     appUrl: appUrl.replace(/\/+$/, ''),
     smtpUrl,
     mailFrom,
+    ...smtp,
     retentionDays: integer('CTL_RETENTION_DAYS', env.CTL_RETENTION_DAYS, 90, 0, 36500),
     passwordResetTtlMs: duration('CTL_PASSWORD_RESET_TTL', env.CTL_PASSWORD_RESET_TTL, 86400e3),
     confirmationTtlMs: duration('CTL_CONFIRMATION_TTL', env.CTL_CONFIRMATION_TTL, 7 * 86400e3),
