@@ -69,7 +69,13 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   const { config } = deps;
   const now = deps.now ?? (() => new Date());
   const log = deps.log ?? (() => undefined);
-  const app = Fastify({ logger: false, trustProxy: config.serve.trustProxy, bodyLimit: 256 * 1024 });
+  const app = Fastify({
+    logger: false,
+    trustProxy: config.serve.trustProxy,
+    bodyLimit: 256 * 1024,
+    // A string is not a list and 1 is not a name: no silent type coercion of request bodies.
+    ajv: { customOptions: { coerceTypes: false } },
+  });
 
   app.decorateRequest('auth', null);
   app.decorateRequest('leasedDb', null);

@@ -30,14 +30,10 @@ export function userRoutes(app: FastifyInstance, state: AppState): void {
 
   app.delete('/api/user/delete', auth, async (request) => {
     if (!config.serve.allowAccountDeletion) throw new HttpError(403, { error: 'Forbidden', message: 'Account deletion is disabled' });
-    const { softDeleteLocked } = require('../../users/delete') as typeof import('../../users/delete');
-    const ctx = await state.lib(request);
-    await ctx.db.transaction().execute(async (trx) => {
-      const user = await trx.selectFrom('users').selectAll().where('id', '=', request.auth!.user.id).where('deleted_at', 'is', null).forUpdate().executeTakeFirst();
-      if (!user) throw new NotFoundError('No such user');
-      // The same soft delete as `ctl user rm`: restorable for CTL_RETENTION_DAYS, every token revoked.
-      await softDeleteLocked(trx, ctx, user, config, { by: 'self' });
-    });
+    const { softDeleteUser } = require('../../users/delete') as typeof import('../../users/delete');
+    // The same soft delete as `ctl user rm` (restorable for CTL_RETENTION_DAYS, every token revoked,
+    // never the last active admin); the audit row's actor is app:<nickname>.
+    await softDeleteUser(await state.lib(request), request.auth!.user.nickname, config);
     return { message: 'User account deleted successfully' };
   });
 

@@ -1,0 +1,342 @@
+import { createTestDatabase, truncateAll, type TestDatabase } from '../helpers/backend';
+import { issueConfirmation } from '../../lib/confirmation';
+import { addUser, bearer, loginAs, startServer, type TestServer } from './helpers';
+
+let tdb: TestDatabase;
+let server: TestServer;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+});
+afterAll(async () => {
+  await server?.close();
+  await tdb?.destroy();
+});
+
+async function restart(env: Record<string, string> = {}) {
+  await server?.close();
+  server = await startServer(tdb, env);
+  await server.withDb((db) => truncateAll({ db } as never));
+}
+
+const UNAUTHORIZED = { error: 'Unauthorized', message: 'You must be logged in to access this resource' };
+
+async function signedIn(nickname = 'alice', extra = {}): Promise<{ id: number; token: string }> {
+  const id = await addUser(server, { nickname, ...extra });
+  return { id, token: await loginAs(server, nickname) };
+}
+
+const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, token?: string, payload?: unknown) =>
+  server.app.inject({ method, url, headers: token ? bearer(token) : {}, ...(payload === undefined ? {} : { payload: payload as object }) });
+
+describe('every authenticated endpoint answers 401 with the reference body without a token', () => {
+  beforeAll(() => restart());
+  test.each([
+    ['GET', '/api/user'],
+    ['POST', '/api/user/plugins'],
+    ['DELETE', '/api/user/delete'],
+    ['GET', '/api/user/terms'],
+    ['POST', '/api/user/terms/accept'],
+    ['GET', '/api/user/settings'],
+    ['PUT', '/api/user/settings'],
+    ['GET', '/api/balance'],
+    ['POST', '/api/files/images/avatar'],
+    ['POST', '/api/auth/logout'],
+    ['POST', '/api/auth/2fa/enable'],
+  ] as const)('%s %s', async (method, url) => {
+    const res = await call(method, url, undefined, method === 'GET' || method === 'DELETE' ? undefined : {});
+    expect(res.statusCode).toBe(401);
+    expect(res.json()).toEqual(UNAUTHORIZED);
+  });
+});
+
+describe('GET /api/user and POST /api/user/plugins', () => {
+  beforeEach(() => restart());
+
+  test('the user as LibreChat\'s TUser', async () => {
+    const { id, token } = await signedIn('alice', { name: 'Alice A.', admin: true });
+    const res = await call('GET', '/api/user', token);
+    expect(res.statusCode).toBe(200);
+    const user = res.json();
+    expect(user).toEqual({
+      id: String(id),
+      email: 'alice@example.com',
+      name: 'Alice A.',
+      username: 'alice',
+      role: 'admin',
+      avatar: null,
+      provider: 'local',
+      plugins: [],
+      emailVerified: true,
+      termsAccepted: false,
+      twoFactorEnabled: false,
+      createdAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+      lastLoginAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+    });
+    expect(res.body).not.toMatch(/password|hash|secret/i);
+  });
+
+  test('plugins are replaced, deduplicated, returned in the user, and audited', async () => {
+    const { token } = await signedIn();
+    const res = await call('POST', '/api/user/plugins', token, { plugins: ['web-search', 'calculator', 'web-search'] });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ username: 'alice', plugins: ['web-search', 'calculator'] });
+    expect((await call('GET', '/api/user', token)).json().plugins).toEqual(['web-search', 'calculator']);
+    expect((await call('POST', '/api/user/plugins', token, { plugins: [] })).json().plugins).toEqual([]);
+    await server.withDb(async (db) => {
+      const audit = await db.selectFrom('audit_log').select(['verb', 'actor', 'details']).where('verb', '=', 'plugins').orderBy('id').execute();
+      expect(audit).toEqual([
+        { verb: 'plugins', actor: 'app:alice', details: { plugins: ['web-search', 'calculator'] } },
+        { verb: 'plugins', actor: 'app:alice', details: { plugins: [] } },
+      ]);
+    });
+  });
+
+  test.each([
+    [{}, "body must have required property 'plugins'"],
+    [{ plugins: 'web-search' }, 'body/plugins must be array'],
+    [{ plugins: [1] }, 'body/plugins/0 must be string'],
+    [{ plugins: ['has space'] }, 'invalid plugin identifier "has space"'],
+  ])('a bad body %j is 400: %s', async (payload, message) => {
+    const { token } = await signedIn();
+    const res = await call('POST', '/api/user/plugins', token, payload);
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ error: 'Bad Request', message });
+  });
+});
+
+describe('DELETE /api/user/delete', () => {
+  test('soft-deletes like ctl user rm: every token revoked, restorable, audited as the user', async () => {
+    await restart();
+    await addUser(server, { nickname: 'root', admin: true });
+    const { id, token } = await signedIn('alice');
+    const other = await loginAs(server, 'alice');
+    const res = await call('DELETE', '/api/user/delete', token);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ message: 'User account deleted successfully' });
+    expect((await call('GET', '/api/user', other)).statusCode).toBe(401);
+    const login = await server.app.inject({ method: 'POST', url: '/api/auth/login', payload: { login: 'alice', password: 'correct-horse' } });
+    expect([login.statusCode, login.json().message]).toEqual([403, 'This account has been deleted']);
+    await server.withDb(async (db) => {
+      const row = await db.selectFrom('users').select(['deleted_at', 'active']).where('id', '=', id).executeTakeFirstOrThrow();
+      expect(row.deleted_at).not.toBeNull();
+      expect(row.active).toBe(false);
+      const live = await db.selectFrom('tokens').select('id').where('user_id', '=', id).where('revoked_at', 'is', null).execute();
+      expect(live).toEqual([]);
+      const audit = await db.selectFrom('audit_log').select(['verb', 'actor', 'details']).where('verb', '=', 'rm').executeTakeFirstOrThrow();
+      expect(audit).toMatchObject({ actor: 'app:alice', details: { soft: true, revokedTokens: 2 } });
+    });
+  });
+
+  test('the last active admin cannot delete itself: 409', async () => {
+    await restart();
+    const { token } = await signedIn('root', { admin: true });
+    const res = await call('DELETE', '/api/user/delete', token);
+    expect(res.statusCode).toBe(409);
+    expect(res.json().message).toMatch(/^refusing to delete root: it is the last active admin/);
+  });
+
+  test('CTL_ALLOW_ACCOUNT_DELETION=false: 403 "Account deletion is disabled", nothing changes', async () => {
+    await restart({ CTL_ALLOW_ACCOUNT_DELETION: 'false' });
+    const { id, token } = await signedIn();
+    const res = await call('DELETE', '/api/user/delete', token);
+    expect(res.statusCode).toBe(403);
+    expect(res.json()).toEqual({ error: 'Forbidden', message: 'Account deletion is disabled' });
+    await server.withDb(async (db) => expect((await db.selectFrom('users').select('deleted_at').where('id', '=', id).executeTakeFirstOrThrow()).deleted_at).toBeNull());
+  });
+});
+
+describe('email verification', () => {
+  beforeEach(() => restart());
+
+  async function confirmationToken(userId: number, ttlMs = 3600e3): Promise<string> {
+    return (await server.withDb((db) => issueConfirmation(db, userId, server.clock, ttlMs))).token;
+  }
+
+  test('POST /api/user/verify confirms once; the token then fails with the reference 400', async () => {
+    const id = await addUser(server, { nickname: 'carol', confirmed: false });
+    const token = await confirmationToken(id);
+    const res = await call('POST', '/api/user/verify', undefined, { userId: String(id), token });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ message: 'Email verified successfully' });
+    await server.withDb(async (db) => expect((await db.selectFrom('users').select('confirmed').where('id', '=', id).executeTakeFirstOrThrow()).confirmed).toBe(true));
+    const again = await call('POST', '/api/user/verify', undefined, { userId: String(id), token });
+    expect(again.statusCode).toBe(400);
+    expect(again.json()).toEqual({ error: 'Invalid or expired verification token' });
+  });
+
+  test('another user\'s id, an expired token or an unknown one: 400 and nothing confirmed', async () => {
+    const id = await addUser(server, { nickname: 'carol', confirmed: false });
+    const other = await addUser(server, { nickname: 'dave', confirmed: false });
+    const token = await confirmationToken(id);
+    const expired = await confirmationToken(id, 1000);
+    server.clock = new Date(server.clock.getTime() + 2000);
+    for (const body of [{ userId: String(other), token }, { userId: String(id), token: expired }, { userId: String(id), token: 'E'.repeat(43) }]) {
+      const res = await call('POST', '/api/user/verify', undefined, body);
+      expect([res.statusCode, res.json()]).toEqual([400, { error: 'Invalid or expired verification token' }]);
+    }
+    await server.withDb(async (db) => expect((await db.selectFrom('users').select('confirmed').execute()).map((u) => u.confirmed)).toEqual([false, false]));
+  });
+
+  test('POST /api/user/verify/resend mails a fresh link, then 429 within the interval', async () => {
+    const id = await addUser(server, { nickname: 'carol', confirmed: false });
+    const res = await call('POST', '/api/user/verify/resend', undefined, { email: 'Carol@Example.com' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ message: 'If an unconfirmed account uses this address, a verification email is on its way' });
+    expect(server.mailer.sent.map((m) => m.to.address)).toEqual(['carol@example.com']);
+    const token = /\/verify\/([A-Za-z0-9_-]{43})/.exec(server.mailer.sent[0].text)![1];
+    const again = await call('POST', '/api/user/verify/resend', undefined, { email: 'carol@example.com' });
+    expect(again.statusCode).toBe(429);
+    expect(again.json()).toEqual({ error: 'Too many requests', message: 'Please wait before requesting another verification email' });
+    expect(Number(again.headers['retry-after'])).toBe(60);
+    expect(server.mailer.sent).toHaveLength(1);
+    expect((await call('POST', '/api/user/verify', undefined, { userId: String(id), token })).statusCode).toBe(200);
+    server.clock = new Date(server.clock.getTime() + 61e3);
+    // Confirmed now: the same answer, and no mail.
+    expect((await call('POST', '/api/user/verify/resend', undefined, { email: 'carol@example.com' })).statusCode).toBe(200);
+    expect(server.mailer.sent).toHaveLength(1);
+  });
+
+  test('resend for an unknown address answers like a known one and sends nothing', async () => {
+    const res = await call('POST', '/api/user/verify/resend', undefined, { email: 'nobody@example.com' });
+    expect([res.statusCode, res.json().message]).toEqual([200, 'If an unconfirmed account uses this address, a verification email is on its way']);
+    expect(server.mailer.sent).toEqual([]);
+  });
+});
+
+describe('terms, settings, balance', () => {
+  test('terms: not accepted, then accepted for CTL_TERMS_VERSION, then not again once the version moves', async () => {
+    await restart({ CTL_TERMS_VERSION: '2.1' });
+    const { token } = await signedIn();
+    expect((await call('GET', '/api/user/terms', token)).json()).toEqual({ termsAccepted: false, termsVersion: null, acceptedAt: null });
+    const accept = await call('POST', '/api/user/terms/accept', token);
+    expect(accept.statusCode).toBe(200);
+    expect(accept.json()).toEqual({ message: 'Terms accepted', termsAccepted: true });
+    expect((await call('GET', '/api/user/terms', token)).json()).toEqual({ termsAccepted: true, termsVersion: '2.1', acceptedAt: server.clock.toISOString() });
+    expect((await call('GET', '/api/user', token)).json().termsAccepted).toBe(true);
+    await server.close();
+    server = await startServer(tdb, { CTL_TERMS_VERSION: '3.0' });
+    expect((await call('GET', '/api/user/terms', token)).json()).toMatchObject({ termsAccepted: false, termsVersion: '2.1' });
+  });
+
+  test('settings: {} at first, PUT replaces them, a non-object is 400', async () => {
+    await restart();
+    const { token } = await signedIn();
+    expect((await call('GET', '/api/user/settings', token)).json()).toEqual({});
+    const put = await call('PUT', '/api/user/settings', token, { theme: 'dark', language: 'fr', notifications: { email: false } });
+    expect(put.statusCode).toBe(200);
+    expect(put.json()).toEqual({ theme: 'dark', language: 'fr', notifications: { email: false } });
+    expect((await call('PUT', '/api/user/settings', token, { theme: 'light' })).json()).toEqual({ theme: 'light' });
+    expect((await call('GET', '/api/user/settings', token)).json()).toEqual({ theme: 'light' });
+    const bad = await server.app.inject({ method: 'PUT', url: '/api/user/settings', headers: { ...bearer(token), 'content-type': 'application/json' }, payload: '["dark"]' });
+    expect([bad.statusCode, bad.json()]).toEqual([400, { error: 'Bad Request', message: 'body must be object' }]);
+    const huge = await call('PUT', '/api/user/settings', token, { blob: 'x'.repeat(20000) });
+    expect([huge.statusCode, huge.json().message]).toEqual([400, 'settings are too large: at most 16384 bytes of JSON']);
+  });
+
+  test('balance: numbers and the configured currency', async () => {
+    await restart({ CTL_BALANCE_CURRENCY: 'EUR' });
+    const { id, token } = await signedIn();
+    expect((await call('GET', '/api/balance', token)).json()).toEqual({ balance: 0, currency: 'EUR', tokenBalance: 0 });
+    await server.withDb((db) => db.updateTable('users').set({ balance: '100.25', token_balance: 50000 }).where('id', '=', id).execute());
+    expect((await call('GET', '/api/balance', token)).json()).toEqual({ balance: 100.25, currency: 'EUR', tokenBalance: 50000 });
+  });
+});
+
+describe('POST /api/files/images/avatar', () => {
+  const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(100, 1)]);
+  const WEBP = Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(4), Buffer.from('WEBPVP8 '), Buffer.alloc(50, 2)]);
+
+  function multipart(content: Buffer, opts: { field?: string; type?: string; filename?: string } = {}) {
+    const boundary = '----ctltestboundary';
+    const head = `--${boundary}\r\nContent-Disposition: form-data; name="${opts.field ?? 'file'}"; filename="${opts.filename ?? 'avatar.png'}"\r\nContent-Type: ${opts.type ?? 'image/png'}\r\n\r\n`;
+    return { payload: Buffer.concat([Buffer.from(head), content, Buffer.from(`\r\n--${boundary}--\r\n`)]), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+  }
+
+  const upload = (token: string, content: Buffer, opts = {}) => {
+    const { payload, headers } = multipart(content, opts);
+    return server.app.inject({ method: 'POST', url: '/api/files/images/avatar', headers: { ...headers, ...bearer(token) }, payload });
+  };
+
+  test('a PNG is stored, the user points at it, and it is served back byte for byte', async () => {
+    await restart();
+    const { id, token } = await signedIn();
+    const res = await upload(token, PNG);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ url: `/avatars/${id}.png`, filepath: `/avatars/${id}.png` });
+    expect((await call('GET', '/api/user', token)).json().avatar).toBe(`/avatars/${id}.png`);
+    const image = await server.app.inject({ method: 'GET', url: `/avatars/${id}.png` });
+    expect(image.statusCode).toBe(200);
+    expect(image.headers['content-type']).toBe('image/png');
+    expect(image.rawPayload.equals(PNG)).toBe(true);
+    // Replaced by a WebP: the old path is gone.
+    expect((await upload(token, WEBP, { type: 'image/webp', filename: 'a.webp' })).json().url).toBe(`/avatars/${id}.webp`);
+    expect((await server.app.inject({ method: 'GET', url: `/avatars/${id}.png` })).statusCode).toBe(404);
+    expect((await server.app.inject({ method: 'GET', url: `/avatars/${id}.webp` })).headers['content-type']).toBe('image/webp');
+  });
+
+  test('the type is read from the content: a script named .png is 415 and nothing is stored', async () => {
+    await restart();
+    const { id, token } = await signedIn();
+    const res = await upload(token, Buffer.from('<svg onload="alert(1)"></svg>'), { type: 'image/png' });
+    expect(res.statusCode).toBe(415);
+    expect(res.json()).toEqual({ error: 'Unsupported Media Type', message: 'The avatar must be a PNG, JPEG or WebP image' });
+    await server.withDb(async (db) => {
+      expect(await db.selectFrom('avatars').select('user_id').execute()).toEqual([]);
+      expect((await db.selectFrom('users').select('avatar').where('id', '=', id).executeTakeFirstOrThrow()).avatar).toBeNull();
+    });
+  });
+
+  test('larger than CTL_AVATAR_MAX_BYTES is 413; no file field or not multipart is 400', async () => {
+    await restart({ CTL_AVATAR_MAX_BYTES: '2048' });
+    const { token } = await signedIn();
+    const big = await upload(token, Buffer.concat([PNG, Buffer.alloc(4096)]));
+    expect([big.statusCode, big.json()]).toEqual([413, { error: 'Payload Too Large', message: 'The avatar is too large: at most 2048 bytes' }]);
+    expect((await upload(token, PNG, { field: 'image' })).statusCode).toBe(400);
+    const json = await call('POST', '/api/files/images/avatar', token, { file: 'x' });
+    expect([json.statusCode, json.json().message]).toEqual([400, 'Send the image as multipart/form-data, in a field named "file"']);
+  });
+});
+
+describe('GET /metrics', () => {
+  test('Prometheus text with num_active_users and totals', async () => {
+    await restart();
+    await signedIn('alice');
+    await addUser(server, { nickname: 'bob', confirmed: false });
+    const gone = await addUser(server, { nickname: 'carl' });
+    const banned = await addUser(server, { nickname: 'dan' });
+    await server.withDb(async (db) => {
+      await db.updateTable('users').set({ deleted_at: server.clock, active: false }).where('id', '=', gone).execute();
+      await db.updateTable('users').set({ active: false }).where('id', '=', banned).execute();
+    });
+    const res = await server.app.inject({ method: 'GET', url: '/metrics' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const samples = res.body.split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(samples).toEqual([
+      'num_active_users 3',
+      'num_users{state="active"} 2',
+      'num_users{state="deactivated"} 1',
+      'num_users{state="deleted"} 1',
+      'num_users_logged_in_recently{window="30d"} 1',
+      'num_users_unconfirmed 1',
+      'num_users_mfa_enabled 0',
+      'num_active_sessions 1',
+    ]);
+    expect(res.body).toContain('# TYPE num_active_users gauge\n');
+  });
+});
+
+describe('odds and ends', () => {
+  beforeAll(() => restart());
+  test('unknown routes are 404 JSON and never echo a token', async () => {
+    const res = await server.app.inject({ method: 'GET', url: `/api/nope/${'F'.repeat(43)}` });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ error: 'Not Found', message: 'Route GET /api/nope/… not found' });
+  });
+  test('health and security headers', async () => {
+    const res = await server.app.inject({ method: 'GET', url: '/health' });
+    expect(res.json()).toEqual({ status: 'ok' });
+    expect(res.headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cache-control': 'no-store' });
+  });
+});
