@@ -1,0 +1,87 @@
+import type { Argv } from 'yargs';
+import type { TaskContext } from './context';
+import type { BulkConfirmVerb } from '../lib/users/confirmation-bulk';
+import { UsageError } from '../lib/errors';
+
+function users(n: number): string {
+  return `${n} user${n === 1 ? '' : 's'}`;
+}
+
+function batches(n: number): string {
+  return `${n} batch${n === 1 ? '' : 'es'}`;
+}
+
+/** --batch-size, shared by confirm_all and unconfirm_all. */
+export function batchSizeOption(y: Argv): Argv {
+  return y
+    .option('batch-size', { type: 'number', describe: 'Users per statement and per transaction (default $CTL_BATCH_SIZE, 5000)' })
+    .check((argv) => {
+      const n = argv.batchSize;
+      if (n !== undefined && (!Number.isInteger(n) || (n as number) < 1 || (n as number) > 1_000_000)) {
+        throw new UsageError(`--batch-size must be a whole number from 1 to 1000000, got ${String(n)}`);
+      }
+      return true;
+    });
+}
+
+const WORDS = {
+  confirm_all: {
+    state: 'unconfirmed',
+    question: 'Confirm them all? [y/N] ',
+    what: 'confirm every regular user',
+    declined: 'No user was confirmed.',
+    none: 'No user needs confirmation.',
+    wouldDo: 'would be confirmed',
+    done: 'Confirmed',
+    label: 'confirm_all',
+  },
+  unconfirm_all: {
+    state: 'confirmed',
+    question: 'Unconfirm them all and issue email confirmation tokens? [y/N] ',
+    what: 'unconfirm every regular user',
+    declined: 'No user was unconfirmed.',
+    none: 'No user to unconfirm.',
+    wouldDo: 'would be unconfirmed and get an email confirmation token',
+    done: 'Unconfirmed',
+    label: 'unconfirm_all',
+  },
+} as const;
+
+/**
+ * confirm_all / unconfirm_all: the count and a [y/N] question first (exit 5 without a TTY or -y),
+ * progress on stderr, a summary after. Ctrl-C finishes the current batch (exit 130).
+ */
+export async function runBulkConfirm(verb: BulkConfirmVerb, argv: Record<string, unknown>, ctx: TaskContext): Promise<void> {
+  const { bulkConfirm } = require('../lib/users/confirmation-bulk') as typeof import('../lib/users/confirmation-bulk');
+  const { startProgress } = require('./progress') as typeof import('./progress');
+  const words = WORDS[verb];
+  const batchSize = (argv.batchSize as number | undefined) ?? ctx.config.batchSize;
+  let progress: ReturnType<typeof startProgress> | null = null;
+  let result;
+  try {
+    result = await bulkConfirm(await ctx.lib(), verb, { batchSize, confirmationTtlMs: ctx.config.confirmationTtlMs }, {
+      dryRun: ctx.dryRun,
+      signal: ctx.signal,
+      confirm: async (count) => {
+        ctx.say(`${users(count)} (local, active, neither admin nor moderator) ${count === 1 ? 'is' : 'are'} ${words.state}.`);
+        await ctx.confirm(words.question, { what: words.what, declined: words.declined });
+        progress = startProgress(ctx, words.label, count);
+      },
+      onProgress: (p) => progress?.update(p),
+    });
+  } finally {
+    (progress as ReturnType<typeof startProgress> | null)?.stop();
+  }
+  if (result.dryRun) ctx.say(result.matched === 0 ? `${words.none} (dry run)` : `${users(result.matched)} ${words.wouldDo} (dry run)`);
+  else if (result.matched === 0) ctx.say(words.none);
+  else if (verb === 'confirm_all') ctx.say(`${words.done} ${users(result.changed)} in ${batches(result.batches)}.`);
+  else {
+    ctx.say(`${words.done} ${users(result.changed)} in ${batches(result.batches)}; issued ${result.tokensIssued} email confirmation token${result.tokensIssued === 1 ? '' : 's'}.`);
+    // Pleroma's unconfirm_all mails nothing and shows no token; neither does this.
+    if (result.tokensIssued > 0) ctx.say('The tokens are not shown: ctl user send_confirmation <user> mails a fresh link.');
+  }
+  if (ctx.format !== 'table') {
+    const { encodeObject } = require('../lib/output') as typeof import('../lib/output');
+    ctx.data(encodeObject(ctx.format, { ...result }));
+  }
+}

@@ -1,0 +1,23 @@
+import type { VerbModule } from '../verb';
+
+const verb: VerbModule = {
+  builder: (y) =>
+    y
+      .positional('user', { type: 'string', describe: 'Nickname or email' })
+      .example('$0 user confirm alice', "Confirm alice's email (nothing happens if it already is)")
+      .example('$0 user confirm bob@example.com --reason "ticket 4711" --json', 'Confirm bob, record why, print the result as JSON'),
+  async run(argv, ctx) {
+    const { confirmUser } = require('../../lib/users/confirm') as typeof import('../../lib/users/confirm');
+    const result = await confirmUser(await ctx.lib(), String(argv.user), { dryRun: ctx.dryRun });
+    const nick = result.nickname;
+    if (!result.changed) ctx.say(`${nick} doesn't need confirmation.${ctx.dryRunSuffix}`);
+    else if (result.dryRun) ctx.say(`${nick} would be confirmed (dry run)`);
+    else ctx.say(`${nick} confirmed.`);
+    if (ctx.format !== 'table') {
+      const { encodeObject } = require('../../lib/output') as typeof import('../../lib/output');
+      ctx.data(encodeObject(ctx.format, { ...result }));
+    }
+  },
+};
+
+export default verb;

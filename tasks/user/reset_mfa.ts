@@ -1,0 +1,37 @@
+import type { VerbModule } from '../verb';
+import type { MfaResetResult } from '../../lib/users/mfa-reset';
+
+/** `TOTP secret, 8 backup codes`, or `nothing (MFA was not set up)`. */
+function describeRemoved(r: MfaResetResult['removed']): string {
+  const parts: string[] = [];
+  if (r.totpSecret) parts.push('TOTP secret');
+  if (r.backupCodes > 0) parts.push(`${r.backupCodes} backup code${r.backupCodes === 1 ? '' : 's'}`);
+  if (parts.length === 0) return r.mfaEnabled ? 'the MFA flag only (no secret or backup codes were stored)' : 'nothing (MFA was not set up)';
+  return parts.join(', ');
+}
+
+const verb: VerbModule = {
+  builder: (y) =>
+    y
+      .positional('user', { type: 'string', describe: 'Nickname or email of a local user' })
+      .example('$0 user reset_mfa alice --reason "lost phone, ticket 4711"', "Disable alice's TOTP and remove her backup codes")
+      .example('$0 user reset_mfa alice --dry-run', 'Show what would be removed'),
+  async run(argv, ctx) {
+    const { resetMfa } = require('../../lib/users/mfa-reset') as typeof import('../../lib/users/mfa-reset');
+    const result = await resetMfa(await ctx.lib(), String(argv.user), { dryRun: ctx.dryRun });
+    const nick = result.nickname;
+    if (result.dryRun) {
+      ctx.say(`Multi-Factor Authentication would be disabled for ${nick} (dry run)`);
+      ctx.say(`Would remove: ${describeRemoved(result.removed)} (dry run)`);
+    } else {
+      ctx.say(`Multi-Factor Authentication disabled for ${nick}`);
+      ctx.say(`Removed: ${describeRemoved(result.removed)}`);
+    }
+    if (ctx.format !== 'table') {
+      const { encodeObject } = require('../../lib/output') as typeof import('../../lib/output');
+      ctx.data(encodeObject(ctx.format, { ...result }));
+    }
+  },
+};
+
+export default verb;

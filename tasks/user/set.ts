@@ -1,0 +1,65 @@
+import type { VerbModule } from '../verb';
+import type { FieldChange } from '../../lib/users/update';
+
+const LABELS: Record<string, string> = { admin: 'Admin status', confirmed: 'Confirmation status', locked: 'Locked status', moderator: 'Moderator status', email: 'Email', name: 'Name', bio: 'Bio' };
+
+/** Pleroma's `Admin status of alice: true`; free text is quoted so it stays on one line. */
+function line(nickname: string, f: FieldChange): string {
+  const { sanitizeForTerminal } = require('../../lib/output') as typeof import('../../lib/output');
+  const value = f.field === 'name' || f.field === 'bio' ? sanitizeForTerminal(JSON.stringify(f.to)) : String(f.to);
+  return `${LABELS[f.field]} of ${nickname}: ${value}`;
+}
+
+const verb: VerbModule = {
+  builder: (y) =>
+    y
+      .positional('user', { type: 'string', describe: 'Nickname or email of a local user' })
+      .option('admin', { type: 'boolean', describe: 'Make an admin (--no-admin: take it away; refused for the last active admin)' })
+      .option('confirmed', { type: 'boolean', describe: 'Mark the email confirmed (--no-confirmed: unconfirm and issue a confirmation link)' })
+      .option('locked', { type: 'boolean', describe: 'Lock the account (followers need approval)' })
+      .option('moderator', { type: 'boolean', describe: 'Make a moderator' })
+      .option('email', { type: 'string', describe: 'New email address' })
+      .option('name', { type: 'string', describe: 'New display name' })
+      .option('bio', { type: 'string', describe: 'New bio' })
+      .example('$0 user set alice --admin --no-locked', 'Make alice an admin and unlock her account')
+      .example('$0 user set bob@example.com --no-confirmed --json', 'Unconfirm bob and print the new confirmation link as JSON'),
+  async run(argv, ctx) {
+    const { setUser, checkChanges } = require('../../lib/users/update') as typeof import('../../lib/users/update');
+    const requested = {
+      admin: argv.admin as boolean | undefined,
+      confirmed: argv.confirmed as boolean | undefined,
+      locked: argv.locked as boolean | undefined,
+      moderator: argv.moderator as boolean | undefined,
+      email: argv.email as string | undefined,
+      name: argv.name as string | undefined,
+      bio: argv.bio as string | undefined,
+    };
+    checkChanges(requested); // exit 2 before the database is opened
+    const result = await setUser(await ctx.lib(), String(argv.user), requested, ctx.config, { dryRun: ctx.dryRun });
+    const nick = result.user.nickname;
+    for (const f of result.fields) ctx.say(`${line(nick, f)}${ctx.dryRunSuffix}`);
+    if (result.dryRun && requested.confirmed === false) ctx.say(`A new email confirmation link would be issued for ${nick} (dry run)`);
+    if (result.confirmation) {
+      ctx.say(`Generated email confirmation token for ${nick}`);
+      ctx.say(`URL: ${result.confirmation.url}`);
+    }
+    if (!result.changed) ctx.say(`Nothing changed: ${nick} already had these values`);
+    if (ctx.format !== 'table') {
+      const { encodeObject } = require('../../lib/output') as typeof import('../../lib/output');
+      const changes: Record<string, { from: unknown; to: unknown }> = {};
+      for (const f of result.fields) if (f.changed) changes[f.field] = { from: f.from, to: f.to };
+      ctx.data(encodeObject(ctx.format, {
+        id: result.user.id,
+        nickname: nick,
+        changed: result.changed,
+        changes,
+        confirmationUrl: result.confirmation?.url ?? null,
+        confirmationTokensRevoked: result.revokedConfirmationTokens,
+        dryRun: result.dryRun,
+        user: result.user,
+      }));
+    }
+  },
+};
+
+export default verb;

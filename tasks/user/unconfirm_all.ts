@@ -1,0 +1,12 @@
+import type { VerbModule } from '../verb';
+import { batchSizeOption, runBulkConfirm } from '../bulk-confirm';
+
+const verb: VerbModule = {
+  builder: (y) =>
+    batchSizeOption(y)
+      .example('$0 user unconfirm_all --dry-run', 'How many users would be unconfirmed')
+      .example('$0 user unconfirm_all -y --reason "email provider changed"', 'Unconfirm every regular user, recording why'),
+  run: (argv, ctx) => runBulkConfirm('unconfirm_all', argv, ctx),
+};
+
+export default verb;
