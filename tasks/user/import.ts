@@ -1,4 +1,5 @@
 import type { VerbModule } from '../verb';
+import { UsageError } from '../../lib/errors';
 import type { TaskContext } from '../context';
 import type { ImportPlan, ImportProblem } from '../../lib/import/plan';
 import type { CreatedImportRow, LostImportRow } from '../../lib/import/write';
@@ -76,7 +77,7 @@ const verb: VerbModule = {
       .option('batch-size', { type: 'number', describe: 'Users per transaction (default $CTL_BATCH_SIZE or 5000; shrinks when a batch takes over a second)' })
       .check((argv) => {
         const b = argv.batchSize as number | undefined;
-        if (b !== undefined && (!Number.isInteger(b) || b < 1 || b > 100000)) throw new Error(`--batch-size must be a whole number from 1 to 100000, got ${JSON.stringify(b)}`);
+        if (b !== undefined && (!Number.isInteger(b) || b < 1 || b > 100000)) throw new UsageError(`--batch-size must be a whole number from 1 to 100000, got ${JSON.stringify(b)}`);
         return true;
       })
       .example('$0 user import users.csv --dry-run', 'Check a whole file and report what would be created')
@@ -89,14 +90,15 @@ const verb: VerbModule = {
       ),
   async run(argv, ctx) {
     const fs = require('node:fs') as typeof import('node:fs');
-    const { UsageError, ConflictError, PartialFailureError, InterruptedError } = require('../../lib/errors') as typeof import('../../lib/errors');
+    const { ConflictError, PartialFailureError, InterruptedError } = require('../../lib/errors') as typeof import('../../lib/errors');
     const { readRecords, formatFromName } = require('../../lib/import/parse') as typeof import('../../lib/import/parse');
     const { planImport } = require('../../lib/import/plan') as typeof import('../../lib/import/plan');
     const { withBulkLock } = require('../../lib/batch') as typeof import('../../lib/batch');
     const { encodeObject } = require('../../lib/output') as typeof import('../../lib/output');
     const { startProgress } = require('../progress') as typeof import('../progress');
 
-    const file = String(argv.file);
+    // yargs hands a lone `-` over as an empty string; no file is named "" either.
+    const file = argv.file === '' || argv.file === undefined ? '-' : String(argv.file);
     let stream: AsyncIterable<string | Buffer>;
     if (file === '-') {
       stream = ctx.io.stdin;
