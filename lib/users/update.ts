@@ -71,14 +71,8 @@ export function checkChanges(changes: UserChanges): UserChanges {
   return out;
 }
 
-/**
- * Exit 4 when `user` is the only local, active, not-deleted admin. In a transaction the active
- * admins are locked first, so two runs demoting the last two admins at once cannot both pass:
- * the second waits, re-reads the rows and refuses.
- */
-export async function assertOtherActiveAdmin(db: Db, user: Pick<UserRow, 'id' | 'nickname' | 'admin' | 'local' | 'active' | 'deleted_at'>, lock: boolean): Promise<void> {
-  if (!user.admin || !user.local || !user.active || user.deleted_at !== null) return;
-  let query = db
+function activeAdmins(db: Db) {
+  return db
     .selectFrom('users')
     .select('id')
     .where('admin', '=', true)
@@ -86,6 +80,20 @@ export async function assertOtherActiveAdmin(db: Db, user: Pick<UserRow, 'id' | 
     .where('active', '=', true)
     .where('deleted_at', 'is', null)
     .orderBy('id');
+}
+
+async function lockActiveAdmins(db: Db): Promise<void> {
+  await activeAdmins(db).forUpdate().execute();
+}
+
+/**
+ * Exit 4 when `user` is the only local, active, not-deleted admin. In a transaction the active
+ * admins are locked first, so two runs demoting the last two admins at once cannot both pass:
+ * the second waits, re-reads the rows and refuses.
+ */
+export async function assertOtherActiveAdmin(db: Db, user: Pick<UserRow, 'id' | 'nickname' | 'admin' | 'local' | 'active' | 'deleted_at'>, lock: boolean): Promise<void> {
+  if (!user.admin || !user.local || !user.active || user.deleted_at !== null) return;
+  let query = activeAdmins(db);
   if (lock) query = query.forUpdate();
   const admins = await query.execute();
   if (admins.every((a) => a.id === user.id)) {
@@ -129,6 +137,9 @@ export async function setUser(ctx: LibContext, ref: string, requested: UserChang
   const changes = checkChanges(requested);
   const dryRun = Boolean(opts.dryRun);
   const work = async (db: Db): Promise<SetResult> => {
+    // Demoting: lock the active admins first, in id order, before the user's own row, so two
+    // demotions (or a demotion and a delete) queue up on the same first row instead of deadlocking.
+    if (changes.admin === false && !dryRun) await lockActiveAdmins(db);
     const row = await requireLocalUser(db, ref, { forUpdate: !dryRun });
     const fields = fieldsOf(row, changes);
     const patch: UserUpdate = {};
@@ -177,10 +188,14 @@ export async function setUser(ctx: LibContext, ref: string, requested: UserChang
     await writeAudit(db, ctx, { verb: 'set', targetUserId: row.id, targetNickname: row.nickname, details });
     return { user: toUserJson(updated), fields, changed, confirmation, revokedConfirmationTokens: revoked, dryRun };
   };
-  try {
-    if (dryRun) return await work(ctx.db);
-    return await ctx.db.transaction().execute((trx) => work(trx));
-  } catch (error) {
-    throw userConflict(error, ref, changes.email ?? null) ?? error;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      if (dryRun) return await work(ctx.db);
+      return await ctx.db.transaction().execute((trx) => work(trx));
+    } catch (error) {
+      // PostgreSQL broke a lock cycle with another verb by rolling this transaction back: run it again.
+      if ((error as { code?: string }).code === '40P01' && attempt < 3) continue;
+      throw userConflict(error, ref, changes.email ?? null) ?? error;
+    }
   }
 }

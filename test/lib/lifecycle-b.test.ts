@@ -146,17 +146,20 @@ describe('setUser', () => {
     expect(await audit()).toHaveLength(2);
   });
 
-  test('two demotions of the last two admins at once: exactly one wins', async () => {
-    await seed({ nickname: 'a1', admin: true }, { nickname: 'a2', admin: true });
-    const results = await Promise.allSettled([
-      setUser(ctx(), 'a1', { admin: false }, TEST_SETTINGS),
-      setUser(ctx(), 'a2', { admin: false }, TEST_SETTINGS),
-    ]);
-    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
-    const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
-    expect(rejected.reason).toBeInstanceOf(ConflictError);
-    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM users WHERE admin`.execute(h.db);
-    expect(rows[0].n).toBe(1);
+  test('two demotions of the last two admins at once: exactly one wins, never a deadlock', async () => {
+    for (let round = 0; round < 5; round++) {
+      await truncateAll(h);
+      await seed({ nickname: 'a1', admin: true }, { nickname: 'a2', admin: true }, { nickname: 'a3', admin: true, active: false });
+      const results = await Promise.allSettled([
+        setUser(ctx(), 'a2', { admin: false, locked: true }, TEST_SETTINGS),
+        setUser(ctx(), 'a1', { admin: false }, TEST_SETTINGS),
+      ]);
+      expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+      const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect(rejected.reason).toBeInstanceOf(ConflictError);
+      const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM users WHERE admin AND active`.execute(h.db);
+      expect(rows[0].n).toBe(1);
+    }
   });
 
   test('--no-confirmed replaces pending confirmation links with a fresh one stored only as its hash', async () => {
