@@ -70,6 +70,23 @@ async function openPostgres(opts: OpenOptions): Promise<DbHandle> {
   return { db, backend: 'postgres', where, close: () => db.destroy() };
 }
 
+/**
+ * PGlite creates its files world-readable and -writable (0666, whatever the umask), and they hold
+ * password hashes and MFA secrets. The data directory is 0700, so nobody else can reach them in
+ * place; this keeps them private when the directory is copied or its mode loosened too.
+ */
+function tightenModes(dir: string): void {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      fs.chmodSync(p, 0o700);
+      tightenModes(p);
+    } else if (entry.isFile()) {
+      fs.chmodSync(p, 0o600);
+    }
+  }
+}
+
 async function openPglite(opts: OpenOptions): Promise<DbHandle> {
   const pgdata = path.join(opts.dataDir, 'pgdata');
   try {
@@ -98,6 +115,7 @@ async function openPglite(opts: OpenOptions): Promise<DbHandle> {
         try {
           await db.destroy();
           await pglite.close();
+          tightenModes(pgdata);
         } finally {
           lock.release();
         }
