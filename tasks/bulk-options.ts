@@ -1,0 +1,40 @@
+import type { Argv } from 'yargs';
+import type { TaskContext } from './context';
+import { UsageError } from '../lib/errors';
+
+/** `--batch-size N` for bulk verbs: rows per statement, each batch its own transaction. */
+export function batchSizeOption(y: Argv): Argv {
+  return y
+    .option('batch-size', { type: 'number', describe: 'Rows per batch, each batch its own transaction (default: $CTL_BATCH_SIZE, else 5000)' })
+    .check((argv) => {
+      const n = argv.batchSize;
+      if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1_000_000)) {
+        // A UsageError, not an Error: the runner's .fail() passes it on as is, so this is exit 2.
+        throw new UsageError(`--batch-size must be a whole number from 1 to 1000000, got ${String(n)}`);
+      }
+      return true;
+    });
+}
+
+/** The batch size of this run: the option, else CTL_BATCH_SIZE. */
+export function batchSizeOf(argv: Record<string, unknown>, ctx: TaskContext): number {
+  return typeof argv.batchSize === 'number' ? argv.batchSize : ctx.config.batchSize;
+}
+
+/** `a, b, c (and 7 more)`: the sample shown before a bulk verb asks. */
+export function sampleText(sample: readonly string[], total: number): string {
+  const more = total - sample.length;
+  return `${sample.join(', ')}${more > 0 ? ` (and ${more} more)` : ''}`;
+}
+
+/** The result object on stdout in json/ndjson/csv; in table format the human lines are the result. */
+export function emitResult(ctx: TaskContext, value: Record<string, unknown>): void {
+  if (ctx.format === 'table') return;
+  const { encodeObject } = require('../lib/output') as typeof import('../lib/output');
+  ctx.data(encodeObject(ctx.format, value));
+}
+
+/** `3 activities` / `1 activity`. */
+export function plural(n: number, one: string, many: string = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

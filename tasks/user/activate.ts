@@ -1,0 +1,22 @@
+import type { VerbModule } from '../verb';
+import { emitResult } from '../bulk-options';
+
+const verb: VerbModule = {
+  builder: (y) =>
+    y
+      .positional('user', { type: 'string', describe: 'Nickname or email (local or remote user)' })
+      .example('$0 user activate alice', 'Let alice sign in again')
+      .example('$0 user unban alice@example.com --reason "appeal accepted"', 'The same by email, with a reason for the audit log'),
+  async run(argv, ctx) {
+    const { activateUser } = require('../../lib/users/activation') as typeof import('../../lib/users/activation');
+    const lib = await ctx.lib();
+    const result = await activateUser(lib, String(argv.user), { dryRun: ctx.dryRun });
+    const nick = result.nickname;
+    if (!result.changed) ctx.say(`User ${nick} already activated`);
+    else if (ctx.dryRun) ctx.say(`${nick} would be activated (dry run)`);
+    else ctx.say(`Successfully activated ${nick}`);
+    emitResult(ctx, { id: result.id, nickname: nick, active: result.active, changed: result.changed, dryRun: result.dryRun });
+  },
+};
+
+export default verb;

@@ -1,0 +1,28 @@
+import type { VerbModule } from '../verb';
+import { emitResult, plural } from '../bulk-options';
+
+const verb: VerbModule = {
+  builder: (y) =>
+    y
+      .positional('user', { type: 'string', describe: 'Nickname or email (local or remote user)' })
+      .example('$0 user deactivate alice --reason "spam"', 'Deactivate alice, drop her follows with local users, sign her out')
+      .example('$0 user ban spammer@remote.example', 'The same for a remote account'),
+  async run(argv, ctx) {
+    const { deactivateUser } = require('../../lib/users/activation') as typeof import('../../lib/users/activation');
+    const lib = await ctx.lib();
+    const result = await deactivateUser(lib, String(argv.user), { dryRun: ctx.dryRun });
+    const nick = result.nickname;
+    const what = `${plural(result.unfollowed, 'follow')} with local users, ${plural(result.revokedSessions, 'session')}`;
+    if (!result.changed) {
+      ctx.say(`User ${nick} already deactivated`);
+    } else if (ctx.dryRun) {
+      ctx.say(`${nick} would be deactivated; it would lose ${what} (dry run)`);
+    } else {
+      ctx.say(`Successfully deactivated ${nick} and unsubscribed all local followers`);
+      ctx.say(`Removed ${what}.`);
+    }
+    emitResult(ctx, { ...result });
+  },
+};
+
+export default verb;

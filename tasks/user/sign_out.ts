@@ -1,0 +1,26 @@
+import type { VerbModule } from '../verb';
+import { emitResult, plural } from '../bulk-options';
+
+const verb: VerbModule = {
+  builder: (y) =>
+    y
+      .positional('user', { type: 'string', describe: 'Nickname or email of a local user' })
+      .example('$0 user sign_out alice', 'Revoke every session, access/refresh token and authorization of alice'),
+  async run(argv, ctx) {
+    const { signOutUser } = require('../../lib/users/sessions') as typeof import('../../lib/users/sessions');
+    const lib = await ctx.lib();
+    const result = await signOutUser(lib, String(argv.user), { dryRun: ctx.dryRun });
+    const nick = result.nickname;
+    const { access, refresh, authorization } = result.revoked;
+    const detail = `access ${access}, refresh ${refresh}, authorization ${authorization}`;
+    if (ctx.dryRun) {
+      ctx.say(`${nick} would be signed out from all apps: ${plural(result.total, 'token')} would be revoked (${detail}) (dry run)`);
+    } else {
+      ctx.say(`${nick} signed out from all apps.`);
+      ctx.say(`Revoked ${plural(result.total, 'token')} (${detail}).`);
+    }
+    emitResult(ctx, { ...result });
+  },
+};
+
+export default verb;
