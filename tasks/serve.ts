@@ -13,7 +13,7 @@ const verb: VerbModule = {
       .option('host', { type: 'string', describe: 'Address to listen on (default $CTL_SERVE_HOST, else 127.0.0.1)' })
       .check((argv) => {
         if (argv.port !== undefined && (!Number.isInteger(argv.port) || (argv.port as number) < 0 || (argv.port as number) > 65535)) {
-          throw new Error(`--port must be a whole number from 0 to 65535, got ${JSON.stringify(argv.port)}`);
+          throw new UsageError(`--port must be a whole number from 0 to 65535, got ${JSON.stringify(argv.port)}`);
         }
         return true;
       })
