@@ -178,8 +178,6 @@ const CASES: CaseDef[] = [
         )
         INSERT INTO audit_log (${AUDIT_COLUMNS})
         SELECT now(), 'bench', 'unconfirm_all', id, nickname, NULL, '{"confirmed":{"from":true,"to":false},"confirmationTokenIssued":true}' FROM changed`);
-      await b.db.query(`UPDATE users SET confirmed = (id % 2 = 1) WHERE ${REGULAR}`);
-      await b.db.query(`DELETE FROM tokens WHERE kind = 'email_confirmation'`);
       await seed.vacuum(b.db);
       return result(this.name, r.seconds, base, r.peakRssMb, `${todo} users, as many tokens`);
     },
@@ -209,7 +207,6 @@ const CASES: CaseDef[] = [
         )
         INSERT INTO audit_log (${AUDIT_COLUMNS})
         SELECT now(), 'bench', 'deactivate_all_from_instance', id, nickname, NULL, '{"instance":"${seed.BIG_INSTANCE}","active":false}' FROM target`);
-      await seed.restoreBig(b.db, b.sizes);
       await seed.vacuum(b.db);
       return result(this.name, r.seconds, base, r.peakRssMb, `${todo} users`);
     },
@@ -247,7 +244,6 @@ const CASES: CaseDef[] = [
         WITH gone AS (DELETE FROM users WHERE id = ${seed.HEAVY_ID} RETURNING id, nickname)
         INSERT INTO audit_log (${AUDIT_COLUMNS})
         SELECT now(), 'bench', 'rm', id, nickname, NULL, '{"purge":true}' FROM gone`);
-      await seed.restoreHeavy(b.db, b.sizes);
       await seed.vacuum(b.db);
       return result(this.name, r.seconds, base, r.peakRssMb, `${todo} activities (cascade in the baseline)`);
     },
@@ -300,7 +296,6 @@ const CASES: CaseDef[] = [
         fs.rmSync(script, { force: true });
         const made2 = await b.count(`SELECT count(*) AS n FROM users WHERE email LIKE '%@import.example'`);
         if (made2 !== n) throw new Error(`the import baseline created ${made2} users, expected ${n}`);
-        await cleanup();
         return result(this.name, r.seconds, base.seconds, r.peakRssMb, `${n} users: ${Math.round(n / r.seconds)} users/s; baseline psql \\copy + INSERT`);
       } finally {
         fs.rmSync(file, { force: true });
