@@ -54,8 +54,8 @@ function compose(subject: string, site: SiteInfo, body: Body): MailContent {
     ...body.paragraphs.flatMap((p) => [p, '']),
     ...(body.link ? [`${body.link.label}:`, body.link.url, ''] : []),
     ...(body.after ?? []).flatMap((p) => [p, '']),
-    '--',
-    `${name} (${site.appUrl})`,
+    '-- ',
+    site.appUrl,
     '',
   ].join('\n');
   const p = (t: string) => `<p>${escapeHtml(t)}</p>`;

@@ -1,6 +1,7 @@
 import type { Config } from '../lib/config';
 import type { DbHandle } from '../lib/db';
 import type { LibContext } from '../lib/context';
+import type { Mailer } from '../lib/mail';
 import type { Format } from '../lib/output';
 import { RefusedError } from '../lib/errors';
 import { readLine, type Io } from './io';
@@ -21,6 +22,7 @@ export interface GlobalOptions {
  */
 export class TaskContext {
   private handle: DbHandle | null = null;
+  private mailerInstance: Mailer | null | undefined;
 
   constructor(
     readonly io: Io,
@@ -57,7 +59,18 @@ export class TaskContext {
     return { db, now: this.now, actor: this.options.actor, reason: this.options.reason };
   }
 
+  /** The SMTP mailer from the settings, made on first use (nodemailer loads only then); null when mail is not configured. */
+  mailer(): Mailer | null {
+    if (this.mailerInstance === undefined) {
+      const { createMailer } = require('../lib/mail') as typeof import('../lib/mail');
+      this.mailerInstance = createMailer(this.config);
+    }
+    return this.mailerInstance;
+  }
+
   async close(): Promise<void> {
+    this.mailerInstance?.close();
+    this.mailerInstance = undefined;
     const handle = this.handle;
     this.handle = null;
     if (handle) await handle.close();

@@ -1,5 +1,6 @@
 import type { VerbModule } from '../verb';
 import { passwordOptions, readPasswordOption } from '../password-input';
+import { announceMail, deliver, failIfUndelivered, type MailReport } from '../mailing';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -11,7 +12,8 @@ const verb: VerbModule = {
         .option('bio', { type: 'string', describe: 'Bio' })
         .option('moderator', { type: 'boolean', default: false, describe: 'Make the user a moderator' })
         .option('admin', { type: 'boolean', default: false, describe: 'Make the user an admin' })
-        .option('confirmed', { type: 'boolean', default: true, describe: 'Mark the email confirmed (--no-confirmed issues a confirmation token)' }),
+        .option('confirmed', { type: 'boolean', default: true, describe: 'Mark the email confirmed (--no-confirmed issues a confirmation token)' })
+        .option('skip-email', { type: 'boolean', describe: 'Do not mail the set-password or confirmation link; only print it' }),
     )
       .example('$0 user new alice alice@example.com --password-stdin <<< "s3cret-pass" -y', 'Create alice with a password from stdin')
       .example('$0 user new bob@example.com --admin', 'Create admin "bob" and print a set-password link'),
@@ -57,10 +59,27 @@ const verb: VerbModule = {
       // The link is the only way into the account: show it even with -q.
       if (ctx.format === 'table') ctx.io.stdout.write(`URL: ${created.passwordReset.url}\n`);
     }
+    if (created.confirmation) {
+      ctx.say(`Generated email confirmation token for ${nick}`);
+      if (ctx.format === 'table') ctx.io.stdout.write(`URL: ${created.confirmation.url}\n`);
+    }
+    // Overleaf: with mail configured, the links go to the user as well.
+    const reports: MailReport[] = [];
+    if (!argv.skipEmail) {
+      const mail = require('../../lib/mail-templates') as typeof import('../../lib/mail-templates');
+      const to = { address: plan.email, name: plan.name };
+      const about = { appUrl: ctx.config.appUrl, nickname: nick, name: plan.name };
+      const { passwordReset, confirmation } = created;
+      if (passwordReset) reports.push(await deliver(ctx, 'set_password', to, () => mail.setPasswordMail({ ...about, url: passwordReset.url, expiresAt: passwordReset.expiresAt })));
+      if (confirmation) reports.push(await deliver(ctx, 'email_confirmation', to, () => mail.confirmationMail({ ...about, url: confirmation.url, expiresAt: confirmation.expiresAt })));
+    }
     if (ctx.format !== 'table') {
       const { encodeObject } = require('../../lib/output') as typeof import('../../lib/output');
-      ctx.data(encodeObject(ctx.format, { ...created.user, passwordResetUrl: created.passwordReset?.url ?? null }));
+      ctx.data(encodeObject(ctx.format, { ...created.user, passwordResetUrl: created.passwordReset?.url ?? null, confirmationUrl: created.confirmation?.url ?? null, mail: reports }));
     }
+    const instead = `pass the link${reports.length > 1 ? 's' : ''} above to ${nick} yourself`;
+    announceMail(ctx, reports, instead, nick);
+    failIfUndelivered(reports, `User ${nick} was created`, instead);
   },
 };
 

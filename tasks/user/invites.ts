@@ -1,0 +1,37 @@
+import type { VerbModule } from '../verb';
+import type { InviteJson } from '../../lib/invites';
+import type { Column } from '../../lib/output';
+import { writeRows } from '../render';
+
+const dash = (v: unknown) => (v === null || v === undefined ? '-' : v);
+
+const COLUMNS: readonly Column<InviteJson>[] = [
+  { header: 'id', value: (i) => i.id },
+  { header: 'token', value: (i) => `${i.tokenPrefix}…` },
+  { header: 'type', value: (i) => i.type },
+  { header: 'status', value: (i) => i.status },
+  { header: 'used', value: (i) => (i.used ? 'yes' : 'no') },
+  { header: 'expires at', value: (i) => dash(i.expiresAt) },
+  { header: 'max use', value: (i) => dash(i.maxUse) },
+  { header: 'uses left', value: (i) => i.usesLeft },
+  { header: 'created', value: (i) => i.createdAt.toISOString().slice(0, 10) },
+  { header: 'email', value: (i) => dash(i.email), flexible: true },
+];
+
+const verb: VerbModule = {
+  builder: (y) =>
+    y
+      .option('all', { type: 'boolean', describe: 'Include used, expired and revoked invites' })
+      .example('$0 user invites', 'Invites that can still be used')
+      .example('$0 user invites --all --json', 'Every invite, as JSON'),
+  async run(argv, ctx) {
+    const { listInvites } = require('../../lib/invites') as typeof import('../../lib/invites');
+    const { db } = await ctx.db();
+    const rows = await listInvites(db, { all: Boolean(argv.all), now: ctx.now() });
+    await writeRows(ctx, (async function* () {
+      yield rows;
+    })(), COLUMNS);
+  },
+};
+
+export default verb;

@@ -1,0 +1,74 @@
+import type { VerbModule } from '../verb';
+import { writeObject } from '../render';
+import { passwordOptions, readPasswordOption } from '../password-input';
+import { announceMail, deliver, failIfUndelivered, type MailReport } from '../mailing';
+
+const INSTEAD = 'pass the link above on yourself';
+
+const verb: VerbModule = {
+  builder: (y) =>
+    passwordOptions(
+      y
+        .positional('user', { type: 'string', describe: 'Nickname or email of a local user' })
+        .option('random-password', { type: 'boolean', describe: 'Set a generated password and print it once (no link)' })
+        .option('skip-email', { type: 'boolean', describe: 'Only print the link; do not mail it to the user' }),
+    )
+      .conflicts('random-password', ['password', 'password-stdin', 'password-file'])
+      .example('$0 user reset_password alice', 'Print (and, with mail configured, mail) a single-use reset link')
+      .example('$0 user reset_password alice --password-stdin <<< "n3w-pass-phrase"', 'Set the password directly; signs alice out everywhere'),
+  async run(argv, ctx) {
+    const reset = require('../../lib/password-reset') as typeof import('../../lib/password-reset');
+    const ref = String(argv.user);
+    let password = await readPasswordOption(argv, ctx);
+    if (argv.randomPassword) password = (require('../../lib/secrets') as typeof import('../../lib/secrets')).newPassword();
+    const lib = await ctx.lib();
+
+    if (password !== null) {
+      (require('../../lib/passwords') as typeof import('../../lib/passwords')).checkPassword(password);
+      if (ctx.dryRun) {
+        const user = await reset.findResetTarget(lib.db, ref);
+        ctx.say(`Password of ${user.nickname} would be changed and every session signed out (dry run)`);
+        if (ctx.format !== 'table') writeObject(ctx, { dryRun: true, userId: user.id, nickname: user.nickname });
+        return;
+      }
+      const changed = await reset.setPassword(lib, ref, password, ctx.config);
+      ctx.say(`Password of ${changed.nickname} changed; ${changed.sessionsRevoked} session(s) signed out`);
+      if (ctx.format === 'table') {
+        // A generated password is shown exactly once, even with -q.
+        if (argv.randomPassword) ctx.io.stdout.write(`Password: ${password}\n`);
+      } else {
+        writeObject(ctx, argv.randomPassword ? { ...changed, password } : { ...changed });
+      }
+      return;
+    }
+
+    if (ctx.dryRun) {
+      const user = await reset.findResetTarget(lib.db, ref);
+      ctx.say(`Would generate password reset token for ${user.nickname} (dry run)`);
+      if (ctx.format !== 'table') writeObject(ctx, { dryRun: true, userId: user.id, nickname: user.nickname });
+      return;
+    }
+    const issued = await reset.createPasswordReset(lib, ref, ctx.config);
+    const nick = issued.user.nickname;
+    ctx.say(`Generated password reset token for ${nick}`);
+    if (ctx.format === 'table') ctx.io.stdout.write(`URL: ${issued.url}\n`);
+
+    const reports: MailReport[] = [];
+    if (!argv.skipEmail) {
+      const { passwordResetMail } = require('../../lib/mail-templates') as typeof import('../../lib/mail-templates');
+      const to = issued.user.email ? { address: issued.user.email, name: issued.user.name } : null;
+      reports.push(
+        await deliver(ctx, 'password_reset', to, () =>
+          passwordResetMail({ appUrl: ctx.config.appUrl, nickname: nick, name: issued.user.name, url: issued.url, expiresAt: issued.expiresAt }),
+        ),
+      );
+    }
+    if (ctx.format !== 'table') {
+      writeObject(ctx, { userId: issued.user.id, nickname: nick, token: issued.token, url: issued.url, expiresAt: issued.expiresAt, mail: reports });
+    }
+    announceMail(ctx, reports, INSTEAD, nick);
+    failIfUndelivered(reports, `The reset link for ${nick} was saved`, INSTEAD);
+  },
+};
+
+export default verb;

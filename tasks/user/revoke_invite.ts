@@ -1,0 +1,34 @@
+import type { VerbModule } from '../verb';
+import { writeObject } from '../render';
+
+/** The token from a pasted registration URL, else the argument as given. */
+function tokenOf(arg: string): string {
+  const match = /\/registration\/([A-Za-z0-9_-]+)\/?$/.exec(arg);
+  return match ? match[1] : arg;
+}
+
+const verb: VerbModule = {
+  builder: (y) =>
+    y
+      .positional('token', { type: 'string', describe: 'The invite token (or its registration URL), or its id from `ctl user invites`' })
+      .example('$0 user revoke_invite 3', 'Revoke invite 3 (ids are listed by `ctl user invites`)')
+      .example('$0 user revoke_invite Wq1c...', 'Revoke the invite with that token'),
+  async run(argv, ctx) {
+    const { findInvite, revokeInvite } = require('../../lib/invites') as typeof import('../../lib/invites');
+    const arg = String(argv.token);
+    const key = tokenOf(arg);
+    const subject = /^\d{1,15}$/.test(key) ? `Invite ${key}` : `Invite for token ${arg}`;
+    const lib = await ctx.lib();
+    if (ctx.dryRun) {
+      const invite = await findInvite(lib.db, key, ctx.now());
+      ctx.say(invite.revokedAt ? `${subject} was already revoked.` : `${subject} would be revoked (dry run)`);
+      if (ctx.format !== 'table') writeObject(ctx, { dryRun: true, ...invite, alreadyRevoked: invite.revokedAt !== null });
+      return;
+    }
+    const { invite, alreadyRevoked } = await revokeInvite(lib, key);
+    ctx.say(alreadyRevoked ? `${subject} was already revoked.` : `${subject} was revoked.`);
+    if (ctx.format !== 'table') writeObject(ctx, { ...invite, alreadyRevoked });
+  },
+};
+
+export default verb;

@@ -1,0 +1,48 @@
+import type { VerbModule } from '../verb';
+import { writeObject } from '../render';
+import { announceMail, deliver, failIfUndelivered } from '../mailing';
+
+const INSTEAD = 'pass the link above on yourself';
+
+const verb: VerbModule = {
+  builder: (y) =>
+    y
+      .positional('user', { type: 'string', describe: 'Nickname or email of a local, unconfirmed user' })
+      .example('$0 user send_confirmation alice', 'Mail alice a fresh email-confirmation link'),
+  async run(argv, ctx) {
+    const { createConfirmation } = require('../../lib/confirmation') as typeof import('../../lib/confirmation');
+    const ref = String(argv.user);
+    const lib = await ctx.lib();
+
+    if (ctx.dryRun) {
+      const { requireLocalUser } = require('../../lib/users/find') as typeof import('../../lib/users/find');
+      const user = await requireLocalUser(lib.db, ref);
+      if (user.confirmed) ctx.say(`${user.nickname} doesn't need confirmation.`);
+      else ctx.say(`Would mail a confirmation link to ${user.email ?? '(no email address)'} for ${user.nickname} (dry run)`);
+      if (ctx.format !== 'table') writeObject(ctx, { dryRun: true, userId: user.id, nickname: user.nickname, confirmed: user.confirmed });
+      return;
+    }
+
+    const issued = await createConfirmation(lib, ref, ctx.config);
+    const nick = issued.user.nickname;
+    if (!issued.confirmation) {
+      ctx.say(`${nick} doesn't need confirmation.`);
+      if (ctx.format !== 'table') writeObject(ctx, { userId: issued.user.id, nickname: nick, confirmed: true, url: null, mail: [] });
+      return;
+    }
+    const link = issued.confirmation;
+    ctx.say(`Generated email confirmation token for ${nick}`);
+    if (ctx.format === 'table') ctx.io.stdout.write(`URL: ${link.url}\n`);
+    const { confirmationMail } = require('../../lib/mail-templates') as typeof import('../../lib/mail-templates');
+    const report = await deliver(ctx, 'email_confirmation', { address: issued.user.email!, name: issued.user.name }, () =>
+      confirmationMail({ appUrl: ctx.config.appUrl, nickname: nick, name: issued.user.name, url: link.url, expiresAt: link.expiresAt }),
+    );
+    if (ctx.format !== 'table') {
+      writeObject(ctx, { userId: issued.user.id, nickname: nick, confirmed: false, token: link.token, url: link.url, expiresAt: link.expiresAt, mail: [report] });
+    }
+    announceMail(ctx, [report], INSTEAD, nick);
+    failIfUndelivered([report], `The confirmation link for ${nick} was saved`, INSTEAD);
+  },
+};
+
+export default verb;
