@@ -3,7 +3,8 @@ import type { Database } from '../schema';
 import type { LibContext } from '../context';
 import { InterruptedError } from '../errors';
 import { runInBatches, type BatchProgress } from '../batch';
-import { hashToken, newToken } from '../secrets';
+import { randomBytes } from 'node:crypto';
+import { hashToken } from '../secrets';
 import { links } from '../links';
 import type { HashPool } from '../hash-pool';
 import type { ImportRow } from './plan';
@@ -30,6 +31,17 @@ export interface LostImportRow {
   readonly nickname: string;
   readonly email: string;
   readonly error: string;
+}
+
+/**
+ * Fresh set-password tokens where `wanted` is true (null elsewhere): 256 random bits each, like
+ * lib/secrets newToken, drawn from one randomBytes call per batch instead of one per user.
+ */
+export function newTokens(wanted: readonly boolean[]): (string | null)[] {
+  const count = wanted.filter(Boolean).length;
+  const pool = count > 0 ? randomBytes(32 * count) : Buffer.alloc(0);
+  let k = 0;
+  return wanted.map((w) => (w ? pool.subarray(32 * k, 32 * ++k).toString('base64url') : null));
 }
 
 export interface WriteOptions {
@@ -117,7 +129,7 @@ export async function writeImport(db: Kysely<Database>, ctx: LibContext, rows: r
         const passwordHashes = ready!;
         const now = ctx.now();
         const expiresAt = new Date(now.getTime() + settings.passwordResetTtlMs);
-        const tokens = part.map((r) => (r.password === null ? newToken() : null));
+        const tokens = newTokens(part.map((r) => r.password === null));
         const inserted = await sql<{ id: number; nickname: string }>`
           WITH input AS (
             SELECT * FROM unnest(

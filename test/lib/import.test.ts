@@ -4,7 +4,7 @@ import { createTestDatabase, libContext, truncateAll, TEST_SETTINGS, type TestDa
 import { countQueries } from '../helpers/query-counter';
 import { CsvReader, JsonlReader, readRecords, type RawRecord } from '../../lib/import/parse';
 import { normalizeRecord, planImport } from '../../lib/import/plan';
-import { writeImport, type CreatedImportRow } from '../../lib/import/write';
+import { newTokens, writeImport, type CreatedImportRow } from '../../lib/import/write';
 import { createHashPool, type HashPool } from '../../lib/hash-pool';
 import { hashToken } from '../../lib/secrets';
 import { InterruptedError, UsageError } from '../../lib/errors';
@@ -315,4 +315,17 @@ describe('hash pool', () => {
       await pool.close();
     }
 });
+});
+
+describe('newTokens', () => {
+  test('a distinct 43-character URL-safe token (256 bits) where wanted, null elsewhere', () => {
+    const tokens = newTokens([true, false, true, true]);
+    expect(tokens[1]).toBeNull();
+    const real = tokens.filter((t): t is string => t !== null);
+    expect(real).toHaveLength(3);
+    for (const t of real) expect(t).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(new Set(real).size).toBe(3);
+    expect(Buffer.from(real[0], 'base64url')).toHaveLength(32);
+    expect(newTokens([false, false])).toEqual([null, null]);
+  });
 });
