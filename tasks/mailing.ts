@@ -64,3 +64,26 @@ export function failIfUndelivered(reports: readonly MailReport[], saved: string,
   const what = failed.map((r) => `the ${LABEL[r.kind].toLowerCase()} could not be mailed to ${r.to} (${r.error})`).join(' and ');
   throw new PartialFailureError(`${saved}, but ${what}; ${instead}`);
 }
+
+/**
+ * `rm`'s account-deleted notice (Overleaf; `--skip-email` skips it). Sent only when mail is
+ * configured and the account had an address: unlike a link, there is nothing to hand over
+ * otherwise, so a deletion without mail stays as quiet as before. A failed send is exit 7
+ * saying that the deletion itself was saved.
+ */
+export async function notifyAccountDeleted(
+  ctx: TaskContext,
+  user: { readonly nickname: string; readonly email: string | null; readonly name?: string | null },
+  restorableUntil: Date | null,
+): Promise<void> {
+  const mailer = ctx.mailer();
+  if (!mailer || !user.email) return;
+  const { sendAccountDeletedNotice, mailErrorReason } = require('../lib/mail') as typeof import('../lib/mail');
+  try {
+    await sendAccountDeletedNotice(mailer, user, { appUrl: ctx.config.appUrl, restorableUntil });
+  } catch (error) {
+    const reason = (error as { reason?: string }).reason ?? mailErrorReason(error);
+    throw new PartialFailureError(`User ${user.nickname} was deleted, but the account-deleted notice could not be mailed to ${user.email} (${reason}); the user was not notified`);
+  }
+  ctx.say(`${LABEL.account_deleted} mailed to ${user.email}`);
+}

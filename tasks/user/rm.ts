@@ -1,10 +1,11 @@
 import type { VerbModule } from '../verb';
 import type { TaskContext } from '../context';
 import { batchSizeOf, batchSizeOption, emitResult, plural } from '../bulk-options';
+import { notifyAccountDeleted } from '../mailing';
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
-async function softDelete(ref: string, ctx: TaskContext): Promise<void> {
+async function softDelete(ref: string, ctx: TaskContext, skipEmail: boolean): Promise<void> {
   const { planSoftDelete, softDeleteUser } = require('../../lib/users/delete') as typeof import('../../lib/users/delete');
   const lib = await ctx.lib();
   const result = ctx.dryRun ? await planSoftDelete(lib, ref, ctx.config) : await softDeleteUser(lib, ref, ctx.config);
@@ -18,8 +19,11 @@ async function softDelete(ref: string, ctx: TaskContext): Promise<void> {
     ctx.say(`Restorable until ${day(result.restorableUntil)} with: ctl user restore ${nick}`);
   }
   emitResult(ctx, { ...result });
-  // Deletion succeeded (or the account was already deleted). Issue 4's account-deleted notice
-  // (`--skip-email`) goes here: `if (result.changed && !ctx.dryRun && !argv.skipEmail) ...`.
+  if (result.changed && !ctx.dryRun && !skipEmail) {
+    const { findUser } = require('../../lib/users/find') as typeof import('../../lib/users/find');
+    const row = await findUser(lib.db, nick, { localOnly: true, includeDeleted: true });
+    if (row) await notifyAccountDeleted(ctx, row, result.restorableUntil);
+  }
 }
 
 async function purge(ref: string, argv: Record<string, unknown>, ctx: TaskContext): Promise<void> {
@@ -53,8 +57,7 @@ async function purge(ref: string, argv: Record<string, unknown>, ctx: TaskContex
   ctx.say('Deleted:');
   for (const [table, n] of Object.entries(result.deleted)) ctx.say(`  ${table.padEnd(10)} ${n}`);
   emitResult(ctx, { id: result.id, nickname: nick, purge: true, dryRun: false, deleted: result.deleted });
-  // Deletion succeeded. Issue 4's account-deleted notice (`--skip-email`) goes here too: the
-  // address is plan.email (the row is gone now).
+  if (!argv.skipEmail) await notifyAccountDeleted(ctx, { nickname: nick, email: plan.email }, null);
 }
 
 const verb: VerbModule = {
@@ -62,14 +65,15 @@ const verb: VerbModule = {
     batchSizeOption(
       y
         .positional('user', { type: 'string', describe: 'Nickname or email of a local user' })
-        .option('purge', { type: 'boolean', describe: 'Delete the account and everything it owns now, after showing the counts and asking' }),
+        .option('purge', { type: 'boolean', describe: 'Delete the account and everything it owns now, after showing the counts and asking' })
+        .option('skip-email', { type: 'boolean', describe: 'Do not mail the user the account-deleted notice' }),
     )
       .example('$0 user rm alice', 'Soft delete: deactivated, signed out, hidden; restorable for $CTL_RETENTION_DAYS days')
       .example('$0 user rm alice --purge -y', 'Delete alice and all her rows now'),
   async run(argv, ctx) {
     const ref = String(argv.user);
     if (argv.purge) await purge(ref, argv, ctx);
-    else await softDelete(ref, ctx);
+    else await softDelete(ref, ctx, Boolean(argv.skipEmail));
   },
 };
 

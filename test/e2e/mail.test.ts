@@ -132,6 +132,49 @@ describe('mail through a real SMTP server', () => {
   });
 });
 
+describe('rm: the account-deleted notice', () => {
+  beforeEach(async () => {
+    await ctl(['user', 'new', 'alice', 'alice@example.com', '-y', '--password', 'a-good-password', '--name', 'Alice A.']);
+    await ctl(['user', 'new', 'bob', 'bob@example.com', '-y', '--password', 'a-good-password']);
+  });
+
+  test('a soft delete mails the notice with the restore deadline; a purge says it cannot be restored', async () => {
+    const r = await ctl(['user', 'rm', 'alice']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^User alice deleted\.\nRestorable until (\d{4}-\d\d-\d\d) with: ctl user restore alice\nAccount-deleted notice mailed to alice@example\.com\n$/);
+    const [soft] = await smtp.waitFor(1);
+    expect(soft).toMatchObject({ envelopeTo: ['alice@example.com'], subject: 'Your account on ctl.test was deleted' });
+    expect(soft.text).toMatch(/^Hello Alice A\.,\n/);
+    expect(soft.text).toContain(`before ${r.stdout.split('\n')[1].slice(17, 27)}`);
+    expect(soft.text).toContain('until then the account can be restored');
+
+    const p = await ctl(['user', 'rm', 'bob', '--purge', '-y']);
+    expect(p.code).toBe(0);
+    expect(p.stdout).toMatch(/User bob deleted\.\nDeleted:\n[\s\S]*Account-deleted notice mailed to bob@example\.com\n$/);
+    const [, purged] = await smtp.waitFor(2);
+    expect(purged.envelopeTo).toEqual(['bob@example.com']);
+    expect(purged.text).toContain('cannot be restored');
+  });
+
+  test('--skip-email, --dry-run and an already deleted account mail nothing', async () => {
+    expect((await ctl(['user', 'rm', 'alice', '--dry-run'])).code).toBe(0);
+    expect((await ctl(['user', 'rm', 'alice', '--skip-email'])).stdout).not.toContain('mailed');
+    expect((await ctl(['user', 'rm', 'alice'])).stdout).toBe('User alice already deleted.\n');
+    expect((await ctl(['user', 'rm', 'bob', '--purge', '-y', '--skip-email'])).code).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(smtp.messages).toHaveLength(0);
+  });
+
+  test('a failed notice is exit 7 after the deletion was saved', async () => {
+    const port = await closedPort();
+    const r = await ctl(['user', 'rm', 'alice'], { env: { SMTP_URL: `smtp://127.0.0.1:${port}` } });
+    expect(r.code).toBe(7);
+    expect(r.stdout).toMatch(/^User alice deleted\.\n/);
+    expect(r.stderr).toMatch(/^User alice was deleted, but the account-deleted notice could not be mailed to alice@example\.com \(.*ECONNREFUSED.*\); the user was not notified\n$/);
+    expect(JSON.parse((await ctl(['user', 'list', '--deleted', '--json'])).stdout).map((u: { nickname: string }) => u.nickname)).toEqual(['alice']);
+  });
+});
+
 describe('when mail cannot be sent', () => {
   test('the invite is saved, its link printed and working, and the exit is 7 saying so', async () => {
     const port = await closedPort();
