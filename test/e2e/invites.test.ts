@@ -41,6 +41,16 @@ describe('ctl user invite', () => {
     expect(created.user.nickname).toBe('alice');
   });
 
+  test('a printed --max-use 2 token registers exactly two accounts', async () => {
+    const r = await ctl(['user', 'invite', '--max-use', '2']);
+    const token = tokenOf(r.stdout.trim().split('\n')[1]);
+    await register(token, 'one');
+    await register(token, 'two');
+    await expect(register(token, 'three')).rejects.toThrow(new ConflictError('this invite has already been used'));
+    expect((await invites())[0]).toMatchObject({ uses: 2, used: true });
+    expect(JSON.parse((await ctl(['user', 'list', '--json'])).stdout).map((u: { nickname: string }) => u.nickname)).toEqual(['one', 'two']);
+  });
+
   test('--expires-at today is accepted (the last day is inclusive)', async () => {
     const r = await ctl(['user', 'invite', '--expires-at', today()]);
     expect(r.code).toBe(0);
