@@ -2,6 +2,7 @@ import type { VerbModule } from '../verb';
 import type { UserJson } from '../../lib/users/present';
 import type { Column } from '../../lib/output';
 import { writeRows } from '../render';
+import { UsageError } from '../../lib/errors';
 
 function roles(u: UserJson): string {
   return [u.admin && 'admin', u.moderator && 'moderator'].filter(Boolean).join(',') || '-';
@@ -42,7 +43,7 @@ const verb: VerbModule = {
       .conflicts('confirmed', 'unconfirmed')
       .conflicts('local', 'remote')
       .check((argv) => {
-        if (argv.limit !== undefined && (!Number.isInteger(argv.limit) || argv.limit < 1)) throw new Error(`--limit must be a positive whole number, got ${JSON.stringify(argv.limit)}`);
+        if (argv.limit !== undefined && (!Number.isInteger(argv.limit) || argv.limit < 1)) throw new UsageError(`--limit must be a positive whole number, got ${JSON.stringify(argv.limit)}`);
         return true;
       })
       .example('$0 user list --admin', 'Every local admin')
