@@ -80,9 +80,42 @@ function globalOptions(y: Argv): Argv {
     .group(['database-url', 'format', 'json', 'assume-yes', 'dry-run', 'quiet', 'actor', 'reason', 'help'], 'Global options:');
 }
 
+/**
+ * yargs strips one pair of quotes around the value of `--opt="value"` (not of `--opt "value"`), as
+ * if it were a shell: `--name='"Jane"'` arrived as `Jane`. The shell has already removed the quotes
+ * the user meant as quoting, so an extra pair for yargs to strip keeps every value as typed.
+ */
+export function protectQuotedValues(args: readonly string[]): string[] {
+  let options = true;
+  return args.map((arg) => {
+    if (arg === '--') options = false;
+    if (!options || !/^--.+=/.test(arg)) return arg;
+    const eq = arg.indexOf('=', 3);
+    const value = arg.slice(eq + 1);
+    const q = value[0];
+    return (q === '"' || q === "'") && value[value.length - 1] === q ? `${arg.slice(0, eq + 1)}${q}${value}${q}` : arg;
+  });
+}
+
+/** Variadic positionals (`tag <user> <tags..>`): arrays by design. */
+const VARIADIC = new Set(
+  [...USER_VERBS, ...OTHER_COMMANDS].flatMap((e) => [...e.command.matchAll(/[<[]([\w-]+)\.\.[>\]]/g)].map((m) => m[1])),
+);
+
+/**
+ * yargs turns a repeated option (`--name a --name b`) into an array, which a string or number
+ * option would then store or compare as '{"a","b"}': refuse it (exit 2).
+ */
+function rejectRepeatedValues(argv: Record<string, unknown>, y: Argv): void {
+  const declared = (y as unknown as { getOptions(): { string?: string[]; number?: string[] } }).getOptions();
+  for (const key of [...(declared.string ?? []), ...(declared.number ?? [])]) {
+    if (!VARIADIC.has(key) && Array.isArray(argv[key])) throw new UsageError(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} was given more than once`);
+  }
+}
+
 /** Builds the parser. Exported so tests can check parsing without a database. */
 export function buildParser(args: readonly string[], state: RunState): Argv {
-  let y = yargs([...args])
+  let y = yargs(protectQuotedValues(args))
     .scriptName('ctl')
     .usage('$0 <noun> <verb> [options]')
     .parserConfiguration({ 'boolean-negation': true, 'strip-aliased': true })
@@ -95,6 +128,7 @@ export function buildParser(args: readonly string[], state: RunState): Argv {
     });
   for (const entry of OTHER_COMMANDS) y = registerVerb(y, state, entry);
   return y
+    .middleware(rejectRepeatedValues as unknown as Parameters<Argv['middleware']>[0])
     .completion('completion', 'Print a shell completion script')
     .demandCommand(1, 'name a command: ctl --help lists them')
     .strict()
@@ -113,6 +147,9 @@ export function buildParser(args: readonly string[], state: RunState): Argv {
 export async function main(args: readonly string[], io: Io = processIo(), env: Env = process.env, signal: AbortSignal = new AbortController().signal): Promise<number> {
   const state: RunState = { io, env, signal, exitCode: 0 };
   try {
+    // A shell cannot pass a NUL byte, but a caller of main() can; PostgreSQL cannot store one.
+    const nul = args.find((a) => a.includes('\0'));
+    if (nul !== undefined) throw new UsageError(`an argument contains a NUL byte: ${JSON.stringify(nul.length > 80 ? `${nul.slice(0, 77)}...` : nul)}`);
     const parser = buildParser(args, state);
     await parser.parseAsync();
   } catch (error) {
