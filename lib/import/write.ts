@@ -21,6 +21,8 @@ export interface CreatedImportRow {
   readonly id: number;
   readonly nickname: string;
   readonly email: string;
+  /** Display name, for the greeting of a set-password mail. */
+  readonly name: string;
   /** The set-password link of a row without a password, shown once; null when a password was given. */
   readonly passwordReset: { readonly token: string; readonly url: string; readonly expiresAt: Date } | null;
 }
@@ -178,6 +180,7 @@ export async function writeImport(db: Kysely<Database>, ctx: LibContext, rows: r
             id,
             nickname: r.nickname,
             email: r.email,
+            name: r.name,
             passwordReset: token === null ? null : { token, url: links.passwordReset(settings.appUrl, token), expiresAt },
           });
         });

@@ -11,15 +11,21 @@ interface RowResult {
   readonly nickname: string | null;
   readonly email: string | null;
   readonly id: number | null;
+  /** The set-password link, when it was not mailed (printed instead). */
   readonly passwordResetUrl: string | null;
+  /** The set-password link went to the user's address. */
+  readonly mailed: boolean;
   readonly error: string | null;
 }
+
+/** Set-password mails in flight at once: a slow SMTP server must not make a batch wait per user. */
+const MAIL_CONCURRENCY = 4;
 
 /** Problems listed on stderr in table format; the rest is counted (NDJSON has every row). */
 const MAX_LISTED = 50;
 
 function problemResult(p: ImportProblem | LostImportRow): RowResult {
-  return { line: p.line, status: 'failed', nickname: p.nickname, email: p.email, id: null, passwordResetUrl: null, error: p.error };
+  return { line: p.line, status: 'failed', nickname: p.nickname, email: p.email, id: null, passwordResetUrl: null, mailed: false, error: p.error };
 }
 
 /** Writes per-row results as they come: NDJSON/CSV lines at once, JSON collected for the final object. */
@@ -74,6 +80,7 @@ const verb: VerbModule = {
       .positional('file', { type: 'string', describe: 'A .csv or .jsonl file, or - for stdin' })
       .option('input-format', { type: 'string', choices: ['csv', 'jsonl'], describe: 'Format of the input (default: from the extension; for stdin, guessed)' })
       .option('continue-on-error', { type: 'boolean', default: false, describe: 'Import the valid rows even when some have problems (exit 7 then)' })
+      .option('skip-email', { type: 'boolean', describe: 'Do not mail the set-password links (mailed when SMTP is configured); only print them' })
       .option('batch-size', { type: 'number', describe: 'Users per transaction (default $CTL_BATCH_SIZE or 5000; shrinks when a batch takes over a second)' })
       .check((argv) => {
         const b = argv.batchSize as number | undefined;
@@ -132,7 +139,7 @@ const verb: VerbModule = {
       ctx.warn(`Checked ${plan.total} row(s): ${plan.rows.length} to create, ${plan.skipped.length} already there, ${failedAtPlan} with problems${ctx.dryRunSuffix}`);
       for (const p of plan.problems) results.problem(p.line, p.error);
       results.endProblems();
-      await results.emit(plan.skipped.map((s) => ({ line: s.line, status: 'skipped', nickname: s.nickname, email: s.email, id: s.id, passwordResetUrl: null, error: null })));
+      await results.emit(plan.skipped.map((s) => ({ line: s.line, status: 'skipped', nickname: s.nickname, email: s.email, id: s.id, passwordResetUrl: null, mailed: false, error: null })));
       await results.emit(plan.problems.map(problemResult));
 
       const finish = (created: number, failed: number, extra: Record<string, unknown> = {}) => {
@@ -150,7 +157,7 @@ const verb: VerbModule = {
       }
 
       if (ctx.dryRun) {
-        await results.emit(plan.rows.map((r) => ({ line: r.line, status: 'would_create', nickname: r.nickname, email: r.email, id: null, passwordResetUrl: null, error: null })));
+        await results.emit(plan.rows.map((r) => ({ line: r.line, status: 'would_create', nickname: r.nickname, email: r.email, id: null, passwordResetUrl: null, mailed: false, error: null })));
         const withoutPassword = plan.rows.filter((r) => r.password === null).length;
         if (withoutPassword > 0) ctx.say(`${withoutPassword} user(s) without a password would get a set-password link (dry run)`);
         finish(plan.rows.length, failedAtPlan, { withoutPassword });
@@ -164,18 +171,61 @@ const verb: VerbModule = {
       const progress = startProgress(ctx, 'import', plan.rows.length);
       let created = 0;
       let lost = 0;
+      let printedLinks = 0;
+      const mailFailures: { readonly to: string; readonly error: string }[] = [];
+      const mailer = argv.skipEmail || !plan.rows.some((r) => r.password === null) ? null : ctx.mailer();
+      const { deliver } = require('../mailing') as typeof import('../mailing');
+      const templates = require('../../lib/mail-templates') as typeof import('../../lib/mail-templates');
+      /** Mails each set-password link when mail is configured; true where it went out. */
+      const mailLinks = async (done: readonly CreatedImportRow[]): Promise<boolean[]> => {
+        const sent = done.map(() => false);
+        if (!mailer) return sent;
+        let next = 0;
+        const worker = async () => {
+          for (let k = next++; k < done.length; k = next++) {
+            const d = done[k];
+            if (!d.passwordReset) continue;
+            const link = d.passwordReset;
+            const report = await deliver(ctx, 'set_password', { address: d.email, name: d.name }, () =>
+              templates.setPasswordMail({ appUrl: ctx.config.appUrl, nickname: d.nickname, name: d.name, url: link.url, expiresAt: link.expiresAt }),
+            );
+            if (report.status === 'sent') sent[k] = true;
+            else if (report.status === 'failed') mailFailures.push({ to: d.email, error: report.error ?? 'unknown error' });
+          }
+        };
+        await Promise.all(Array.from({ length: MAIL_CONCURRENCY }, worker));
+        return sent;
+      };
       const onBatch = async (done: readonly CreatedImportRow[], gone: readonly LostImportRow[]) => {
         created += done.length;
         lost += gone.length;
         for (const g of gone) results.problem(g.line, g.error);
+        const mailed = await mailLinks(done);
         if (ctx.format === 'table') {
-          // The links are the only way into these accounts: shown even with -q.
+          // A link that was not mailed is the only way into its account: shown even with -q.
           let text = '';
-          for (const d of done) if (d.passwordReset) text += `Password reset URL for ${d.nickname}: ${d.passwordReset.url}\n`;
+          done.forEach((d, k) => {
+            if (!d.passwordReset) return;
+            if (mailed[k]) {
+              if (!ctx.options.quiet) text += `Set-password link mailed to ${d.email}\n`;
+            } else {
+              text += `Password reset URL for ${d.nickname}: ${d.passwordReset.url}\n`;
+            }
+          });
           if (text && !ctx.io.stdout.write(text)) await new Promise((resolve) => ctx.io.stdout.once('drain', resolve));
         }
+        printedLinks += done.filter((d, k) => d.passwordReset && !mailed[k]).length;
         await results.emit([
-          ...done.map((d): RowResult => ({ line: d.line, status: 'created', nickname: d.nickname, email: d.email, id: d.id, passwordResetUrl: d.passwordReset?.url ?? null, error: null })),
+          ...done.map((d, k): RowResult => ({
+            line: d.line,
+            status: 'created',
+            nickname: d.nickname,
+            email: d.email,
+            id: d.id,
+            passwordResetUrl: d.passwordReset && !mailed[k] ? d.passwordReset.url : null,
+            mailed: mailed[k],
+            error: null,
+          })),
           ...gone.map(problemResult),
         ]);
       };
@@ -203,7 +253,16 @@ const verb: VerbModule = {
       results.endProblems();
       const failed = failedAtPlan + lost;
       finish(created, failed);
-      if (failed > 0) throw new PartialFailureError(`${failed} of ${plan.total} row(s) failed${ctx.format === 'table' || ctx.format === 'json' ? ' (listed above)' : ''}; ${created} created`);
+      if (printedLinks > 0 && !argv.skipEmail && !mailer) {
+        ctx.warn('No mail was sent: mail is not configured (set SMTP_URL, or SMTP_HOST); pass the set-password links on yourself');
+      }
+      const why: string[] = [];
+      if (failed > 0) why.push(`${failed} of ${plan.total} row(s) failed${ctx.format === 'table' || ctx.format === 'json' ? ' (listed above)' : ''}; ${created} created`);
+      if (mailFailures.length > 0) {
+        const first = mailFailures[0];
+        why.push(`${mailFailures.length} set-password mail(s) could not be sent (to ${first.to}: ${first.error}); their links are printed instead`);
+      }
+      if (why.length > 0) throw new PartialFailureError(why.join('; '));
     });
   },
 };

@@ -41,7 +41,7 @@ describe('ctl user import', () => {
     );
     const r = await ctl(['user', 'import', csv]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toBe('Checked 3 row(s): 3 to create, 0 already there, 0 with problems\n');
+    expect(r.stderr).toBe('Checked 3 row(s): 3 to create, 0 already there, 0 with problems\nNo mail was sent: mail is not configured (set SMTP_URL, or SMTP_HOST); pass the set-password links on yourself\n');
     expect(r.stdout).toMatch(new RegExp(`^Password reset URL for alice: ${URL_RE}\nPassword reset URL for carol: ${URL_RE}\nCreated: 3, Skipped: 0, Failed: 0\n$`));
     const rows = await users();
     expect(rows.map((u) => ({ ...u, id: undefined, password_hash: u.password_hash === null ? null : 'hash' }))).toEqual([
@@ -114,12 +114,12 @@ describe('ctl user import', () => {
     expect(r.code).toBe(7);
     const lines = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
     expect(lines).toEqual([
-      { line: 1, status: 'skipped', nickname: 'alice', email: 'alice@example.com', id: expect.any(Number), passwordResetUrl: null, error: null },
-      { line: 3, status: 'failed', nickname: null, email: null, id: null, passwordResetUrl: null, error: expect.stringMatching(/^not valid JSON: /) },
-      { line: 2, status: 'created', nickname: 'bob', email: 'bob@example.com', id: expect.any(Number), passwordResetUrl: expect.stringMatching(new RegExp(`^${URL_RE}$`)), error: null },
-      { line: 4, status: 'created', nickname: 'carol', email: 'carol@example.com', id: expect.any(Number), passwordResetUrl: null, error: null },
+      { line: 1, status: 'skipped', nickname: 'alice', email: 'alice@example.com', id: expect.any(Number), passwordResetUrl: null, mailed: false, error: null },
+      { line: 3, status: 'failed', nickname: null, email: null, id: null, passwordResetUrl: null, mailed: false, error: expect.stringMatching(/^not valid JSON: /) },
+      { line: 2, status: 'created', nickname: 'bob', email: 'bob@example.com', id: expect.any(Number), passwordResetUrl: expect.stringMatching(new RegExp(`^${URL_RE}$`)), mailed: false, error: null },
+      { line: 4, status: 'created', nickname: 'carol', email: 'carol@example.com', id: expect.any(Number), passwordResetUrl: null, mailed: false, error: null },
     ]);
-    expect(r.stderr).toBe('Checked 4 row(s): 2 to create, 1 already there, 1 with problems\nCreated: 2, Skipped: 1, Failed: 1\n1 of 4 row(s) failed; 2 created\n');
+    expect(r.stderr).toBe('Checked 4 row(s): 2 to create, 1 already there, 1 with problems\nCreated: 2, Skipped: 1, Failed: 1\nNo mail was sent: mail is not configured (set SMTP_URL, or SMTP_HOST); pass the set-password links on yourself\n1 of 4 row(s) failed; 2 created\n');
     const rows = await users();
     expect(rows.map((u) => [u.nickname, u.admin, u.tags])).toEqual([['alice', false, []], ['bob', true, ['a', 'b']], ['carol', false, []]]);
   });
@@ -130,9 +130,9 @@ describe('ctl user import', () => {
     const out = JSON.parse(r.stdout);
     expect(out).toEqual({
       created: 1, skipped: 0, failed: 0, total: 1, dryRun: false,
-      rows: [{ line: 1, status: 'created', nickname: 'zoe', email: 'zoe@example.com', id: expect.any(Number), passwordResetUrl: expect.stringMatching(new RegExp(`^${URL_RE}$`)), error: null }],
+      rows: [{ line: 1, status: 'created', nickname: 'zoe', email: 'zoe@example.com', id: expect.any(Number), passwordResetUrl: expect.stringMatching(new RegExp(`^${URL_RE}$`)), mailed: false, error: null }],
     });
-    expect(r.stderr).toBe('Checked 1 row(s): 1 to create, 0 already there, 0 with problems\nCreated: 1, Skipped: 0, Failed: 0\n');
+    expect(r.stderr).toBe('Checked 1 row(s): 1 to create, 0 already there, 0 with problems\nCreated: 1, Skipped: 0, Failed: 0\nNo mail was sent: mail is not configured (set SMTP_URL, or SMTP_HOST); pass the set-password links on yourself\n');
     const csv = await ctl(['user', 'import', '-', '--input-format', 'csv', '-q'], { input: 'email\nyan@example.com\n' });
     expect(csv.code).toBe(0);
     expect(csv.stdout).toMatch(new RegExp(`^Password reset URL for yan: ${URL_RE}\n$`));
