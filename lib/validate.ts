@@ -6,7 +6,12 @@ import { UsageError } from './errors';
  */
 export const LOCAL_NICKNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const HOST = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::\d{1,5})?$/i;
-const EMAIL = /^[^\s@"<>()\[\],;:\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+// The local part: no space, no specials, no control or bidi-override character (they would repaint
+// a terminal or disguise the address), and no NUL (PostgreSQL cannot store it).
+const EMAIL = /^[^\s@"<>()\[\],;:\\\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+
+/** A UTF-16 surrogate without its pair: not a character, stored as U+FFFD by the driver. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 export const MAX_NAME_LENGTH = 256;
 export const MAX_BIO_LENGTH = 5000;
@@ -38,13 +43,17 @@ export function checkInstance(instance: string): string {
 }
 
 export function checkEmail(email: string): string {
-  if (email.length > 254 || !EMAIL.test(email)) throw new UsageError(`invalid email ${show(email)}`);
+  if (email.length > 254 || !EMAIL.test(email) || LONE_SURROGATE.test(email)) throw new UsageError(`invalid email ${show(email)}`);
   return email;
 }
 
-/** Free text (name, bio): any Unicode, but no NUL (PostgreSQL cannot store it) and bounded length. */
+/**
+ * Free text (name, bio): any Unicode, but no NUL (PostgreSQL cannot store it), no lone surrogate
+ * (it would be stored as U+FFFD, not as given) and bounded length.
+ */
 export function checkText(field: string, value: string, max: number): string {
   if (value.includes('\0')) throw new UsageError(`the ${field} contains a NUL byte`);
+  if (LONE_SURROGATE.test(value)) throw new UsageError(`the ${field} is not valid Unicode (a lone surrogate)`);
   if (value.length > max) throw new UsageError(`the ${field} is too long: ${value.length} characters, at most ${max}`);
   return value;
 }
