@@ -6,6 +6,11 @@ import type { Format } from '../lib/output';
 import { RefusedError } from '../lib/errors';
 import { readLine, type Io } from './io';
 
+/** Stored values (a name, a bio) go into human lines: their control characters must not reach the terminal. */
+function forTerminal(line: string): string {
+  return (require('../lib/output') as typeof import('../lib/output')).sanitizeForTerminal(line);
+}
+
 /** The global options every verb understands (CONVENTIONS.md). */
 export interface GlobalOptions {
   readonly format: Format;
@@ -79,12 +84,12 @@ export class TaskContext {
   /** A result line for people (`User alice created`): stdout in table format, stderr otherwise, nothing with -q. */
   say(line: string): void {
     if (this.options.quiet) return;
-    (this.format === 'table' ? this.io.stdout : this.io.stderr).write(`${line}\n`);
+    (this.format === 'table' ? this.io.stdout : this.io.stderr).write(`${forTerminal(line)}\n`);
   }
 
   /** A warning or progress note: always stderr, nothing with -q. */
   warn(line: string): void {
-    if (!this.options.quiet) this.io.stderr.write(`${line}\n`);
+    if (!this.options.quiet) this.io.stderr.write(`${forTerminal(line)}\n`);
   }
 
   /** Data for machines (any format but table): stdout, even with -q. */

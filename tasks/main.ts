@@ -28,8 +28,10 @@ function report(state: RunState, error: unknown): void {
       message = `internal error: ${message.split('\n')[0]} (set DEBUG=1 for the stack trace)`;
     }
   }
-  // One line, always: yargs' own messages span several.
-  state.io.stderr.write(`${message.trim().replace(/\s*\n\s*/g, ' ')}\n`);
+  // One line, always: yargs' own messages span several. The message may quote what was typed
+  // (`No user <ref>`): its control characters must not reach the terminal.
+  const { sanitizeForTerminal } = require('../lib/output') as typeof import('../lib/output');
+  state.io.stderr.write(`${sanitizeForTerminal(message.trim().replace(/\s*\n\s*/g, ' '))}\n`);
   if (state.env.DEBUG && error instanceof Error && error.stack) state.io.stderr.write(`${error.stack}\n`);
   state.exitCode = code;
 }
