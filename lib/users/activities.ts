@@ -2,6 +2,7 @@ import type { LibContext } from '../context';
 import { writeAudit } from '../audit';
 import { runInBatches, withBulkLock, type BatchProgress } from '../batch';
 import { requireLocalUser } from './find';
+import { yieldToEventLoop } from './bulk-sql';
 
 export interface DeleteActivitiesPlan {
   readonly id: number;
@@ -43,6 +44,7 @@ export async function deleteActivities(
   return withBulkLock(ctx.db, 'delete_activities', async (conn) => {
     const lctx: LibContext = { ...ctx, db: conn };
     const result = await runInBatches(conn, { batchSize: settings.batchSize, signal: opts.signal, total: plan.activities, onProgress: opts.onProgress }, async (trx, limit, batch) => {
+      await yieldToEventLoop();
       const deleted = await trx
         .deleteFrom('activities')
         .where('id', 'in', (eb) => eb.selectFrom('activities').select('id').where('actor_id', '=', plan.id).orderBy('id').limit(limit))

@@ -28,3 +28,13 @@ export async function auditEachUser(
     SELECT ${ctx.now()}, ${ctx.actor}, ${verb}, t.id, t.nickname, ${ctx.reason ?? null}, ${JSON.stringify(details)}::jsonb
     FROM unnest(${users.map((u) => u.id)}::bigint[], ${users.map((u) => u.nickname)}::text[]) AS t(id, nickname)`.execute(trx);
 }
+
+/**
+ * Lets the event loop run once. On PGlite every query resolves through promise callbacks only,
+ * so a loop of batches never gives Node a turn to run its SIGINT handler: Ctrl-C would be
+ * ignored until the whole job ended. Called at the start of each batch, so the abort is seen and
+ * the job stops after the batch in progress.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -4,7 +4,7 @@ import type { LibContext } from '../context';
 import { runInBatches, withBulkLock, type BatchProgress } from '../batch';
 import { SESSION_KINDS } from '../tokens';
 import { checkInstance } from '../validate';
-import { auditEachUser, idArray } from './bulk-sql';
+import { auditEachUser, idArray, yieldToEventLoop } from './bulk-sql';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -85,6 +85,7 @@ export async function deactivateInstance(
     let unfollowed = 0;
     let revokedSessions = 0;
     const result = await runInBatches(conn, { batchSize: settings.batchSize, signal: opts.signal, total: plan.users, onProgress: opts.onProgress }, async (trx, limit, batch) => {
+      await yieldToEventLoop();
       const users = await targets(trx, instance).select(['users.id', 'users.nickname']).orderBy('users.id').limit(limit).forUpdate().execute();
       if (users.length === 0) return 0;
       const ids = users.map((u) => u.id);

@@ -6,7 +6,7 @@ import { NotFoundError } from '../errors';
 import { runInBatches, withBulkLock, type BatchProgress } from '../batch';
 import { requireLocalUserIncludingDeleted, softDeleteLocked, type RetentionSettings } from './delete';
 import { assertNotLastAdmin, lockUserGuardingLastAdmin } from './last-admin';
-import { auditEachUser, idArray } from './bulk-sql';
+import { auditEachUser, idArray, yieldToEventLoop } from './bulk-sql';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -139,6 +139,7 @@ export async function purgeUser(ctx: LibContext, ref: string, settings: PurgeSet
       conn,
       { batchSize: settings.batchSize, signal: opts.signal, total, onProgress: (p) => opts.onProgress?.('activities', p) },
       async (trx, limit, batch) => {
+        await yieldToEventLoop();
         const n = await deleteActivitiesBatch(trx, scope, limit);
         if (n > 0) await writeAudit(trx, lctx, { verb: 'rm', targetUserId: id, targetNickname: nickname, details: { purge: true, stage: 'activities', batch, activities: n } });
         return n;
@@ -214,6 +215,7 @@ export async function purgeDeleted(ctx: LibContext, cutoff: Date, settings: Pick
       conn,
       { batchSize: settings.batchSize, signal: opts.signal, total: before.activities, onProgress: (p) => opts.onProgress?.('activities', p) },
       async (trx, limit, batch) => {
+        await yieldToEventLoop();
         const n = await deleteActivitiesBatch(trx, scope, limit);
         if (n > 0) await writeAudit(trx, lctx, { verb: 'purge_deleted', details: { stage: 'activities', cutoff: cutoff.toISOString(), batch, activities: n } });
         return n;
@@ -224,6 +226,7 @@ export async function purgeDeleted(ctx: LibContext, cutoff: Date, settings: Pick
       conn,
       { batchSize: settings.batchSize, signal: opts.signal, total: before.users, onProgress: (p) => opts.onProgress?.('users', p) },
       async (trx, limit) => {
+        await yieldToEventLoop();
         const users = await scopeIds(trx, scope).select(['users.nickname']).orderBy('users.id').limit(limit).forUpdate().execute();
         if (users.length === 0) return 0;
         const counts = await deleteAccounts(trx, users.map((u) => u.id));

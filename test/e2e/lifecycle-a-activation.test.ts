@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { createTestDatabase, type TestDatabase } from '../helpers/backend';
-import { runCtl, runCtlOnTty } from '../helpers/cli';
+import { spawn } from 'node:child_process';
+import { CTL, ctlEnv, runCtl, runCtlOnTty } from '../helpers/cli';
 import { seedActivities, seedFollow, seedToken, seedUser, seedUsers } from '../helpers/lifecycle-a-seed';
 import type { DbHandle } from '../../lib/db';
 
@@ -205,6 +206,38 @@ describe('ctl user delete_activities', () => {
     const r = await ctl(['user', 'delete-activities', 'alice', '-y', '--json']);
     expect(JSON.parse(r.stdout)).toEqual({ id: 2, nickname: 'alice', dryRun: false, deleted: 7, batches: 1 });
   });
+
+  test('Ctrl-C: exit 130 saying how far it got, only whole batches written, and a re-run finishes', async () => {
+    await withDb(async (db) => seedActivities(db, (await db.selectFrom('users').select('id').where('nickname', '=', 'alice').executeTakeFirstOrThrow()).id, 50000));
+    // One row per batch makes the run last long enough for its first plain progress line (after
+    // 5 s); the interrupt is sent when that line appears, so the timing never decides the outcome.
+    const child = spawn(process.execPath, [CTL, 'user', 'delete_activities', 'alice', '-y', '--batch-size', '1'], { env: ctlEnv(tdb), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (/ rows\/s/.test(stderr) && !child.killed) child.kill('SIGINT');
+    });
+    child.stdin.end();
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(130);
+    expect(stdout).toBe('');
+    const done = Number(/interrupted after (\d+) row\(s\) in \1 batch\(es\); every finished batch is saved, re-run to finish the rest\n$/.exec(stderr)?.[1]);
+    expect(done).toBeGreaterThan(0);
+    expect(done).toBeLessThan(50007);
+    const { left, audited } = await withDb(async (db) => {
+      const { rows } = await sql<{ left: number; audited: number }>`
+        SELECT (SELECT count(*)::int FROM activities a JOIN users u ON u.id = a.actor_id WHERE u.nickname = 'alice') AS left,
+               (SELECT coalesce(sum((details->>'activities')::int), 0)::int FROM audit_log WHERE verb = 'delete_activities') AS audited`.execute(db);
+      return rows[0];
+    });
+    expect(left).toBe(7 + 50000 - done);
+    expect(audited).toBe(done);
+    const rerun = await ctl(['user', 'delete_activities', 'alice', '-y', '--batch-size', '5000']);
+    const batches = Math.floor(left / 5000) + 1;
+    expect(rerun).toMatchObject({ code: 0, stdout: `User alice statuses deleted.\nDeleted ${left} activities in ${batches} batch${batches === 1 ? '' : 'es'}.\n` });
+  }, 180000);
 
   test('nothing to delete: no question, exit 0; remote or missing: exit 3', async () => {
     await withDb((db) => db.deleteFrom('activities').execute());
