@@ -17,7 +17,7 @@ export interface ActivationResult {
   readonly changed: boolean;
   /** Follows removed between the user and local users, both directions (deactivate only). */
   readonly unfollowed: number;
-  /** Live sessions revoked (deactivate only). */
+  /** Session tokens (access, refresh, authorization) revoked: those neither revoked nor used yet (deactivate only). */
   readonly revokedSessions: number;
   readonly dryRun: boolean;
 }

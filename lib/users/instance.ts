@@ -1,10 +1,11 @@
-import { type Expression, type ExpressionBuilder, type Kysely, type SqlBool, type Transaction } from 'kysely';
+import type { Expression, ExpressionBuilder, Kysely, SqlBool, Transaction } from 'kysely';
 import type { Database } from '../schema';
 import type { LibContext } from '../context';
+import { writeAuditForUsers } from '../audit';
 import { runInBatches, withBulkLock, type BatchProgress } from '../batch';
 import { SESSION_KINDS } from '../tokens';
 import { checkInstance } from '../validate';
-import { auditEachUser, idArray, yieldToEventLoop } from './bulk-sql';
+import { idArray, yieldToEventLoop } from './bulk-sql';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -108,7 +109,7 @@ export async function deactivateInstance(
         .set({ active: false, updated_at: now })
         .where((eb) => eb('id', '=', eb.fn.any(inBatch)))
         .execute();
-      await auditEachUser(trx, ctx, 'deactivate_all_from_instance', users, { instance, batch, active: false });
+      await writeAuditForUsers(trx, ctx, 'deactivate_all_from_instance', users, { instance, batch, active: false });
       unfollowed += Number(follows.numDeletedRows);
       revokedSessions += Number(tokens.numUpdatedRows);
       return users.length;

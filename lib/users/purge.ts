@@ -1,12 +1,12 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../schema';
 import type { LibContext } from '../context';
-import { writeAudit } from '../audit';
+import { writeAudit, writeAuditForUsers } from '../audit';
 import { NotFoundError } from '../errors';
 import { runInBatches, withBulkLock, type BatchProgress } from '../batch';
 import { requireLocalUserIncludingDeleted, softDeleteLocked, type RetentionSettings } from './delete';
 import { assertNotLastAdmin, lockUserGuardingLastAdmin } from './last-admin';
-import { auditEachUser, idArray, yieldToEventLoop } from './bulk-sql';
+import { idArray, yieldToEventLoop } from './bulk-sql';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -231,7 +231,7 @@ export async function purgeDeleted(ctx: LibContext, cutoff: Date, settings: Pick
         if (users.length === 0) return 0;
         const counts = await deleteAccounts(trx, users.map((u) => u.id));
         // Each account purged its own audit row (`audit list --user` finds it), in one INSERT for the batch.
-        await auditEachUser(trx, lctx, 'purge_deleted', users, { stage: 'account', cutoff: cutoff.toISOString() });
+        await writeAuditForUsers(trx, lctx, 'purge_deleted', users, { stage: 'account', cutoff: cutoff.toISOString() });
         deleted = add(deleted, counts);
         return users.length;
       },
