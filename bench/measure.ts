@@ -16,12 +16,16 @@ export interface Run {
   readonly stdoutBytes: number;
   readonly stdoutLines: number;
   readonly stderr: string;
+  /** Stopped by the bench (SIGINT, then SIGKILL) for taking longer than its time limit. */
+  readonly timedOut: boolean;
 }
 
 interface SpawnOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly input?: string;
   readonly probe?: boolean;
+  /** Past this, SIGINT (a bulk verb stops after its batch), and SIGKILL 10 s later. */
+  readonly timeoutMs?: number;
 }
 
 /** Runs a command, timing it from spawn to exit; stdout is counted and dropped (never kept in memory). */
@@ -45,8 +49,19 @@ export function timed(command: string, args: readonly string[], opts: SpawnOptio
     child.stderr.on('data', (d: Buffer) => {
       if (stderr.length < 20000) stderr += d.toString();
     });
+    let timedOut = false;
+    let killer: NodeJS.Timeout | null = null;
+    const limit = opts.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          child.kill('SIGINT');
+          killer = setTimeout(() => child.kill('SIGKILL'), 10000);
+        }, opts.timeoutMs)
+      : null;
     child.on('error', reject);
     child.on('close', (code) => {
+      if (limit) clearTimeout(limit);
+      if (killer) clearTimeout(killer);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       let peakRssMb: number | null = null;
       if (rssFile) {
@@ -57,7 +72,7 @@ export function timed(command: string, args: readonly string[], opts: SpawnOptio
           peakRssMb = null;
         }
       }
-      resolve({ seconds, code, peakRssMb, stdoutBytes: bytes, stdoutLines: lines, stderr });
+      resolve({ seconds, code, peakRssMb, stdoutBytes: bytes, stdoutLines: lines, stderr, timedOut });
     });
     child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
@@ -65,15 +80,17 @@ export function timed(command: string, args: readonly string[], opts: SpawnOptio
 }
 
 /** `bin/ctl` with the bench database, no .env file, no colour, quiet progress unless asked. */
-export function ctl(databaseUrl: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+export function ctl(databaseUrl: string, args: readonly string[], timeoutMs: number, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return timed(process.execPath, [CTL, ...args], {
     probe: true,
+    timeoutMs,
     env: { DATABASE_URL: databaseUrl, CTL_ENV_FILE: '', NO_COLOR: '1', USER: 'bench', APP_URL: 'http://bench.example', ...env },
   });
 }
 
 /** Fails loudly when a measured run did not do its job: a figure for a failed run is worse than none. */
 export function check(run: Run, what: string): Run {
+  if (run.timedOut) throw new Error(`${what} did not finish within the time limit (BENCH_CASE_TIMEOUT); stopped after ${run.seconds.toFixed(0)} s`);
   if (run.code !== 0) throw new Error(`${what} exited ${run.code}: ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   return run;
 }

@@ -55,6 +55,7 @@ class Bench {
     readonly sizes: seed.Sizes,
     readonly importUsers: number,
     readonly coldRuns: number,
+    readonly timeoutMs: number,
   ) {}
 
   async count(query: string): Promise<number> {
@@ -70,7 +71,12 @@ class Bench {
   }
 
   ctl(args: readonly string[]): Promise<Run> {
-    return ctl(this.url, args);
+    return ctl(this.url, args, this.timeoutMs);
+  }
+
+  /** After a run was stopped: cancel what its server session may still be doing. */
+  async cancelOthers(): Promise<void> {
+    await this.db.query('SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
   }
 }
 
@@ -82,6 +88,8 @@ interface CaseDef {
   /** The verb whose task module must exist, or null for cases that need none. */
   readonly verb: string | null;
   run(b: Bench): Promise<Outcome>;
+  /** After a failed run: put back what later cases need. */
+  restore?(b: Bench): Promise<void>;
 }
 
 const CASES: CaseDef[] = [
@@ -210,6 +218,7 @@ const CASES: CaseDef[] = [
       await seed.vacuum(b.db);
       return result(this.name, r.seconds, base, r.peakRssMb, `${todo} users`);
     },
+    restore: (b) => seed.restoreBig(b.db, b.sizes),
   },
   {
     name: 'delete_activities heavy',
@@ -229,6 +238,7 @@ const CASES: CaseDef[] = [
       await seed.vacuum(b.db);
       return result(this.name, r.seconds, base, r.peakRssMb, `${todo} activities`);
     },
+    restore: (b) => seed.restoreHeavy(b.db, b.sizes),
   },
   {
     name: 'rm --purge heavy',
@@ -360,6 +370,7 @@ async function main(): Promise<number> {
   const sizes: seed.Sizes = { users: intEnv('BENCH_USERS', 1_000_000, 100), activities: intEnv('BENCH_ACTIVITIES', 1_000_000, 1) };
   const importUsers = intEnv('BENCH_IMPORT_USERS', 100_000, 1);
   const coldRuns = intEnv('BENCH_COLD_RUNS', 10, 1);
+  const timeoutMs = intEnv('BENCH_CASE_TIMEOUT', 240, 1) * 1000;
   const url = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/userctl_bench';
   const only = (process.env.BENCH_CASES ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
 
@@ -382,7 +393,7 @@ async function main(): Promise<number> {
     await seed.vacuum(db);
     log(`follows and activities seeded in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
-    const bench = new Bench(db, url, sizes, importUsers, coldRuns);
+    const bench = new Bench(db, url, sizes, importUsers, coldRuns, timeoutMs);
     for (const c of CASES) {
       if (only.length > 0 && !only.some((o) => c.name.toLowerCase().includes(o))) continue;
       if (c.verb !== null && !verbExists(c.verb)) {
@@ -396,7 +407,9 @@ async function main(): Promise<number> {
         log(`${c.name}: ${fmt(o.seconds, 3)} s vs ${fmt(o.baselineSeconds, 3)} s (${fmt(o.ratio, 2, 'x')}), peak RSS ${fmt(o.peakRssMb, 0, ' MB')}`);
         outcomes.push(o);
       } catch (error) {
+        await bench.cancelOthers().catch(() => undefined);
         log(`${c.name}: FAILED: ${(error as Error).message}`);
+        if (c.restore) await c.restore(bench).then(() => seed.vacuum(db));
         outcomes.push({ ...result(c.name, null, null, null), note: `failed: ${(error as Error).message.split('\n')[0]}`, failed: true });
       }
     }

@@ -127,13 +127,32 @@ const verb: VerbModule = {
 
     await withBulkLock(lib.db, 'import', async (conn) => {
       let plan: ImportPlan;
+      // A file of a million rows takes a while to read and check: the same progress as the writing.
+      const reading = startProgress(ctx, 'import (reading)', null);
+      let checking: ReturnType<typeof startProgress> | null = null;
+      let steps = 0;
       try {
-        plan = await planImport(conn, readRecords(stream, format), { signal: ctx.signal });
+        plan = await planImport(conn, readRecords(stream, format), {
+          signal: ctx.signal,
+          onProgress: (phase, rows) => {
+            steps += 1;
+            if (phase === 'read') return reading.update({ done: rows, total: null, batches: steps });
+            if (!checking) {
+              reading.stop();
+              steps = 1;
+              checking = startProgress(ctx, 'import (checking)', null);
+            }
+            checking.update({ done: rows, total: null, batches: steps });
+          },
+        });
       } catch (error) {
         // A read error of the file itself (EACCES, EISDIR on stdin...) is the operator's input.
         const code = (error as NodeJS.ErrnoException).code;
         if (code && /^E[A-Z]+$/.test(code)) throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
         throw error;
+      } finally {
+        reading.stop();
+        (checking as ReturnType<typeof startProgress> | null)?.stop();
       }
       const failedAtPlan = plan.problems.length;
       ctx.warn(`Checked ${plan.total} row(s): ${plan.rows.length} to create, ${plan.skipped.length} already there, ${failedAtPlan} with problems${ctx.dryRunSuffix}`);

@@ -173,6 +173,15 @@ describe('planning and writing against the database', () => {
     ]);
   });
 
+  test('reports progress while reading (every 10,000 rows and at the end) and while checking (each chunk)', async () => {
+    const lines = ['email'];
+    for (let i = 1; i <= 12000; i++) lines.push(`r${i}@example.com`);
+    const seen: string[] = [];
+    const p = await planImport(h.db, readRecords(chunks(`${lines.join('\n')}\n`), 'csv'), { chunkSize: 5000, onProgress: (phase, n) => void seen.push(`${phase} ${n}`) });
+    expect(p.rows).toHaveLength(12000);
+    expect(seen).toEqual(['read 10000', 'read 12000', 'checked 5000', 'checked 10000', 'checked 12000']);
+  });
+
   test('a nickname taken by an account with another email is a conflict, not a skip', async () => {
     await sql`INSERT INTO users (nickname, email, name) VALUES ('bob', 'bob@old.example', 'b')`.execute(h.db);
     const p = await plan('nickname,email\nbob,bob@example.com\n');
