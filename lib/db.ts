@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, OperationNodeTransformer, PostgresDialect, type KyselyPlugin, type PrimitiveValueListNode, type ValueNode } from 'kysely';
 import type { Pool as PgPool } from 'pg';
 import type { Database } from './schema';
 import { UnavailableError } from './errors';
@@ -87,6 +87,30 @@ function tightenModes(dir: string): void {
   }
 }
 
+const LONE_SURROGATES = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const wellFormed = (v: unknown): unknown =>
+  typeof v === 'string' ? v.replace(LONE_SURROGATES, '\ufffd') : Array.isArray(v) ? v.map(wellFormed) : v;
+
+/**
+ * PGlite's wire encoder counts a lone UTF-16 surrogate as half of a 4-byte pair, so a parameter
+ * holding one desynchronises the message and the statement fails ("invalid byte sequence for
+ * encoding UTF8"). A server stores U+FFFD for it (pg encodes it so); PGlite gets the same.
+ */
+class WellFormedParameters extends OperationNodeTransformer {
+  protected override transformValue(node: ValueNode): ValueNode {
+    return { ...node, value: wellFormed(node.value) };
+  }
+
+  protected override transformPrimitiveValueList(node: PrimitiveValueListNode): PrimitiveValueListNode {
+    return { ...node, values: node.values.map(wellFormed) };
+  }
+}
+
+const wellFormedParameters: KyselyPlugin = {
+  transformQuery: (args) => new WellFormedParameters().transformNode(args.node),
+  transformResult: async (args) => args.result,
+};
+
 async function openPglite(opts: OpenOptions): Promise<DbHandle> {
   const pgdata = path.join(opts.dataDir, 'pgdata');
   try {
@@ -103,7 +127,7 @@ async function openPglite(opts: OpenOptions): Promise<DbHandle> {
     const { Pool } = require('pg') as typeof import('pg');
     const pglite = await PGlite.create(pgdata);
     const pool = new Pool(createPgConfig(pglite) as unknown as import('pg').PoolConfig) as PgPool;
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [wellFormedParameters] });
     let closed = false;
     return {
       db,
