@@ -203,7 +203,9 @@ describe('planning and writing against the database', () => {
       onBatch: (done) => void batches.push([...done]),
     });
     expect(result).toEqual({ created: 25, lost: 0, batches: 3 });
-    expect(counted.count()).toBe(3);
+    // Per batch: SAVEPOINT, the one INSERT statement, RELEASE.
+    expect(counted.count()).toBe(9);
+    expect(counted.kinds().filter((k) => k !== "RawNode")).toEqual([]);
     expect(batches.map((b) => b.length)).toEqual([10, 10, 5]);
 
     const users = await h.db.selectFrom('users').select(['id', 'nickname', 'name', 'admin', 'tags', 'password_hash', 'local', 'confirmed']).orderBy('id').execute();
@@ -271,11 +273,12 @@ describe('planning and writing against the database', () => {
   test('a batch that fails rolls back alone and prints no link for it', async () => {
     const p = await plan('email\nx1@example.com\nx2@example.com\nx3@example.com\n');
     const reported: string[] = [];
-    let batch = 0;
+    let query = 0;
     const failing = h.db.withPlugin({
       transformQuery: (args) => {
-        batch += 1;
-        if (batch === 2) throw new Error('boom');
+        query += 1;
+        // Each batch is SAVEPOINT, INSERT, RELEASE: the fifth statement is the second batch's INSERT.
+        if (query === 5) throw new Error('boom');
         return args.node;
       },
       transformResult: async (args) => args.result,
