@@ -293,12 +293,15 @@ const CASES: CaseDef[] = [
             'CREATE TEMP TABLE stage (nickname text, email text, name text) ON COMMIT DROP;',
             `\\copy stage FROM '${file}' WITH (FORMAT csv, HEADER true)`,
             `WITH created AS (
-               INSERT INTO users (nickname, email, name, local, confirmed) SELECT nickname, email, name, true, true FROM stage RETURNING id, nickname
+               INSERT INTO users (nickname, email, name, local, confirmed) SELECT nickname, email, name, true, true FROM stage RETURNING id, nickname, email
              ), tokens AS (
                INSERT INTO tokens (kind, token_hash, user_id, expires_at)
                SELECT 'password_reset', encode(sha256(convert_to(gen_random_uuid()::text || id, 'UTF8')), 'hex'), id, now() + interval '1 day' FROM created
              )
-             INSERT INTO audit_log (${AUDIT_COLUMNS}) SELECT now(), 'bench', 'import', id, nickname, NULL, '{}' FROM created;`,
+             INSERT INTO audit_log (${AUDIT_COLUMNS})
+             SELECT now(), 'bench', 'import', id, nickname, NULL,
+                    jsonb_build_object('email', email, 'admin', false, 'moderator', false, 'confirmed', true, 'tags', '[]'::jsonb, 'passwordSet', false)
+             FROM created;`,
             'COMMIT;',
           ].join('\n'),
         );
