@@ -115,14 +115,20 @@ function bad(name: string, value: string, why: string): never {
   throw new UnavailableError(`${name} has a bad value ${JSON.stringify(redactUrl(value))}: ${why}`);
 }
 
-/** Drops the password from a URL so it can appear in a message. */
+/**
+ * Drops the password from a URL so it can appear in a message: everything between `user:` and the
+ * last '@', whether or not the URL parses (an unencoded '@', '/' or '#' in a password makes parsers
+ * disagree about where it ends, and the old "parse, else regex" way printed its tail), and a
+ * `password=` in the query string, which drivers also read.
+ */
 export function redactUrl(value: string): string {
+  const redacted = value
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[\s\S]*@/i, '$1:***@')
+    .replace(/([?&](?:password|pass|pwd|sslpassword)=)[^&]*/gi, '$1***');
   try {
-    const url = new URL(value);
-    if (url.password) url.password = '***';
-    return url.toString();
+    return new URL(redacted).toString();
   } catch {
-    return value.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
+    return redacted;
   }
 }
 
