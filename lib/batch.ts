@@ -68,6 +68,9 @@ export async function runInBatches(
   const min = Math.max(1, Math.min(opts.minBatchSize ?? 100, opts.batchSize));
   let limit = opts.batchSize;
   for (;;) {
+    // Let signal handlers run: on PGlite a query never leaves the event loop's microtasks, so
+    // without this a Ctrl-C would only be seen once the whole job was done.
+    await new Promise((resolve) => setImmediate(resolve));
     if (opts.signal?.aborted) {
       throw new InterruptedError(`interrupted after ${affected} row(s) in ${batches} batch(es); every finished batch is saved, re-run to finish the rest`);
     }

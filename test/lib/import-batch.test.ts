@@ -79,3 +79,19 @@ describe('runInBatches sizing', () => {
     expect(events).toEqual(['before 1 400', 'step 1 1', 'before 2 400', 'step 2 1', 'before 3 400', 'step 3 1']);
   });
 });
+
+describe('runInBatches and Ctrl-C', () => {
+  test('an abort that arrives as a macrotask (a signal handler) is seen between batches, even when no batch waits on I/O', async () => {
+    // A database whose transactions never leave the microtask queue, as on PGlite.
+    const fakeDb = { transaction: () => ({ execute: <T>(fn: (trx: unknown) => Promise<T>) => fn({}) }) } as unknown as Parameters<typeof runInBatches>[0];
+    const controller = new AbortController();
+    let batches = 0;
+    const run = runInBatches(fakeDb, { batchSize: 10, signal: controller.signal }, async (_trx, limit) => {
+      batches += 1;
+      if (batches === 1) setImmediate(() => controller.abort());
+      return batches >= 1000 ? 0 : limit;
+    });
+    await expect(run).rejects.toThrow('interrupted after 10 row(s) in 1 batch(es); every finished batch is saved, re-run to finish the rest');
+    expect(batches).toBe(1);
+  });
+});
