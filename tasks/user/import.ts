@@ -92,7 +92,7 @@ const verb: VerbModule = {
       .example('cat users.csv | $0 user import - --input-format csv', 'Read the file from stdin')
       .epilogue(
         'Columns (CSV header or JSONL keys): nickname, email (required), name, bio, admin, moderator, confirmed, tags, password. ' +
-          'Without a password a user gets a set-password link, printed once. The whole file is checked before anything is ' +
+          'Without a password a user gets a set-password link: mailed when SMTP is configured, else printed once. The whole file is checked before anything is ' +
           'written; a row whose nickname and email already exist together is skipped, so re-running an interrupted import finishes it.',
       ),
   async run(argv, ctx) {
