@@ -80,8 +80,12 @@ export class CsvReader {
           this.quotePending = true;
           continue;
         } else {
+          // Take the run of ordinary characters up to the next quote or line break at once.
+          let j = i + 1;
+          while (j < text.length && text.charCodeAt(j) !== 34 && text.charCodeAt(j) !== 10) j++;
           if (c === '\n') this.line += 1;
-          this.field += c;
+          this.field += text.slice(i, j);
+          i = j - 1;
           continue;
         }
       }
@@ -98,7 +102,14 @@ export class CsvReader {
       } else {
         if (this.fieldWasQuoted) throw new UsageError(`line ${this.line}: text after a closing quote (a quote inside a field must be doubled: "")`);
         if (c === '"') throw new UsageError(`line ${this.line}: a quote in an unquoted field (quote the whole field and double the quote: "")`);
-        this.field += c;
+        // The run of ordinary characters up to the next comma, quote or line break, at once.
+        let j = i + 1;
+        for (; j < text.length; j++) {
+          const k = text.charCodeAt(j);
+          if (k === 44 || k === 34 || k === 10 || k === 13) break;
+        }
+        this.field += text.slice(i, j);
+        i = j - 1;
       }
     }
     return out;

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import bcrypt from 'bcryptjs';
+import fc from 'fast-check';
 import { createTestDatabase, libContext, truncateAll, TEST_SETTINGS, type TestDatabase } from '../helpers/backend';
 import { countQueries } from '../helpers/query-counter';
 import { CsvReader, JsonlReader, readRecords, type RawRecord } from '../../lib/import/parse';
@@ -47,6 +48,27 @@ describe('CSV reader', () => {
     expect(whole).toHaveLength(2);
     expect(whole[0].values.name).toBe('A "q", b');
     expect(whole[1]).toMatchObject({ line: 3, values: { password: 'pw-123456789' } });
+  });
+
+  test('any fields written as RFC 4180 CSV read back the same, however the text is cut into chunks', () => {
+    const field = fc.string({ unit: fc.constantFrom('a', 'Z', ' ', ',', '"', '\n', '\r\n', 'é', '😀', 'x'), maxLength: 12 });
+    const quote = (f: string) => (/[",\r\n]/.test(f) || f === '' ? `"${f.replace(/"/g, '""')}"` : f);
+    fc.assert(
+      fc.property(fc.array(fc.tuple(field, field), { minLength: 1, maxLength: 8 }), fc.array(fc.nat(40), { maxLength: 10 }), fc.boolean(), (rows, cuts, crlf) => {
+        const eol = crlf ? '\r\n' : '\n';
+        const text = `email,bio${eol}${rows.map(([a, b]) => `${quote(a)},${quote(b)}`).join(eol)}${eol}`;
+        const reader = new CsvReader();
+        const got: RawRecord[] = [];
+        let at = 0;
+        for (const cut of cuts) {
+          got.push(...reader.push(text.slice(at, at + cut)));
+          at += cut;
+        }
+        got.push(...reader.push(text.slice(at)), ...reader.end());
+        expect(got.map((r) => [r.values.email, r.values.bio])).toEqual(rows);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   test('a record with the wrong number of fields is a row error, not the end of the file', () => {
