@@ -57,8 +57,12 @@ async function openPostgres(opts: OpenOptions): Promise<DbHandle> {
   const { Pool } = require('pg') as typeof import('pg');
   const where = redactUrl(opts.databaseUrl!);
   const pool = new Pool({ connectionString: opts.databaseUrl!, max: 4, connectionTimeoutMillis: 5000 });
-  // An idle client whose backend is killed emits 'error'; without a listener node would crash.
+  // A client whose backend is killed (pg_terminate_backend, a restart) emits 'error'; without a
+  // listener node crashes with a stack trace. The pool listens on idle clients only, so every client
+  // gets its own: a checked-out one (a bulk verb holds its lock's connection between batches) then
+  // fails its next query instead, which the runner reports as a lost connection (exit 6).
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   try {
     const client = await pool.connect();
     client.release();
