@@ -1,6 +1,11 @@
 import { sql } from 'kysely';
 import { BACKEND, createTestDatabase, type TestDatabase } from '../helpers/backend';
 import { runCtl, type CtlResult } from '../helpers/cli';
+import { libContext, TEST_SETTINGS } from '../helpers/backend';
+import type { DbHandle } from '../../lib/db';
+import { redeemInvite } from '../../lib/invites';
+import { ConflictError } from '../../lib/errors';
+import { startCtl } from './helpers/proc';
 import { tally } from './helpers/tally';
 
 // Concurrency: several ctl processes (or callers) at once on the same rows. On PGlite the
@@ -71,4 +76,50 @@ test(`one email, ${N} nicknames, at once: exactly one account for the email`, as
   }
   expect(await count('users')).toBe(1);
   expect(await count('audit_log')).toBe(1);
+}, 180000);
+
+test('50 concurrent redemptions of a --max-use 10 invite (lib/invites redeemInvite): exactly 10 accounts, the rest exit 4', async () => {
+  const made = await runCtl(tdb, ['user', 'invite', '--max-use', '10', '--json']);
+  expect(made.code).toBe(0);
+  const { token } = JSON.parse(made.stdout) as { token: string };
+  // On a server, five pools of four connections, so redemptions really overlap; PGlite has one.
+  const handles: DbHandle[] = [];
+  for (let i = 0; i < (BACKEND === 'postgres' ? 5 : 1); i++) handles.push(await tdb.open());
+  try {
+    const results = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, i) =>
+        redeemInvite(libContext(handles[i % handles.length]), token, { nickname: `guest${i}`, email: `guest${i}@example.com`, password: 'Pw-guest-12345' }, TEST_SETTINGS),
+      ),
+    );
+    tally('faults', 49);
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(ok).toHaveLength(10);
+    expect(refused.map((r) => [r.reason instanceof ConflictError, (r.reason as ConflictError).exitCode, (r.reason as Error).message])).toEqual(
+      Array(40).fill([true, 4, 'this invite has already been used']),
+    );
+  } finally {
+    for (const h of handles) await h.close();
+  }
+  expect(await count('users', sql`nickname LIKE 'guest%'`)).toBe(10);
+  expect(await count('audit_log', sql`verb = 'redeem_invite'`)).toBe(10);
+  const invite = await tdb.withDb(({ db }) => db.selectFrom('invites').select(['uses', 'used', 'max_use']).executeTakeFirstOrThrow());
+  expect(invite).toEqual({ uses: 10, used: true, max_use: 10 });
+}, 120000);
+
+test('confirm_all started twice at once: one run does it all, the other exits 4 (server) or finds nothing left (PGlite), end state right', async () => {
+  const users = BACKEND === 'postgres' ? 60000 : 10000;
+  const batch = BACKEND === 'postgres' ? 300 : 200;
+  await tdb.withDb(({ db }) =>
+    sql`INSERT INTO users (nickname, email, name, confirmed) SELECT 'c' || g, 'c' || g || '@example.com', 'c', false FROM generate_series(1, ${users}) g`.execute(db),
+  );
+  const runs = [0, 1].map(() => startCtl(tdb, ['user', 'confirm_all', '-y', '--batch-size', String(batch)], { env: WAIT }));
+  const [a, b] = await Promise.all(runs.map((r) => r.done));
+  tally('faults');
+  const outcomes = [a, b].map((r) => `${r.code} ${r.stdout.trim().split('\n').pop()} ${r.stderr.trim()}`.trim()).sort();
+  const did = `0 Confirmed ${users} users in ${users / batch} batches.`;
+  if (BACKEND === 'postgres') expect(outcomes).toEqual([did, '4  another confirm_all is already running']);
+  else expect(outcomes).toEqual([did, '0 No user needs confirmation.']);
+  expect(await count('users', sql`NOT confirmed`)).toBe(0);
+  expect(await count('audit_log', sql`verb = 'confirm_all'`)).toBe(users);
 }, 180000);
