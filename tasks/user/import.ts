@@ -106,9 +106,9 @@ const verb: VerbModule = {
 
     // yargs hands a lone `-` over as an empty string; no file is named "" either.
     const file = argv.file === '' || argv.file === undefined ? '-' : String(argv.file);
-    let stream: AsyncIterable<string | Buffer>;
+    let source: AsyncIterable<string | Buffer>;
     if (file === '-') {
-      stream = ctx.io.stdin;
+      source = ctx.io.stdin;
     } else {
       let stat: import('node:fs').Stats;
       try {
@@ -117,7 +117,15 @@ const verb: VerbModule = {
         throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
       }
       if (stat.isDirectory()) throw new UsageError(`cannot read ${file}: it is a directory`);
-      stream = fs.createReadStream(file);
+      source = fs.createReadStream(file);
+    }
+    // A failure to read (EACCES, EIO, a stdin that breaks) is about the operator's input: exit 2.
+    async function* stream(): AsyncGenerator<string | Buffer> {
+      try {
+        yield* source;
+      } catch (error) {
+        throw new UsageError(`cannot read ${file === '-' ? 'stdin' : file}: ${(error as Error).message}`);
+      }
     }
     const format = (argv.inputFormat as 'csv' | 'jsonl' | undefined) ?? (file === '-' ? null : formatFromName(file));
     const continueOnError = Boolean(argv.continueOnError);
@@ -132,7 +140,7 @@ const verb: VerbModule = {
       let checking: ReturnType<typeof startProgress> | null = null;
       let steps = 0;
       try {
-        plan = await planImport(conn, readRecords(stream, format), {
+        plan = await planImport(conn, readRecords(stream(), format), {
           signal: ctx.signal,
           onProgress: (phase, rows) => {
             steps += 1;
@@ -145,11 +153,6 @@ const verb: VerbModule = {
             checking.update({ done: rows, total: null, batches: steps });
           },
         });
-      } catch (error) {
-        // A read error of the file itself (EACCES, EISDIR on stdin...) is the operator's input.
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code && /^E[A-Z]+$/.test(code)) throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
-        throw error;
       } finally {
         reading.stop();
         (checking as ReturnType<typeof startProgress> | null)?.stop();
