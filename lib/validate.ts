@@ -58,9 +58,13 @@ export function checkText(field: string, value: string, max: number): string {
   return value;
 }
 
-/** Tags: lower-cased, trimmed, non-empty, no commas or whitespace inside. */
+/**
+ * Tags: lower-cased, trimmed, non-empty, no commas or whitespace inside, and no control or
+ * bidi-override character or lone surrogate (PostgreSQL's jsonb refuses the latter in the audit
+ * row's details, an internal error).
+ */
 export function normalizeTag(tag: string): string {
   const t = tag.trim().toLowerCase();
-  if (!/^[^\s,\0]{1,64}$/u.test(t)) throw new UsageError(`invalid tag ${show(tag)}: 1-64 characters, no spaces or commas`);
+  if (!/^[^\s,\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]{1,64}$/u.test(t) || LONE_SURROGATE.test(t)) throw new UsageError(`invalid tag ${show(tag)}: 1-64 characters, no spaces or commas`);
   return t;
 }
