@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { BACKEND, createTestDatabase, truncateAll, type TestDatabase } from '../helpers/backend';
@@ -285,6 +288,49 @@ describe('field values read back byte for byte', () => {
       }),
       { ...FC, numRuns: Math.ceil(RUNS / 2) },
     );
+    tally('inputs', n);
+  });
+
+  test('hostile names, bios and tags through `import` (CSV and JSONL files): stored byte for byte, or the whole file refused with exit 2', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-import-'));
+    let n = 0;
+    const tag = fc.oneof(fc.constantFrom('staff', 'Beta', 'ünï', '😀', 'a"b', "o'k", '=cmd', 'x;y'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 10 }));
+    const row = fc.record({ name: field(256), bio: field(5000), tags: fc.array(tag, { maxLength: 3 }) });
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(row, { minLength: 1, maxLength: 4 }), fc.constantFrom('csv', 'jsonl'), async (rows, format) => {
+          n += 1;
+          const users = rows.map((r, i) => ({ nickname: `imp${n}x${i}`, email: `imp${n}x${i}@example.com`, ...r }));
+          const file = path.join(dir, `u${n}.${format}`);
+          const csv = (v: string) => `"${v.replace(/"/g, '""')}"`;
+          fs.writeFileSync(
+            file,
+            format === 'jsonl'
+              ? users.map((u) => JSON.stringify({ ...u, tags: u.tags })).join('\n')
+              : `nickname,email,name,bio,tags\r\n${users.map((u) => [u.nickname, u.email, u.name, u.bio, u.tags.join(' ')].map(csv).join(',')).join('\r\n')}\r\n`,
+          );
+          const before = await fingerprint(h.db);
+          const r = await run(['user', 'import', file, '--format', 'ndjson']);
+          checkRun(['user', 'import', `(${format})`], r);
+          if (r.code !== 0) {
+            expect(r.code).toBe(2);
+            expect(await fingerprint(h.db)).toEqual(before);
+            return;
+          }
+          for (const u of users) {
+            const shown = await run(['user', 'show', u.nickname, '--json']);
+            const got = JSON.parse(shown.stdout);
+            // A blank name (empty or only spaces, as spreadsheets leave them) means none: the nickname.
+            expect({ name: got.name, bio: got.bio }).toEqual({ name: u.name.trim() === '' ? u.nickname : u.name, bio: u.bio });
+            const tags = [...new Set(u.tags.flatMap((t) => (format === 'csv' ? t.split(/[\s,;]+/) : [t])).map((t) => t.trim().toLowerCase()).filter(Boolean))].sort();
+            expect([...got.tags].sort()).toEqual(tags);
+          }
+        }),
+        { ...FC, numRuns: Math.ceil(RUNS / 4) },
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
     tally('inputs', n);
   });
 
