@@ -145,7 +145,7 @@ describe('passwords and tokens never leak', () => {
   });
 });
 
-describe('a password in DATABASE_URL never reaches a message', () => {
+describe('a password in DATABASE_URL or SMTP_URL never reaches a message', () => {
   // Passwords from characters that break URL parsing ('@', '/', '#', '?', ' ', '%'), between two
   // markers: a leak of any part of one shows up as 'Pw' or 'Zq' in the message.
   const password = fc.string({ unit: fc.constantFrom(...'abcXYZ019@/:#?&% !$'.split('')), minLength: 1, maxLength: 16 }).map((s) => `Pw${s}Zq`);
@@ -167,16 +167,19 @@ describe('a password in DATABASE_URL never reaches a message', () => {
       fc.property(password, fc.nat(shapes.length - 1), (p, i) => {
         n += 1;
         const url = shapes[i](p);
-        let message: string;
-        try {
-          loadConfig({ DATABASE_URL: url, CTL_ENV_FILE: '' });
-          message = redactUrl(url);
-        } catch (error) {
-          expect(error).toBeInstanceOf(UnavailableError);
-          message = (error as Error).message;
+        // The same for SMTP_URL, the other setting that carries a password.
+        for (const [name, value] of [['DATABASE_URL', url], ['SMTP_URL', url.replace(/^[a-z]+:/, 'smtp:')]]) {
+          let message: string;
+          try {
+            loadConfig({ [name]: value, CTL_ENV_FILE: '' });
+            message = redactUrl(value);
+          } catch (error) {
+            expect(error).toBeInstanceOf(UnavailableError);
+            message = (error as Error).message;
+          }
+          const leaked = ['Pw', 'Zq', encodeURIComponent(p)].filter((m) => message.includes(m));
+          if (leaked.length) throw new Error(`${name}=${JSON.stringify(value)} -> ${JSON.stringify(message)}`);
         }
-        const leaked = ['Pw', 'Zq', encodeURIComponent(p)].filter((m) => message.includes(m));
-        if (leaked.length) throw new Error(`${JSON.stringify(url)} -> ${JSON.stringify(message)}`);
       }),
       { numRuns: 600, seed: 7 },
     );
