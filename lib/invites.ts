@@ -186,9 +186,7 @@ export interface CreatedInvite {
 export async function createInvite(ctx: LibContext, input: InviteInput, settings: { readonly appUrl: string }): Promise<CreatedInvite> {
   const now = ctx.now();
   const plan = planInvite(input, now);
-  // `revoke_invite <token>` takes it as an argument: one starting with '-' would read as an option.
-  let token = newToken();
-  while (token.startsWith('-')) token = newToken();
+  const token = newToken();
   return ctx.db.transaction().execute(async (trx) => {
     await assertInviteEmailFree(trx, plan.email);
     const row = await trx

@@ -1,8 +1,15 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** A fresh URL-safe token with 256 bits of entropy. Shown once; only its hash is stored. */
+/**
+ * A fresh URL-safe token with 256 bits of entropy. Shown once; only its hash is stored. Never
+ * starts with '-': operators paste tokens as arguments (`revoke_invite <token>`), where a leading
+ * dash would read as an option.
+ */
 export function newToken(): string {
-  return randomBytes(32).toString('base64url');
+  for (;;) {
+    const token = randomBytes(32).toString('base64url');
+    if (!token.startsWith('-')) return token;
+  }
 }
 
 /**
