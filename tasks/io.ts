@@ -53,9 +53,27 @@ export function readLine(io: Io, signal?: AbortSignal): Promise<string> {
   });
 }
 
-/** Reads all of stdin (for --password-stdin and `import -`). */
-export async function readAll(io: Io): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of io.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
-  return Buffer.concat(chunks).toString('utf8');
+/** Reads all of stdin (for --password-stdin and `import -`); Ctrl-C while waiting is exit 130. */
+export function readAll(io: Io, signal?: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const onData = (chunk: Buffer | string) => chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+    const onEnd = () => finish(() => resolve(Buffer.concat(chunks).toString('utf8')));
+    const onError = (error: Error) => finish(() => reject(error));
+    const onAbort = () => finish(() => reject(new InterruptedError('interrupted')));
+    function finish(then: () => void) {
+      io.stdin.off('data', onData);
+      io.stdin.off('end', onEnd);
+      io.stdin.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
+      io.stdin.pause();
+      then();
+    }
+    if (signal?.aborted) return onAbort();
+    io.stdin.on('data', onData);
+    io.stdin.on('end', onEnd);
+    io.stdin.on('error', onError);
+    signal?.addEventListener('abort', onAbort);
+    io.stdin.resume();
+  });
 }

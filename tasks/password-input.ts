@@ -26,7 +26,7 @@ export async function readPasswordOption(argv: Record<string, unknown>, ctx: Tas
   }
   if (argv.passwordStdin) {
     if (ctx.io.stdinIsTTY) ctx.io.stderr.write('Password (then Enter and Ctrl-D): ');
-    const text = firstLine(await readAll(ctx.io));
+    const text = firstLine(await readAll(ctx.io, ctx.signal));
     if (text === '') throw new UsageError('--password-stdin read an empty password');
     return text;
   }
