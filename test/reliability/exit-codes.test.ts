@@ -144,6 +144,17 @@ test('130: interrupted (SIGINT) mid-run: finished batches stay, the rest is unto
   reached.set(130, 'user confirm_all, SIGINT');
 }, 120000);
 
+test('130 also while waiting for --password-stdin: the first Ctrl-C stops it, nothing written', async () => {
+  const run = startCtl(tdb, ['user', 'new', 'pat', 'pat@example.com', '-y', '--password-stdin'], { stdinOpen: true });
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  run.child.kill('SIGINT');
+  tally('faults');
+  const r = await run.done;
+  expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 130, stdout: '', stderr: 'interrupted\n' });
+  const pat = await tdb.withDb(({ db }) => db.selectFrom('users').select('id').where('nickname', '=', 'pat').execute());
+  expect(pat).toEqual([]);
+});
+
 test('every exit code of CONVENTIONS.md was reached above', () => {
   expect([...reached.keys()].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 130]);
 });

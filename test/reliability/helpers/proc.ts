@@ -25,7 +25,7 @@ function shellQuote(arg: string): string {
 export function startCtl(
   db: TestDatabase | null,
   args: readonly string[],
-  opts: { env?: Record<string, string | undefined>; input?: string; tty?: boolean; timeoutMs?: number } = {},
+  opts: { env?: Record<string, string | undefined>; input?: string; tty?: boolean; timeoutMs?: number; stdinOpen?: boolean } = {},
 ): LiveCtl {
   const started = Date.now();
   const child = opts.tty
@@ -51,7 +51,7 @@ export function startCtl(
     check();
   });
   child.stdin!.on('error', () => undefined);
-  if (!opts.tty) child.stdin!.end(opts.input ?? '');
+  if (!opts.tty && !opts.stdinOpen) child.stdin!.end(opts.input ?? '');
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120000);
   const done = new Promise<CtlResult & { ms: number }>((resolve, reject) => {
     child.on('error', reject);
