@@ -1,15 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
-import { createTestDatabase, type TestDatabase } from '../helpers/backend';
+import { type TestDatabase, useCliTestDatabase } from '../helpers/backend';
 import { runCtl, runCtlOnTty } from '../helpers/cli';
 
 let tdb: TestDatabase;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-});
-afterAll(() => tdb?.destroy());
-beforeEach(() => tdb.reset());
+useCliTestDatabase((d) => (tdb = d));
 
 const ctl = (args: string[], opts = {}) => runCtl(tdb, args, opts);
 const userCount = () => tdb.withDb(async ({ db }) => (await db.selectFrom('users').select('id').execute()).length);

@@ -1,4 +1,4 @@
-import { createTestDatabase, libContext, TEST_SETTINGS, type TestDatabase } from '../helpers/backend';
+import { libContext, TEST_SETTINGS, type TestDatabase, useCliTestDatabase } from '../helpers/backend';
 import { runCtl } from '../helpers/cli';
 import { tokenOf } from '../helpers/smtp';
 import { checkInvite, redeemInvite } from '../../lib/invites';
@@ -8,11 +8,7 @@ import { verifyPassword } from '../../lib/passwords';
 import { ConflictError } from '../../lib/errors';
 
 let tdb: TestDatabase;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-});
-afterAll(() => tdb?.destroy());
-beforeEach(() => tdb.reset());
+useCliTestDatabase((d) => (tdb = d));
 
 const ctl = (args: string[], opts = {}) => runCtl(tdb, args, opts);
 const TOKEN = '[A-Za-z0-9_][A-Za-z0-9_-]{42}';

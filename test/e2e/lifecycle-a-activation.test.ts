@@ -1,16 +1,12 @@
 import { sql } from 'kysely';
-import { createTestDatabase, type TestDatabase } from '../helpers/backend';
+import { type TestDatabase, useCliTestDatabase } from '../helpers/backend';
 import { spawn } from 'node:child_process';
 import { CTL, ctlEnv, runCtl, runCtlOnTty } from '../helpers/cli';
 import { seedActivities, seedFollow, seedToken, seedUser, seedUsers } from '../helpers/lifecycle-a-seed';
 import type { DbHandle } from '../../lib/db';
 
 let tdb: TestDatabase;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-});
-afterAll(() => tdb?.destroy());
-beforeEach(() => tdb.reset());
+useCliTestDatabase((d) => (tdb = d));
 
 const ctl = (args: string[], opts = {}) => runCtl(tdb, args, opts);
 const withDb = <T>(fn: (db: DbHandle['db']) => Promise<T>) => tdb.withDb((h) => fn(h.db));

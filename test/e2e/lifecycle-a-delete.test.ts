@@ -1,15 +1,11 @@
 import { sql } from 'kysely';
-import { createTestDatabase, type TestDatabase } from '../helpers/backend';
+import { type TestDatabase, useCliTestDatabase } from '../helpers/backend';
 import { runCtl, runCtlOnTty } from '../helpers/cli';
 import { seedActivities, seedFollow, seedToken, seedUser } from '../helpers/lifecycle-a-seed';
 import type { DbHandle } from '../../lib/db';
 
 let tdb: TestDatabase;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-});
-afterAll(() => tdb?.destroy());
-beforeEach(() => tdb.reset());
+useCliTestDatabase((d) => (tdb = d));
 
 const DAY = 86400e3;
 const ctl = (args: string[], opts = {}) => runCtl(tdb, args, opts);

@@ -1,14 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createTestDatabase, type TestDatabase } from '../helpers/backend';
+import { type TestDatabase, useCliTestDatabase } from '../helpers/backend';
 import { runCtl } from '../helpers/cli';
 import type { NewUserRow } from '../../lib/schema';
 
 let tdb: TestDatabase;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-});
-afterAll(() => tdb?.destroy());
-beforeEach(() => tdb.reset());
+useCliTestDatabase((d) => (tdb = d));
 
 const ctl = (args: string[], opts = {}) => runCtl(tdb, args, opts);
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');

@@ -99,3 +99,36 @@ export const TEST_SETTINGS = {
   retentionDays: 90,
   batchSize: 1000,
 } as const;
+
+/**
+ * A library test file's database: created before the file's tests, open throughout, emptied
+ * before each test, closed and dropped after. `use` receives the database and its open handle.
+ */
+export function useOpenTestDatabase(use: (tdb: TestDatabase, handle: DbHandle) => void): void {
+  let tdb: TestDatabase | undefined;
+  let handle: DbHandle | undefined;
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+    handle = await tdb.open();
+    use(tdb, handle);
+  });
+  afterAll(async () => {
+    await handle?.close();
+    await tdb?.destroy();
+  });
+  beforeEach(() => truncateAll(handle!));
+}
+
+/**
+ * An end-to-end test file's database: created before the file's tests, emptied before each test
+ * (and not held open, so the spawned bin/ctl can take the PGlite lock), dropped after.
+ */
+export function useCliTestDatabase(use: (tdb: TestDatabase) => void): void {
+  let tdb: TestDatabase | undefined;
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+    use(tdb);
+  });
+  afterAll(() => tdb?.destroy());
+  beforeEach(() => tdb!.reset());
+}

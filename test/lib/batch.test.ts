@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { createTestDatabase, truncateAll, BACKEND, type TestDatabase } from '../helpers/backend';
+import { BACKEND, useOpenTestDatabase, type TestDatabase } from '../helpers/backend';
 import { countQueries } from '../helpers/query-counter';
 import { runInBatches, withBulkLock } from '../../lib/batch';
 import { ConflictError, InterruptedError } from '../../lib/errors';
@@ -7,16 +7,11 @@ import type { DbHandle } from '../../lib/db';
 
 let tdb: TestDatabase;
 let h: DbHandle;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  h = await tdb.open();
-});
-afterAll(async () => {
-  await h?.close();
-  await tdb?.destroy();
+useOpenTestDatabase((d, handle) => {
+  tdb = d;
+  h = handle;
 });
 beforeEach(async () => {
-  await truncateAll(h);
   await sql`INSERT INTO users (nickname, name, confirmed) SELECT 'u' || g, 'u', false FROM generate_series(1, 2500) g`.execute(h.db);
 });
 

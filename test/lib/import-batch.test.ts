@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { createTestDatabase, truncateAll, type TestDatabase } from '../helpers/backend';
+import { useOpenTestDatabase } from '../helpers/backend';
 import { nextBatchSize, runInBatches } from '../../lib/batch';
 import type { DbHandle } from '../../lib/db';
 
@@ -19,18 +19,9 @@ describe('nextBatchSize', () => {
 });
 
 describe('runInBatches sizing', () => {
-  let tdb: TestDatabase;
   let h: DbHandle;
-  beforeAll(async () => {
-    tdb = await createTestDatabase();
-    h = await tdb.open();
-  });
-  afterAll(async () => {
-    await h?.close();
-    await tdb?.destroy();
-  });
+  useOpenTestDatabase((_tdb, handle) => (h = handle));
   beforeEach(async () => {
-    await truncateAll(h);
     await sql`INSERT INTO users (nickname, name, confirmed) SELECT 'u' || g, 'u', false FROM generate_series(1, 1000) g`.execute(h.db);
   });
 

@@ -1,4 +1,4 @@
-import { BACKEND, createTestDatabase, libContext, truncateAll, TEST_SETTINGS, type TestDatabase } from '../helpers/backend';
+import { BACKEND, libContext, TEST_SETTINGS, type TestDatabase, useOpenTestDatabase } from '../helpers/backend';
 import type { DbHandle } from '../../lib/db';
 import {
   checkInvite,
@@ -20,16 +20,10 @@ import { ConflictError, NotFoundError, UsageError } from '../../lib/errors';
 
 let tdb: TestDatabase;
 let h: DbHandle;
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  h = await tdb.open();
+useOpenTestDatabase((d, handle) => {
+  tdb = d;
+  h = handle;
 });
-afterAll(async () => {
-  await h?.close();
-  await tdb?.destroy();
-});
-beforeEach(() => truncateAll(h));
 
 const NOW = new Date('2026-03-10T12:00:00Z');
 const at = (iso: string) => libContext(h, { now: () => new Date(iso) });

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { createTestDatabase, libContext, truncateAll, type TestDatabase } from '../helpers/backend';
+import { libContext, truncateAll, type TestDatabase, useOpenTestDatabase } from '../helpers/backend';
 import { countQueries } from '../helpers/query-counter';
 import { seedActivities, seedFollow, seedToken, seedUser, seedUsers, tableCounts } from '../helpers/lifecycle-a-seed';
 import type { DbHandle } from '../../lib/db';
@@ -13,15 +13,10 @@ import { ConflictError, InterruptedError, NotFoundError, UsageError } from '../.
 
 let tdb: TestDatabase;
 let h: DbHandle;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  h = await tdb.open();
+useOpenTestDatabase((d, handle) => {
+  tdb = d;
+  h = handle;
 });
-afterAll(async () => {
-  await h?.close();
-  await tdb?.destroy();
-});
-beforeEach(() => truncateAll(h));
 
 const T0 = new Date('2030-01-10T12:00:00.000Z');
 const ctx = () => libContext(h, { now: () => T0, actor: 'root', reason: 'spam' });

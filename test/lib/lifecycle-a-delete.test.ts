@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { createTestDatabase, libContext, truncateAll, TEST_SETTINGS, type TestDatabase } from '../helpers/backend';
+import { libContext, truncateAll, type TestDatabase, useOpenTestDatabase } from '../helpers/backend';
 import { countQueries } from '../helpers/query-counter';
 import { idOf, seedActivities, seedFollow, seedToken, seedUser, seedUsers, tableCounts } from '../helpers/lifecycle-a-seed';
 import type { DbHandle } from '../../lib/db';
@@ -14,15 +14,10 @@ import { ConflictError, InterruptedError, NotFoundError } from '../../lib/errors
 
 let tdb: TestDatabase;
 let h: DbHandle;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  h = await tdb.open();
+useOpenTestDatabase((d, handle) => {
+  tdb = d;
+  h = handle;
 });
-afterAll(async () => {
-  await h?.close();
-  await tdb?.destroy();
-});
-beforeEach(() => truncateAll(h));
 
 const DAY = 86400e3;
 const T0 = new Date('2030-01-10T12:00:00.000Z');

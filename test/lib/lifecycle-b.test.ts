@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { createTestDatabase, libContext, truncateAll, TEST_SETTINGS, type TestDatabase } from '../helpers/backend';
+import { libContext, truncateAll, TEST_SETTINGS, type TestDatabase, useOpenTestDatabase } from '../helpers/backend';
 import { countQueries } from '../helpers/query-counter';
 import type { DbHandle } from '../../lib/db';
 import type { NewUserRow } from '../../lib/schema';
@@ -16,16 +16,10 @@ import { ConflictError, InterruptedError, NotFoundError, PartialFailureError, Us
 
 let tdb: TestDatabase;
 let h: DbHandle;
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  h = await tdb.open();
+useOpenTestDatabase((d, handle) => {
+  tdb = d;
+  h = handle;
 });
-afterAll(async () => {
-  await h?.close();
-  await tdb?.destroy();
-});
-beforeEach(() => truncateAll(h));
 
 const NOW = new Date('2026-03-10T12:00:00Z');
 const ctx = (over = {}) => libContext(h, { now: () => NOW, actor: 'ops', reason: 'ticket 1', ...over });

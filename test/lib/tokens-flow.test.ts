@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { createTestDatabase, libContext, truncateAll, TEST_SETTINGS, type TestDatabase } from '../helpers/backend';
+import { libContext, TEST_SETTINGS, type TestDatabase, useOpenTestDatabase } from '../helpers/backend';
 import type { DbHandle } from '../../lib/db';
 import { createUser, planNewUser } from '../../lib/users/create';
 import { checkPasswordResetToken, createPasswordReset, resetPasswordWithToken, setPassword } from '../../lib/password-reset';
@@ -13,16 +13,10 @@ import { ConflictError, NotFoundError, UsageError } from '../../lib/errors';
 
 let tdb: TestDatabase;
 let h: DbHandle;
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  h = await tdb.open();
+useOpenTestDatabase((d, handle) => {
+  tdb = d;
+  h = handle;
 });
-afterAll(async () => {
-  await h?.close();
-  await tdb?.destroy();
-});
-beforeEach(() => truncateAll(h));
 
 const NOW = new Date('2026-03-10T12:00:00Z');
 const DAY = 86400e3;

@@ -1,4 +1,4 @@
-import { createTestDatabase, libContext, TEST_SETTINGS, type TestDatabase } from '../helpers/backend';
+import { libContext, TEST_SETTINGS, useOpenTestDatabase } from '../helpers/backend';
 import type { DbHandle } from '../../lib/db';
 import { assertAvailable, createUser, planNewUser } from '../../lib/users/create';
 import { findUser, requireLocalUser } from '../../lib/users/find';
@@ -8,21 +8,8 @@ import { listAudit } from '../../lib/audit';
 import { hashToken } from '../../lib/secrets';
 import { ConflictError, NotFoundError, UsageError } from '../../lib/errors';
 
-let tdb: TestDatabase;
 let h: DbHandle;
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  h = await tdb.open();
-});
-afterAll(async () => {
-  await h?.close();
-  await tdb?.destroy();
-});
-beforeEach(async () => {
-  const { truncateAll } = await import('../helpers/backend');
-  await truncateAll(h);
-});
+useOpenTestDatabase((_tdb, handle) => (h = handle));
 
 async function collect<T>(pages: AsyncIterable<T[]>): Promise<T[]> {
   const all: T[] = [];
