@@ -4,6 +4,7 @@ import type { Database } from '../schema';
 import { CtlError, InterruptedError, PartialFailureError } from '../errors';
 import { runInBatches, withBulkLock, type BatchProgress } from '../batch';
 import { writeAuditForUsers } from '../audit';
+import { isConnectionLoss } from '../db';
 import { hashToken, newToken } from '../secrets';
 
 /**
@@ -163,7 +164,8 @@ export async function bulkConfirm(ctx: LibContext, verb: BulkConfirmVerb, settin
       if (error instanceof InterruptedError) {
         throw new InterruptedError(`interrupted: ${done} ${stats.changed} user(s) in ${batches} batch(es); every finished batch is saved, re-run ${verb} to finish the rest`);
       }
-      if (error instanceof CtlError || stats.changed === 0) throw error;
+      // A lost server is exit 6 whatever was done before it (the runner says so in one line).
+      if (error instanceof CtlError || stats.changed === 0 || isConnectionLoss(error)) throw error;
       const reason = (error as Error)?.message?.split('\n')[0] ?? String(error);
       throw new PartialFailureError(
         `${done} ${stats.changed} user(s) in ${batches} batch(es), then a batch failed and was rolled back: ${reason}; the users done stay done, re-run ${verb} to finish`,

@@ -101,12 +101,7 @@ describe.each<[Fault, number]>([
   });
 
   if (fault === 'pg_terminate_backend') {
-    // BUG (issue 3's lib/users/confirmation-bulk.ts, bulkConfirm): a lost connection after some
-    // batches committed is turned into PartialFailureError (exit 7, "confirmed N user(s) in B
-    // batch(es), then a batch failed and was rolled back: Connection terminated unexpectedly")
-    // instead of exit 6. The guarantees hold (see the
-    // tests around this one); only the exit code and wording are wrong. Remove `.failing` once fixed.
-    test.failing('exit 6 and one line: the connection was lost, the unfinished batch not saved', () => {
+    test('exit 6 and one line: the connection was lost, the unfinished batch not saved', () => {
       expect(killed.code).toBe(6);
       expect(lastLine(killed.stderr)).toMatch(LOST);
     });
