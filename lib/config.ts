@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { UnavailableError } from './errors';
 
@@ -109,6 +110,15 @@ export function effectiveEnv(env: Env, projectRoot: string): Env {
   const merged: Record<string, string | undefined> = { ...parseDotenv(text) };
   for (const [key, value] of Object.entries(env)) if (value !== undefined) merged[key] = value;
   return merged;
+}
+
+/** The account running ctl, for the audit log when neither sudo nor the shell says (cron, systemd). */
+function currentUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return 'unknown';
+  }
 }
 
 function bad(name: string, value: string, why: string): never {
@@ -260,7 +270,7 @@ export function loadConfig(rawEnv: Env = process.env, overrides: ConfigOverrides
     bcryptCost: integer('CTL_BCRYPT_COST', env.CTL_BCRYPT_COST, 12, 4, 15),
     lockWaitMs: integer('CTL_LOCK_WAIT_MS', env.CTL_LOCK_WAIT_MS, 5000, 0, 600000),
     batchSize: integer('CTL_BATCH_SIZE', env.CTL_BATCH_SIZE, 5000, 1, 1000000),
-    actor: env.SUDO_USER || env.USER || env.LOGNAME || 'unknown',
+    actor: env.SUDO_USER || env.USER || env.LOGNAME || currentUser(),
     serve: serveConfig(env),
   };
 }
