@@ -43,7 +43,7 @@ test('serves, lets other ctl commands run beside it, logs route patterns, and st
     expect(created.code).toBe(0);
     const login = await fetch(`${s.base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login: 'alice', password: 'alices-password' }) });
     expect(login.status).toBe(200);
-    const { token } = await login.json();
+    const { token } = (await login.json()) as { token: string };
     const signOut = await runCtl(tdb, ['user', 'sign_out', 'alice']);
     expect(signOut.code).toBe(0);
     expect((await fetch(`${s.base}/api/user`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
