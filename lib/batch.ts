@@ -32,6 +32,15 @@ export interface BatchOptions {
    * transaction itself stays short. Gets the batch's size and number.
    */
   readonly beforeBatch?: (limit: number, batchNumber: number) => Promise<void>;
+  /**
+   * Commit each batch without waiting for its WAL flush (`SET LOCAL synchronous_commit = off`),
+   * then wait once, when the job ends (done, interrupted or failed), for all of them to be on
+   * disk. For jobs of many small batches that a re-run finishes: each batch stays atomic with its
+   * audit rows; only a server crash while the job runs can undo its last few batches (a fraction
+   * of a second's worth, whole batches, and the run then fails anyway). Saves one flush wait per
+   * batch: 200 of them for a million activities.
+   */
+  readonly asyncCommit?: boolean;
 }
 
 /** The next batch size: shrink in proportion when a batch overran the target, double when it was far under. */
@@ -60,6 +69,32 @@ export async function runInBatches(
   opts: BatchOptions,
   step: (trx: Transaction<Database>, limit: number, batchNumber: number) => Promise<number>,
 ): Promise<BatchResult> {
+  if (!opts.asyncCommit) return batchLoop(db, opts, step);
+  let result: BatchResult;
+  try {
+    result = await batchLoop(db, opts, step);
+  } catch (error) {
+    // Whatever stopped the job, the batches it reports as done are on disk when it exits.
+    await flushCommits(db).catch(() => undefined);
+    throw error;
+  }
+  await flushCommits(db);
+  return result;
+}
+
+/**
+ * Returns once every transaction committed so far is on disk: the synchronous commit of a
+ * transaction that has an id writes a commit record and flushes the WAL up to it.
+ */
+async function flushCommits(db: Kysely<Database>): Promise<void> {
+  await db.transaction().execute((trx) => sql`SELECT pg_current_xact_id()`.execute(trx));
+}
+
+async function batchLoop(
+  db: Kysely<Database>,
+  opts: BatchOptions,
+  step: (trx: Transaction<Database>, limit: number, batchNumber: number) => Promise<number>,
+): Promise<BatchResult> {
   let batches = 0;
   let affected = 0;
   const total = opts.total ?? null;
@@ -77,7 +112,10 @@ export async function runInBatches(
     const number = batches + 1;
     if (opts.beforeBatch) await opts.beforeBatch(limit, number);
     const started = performance.now();
-    const n = await db.transaction().execute((trx) => step(trx, limit, number));
+    const n = await db.transaction().execute(async (trx) => {
+      if (opts.asyncCommit) await sql`SET LOCAL synchronous_commit = off`.execute(trx);
+      return step(trx, limit, number);
+    });
     const elapsed = performance.now() - started;
     batches += 1;
     affected += n;

@@ -2,7 +2,7 @@ import type { LibContext } from '../context';
 import { writeAudit } from '../audit';
 import { runInBatches, withBulkLock, type BatchProgress } from '../batch';
 import { requireLocalUser } from './find';
-import { yieldToEventLoop } from './bulk-sql';
+import { deleteFirstActivities, yieldToEventLoop } from './bulk-sql';
 
 export interface DeleteActivitiesPlan {
   readonly id: number;
@@ -43,13 +43,9 @@ export async function deleteActivities(
 ): Promise<DeleteActivitiesResult> {
   return withBulkLock(ctx.db, 'delete_activities', async (conn) => {
     const lctx: LibContext = { ...ctx, db: conn };
-    const result = await runInBatches(conn, { batchSize: settings.batchSize, signal: opts.signal, total: plan.activities, onProgress: opts.onProgress }, async (trx, limit, batch) => {
+    const result = await runInBatches(conn, { batchSize: settings.batchSize, signal: opts.signal, total: plan.activities, onProgress: opts.onProgress, asyncCommit: true }, async (trx, limit, batch) => {
       await yieldToEventLoop();
-      const deleted = await trx
-        .deleteFrom('activities')
-        .where('id', 'in', (eb) => eb.selectFrom('activities').select('id').where('actor_id', '=', plan.id).orderBy('id').limit(limit))
-        .executeTakeFirst();
-      const n = Number(deleted.numDeletedRows);
+      const n = await deleteFirstActivities(trx, (eb) => eb('activities.actor_id', '=', plan.id), limit);
       if (n > 0) await writeAudit(trx, lctx, { verb: 'delete_activities', targetUserId: plan.id, targetNickname: plan.nickname, details: { batch, activities: n } });
       return n;
     });

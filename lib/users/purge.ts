@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
 import type { Database } from '../schema';
 import type { LibContext } from '../context';
 import { writeAudit, writeAuditForUsers } from '../audit';
@@ -6,7 +6,7 @@ import { NotFoundError } from '../errors';
 import { runInBatches, withBulkLock, type BatchProgress } from '../batch';
 import { requireLocalUserIncludingDeleted, softDeleteLocked, type RetentionSettings } from './delete';
 import { assertNotLastAdmin, lockUserGuardingLastAdmin } from './last-admin';
-import { idArray, yieldToEventLoop } from './bulk-sql';
+import { deleteFirstActivities, idArray, yieldToEventLoop } from './bulk-sql';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -39,15 +39,31 @@ function scopeIds(db: Db, scope: Scope) {
   return 'userId' in scope ? query.where('users.id', '=', scope.userId) : query.where('users.deleted_at', 'is not', null).where('users.deleted_at', '<', scope.deletedBefore);
 }
 
+/** The activities of the accounts in scope: for one user a plain `actor_id = $1`, so the (actor_id, id) index serves it. */
+function ownedBy(db: Db, scope: Scope) {
+  return (eb: ExpressionBuilder<Database, 'activities'>) => ('userId' in scope ? eb('activities.actor_id', '=', scope.userId) : eb('activities.actor_id', 'in', scopeIds(db, scope)));
+}
+
+/**
+ * What the accounts in scope own, in one statement. The follows are the UNION of two index scans
+ * (as follower, as followed), which also counts a follow between two of them once; an OR of the
+ * two `IN`s read the whole follows table.
+ */
 async function countOwned(db: Db, scope: Scope): Promise<OwnedCounts> {
   const row = await db
     .selectNoFrom((eb) => [
       eb.selectFrom('users').select(eb.fn.countAll<number>().as('n')).where('id', 'in', scopeIds(db, scope)).as('users'),
-      eb.selectFrom('activities').select(eb.fn.countAll<number>().as('n')).where('actor_id', 'in', scopeIds(db, scope)).as('activities'),
+      eb.selectFrom('activities').select(eb.fn.countAll<number>().as('n')).where(ownedBy(db, scope)).as('activities'),
       eb
-        .selectFrom('follows')
+        .selectFrom(
+          eb
+            .selectFrom('follows')
+            .select('follows.id')
+            .where('follows.follower_id', 'in', scopeIds(db, scope))
+            .union(eb.selectFrom('follows').select('follows.id').where('follows.following_id', 'in', scopeIds(db, scope)))
+            .as('f'),
+        )
         .select(eb.fn.countAll<number>().as('n'))
-        .where((w) => w.or([w('follower_id', 'in', scopeIds(db, scope)), w('following_id', 'in', scopeIds(db, scope))]))
         .as('follows'),
       eb.selectFrom('tokens').select(eb.fn.countAll<number>().as('n')).where('user_id', 'in', scopeIds(db, scope)).as('tokens'),
     ])
@@ -55,13 +71,15 @@ async function countOwned(db: Db, scope: Scope): Promise<OwnedCounts> {
   return { users: Number(row.users), activities: Number(row.activities), follows: Number(row.follows), tokens: Number(row.tokens) };
 }
 
-/** Deletes at most `limit` activities of the accounts in scope: one statement. */
-async function deleteActivitiesBatch(trx: Transaction<Database>, scope: Scope, limit: number): Promise<number> {
-  const result = await trx
-    .deleteFrom('activities')
-    .where('id', 'in', (eb) => eb.selectFrom('activities').select('id').where('actor_id', 'in', scopeIds(trx, scope)).orderBy('id').limit(limit))
-    .executeTakeFirst();
-  return Number(result.numDeletedRows);
+/** The activities of the accounts in scope (the progress total): one index-only count. */
+async function countActivities(db: Db, scope: Scope): Promise<number> {
+  const row = await db.selectFrom('activities').select((eb) => eb.fn.countAll<number>().as('n')).where(ownedBy(db, scope)).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** Deletes at most `limit` activities of the accounts in scope, the oldest first: one statement. */
+function deleteActivitiesBatch(trx: Transaction<Database>, scope: Scope, limit: number): Promise<number> {
+  return deleteFirstActivities(trx, ownedBy(trx, scope), limit);
 }
 
 /** Deletes what the accounts `ids` still own and then the accounts: four statements whatever their number. */
@@ -134,10 +152,10 @@ export async function purgeUser(ctx: LibContext, ref: string, settings: PurgeSet
       return user;
     });
     const scope: Scope = { userId: id };
-    const total = (await countOwned(conn, scope)).activities;
+    const total = await countActivities(conn, scope);
     const batched = await runInBatches(
       conn,
-      { batchSize: settings.batchSize, signal: opts.signal, total, onProgress: (p) => opts.onProgress?.('activities', p) },
+      { batchSize: settings.batchSize, signal: opts.signal, total, onProgress: (p) => opts.onProgress?.('activities', p), asyncCommit: true },
       async (trx, limit, batch) => {
         await yieldToEventLoop();
         const n = await deleteActivitiesBatch(trx, scope, limit);
@@ -213,7 +231,7 @@ export async function purgeDeleted(ctx: LibContext, cutoff: Date, settings: Pick
     const before = await countOwned(conn, scope);
     const activities = await runInBatches(
       conn,
-      { batchSize: settings.batchSize, signal: opts.signal, total: before.activities, onProgress: (p) => opts.onProgress?.('activities', p) },
+      { batchSize: settings.batchSize, signal: opts.signal, total: before.activities, onProgress: (p) => opts.onProgress?.('activities', p), asyncCommit: true },
       async (trx, limit, batch) => {
         await yieldToEventLoop();
         const n = await deleteActivitiesBatch(trx, scope, limit);
