@@ -44,28 +44,55 @@ function targets(db: Db, instance: string) {
     .where('users.deleted_at', 'is', null);
 }
 
-/** The follows between the users picked by `ids` and local users, both directions. */
-function followsWithLocals(ids: (eb: ExpressionBuilder<Database, 'follows'>, column: 'follows.follower_id' | 'follows.following_id') => Expression<SqlBool>) {
-  return (eb: ExpressionBuilder<Database, 'follows'>) => {
-    const localIds = () => eb.selectFrom('users').select('users.id').where('users.local', '=', true);
-    return eb.or([
-      eb.and([ids(eb, 'follows.follower_id'), eb('follows.following_id', 'in', localIds())]),
-      eb.and([ids(eb, 'follows.following_id'), eb('follows.follower_id', 'in', localIds())]),
+type FollowEnd = 'follows.follower_id' | 'follows.following_id';
+const OTHER_END: Record<FollowEnd, FollowEnd> = { 'follows.follower_id': 'follows.following_id', 'follows.following_id': 'follows.follower_id' };
+
+/** The user at `column`'s end of the follow is local: one primary-key probe per follow. */
+function localAt(eb: ExpressionBuilder<Database, 'follows'>, column: FollowEnd): Expression<SqlBool> {
+  return eb.exists(eb.selectFrom('users as l').select('l.id').whereRef('l.id', '=', column).where('l.local', '=', true));
+}
+
+/**
+ * The follows between the users picked by `ids` and local users, both directions. The local end
+ * is an EXISTS probe, never `x IN (SELECT id FROM users WHERE local)`: inside an OR that cannot
+ * become a join and ran as a subplan over every local user for each follow (hours on a big
+ * instance). With `ids` an array, the two halves are index scans (follows' unique index on
+ * (follower_id, following_id) and its index on following_id) combined by a bitmap OR.
+ */
+function followsWithLocals(ids: (eb: ExpressionBuilder<Database, 'follows'>, column: FollowEnd) => Expression<SqlBool>) {
+  return (eb: ExpressionBuilder<Database, 'follows'>) =>
+    eb.or([
+      eb.and([ids(eb, 'follows.follower_id'), localAt(eb, 'follows.following_id')]),
+      eb.and([ids(eb, 'follows.following_id'), localAt(eb, 'follows.follower_id')]),
     ]);
-  };
+}
+
+/**
+ * How many follows the instance's users have with local users, counted as two index-friendly
+ * halves (its users as followers, then as followed) joined by UNION ALL. The halves never meet:
+ * a follow in both would have a remote user of the instance at a local end.
+ */
+async function countFollowsWithLocals(db: Kysely<Database>, instance: string): Promise<number> {
+  const half = (mine: FollowEnd) =>
+    db
+      .selectFrom('follows')
+      .select('follows.id')
+      .where(mine, 'in', targets(db, instance).select('users.id'))
+      .where((eb) => localAt(eb, OTHER_END[mine]));
+  const row = await db
+    .selectFrom(half('follows.follower_id').unionAll(half('follows.following_id')).as('f'))
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }
 
 /** What `deactivate_all_from_instance <instance>` would do, writing nothing (exit 2 for a malformed host). */
 export async function planDeactivateInstance(db: Kysely<Database>, rawInstance: string): Promise<InstancePlan> {
   const instance = checkInstance(rawInstance);
   const users = await targets(db, instance).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  const follows = await db
-    .selectFrom('follows')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where(followsWithLocals((eb, column) => eb(column, 'in', targets(db, instance).select('users.id'))))
-    .executeTakeFirstOrThrow();
+  const follows = await countFollowsWithLocals(db, instance);
   const sample = await targets(db, instance).select('users.nickname').orderBy('users.id').limit(INSTANCE_SAMPLE_SIZE).execute();
-  return { instance, users: Number(users.n), follows: Number(follows.n), sample: sample.map((r) => r.nickname) };
+  return { instance, users: Number(users.n), follows, sample: sample.map((r) => r.nickname) };
 }
 
 /**
