@@ -34,6 +34,20 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? Number(value) : value;
 }
 
+/**
+ * `JSON.stringify(value, jsonReplacer, indent)`, the same text, faster. A replacer function takes
+ * V8 off its fast serializer (one call per key: a quarter of the time spent serialising users).
+ * Without one, the only difference is that a bigint throws; then the replacer is used.
+ */
+export function toJsonText(value: unknown, indent?: number): string {
+  try {
+    return JSON.stringify(value, null, indent);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    return JSON.stringify(value, jsonReplacer, indent);
+  }
+}
+
 export interface RowEncoder<T> {
   /** Text for one page of rows. */
   page(rows: readonly T[]): string;
@@ -88,11 +102,22 @@ export function rowEncoder<T>(format: Format, columns: readonly Column<T>[], toJ
       return tableEncoder(columns, terminalWidth);
     case 'json':
       return {
-        page: (rows) => rows.map((r) => `${count++ === 0 ? '[\n' : ',\n'}${JSON.stringify(toJson(r), jsonReplacer)}`).join(''),
+        page(rows) {
+          let out = '';
+          for (const r of rows) out += `${count++ === 0 ? '[\n' : ',\n'}${toJsonText(toJson(r))}`;
+          return out;
+        },
         end: () => (count === 0 ? '[]\n' : '\n]\n'),
       };
     case 'ndjson':
-      return { page: (rows) => rows.map((r) => `${JSON.stringify(toJson(r), jsonReplacer)}\n`).join(''), end: () => '' };
+      return {
+        page(rows) {
+          let out = '';
+          for (const r of rows) out += `${toJsonText(toJson(r))}\n`;
+          return out;
+        },
+        end: () => '',
+      };
     case 'csv': {
       return {
         page(rows) {
@@ -112,8 +137,8 @@ export function rowEncoder<T>(format: Format, columns: readonly Column<T>[], toJ
 
 /** One object (a verb's result) in the chosen data format. */
 export function encodeObject(format: Exclude<Format, 'table'>, value: unknown): string {
-  if (format === 'json') return `${JSON.stringify(value, jsonReplacer, 2)}\n`;
-  if (format === 'ndjson') return `${JSON.stringify(value, jsonReplacer)}\n`;
+  if (format === 'json') return `${toJsonText(value, 2)}\n`;
+  if (format === 'ndjson') return `${toJsonText(value)}\n`;
   const obj = value as Record<string, unknown>;
   return `${Object.keys(obj).map(csvField).join(',')}\r\n${Object.values(obj).map(csvField).join(',')}\r\n`;
 }
