@@ -20,11 +20,15 @@ function activeAdmins(db: Db) {
     .orderBy('id');
 }
 
+/** What is about to happen to the admin, as the refusal says it (`refusing to <action> alice`). */
+export type AdminAction = 'delete' | 'deactivate' | 'remove admin status from';
+
 /**
- * Exit 4 when `user` is the only local, active, not-deleted admin: deleting or deactivating it
- * would lock every admin out. `lock`: inside a transaction, lock the active admins (FOR UPDATE).
+ * Exit 4 when `user` is the only local, active, not-deleted admin: deleting, deactivating or
+ * demoting it would lock every admin out. `lock`: inside a transaction, lock the active admins
+ * (FOR UPDATE).
  */
-export async function assertNotLastAdmin(db: Db, user: AdminState, action: 'delete' | 'deactivate', lock = true): Promise<void> {
+export async function assertNotLastAdmin(db: Db, user: AdminState, action: AdminAction, lock = true): Promise<void> {
   if (!isActiveLocalAdmin(user)) return;
   const admins = await (lock ? activeAdmins(db).forUpdate() : activeAdmins(db)).execute();
   if (admins.every((a) => a.id === user.id)) {
@@ -33,15 +37,16 @@ export async function assertNotLastAdmin(db: Db, user: AdminState, action: 'dele
 }
 
 /**
- * Finds and locks the user a delete or deactivate is about to change, refusing the last active
- * admin. For an admin, every active admin row is locked first, in id order, and only then the
- * user's own row: two runs removing the last two admins at once queue on the same first row
+ * Finds and locks the user a delete, deactivate or demotion (`set --no-admin`) is about to change,
+ * refusing the last active admin. For an admin, every active admin row is locked first, in id
+ * order, and only then the user's own row: every verb that can remove an admin takes its locks in
+ * this one order, so two runs removing the last two admins at once queue on the same first row
  * instead of deadlocking, and the second re-reads and refuses (exit 4).
  */
 export async function lockUserGuardingLastAdmin<U extends AdminState>(
   trx: Transaction<Database>,
   find: (forUpdate: boolean) => Promise<U>,
-  action: 'delete' | 'deactivate',
+  action: AdminAction,
 ): Promise<U> {
   const seen = await find(false);
   if (isActiveLocalAdmin(seen)) await activeAdmins(trx).forUpdate().execute();

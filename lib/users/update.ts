@@ -8,6 +8,7 @@ import { writeAudit } from '../audit';
 import { userConflict } from '../pg-errors';
 import { links } from '../links';
 import { requireLocalUser } from './find';
+import { assertNotLastAdmin, lockUserGuardingLastAdmin } from './last-admin';
 import { toUserJson, type UserJson } from './present';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -71,36 +72,6 @@ export function checkChanges(changes: UserChanges): UserChanges {
   return out;
 }
 
-function activeAdmins(db: Db) {
-  return db
-    .selectFrom('users')
-    .select('id')
-    .where('admin', '=', true)
-    .where('local', '=', true)
-    .where('active', '=', true)
-    .where('deleted_at', 'is', null)
-    .orderBy('id');
-}
-
-async function lockActiveAdmins(db: Db): Promise<void> {
-  await activeAdmins(db).forUpdate().execute();
-}
-
-/**
- * Exit 4 when `user` is the only local, active, not-deleted admin. In a transaction the active
- * admins are locked first, so two runs demoting the last two admins at once cannot both pass:
- * the second waits, re-reads the rows and refuses.
- */
-export async function assertOtherActiveAdmin(db: Db, user: Pick<UserRow, 'id' | 'nickname' | 'admin' | 'local' | 'active' | 'deleted_at'>, lock: boolean): Promise<void> {
-  if (!user.admin || !user.local || !user.active || user.deleted_at !== null) return;
-  let query = activeAdmins(db);
-  if (lock) query = query.forUpdate();
-  const admins = await query.execute();
-  if (admins.every((a) => a.id === user.id)) {
-    throw new ConflictError(`refusing to remove admin status from ${user.nickname}: it is the last active admin (make another user admin first: ctl user set <user> --admin)`);
-  }
-}
-
 /** Email-confirmation tokens of the user not yet used or revoked. */
 export async function countPendingConfirmations(db: Db, userId: number): Promise<number> {
   const row = await db
@@ -137,14 +108,17 @@ export async function setUser(ctx: LibContext, ref: string, requested: UserChang
   const changes = checkChanges(requested);
   const dryRun = Boolean(opts.dryRun);
   const work = async (db: Db): Promise<SetResult> => {
-    // Demoting: lock the active admins first, in id order, before the user's own row, so two
-    // demotions (or a demotion and a delete) queue up on the same first row instead of deadlocking.
-    if (changes.admin === false && !dryRun) await lockActiveAdmins(db);
-    const row = await requireLocalUser(db, ref, { forUpdate: !dryRun });
+    // Demoting: the same locks, in the same order, as rm and deactivate take (the active admins in
+    // id order, then the user), through the one function, so they queue instead of deadlocking;
+    // the last active admin is refused (exit 4).
+    const row =
+      changes.admin === false && !dryRun
+        ? await lockUserGuardingLastAdmin(db as Transaction<Database>, (forUpdate) => requireLocalUser(db, ref, { forUpdate }), 'remove admin status from')
+        : await requireLocalUser(db, ref, { forUpdate: !dryRun });
     const fields = fieldsOf(row, changes);
     const patch: UserUpdate = {};
     for (const f of fields) if (f.changed) (patch as Record<string, unknown>)[f.field] = f.to;
-    if (patch.admin === false) await assertOtherActiveAdmin(db, row, !dryRun);
+    if (dryRun && patch.admin === false) await assertNotLastAdmin(db, row, 'remove admin status from', false);
     if (patch.email !== undefined) {
       const taken = await db
         .selectFrom('users')
