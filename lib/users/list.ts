@@ -18,7 +18,13 @@ export interface UserFilter {
   readonly limit?: number;
 }
 
-export const LIST_PAGE_SIZE = 1000;
+/**
+ * Rows per keyset query. Smaller pages keep less alive while a page is written out, so less of it
+ * reaches V8's old generation: listing a million users peaked near 100-115 MB with 500 and
+ * 250, 110-140 MB with 1000, 155 MB with 2000, in the same time (the round trips are not what
+ * costs; one more per 500 users is still little over a network).
+ */
+export const LIST_PAGE_SIZE = 500;
 
 function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
