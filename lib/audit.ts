@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
 import type { AuditRow, Database } from './schema';
 import type { LibContext } from './context';
 
@@ -45,11 +45,17 @@ export async function writeAuditForUsers(
     FROM unnest(${users.map((u) => u.id)}::bigint[], ${users.map((u) => u.nickname)}::text[]) AS t(id, nickname)`.execute(trx);
 }
 
-export interface AuditFilter {
+/** Which rows a reader wants; `listAudit` and `auditPages` differ only in what `limit` keeps. */
+export interface AuditMatch {
+  /** Rows about this user: its id (while the account exists) or its nickname (after a purge too). */
   readonly userId?: number;
   readonly nickname?: string;
   readonly verb?: string;
   readonly since?: Date;
+}
+
+export interface AuditFilter extends AuditMatch {
+  /** Only the oldest `limit` rows. */
   readonly limit?: number;
 }
 
@@ -77,11 +83,13 @@ export function auditRecord(row: AuditRow): AuditRecord {
   };
 }
 
-/** Audit rows oldest first, filtered. */
-export async function listAudit(db: Kysely<Database>, filter: AuditFilter = {}): Promise<AuditRecord[]> {
-  let query = db.selectFrom('audit_log').selectAll().orderBy('id');
-  if (filter.userId !== undefined || filter.nickname !== undefined) {
-    const { userId, nickname } = filter;
+/**
+ * Narrows an audit query to the rows `filter` asks for. Both readers go through it so that
+ * `audit list` and the library never disagree on which rows are about a user.
+ */
+function auditFilter<O>(query: SelectQueryBuilder<Database, 'audit_log', O>, filter: AuditMatch): SelectQueryBuilder<Database, 'audit_log', O> {
+  const { userId, nickname } = filter;
+  if (userId !== undefined || nickname !== undefined) {
     query = query.where((eb) => {
       const ors = [];
       if (userId !== undefined) ors.push(eb('target_user_id', '=', userId));
@@ -91,16 +99,17 @@ export async function listAudit(db: Kysely<Database>, filter: AuditFilter = {}):
   }
   if (filter.verb !== undefined) query = query.where('verb', '=', filter.verb);
   if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
+  return query;
+}
+
+/** Audit rows oldest first, filtered. */
+export async function listAudit(db: Kysely<Database>, filter: AuditFilter = {}): Promise<AuditRecord[]> {
+  let query = auditFilter(db.selectFrom('audit_log').selectAll().orderBy('id'), filter);
   if (filter.limit !== undefined) query = query.limit(filter.limit);
   return (await query.execute()).map(auditRecord);
 }
 
-export interface AuditQuery {
-  /** Rows about this user: its id (while the account exists) or its nickname (after a purge too). */
-  readonly userId?: number;
-  readonly nickname?: string;
-  readonly verb?: string;
-  readonly since?: Date;
+export interface AuditQuery extends AuditMatch {
   /** Only the newest `limit` rows (still printed oldest first, as `tail` does). */
   readonly limit?: number;
 }
@@ -112,21 +121,7 @@ export const AUDIT_PAGE_SIZE = 1000;
  * With `limit`, the window starts at the `limit`-th newest matching row.
  */
 export async function* auditPages(db: Kysely<Database>, filter: AuditQuery = {}, pageSize = AUDIT_PAGE_SIZE): AsyncGenerator<AuditRecord[]> {
-  const base = () => {
-    let query = db.selectFrom('audit_log');
-    const { userId, nickname } = filter;
-    if (userId !== undefined || nickname !== undefined) {
-      query = query.where((eb) => {
-        const ors = [];
-        if (userId !== undefined) ors.push(eb('target_user_id', '=', userId));
-        if (nickname !== undefined) ors.push(eb(eb.fn('lower', ['target_nickname']), '=', nickname.toLowerCase()));
-        return eb.or(ors);
-      });
-    }
-    if (filter.verb !== undefined) query = query.where('verb', '=', filter.verb);
-    if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
-    return query;
-  };
+  const base = () => auditFilter(db.selectFrom('audit_log'), filter);
   let after = 0;
   let left = filter.limit ?? Infinity;
   if (filter.limit !== undefined) {
