@@ -1,26 +1,11 @@
 import { sql } from 'kysely';
-import { createTestDatabase, truncateAll, type TestDatabase } from '../helpers/backend';
 import { hashToken } from '../../lib/secrets';
 import { issueToken } from '../../lib/tokens';
 import { createInvite } from '../../lib/invites';
-import { addUser, bearer, loginAs, startServer, type TestServer } from './helpers';
+import { addUser, bearer, loginAs, useTestServer, type TestServer } from './helpers';
 
-let tdb: TestDatabase;
 let server: TestServer;
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-});
-afterAll(async () => {
-  await server?.close();
-  await tdb?.destroy();
-});
-
-async function restart(env: Record<string, string> = {}) {
-  await server?.close();
-  server = await startServer(tdb, env);
-  await server.withDb((db) => truncateAll({ db } as never));
-}
+const { restart } = useTestServer((s) => (server = s));
 
 const login = (payload: Record<string, unknown>, remoteAddress = '10.0.0.1') =>
   server.app.inject({ method: 'POST', url: '/api/auth/login', payload, remoteAddress });

@@ -7,7 +7,7 @@ import type { Mailer, OutgoingMail } from '../../lib/mail';
 import { ServerDatabase } from '../../lib/server/database';
 import { buildServer } from '../../lib/server/app';
 import { createUser, planNewUser, type NewUserInput } from '../../lib/users/create';
-import type { TestDatabase } from '../helpers/backend';
+import { createTestDatabase, truncateAll, type TestDatabase } from '../helpers/backend';
 import { runCtl, type CtlOptions, type CtlResult } from '../helpers/cli';
 
 /** A mailer that keeps what it was asked to send. */
@@ -74,6 +74,51 @@ export async function startServer(tdb: TestDatabase, env: Record<string, string>
   (server as { app: FastifyInstance }).app = buildServer({ database, config, mailer, now: () => server.clock, log: (line) => log.push(line) });
   await server.app.ready();
   return server;
+}
+
+/** When a server test file gets a fresh server: see `useTestServer`. */
+export type ServerStart = 'once' | 'each' | 'manual';
+
+export interface ServerControl {
+  /** Stops the running server and starts one with these settings on an emptied database. */
+  restart(env?: Record<string, string>): Promise<void>;
+  /** Stops the running server and starts one with these settings, keeping the data (settings that change under existing rows). */
+  reopen(env?: Record<string, string>): Promise<void>;
+}
+
+/**
+ * A server test file's database and server. The database is created before the file's tests and
+ * dropped after them, together with whichever server runs then; `use` receives every server
+ * started, so the file's `server` variable always names the live one.
+ * - `once`: one server for the whole file, the database emptied before each test;
+ * - `each`: a new server on an emptied database before each test;
+ * - `manual`: a server only when the file calls `restart` (each describe with its own settings).
+ */
+export function useTestServer(use: (server: TestServer) => void, start: ServerStart = 'manual'): ServerControl {
+  let tdb: TestDatabase | undefined;
+  let server: TestServer | undefined;
+  const reopen = async (env: Record<string, string> = {}) => {
+    await server?.close();
+    server = await startServer(tdb!, env);
+    use(server);
+  };
+  // Emptied through the server's own handle: on PGlite a second handle would wait for its lock.
+  const empty = () => server!.withDb((db) => truncateAll({ db } as never));
+  const restart = async (env: Record<string, string> = {}) => {
+    await reopen(env);
+    await empty();
+  };
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+    if (start === 'once') await reopen();
+  });
+  afterAll(async () => {
+    await server?.close();
+    await tdb?.destroy();
+  });
+  if (start === 'once') beforeEach(empty);
+  if (start === 'each') beforeEach(() => restart());
+  return { restart, reopen };
 }
 
 /** Creates a user through the same lib function as `ctl user new`. */

@@ -1,22 +1,11 @@
 import bcrypt from 'bcryptjs';
-import { createTestDatabase, truncateAll, type TestDatabase } from '../helpers/backend';
 import { totpCode, totpStep } from '../../lib/mfa';
 import { resetMfa } from '../../lib/users/mfa-reset';
-import { addUser, bearer, loginAs, startServer, type TestServer } from './helpers';
+import { addUser, bearer, loginAs, useTestServer, type TestServer } from './helpers';
 
-let tdb: TestDatabase;
 let server: TestServer;
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  server = await startServer(tdb);
-});
-afterAll(async () => {
-  await server?.close();
-  await tdb?.destroy();
-});
-beforeEach(async () => {
-  await server.withDb((db) => truncateAll({ db } as never));
+useTestServer((s) => (server = s), 'once');
+beforeEach(() => {
   // A day later each test: the in-memory failed-login counts of the previous test are out of their window.
   server.clock = new Date(Date.parse('2026-06-01T12:00:00Z') + day++ * 86400e3);
 });

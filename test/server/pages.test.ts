@@ -1,21 +1,10 @@
-import { createTestDatabase, truncateAll, type TestDatabase } from '../helpers/backend';
 import { createInvite } from '../../lib/invites';
 import { issueToken } from '../../lib/tokens';
-import { addUser, startServer, type TestServer } from './helpers';
+import { addUser, useTestServer, type TestServer } from './helpers';
 
 /** The link pages through inject: status codes, headers, escaping, and what a POST changes. */
-let tdb: TestDatabase;
 let server: TestServer;
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  server = await startServer(tdb);
-});
-afterAll(async () => {
-  await server?.close();
-  await tdb?.destroy();
-});
-beforeEach(() => server.withDb((db) => truncateAll({ db } as never)));
+useTestServer((s) => (server = s), 'once');
 
 const form = (fields: Record<string, string>) => ({
   headers: { 'content-type': 'application/x-www-form-urlencoded' },

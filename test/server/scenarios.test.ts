@@ -1,6 +1,5 @@
-import { createTestDatabase, type TestDatabase } from '../helpers/backend';
 import { totpCode } from '../../lib/mfa';
-import { bearer, loginAs, startServer, type TestServer } from './helpers';
+import { bearer, loginAs, useTestServer, type TestServer } from './helpers';
 
 /**
  * The admin verbs' effects, seen from the app: the real bin/ctl and the server on one database.
@@ -8,21 +7,8 @@ import { bearer, loginAs, startServer, type TestServer } from './helpers';
  * let go of it first (ServerDatabase.release) and the server's next request opens it again; on
  * PostgreSQL both simply connect.
  */
-let tdb: TestDatabase;
 let server: TestServer;
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-});
-afterAll(async () => {
-  await server?.close();
-  await tdb?.destroy();
-});
-beforeEach(async () => {
-  await server?.close();
-  await tdb.reset();
-  server = await startServer(tdb);
-});
+useTestServer((s) => (server = s), 'each');
 
 const me = (token: string) => server.app.inject({ method: 'GET', url: '/api/user', headers: bearer(token) });
 const login = (login: string, password: string, extra = {}) => server.app.inject({ method: 'POST', url: '/api/auth/login', payload: { login, password, ...extra } });

@@ -1,23 +1,8 @@
-import { createTestDatabase, truncateAll, type TestDatabase } from '../helpers/backend';
 import { issueConfirmation } from '../../lib/confirmation';
-import { addUser, bearer, loginAs, startServer, type TestServer } from './helpers';
+import { addUser, bearer, loginAs, useTestServer, type TestServer } from './helpers';
 
-let tdb: TestDatabase;
 let server: TestServer;
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-});
-afterAll(async () => {
-  await server?.close();
-  await tdb?.destroy();
-});
-
-async function restart(env: Record<string, string> = {}) {
-  await server?.close();
-  server = await startServer(tdb, env);
-  await server.withDb((db) => truncateAll({ db } as never));
-}
+const { restart, reopen } = useTestServer((s) => (server = s));
 
 const UNAUTHORIZED = { error: 'Unauthorized', message: 'You must be logged in to access this resource' };
 
@@ -214,8 +199,7 @@ describe('terms, settings, balance', () => {
     expect(accept.json()).toEqual({ message: 'Terms accepted', termsAccepted: true });
     expect((await call('GET', '/api/user/terms', token)).json()).toEqual({ termsAccepted: true, termsVersion: '2.1', acceptedAt: server.clock.toISOString() });
     expect((await call('GET', '/api/user', token)).json().termsAccepted).toBe(true);
-    await server.close();
-    server = await startServer(tdb, { CTL_TERMS_VERSION: '3.0' });
+    await reopen({ CTL_TERMS_VERSION: '3.0' });
     expect((await call('GET', '/api/user/terms', token)).json()).toMatchObject({ termsAccepted: false, termsVersion: '2.1' });
   });
 
