@@ -1,24 +1,14 @@
-import { createTestDatabase, type TestDatabase } from '../helpers/backend';
+import { type TestDatabase, useCliTestDatabase } from '../helpers/backend';
 import { runCtl } from '../helpers/cli';
-import { startSmtp, tokenOf, type TestSmtp } from '../helpers/smtp';
+import { tokenOf, type TestSmtp, useTestSmtp } from '../helpers/smtp';
 import { hashToken } from '../../lib/secrets';
 
 // import with mail configured: each set-password link goes to its user instead of the terminal.
 
 let tdb: TestDatabase;
 let smtp: TestSmtp;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  smtp = await startSmtp({ rejectRecipients: /^bounce@/ });
-});
-afterAll(async () => {
-  await smtp?.close();
-  await tdb?.destroy();
-});
-beforeEach(async () => {
-  await tdb.reset();
-  smtp.clear();
-});
+useCliTestDatabase((d) => (tdb = d));
+useTestSmtp((s) => (smtp = s), { rejectRecipients: /^bounce@/ });
 
 const ENV = () => ({ SMTP_URL: smtp.url, MAIL_FROM: 'Example Social <no-reply@social.example>' });
 const CSV = 'nickname,email,name,password\nann,ann@example.com,Ann Lee,\nben,ben@example.com,,ben-password-1\ncid,cid@example.com,,\n';

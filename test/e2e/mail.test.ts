@@ -1,6 +1,6 @@
-import { createTestDatabase, libContext, TEST_SETTINGS, type TestDatabase } from '../helpers/backend';
+import { libContext, TEST_SETTINGS, type TestDatabase, useCliTestDatabase } from '../helpers/backend';
 import { runCtl } from '../helpers/cli';
-import { closedPort, startSmtp, tokenOf, type TestSmtp } from '../helpers/smtp';
+import { closedPort, startSmtp, tokenOf, type TestSmtp, useTestSmtp } from '../helpers/smtp';
 import { redeemInvite } from '../../lib/invites';
 import { resetPasswordWithToken } from '../../lib/password-reset';
 import { confirmEmail } from '../../lib/confirmation';
@@ -8,18 +8,8 @@ import { ConflictError } from '../../lib/errors';
 
 let tdb: TestDatabase;
 let smtp: TestSmtp;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  smtp = await startSmtp();
-});
-afterAll(async () => {
-  await smtp?.close();
-  await tdb?.destroy();
-});
-beforeEach(async () => {
-  await tdb.reset();
-  smtp.clear();
-});
+useCliTestDatabase((d) => (tdb = d));
+useTestSmtp((s) => (smtp = s));
 
 const MAIL_ENV = () => ({ SMTP_URL: smtp.url, MAIL_FROM: 'Example Social <no-reply@social.example>' });
 const ctl = (args: string[], opts: { env?: Record<string, string | undefined>; input?: string } = {}) => runCtl(tdb, args, { ...opts, env: { ...MAIL_ENV(), ...opts.env } });

@@ -125,6 +125,20 @@ export async function startSmtp(opts: TestSmtpOptions = {}): Promise<TestSmtp> {
   };
 }
 
+/**
+ * A test file's SMTP server: started before the file's tests, emptied before each test (so
+ * `waitFor(n)` counts only that test's mail), closed after. `use` receives it.
+ */
+export function useTestSmtp(use: (smtp: TestSmtp) => void, opts: TestSmtpOptions = {}): void {
+  let smtp: TestSmtp | undefined;
+  beforeAll(async () => {
+    smtp = await startSmtp(opts);
+    use(smtp);
+  });
+  afterAll(() => smtp?.close());
+  beforeEach(() => smtp!.clear());
+}
+
 /** The token at the end of a link (`.../registration/<token>`). */
 export function tokenOf(url: string): string {
   const match = /\/([A-Za-z0-9_-]{20,})\/?$/.exec(url);
