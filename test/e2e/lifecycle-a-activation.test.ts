@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { type TestDatabase, useCliTestDatabase } from '../helpers/backend';
 import { spawn } from 'node:child_process';
 import { CTL, ctlEnv, runCtl, runCtlOnTty } from '../helpers/cli';
-import { seedActivities, seedFollow, seedToken, seedUser, seedUsers } from '../helpers/lifecycle-a-seed';
+import { auditTrail, seedActivities, seedFollow, seedToken, seedUser, seedUsers, tableSnapshot, userRow } from '../helpers/lifecycle-a-seed';
 import type { DbHandle } from '../../lib/db';
 
 let tdb: TestDatabase;
@@ -11,18 +11,9 @@ useCliTestDatabase((d) => (tdb = d));
 const ctl = (args: string[], opts = {}) => runCtl(tdb, args, opts);
 const withDb = <T>(fn: (db: DbHandle['db']) => Promise<T>) => tdb.withDb((h) => fn(h.db));
 
-/** Every row of every table, to prove a dry run or a refusal changed nothing. */
-const state = () =>
-  withDb(async (db) => {
-    const { rows } = await sql<{ s: unknown }>`
-      SELECT json_build_object(
-        'users', (SELECT json_agg(u ORDER BY id) FROM users u), 'activities', (SELECT count(*) FROM activities),
-        'follows', (SELECT json_agg(f ORDER BY id) FROM follows f), 'tokens', (SELECT json_agg(t ORDER BY id) FROM tokens t),
-        'audit', (SELECT count(*) FROM audit_log)) AS s`.execute(db);
-    return rows[0].s;
-  });
-const user = (nickname: string) => withDb((db) => db.selectFrom('users').selectAll().where('nickname', '=', nickname).executeTakeFirst());
-const audit = () => withDb((db) => db.selectFrom('audit_log').select(['verb', 'actor', 'target_nickname', 'reason', 'details']).orderBy('id').execute());
+const state = () => withDb(tableSnapshot);
+const user = (nickname: string) => withDb((db) => userRow(db, nickname));
+const audit = () => withDb(auditTrail);
 const follows = () =>
   withDb(async (db) => {
     const { rows } = await sql<{ pair: string }>`

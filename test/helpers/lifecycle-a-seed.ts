@@ -68,3 +68,18 @@ export async function tableCounts(db: Kysely<Database>): Promise<Record<string, 
            (SELECT count(*)::int FROM audit_log) AS audit`.execute(db);
   return rows[0];
 }
+
+/** Every row of every table (activities and audit rows counted), to prove a dry run or a refusal changed nothing. */
+export async function tableSnapshot(db: Kysely<Database>): Promise<unknown> {
+  const { rows } = await sql<{ s: unknown }>`
+    SELECT json_build_object(
+      'users', (SELECT json_agg(u ORDER BY id) FROM users u), 'activities', (SELECT count(*) FROM activities),
+      'follows', (SELECT json_agg(f ORDER BY id) FROM follows f), 'tokens', (SELECT json_agg(t ORDER BY id) FROM tokens t),
+      'audit', (SELECT count(*) FROM audit_log)) AS s`.execute(db);
+  return rows[0].s;
+}
+
+export const userRow = (db: Kysely<Database>, nickname: string) => db.selectFrom('users').selectAll().where('nickname', '=', nickname).executeTakeFirst();
+
+/** The audit columns a runbook reads, oldest first. */
+export const auditTrail = (db: Kysely<Database>) => db.selectFrom('audit_log').select(['verb', 'actor', 'target_nickname', 'reason', 'details']).orderBy('id').execute();
