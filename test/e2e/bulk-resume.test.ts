@@ -1,25 +1,17 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
-import { createTestDatabase, BACKEND, type TestDatabase } from '../helpers/backend';
-import { CTL, ctlEnv, runCtl } from '../helpers/cli';
+import { BACKEND, type TestDatabase, useCliTestDatabase } from '../helpers/backend';
+import { CTL, ctlEnv, runCtl, useTempDir } from '../helpers/cli';
 
 // Ctrl-C during a bulk run and the one-run-at-a-time lock, through the real bin/ctl: SIGINT to
 // the process mid-run, exit 130, how far it got, and a re-run that finishes the job.
 
 let tdb: TestDatabase;
 let dir: string;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'userctl-resume-'));
-});
-afterAll(async () => {
-  await tdb?.destroy();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-beforeEach(() => tdb.reset());
+useCliTestDatabase((d) => (tdb = d));
+useTempDir('userctl-resume-', (d) => (dir = d));
 
 interface Started {
   readonly child: ChildProcessWithoutNullStreams;

@@ -1,22 +1,14 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import bcrypt from 'bcryptjs';
-import { createTestDatabase, type TestDatabase } from '../helpers/backend';
-import { runCtl } from '../helpers/cli';
+import { type TestDatabase, useCliTestDatabase } from '../helpers/backend';
+import { runCtl, useTempDir } from '../helpers/cli';
 import { hashToken } from '../../lib/secrets';
 
 let tdb: TestDatabase;
 let dir: string;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'userctl-import-'));
-});
-afterAll(async () => {
-  await tdb?.destroy();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-beforeEach(() => tdb.reset());
+useCliTestDatabase((d) => (tdb = d));
+useTempDir('userctl-import-', (d) => (dir = d));
 
 const ctl = (args: string[], opts = {}) => runCtl(tdb, args, opts);
 

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestDatabase } from './backend';
 
@@ -17,6 +19,18 @@ export interface CtlOptions {
   readonly input?: string;
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly timeoutMs?: number;
+}
+
+/** A scratch directory for one test file's input files: made before its tests, removed after. `use` receives its path. */
+export function useTempDir(prefix: string, use: (dir: string) => void): void {
+  let dir: string | undefined;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    use(dir);
+  });
+  afterAll(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
 }
 
 /** The environment of a spawned ctl: the test database, fast bcrypt, no .env file, no colour. */
