@@ -10,6 +10,15 @@ export interface BatchProgress {
   readonly batches: number;
 }
 
+/**
+ * How big a bulk verb's batches are: `batchSize` rows to start with; with `maxBatchSize` above it,
+ * batches that take under a quarter of the target time double, up to it.
+ */
+export interface BatchSizing {
+  readonly batchSize: number;
+  readonly maxBatchSize?: number;
+}
+
 export interface BatchOptions {
   /** Rows per statement; each batch is its own short transaction. */
   readonly batchSize: number;
@@ -50,6 +59,12 @@ export function nextBatchSize(current: number, elapsedMs: number, target: number
   return current;
 }
 
+/**
+ * What one batch did: a count of rows, or, when it may change fewer rows than it looked at (rows
+ * gone meanwhile), both: the loop ends on a batch that looked at fewer than its limit.
+ */
+export type BatchStep = number | { readonly scanned: number; readonly affected: number };
+
 export interface BatchResult {
   readonly batches: number;
   readonly affected: number;
@@ -67,7 +82,7 @@ export interface BatchResult {
 export async function runInBatches(
   db: Kysely<Database>,
   opts: BatchOptions,
-  step: (trx: Transaction<Database>, limit: number, batchNumber: number) => Promise<number>,
+  step: (trx: Transaction<Database>, limit: number, batchNumber: number) => Promise<BatchStep>,
 ): Promise<BatchResult> {
   if (!opts.asyncCommit) return batchLoop(db, opts, step);
   let result: BatchResult;
@@ -93,7 +108,7 @@ async function flushCommits(db: Kysely<Database>): Promise<void> {
 async function batchLoop(
   db: Kysely<Database>,
   opts: BatchOptions,
-  step: (trx: Transaction<Database>, limit: number, batchNumber: number) => Promise<number>,
+  step: (trx: Transaction<Database>, limit: number, batchNumber: number) => Promise<BatchStep>,
 ): Promise<BatchResult> {
   let batches = 0;
   let affected = 0;
@@ -112,15 +127,16 @@ async function batchLoop(
     const number = batches + 1;
     if (opts.beforeBatch) await opts.beforeBatch(limit, number);
     const started = performance.now();
-    const n = await db.transaction().execute(async (trx) => {
+    const done = await db.transaction().execute(async (trx) => {
       if (opts.asyncCommit) await sql`SET LOCAL synchronous_commit = off`.execute(trx);
       return step(trx, limit, number);
     });
     const elapsed = performance.now() - started;
+    const { scanned, affected: n } = typeof done === 'number' ? { scanned: done, affected: done } : done;
     batches += 1;
     affected += n;
     opts.onProgress?.({ done: affected, total, batches });
-    if (n < limit) return { batches, affected };
+    if (scanned < limit) return { batches, affected };
     limit = nextBatchSize(limit, elapsed, target, min, max);
   }
 }

@@ -29,6 +29,11 @@ export interface Config {
   readonly bcryptCost: number;
   readonly lockWaitMs: number;
   readonly batchSize: number;
+  /**
+   * How far quick batches may grow: `batchSize` itself when CTL_BATCH_SIZE is set (the operator
+   * chose a size), else BATCH_GROWTH_LIMIT.
+   */
+  readonly maxBatchSize: number;
   readonly actor: string;
   /** Settings of `ctl serve` (the app side). */
   readonly serve: ServeConfig;
@@ -163,6 +168,17 @@ function integer(name: string, value: string | undefined, fallback: number, min:
   return n;
 }
 
+/**
+ * Without CTL_BATCH_SIZE, batches start at 5000 rows and grow while they stay quick: a million
+ * activities go in about a dozen transactions instead of 200, each still well under a second.
+ */
+export const BATCH_GROWTH_LIMIT = 100_000;
+
+function batchSizing(value: string | undefined): Pick<Config, 'batchSize' | 'maxBatchSize'> {
+  const batchSize = integer('CTL_BATCH_SIZE', value, 5000, 1, 1000000);
+  return { batchSize, maxBatchSize: value === undefined || value === '' ? BATCH_GROWTH_LIMIT : batchSize };
+}
+
 /** SMTP_HOST and friends. A bad value is exit 6 naming the variable; the password is never echoed. */
 function smtpSettings(env: Env, smtpUrl: string | null): Pick<Config, 'smtpServer' | 'smtpAuth'> {
   const host = env.SMTP_HOST || '';
@@ -269,7 +285,7 @@ export function loadConfig(rawEnv: Env = process.env, overrides: ConfigOverrides
     confirmationTtlMs: duration('CTL_CONFIRMATION_TTL', env.CTL_CONFIRMATION_TTL, 7 * 86400e3),
     bcryptCost: integer('CTL_BCRYPT_COST', env.CTL_BCRYPT_COST, 12, 4, 15),
     lockWaitMs: integer('CTL_LOCK_WAIT_MS', env.CTL_LOCK_WAIT_MS, 5000, 0, 600000),
-    batchSize: integer('CTL_BATCH_SIZE', env.CTL_BATCH_SIZE, 5000, 1, 1000000),
+    ...batchSizing(env.CTL_BATCH_SIZE),
     actor: env.SUDO_USER || env.USER || env.LOGNAME || currentUser(),
     serve: serveConfig(env),
   };

@@ -1,7 +1,8 @@
-import type { Argv } from 'yargs';
 import type { TaskContext } from './context';
 import type { BulkConfirmVerb } from '../lib/users/confirmation-bulk';
-import { UsageError } from '../lib/errors';
+import { batchSizingOf } from './bulk-options';
+
+export { batchSizeOption } from './bulk-options';
 
 function users(n: number): string {
   return `${n} user${n === 1 ? '' : 's'}`;
@@ -9,19 +10,6 @@ function users(n: number): string {
 
 function batches(n: number): string {
   return `${n} batch${n === 1 ? '' : 'es'}`;
-}
-
-/** --batch-size, shared by confirm_all and unconfirm_all. */
-export function batchSizeOption(y: Argv): Argv {
-  return y
-    .option('batch-size', { type: 'number', describe: 'Users per statement and per transaction (default $CTL_BATCH_SIZE, 5000)' })
-    .check((argv) => {
-      const n = argv.batchSize;
-      if (n !== undefined && (!Number.isInteger(n) || (n as number) < 1 || (n as number) > 1_000_000)) {
-        throw new UsageError(`--batch-size must be a whole number from 1 to 1000000, got ${String(n)}`);
-      }
-      return true;
-    });
 }
 
 const WORDS = {
@@ -55,11 +43,10 @@ export async function runBulkConfirm(verb: BulkConfirmVerb, argv: Record<string,
   const { bulkConfirm } = require('../lib/users/confirmation-bulk') as typeof import('../lib/users/confirmation-bulk');
   const { startProgress } = require('./progress') as typeof import('./progress');
   const words = WORDS[verb];
-  const batchSize = (argv.batchSize as number | undefined) ?? ctx.config.batchSize;
   let progress: ReturnType<typeof startProgress> | null = null;
   let result;
   try {
-    result = await bulkConfirm(await ctx.lib(), verb, { batchSize, confirmationTtlMs: ctx.config.confirmationTtlMs }, {
+    result = await bulkConfirm(await ctx.lib(), verb, { ...batchSizingOf(argv, ctx), confirmationTtlMs: ctx.config.confirmationTtlMs }, {
       dryRun: ctx.dryRun,
       signal: ctx.signal,
       confirm: async (count) => {

@@ -1,11 +1,12 @@
 import type { Argv } from 'yargs';
 import type { TaskContext } from './context';
+import type { BatchSizing } from '../lib/batch';
 import { UsageError } from '../lib/errors';
 
 /** `--batch-size N` for bulk verbs: rows per statement, each batch its own transaction. */
 export function batchSizeOption(y: Argv): Argv {
   return y
-    .option('batch-size', { type: 'number', describe: 'Rows per batch, each batch its own transaction (default: $CTL_BATCH_SIZE, else 5000)' })
+    .option('batch-size', { type: 'number', describe: 'Rows per batch, each batch its own transaction (default: $CTL_BATCH_SIZE, else 5000 growing while batches are quick)' })
     .check((argv) => {
       const n = argv.batchSize;
       if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1_000_000)) {
@@ -16,9 +17,13 @@ export function batchSizeOption(y: Argv): Argv {
     });
 }
 
-/** The batch size of this run: the option, else CTL_BATCH_SIZE. */
-export function batchSizeOf(argv: Record<string, unknown>, ctx: TaskContext): number {
-  return typeof argv.batchSize === 'number' ? argv.batchSize : ctx.config.batchSize;
+/**
+ * The batches of this run: `--batch-size N` is N rows every batch (shrinking only when one holds
+ * its locks too long); without it, CTL_BATCH_SIZE's sizing (see lib/config).
+ */
+export function batchSizingOf(argv: Record<string, unknown>, ctx: TaskContext): BatchSizing {
+  if (typeof argv.batchSize === 'number') return { batchSize: argv.batchSize, maxBatchSize: argv.batchSize };
+  return { batchSize: ctx.config.batchSize, maxBatchSize: ctx.config.maxBatchSize };
 }
 
 /** `a, b, c (and 7 more)`: the sample shown before a bulk verb asks. */

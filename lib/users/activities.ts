@@ -1,8 +1,8 @@
 import type { LibContext } from '../context';
 import { writeAudit } from '../audit';
-import { runInBatches, withBulkLock, type BatchProgress } from '../batch';
+import { runInBatches, withBulkLock, type BatchProgress, type BatchSizing } from '../batch';
 import { requireLocalUser } from './find';
-import { deleteFirstActivities, yieldToEventLoop } from './bulk-sql';
+import { activityDeleter, yieldToEventLoop } from './bulk-sql';
 
 export interface DeleteActivitiesPlan {
   readonly id: number;
@@ -38,15 +38,16 @@ export async function planDeleteActivities(ctx: LibContext, ref: string): Promis
 export async function deleteActivities(
   ctx: LibContext,
   plan: Pick<DeleteActivitiesPlan, 'id' | 'nickname' | 'activities'>,
-  settings: { readonly batchSize: number },
+  settings: BatchSizing,
   opts: { readonly signal?: AbortSignal; readonly onProgress?: (p: BatchProgress) => void } = {},
 ): Promise<DeleteActivitiesResult> {
   return withBulkLock(ctx.db, 'delete_activities', async (conn) => {
     const lctx: LibContext = { ...ctx, db: conn };
-    const result = await runInBatches(conn, { batchSize: settings.batchSize, signal: opts.signal, total: plan.activities, onProgress: opts.onProgress, asyncCommit: true }, async (trx, limit, batch) => {
+    const deleteNext = activityDeleter((eb) => eb('activities.actor_id', '=', plan.id));
+    const result = await runInBatches(conn, { batchSize: settings.batchSize, maxBatchSize: settings.maxBatchSize, signal: opts.signal, total: plan.activities, onProgress: opts.onProgress, asyncCommit: true }, async (trx, limit, batch) => {
       await yieldToEventLoop();
-      const n = await deleteFirstActivities(trx, (eb) => eb('activities.actor_id', '=', plan.id), limit);
-      if (n > 0) await writeAudit(trx, lctx, { verb: 'delete_activities', targetUserId: plan.id, targetNickname: plan.nickname, details: { batch, activities: n } });
+      const n = await deleteNext(trx, limit);
+      if (n.affected > 0) await writeAudit(trx, lctx, { verb: 'delete_activities', targetUserId: plan.id, targetNickname: plan.nickname, details: { batch, activities: n.affected } });
       return n;
     });
     return { id: plan.id, nickname: plan.nickname, deleted: result.affected, batches: result.batches };

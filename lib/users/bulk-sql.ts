@@ -21,25 +21,28 @@ export function yieldToEventLoop(): Promise<void> {
 }
 
 /**
- * Deletes the first `limit` activities, in id order, of the actors `actor` picks: one range
- * DELETE on the (actor_id, id) index up to the `limit`-th id (`id <= (SELECT max(id) FROM (first
- * `limit` ids))`, both read from the same snapshot, so it is exactly those rows). The older
- * `id IN (SELECT id ... ORDER BY id LIMIT n)` was planned as a hash semi join over a sequential
- * scan of the whole table, once per batch: 200 ms a batch with a million activities.
+ * Deletes the activities of the actors `actor` picks in id order, at most `limit` per call, each
+ * call going on after the last id the previous one reached. Two statements on the
+ * (actor_id, id) index: the `limit`-th next id, then one range DELETE up to it. Starting after
+ * the previous batch matters: from the first id, each batch's index scan walked over every entry
+ * the earlier batches had deleted (not yet vacuumed), so a million rows cost about 40% more
+ * than one DELETE. The older `id IN (SELECT id ... ORDER BY id LIMIT n)` was worse still: a hash
+ * semi join over the whole table, once per batch. New activities get higher ids and go too; one
+ * that a transaction still open now commits later with an id below the batch's is left for a
+ * re-run (rm --purge's last stage deletes what is left anyway).
  */
-export async function deleteFirstActivities(
-  trx: Transaction<Database>,
-  actor: (eb: ExpressionBuilder<Database, 'activities'>) => Expression<SqlBool>,
-  limit: number,
-): Promise<number> {
-  const result = await trx
-    .deleteFrom('activities')
-    .where(actor)
-    .where('activities.id', '<=', (eb) =>
-      eb
-        .selectFrom((inner) => inner.selectFrom('activities').select('activities.id').where(actor).orderBy('activities.id').limit(limit).as('first'))
-        .select((s) => s.fn.max('first.id').as('last')),
-    )
-    .executeTakeFirst();
-  return Number(result.numDeletedRows);
+export function activityDeleter(actor: (eb: ExpressionBuilder<Database, 'activities'>) => Expression<SqlBool>) {
+  let after = 0;
+  return async (trx: Transaction<Database>, limit: number): Promise<{ scanned: number; affected: number }> => {
+    const bound = await trx
+      .selectFrom((eb) => eb.selectFrom('activities').select('activities.id').where(actor).where('activities.id', '>', after).orderBy('activities.id').limit(limit).as('next'))
+      .select((eb) => [eb.fn.max('next.id').as('last'), eb.fn.countAll<number>().as('n')])
+      .executeTakeFirstOrThrow();
+    const scanned = Number(bound.n);
+    if (scanned === 0 || bound.last === null) return { scanned: 0, affected: 0 };
+    const last = Number(bound.last);
+    const result = await trx.deleteFrom('activities').where(actor).where('activities.id', '>', after).where('activities.id', '<=', last).executeTakeFirst();
+    after = last;
+    return { scanned, affected: Number(result.numDeletedRows) };
+  };
 }

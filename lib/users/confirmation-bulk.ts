@@ -2,7 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { LibContext } from '../context';
 import type { Database } from '../schema';
 import { CtlError, InterruptedError, PartialFailureError } from '../errors';
-import { runInBatches, withBulkLock, type BatchProgress } from '../batch';
+import { runInBatches, withBulkLock, type BatchProgress, type BatchSizing } from '../batch';
 import { writeAuditForUsers } from '../audit';
 import { isConnectionLoss } from '../db';
 import { hashToken, newToken } from '../secrets';
@@ -17,8 +17,7 @@ const REGULAR_USERS = sql<boolean>`local AND active AND NOT admin AND NOT modera
 
 export type BulkConfirmVerb = 'confirm_all' | 'unconfirm_all';
 
-export interface BulkConfirmSettings {
-  readonly batchSize: number;
+export interface BulkConfirmSettings extends BatchSizing {
   readonly confirmationTtlMs: number;
 }
 
@@ -141,6 +140,7 @@ export async function bulkConfirm(ctx: LibContext, verb: BulkConfirmVerb, settin
         conn,
         {
           batchSize: settings.batchSize,
+          maxBatchSize: settings.maxBatchSize,
           signal: opts.signal,
           total: matched,
           onProgress: (p) => {

@@ -2,7 +2,7 @@ import type { Expression, ExpressionBuilder, Kysely, SqlBool, Transaction } from
 import type { Database } from '../schema';
 import type { LibContext } from '../context';
 import { writeAuditForUsers } from '../audit';
-import { runInBatches, withBulkLock, type BatchProgress } from '../batch';
+import { runInBatches, withBulkLock, type BatchProgress, type BatchSizing } from '../batch';
 import { SESSION_KINDS } from '../tokens';
 import { checkInstance } from '../validate';
 import { idArray, yieldToEventLoop } from './bulk-sql';
@@ -105,14 +105,14 @@ export async function planDeactivateInstance(db: Kysely<Database>, rawInstance: 
 export async function deactivateInstance(
   ctx: LibContext,
   plan: Pick<InstancePlan, 'instance' | 'users'>,
-  settings: { readonly batchSize: number },
+  settings: BatchSizing,
   opts: { readonly signal?: AbortSignal; readonly onProgress?: (p: BatchProgress) => void } = {},
 ): Promise<InstanceResult> {
   const { instance } = plan;
   return withBulkLock(ctx.db, 'deactivate_all_from_instance', async (conn) => {
     let unfollowed = 0;
     let revokedSessions = 0;
-    const result = await runInBatches(conn, { batchSize: settings.batchSize, signal: opts.signal, total: plan.users, onProgress: opts.onProgress }, async (trx, limit, batch) => {
+    const result = await runInBatches(conn, { batchSize: settings.batchSize, maxBatchSize: settings.maxBatchSize, signal: opts.signal, total: plan.users, onProgress: opts.onProgress }, async (trx, limit, batch) => {
       await yieldToEventLoop();
       const users = await targets(trx, instance).select(['users.id', 'users.nickname']).orderBy('users.id').limit(limit).forUpdate().execute();
       if (users.length === 0) return 0;

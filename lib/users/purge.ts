@@ -3,10 +3,10 @@ import type { Database } from '../schema';
 import type { LibContext } from '../context';
 import { writeAudit, writeAuditForUsers } from '../audit';
 import { NotFoundError } from '../errors';
-import { runInBatches, withBulkLock, type BatchProgress } from '../batch';
+import { runInBatches, withBulkLock, type BatchProgress, type BatchSizing } from '../batch';
 import { requireLocalUserIncludingDeleted, softDeleteLocked, type RetentionSettings } from './delete';
 import { assertNotLastAdmin, lockUserGuardingLastAdmin } from './last-admin';
-import { deleteFirstActivities, idArray, yieldToEventLoop } from './bulk-sql';
+import { activityDeleter, idArray, yieldToEventLoop } from './bulk-sql';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -21,9 +21,7 @@ export interface OwnedCounts {
   readonly tokens: number;
 }
 
-export interface PurgeSettings extends RetentionSettings {
-  readonly batchSize: number;
-}
+export interface PurgeSettings extends RetentionSettings, BatchSizing {}
 
 export interface PurgeRunOptions {
   /** Ctrl-C: stop after the current batch (exit 130; a re-run finishes the job). */
@@ -75,11 +73,6 @@ async function countOwned(db: Db, scope: Scope): Promise<OwnedCounts> {
 async function countActivities(db: Db, scope: Scope): Promise<number> {
   const row = await db.selectFrom('activities').select((eb) => eb.fn.countAll<number>().as('n')).where(ownedBy(db, scope)).executeTakeFirstOrThrow();
   return Number(row.n);
-}
-
-/** Deletes at most `limit` activities of the accounts in scope, the oldest first: one statement. */
-function deleteActivitiesBatch(trx: Transaction<Database>, scope: Scope, limit: number): Promise<number> {
-  return deleteFirstActivities(trx, ownedBy(trx, scope), limit);
 }
 
 /** Deletes what the accounts `ids` still own and then the accounts: four statements whatever their number. */
@@ -153,13 +146,14 @@ export async function purgeUser(ctx: LibContext, ref: string, settings: PurgeSet
     });
     const scope: Scope = { userId: id };
     const total = await countActivities(conn, scope);
+    const deleteNext = activityDeleter(ownedBy(conn, scope));
     const batched = await runInBatches(
       conn,
-      { batchSize: settings.batchSize, signal: opts.signal, total, onProgress: (p) => opts.onProgress?.('activities', p), asyncCommit: true },
+      { batchSize: settings.batchSize, maxBatchSize: settings.maxBatchSize, signal: opts.signal, total, onProgress: (p) => opts.onProgress?.('activities', p), asyncCommit: true },
       async (trx, limit, batch) => {
         await yieldToEventLoop();
-        const n = await deleteActivitiesBatch(trx, scope, limit);
-        if (n > 0) await writeAudit(trx, lctx, { verb: 'rm', targetUserId: id, targetNickname: nickname, details: { purge: true, stage: 'activities', batch, activities: n } });
+        const n = await deleteNext(trx, limit);
+        if (n.affected > 0) await writeAudit(trx, lctx, { verb: 'rm', targetUserId: id, targetNickname: nickname, details: { purge: true, stage: 'activities', batch, activities: n.affected } });
         return n;
       },
     );
@@ -224,25 +218,26 @@ export async function planPurgeDeleted(ctx: LibContext, cutoff: Date): Promise<P
  * at a time, each batch one transaction of a fixed number of set-based statements plus one audit
  * row per account. Interrupted or crashed: whole batches are done, a re-run finishes the job.
  */
-export async function purgeDeleted(ctx: LibContext, cutoff: Date, settings: Pick<PurgeSettings, 'batchSize'>, opts: PurgeRunOptions = {}): Promise<PurgeDeletedResult> {
+export async function purgeDeleted(ctx: LibContext, cutoff: Date, settings: BatchSizing, opts: PurgeRunOptions = {}): Promise<PurgeDeletedResult> {
   return withBulkLock(ctx.db, 'purge_deleted', async (conn) => {
     const lctx: LibContext = { ...ctx, db: conn };
     const scope: Scope = { deletedBefore: cutoff };
     const before = await countOwned(conn, scope);
+    const deleteNext = activityDeleter(ownedBy(conn, scope));
     const activities = await runInBatches(
       conn,
-      { batchSize: settings.batchSize, signal: opts.signal, total: before.activities, onProgress: (p) => opts.onProgress?.('activities', p), asyncCommit: true },
+      { batchSize: settings.batchSize, maxBatchSize: settings.maxBatchSize, signal: opts.signal, total: before.activities, onProgress: (p) => opts.onProgress?.('activities', p), asyncCommit: true },
       async (trx, limit, batch) => {
         await yieldToEventLoop();
-        const n = await deleteActivitiesBatch(trx, scope, limit);
-        if (n > 0) await writeAudit(trx, lctx, { verb: 'purge_deleted', details: { stage: 'activities', cutoff: cutoff.toISOString(), batch, activities: n } });
+        const n = await deleteNext(trx, limit);
+        if (n.affected > 0) await writeAudit(trx, lctx, { verb: 'purge_deleted', details: { stage: 'activities', cutoff: cutoff.toISOString(), batch, activities: n.affected } });
         return n;
       },
     );
     let deleted: OwnedCounts = add(NONE, { activities: activities.affected });
     const accounts = await runInBatches(
       conn,
-      { batchSize: settings.batchSize, signal: opts.signal, total: before.users, onProgress: (p) => opts.onProgress?.('users', p) },
+      { batchSize: settings.batchSize, maxBatchSize: settings.maxBatchSize, signal: opts.signal, total: before.users, onProgress: (p) => opts.onProgress?.('users', p) },
       async (trx, limit) => {
         await yieldToEventLoop();
         const users = await scopeIds(trx, scope).select(['users.nickname']).orderBy('users.id').limit(limit).forUpdate().execute();

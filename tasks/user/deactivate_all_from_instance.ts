@@ -1,5 +1,5 @@
 import type { VerbModule } from '../verb';
-import { batchSizeOf, batchSizeOption, emitResult, plural, sampleText } from '../bulk-options';
+import { batchSizingOf, batchSizeOption, emitResult, plural, sampleText } from '../bulk-options';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -28,7 +28,7 @@ const verb: VerbModule = {
     const progress = startProgress(ctx, `Deactivating users of ${instance}`, plan.users);
     let result;
     try {
-      result = await deactivateInstance(lib, plan, { batchSize: batchSizeOf(argv, ctx) }, { signal: ctx.signal, onProgress: (p) => progress.update(p) });
+      result = await deactivateInstance(lib, plan, batchSizingOf(argv, ctx), { signal: ctx.signal, onProgress: (p) => progress.update(p) });
     } finally {
       progress.stop();
     }

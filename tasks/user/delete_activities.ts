@@ -1,5 +1,5 @@
 import type { VerbModule } from '../verb';
-import { batchSizeOf, batchSizeOption, emitResult, plural } from '../bulk-options';
+import { batchSizingOf, batchSizeOption, emitResult, plural } from '../bulk-options';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -23,7 +23,7 @@ const verb: VerbModule = {
     const progress = startProgress(ctx, `Deleting the activities of ${nick}`, plan.activities);
     let result;
     try {
-      result = await deleteActivities(lib, plan, { batchSize: batchSizeOf(argv, ctx) }, { signal: ctx.signal, onProgress: (p) => progress.update(p) });
+      result = await deleteActivities(lib, plan, batchSizingOf(argv, ctx), { signal: ctx.signal, onProgress: (p) => progress.update(p) });
     } finally {
       progress.stop();
     }

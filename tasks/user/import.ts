@@ -1,6 +1,7 @@
 import type { VerbModule } from '../verb';
 import { UsageError } from '../../lib/errors';
 import type { TaskContext } from '../context';
+import { batchSizingOf } from '../bulk-options';
 import type { ImportPlan, ImportProblem } from '../../lib/import/plan';
 import type { CreatedImportRow, LostImportRow } from '../../lib/import/write';
 
@@ -81,7 +82,7 @@ const verb: VerbModule = {
       .option('input-format', { type: 'string', choices: ['csv', 'jsonl'], describe: 'Format of the input (default: from the extension; for stdin, guessed)' })
       .option('continue-on-error', { type: 'boolean', default: false, describe: 'Import the valid rows even when some have problems (exit 7 then)' })
       .option('skip-email', { type: 'boolean', describe: 'Do not mail the set-password links (mailed when SMTP is configured); only print them' })
-      .option('batch-size', { type: 'number', describe: 'Users per transaction (default $CTL_BATCH_SIZE or 5000; shrinks when a batch takes over a second)' })
+      .option('batch-size', { type: 'number', describe: 'Users per transaction (default $CTL_BATCH_SIZE, else 5000 growing while batches are quick; shrinks when a batch takes over a second)' })
       .check((argv) => {
         const b = argv.batchSize as number | undefined;
         if (b !== undefined && (!Number.isInteger(b) || b < 1 || b > 100000)) throw new UsageError(`--batch-size must be a whole number from 1 to 100000, got ${JSON.stringify(b)}`);
@@ -129,7 +130,7 @@ const verb: VerbModule = {
     }
     const format = (argv.inputFormat as 'csv' | 'jsonl' | undefined) ?? (file === '-' ? null : formatFromName(file));
     const continueOnError = Boolean(argv.continueOnError);
-    const batchSize = (argv.batchSize as number | undefined) ?? ctx.config.batchSize;
+    const sizing = batchSizingOf(argv, ctx);
     const results = new Results(ctx);
     const lib = await ctx.lib();
 
@@ -258,7 +259,8 @@ const verb: VerbModule = {
       };
       try {
         await writeImport(conn, { ...lib, db: conn }, plan.rows, ctx.config, {
-          batchSize,
+          batchSize: sizing.batchSize,
+          maxBatchSize: sizing.maxBatchSize,
           signal: ctx.signal,
           hashPool: pool,
           onProgress: (p) => progress.update(p),

@@ -1,6 +1,6 @@
 import type { VerbModule } from '../verb';
 import { UsageError } from '../../lib/errors';
-import { batchSizeOf, batchSizeOption, emitResult, plural, sampleText } from '../bulk-options';
+import { batchSizingOf, batchSizeOption, emitResult, plural, sampleText } from '../bulk-options';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -41,7 +41,7 @@ const verb: VerbModule = {
     let offset = 0;
     let result;
     try {
-      result = await purgeDeleted(lib, cutoff, { batchSize: batchSizeOf(argv, ctx) }, {
+      result = await purgeDeleted(lib, cutoff, batchSizingOf(argv, ctx), {
         signal: ctx.signal,
         onProgress: (stage, p) => {
           if (stage === 'activities') offset = p.done;

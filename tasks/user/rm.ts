@@ -1,6 +1,6 @@
 import type { VerbModule } from '../verb';
 import type { TaskContext } from '../context';
-import { batchSizeOf, batchSizeOption, emitResult, plural } from '../bulk-options';
+import { batchSizingOf, batchSizeOption, emitResult, plural } from '../bulk-options';
 import { notifyAccountDeleted } from '../mailing';
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
@@ -49,7 +49,7 @@ async function purge(ref: string, argv: Record<string, unknown>, ctx: TaskContex
   const progress = startProgress(ctx, `Deleting the activities of ${nick}`, counts.activities);
   let result;
   try {
-    result = await purgeUser(lib, ref, { ...ctx.config, batchSize: batchSizeOf(argv, ctx) }, { signal: ctx.signal, onProgress: (_stage, p) => progress.update(p) });
+    result = await purgeUser(lib, ref, { ...ctx.config, ...batchSizingOf(argv, ctx) }, { signal: ctx.signal, onProgress: (_stage, p) => progress.update(p) });
   } finally {
     progress.stop();
   }

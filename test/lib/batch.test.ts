@@ -40,6 +40,32 @@ test('batches until a short one, one transaction each, statements growing with b
   expect(rows[0].n).toBe(2500);
 });
 
+test('a batch that changed fewer rows than it looked at does not end the job; only a short look does', async () => {
+  const looked: number[] = [];
+  const result = await runInBatches(h.db, { batchSize: 1000 }, async (trx, n) => {
+    const { rows } = await sql<{ id: number }>`SELECT id FROM users WHERE NOT confirmed ORDER BY id LIMIT ${n}`.execute(trx);
+    // Every tenth row already gone (another job got there first): changed < looked at.
+    const ids = rows.map((r) => r.id).filter((id) => id % 10 !== 0);
+    await sql`UPDATE users SET confirmed = true WHERE id = ANY(${ids}::bigint[])`.execute(trx);
+    await sql`UPDATE users SET confirmed = true WHERE id = ANY(${rows.map((r) => r.id)}::bigint[]) AND id % 10 = 0`.execute(trx);
+    looked.push(rows.length);
+    return { scanned: rows.length, affected: ids.length };
+  });
+  expect(looked).toEqual([1000, 1000, 500]);
+  expect(result).toEqual({ batches: 3, affected: 2250 });
+});
+
+test('batches grow while quick, up to maxBatchSize', async () => {
+  const limits: number[] = [];
+  const result = await runInBatches(h.db, { batchSize: 100, maxBatchSize: 800, targetBatchMs: 600_000 }, async (trx, n) => {
+    limits.push(n);
+    const r = await sql`UPDATE users SET confirmed = true WHERE id IN (SELECT id FROM users WHERE NOT confirmed ORDER BY id LIMIT ${n})`.execute(trx);
+    return Number(r.numAffectedRows);
+  });
+  expect(limits).toEqual([100, 200, 400, 800, 800, 800]);
+  expect(result).toEqual({ batches: 6, affected: 2500 });
+});
+
 test('an aborted signal stops after the current batch with every finished batch saved', async () => {
   const controller = new AbortController();
   const run = runInBatches(h.db, { batchSize: 1000, signal: controller.signal }, async (trx, n, batch) => {

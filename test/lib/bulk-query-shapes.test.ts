@@ -91,6 +91,29 @@ describe('activities go in id order, a bounded range at a time, and only the act
     expect(await activityIds(bob)).toHaveLength(6);
   });
 
+  test('quick batches grow up to maxBatchSize, never past it, and each goes on after the last', async () => {
+    const alice = await seedUser(h.db, { nickname: 'alice' });
+    const bob = await seedUser(h.db, { nickname: 'bob' });
+    await interleaveActivities([alice, bob], 30);
+    const bobIds = await activityIds(bob);
+    const result = await deleteActivities(ctx(), { id: alice, nickname: 'alice', activities: 30 }, { batchSize: 2, maxBatchSize: 8 });
+    expect(result.deleted).toBe(30);
+    expect(await activityIds(alice)).toEqual([]);
+    expect(await activityIds(bob)).toEqual(bobIds);
+    const sizes = (await listAudit(h.db)).map((a) => (a.details as { activities: number }).activities);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(30);
+    expect(sizes[0]).toBe(2);
+    expect(Math.max(...sizes)).toBe(8);
+    // 2, 4, 8, 8, 8 when every batch is quick; without growth it would take 15 batches.
+    expect(sizes.length).toBeLessThan(15);
+  });
+
+  test('a fixed batch size (maxBatchSize equal to it) never grows', async () => {
+    const alice = await seedUser(h.db, { nickname: 'alice' });
+    await interleaveActivities([alice], 9);
+    expect(await deleteActivities(ctx(), { id: alice, nickname: 'alice', activities: 9 }, { batchSize: 2, maxBatchSize: 2 })).toEqual({ id: alice, nickname: 'alice', deleted: 9, batches: 5 });
+  });
+
   test('rm --purge: the counts shown, then the activities in batches and the rest; others keep theirs', async () => {
     const heavy = await seedUser(h.db, { nickname: 'heavy' });
     const bob = await seedUser(h.db, { nickname: 'bob' });
