@@ -27,6 +27,11 @@ export interface PurgeRunOptions {
   /** Ctrl-C: stop after the current batch (exit 130; a re-run finishes the job). */
   readonly signal?: AbortSignal;
   readonly onProgress?: (stage: 'activities' | 'users', progress: BatchProgress) => void;
+  /**
+   * The activities the plan counted just before (the progress total), so the run does not count
+   * them again: an index scan of its own, ~70 ms per million.
+   */
+  readonly expectedActivities?: number;
 }
 
 /** Which accounts: one user, or every account soft-deleted before a moment. */
@@ -145,7 +150,7 @@ export async function purgeUser(ctx: LibContext, ref: string, settings: PurgeSet
       return user;
     });
     const scope: Scope = { userId: id };
-    const total = await countActivities(conn, scope);
+    const total = opts.expectedActivities ?? (await countActivities(conn, scope));
     const deleteNext = activityDeleter(ownedBy(conn, scope));
     const batched = await runInBatches(
       conn,

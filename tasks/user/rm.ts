@@ -49,7 +49,11 @@ async function purge(ref: string, argv: Record<string, unknown>, ctx: TaskContex
   const progress = startProgress(ctx, `Deleting the activities of ${nick}`, counts.activities);
   let result;
   try {
-    result = await purgeUser(lib, ref, { ...ctx.config, ...batchSizingOf(argv, ctx) }, { signal: ctx.signal, onProgress: (_stage, p) => progress.update(p) });
+    result = await purgeUser(lib, ref, { ...ctx.config, ...batchSizingOf(argv, ctx) }, {
+      signal: ctx.signal,
+      onProgress: (_stage, p) => progress.update(p),
+      expectedActivities: counts.activities,
+    });
   } finally {
     progress.stop();
   }
