@@ -2,8 +2,6 @@ import type { TaskContext } from './context';
 import type { BulkConfirmVerb } from '../lib/users/confirmation-bulk';
 import { batchSizingOf } from './bulk-options';
 
-export { batchSizeOption } from './bulk-options';
-
 function users(n: number): string {
   return `${n} user${n === 1 ? '' : 's'}`;
 }

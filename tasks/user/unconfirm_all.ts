@@ -1,5 +1,6 @@
 import type { VerbModule } from '../verb';
-import { batchSizeOption, runBulkConfirm } from '../bulk-confirm';
+import { batchSizeOption } from '../bulk-options';
+import { runBulkConfirm } from '../bulk-confirm';
 
 const verb: VerbModule = {
   builder: (y) =>
