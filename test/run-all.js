@@ -30,10 +30,10 @@ try {
   process.exit(jest.status || 1);
 }
 let status = jest.status ?? 1;
-const total = { passed: 0, failed: 0, skipped: 0 };
+const total = { passed: 0, failed: 0, skipped: 0, assertions: 0 };
 for (const [name, c] of Object.entries(counts)) {
-  console.log(`${name}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`);
-  for (const k of Object.keys(total)) total[k] += c[k];
+  console.log(`${name}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped (${c.assertions} assertions)`);
+  for (const k of Object.keys(total)) total[k] += c[k] ?? 0;
 }
 // A filtered run (file or -t arguments) may legitimately touch one backend only.
 if (args.length === 0) {
@@ -44,5 +44,6 @@ if (args.length === 0) {
     }
   }
 }
+console.log(`assertions passed: ${total.assertions}`);
 console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
 process.exit(status);

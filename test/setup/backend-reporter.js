@@ -10,10 +10,12 @@ class BackendReporter {
 
   onTestResult(test, result) {
     const name = test.context.config.displayName?.name ?? 'default';
-    const c = (this.counts[name] ??= { passed: 0, failed: 0, skipped: 0 });
+    const c = (this.counts[name] ??= { passed: 0, failed: 0, skipped: 0, assertions: 0 });
     c.passed += result.numPassingTests;
     c.failed += result.numFailingTests + (result.testExecError ? 1 : 0);
     c.skipped += result.numPendingTests + result.numTodoTests;
+    // expect() calls that passed: the suite's size, which moving tests around must not shrink.
+    for (const t of result.testResults) c.assertions += t.numPassingAsserts ?? 0;
   }
 
   onRunComplete() {
