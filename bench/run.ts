@@ -374,8 +374,8 @@ async function freshDatabase(url: string): Promise<void> {
   } finally {
     await c.end();
   }
-  const { openDatabase } = require('../lib/db') as typeof import('../lib/db');
-  const { migrateToLatest } = require('../lib/migrate') as typeof import('../lib/migrate');
+  const { openDatabase } = require('../lib/db/db') as typeof import('../lib/db/db');
+  const { migrateToLatest } = require('../lib/db/migrate') as typeof import('../lib/db/migrate');
   const handle = await openDatabase({ databaseUrl: url, dataDir: '', lockWaitMs: 0, schema: 'none' });
   try {
     await migrateToLatest(handle.db);

@@ -1,8 +1,8 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../schema';
+import type { Database } from '../db/schema';
 import { CtlError, InterruptedError } from '../errors';
 import { checkEmail, checkLocalNickname, checkText, LOCAL_NICKNAME, MAX_BIO_LENGTH, MAX_NAME_LENGTH, normalizeTag } from '../validate';
-import { checkPassword } from '../passwords';
+import { checkPassword } from '../auth/passwords';
 import type { RawRecord } from './parse';
 
 /** A row that passed every check: what will be written. */

@@ -1,13 +1,13 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../schema';
-import type { LibContext } from '../context';
+import type { Database } from '../db/schema';
+import type { LibContext } from '../lib-context';
 import { InterruptedError } from '../errors';
-import { runInBatches, type BatchProgress } from '../batch';
+import { runInBatches, type BatchProgress } from '../bulk/batches';
 import { randomBytes } from 'node:crypto';
-import { hashToken } from '../secrets';
-import { links } from '../links';
-import { uniqueViolation } from '../pg-errors';
-import type { HashPool } from '../hash-pool';
+import { hashToken } from '../tokens/secrets';
+import { links } from '../tokens/links';
+import { uniqueViolation } from '../db/pg-errors';
+import type { HashPool } from '../auth/hash-pool';
 import type { ImportRow } from './plan';
 
 export interface ImportSettings {

@@ -1,6 +1,6 @@
-import type { LibContext } from '../context';
-import type { AvatarType, UserRow } from '../schema';
-import { writeAudit } from '../audit';
+import type { LibContext } from '../lib-context';
+import type { AvatarType, UserRow } from '../db/schema';
+import { writeAudit } from '../audit/audit';
 import { NotFoundError, UsageError } from '../errors';
 
 /**

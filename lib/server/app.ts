@@ -1,12 +1,12 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config';
-import type { LibContext } from '../context';
-import type { Database } from '../schema';
-import { authenticate, LoginThrottle, RateLimiter, type Authenticated } from '../auth';
-import { isConnectionLoss } from '../db';
+import type { LibContext } from '../lib-context';
+import type { Database } from '../db/schema';
+import { authenticate, LoginThrottle, RateLimiter, type Authenticated } from '../auth/login';
+import { isConnectionLoss } from '../db/db';
 import type { ServerDatabase } from './database';
-import type { Mailer } from '../mail';
+import type { Mailer } from '../mail/mailer';
 import { errorBody, HttpError, sendHttpError, toHttpError, UNAUTHORIZED } from './http';
 import { authRoutes } from './routes/auth';
 import { userRoutes } from './routes/user';

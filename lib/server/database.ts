@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { DbHandle } from '../db';
-import type { Database } from '../schema';
+import type { DbHandle } from '../db/db';
+import type { Database } from '../db/schema';
 
 /**
  * The server's database, shared by its requests. On a real server it is a pool opened once. The

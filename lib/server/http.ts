@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ConflictError, CtlError, NotFoundError, RefusedError, UnavailableError, UsageError } from '../errors';
-import { AccountRefusedError, LoginFailedError, RateLimitedError } from '../auth';
+import { AccountRefusedError, LoginFailedError, RateLimitedError } from '../auth/login';
 
 /** The reference's 401 body, word for word. */
 export const UNAUTHORIZED = { error: 'Unauthorized', message: 'You must be logged in to access this resource' } as const;

@@ -1,4 +1,4 @@
-import type { VerbModule } from '../verb';
+import type { VerbModule } from '../runner/verb';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -7,14 +7,14 @@ const verb: VerbModule = {
       .example('$0 user confirm alice', "Confirm alice's email (nothing happens if it already is)")
       .example('$0 user confirm bob@example.com --reason "ticket 4711" --json', 'Confirm bob, record why, print the result as JSON'),
   async run(argv, ctx) {
-    const { confirmUser } = require('../../lib/users/confirm') as typeof import('../../lib/users/confirm');
+    const { confirmUser } = require('../../lib/user/confirm') as typeof import('../../lib/user/confirm');
     const result = await confirmUser(await ctx.lib(), String(argv.user), { dryRun: ctx.dryRun });
     const nick = result.nickname;
     if (!result.changed) ctx.say(`${nick} doesn't need confirmation.${ctx.dryRunSuffix}`);
     else if (result.dryRun) ctx.say(`${nick} would be confirmed (dry run)`);
     else ctx.say(`${nick} confirmed.`);
     if (ctx.format !== 'table') {
-      const { encodeObject } = require('../../lib/output') as typeof import('../../lib/output');
+      const { encodeObject } = require('../runner/formats') as typeof import('../runner/formats');
       ctx.data(encodeObject(ctx.format, { ...result }));
     }
   },

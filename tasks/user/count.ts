@@ -1,5 +1,5 @@
-import type { VerbModule } from '../verb';
-import { writeObject } from '../render';
+import type { VerbModule } from '../runner/verb';
+import { writeObject } from '../runner/render';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -9,7 +9,7 @@ const verb: VerbModule = {
       .example('$0 user count --active-since 30d --json', 'The same for 30 days, as JSON for a monitoring job'),
   async run(argv, ctx) {
     const { parseSince } = require('../../lib/dates') as typeof import('../../lib/dates');
-    const { countUsers } = require('../../lib/users/count') as typeof import('../../lib/users/count');
+    const { countUsers } = require('../../lib/user/count') as typeof import('../../lib/user/count');
     const since = parseSince(String(argv.activeSince), '--active-since', ctx.now());
     const { db } = await ctx.db();
     const counts = await countUsers(db, since);

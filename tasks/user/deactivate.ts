@@ -1,5 +1,5 @@
-import type { VerbModule } from '../verb';
-import { emitResult, plural } from '../bulk-options';
+import type { VerbModule } from '../runner/verb';
+import { emitResult, plural } from '../shared/bulk-options';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -8,7 +8,7 @@ const verb: VerbModule = {
       .example('$0 user deactivate alice --reason "spam"', 'Deactivate alice, drop her follows with local users, sign her out')
       .example('$0 user ban spammer@remote.example', 'The same for a remote account'),
   async run(argv, ctx) {
-    const { deactivateUser } = require('../../lib/users/activation') as typeof import('../../lib/users/activation');
+    const { deactivateUser } = require('../../lib/user/activate') as typeof import('../../lib/user/activate');
     const lib = await ctx.lib();
     const result = await deactivateUser(lib, String(argv.user), { dryRun: ctx.dryRun });
     const nick = result.nickname;

@@ -1,5 +1,5 @@
-import type { VerbModule } from '../verb';
-import { batchSizingOf, batchSizeOption, emitResult, plural, sampleText } from '../bulk-options';
+import type { VerbModule } from '../runner/verb';
+import { batchSizingOf, batchSizeOption, emitResult, plural, sampleText } from '../shared/bulk-options';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -7,8 +7,8 @@ const verb: VerbModule = {
       .example('$0 user deactivate_all_from_instance spam.example', 'Count, ask, then deactivate every user @spam.example (not @spam.example.com)')
       .example('$0 user deactivate_all_from_instance spam.example -y --json', 'Without asking; the summary as JSON'),
   async run(argv, ctx) {
-    const { planDeactivateInstance, deactivateInstance } = require('../../lib/users/instance') as typeof import('../../lib/users/instance');
-    const { startProgress } = require('../progress') as typeof import('../progress');
+    const { planDeactivateInstance, deactivateInstance } = require('../../lib/user/deactivate_all_from_instance') as typeof import('../../lib/user/deactivate_all_from_instance');
+    const { startProgress } = require('../runner/progress') as typeof import('../runner/progress');
     const lib = await ctx.lib();
     const plan = await planDeactivateInstance(lib.db, String(argv.instance));
     const { instance } = plan;

@@ -1,5 +1,5 @@
-import type { VerbModule } from '../verb';
-import { batchSizingOf, batchSizeOption, emitResult, plural } from '../bulk-options';
+import type { VerbModule } from '../runner/verb';
+import { batchSizingOf, batchSizeOption, emitResult, plural } from '../shared/bulk-options';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -7,8 +7,8 @@ const verb: VerbModule = {
       .example('$0 user delete_activities alice', 'Count her posts and interactions, ask, then delete them in batches')
       .example('$0 user delete_activities alice -y --batch-size 1000', 'Without asking, 1000 rows per transaction'),
   async run(argv, ctx) {
-    const { planDeleteActivities, deleteActivities } = require('../../lib/users/activities') as typeof import('../../lib/users/activities');
-    const { startProgress } = require('../progress') as typeof import('../progress');
+    const { planDeleteActivities, deleteActivities } = require('../../lib/user/delete_activities') as typeof import('../../lib/user/delete_activities');
+    const { startProgress } = require('../runner/progress') as typeof import('../runner/progress');
     const lib = await ctx.lib();
     const plan = await planDeleteActivities(lib, String(argv.user));
     const nick = plan.nickname;

@@ -1,7 +1,7 @@
-import type { VerbModule } from '../verb';
+import type { VerbModule } from '../runner/verb';
 import { UsageError } from '../../lib/errors';
-import type { TaskContext } from '../context';
-import { batchSizingOf } from '../bulk-options';
+import type { TaskContext } from '../runner/task-context';
+import { batchSizingOf } from '../shared/bulk-options';
 import type { ImportPlan, ImportProblem } from '../../lib/import/plan';
 import type { CreatedImportRow, LostImportRow } from '../../lib/import/write';
 
@@ -32,13 +32,13 @@ function problemResult(p: ImportProblem | LostImportRow): RowResult {
 /** Writes per-row results as they come: NDJSON/CSV lines at once, JSON collected for the final object. */
 class Results {
   readonly collected: RowResult[] = [];
-  private encoder: import('../../lib/output').RowEncoder<RowResult> | null = null;
+  private encoder: import('../runner/formats').RowEncoder<RowResult> | null = null;
   listed = 0;
   unlisted = 0;
 
   constructor(private readonly ctx: TaskContext) {
     if (ctx.format === 'ndjson' || ctx.format === 'csv') {
-      const { rowEncoder } = require('../../lib/output') as typeof import('../../lib/output');
+      const { rowEncoder } = require('../runner/formats') as typeof import('../runner/formats');
       this.encoder = rowEncoder<RowResult>(ctx.format, [], (r) => r);
     }
   }
@@ -61,7 +61,7 @@ class Results {
       return;
     }
     this.listed += 1;
-    const { sanitizeForTerminal } = require('../../lib/output') as typeof import('../../lib/output');
+    const { sanitizeForTerminal } = require('../runner/formats') as typeof import('../runner/formats');
     this.ctx.io.stderr.write(`line ${line}: ${sanitizeForTerminal(error)}\n`);
   }
 
@@ -101,9 +101,9 @@ const verb: VerbModule = {
     const { ConflictError, PartialFailureError, InterruptedError } = require('../../lib/errors') as typeof import('../../lib/errors');
     const { readRecords, formatFromName } = require('../../lib/import/parse') as typeof import('../../lib/import/parse');
     const { planImport } = require('../../lib/import/plan') as typeof import('../../lib/import/plan');
-    const { withBulkLock } = require('../../lib/batch') as typeof import('../../lib/batch');
-    const { encodeObject } = require('../../lib/output') as typeof import('../../lib/output');
-    const { startProgress } = require('../progress') as typeof import('../progress');
+    const { withBulkLock } = require('../../lib/bulk/batches') as typeof import('../../lib/bulk/batches');
+    const { encodeObject } = require('../runner/formats') as typeof import('../runner/formats');
+    const { startProgress } = require('../runner/progress') as typeof import('../runner/progress');
 
     // yargs hands a lone `-` over as an empty string; no file is named "" either.
     const file = argv.file === '' || argv.file === undefined ? '-' : String(argv.file);
@@ -190,15 +190,15 @@ const verb: VerbModule = {
 
       const { writeImport } = require('../../lib/import/write') as typeof import('../../lib/import/write');
       const needsHashing = plan.rows.some((r) => r.password !== null);
-      const pool = needsHashing ? (require('../../lib/hash-pool') as typeof import('../../lib/hash-pool')).createHashPool() : null;
+      const pool = needsHashing ? (require('../../lib/auth/hash-pool') as typeof import('../../lib/auth/hash-pool')).createHashPool() : null;
       const progress = startProgress(ctx, 'import', plan.rows.length);
       let created = 0;
       let lost = 0;
       let printedLinks = 0;
       const mailFailures: { readonly to: string; readonly error: string }[] = [];
       const mailer = argv.skipEmail || !plan.rows.some((r) => r.password === null) ? null : ctx.mailer();
-      const { deliver } = require('../mailing') as typeof import('../mailing');
-      const templates = require('../../lib/mail-templates') as typeof import('../../lib/mail-templates');
+      const { deliver } = require('../shared/mailing') as typeof import('../shared/mailing');
+      const templates = require('../../lib/mail/templates') as typeof import('../../lib/mail/templates');
       /** Mails each set-password link when mail is configured; true where it went out. */
       const mailLinks = async (done: readonly CreatedImportRow[]): Promise<boolean[]> => {
         const sent = done.map(() => false);

@@ -1,4 +1,4 @@
-import type { VerbEntry } from '../verb';
+import type { VerbEntry } from '../runner/verb';
 
 /** Every `ctl user` verb, sorted. Modules are required only when their verb runs. */
 export const USER_VERBS: readonly VerbEntry[] = [

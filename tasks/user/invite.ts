@@ -1,6 +1,6 @@
-import type { VerbModule } from '../verb';
-import { writeObject } from '../render';
-import { announceMail, deliver, failIfUndelivered, type MailReport } from '../mailing';
+import type { VerbModule } from '../runner/verb';
+import { writeObject } from '../runner/render';
+import { announceMail, deliver, failIfUndelivered, type MailReport } from '../shared/mailing';
 
 const INSTEAD = 'pass the link above on yourself';
 
@@ -17,7 +17,7 @@ const verb: VerbModule = {
       .example('$0 user invite --max-use 10 --expires-at 2026-12-31', 'A reusable invite for 10 accounts, valid through Dec 31 (UTC)')
       .example('$0 user invite --email jane@example.com --name "Jane Doe" --expires-in 7d', 'Mail a one-week invitation to Jane'),
   async run(argv, ctx) {
-    const invites = require('../../lib/invites') as typeof import('../../lib/invites');
+    const invites = require('../../lib/invites/invites') as typeof import('../../lib/invites/invites');
     const now = ctx.now();
     const str = (v: unknown): string | null => (v === undefined ? null : Array.isArray(v) ? String(v[v.length - 1]) : String(v));
     const expiresAt = invites.resolveInviteExpiry({ expiresAt: str(argv.expiresAt), expiresIn: str(argv.expiresIn) }, now);
@@ -45,7 +45,7 @@ const verb: VerbModule = {
 
     const reports: MailReport[] = [];
     if (plan.email) {
-      const { invitationMail } = require('../../lib/mail-templates') as typeof import('../../lib/mail-templates');
+      const { invitationMail } = require('../../lib/mail/templates') as typeof import('../../lib/mail/templates');
       reports.push(
         await deliver(ctx, 'invitation', { address: plan.email, name: plan.name }, () =>
           invitationMail({ appUrl: ctx.config.appUrl, url: created.url, name: plan.name, expiresAt: plan.expiresAt, uses: plan.maxUse ?? 1 }),

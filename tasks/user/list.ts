@@ -1,7 +1,7 @@
-import type { VerbModule } from '../verb';
-import type { UserJson } from '../../lib/users/present';
-import type { Column } from '../../lib/output';
-import { writeRows } from '../render';
+import type { VerbModule } from '../runner/verb';
+import type { UserJson } from '../../lib/user/present';
+import type { Column } from '../runner/formats';
+import { writeRows } from '../runner/render';
 import { UsageError } from '../../lib/errors';
 
 function roles(u: UserJson): string {
@@ -63,7 +63,7 @@ const verb: VerbModule = {
       .example('$0 user list --admin', 'Every local admin')
       .example('$0 user list --format ndjson > users.ndjson', 'Export every local user'),
   async run(argv, ctx) {
-    const { listUsers } = require('../../lib/users/list') as typeof import('../../lib/users/list');
+    const { listUsers } = require('../../lib/user/list') as typeof import('../../lib/user/list');
     const { db } = await ctx.db();
     const pick = (yes: unknown, no: unknown): boolean | undefined => (yes === true || no === false ? true : yes === false || no === true ? false : undefined);
     const pages = listUsers(db, {

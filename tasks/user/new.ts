@@ -1,6 +1,6 @@
-import type { VerbModule } from '../verb';
-import { passwordOptions, readPasswordOption } from '../password-input';
-import { announceMail, deliver, failIfUndelivered, type MailReport } from '../mailing';
+import type { VerbModule } from '../runner/verb';
+import { passwordOptions, readPasswordOption } from '../shared/password-input';
+import { announceMail, deliver, failIfUndelivered, type MailReport } from '../shared/mailing';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -18,7 +18,7 @@ const verb: VerbModule = {
       .example('$0 user new alice alice@example.com --password-stdin <<< "s3cret-pass" -y', 'Create alice with a password from stdin')
       .example('$0 user new bob@example.com --admin', 'Create admin "bob" and print a set-password link'),
   async run(argv, ctx) {
-    const { planNewUser, assertAvailable, createUser } = require('../../lib/users/create') as typeof import('../../lib/users/create');
+    const { planNewUser, assertAvailable, createUser } = require('../../lib/user/new') as typeof import('../../lib/user/new');
     const first = String(argv.nickname);
     const second = argv.email === undefined ? undefined : String(argv.email);
     const plan = planNewUser({
@@ -44,7 +44,7 @@ const verb: VerbModule = {
     ctx.say(`  - admin: ${plan.admin}`);
     if (ctx.dryRun) {
       ctx.say(`User ${plan.nickname} would be created (dry run)`);
-      if (ctx.format !== 'table') ctx.data(require('../../lib/output').encodeObject(ctx.format, { dryRun: true, wouldCreate: { ...plan, password: undefined } }));
+      if (ctx.format !== 'table') ctx.data(require('../runner/formats').encodeObject(ctx.format, { dryRun: true, wouldCreate: { ...plan, password: undefined } }));
       return;
     }
     await ctx.confirm('Continue? [n] ', { what: 'create the user', declined: 'User will not be created.' });
@@ -66,7 +66,7 @@ const verb: VerbModule = {
     // Overleaf: with mail configured, the links go to the user as well.
     const reports: MailReport[] = [];
     if (!argv.skipEmail) {
-      const mail = require('../../lib/mail-templates') as typeof import('../../lib/mail-templates');
+      const mail = require('../../lib/mail/templates') as typeof import('../../lib/mail/templates');
       const to = { address: plan.email, name: plan.name };
       const about = { appUrl: ctx.config.appUrl, nickname: nick, name: plan.name };
       const { passwordReset, confirmation } = created;
@@ -74,7 +74,7 @@ const verb: VerbModule = {
       if (confirmation) reports.push(await deliver(ctx, 'email_confirmation', to, () => mail.confirmationMail({ ...about, url: confirmation.url, expiresAt: confirmation.expiresAt })));
     }
     if (ctx.format !== 'table') {
-      const { encodeObject } = require('../../lib/output') as typeof import('../../lib/output');
+      const { encodeObject } = require('../runner/formats') as typeof import('../runner/formats');
       ctx.data(encodeObject(ctx.format, { ...created.user, passwordResetUrl: created.passwordReset?.url ?? null, confirmationUrl: created.confirmation?.url ?? null, mail: reports }));
     }
     const instead = `pass the link${reports.length > 1 ? 's' : ''} above to ${nick} yourself`;

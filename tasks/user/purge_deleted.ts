@@ -1,6 +1,6 @@
-import type { VerbModule } from '../verb';
+import type { VerbModule } from '../runner/verb';
 import { UsageError } from '../../lib/errors';
-import { batchSizingOf, batchSizeOption, emitResult, plural, sampleText } from '../bulk-options';
+import { batchSizingOf, batchSizeOption, emitResult, plural, sampleText } from '../shared/bulk-options';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -11,8 +11,8 @@ const verb: VerbModule = {
       .example('$0 user purge_deleted --older-than 30d --dry-run', 'What a 30-day window would purge'),
   async run(argv, ctx) {
     const { parseDuration } = require('../../lib/config') as typeof import('../../lib/config');
-    const { planPurgeDeleted, purgeDeleted, purgeCutoff } = require('../../lib/users/purge') as typeof import('../../lib/users/purge');
-    const { startProgress } = require('../progress') as typeof import('../progress');
+    const { planPurgeDeleted, purgeDeleted, purgeCutoff } = require('../../lib/user/purge') as typeof import('../../lib/user/purge');
+    const { startProgress } = require('../runner/progress') as typeof import('../runner/progress');
     let olderThanMs: number | null = null;
     if (argv.olderThan !== undefined) {
       olderThanMs = parseDuration(String(argv.olderThan));

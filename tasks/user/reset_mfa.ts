@@ -1,5 +1,5 @@
-import type { VerbModule } from '../verb';
-import type { MfaResetResult } from '../../lib/users/mfa-reset';
+import type { VerbModule } from '../runner/verb';
+import type { MfaResetResult } from '../../lib/user/reset_mfa';
 
 /** `TOTP secret, 8 backup codes`, or `nothing (MFA was not set up)`. */
 function describeRemoved(r: MfaResetResult['removed']): string {
@@ -17,7 +17,7 @@ const verb: VerbModule = {
       .example('$0 user reset_mfa alice --reason "lost phone, ticket 4711"', "Disable alice's TOTP and remove her backup codes")
       .example('$0 user reset_mfa alice --dry-run', 'Show what would be removed'),
   async run(argv, ctx) {
-    const { resetMfa } = require('../../lib/users/mfa-reset') as typeof import('../../lib/users/mfa-reset');
+    const { resetMfa } = require('../../lib/user/reset_mfa') as typeof import('../../lib/user/reset_mfa');
     const result = await resetMfa(await ctx.lib(), String(argv.user), { dryRun: ctx.dryRun });
     const nick = result.nickname;
     if (result.dryRun) {
@@ -28,7 +28,7 @@ const verb: VerbModule = {
       ctx.say(`Removed: ${describeRemoved(result.removed)}`);
     }
     if (ctx.format !== 'table') {
-      const { encodeObject } = require('../../lib/output') as typeof import('../../lib/output');
+      const { encodeObject } = require('../runner/formats') as typeof import('../runner/formats');
       ctx.data(encodeObject(ctx.format, { ...result }));
     }
   },

@@ -1,7 +1,7 @@
-import type { VerbModule } from '../verb';
-import { writeObject } from '../render';
-import { passwordOptions, readPasswordOption } from '../password-input';
-import { announceMail, deliver, failIfUndelivered, type MailReport } from '../mailing';
+import type { VerbModule } from '../runner/verb';
+import { writeObject } from '../runner/render';
+import { passwordOptions, readPasswordOption } from '../shared/password-input';
+import { announceMail, deliver, failIfUndelivered, type MailReport } from '../shared/mailing';
 
 const INSTEAD = 'pass the link above on yourself';
 
@@ -17,14 +17,14 @@ const verb: VerbModule = {
       .example('$0 user reset_password alice', 'Print (and, with mail configured, mail) a single-use reset link')
       .example('$0 user reset_password alice --password-stdin <<< "n3w-pass-phrase"', 'Set the password directly; signs alice out everywhere'),
   async run(argv, ctx) {
-    const reset = require('../../lib/password-reset') as typeof import('../../lib/password-reset');
+    const reset = require('../../lib/user/reset_password') as typeof import('../../lib/user/reset_password');
     const ref = String(argv.user);
     let password = await readPasswordOption(argv, ctx);
-    if (argv.randomPassword) password = (require('../../lib/secrets') as typeof import('../../lib/secrets')).newPassword();
+    if (argv.randomPassword) password = (require('../../lib/tokens/secrets') as typeof import('../../lib/tokens/secrets')).newPassword();
     const lib = await ctx.lib();
 
     if (password !== null) {
-      (require('../../lib/passwords') as typeof import('../../lib/passwords')).checkPassword(password);
+      (require('../../lib/auth/passwords') as typeof import('../../lib/auth/passwords')).checkPassword(password);
       if (ctx.dryRun) {
         const user = await reset.findResetTarget(lib.db, ref);
         ctx.say(`Password of ${user.nickname} would be changed and every session signed out (dry run)`);
@@ -55,7 +55,7 @@ const verb: VerbModule = {
 
     const reports: MailReport[] = [];
     if (!argv.skipEmail) {
-      const { passwordResetMail } = require('../../lib/mail-templates') as typeof import('../../lib/mail-templates');
+      const { passwordResetMail } = require('../../lib/mail/templates') as typeof import('../../lib/mail/templates');
       const to = issued.user.email ? { address: issued.user.email, name: issued.user.name } : null;
       reports.push(
         await deliver(ctx, 'password_reset', to, () =>

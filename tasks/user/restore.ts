@@ -1,5 +1,5 @@
-import type { VerbModule } from '../verb';
-import { emitResult } from '../bulk-options';
+import type { VerbModule } from '../runner/verb';
+import { emitResult } from '../shared/bulk-options';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -7,7 +7,7 @@ const verb: VerbModule = {
       .positional('user', { type: 'string', describe: 'Nickname or email of a soft-deleted local user' })
       .example('$0 user restore alice', 'Undo `ctl user rm alice` (inside the retention window)'),
   async run(argv, ctx) {
-    const { planRestore, restoreUser } = require('../../lib/users/restore') as typeof import('../../lib/users/restore');
+    const { planRestore, restoreUser } = require('../../lib/user/restore') as typeof import('../../lib/user/restore');
     const lib = await ctx.lib();
     const ref = String(argv.user);
     const result = ctx.dryRun ? await planRestore(lib, ref, ctx.config) : await restoreUser(lib, ref, ctx.config);

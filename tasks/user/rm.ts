@@ -1,12 +1,12 @@
-import type { VerbModule } from '../verb';
-import type { TaskContext } from '../context';
-import { batchSizingOf, batchSizeOption, emitResult, plural } from '../bulk-options';
-import { notifyAccountDeleted } from '../mailing';
+import type { VerbModule } from '../runner/verb';
+import type { TaskContext } from '../runner/task-context';
+import { batchSizingOf, batchSizeOption, emitResult, plural } from '../shared/bulk-options';
+import { notifyAccountDeleted } from '../shared/mailing';
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
 async function softDelete(ref: string, ctx: TaskContext, skipEmail: boolean): Promise<void> {
-  const { planSoftDelete, softDeleteUser } = require('../../lib/users/delete') as typeof import('../../lib/users/delete');
+  const { planSoftDelete, softDeleteUser } = require('../../lib/user/rm') as typeof import('../../lib/user/rm');
   const lib = await ctx.lib();
   const result = ctx.dryRun ? await planSoftDelete(lib, ref, ctx.config) : await softDeleteUser(lib, ref, ctx.config);
   const nick = result.nickname;
@@ -20,15 +20,15 @@ async function softDelete(ref: string, ctx: TaskContext, skipEmail: boolean): Pr
   }
   emitResult(ctx, { ...result });
   if (result.changed && !ctx.dryRun && !skipEmail) {
-    const { findUser } = require('../../lib/users/find') as typeof import('../../lib/users/find');
+    const { findUser } = require('../../lib/user/find') as typeof import('../../lib/user/find');
     const row = await findUser(lib.db, nick, { localOnly: true, includeDeleted: true });
     if (row) await notifyAccountDeleted(ctx, row, result.restorableUntil);
   }
 }
 
 async function purge(ref: string, argv: Record<string, unknown>, ctx: TaskContext): Promise<void> {
-  const { planPurgeUser, purgeUser } = require('../../lib/users/purge') as typeof import('../../lib/users/purge');
-  const { startProgress } = require('../progress') as typeof import('../progress');
+  const { planPurgeUser, purgeUser } = require('../../lib/user/purge') as typeof import('../../lib/user/purge');
+  const { startProgress } = require('../runner/progress') as typeof import('../runner/progress');
   const lib = await ctx.lib();
   const plan = await planPurgeUser(lib, ref);
   const nick = plan.nickname;

@@ -1,6 +1,6 @@
-import type { VerbModule } from '../verb';
-import { writeObject } from '../render';
-import { announceMail, deliver, failIfUndelivered } from '../mailing';
+import type { VerbModule } from '../runner/verb';
+import { writeObject } from '../runner/render';
+import { announceMail, deliver, failIfUndelivered } from '../shared/mailing';
 
 const INSTEAD = 'pass the link above on yourself';
 
@@ -10,12 +10,12 @@ const verb: VerbModule = {
       .positional('user', { type: 'string', describe: 'Nickname or email of a local, unconfirmed user' })
       .example('$0 user send_confirmation alice', 'Mail alice a fresh email-confirmation link'),
   async run(argv, ctx) {
-    const { createConfirmation } = require('../../lib/confirmation') as typeof import('../../lib/confirmation');
+    const { createConfirmation } = require('../../lib/tokens/confirmation') as typeof import('../../lib/tokens/confirmation');
     const ref = String(argv.user);
     const lib = await ctx.lib();
 
     if (ctx.dryRun) {
-      const { requireLocalUser } = require('../../lib/users/find') as typeof import('../../lib/users/find');
+      const { requireLocalUser } = require('../../lib/user/find') as typeof import('../../lib/user/find');
       const user = await requireLocalUser(lib.db, ref);
       if (user.confirmed) ctx.say(`${user.nickname} doesn't need confirmation.`);
       else ctx.say(`Would mail a confirmation link to ${user.email ?? '(no email address)'} for ${user.nickname} (dry run)`);
@@ -33,7 +33,7 @@ const verb: VerbModule = {
     const link = issued.confirmation;
     ctx.say(`Generated email confirmation token for ${nick}`);
     if (ctx.format === 'table') ctx.io.stdout.write(`URL: ${link.url}\n`);
-    const { confirmationMail } = require('../../lib/mail-templates') as typeof import('../../lib/mail-templates');
+    const { confirmationMail } = require('../../lib/mail/templates') as typeof import('../../lib/mail/templates');
     const report = await deliver(ctx, 'email_confirmation', { address: issued.user.email!, name: issued.user.name }, () =>
       confirmationMail({ appUrl: ctx.config.appUrl, nickname: nick, name: issued.user.name, url: link.url, expiresAt: link.expiresAt }),
     );

@@ -1,6 +1,6 @@
-import type { VerbModule } from '../verb';
-import { batchSizeOption } from '../bulk-options';
-import { runBulkConfirm } from '../bulk-confirm';
+import type { VerbModule } from '../runner/verb';
+import { batchSizeOption } from '../shared/bulk-options';
+import { runBulkConfirm } from '../shared/confirm-all-flow';
 
 const verb: VerbModule = {
   builder: (y) =>

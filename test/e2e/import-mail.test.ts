@@ -1,7 +1,7 @@
 import { type TestDatabase, useCliTestDatabase } from '../helpers/backend';
 import { runCtl } from '../helpers/cli';
 import { tokenOf, type TestSmtp, useTestSmtp } from '../helpers/smtp';
-import { hashToken } from '../../lib/secrets';
+import { hashToken } from '../../lib/tokens/secrets';
 
 // import with mail configured: each set-password link goes to its user instead of the terminal.
 

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import bcrypt from 'bcryptjs';
 import { type TestDatabase, useCliTestDatabase } from '../helpers/backend';
 import { runCtl, useTempDir } from '../helpers/cli';
-import { hashToken } from '../../lib/secrets';
+import { hashToken } from '../../lib/tokens/secrets';
 
 let tdb: TestDatabase;
 let dir: string;

@@ -1,10 +1,10 @@
 import { libContext, TEST_SETTINGS, type TestDatabase, useCliTestDatabase } from '../helpers/backend';
 import { runCtl } from '../helpers/cli';
 import { tokenOf } from '../helpers/smtp';
-import { checkInvite, redeemInvite } from '../../lib/invites';
-import { checkPasswordResetToken, resetPasswordWithToken } from '../../lib/password-reset';
-import { confirmEmail } from '../../lib/confirmation';
-import { verifyPassword } from '../../lib/passwords';
+import { checkInvite, redeemInvite } from '../../lib/invites/invites';
+import { checkPasswordResetToken, resetPasswordWithToken } from '../../lib/user/reset_password';
+import { confirmEmail } from '../../lib/tokens/confirmation';
+import { verifyPassword } from '../../lib/auth/passwords';
 import { ConflictError } from '../../lib/errors';
 
 let tdb: TestDatabase;

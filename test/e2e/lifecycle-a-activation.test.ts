@@ -3,7 +3,7 @@ import { type TestDatabase, useCliTestDatabase } from '../helpers/backend';
 import { spawn } from 'node:child_process';
 import { CTL, ctlEnv, runCtl, runCtlOnTty } from '../helpers/cli';
 import { auditTrail, seedActivities, seedFollow, seedToken, seedUser, seedUsers, tableSnapshot, userRow } from '../helpers/lifecycle-a-seed';
-import type { DbHandle } from '../../lib/db';
+import type { DbHandle } from '../../lib/db/db';
 
 let tdb: TestDatabase;
 useCliTestDatabase((d) => (tdb = d));

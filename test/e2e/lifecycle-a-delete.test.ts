@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { type TestDatabase, useCliTestDatabase } from '../helpers/backend';
 import { runCtl, runCtlOnTty } from '../helpers/cli';
 import { auditTrail, seedActivities, seedFollow, seedToken, seedUser, tableSnapshot, userRow } from '../helpers/lifecycle-a-seed';
-import type { DbHandle } from '../../lib/db';
+import type { DbHandle } from '../../lib/db/db';
 
 let tdb: TestDatabase;
 useCliTestDatabase((d) => (tdb = d));

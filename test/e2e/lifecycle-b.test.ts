@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type TestDatabase, useCliTestDatabase } from '../helpers/backend';
 import { runCtl } from '../helpers/cli';
-import type { NewUserRow } from '../../lib/schema';
+import type { NewUserRow } from '../../lib/db/schema';
 
 let tdb: TestDatabase;
 useCliTestDatabase((d) => (tdb = d));

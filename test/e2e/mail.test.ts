@@ -1,9 +1,9 @@
 import { libContext, TEST_SETTINGS, type TestDatabase, useCliTestDatabase } from '../helpers/backend';
 import { runCtl } from '../helpers/cli';
 import { closedPort, startSmtp, tokenOf, type TestSmtp, useTestSmtp } from '../helpers/smtp';
-import { redeemInvite } from '../../lib/invites';
-import { resetPasswordWithToken } from '../../lib/password-reset';
-import { confirmEmail } from '../../lib/confirmation';
+import { redeemInvite } from '../../lib/invites/invites';
+import { resetPasswordWithToken } from '../../lib/user/reset_password';
+import { confirmEmail } from '../../lib/tokens/confirmation';
 import { ConflictError } from '../../lib/errors';
 
 let tdb: TestDatabase;

@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { sql } from 'kysely';
-import { openDatabase, type Backend, type DbHandle } from '../../lib/db';
-import type { LibContext } from '../../lib/context';
+import { openDatabase, type Backend, type DbHandle } from '../../lib/db/db';
+import type { LibContext } from '../../lib/lib-context';
 import * as paths from '../setup/paths';
 
 export const BACKEND: Backend = process.env.CTL_TEST_BACKEND === 'postgres' ? 'postgres' : 'pglite';

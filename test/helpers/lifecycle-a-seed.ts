@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import type { Database, TokenKind } from '../../lib/schema';
+import type { Database, TokenKind } from '../../lib/db/schema';
 
 /** Rows for the lifecycle tests (rm, restore, purge, deactivate...), written straight to the tables. */
 export interface SeedUser {

@@ -1,5 +1,5 @@
 import type { Kysely, KyselyPlugin } from 'kysely';
-import type { Database } from '../../lib/schema';
+import type { Database } from '../../lib/db/schema';
 
 /**
  * The same database with a counter of the statements sent through it, to prove that bulk verbs

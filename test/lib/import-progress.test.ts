@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
-import { formatDuration, startProgress } from '../../tasks/progress';
-import type { TaskContext } from '../../tasks/context';
+import { formatDuration, startProgress } from '../../tasks/runner/progress';
+import type { TaskContext } from '../../tasks/runner/task-context';
 
 // Progress of import and every bulk verb (tasks/progress.ts): a bar on a terminal, plain lines
 // every few seconds otherwise, nothing with --quiet.

@@ -6,10 +6,10 @@ import { countQueries } from '../helpers/query-counter';
 import { CsvReader, JsonlReader, readRecords, type RawRecord } from '../../lib/import/parse';
 import { normalizeRecord, planImport } from '../../lib/import/plan';
 import { newTokens, writeImport, type CreatedImportRow } from '../../lib/import/write';
-import { createHashPool, type HashPool } from '../../lib/hash-pool';
-import { hashToken } from '../../lib/secrets';
+import { createHashPool, type HashPool } from '../../lib/auth/hash-pool';
+import { hashToken } from '../../lib/tokens/secrets';
 import { InterruptedError, UsageError } from '../../lib/errors';
-import type { DbHandle } from '../../lib/db';
+import type { DbHandle } from '../../lib/db/db';
 
 const HEADER = 'nickname,email,name,bio,admin,moderator,confirmed,tags,password\n';
 

@@ -1,5 +1,5 @@
 import { BACKEND, libContext, TEST_SETTINGS, type TestDatabase, useOpenTestDatabase } from '../helpers/backend';
-import type { DbHandle } from '../../lib/db';
+import type { DbHandle } from '../../lib/db/db';
 import {
   checkInvite,
   createInvite,
@@ -11,11 +11,11 @@ import {
   redeemInvite,
   resolveInviteExpiry,
   revokeInvite,
-} from '../../lib/invites';
-import { confirmEmail } from '../../lib/confirmation';
-import { verifyPassword } from '../../lib/passwords';
-import { hashToken } from '../../lib/secrets';
-import { listAudit } from '../../lib/audit';
+} from '../../lib/invites/invites';
+import { confirmEmail } from '../../lib/tokens/confirmation';
+import { verifyPassword } from '../../lib/auth/passwords';
+import { hashToken } from '../../lib/tokens/secrets';
+import { listAudit } from '../../lib/audit/audit';
 import { ConflictError, NotFoundError, UsageError } from '../../lib/errors';
 
 let tdb: TestDatabase;

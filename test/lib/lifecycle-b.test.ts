@@ -1,17 +1,17 @@
 import { sql } from 'kysely';
 import { libContext, truncateAll, TEST_SETTINGS, type TestDatabase, useOpenTestDatabase } from '../helpers/backend';
 import { countQueries } from '../helpers/query-counter';
-import type { DbHandle } from '../../lib/db';
-import type { NewUserRow } from '../../lib/schema';
+import type { DbHandle } from '../../lib/db/db';
+import type { NewUserRow } from '../../lib/db/schema';
 import { parseSince } from '../../lib/dates';
-import { setUser } from '../../lib/users/update';
-import { changeTags, formatTags } from '../../lib/users/tags';
-import { confirmUser } from '../../lib/users/confirm';
-import { bulkConfirm, countBulkConfirm } from '../../lib/users/confirmation-bulk';
-import { resetMfa } from '../../lib/users/mfa-reset';
-import { countUsers } from '../../lib/users/count';
-import { auditPages, listAudit, type AuditRecord } from '../../lib/audit';
-import { hashToken } from '../../lib/secrets';
+import { setUser } from '../../lib/user/set';
+import { changeTags, formatTags } from '../../lib/user/tag';
+import { confirmUser } from '../../lib/user/confirm';
+import { bulkConfirm, countBulkConfirm } from '../../lib/user/confirm_all';
+import { resetMfa } from '../../lib/user/reset_mfa';
+import { countUsers } from '../../lib/user/count';
+import { auditPages, listAudit, type AuditRecord } from '../../lib/audit/audit';
+import { hashToken } from '../../lib/tokens/secrets';
 import { ConflictError, InterruptedError, NotFoundError, PartialFailureError, UsageError } from '../../lib/errors';
 
 let tdb: TestDatabase;

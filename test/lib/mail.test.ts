@@ -13,7 +13,7 @@ import {
   setPasswordMail,
   transportOptions,
   type MailSettings,
-} from '../../lib/mail';
+} from '../../lib/mail/mailer';
 import { UnavailableError } from '../../lib/errors';
 import { closedPort, startSmtp, type TestSmtp } from '../helpers/smtp';
 

@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import { createTestDatabase, type TestDatabase } from '../helpers/backend';
-import type { Database } from '../../lib/schema';
-import { migrateDown, migrateToLatest, migrationStatus } from '../../lib/migrate';
-import { MIGRATIONS } from '../../migrations';
+import type { Database } from '../../lib/db/schema';
+import { migrateDown, migrateToLatest, migrationStatus } from '../../lib/db/migrate';
+import { MIGRATIONS } from '../../migrations/index';
 
 /** Every column of the Database interface; the type makes a missing or extra key a compile error. */
 const COLUMNS: { [T in keyof Database]: Record<keyof Database[T], true> } = {

@@ -1,14 +1,14 @@
 import { sql } from 'kysely';
 import { libContext, TEST_SETTINGS, type TestDatabase, useOpenTestDatabase } from '../helpers/backend';
-import type { DbHandle } from '../../lib/db';
-import { createUser, planNewUser } from '../../lib/users/create';
-import { checkPasswordResetToken, createPasswordReset, resetPasswordWithToken, setPassword } from '../../lib/password-reset';
-import { checkConfirmationToken, confirmEmail, createConfirmation, issueConfirmation } from '../../lib/confirmation';
-import { createInvite, redeemInvite, revokeInvite } from '../../lib/invites';
-import { issueToken } from '../../lib/tokens';
-import { verifyPassword } from '../../lib/passwords';
-import { hashToken } from '../../lib/secrets';
-import { listAudit } from '../../lib/audit';
+import type { DbHandle } from '../../lib/db/db';
+import { createUser, planNewUser } from '../../lib/user/new';
+import { checkPasswordResetToken, createPasswordReset, resetPasswordWithToken, setPassword } from '../../lib/user/reset_password';
+import { checkConfirmationToken, confirmEmail, createConfirmation, issueConfirmation } from '../../lib/tokens/confirmation';
+import { createInvite, redeemInvite, revokeInvite } from '../../lib/invites/invites';
+import { issueToken } from '../../lib/tokens/store';
+import { verifyPassword } from '../../lib/auth/passwords';
+import { hashToken } from '../../lib/tokens/secrets';
+import { listAudit } from '../../lib/audit/audit';
 import { ConflictError, NotFoundError, UsageError } from '../../lib/errors';
 
 let tdb: TestDatabase;

@@ -1,11 +1,11 @@
 import { libContext, TEST_SETTINGS, useOpenTestDatabase } from '../helpers/backend';
-import type { DbHandle } from '../../lib/db';
-import { assertAvailable, createUser, planNewUser } from '../../lib/users/create';
-import { findUser, requireLocalUser } from '../../lib/users/find';
-import { listUsers } from '../../lib/users/list';
-import { showUser } from '../../lib/users/show';
-import { listAudit } from '../../lib/audit';
-import { hashToken } from '../../lib/secrets';
+import type { DbHandle } from '../../lib/db/db';
+import { assertAvailable, createUser, planNewUser } from '../../lib/user/new';
+import { findUser, requireLocalUser } from '../../lib/user/find';
+import { listUsers } from '../../lib/user/list';
+import { showUser } from '../../lib/user/show';
+import { listAudit } from '../../lib/audit/audit';
+import { hashToken } from '../../lib/tokens/secrets';
 import { ConflictError, NotFoundError, UsageError } from '../../lib/errors';
 
 let h: DbHandle;

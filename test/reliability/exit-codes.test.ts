@@ -11,12 +11,12 @@ import { tally } from './helpers/tally';
 // Every exit code of CONVENTIONS.md, reached through the real runner (bin/ctl, or main() where a
 // bug has to be simulated), each with its one-line message on stderr and nothing on stdout.
 
-jest.mock('../../lib/users/show', () => {
-  const actual = jest.requireActual('../../lib/users/show');
+jest.mock('../../lib/user/show', () => {
+  const actual = jest.requireActual('../../lib/user/show');
   return { ...actual, showUser: jest.fn(actual.showUser) };
 });
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const showMock = (require('../../lib/users/show') as { showUser: jest.Mock }).showUser;
+const showMock = (require('../../lib/user/show') as { showUser: jest.Mock }).showUser;
 
 let tdb: TestDatabase;
 let dir: string;

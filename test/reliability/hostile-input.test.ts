@@ -5,11 +5,11 @@ import fc from 'fast-check';
 import { sql } from 'kysely';
 import { BACKEND, createTestDatabase, truncateAll, type TestDatabase } from '../helpers/backend';
 import { runCtl } from '../helpers/cli';
-import type { DbHandle } from '../../lib/db';
+import type { DbHandle } from '../../lib/db/db';
 import { runInProcess, type InProcessResult } from './helpers/inproc';
 import { fingerprint } from './helpers/fingerprint';
-import { planNewUser } from '../../lib/users/create';
-import { listUsers } from '../../lib/users/list';
+import { planNewUser } from '../../lib/user/new';
+import { listUsers } from '../../lib/user/list';
 import { UsageError } from '../../lib/errors';
 import { normalizeTag } from '../../lib/validate';
 import { tally } from './helpers/tally';
@@ -23,8 +23,8 @@ import { tally } from './helpers/tally';
 // Reuse one open database for every in-process run (opening PGlite costs ~0.5 s); `close` is a
 // no-op for them. Everything else, the test's own handle included, opens as usual.
 let mockShared: DbHandle | null = null;
-jest.mock('../../lib/db', () => {
-  const actual = jest.requireActual('../../lib/db');
+jest.mock('../../lib/db/db', () => {
+  const actual = jest.requireActual('../../lib/db/db');
   return {
     ...actual,
     openDatabase: async (opts: unknown) => (mockShared ? { ...mockShared, close: async () => undefined } : actual.openDatabase(opts)),

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
-import { hashToken } from '../../lib/secrets';
-import { issueToken } from '../../lib/tokens';
-import { createInvite } from '../../lib/invites';
+import { hashToken } from '../../lib/tokens/secrets';
+import { issueToken } from '../../lib/tokens/store';
+import { createInvite } from '../../lib/invites/invites';
 import { addUser, bearer, loginAs, useTestServer, type TestServer } from './helpers';
 
 let server: TestServer;

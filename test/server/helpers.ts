@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { loadConfig, type Config } from '../../lib/config';
-import type { Database } from '../../lib/schema';
-import type { LibContext } from '../../lib/context';
-import type { Mailer, OutgoingMail } from '../../lib/mail';
+import type { Database } from '../../lib/db/schema';
+import type { LibContext } from '../../lib/lib-context';
+import type { Mailer, OutgoingMail } from '../../lib/mail/mailer';
 import { ServerDatabase } from '../../lib/server/database';
 import { buildServer } from '../../lib/server/app';
-import { createUser, planNewUser, type NewUserInput } from '../../lib/users/create';
+import { createUser, planNewUser, type NewUserInput } from '../../lib/user/new';
 import { createTestDatabase, truncateAll, type TestDatabase } from '../helpers/backend';
 import { runCtl, type CtlOptions, type CtlResult } from '../helpers/cli';
 

@@ -1,6 +1,6 @@
 import bcrypt from 'bcryptjs';
-import { totpCode, totpStep } from '../../lib/mfa';
-import { resetMfa } from '../../lib/users/mfa-reset';
+import { totpCode, totpStep } from '../../lib/auth/mfa';
+import { resetMfa } from '../../lib/user/reset_mfa';
 import { addUser, bearer, loginAs, useTestServer, type TestServer } from './helpers';
 
 let server: TestServer;

@@ -1,5 +1,5 @@
-import { createInvite } from '../../lib/invites';
-import { issueToken } from '../../lib/tokens';
+import { createInvite } from '../../lib/invites/invites';
+import { issueToken } from '../../lib/tokens/store';
 import { addUser, useTestServer, type TestServer } from './helpers';
 
 /** The link pages through inject: status codes, headers, escaping, and what a POST changes. */

@@ -1,4 +1,4 @@
-import { totpCode } from '../../lib/mfa';
+import { totpCode } from '../../lib/auth/mfa';
 import { bearer, loginAs, useTestServer, type TestServer } from './helpers';
 
 /**

@@ -1,4 +1,4 @@
-import { issueConfirmation } from '../../lib/confirmation';
+import { issueConfirmation } from '../../lib/tokens/confirmation';
 import { addUser, bearer, loginAs, useTestServer, type TestServer } from './helpers';
 
 let server: TestServer;

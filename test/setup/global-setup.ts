@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import { Client } from 'pg';
 import * as paths from './paths';
-import { openDatabase } from '../../lib/db';
-import { migrateToLatest } from '../../lib/migrate';
+import { openDatabase } from '../../lib/db/db';
+import { migrateToLatest } from '../../lib/db/migrate';
 
 /**
  * Runs once per project. Builds a migrated template — a PGlite data directory, or a PostgreSQL

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppState } from '../app';
-import { collectMetrics, renderMetrics } from '../metrics';
+import { collectMetrics, renderMetrics } from '../metric-counts';
 
 /** GET /metrics: Prometheus text format, as Overleaf's (`num_active_users`), plus totals. */
 export function metricsRoutes(app: FastifyInstance, state: AppState): void {

@@ -51,14 +51,14 @@ export function pageRoutes(app: FastifyInstance, state: AppState): void {
     </form>`;
 
   app.get<{ Params: { token: string } }>('/password_reset/:token', async (request, reply) => {
-    const { checkPasswordResetToken } = require('../../password-reset') as typeof import('../../password-reset');
+    const { checkPasswordResetToken } = require('../../user/reset_password') as typeof import('../../user/reset_password');
     const check = await checkPasswordResetToken(await state.db(request), request.params.token, state.now());
     if (check.status !== 'valid') return deadLink(reply, 'Set your password', check.status, 'password', ASK_RESET);
     return sendPage(reply, 200, 'Set your password', resetForm(check.nickname ?? '', null));
   });
 
   app.post<{ Params: { token: string } }>('/password_reset/:token', async (request, reply) => {
-    const { checkPasswordResetToken, resetPasswordWithToken } = require('../../password-reset') as typeof import('../../password-reset');
+    const { checkPasswordResetToken, resetPasswordWithToken } = require('../../user/reset_password') as typeof import('../../user/reset_password');
     const ctx = await state.lib(request);
     const check = await checkPasswordResetToken(ctx.db, request.params.token, ctx.now());
     if (check.status !== 'valid') return deadLink(reply, 'Set your password', check.status, 'password', ASK_RESET);
@@ -81,7 +81,7 @@ export function pageRoutes(app: FastifyInstance, state: AppState): void {
 
   // GET only shows a button: mail scanners and link previews fetch links, and must not confirm.
   app.get<{ Params: { token: string } }>('/verify/:token', async (request, reply) => {
-    const { checkConfirmationToken } = require('../../confirmation') as typeof import('../../confirmation');
+    const { checkConfirmationToken } = require('../../tokens/confirmation') as typeof import('../../tokens/confirmation');
     const check = await checkConfirmationToken(await state.db(request), request.params.token, state.now());
     if (check.status !== 'valid') return deadLink(reply, 'Confirm your email address', check.status, 'confirmation', ASK_CONFIRM);
     return sendPage(reply, 200, 'Confirm your email address', html`
@@ -90,7 +90,7 @@ export function pageRoutes(app: FastifyInstance, state: AppState): void {
   });
 
   app.post<{ Params: { token: string } }>('/verify/:token', async (request, reply) => {
-    const { confirmEmail } = require('../../confirmation') as typeof import('../../confirmation');
+    const { confirmEmail } = require('../../tokens/confirmation') as typeof import('../../tokens/confirmation');
     try {
       const done = await confirmEmail(await state.lib(request), request.params.token);
       return sendPage(reply, 200, 'Email address confirmed', html`${message('success', `Your email address is confirmed. Thank you, ${done.nickname}.`)}`);

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../../../lib/schema';
+import type { Database } from '../../../lib/db/schema';
 
 /**
  * A cheap summary of everything ctl could have written: row count and a hash of every row of

@@ -1,6 +1,6 @@
 import { PassThrough, Writable } from 'node:stream';
-import type { Io } from '../../../tasks/io';
-import { main } from '../../../tasks/main';
+import type { Io } from '../../../tasks/runner/io';
+import { main } from '../../../tasks/runner/main';
 import type { TestDatabase } from '../../helpers/backend';
 
 export interface InProcessResult {

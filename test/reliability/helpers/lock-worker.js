@@ -3,7 +3,7 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { acquireFileLock } = require('../../../dist/lib/lock-file.js');
+const { acquireFileLock } = require('../../../dist/lib/db/lock-file.js');
 
 const [dir, holdMs] = process.argv.slice(2);
 (async () => {

@@ -1,0 +1,253 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database, UserRow } from '../db/schema';
+import type { LibContext } from '../lib-context';
+import { CtlError, RefusedError } from '../errors';
+import { costOf, hashPassword, verifyPassword } from './passwords';
+import { hashToken } from '../tokens/secrets';
+import { issueToken } from '../tokens/store';
+import { findUser } from '../user/find';
+import { verifySecondFactor } from './mfa';
+import { createUser, planNewUser, type CreateUserSettings, type CreatedUser, type NewUserInput } from '../user/new';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** What login and session checks need from the configuration. */
+export interface AuthSettings {
+  readonly bcryptCost: number;
+  readonly sessionTtlMs: number;
+  readonly requireConfirmation: boolean;
+}
+
+/** Wrong login, password or second factor: HTTP 401. Never says which of them was wrong. */
+export class LoginFailedError extends CtlError {
+  override readonly exitCode = 5;
+  constructor(message: string, readonly mfaRequired = false) {
+    super(message);
+  }
+}
+
+/** The password was right but the account may not log in (deleted, deactivated, unconfirmed): HTTP 403. */
+export class AccountRefusedError extends RefusedError {}
+
+/** Too many attempts: HTTP 429 with Retry-After. */
+export class RateLimitedError extends RefusedError {
+  constructor(message: string, readonly retryAfterMs: number) {
+    super(message);
+  }
+}
+
+/**
+ * Why an account may not log in, or null. The one statement of the rule: login refuses with it,
+ * and every session check applies the same state (deleted, deactivated, unconfirmed).
+ */
+export function accountRefusal(user: Pick<UserRow, 'deleted_at' | 'active' | 'confirmed' | 'local'>, settings: Pick<AuthSettings, 'requireConfirmation'>): string | null {
+  if (user.deleted_at !== null) return 'This account has been deleted';
+  if (!user.active) return 'This account has been deactivated';
+  if (!user.local) return 'Remote accounts cannot log in here';
+  if (settings.requireConfirmation && !user.confirmed) return 'This account has not confirmed its email address yet';
+  return null;
+}
+
+/**
+ * Counts events per key in a sliding window, in memory (one `ctl serve` process). Bounded: past
+ * `maxKeys` the keys idle longest are forgotten first, so a flood of addresses cannot exhaust memory.
+ */
+export class RateLimiter {
+  private readonly hits = new Map<string, number[]>();
+
+  constructor(readonly limit: number, readonly windowMs: number, private readonly maxKeys = 100_000) {}
+
+  private live(key: string, now: number): number[] {
+    const list = this.hits.get(key);
+    if (!list) return [];
+    const fresh = list.filter((t) => t > now - this.windowMs);
+    if (fresh.length === 0) this.hits.delete(key);
+    else if (fresh.length !== list.length) this.hits.set(key, fresh);
+    return fresh;
+  }
+
+  /** Milliseconds until the key may act again, or 0 when it may act now. */
+  retryAfter(key: string, now: number): number {
+    const list = this.live(key, now);
+    if (list.length < this.limit) return 0;
+    return list[list.length - this.limit] + this.windowMs - now;
+  }
+
+  hit(key: string, now: number): void {
+    const list = this.live(key, now);
+    list.push(now);
+    this.hits.delete(key);
+    this.hits.set(key, list);
+    if (this.hits.size > this.maxKeys) this.hits.delete(this.hits.keys().next().value as string);
+  }
+
+  clear(key: string): void {
+    this.hits.delete(key);
+  }
+}
+
+/** Failed logins, counted per account (the login as typed, lower-cased) and per client address. */
+export class LoginThrottle {
+  readonly perAccount: RateLimiter;
+  readonly perAddress: RateLimiter;
+
+  constructor(opts: { readonly maxPerAccount: number; readonly maxPerAddress: number; readonly windowMs: number }) {
+    this.perAccount = new RateLimiter(opts.maxPerAccount, opts.windowMs);
+    this.perAddress = new RateLimiter(opts.maxPerAddress, opts.windowMs);
+  }
+
+  check(login: string, address: string, now: number): void {
+    const wait = Math.max(this.perAccount.retryAfter(`a:${login.toLowerCase()}`, now), this.perAddress.retryAfter(`i:${address}`, now));
+    if (wait > 0) throw new RateLimitedError('Too many failed login attempts; try again later', wait);
+  }
+
+  fail(login: string, address: string, now: number): void {
+    this.perAccount.hit(`a:${login.toLowerCase()}`, now);
+    this.perAddress.hit(`i:${address}`, now);
+  }
+
+  succeed(login: string): void {
+    this.perAccount.clear(`a:${login.toLowerCase()}`);
+  }
+}
+
+export interface LoginInput {
+  /** Nickname or email, case-insensitively. */
+  readonly login: string;
+  readonly password: string;
+  /** A TOTP code or a backup code, when MFA is on. */
+  readonly totp?: string | null;
+  /** The client address, for the per-address limit. */
+  readonly address: string;
+}
+
+export interface Session {
+  /** The bearer token: returned once, stored only as its hash. */
+  readonly token: string;
+  readonly expiresAt: Date | null;
+  readonly user: UserRow;
+}
+
+// Compared against when the login names nobody, so a miss costs as long as a wrong password.
+let dummyHash: Promise<string> | null = null;
+
+/**
+ * Checks the credentials and opens a session: an 'access' token (hashed in the tokens table, with
+ * expiry), last_login_at, and, when MFA is on, the second factor consumed in the same transaction.
+ * Order matters: the throttle first, then the password (so the account state is never revealed to
+ * someone without it), then the account state, then the second factor.
+ */
+export async function login(ctx: LibContext, settings: AuthSettings, throttle: LoginThrottle, input: LoginInput): Promise<Session> {
+  const now = ctx.now();
+  throttle.check(input.login, input.address, now.getTime());
+  const found = await findUser(ctx.db, input.login, { localOnly: true, includeDeleted: true });
+  dummyHash ??= hashPassword('not-a-password-of-anyone', settings.bcryptCost);
+  let passwordOk = false;
+  if (found) passwordOk = await verifyPassword(input.password, found.password_hash);
+  else await verifyPassword(input.password, await dummyHash);
+  if (!found || !passwordOk) {
+    throttle.fail(input.login, input.address, now.getTime());
+    throw new LoginFailedError('Invalid login or password');
+  }
+  const refusal = accountRefusal(found, settings);
+  if (refusal) throw new AccountRefusedError(refusal);
+  if (found.mfa_enabled && !input.totp) throw new LoginFailedError('A two-factor authentication code is required', true);
+
+  const rehash = costOf(found.password_hash!) < settings.bcryptCost ? await hashPassword(input.password, settings.bcryptCost) : null;
+  const session = await ctx.db.transaction().execute(async (trx) => {
+    const user = await trx.selectFrom('users').selectAll().where('id', '=', found.id).forUpdate().executeTakeFirstOrThrow();
+    // Re-checked under the row lock: a deactivate or reset_mfa that landed meanwhile wins.
+    const again = accountRefusal(user, settings);
+    if (again) throw new AccountRefusedError(again);
+    if (user.mfa_enabled) {
+      if (!input.totp) throw new LoginFailedError('A two-factor authentication code is required', true);
+      if (!(await verifySecondFactor(trx, user, input.totp, now))) return null;
+    }
+    const issued = await issueToken(trx, { kind: 'access', userId: user.id, now, ttlMs: settings.sessionTtlMs });
+    const updated = await trx
+      .updateTable('users')
+      .set({ last_login_at: now, ...(rehash ? { password_hash: rehash } : {}) })
+      .where('id', '=', user.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return { token: issued.token, expiresAt: issued.expiresAt, user: updated };
+  });
+  if (!session) {
+    throttle.fail(input.login, input.address, now.getTime());
+    throw new LoginFailedError('Invalid two-factor authentication code', true);
+  }
+  throttle.succeed(input.login);
+  return session;
+}
+
+export interface Authenticated {
+  readonly user: UserRow;
+  readonly sessionId: number;
+}
+
+/**
+ * The user behind a bearer token, or null: the token must be a live 'access' token (not revoked,
+ * not used, not expired) of an account that may still log in. `sign_out` and `deactivate` take
+ * effect on the next request.
+ */
+export async function authenticate(db: Db, token: string, now: Date, settings: Pick<AuthSettings, 'requireConfirmation'>): Promise<Authenticated | null> {
+  if (!/^[A-Za-z0-9_-]{20,100}$/.test(token)) return null;
+  const row = await db
+    .selectFrom('tokens')
+    .innerJoin('users', 'users.id', 'tokens.user_id')
+    .selectAll('users')
+    .select('tokens.id as session_id')
+    .where('tokens.token_hash', '=', hashToken(token))
+    .where('tokens.kind', '=', 'access')
+    .where('tokens.revoked_at', 'is', null)
+    .where('tokens.used_at', 'is', null)
+    .where((eb) => eb.or([eb('tokens.expires_at', 'is', null), eb('tokens.expires_at', '>', now)]))
+    .executeTakeFirst();
+  if (!row) return null;
+  const { session_id: sessionId, ...user } = row;
+  if (accountRefusal(user, settings)) return null;
+  return { user, sessionId };
+}
+
+/** Ends one session (the token presented); other sessions of the user stay. */
+export async function logout(db: Db, sessionId: number, now: Date): Promise<void> {
+  await db.updateTable('tokens').set({ revoked_at: now }).where('id', '=', sessionId).where('revoked_at', 'is', null).execute();
+}
+
+export interface RegistrationSettings extends CreateUserSettings {
+  /** CTL_REGISTRATIONS_OPEN: off, an invite token is needed. */
+  readonly registrationsOpen: boolean;
+  /** CTL_REQUIRE_CONFIRMATION: on, the account starts unconfirmed and gets a confirmation link. */
+  readonly requireConfirmation: boolean;
+}
+
+export interface RegistrationInput {
+  /** null: the email's local part (as `ctl user new bob@example.com`). */
+  readonly nickname: string | null;
+  readonly email: string;
+  readonly name: string | null;
+  readonly password: string;
+  readonly inviteToken: string | null;
+}
+
+/**
+ * A person creates their own account: the same plan, checks and insert as `ctl user new`
+ * (lib/users/create.ts). With an invite token the invite is redeemed in the same transaction as
+ * the account; without one, only while registrations are open.
+ */
+export async function register(ctx: LibContext, settings: RegistrationSettings, input: RegistrationInput): Promise<CreatedUser> {
+  const newUser: NewUserInput = {
+    nickname: input.nickname,
+    email: input.email,
+    name: input.name,
+    password: input.password,
+    confirmed: !settings.requireConfirmation,
+  };
+  if (input.inviteToken !== null) {
+    const { redeemInvite } = require('../invites/invites') as typeof import('../invites/invites');
+    return redeemInvite(ctx, input.inviteToken, newUser, settings);
+  }
+  const plan = planNewUser(newUser);
+  if (!settings.registrationsOpen) throw new AccountRefusedError('Registration is by invitation only');
+  return createUser(ctx, plan, settings);
+}

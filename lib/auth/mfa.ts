@@ -1,0 +1,173 @@
+import { randomInt } from 'node:crypto';
+import type { Transaction } from 'kysely';
+import bcrypt from 'bcryptjs';
+import type { Database, UserRow } from '../db/schema';
+import type { LibContext } from '../lib-context';
+import { ConflictError, NotFoundError } from '../errors';
+import { writeAudit } from '../audit/audit';
+
+/** TOTP as every authenticator app expects it: SHA-1, 6 digits, 30 s steps. */
+const PERIOD = 30;
+const DIGITS = 6;
+export const BACKUP_CODE_COUNT = 10;
+// Backup codes are 50 random bits: bcrypt guards them against a stolen table, and a cost above 10
+// would only make enrolment slow (ten hashes) without protecting anything more.
+const MAX_BACKUP_CODE_COST = 10;
+const BACKUP_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
+
+export interface MfaSettings {
+  readonly bcryptCost: number;
+  /** Shown by authenticator apps next to the account: the app's host name. */
+  readonly issuer: string;
+}
+
+function totpFor(secret: string, label = 'user', issuer = 'userctl') {
+  const { TOTP, Secret } = require('otpauth') as typeof import('otpauth');
+  return new TOTP({ issuer, label, algorithm: 'SHA1', digits: DIGITS, period: PERIOD, secret: Secret.fromBase32(secret) });
+}
+
+/** The current code for a secret (tests, and nothing else, need this). */
+export function totpCode(secret: string, at: Date): string {
+  return totpFor(secret).generate({ timestamp: at.getTime() });
+}
+
+/**
+ * The time step a code belongs to, or null when it is not valid now (one step of clock drift is
+ * accepted either way).
+ */
+export function totpStep(secret: string, code: string, at: Date): number | null {
+  if (!/^\d{6}$/.test(code)) return null;
+  const totp = totpFor(secret);
+  const delta = totp.validate({ token: code, timestamp: at.getTime(), window: 1 });
+  if (delta === null) return null;
+  return totp.counter({ timestamp: at.getTime() }) + delta;
+}
+
+function normalizeBackupCode(code: string): string {
+  return code.toLowerCase().replace(/[\s-]/g, '');
+}
+
+function newBackupCode(): string {
+  let raw = '';
+  for (let i = 0; i < 10; i++) raw += BACKUP_ALPHABET[randomInt(BACKUP_ALPHABET.length)];
+  return `${raw.slice(0, 5)}-${raw.slice(5)}`;
+}
+
+async function newBackupCodes(cost: number): Promise<{ codes: string[]; hashes: string[] }> {
+  const codes = Array.from({ length: BACKUP_CODE_COUNT }, newBackupCode);
+  const hashes: string[] = [];
+  for (const code of codes) hashes.push(await bcrypt.hash(normalizeBackupCode(code), Math.min(cost, MAX_BACKUP_CODE_COST)));
+  return { codes, hashes };
+}
+
+/**
+ * Checks a second factor inside the caller's transaction (the user row locked) and consumes it:
+ * a TOTP code moves mfa_last_step forward so the same code never works twice; a backup code is
+ * removed from the list. Six digits are a TOTP code, anything else a backup code.
+ */
+export async function verifySecondFactor(trx: Transaction<Database>, user: UserRow, code: string, now: Date): Promise<boolean> {
+  if (!user.mfa_totp_secret) return false;
+  const trimmed = code.trim();
+  if (/^\d{6}$/.test(trimmed)) {
+    const step = totpStep(user.mfa_totp_secret, trimmed, now);
+    if (step === null || (user.mfa_last_step !== null && step <= user.mfa_last_step)) return false;
+    await trx.updateTable('users').set({ mfa_last_step: step }).where('id', '=', user.id).execute();
+    return true;
+  }
+  const wanted = normalizeBackupCode(trimmed);
+  if (!/^[a-z0-9]{10}$/.test(wanted)) return false;
+  for (const hash of user.mfa_backup_codes) {
+    if (await bcrypt.compare(wanted, hash)) {
+      await trx
+        .updateTable('users')
+        .set({ mfa_backup_codes: user.mfa_backup_codes.filter((h) => h !== hash) })
+        .where('id', '=', user.id)
+        .execute();
+      return true;
+    }
+  }
+  return false;
+}
+
+export interface Enrolment {
+  /** Base32, for typing into an app by hand. */
+  readonly secret: string;
+  /** otpauth://totp/... for a QR code. */
+  readonly otpauthUrl: string;
+  /** Shown once; stored only as bcrypt hashes. */
+  readonly backupCodes: readonly string[];
+}
+
+async function lockUser(trx: Transaction<Database>, userId: number): Promise<UserRow> {
+  const user = await trx.selectFrom('users').selectAll().where('id', '=', userId).where('deleted_at', 'is', null).forUpdate().executeTakeFirst();
+  if (!user) throw new NotFoundError('No such user');
+  return user;
+}
+
+/**
+ * Starts enrolment: a fresh secret and backup codes, stored but not in force until
+ * confirmMfa proves the app has the secret. Starting again replaces an unconfirmed enrolment.
+ */
+export async function beginMfa(ctx: LibContext, userId: number, settings: MfaSettings): Promise<Enrolment> {
+  const { Secret } = require('otpauth') as typeof import('otpauth');
+  const secret = new Secret({ size: 20 }).base32;
+  const { codes, hashes } = await newBackupCodes(settings.bcryptCost);
+  return ctx.db.transaction().execute(async (trx) => {
+    const user = await lockUser(trx, userId);
+    if (user.mfa_enabled) throw new ConflictError('Two-factor authentication is already enabled');
+    await trx
+      .updateTable('users')
+      .set({ mfa_totp_secret: secret, mfa_backup_codes: hashes, mfa_last_step: null, updated_at: ctx.now() })
+      .where('id', '=', userId)
+      .execute();
+    await writeAudit(trx, ctx, { verb: 'mfa_begin', targetUserId: user.id, targetNickname: user.nickname });
+    const otpauthUrl = totpFor(secret, user.nickname, settings.issuer).toString();
+    return { secret, otpauthUrl, backupCodes: codes };
+  });
+}
+
+/** Puts MFA in force once the user proves their app has the secret. false: the code was wrong. */
+export async function confirmMfa(ctx: LibContext, userId: number, code: string): Promise<boolean> {
+  const now = ctx.now();
+  return ctx.db.transaction().execute(async (trx) => {
+    const user = await lockUser(trx, userId);
+    if (user.mfa_enabled) throw new ConflictError('Two-factor authentication is already enabled');
+    if (!user.mfa_totp_secret) throw new ConflictError('Start the enrolment first (POST /api/auth/2fa/enable)');
+    const step = totpStep(user.mfa_totp_secret, code.trim(), now);
+    if (step === null) return false;
+    await trx.updateTable('users').set({ mfa_enabled: true, mfa_last_step: step, updated_at: now }).where('id', '=', userId).execute();
+    await writeAudit(trx, ctx, { verb: 'mfa_enable', targetUserId: user.id, targetNickname: user.nickname, details: { backupCodes: user.mfa_backup_codes.length } });
+    return true;
+  });
+}
+
+/** Turns MFA off with a valid code (TOTP or backup). false: the code was wrong. */
+export async function disableMfa(ctx: LibContext, userId: number, code: string): Promise<boolean> {
+  const now = ctx.now();
+  return ctx.db.transaction().execute(async (trx) => {
+    const user = await lockUser(trx, userId);
+    if (!user.mfa_enabled) throw new ConflictError('Two-factor authentication is not enabled');
+    if (!(await verifySecondFactor(trx, user, code, now))) return false;
+    await trx
+      .updateTable('users')
+      .set({ mfa_enabled: false, mfa_totp_secret: null, mfa_backup_codes: [], mfa_last_step: null, updated_at: now })
+      .where('id', '=', userId)
+      .execute();
+    await writeAudit(trx, ctx, { verb: 'mfa_disable', targetUserId: user.id, targetNickname: user.nickname, details: { by: 'user' } });
+    return true;
+  });
+}
+
+/** New backup codes (the old ones stop working), with a valid code. null: the code was wrong. */
+export async function regenerateBackupCodes(ctx: LibContext, userId: number, code: string, settings: MfaSettings): Promise<readonly string[] | null> {
+  const now = ctx.now();
+  const { codes, hashes } = await newBackupCodes(settings.bcryptCost);
+  return ctx.db.transaction().execute(async (trx) => {
+    const user = await lockUser(trx, userId);
+    if (!user.mfa_enabled) throw new ConflictError('Two-factor authentication is not enabled');
+    if (!(await verifySecondFactor(trx, user, code, now))) return null;
+    await trx.updateTable('users').set({ mfa_backup_codes: hashes, updated_at: now }).where('id', '=', userId).execute();
+    await writeAudit(trx, ctx, { verb: 'mfa_backup_codes', targetUserId: user.id, targetNickname: user.nickname, details: { backupCodes: hashes.length } });
+    return codes;
+  });
+}

@@ -1,0 +1,26 @@
+import bcrypt from 'bcryptjs';
+import { UsageError } from '../errors';
+
+export const MIN_PASSWORD_LENGTH = 8;
+export const MAX_PASSWORD_BYTES = 72; // bcrypt ignores everything past 72 bytes: refuse rather than truncate.
+
+export function checkPassword(password: string): void {
+  if (password.length < MIN_PASSWORD_LENGTH) throw new UsageError(`the password is too short: at least ${MIN_PASSWORD_LENGTH} characters`);
+  if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) throw new UsageError(`the password is too long: at most ${MAX_PASSWORD_BYTES} bytes`);
+  if (password.includes('\0')) throw new UsageError('the password contains a NUL byte');
+}
+
+export async function hashPassword(password: string, cost: number): Promise<string> {
+  checkPassword(password);
+  return bcrypt.hash(password, cost);
+}
+
+export async function verifyPassword(password: string, hash: string | null): Promise<boolean> {
+  if (!hash) return false;
+  return bcrypt.compare(password, hash);
+}
+
+/** The cost a stored hash was made with, to re-hash at login when the configured cost rises. */
+export function costOf(hash: string): number {
+  return bcrypt.getRounds(hash);
+}

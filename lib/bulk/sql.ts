@@ -1,0 +1,48 @@
+import { sql, type Expression, type ExpressionBuilder, type RawBuilder, type SqlBool, type Transaction } from 'kysely';
+import type { Database } from '../db/schema';
+
+/**
+ * A batch's ids as ONE array parameter (`= any($1::bigint[])`), not one parameter per id: a
+ * batch of any size stays under PostgreSQL's 65535-parameter limit and the statement text is the
+ * same for every batch.
+ */
+export function idArray(ids: readonly number[]): RawBuilder<number[]> {
+  return sql<number[]>`${[...ids]}::bigint[]`;
+}
+
+/**
+ * Lets the event loop run once. On PGlite every query resolves through promise callbacks only,
+ * so a loop of batches never gives Node a turn to run its SIGINT handler: Ctrl-C would be
+ * ignored until the whole job ended. Called at the start of each batch, so the abort is seen and
+ * the job stops after the batch in progress.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Deletes the activities of the actors `actor` picks in id order, at most `limit` per call, each
+ * call going on after the last id the previous one reached. Two statements on the
+ * (actor_id, id) index: the `limit`-th next id, then one range DELETE up to it. Starting after
+ * the previous batch matters: from the first id, each batch's index scan walked over every entry
+ * the earlier batches had deleted (not yet vacuumed), so a million rows cost about 40% more
+ * than one DELETE. The older `id IN (SELECT id ... ORDER BY id LIMIT n)` was worse still: a hash
+ * semi join over the whole table, once per batch. New activities get higher ids and go too; one
+ * that a transaction still open now commits later with an id below the batch's is left for a
+ * re-run (rm --purge's last stage deletes what is left anyway).
+ */
+export function activityDeleter(actor: (eb: ExpressionBuilder<Database, 'activities'>) => Expression<SqlBool>) {
+  let after = 0;
+  return async (trx: Transaction<Database>, limit: number): Promise<{ scanned: number; affected: number }> => {
+    const bound = await trx
+      .selectFrom((eb) => eb.selectFrom('activities').select('activities.id').where(actor).where('activities.id', '>', after).orderBy('activities.id').limit(limit).as('next'))
+      .select((eb) => [eb.fn.max('next.id').as('last'), eb.fn.countAll<number>().as('n')])
+      .executeTakeFirstOrThrow();
+    const scanned = Number(bound.n);
+    if (scanned === 0 || bound.last === null) return { scanned: 0, affected: 0 };
+    const last = Number(bound.last);
+    const result = await trx.deleteFrom('activities').where(actor).where('activities.id', '>', after).where('activities.id', '<=', last).executeTakeFirst();
+    after = last;
+    return { scanned, affected: Number(result.numDeletedRows) };
+  };
+}

@@ -1,0 +1,178 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Kysely, OperationNodeTransformer, PostgresDialect, type KyselyPlugin, type PrimitiveValueListNode, type ValueNode } from 'kysely';
+import type { Pool as PgPool } from 'pg';
+import type { Database } from './schema';
+import { UnavailableError } from '../errors';
+import { acquireFileLock, type FileLock } from './lock-file';
+import { assertMigrated, migrateToLatest } from './migrate';
+import { redactUrl } from '../config';
+
+export type Backend = 'postgres' | 'pglite';
+
+export interface DbHandle {
+  readonly db: Kysely<Database>;
+  readonly backend: Backend;
+  /** Where the data lives, for messages: the redacted server URL or the data directory. */
+  readonly where: string;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  readonly databaseUrl: string | null;
+  readonly dataDir: string;
+  readonly lockWaitMs: number;
+  /** 'auto' migrates the embedded database and checks the server; 'none' skips both (ctl migrate). */
+  readonly schema: 'auto' | 'none';
+}
+
+let typesSet = false;
+/** bigint ids and counts fit in a JS number here; a DATE stays the 'YYYY-MM-DD' it means. */
+function setTypeParsers(): void {
+  if (typesSet) return;
+  typesSet = true;
+  const { types } = require('pg') as typeof import('pg');
+  types.setTypeParser(20, (v: string) => Number(v));
+  types.setTypeParser(1700, (v: string) => Number(v));
+  types.setTypeParser(1082, (v: string) => v);
+}
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', '57P01', '57P03', '3D000', '28P01', '28000']);
+
+/** Turns a driver error met while connecting into exit 6 with a one-line reason. */
+export function connectionError(error: unknown, where: string): UnavailableError {
+  const e = error as { code?: string; message?: string };
+  const reason = e.message?.split('\n')[0] || e.code || 'unknown error';
+  return new UnavailableError(`cannot reach the database at ${where}: ${reason}`);
+}
+
+/** True for errors that mean the server went away mid-run (killed backend, lost socket). */
+export function isConnectionLoss(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  if (e?.code && UNREACHABLE.has(e.code)) return true;
+  return /Connection terminated|terminating connection|Client has encountered a connection error|not queryable/i.test(e?.message ?? '');
+}
+
+async function openPostgres(opts: OpenOptions): Promise<DbHandle> {
+  const { Pool } = require('pg') as typeof import('pg');
+  const where = redactUrl(opts.databaseUrl!);
+  const pool = new Pool({ connectionString: opts.databaseUrl!, max: 4, connectionTimeoutMillis: 5000 });
+  // A client whose backend is killed (pg_terminate_backend, a restart) emits 'error'; without a
+  // listener node crashes with a stack trace. The pool listens on idle clients only, so every client
+  // gets its own: a checked-out one (a bulk verb holds its lock's connection between batches) then
+  // fails its next query instead, which the runner reports as a lost connection (exit 6).
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  try {
+    const client = await pool.connect();
+    client.release();
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw connectionError(error, where);
+  }
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, backend: 'postgres', where, close: () => db.destroy() };
+}
+
+/**
+ * PGlite creates its files world-readable and -writable (0666, whatever the umask), and they hold
+ * password hashes and MFA secrets. The data directory is 0700, so nobody else can reach them in
+ * place; this keeps them private when the directory is copied or its mode loosened too.
+ */
+function tightenModes(dir: string): void {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      fs.chmodSync(p, 0o700);
+      tightenModes(p);
+    } else if (entry.isFile()) {
+      fs.chmodSync(p, 0o600);
+    }
+  }
+}
+
+const LONE_SURROGATES = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const wellFormed = (v: unknown): unknown =>
+  typeof v === 'string' ? v.replace(LONE_SURROGATES, '\ufffd') : Array.isArray(v) ? v.map(wellFormed) : v;
+
+/**
+ * PGlite's wire encoder counts a lone UTF-16 surrogate as half of a 4-byte pair, so a parameter
+ * holding one desynchronises the message and the statement fails ("invalid byte sequence for
+ * encoding UTF8"). A server stores U+FFFD for it (pg encodes it so); PGlite gets the same.
+ */
+class WellFormedParameters extends OperationNodeTransformer {
+  protected override transformValue(node: ValueNode): ValueNode {
+    return { ...node, value: wellFormed(node.value) };
+  }
+
+  protected override transformPrimitiveValueList(node: PrimitiveValueListNode): PrimitiveValueListNode {
+    return { ...node, values: node.values.map(wellFormed) };
+  }
+}
+
+const wellFormedParameters: KyselyPlugin = {
+  transformQuery: (args) => new WellFormedParameters().transformNode(args.node),
+  transformResult: async (args) => args.result,
+};
+
+async function openPglite(opts: OpenOptions): Promise<DbHandle> {
+  const pgdata = path.join(opts.dataDir, 'pgdata');
+  try {
+    fs.mkdirSync(pgdata, { recursive: true, mode: 0o700 });
+    fs.chmodSync(opts.dataDir, 0o700);
+    fs.chmodSync(pgdata, 0o700);
+  } catch (error) {
+    throw new UnavailableError(`cannot create the data directory ${opts.dataDir}: ${(error as Error).message}`);
+  }
+  const lock: FileLock = await acquireFileLock(path.join(opts.dataDir, 'ctl.lock'), opts.lockWaitMs, `the embedded database in ${opts.dataDir}`);
+  try {
+    const { PGlite } = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
+    const { createPgConfig } = require('@electric-sql/pglite/node-postgres') as typeof import('@electric-sql/pglite/node-postgres');
+    const { Pool } = require('pg') as typeof import('pg');
+    const pglite = await PGlite.create(pgdata);
+    const pool = new Pool(createPgConfig(pglite) as unknown as import('pg').PoolConfig) as PgPool;
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [wellFormedParameters] });
+    let closed = false;
+    return {
+      db,
+      backend: 'pglite',
+      where: opts.dataDir,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        try {
+          await db.destroy();
+          await pglite.close();
+          tightenModes(pgdata);
+        } finally {
+          lock.release();
+        }
+      },
+    };
+  } catch (error) {
+    lock.release();
+    if (error instanceof UnavailableError) throw error;
+    throw new UnavailableError(`cannot open the embedded database in ${opts.dataDir}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The one place that knows the two backends apart: `DATABASE_URL` gives a server, its absence
+ * the embedded PGlite database in the data directory. Everything above this gets a Kysely.
+ */
+export async function openDatabase(opts: OpenOptions): Promise<DbHandle> {
+  setTypeParsers();
+  const handle = opts.databaseUrl ? await openPostgres(opts) : await openPglite(opts);
+  try {
+    if (opts.schema === 'auto') {
+      // A newcomer's embedded database migrates itself; a server's schema is the operator's call.
+      if (handle.backend === 'pglite') await migrateToLatest(handle.db);
+      else await assertMigrated(handle.db);
+    }
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    if (error instanceof UnavailableError) throw error;
+    throw connectionError(error, handle.where);
+  }
+  return handle;
+}

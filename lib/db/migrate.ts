@@ -1,0 +1,54 @@
+import { Migrator, sql, type Kysely, type MigrationResultSet } from 'kysely';
+import { MIGRATIONS } from '../../migrations/index';
+import { UnavailableError } from '../errors';
+
+function migratorFor(db: Kysely<any>): Migrator {
+  return new Migrator({ db, provider: { getMigrations: async () => ({ ...MIGRATIONS }) } });
+}
+
+export interface MigrationStatus {
+  readonly name: string;
+  readonly executedAt: Date | null;
+}
+
+function unwrap(result: MigrationResultSet): MigrationResultSet {
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === 'Error');
+    const why = result.error instanceof Error ? result.error.message : String(result.error);
+    throw new UnavailableError(`migration ${failed?.migrationName ?? ''} failed: ${why}`.replace('  ', ' '));
+  }
+  return result;
+}
+
+/** Applies every pending migration; returns the names applied. */
+export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  const result = unwrap(await migratorFor(db).migrateToLatest());
+  return (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** Undoes the newest migration; returns its name, or null when none was applied. */
+export async function migrateDown(db: Kysely<any>): Promise<string | null> {
+  const result = unwrap(await migratorFor(db).migrateDown());
+  return (result.results ?? []).find((r) => r.status === 'Success')?.migrationName ?? null;
+}
+
+/** Which migrations exist and when each ran, read without creating Kysely's bookkeeping tables. */
+export async function migrationStatus(db: Kysely<any>): Promise<MigrationStatus[]> {
+  const applied = new Map<string, Date>();
+  const { rows } = await sql<{ exists: boolean }>`SELECT to_regclass('kysely_migration') IS NOT NULL AS exists`.execute(db);
+  if (rows[0]?.exists) {
+    const done = await sql<{ name: string; timestamp: string }>`SELECT name, timestamp FROM kysely_migration`.execute(db);
+    for (const row of done.rows) applied.set(row.name, new Date(row.timestamp));
+  }
+  return Object.keys(MIGRATIONS).sort().map((name) => ({ name, executedAt: applied.get(name) ?? null }));
+}
+
+/** Exit 6, naming the fix, when the server's schema lags behind this version of ctl. */
+export async function assertMigrated(db: Kysely<any>): Promise<void> {
+  const pending = (await migrationStatus(db)).filter((m) => m.executedAt === null);
+  if (pending.length > 0) {
+    throw new UnavailableError(
+      `the database schema is not migrated (${pending.length} pending: ${pending.map((m) => m.name).join(', ')}); run ./bin/ctl migrate`,
+    );
+  }
+}

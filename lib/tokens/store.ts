@@ -1,0 +1,60 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database, TokenKind } from '../db/schema';
+import { hashToken, newToken } from './secrets';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export const SESSION_KINDS: readonly TokenKind[] = ['access', 'refresh', 'authorization'];
+
+export interface IssuedToken {
+  readonly id: number;
+  /** The raw token: returned once to be printed or mailed, never stored. */
+  readonly token: string;
+  readonly expiresAt: Date | null;
+}
+
+/** Stores the hash of a fresh token of `kind` for the user and returns the raw token. */
+export async function issueToken(
+  db: Db,
+  args: { readonly kind: TokenKind; readonly userId: number; readonly now: Date; readonly ttlMs: number | null },
+): Promise<IssuedToken> {
+  const token = newToken();
+  const expiresAt = args.ttlMs === null ? null : new Date(args.now.getTime() + args.ttlMs);
+  const row = await db
+    .insertInto('tokens')
+    .values({ kind: args.kind, token_hash: hashToken(token), user_id: args.userId, expires_at: expiresAt, created_at: args.now })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return { id: row.id, token, expiresAt };
+}
+
+/** Revokes the user's live tokens of the given kinds; returns how many were live. */
+export async function revokeTokens(db: Db, userId: number, kinds: readonly TokenKind[], now: Date): Promise<number> {
+  const result = await db
+    .updateTable('tokens')
+    .set({ revoked_at: now })
+    .where('user_id', '=', userId)
+    .where('kind', 'in', kinds)
+    .where('revoked_at', 'is', null)
+    .where('used_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** Revokes every session-like token (access, refresh, authorization) of the user. */
+export function revokeSessions(db: Db, userId: number, now: Date): Promise<number> {
+  return revokeTokens(db, userId, SESSION_KINDS, now);
+}
+
+/** Live session tokens (not revoked, not expired) of the user. */
+export async function countLiveSessions(db: Db, userId: number, now: Date): Promise<number> {
+  const row = await db
+    .selectFrom('tokens')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('user_id', '=', userId)
+    .where('kind', 'in', SESSION_KINDS)
+    .where('revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

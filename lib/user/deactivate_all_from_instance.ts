@@ -1,0 +1,146 @@
+import type { Expression, ExpressionBuilder, Kysely, SqlBool, Transaction } from 'kysely';
+import type { Database } from '../db/schema';
+import type { LibContext } from '../lib-context';
+import { writeAuditForUsers } from '../audit/audit';
+import { runInBatches, withBulkLock, type BatchProgress, type BatchSizing } from '../bulk/batches';
+import { SESSION_KINDS } from '../tokens/store';
+import { checkInstance } from '../validate';
+import { idArray, yieldToEventLoop } from '../bulk/sql';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface InstancePlan {
+  /** The host, lower-cased, without a leading `@`. */
+  readonly instance: string;
+  /** Active remote users of exactly that host. */
+  readonly users: number;
+  /** Follows between them and local users (both directions) that go with them. */
+  readonly follows: number;
+  /** The first few nicknames, to show before asking. */
+  readonly sample: readonly string[];
+}
+
+export interface InstanceResult {
+  readonly instance: string;
+  readonly deactivated: number;
+  readonly unfollowed: number;
+  readonly revokedSessions: number;
+  readonly batches: number;
+}
+
+export const INSTANCE_SAMPLE_SIZE = 10;
+
+/**
+ * Active remote users of exactly `instance`: the generated, indexed `instance` column (the
+ * lower-cased host of the nickname) compared for equality. Pleroma's `ILIKE '%@host%'` would also
+ * take `@host.community`; this does not.
+ */
+function targets(db: Db, instance: string) {
+  return db
+    .selectFrom('users')
+    .where('users.instance', '=', instance)
+    .where('users.local', '=', false)
+    .where('users.active', '=', true)
+    .where('users.deleted_at', 'is', null);
+}
+
+type FollowEnd = 'follows.follower_id' | 'follows.following_id';
+const OTHER_END: Record<FollowEnd, FollowEnd> = { 'follows.follower_id': 'follows.following_id', 'follows.following_id': 'follows.follower_id' };
+
+/** The user at `column`'s end of the follow is local: one primary-key probe per follow. */
+function localAt(eb: ExpressionBuilder<Database, 'follows'>, column: FollowEnd): Expression<SqlBool> {
+  return eb.exists(eb.selectFrom('users as l').select('l.id').whereRef('l.id', '=', column).where('l.local', '=', true));
+}
+
+/**
+ * The follows between the users picked by `ids` and local users, both directions. The local end
+ * is an EXISTS probe, never `x IN (SELECT id FROM users WHERE local)`: inside an OR that cannot
+ * become a join and ran as a subplan over every local user for each follow (hours on a big
+ * instance). With `ids` an array, the two halves are index scans (follows' unique index on
+ * (follower_id, following_id) and its index on following_id) combined by a bitmap OR.
+ */
+function followsWithLocals(ids: (eb: ExpressionBuilder<Database, 'follows'>, column: FollowEnd) => Expression<SqlBool>) {
+  return (eb: ExpressionBuilder<Database, 'follows'>) =>
+    eb.or([
+      eb.and([ids(eb, 'follows.follower_id'), localAt(eb, 'follows.following_id')]),
+      eb.and([ids(eb, 'follows.following_id'), localAt(eb, 'follows.follower_id')]),
+    ]);
+}
+
+/**
+ * How many follows the instance's users have with local users, counted as two index-friendly
+ * halves (its users as followers, then as followed) joined by UNION ALL. The halves never meet:
+ * a follow in both would have a remote user of the instance at a local end.
+ */
+async function countFollowsWithLocals(db: Kysely<Database>, instance: string): Promise<number> {
+  const half = (mine: FollowEnd) =>
+    db
+      .selectFrom('follows')
+      .select('follows.id')
+      .where(mine, 'in', targets(db, instance).select('users.id'))
+      .where((eb) => localAt(eb, OTHER_END[mine]));
+  const row = await db
+    .selectFrom(half('follows.follower_id').unionAll(half('follows.following_id')).as('f'))
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** What `deactivate_all_from_instance <instance>` would do, writing nothing (exit 2 for a malformed host). */
+export async function planDeactivateInstance(db: Kysely<Database>, rawInstance: string): Promise<InstancePlan> {
+  const instance = checkInstance(rawInstance);
+  const users = await targets(db, instance).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const follows = await countFollowsWithLocals(db, instance);
+  const sample = await targets(db, instance).select('users.nickname').orderBy('users.id').limit(INSTANCE_SAMPLE_SIZE).execute();
+  return { instance, users: Number(users.n), follows, sample: sample.map((r) => r.nickname) };
+}
+
+/**
+ * Deactivates every active user of the instance, under the `deactivate_all_from_instance` bulk
+ * lock, `batchSize` users per batch. A batch is one transaction of five statements whatever its
+ * size: pick and lock the users, remove their follows with local users, revoke their sessions,
+ * deactivate them, and one INSERT of an audit row per user. Ctrl-C: exit 130 after the current
+ * batch; a re-run finishes the job (deactivated users are no longer picked).
+ */
+export async function deactivateInstance(
+  ctx: LibContext,
+  plan: Pick<InstancePlan, 'instance' | 'users'>,
+  settings: BatchSizing,
+  opts: { readonly signal?: AbortSignal; readonly onProgress?: (p: BatchProgress) => void } = {},
+): Promise<InstanceResult> {
+  const { instance } = plan;
+  return withBulkLock(ctx.db, 'deactivate_all_from_instance', async (conn) => {
+    let unfollowed = 0;
+    let revokedSessions = 0;
+    const result = await runInBatches(conn, { batchSize: settings.batchSize, maxBatchSize: settings.maxBatchSize, signal: opts.signal, total: plan.users, onProgress: opts.onProgress }, async (trx, limit, batch) => {
+      await yieldToEventLoop();
+      const users = await targets(trx, instance).select(['users.id', 'users.nickname']).orderBy('users.id').limit(limit).forUpdate().execute();
+      if (users.length === 0) return 0;
+      const ids = users.map((u) => u.id);
+      const inBatch = idArray(ids);
+      const now = ctx.now();
+      const follows = await trx
+        .deleteFrom('follows')
+        .where(followsWithLocals((eb, column) => eb(column, '=', eb.fn.any(inBatch))))
+        .executeTakeFirst();
+      const tokens = await trx
+        .updateTable('tokens')
+        .set({ revoked_at: now })
+        .where((eb) => eb('user_id', '=', eb.fn.any(inBatch)))
+        .where('kind', 'in', SESSION_KINDS)
+        .where('revoked_at', 'is', null)
+        .where('used_at', 'is', null)
+        .executeTakeFirst();
+      await trx
+        .updateTable('users')
+        .set({ active: false, updated_at: now })
+        .where((eb) => eb('id', '=', eb.fn.any(inBatch)))
+        .execute();
+      await writeAuditForUsers(trx, ctx, 'deactivate_all_from_instance', users, { instance, batch, active: false });
+      unfollowed += Number(follows.numDeletedRows);
+      revokedSessions += Number(tokens.numUpdatedRows);
+      return users.length;
+    });
+    return { instance, deactivated: result.affected, unfollowed, revokedSessions, batches: result.batches };
+  });
+}

@@ -1,0 +1,47 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database, UserRow } from '../db/schema';
+import { NotFoundError } from '../errors';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface FindOptions {
+  /** Only local accounts count (Pleroma: rm, sign_out, set, ...). */
+  readonly localOnly?: boolean;
+  /** Soft-deleted accounts count too (restore, rm --purge, show). */
+  readonly includeDeleted?: boolean;
+  /** Lock the row until the transaction ends. */
+  readonly forUpdate?: boolean;
+}
+
+/**
+ * Resolves `<user>`: a nickname or an email address, case-insensitively. A nickname match wins
+ * over an email match, so `alice` never resolves to someone whose email happens to be `alice`.
+ */
+export async function findUser(db: Db, ref: string, opts: FindOptions = {}): Promise<UserRow | undefined> {
+  if (ref.includes('\0')) return undefined;
+  const key = ref.toLowerCase();
+  let query = db
+    .selectFrom('users')
+    .selectAll()
+    .where((eb) => eb.or([eb(eb.fn('lower', ['nickname']), '=', key), eb(eb.fn('lower', ['email']), '=', key)]))
+    .orderBy((eb) => eb.case().when(eb.fn('lower', ['nickname']), '=', key).then(0).else(1).end())
+    .limit(1);
+  if (opts.localOnly) query = query.where('local', '=', true);
+  if (!opts.includeDeleted) query = query.where('deleted_at', 'is', null);
+  if (opts.forUpdate) query = query.forUpdate();
+  return query.executeTakeFirst();
+}
+
+/** Pleroma's wording for a local-only verb: `No local user alice` (exit 3). */
+export async function requireLocalUser(db: Db, ref: string, opts: Omit<FindOptions, 'localOnly'> = {}): Promise<UserRow> {
+  const user = await findUser(db, ref, { ...opts, localOnly: true });
+  if (!user) throw new NotFoundError(`No local user ${ref}`);
+  return user;
+}
+
+/** Pleroma's wording for verbs that take any user: `No user alice` (exit 3). */
+export async function requireUser(db: Db, ref: string, opts: FindOptions = {}, message = `No user ${ref}`): Promise<UserRow> {
+  const user = await findUser(db, ref, opts);
+  if (!user) throw new NotFoundError(message);
+  return user;
+}

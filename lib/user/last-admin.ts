@@ -1,0 +1,56 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database, UserRow } from '../db/schema';
+import { ConflictError } from '../errors';
+
+type Db = Kysely<Database> | Transaction<Database>;
+type AdminState = Pick<UserRow, 'id' | 'nickname' | 'admin' | 'local' | 'active' | 'deleted_at'>;
+
+function isActiveLocalAdmin(user: AdminState): boolean {
+  return user.admin && user.local && user.active && user.deleted_at === null;
+}
+
+function activeAdmins(db: Db) {
+  return db
+    .selectFrom('users')
+    .select('id')
+    .where('admin', '=', true)
+    .where('local', '=', true)
+    .where('active', '=', true)
+    .where('deleted_at', 'is', null)
+    .orderBy('id');
+}
+
+/** What is about to happen to the admin, as the refusal says it (`refusing to <action> alice`). */
+export type AdminAction = 'delete' | 'deactivate' | 'remove admin status from';
+
+/**
+ * Exit 4 when `user` is the only local, active, not-deleted admin: deleting, deactivating or
+ * demoting it would lock every admin out. `lock`: inside a transaction, lock the active admins
+ * (FOR UPDATE).
+ */
+export async function assertNotLastAdmin(db: Db, user: AdminState, action: AdminAction, lock = true): Promise<void> {
+  if (!isActiveLocalAdmin(user)) return;
+  const admins = await (lock ? activeAdmins(db).forUpdate() : activeAdmins(db)).execute();
+  if (admins.every((a) => a.id === user.id)) {
+    throw new ConflictError(`refusing to ${action} ${user.nickname}: it is the last active admin (make another user admin first: ctl user set <user> --admin)`);
+  }
+}
+
+/**
+ * Finds and locks the user a delete, deactivate or demotion (`set --no-admin`) is about to change,
+ * refusing the last active admin. For an admin, every active admin row is locked first, in id
+ * order, and only then the user's own row: every verb that can remove an admin takes its locks in
+ * this one order, so two runs removing the last two admins at once queue on the same first row
+ * instead of deadlocking, and the second re-reads and refuses (exit 4).
+ */
+export async function lockUserGuardingLastAdmin<U extends AdminState>(
+  trx: Transaction<Database>,
+  find: (forUpdate: boolean) => Promise<U>,
+  action: AdminAction,
+): Promise<U> {
+  const seen = await find(false);
+  if (isActiveLocalAdmin(seen)) await activeAdmins(trx).forUpdate().execute();
+  const user = await find(true);
+  await assertNotLastAdmin(trx, user, action, true);
+  return user;
+}

@@ -1,0 +1,37 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema';
+import { requireUser } from './find';
+import { toUserJson, type UserJson } from './present';
+import { countLiveSessions } from '../tokens/store';
+
+export interface UserDetails extends UserJson {
+  readonly counts: {
+    readonly activities: number;
+    readonly followers: number;
+    readonly following: number;
+    readonly activeSessions: number;
+    readonly tags: number;
+  };
+}
+
+/** Every field of a user plus what it owns (LibreChat's user-stats). Soft-deleted users are shown too. */
+export async function showUser(db: Kysely<Database>, ref: string, now: Date): Promise<UserDetails> {
+  const row = await requireUser(db, ref, { includeDeleted: true });
+  const counts = await db
+    .selectNoFrom((eb) => [
+      eb.selectFrom('activities').select(eb.fn.countAll<number>().as('n')).where('actor_id', '=', row.id).as('activities'),
+      eb.selectFrom('follows').select(eb.fn.countAll<number>().as('n')).where('following_id', '=', row.id).as('followers'),
+      eb.selectFrom('follows').select(eb.fn.countAll<number>().as('n')).where('follower_id', '=', row.id).as('following'),
+    ])
+    .executeTakeFirstOrThrow();
+  return {
+    ...toUserJson(row),
+    counts: {
+      activities: Number(counts.activities),
+      followers: Number(counts.followers),
+      following: Number(counts.following),
+      activeSessions: await countLiveSessions(db, row.id, now),
+      tags: row.tags.length,
+    },
+  };
+}

@@ -1,0 +1,119 @@
+import type { Config } from '../../lib/config';
+import type { DbHandle } from '../../lib/db/db';
+import type { LibContext } from '../../lib/lib-context';
+import type { Mailer } from '../../lib/mail/mailer';
+import type { Format } from './formats';
+import { RefusedError } from '../../lib/errors';
+import { readLine, type Io } from './io';
+
+/** Stored values (a name, a bio) go into human lines: their control characters must not reach the terminal. */
+function forTerminal(line: string): string {
+  return (require('./formats') as typeof import('./formats')).sanitizeForTerminal(line);
+}
+
+/** The global options every verb understands (CONVENTIONS.md). */
+export interface GlobalOptions {
+  readonly format: Format;
+  readonly quiet: boolean;
+  readonly dryRun: boolean;
+  readonly assumeYes: boolean;
+  readonly actor: string;
+  readonly reason: string | null;
+}
+
+/**
+ * What a task is handed: streams, settings, the global options, and the database opened on first
+ * use. Built in one place (the runner); tests replace single fields.
+ */
+export class TaskContext {
+  private handle: DbHandle | null = null;
+  private mailerInstance: Mailer | null | undefined;
+
+  constructor(
+    readonly io: Io,
+    readonly config: Config,
+    readonly options: GlobalOptions,
+    readonly signal: AbortSignal,
+    readonly now: () => Date = () => new Date(),
+  ) {}
+
+  get format(): Format {
+    return this.options.format;
+  }
+
+  get dryRun(): boolean {
+    return this.options.dryRun;
+  }
+
+  /** Opens the database (and, on the embedded one, migrates it) once per run. */
+  async db(): Promise<DbHandle> {
+    if (!this.handle) {
+      const { openDatabase } = require('../../lib/db/db') as typeof import('../../lib/db/db');
+      this.handle = await openDatabase({
+        databaseUrl: this.config.databaseUrl,
+        dataDir: this.config.dataDir,
+        lockWaitMs: this.config.lockWaitMs,
+        schema: 'auto',
+      });
+    }
+    return this.handle;
+  }
+
+  async lib(): Promise<LibContext> {
+    const { db } = await this.db();
+    return { db, now: this.now, actor: this.options.actor, reason: this.options.reason };
+  }
+
+  /** The SMTP mailer from the settings, made on first use (nodemailer loads only then); null when mail is not configured. */
+  mailer(): Mailer | null {
+    if (this.mailerInstance === undefined) {
+      const { createMailer } = require('../../lib/mail/mailer') as typeof import('../../lib/mail/mailer');
+      this.mailerInstance = createMailer(this.config);
+    }
+    return this.mailerInstance;
+  }
+
+  async close(): Promise<void> {
+    this.mailerInstance?.close();
+    this.mailerInstance = undefined;
+    const handle = this.handle;
+    this.handle = null;
+    if (handle) await handle.close();
+  }
+
+  /** A result line for people (`User alice created`): stdout in table format, stderr otherwise, nothing with -q. */
+  say(line: string): void {
+    if (this.options.quiet) return;
+    (this.format === 'table' ? this.io.stdout : this.io.stderr).write(`${forTerminal(line)}\n`);
+  }
+
+  /** A warning or progress note: always stderr, nothing with -q. */
+  warn(line: string): void {
+    if (!this.options.quiet) this.io.stderr.write(`${forTerminal(line)}\n`);
+  }
+
+  /** Data for machines (any format but table): stdout, even with -q. */
+  data(text: string): void {
+    this.io.stdout.write(text);
+  }
+
+  /** ` (dry run)` after a message when nothing was written (Mastodon's habit). */
+  get dryRunSuffix(): string {
+    return this.dryRun ? ' (dry run)' : '';
+  }
+
+  /**
+   * Asks `question` on stderr and reads the answer. -y answers yes; with no TTY on stdin the
+   * question cannot be asked, which is exit 5 naming the verb.
+   */
+  async confirm(question: string, opts: { readonly what: string; readonly declined: string; readonly defaultYes?: boolean }): Promise<void> {
+    if (this.options.assumeYes) return;
+    if (!this.io.stdinIsTTY) {
+      throw new RefusedError(`refusing to ${opts.what} without confirmation: stdin is not a terminal; pass -y to confirm`);
+    }
+    this.io.stderr.write(question);
+    const answer = (await readLine(this.io, this.signal)).trim().toLowerCase();
+    const yes = answer === '' ? Boolean(opts.defaultYes) : answer === 'y' || answer === 'yes';
+    if (!yes) throw new RefusedError(opts.declined);
+  }
+}

@@ -1,0 +1,71 @@
+import type { VerbModule } from '../runner/verb';
+import { InterruptedError, UsageError } from '../../lib/errors';
+
+/**
+ * `ctl serve`: the app side. Runs until SIGTERM (exit 0) or Ctrl-C (exit 130), finishing the
+ * requests under way. One line per request on stderr (route patterns only: links carry tokens),
+ * none with -q.
+ */
+const verb: VerbModule = {
+  builder: (y) =>
+    y
+      .option('port', { type: 'number', describe: 'Port to listen on (default $CTL_SERVE_PORT, else 3080; 0 picks a free one)' })
+      .option('host', { type: 'string', describe: 'Address to listen on (default $CTL_SERVE_HOST, else 127.0.0.1)' })
+      .check((argv) => {
+        if (argv.port !== undefined && (!Number.isInteger(argv.port) || (argv.port as number) < 0 || (argv.port as number) > 65535)) {
+          throw new UsageError(`--port must be a whole number from 0 to 65535, got ${JSON.stringify(argv.port)}`);
+        }
+        return true;
+      })
+      .example('$0 serve', 'Serve the API and the link pages on http://127.0.0.1:3080')
+      .example('$0 serve --host 0.0.0.0 --port 8080', 'Listen on every interface, port 8080'),
+  async run(argv, ctx) {
+    const { openDatabase } = require('../../lib/db/db') as typeof import('../../lib/db/db');
+    const { ServerDatabase } = require('../../lib/server/database') as typeof import('../../lib/server/database');
+    const { buildServer } = require('../../lib/server/app') as typeof import('../../lib/server/app');
+    const { createMailer } = require('../../lib/mail/mailer') as typeof import('../../lib/mail/mailer');
+    const { config } = ctx;
+    const port = (argv.port as number | undefined) ?? config.serve.port;
+    const host = (argv.host as string | undefined) ?? config.serve.host;
+    if (host.trim() === '') throw new UsageError('--host must not be empty');
+
+    const open = () => openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, lockWaitMs: config.lockWaitMs, schema: 'auto' });
+    // Fail now, not on the first request, when the database is unreachable or not migrated (exit 6).
+    const first = await open();
+    const embedded = first.backend === 'pglite';
+    await first.close();
+    // The embedded database allows one process at a time: let go of it after a second without
+    // requests, so `ctl user ...` can run while the server is up.
+    const database = new ServerDatabase(open, embedded ? 1000 : null);
+    const mailer = createMailer(config);
+    const app = buildServer({ database, config, now: ctx.now, mailer, log: (line) => ctx.warn(line) });
+
+    let address: string;
+    try {
+      address = await app.listen({ port, host });
+    } catch (error) {
+      await database.close();
+      const { UnavailableError } = require('../../lib/errors') as typeof import('../../lib/errors');
+      throw new UnavailableError(`cannot listen on ${host}:${port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    ctx.warn(`Listening on ${address} (database: ${embedded ? `embedded, ${config.dataDir}` : first.where})`);
+    if (ctx.format !== 'table') ctx.data(require('../runner/formats').encodeObject(ctx.format, { listening: address }));
+
+    const stoppedBy = await new Promise<'SIGTERM' | 'SIGINT'>((resolve) => {
+      const onTerm = () => resolve('SIGTERM');
+      process.once('SIGTERM', onTerm);
+      if (ctx.signal.aborted) resolve('SIGINT');
+      ctx.signal.addEventListener('abort', () => {
+        process.removeListener('SIGTERM', onTerm);
+        resolve('SIGINT');
+      });
+    });
+    ctx.warn(`Stopping (${stoppedBy}): finishing the requests under way`);
+    await app.close();
+    await database.close();
+    mailer?.close();
+    if (stoppedBy === 'SIGINT') throw new InterruptedError('interrupted');
+  },
+};
+
+export default verb;
