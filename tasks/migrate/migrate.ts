@@ -8,39 +8,34 @@ const verb: VerbModule = {
       .example('$0 migrate', 'Apply every pending migration')
       .example('$0 migrate status', 'Which migrations ran, and when'),
   async run(argv, ctx) {
-    const { openDatabase } = require('../../lib/db/db') as typeof import('../../lib/db/db');
     const { migrateDown, migrateToLatest, migrationStatus } = require('../../lib/db/migrate') as typeof import('../../lib/db/migrate');
     const action = String(argv.action);
-    const handle = await openDatabase({ databaseUrl: ctx.config.databaseUrl, dataDir: ctx.config.dataDir, lockWaitMs: ctx.config.lockWaitMs, schema: 'none' });
-    try {
-      if (action === 'status') {
-        const status = await migrationStatus(handle.db);
-        if (ctx.format !== 'table') {
-          ctx.data(require('../runner/formats').encodeObject(ctx.format, { migrations: status }));
-          return;
-        }
-        for (const m of status) ctx.io.stdout.write(`${m.executedAt ? 'applied' : 'pending'}  ${m.name}${m.executedAt ? `  ${m.executedAt.toISOString()}` : ''}\n`);
+    const handle = await ctx.db('none');
+    if (action === 'status') {
+      const status = await migrationStatus(handle.db);
+      if (ctx.format !== 'table') {
+        ctx.data(require('../runner/formats').encodeObject(ctx.format, { migrations: status }));
         return;
       }
-      if (ctx.dryRun) {
-        const pending = (await migrationStatus(handle.db)).filter((m) => !m.executedAt).map((m) => m.name);
-        ctx.say(action === 'down' ? 'Would undo the newest migration (dry run)' : `Would apply ${pending.length} migration(s)${pending.length ? `: ${pending.join(', ')}` : ''} (dry run)`);
-        return;
-      }
-      if (action === 'down') {
-        await ctx.confirm('Undo the newest migration? Its tables and their data are dropped. [y/N] ', { what: 'undo a migration', declined: 'Nothing was changed.' });
-        const name = await migrateDown(handle.db);
-        ctx.say(name ? `Migrated down: ${name}` : 'No migration to undo');
-        if (ctx.format !== 'table') ctx.data(require('../runner/formats').encodeObject(ctx.format, { undone: name }));
-        return;
-      }
-      if (action !== 'up' && action !== 'latest') throw new UsageError(`unknown migrate action ${action}`);
-      const applied = await migrateToLatest(handle.db);
-      ctx.say(applied.length ? `Applied ${applied.length} migration(s): ${applied.join(', ')}` : 'The schema is up to date');
-      if (ctx.format !== 'table') ctx.data(require('../runner/formats').encodeObject(ctx.format, { applied }));
-    } finally {
-      await handle.close();
+      for (const m of status) ctx.io.stdout.write(`${m.executedAt ? 'applied' : 'pending'}  ${m.name}${m.executedAt ? `  ${m.executedAt.toISOString()}` : ''}\n`);
+      return;
     }
+    if (ctx.dryRun) {
+      const pending = (await migrationStatus(handle.db)).filter((m) => !m.executedAt).map((m) => m.name);
+      ctx.say(action === 'down' ? 'Would undo the newest migration (dry run)' : `Would apply ${pending.length} migration(s)${pending.length ? `: ${pending.join(', ')}` : ''} (dry run)`);
+      return;
+    }
+    if (action === 'down') {
+      await ctx.confirm('Undo the newest migration? Its tables and their data are dropped. [y/N] ', { what: 'undo a migration', declined: 'Nothing was changed.' });
+      const name = await migrateDown(handle.db);
+      ctx.say(name ? `Migrated down: ${name}` : 'No migration to undo');
+      if (ctx.format !== 'table') ctx.data(require('../runner/formats').encodeObject(ctx.format, { undone: name }));
+      return;
+    }
+    if (action !== 'up' && action !== 'latest') throw new UsageError(`unknown migrate action ${action}`);
+    const applied = await migrateToLatest(handle.db);
+    ctx.say(applied.length ? `Applied ${applied.length} migration(s): ${applied.join(', ')}` : 'The schema is up to date');
+    if (ctx.format !== 'table') ctx.data(require('../runner/formats').encodeObject(ctx.format, { applied }));
   },
 };
 

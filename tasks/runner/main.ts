@@ -4,6 +4,7 @@ import type { Env } from '../../lib/config';
 import { FORMATS, type Format } from './formats';
 import { processIo, type Io } from './io';
 import type { VerbEntry, VerbModule } from './verb';
+import type { OpenDatabase } from './task-context';
 import { aliasesOf } from './verb';
 import { USER_VERBS } from '../user/index';
 import { OTHER_COMMANDS } from './commands';
@@ -12,6 +13,7 @@ interface RunState {
   readonly io: Io;
   readonly env: Env;
   readonly signal: AbortSignal;
+  readonly openDatabase: OpenDatabase | undefined;
   exitCode: number;
 }
 
@@ -48,7 +50,7 @@ async function runVerb(state: RunState, mod: VerbModule, argv: ArgumentsCamelCas
     assumeYes: Boolean(argv.assumeYes),
     actor: (argv.actor as string | undefined) || config.actor,
     reason: (argv.reason as string | undefined) ?? null,
-  }, state.signal);
+  }, state.signal, undefined, state.openDatabase);
   try {
     await mod.run(argv, ctx);
   } finally {
@@ -115,9 +117,8 @@ function rejectRepeatedValues(argv: Record<string, unknown>, y: Argv): void {
   }
 }
 
-/** Builds the parser. Exported so tests can check parsing without a database. */
-export function buildParser(args: readonly string[], state: RunState): Argv {
-  let y = yargs(protectQuotedValues(args))
+function buildParser(state: RunState): Argv {
+  let y = yargs()
     .scriptName('ctl')
     .usage('$0 <noun> <verb> [options]')
     .parserConfiguration({ 'boolean-negation': true, 'strip-aliased': true })
@@ -145,15 +146,27 @@ export function buildParser(args: readonly string[], state: RunState): Argv {
     .epilogue('Exit codes: 0 done, 2 usage, 3 not found, 4 conflict, 5 refused, 6 unavailable, 7 partial failure, 130 interrupted.');
 }
 
-/** Runs one command line; resolves to the exit code. */
-export async function main(args: readonly string[], io: Io = processIo(), env: Env = process.env, signal: AbortSignal = new AbortController().signal): Promise<number> {
-  const state: RunState = { io, env, signal, exitCode: 0 };
+/**
+ * Runs one command line; resolves to the exit code. `openDatabase` replaces lib/db's (tests hand
+ * every run the database they hold open).
+ */
+export async function main(
+  args: readonly string[],
+  io: Io = processIo(),
+  env: Env = process.env,
+  signal: AbortSignal = new AbortController().signal,
+  openDatabase?: OpenDatabase,
+): Promise<number> {
+  const state: RunState = { io, env, signal, openDatabase, exitCode: 0 };
   try {
     // A shell cannot pass a NUL byte, but a caller of main() can; PostgreSQL cannot store one.
     const nul = args.find((a) => a.includes('\0'));
     if (nul !== undefined) throw new UsageError(`an argument contains a NUL byte: ${JSON.stringify(nul.length > 80 ? `${nul.slice(0, 77)}...` : nul)}`);
-    const parser = buildParser(args, state);
-    await parser.parseAsync();
+    // With a callback yargs hands over what it would print (help, completion) instead of writing
+    // to the console itself, so it reaches io.stdout like every other result.
+    await buildParser(state).parseAsync(protectQuotedValues(args), {}, (_error, _argv, output) => {
+      if (output) io.stdout.write(`${output}\n`);
+    });
   } catch (error) {
     report(state, error);
   }

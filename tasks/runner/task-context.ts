@@ -1,5 +1,5 @@
 import type { Config } from '../../lib/config';
-import type { DbHandle } from '../../lib/db/db';
+import type { DbHandle, OpenOptions } from '../../lib/db/db';
 import type { LibContext } from '../../lib/lib-context';
 import type { Mailer } from '../../lib/mail/mailer';
 import type { Format } from './formats';
@@ -22,6 +22,12 @@ export interface GlobalOptions {
 }
 
 /**
+ * How the runner opens a database: `openDatabase` from lib/db for bin/ctl; tests pass one that
+ * hands out a database they keep open (gh's Factory), so a verb runs in-process in milliseconds.
+ */
+export type OpenDatabase = (opts: OpenOptions) => Promise<DbHandle>;
+
+/**
  * What a task is handed: streams, settings, the global options, and the database opened on first
  * use. Built in one place (the runner); tests replace single fields.
  */
@@ -35,6 +41,7 @@ export class TaskContext {
     readonly options: GlobalOptions,
     readonly signal: AbortSignal,
     readonly now: () => Date = () => new Date(),
+    private readonly openDatabase: OpenDatabase = (opts) => (require('../../lib/db/db') as typeof import('../../lib/db/db')).openDatabase(opts),
   ) {}
 
   get format(): Format {
@@ -45,18 +52,18 @@ export class TaskContext {
     return this.options.dryRun;
   }
 
-  /** Opens the database (and, on the embedded one, migrates it) once per run. */
-  async db(): Promise<DbHandle> {
-    if (!this.handle) {
-      const { openDatabase } = require('../../lib/db/db') as typeof import('../../lib/db/db');
-      this.handle = await openDatabase({
-        databaseUrl: this.config.databaseUrl,
-        dataDir: this.config.dataDir,
-        lockWaitMs: this.config.lockWaitMs,
-        schema: 'auto',
-      });
-    }
+  /**
+   * Opens the database once per run: with `schema: 'auto'` (every verb but migrate) the embedded
+   * one migrates itself and a server's schema is checked.
+   */
+  async db(schema: OpenOptions['schema'] = 'auto'): Promise<DbHandle> {
+    this.handle ??= await this.open(schema);
     return this.handle;
+  }
+
+  /** A database handle of its own, closed by the caller (`serve` opens and lets go of it repeatedly). */
+  open(schema: OpenOptions['schema'] = 'auto'): Promise<DbHandle> {
+    return this.openDatabase({ databaseUrl: this.config.databaseUrl, dataDir: this.config.dataDir, lockWaitMs: this.config.lockWaitMs, schema });
   }
 
   async lib(): Promise<LibContext> {

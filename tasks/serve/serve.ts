@@ -20,7 +20,6 @@ const verb: VerbModule = {
       .example('$0 serve', 'Serve the API and the link pages on http://127.0.0.1:3080')
       .example('$0 serve --host 0.0.0.0 --port 8080', 'Listen on every interface, port 8080'),
   async run(argv, ctx) {
-    const { openDatabase } = require('../../lib/db/db') as typeof import('../../lib/db/db');
     const { ServerDatabase } = require('../../lib/server/database') as typeof import('../../lib/server/database');
     const { buildServer } = require('../../lib/server/app') as typeof import('../../lib/server/app');
     const { createMailer } = require('../../lib/mail/mailer') as typeof import('../../lib/mail/mailer');
@@ -29,7 +28,7 @@ const verb: VerbModule = {
     const host = (argv.host as string | undefined) ?? config.serve.host;
     if (host.trim() === '') throw new UsageError('--host must not be empty');
 
-    const open = () => openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, lockWaitMs: config.lockWaitMs, schema: 'auto' });
+    const open = () => ctx.open();
     // Fail now, not on the first request, when the database is unreachable or not migrated (exit 6).
     const first = await open();
     const embedded = first.backend === 'pglite';

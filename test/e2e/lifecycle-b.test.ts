@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { type TestDatabase, useCliTestDatabase } from '../helpers/backend';
-import { runCtl } from '../helpers/cli';
+import { ctl as runCtl, useHeldTestDatabase, type HeldTestDatabase } from '../helpers/in-process';
 import type { NewUserRow } from '../../lib/db/schema';
 
-let tdb: TestDatabase;
-useCliTestDatabase((d) => (tdb = d));
+let tdb: HeldTestDatabase;
+useHeldTestDatabase((d) => (tdb = d));
 
 const ctl = (args: string[], opts = {}) => runCtl(tdb, args, opts);
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
