@@ -142,3 +142,11 @@ export function encodeObject(format: Exclude<Format, 'table'>, value: unknown): 
   const obj = value as Record<string, unknown>;
   return `${Object.keys(obj).map(csvField).join(',')}\r\n${Object.values(obj).map(csvField).join(',')}\r\n`;
 }
+
+/** One result object as aligned `key  value` lines (nested objects as `key.sub`), for table format. */
+export function keyValueLines(value: Record<string, unknown>): string {
+  const isGroup = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date);
+  const pairs = Object.entries(value).flatMap(([k, v]) => (isGroup(v) ? Object.entries(v).map(([k2, v2]) => [`${k}.${k2}`, v2] as const) : [[k, v] as const]));
+  const width = Math.max(...pairs.map(([k]) => k.length));
+  return pairs.map(([k, v]) => `${k.padEnd(width)}  ${sanitizeForTerminal(displayValue(v))}\n`).join('');
+}

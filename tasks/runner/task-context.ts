@@ -11,6 +11,9 @@ function forTerminal(line: string): string {
   return (require('./formats') as typeof import('./formats')).sanitizeForTerminal(line);
 }
 
+/** A line of a verb's result for people; `{ keep }` marks one that -q must not hide (a one-time link). */
+export type ResultLine = string | { readonly keep: string };
+
 /** The global options every verb understands (CONVENTIONS.md). */
 export interface GlobalOptions {
   readonly format: Format;
@@ -92,6 +95,26 @@ export class TaskContext {
   say(line: string): void {
     if (this.options.quiet) return;
     (this.format === 'table' ? this.io.stdout : this.io.stderr).write(`${forTerminal(line)}\n`);
+  }
+
+  /**
+   * The one way a verb prints its result. In table format: `lines` on stdout (with -q only the
+   * kept ones), or, when there are no lines, `data` as aligned `key  value` lines. In a data
+   * format: `data` on stdout (even with -q), and `lines` on stderr (not with -q; kept lines not at
+   * all, the data holds them).
+   */
+  result(data: Record<string, unknown> | null, lines: readonly ResultLine[] = []): void {
+    const { encodeObject, keyValueLines } = require('./formats') as typeof import('./formats');
+    if (this.format === 'table') {
+      if (lines.length === 0 && data) this.io.stdout.write(keyValueLines(data));
+      for (const line of lines) {
+        if (typeof line === 'string') this.say(line);
+        else this.io.stdout.write(`${forTerminal(line.keep)}\n`);
+      }
+      return;
+    }
+    for (const line of lines) if (typeof line === 'string') this.say(line);
+    if (data) this.data(encodeObject(this.format, data));
   }
 
   /** A warning or progress note: always stderr, nothing with -q. */

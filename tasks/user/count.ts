@@ -1,5 +1,5 @@
 import type { VerbModule } from '../runner/verb';
-import { writeObject } from '../runner/render';
+
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -13,7 +13,7 @@ const verb: VerbModule = {
     const since = parseSince(String(argv.activeSince), '--active-since', ctx.now());
     const { db } = await ctx.db();
     const counts = await countUsers(db, since);
-    writeObject(ctx, { ...counts });
+    ctx.result({ ...counts });
   },
 };
 

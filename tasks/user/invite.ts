@@ -1,5 +1,5 @@
 import type { VerbModule } from '../runner/verb';
-import { writeObject } from '../runner/render';
+
 import { announceMail, deliver, failIfUndelivered, type MailReport } from '../shared/mailing';
 
 const INSTEAD = 'pass the link above on yourself';
@@ -34,7 +34,7 @@ const verb: VerbModule = {
     if (ctx.dryRun) {
       await invites.assertInviteEmailFree(lib.db, plan.email);
       ctx.say(`Would generate user invite token ${label}${plan.email ? ` and mail it to ${plan.email}` : ''} (dry run)`);
-      if (ctx.format !== 'table') writeObject(ctx, { dryRun: true, ...plan });
+      if (ctx.format !== 'table') ctx.result({ dryRun: true, ...plan });
       return;
     }
 
@@ -52,7 +52,7 @@ const verb: VerbModule = {
         ),
       );
     }
-    if (ctx.format !== 'table') writeObject(ctx, { ...created.invite, token: created.token, url: created.url, mail: reports });
+    if (ctx.format !== 'table') ctx.result({ ...created.invite, token: created.token, url: created.url, mail: reports });
     announceMail(ctx, reports, INSTEAD);
     failIfUndelivered(reports, `Invite ${created.invite.id} was saved`, INSTEAD);
   },

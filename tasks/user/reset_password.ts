@@ -1,5 +1,5 @@
 import type { VerbModule } from '../runner/verb';
-import { writeObject } from '../runner/render';
+
 import { passwordOptions, readPasswordOption } from '../shared/password-input';
 import { announceMail, deliver, failIfUndelivered, type MailReport } from '../shared/mailing';
 
@@ -28,7 +28,7 @@ const verb: VerbModule = {
       if (ctx.dryRun) {
         const user = await reset.findResetTarget(lib.db, ref);
         ctx.say(`Password of ${user.nickname} would be changed and every session signed out (dry run)`);
-        if (ctx.format !== 'table') writeObject(ctx, { dryRun: true, userId: user.id, nickname: user.nickname });
+        if (ctx.format !== 'table') ctx.result({ dryRun: true, userId: user.id, nickname: user.nickname });
         return;
       }
       const changed = await reset.setPassword(lib, ref, password, ctx.config);
@@ -37,7 +37,7 @@ const verb: VerbModule = {
         // A generated password is shown exactly once, even with -q.
         if (argv.randomPassword) ctx.io.stdout.write(`Password: ${password}\n`);
       } else {
-        writeObject(ctx, argv.randomPassword ? { ...changed, password } : { ...changed });
+        ctx.result(argv.randomPassword ? { ...changed, password } : { ...changed });
       }
       return;
     }
@@ -45,7 +45,7 @@ const verb: VerbModule = {
     if (ctx.dryRun) {
       const user = await reset.findResetTarget(lib.db, ref);
       ctx.say(`Would generate password reset token for ${user.nickname} (dry run)`);
-      if (ctx.format !== 'table') writeObject(ctx, { dryRun: true, userId: user.id, nickname: user.nickname });
+      if (ctx.format !== 'table') ctx.result({ dryRun: true, userId: user.id, nickname: user.nickname });
       return;
     }
     const issued = await reset.createPasswordReset(lib, ref, ctx.config);
@@ -64,7 +64,7 @@ const verb: VerbModule = {
       );
     }
     if (ctx.format !== 'table') {
-      writeObject(ctx, { userId: issued.user.id, nickname: nick, token: issued.token, url: issued.url, expiresAt: issued.expiresAt, mail: reports });
+      ctx.result({ userId: issued.user.id, nickname: nick, token: issued.token, url: issued.url, expiresAt: issued.expiresAt, mail: reports });
     }
     announceMail(ctx, reports, INSTEAD, nick);
     failIfUndelivered(reports, `The reset link for ${nick} was saved`, INSTEAD);

@@ -1,5 +1,5 @@
 import type { VerbModule } from '../runner/verb';
-import { writeObject } from '../runner/render';
+
 
 /** The token from a pasted registration URL, else the argument as given. */
 function tokenOf(arg: string): string {
@@ -22,12 +22,12 @@ const verb: VerbModule = {
     if (ctx.dryRun) {
       const invite = await findInvite(lib.db, key, ctx.now());
       ctx.say(invite.revokedAt ? `${subject} was already revoked.` : `${subject} would be revoked (dry run)`);
-      if (ctx.format !== 'table') writeObject(ctx, { dryRun: true, ...invite, alreadyRevoked: invite.revokedAt !== null });
+      if (ctx.format !== 'table') ctx.result({ dryRun: true, ...invite, alreadyRevoked: invite.revokedAt !== null });
       return;
     }
     const { invite, alreadyRevoked } = await revokeInvite(lib, key);
     ctx.say(alreadyRevoked ? `${subject} was already revoked.` : `${subject} was revoked.`);
-    if (ctx.format !== 'table') writeObject(ctx, { ...invite, alreadyRevoked });
+    if (ctx.format !== 'table') ctx.result({ ...invite, alreadyRevoked });
   },
 };
 

@@ -1,5 +1,5 @@
 import type { VerbModule } from '../runner/verb';
-import { writeObject } from '../runner/render';
+
 import { announceMail, deliver, failIfUndelivered } from '../shared/mailing';
 
 const INSTEAD = 'pass the link above on yourself';
@@ -19,7 +19,7 @@ const verb: VerbModule = {
       const user = await requireLocalUser(lib.db, ref);
       if (user.confirmed) ctx.say(`${user.nickname} doesn't need confirmation.`);
       else ctx.say(`Would mail a confirmation link to ${user.email ?? '(no email address)'} for ${user.nickname} (dry run)`);
-      if (ctx.format !== 'table') writeObject(ctx, { dryRun: true, userId: user.id, nickname: user.nickname, confirmed: user.confirmed });
+      if (ctx.format !== 'table') ctx.result({ dryRun: true, userId: user.id, nickname: user.nickname, confirmed: user.confirmed });
       return;
     }
 
@@ -27,7 +27,7 @@ const verb: VerbModule = {
     const nick = issued.user.nickname;
     if (!issued.confirmation) {
       ctx.say(`${nick} doesn't need confirmation.`);
-      if (ctx.format !== 'table') writeObject(ctx, { userId: issued.user.id, nickname: nick, confirmed: true, url: null, mail: [] });
+      if (ctx.format !== 'table') ctx.result({ userId: issued.user.id, nickname: nick, confirmed: true, url: null, mail: [] });
       return;
     }
     const link = issued.confirmation;
@@ -38,7 +38,7 @@ const verb: VerbModule = {
       confirmationMail({ appUrl: ctx.config.appUrl, nickname: nick, name: issued.user.name, url: link.url, expiresAt: link.expiresAt }),
     );
     if (ctx.format !== 'table') {
-      writeObject(ctx, { userId: issued.user.id, nickname: nick, confirmed: false, token: link.token, url: link.url, expiresAt: link.expiresAt, mail: [report] });
+      ctx.result({ userId: issued.user.id, nickname: nick, confirmed: false, token: link.token, url: link.url, expiresAt: link.expiresAt, mail: [report] });
     }
     announceMail(ctx, [report], INSTEAD, nick);
     failIfUndelivered([report], `The confirmation link for ${nick} was saved`, INSTEAD);

@@ -1,5 +1,5 @@
 import type { VerbModule } from '../runner/verb';
-import { writeObject } from '../runner/render';
+
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -11,7 +11,7 @@ const verb: VerbModule = {
     const { showUser } = require('../../lib/user/show') as typeof import('../../lib/user/show');
     const { db } = await ctx.db();
     const details = await showUser(db, String(argv.user), ctx.now());
-    writeObject(ctx, { ...details });
+    ctx.result({ ...details });
   },
 };
 
