@@ -1,8 +1,6 @@
 import { sql } from 'kysely';
-import { createTestDatabase, type TestDatabase } from '../helpers/backend';
-import type { Database } from '../../lib/db/schema';
-import { migrateDown, migrateToLatest, migrationStatus } from '../../lib/db/migrate';
-import { MIGRATIONS } from '../../migrations/index';
+import { createTestDatabase, type TestDatabase } from '../../helpers/backend';
+import type { Database } from '../../../lib/db/schema';
 
 /** Every column of the Database interface; the type makes a missing or extra key a compile error. */
 const COLUMNS: { [T in keyof Database]: Record<keyof Database[T], true> } = {
@@ -49,17 +47,5 @@ test('the remote instance is derived from the nickname, lower-cased', async () =
     const rows = await db.selectFrom('users').select(['nickname', 'instance']).orderBy('id').execute();
     expect(rows).toEqual([{ nickname: 'a@Host.Example', instance: 'host.example' }, { nickname: 'local', instance: null }]);
     await sql`TRUNCATE users CASCADE`.execute(db);
-  });
-});
-
-test('migrations go down and up again, and status reports them', async () => {
-  await tdb.withDb(async ({ db }) => {
-    const names = Object.keys(MIGRATIONS).sort();
-    expect((await migrationStatus(db)).every((m) => m.executedAt instanceof Date)).toBe(true);
-    for (let i = names.length - 1; i >= 0; i--) expect(await migrateDown(db)).toBe(names[i]);
-    expect((await migrationStatus(db)).map((m) => m.executedAt)).toEqual(names.map(() => null));
-    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'users'`.execute(db);
-    expect(rows[0].n).toBe(0);
-    expect(await migrateToLatest(db)).toEqual(names);
   });
 });
