@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
-import { createTestDatabase, type TestDatabase } from '../../helpers/backend';
+import { useOpenTestDatabase } from '../../helpers/backend';
+import type { DbHandle } from '../../../lib/db/db';
 import type { Database } from '../../../lib/db/schema';
 
 /** Every column of the Database interface; the type makes a missing or extra key a compile error. */
@@ -22,30 +23,26 @@ const COLUMNS: { [T in keyof Database]: Record<keyof Database[T], true> } = {
   avatars: { user_id: true, content_type: true, data: true, updated_at: true },
 };
 
-let tdb: TestDatabase;
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-});
-afterAll(() => tdb?.destroy());
+// One open handle for the file: opening the database once per test was most of its time on PGlite.
+let h: DbHandle;
+useOpenTestDatabase((_tdb, handle) => (h = handle));
 
 test('the migrated schema has exactly the columns of the Database interface', async () => {
-  await tdb.withDb(async ({ db }) => {
-    const { rows } = await sql<{ table_name: string; column_name: string }>`
-      SELECT table_name, column_name FROM information_schema.columns
-      WHERE table_schema = 'public' AND table_name NOT LIKE 'kysely_%'`.execute(db);
-    const live: Record<string, string[]> = {};
-    for (const r of rows) (live[r.table_name] ??= []).push(r.column_name);
-    for (const t of Object.keys(live)) live[t].sort();
-    const declared = Object.fromEntries(Object.entries(COLUMNS).map(([t, cols]) => [t, Object.keys(cols).sort()]));
-    expect(live).toEqual(declared);
-  });
+  const { db } = h;
+  const { rows } = await sql<{ table_name: string; column_name: string }>`
+    SELECT table_name, column_name FROM information_schema.columns
+    WHERE table_schema = 'public' AND table_name NOT LIKE 'kysely_%'`.execute(db);
+  const live: Record<string, string[]> = {};
+  for (const r of rows) (live[r.table_name] ??= []).push(r.column_name);
+  for (const t of Object.keys(live)) live[t].sort();
+  const declared = Object.fromEntries(Object.entries(COLUMNS).map(([t, cols]) => [t, Object.keys(cols).sort()]));
+  expect(live).toEqual(declared);
 });
 
 test('the remote instance is derived from the nickname, lower-cased', async () => {
-  await tdb.withDb(async ({ db }) => {
-    await db.insertInto('users').values([{ nickname: 'a@Host.Example', name: 'a', local: false }, { nickname: 'local', name: 'l' }]).execute();
-    const rows = await db.selectFrom('users').select(['nickname', 'instance']).orderBy('id').execute();
-    expect(rows).toEqual([{ nickname: 'a@Host.Example', instance: 'host.example' }, { nickname: 'local', instance: null }]);
-    await sql`TRUNCATE users CASCADE`.execute(db);
-  });
+  const { db } = h;
+  await db.insertInto('users').values([{ nickname: 'a@Host.Example', name: 'a', local: false }, { nickname: 'local', name: 'l' }]).execute();
+  const rows = await db.selectFrom('users').select(['nickname', 'instance']).orderBy('id').execute();
+  expect(rows).toEqual([{ nickname: 'a@Host.Example', instance: 'host.example' }, { nickname: 'local', instance: null }]);
+  await sql`TRUNCATE users CASCADE`.execute(db);
 });
