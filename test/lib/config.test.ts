@@ -1,4 +1,7 @@
 import { BATCH_GROWTH_LIMIT, loadConfig } from '../../lib/config';
+import { UnavailableError } from '../../lib/errors';
+
+const env = (extra: Record<string, string>) => ({ CTL_ENV_FILE: '', ...extra });
 
 describe('batch sizing', () => {
   test('without CTL_BATCH_SIZE batches start at 5000 and may grow to the growth limit', () => {
@@ -11,5 +14,31 @@ describe('batch sizing', () => {
   test('CTL_BATCH_SIZE fixes the size: batches never grow past it', () => {
     expect(loadConfig({ CTL_ENV_FILE: '', CTL_BATCH_SIZE: '250' })).toMatchObject({ batchSize: 250, maxBatchSize: 250 });
     expect(loadConfig({ CTL_ENV_FILE: '', CTL_BATCH_SIZE: '500000' })).toMatchObject({ batchSize: 500000, maxBatchSize: 500000 });
+  });
+});
+
+describe('mail settings', () => {
+  test.each([
+    [{ SMTP_HOST: 'mail.example', SMTP_PORT: 'abc' }, 'SMTP_PORT has a bad value "abc": not a whole number'],
+    [{ SMTP_HOST: 'mail.example', SMTP_PORT: '70000' }, 'SMTP_PORT has a bad value "70000": must be between 1 and 65535'],
+    [{ SMTP_HOST: 'mail.example', SMTP_SECURE: 'maybe' }, 'SMTP_SECURE has a bad value "maybe": expected true or false'],
+    [{ SMTP_HOST: 'mail example' }, 'SMTP_HOST has a bad value "mail example": not a host name or address'],
+    [{ SMTP_HOST: 'mail.example', SMTP_URL: 'smtp://x.example' }, 'SMTP_HOST has a bad value "mail.example": set either SMTP_URL or SMTP_HOST, not both'],
+    [{ SMTP_PORT: '25' }, 'SMTP_PORT has a bad value "25": needs SMTP_HOST (or put the port and scheme in SMTP_URL)'],
+    [{ SMTP_URL: 'http://mail.example' }, 'SMTP_URL has a bad value "http://mail.example/": expected smtp: or smtps: URL'],
+    [{ SMTP_URL: 'smtp://u:secret@mail.example:99999' }, 'SMTP_URL has a bad value "smtp://u:***@mail.example:99999": not a URL'],
+    [{ SMTP_HOST: 'mail.example', SMTP_PASSWORD: 'hunter2' }, 'SMTP_PASSWORD is set but SMTP_USER is not'],
+    [{ SMTP_USER: 'app' }, 'SMTP_USER has a bad value "app": needs SMTP_URL or SMTP_HOST'],
+  ])('%j is exit 6 naming the variable', (vars, message) => {
+    let error: unknown;
+    try {
+      loadConfig(env(vars));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect((error as Error).message).toBe(message);
+    expect((error as Error).message).not.toContain('hunter2');
+    expect((error as Error).message).not.toContain('secret');
   });
 });

@@ -1,6 +1,6 @@
-import { createInvite } from '../../lib/invites/invites';
-import { issueToken } from '../../lib/tokens/store';
-import { addUser, useTestServer, type TestServer } from './helpers';
+import { createInvite } from '../../../lib/invites/invites';
+import { issueToken } from '../../../lib/tokens/store';
+import { addUser, useTestServer, type TestServer } from '../helpers';
 
 /** The link pages through inject: status codes, headers, escaping, and what a POST changes. */
 let server: TestServer;

@@ -1,7 +1,7 @@
 import bcrypt from 'bcryptjs';
-import { totpCode, totpStep } from '../../lib/auth/mfa';
-import { resetMfa } from '../../lib/user/reset_mfa';
-import { addUser, bearer, loginAs, useTestServer, type TestServer } from './helpers';
+import { totpCode, totpStep } from '../../../lib/auth/mfa';
+import { resetMfa } from '../../../lib/user/reset_mfa';
+import { addUser, bearer, loginAs, useTestServer, type TestServer } from '../helpers';
 
 let server: TestServer;
 useTestServer((s) => (server = s), 'once');

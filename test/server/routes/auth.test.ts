@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
-import { hashToken } from '../../lib/tokens/secrets';
-import { issueToken } from '../../lib/tokens/store';
-import { createInvite } from '../../lib/invites/invites';
-import { addUser, bearer, loginAs, useTestServer, type TestServer } from './helpers';
+import { hashToken } from '../../../lib/tokens/secrets';
+import { issueToken } from '../../../lib/tokens/store';
+import { createInvite } from '../../../lib/invites/invites';
+import { addUser, bearer, loginAs, useTestServer, type TestServer } from '../helpers';
 
 let server: TestServer;
 const { restart } = useTestServer((s) => (server = s));
@@ -263,16 +263,5 @@ describe('POST /api/auth/password_reset', () => {
     const weak = await server.app.inject({ method: 'POST', url: '/api/auth/password_reset', payload: { token, password: 'short' } });
     expect([weak.statusCode, weak.json()]).toEqual([400, { error: 'Bad Request', message: 'the password is too short: at least 8 characters' }]);
     expect((await server.app.inject({ method: 'POST', url: '/api/auth/password_reset', payload: { token, password: 'long-enough-now' } })).statusCode).toBe(200);
-  });
-});
-
-describe('the request log', () => {
-  test('names route patterns, never the URL (links carry tokens)', async () => {
-    await restart();
-    await server.app.inject({ method: 'GET', url: `/password_reset/${'D'.repeat(43)}` });
-    // The line is written by the onResponse hook, which may run just after inject() resolves.
-    for (let i = 0; i < 100 && !server.log.some((l) => l.startsWith('GET /password_reset')); i++) await new Promise((r) => setTimeout(r, 10));
-    expect(server.log.filter((l) => l.startsWith('GET /password_reset'))).toEqual([expect.stringMatching(/^GET \/password_reset\/:token 404 \d+ms$/)]);
-    expect(server.log.join('\n')).not.toContain('DDDD');
   });
 });

@@ -1,33 +1,27 @@
-import { sql } from 'kysely';
-import { libContext, TEST_SETTINGS, type TestDatabase, useOpenTestDatabase } from '../helpers/backend';
-import type { DbHandle } from '../../lib/db/db';
-import { createUser, planNewUser } from '../../lib/user/new';
-import { checkPasswordResetToken, createPasswordReset, resetPasswordWithToken, setPassword } from '../../lib/user/reset_password';
-import { checkConfirmationToken, confirmEmail, createConfirmation, issueConfirmation } from '../../lib/tokens/confirmation';
-import { createInvite, redeemInvite, revokeInvite } from '../../lib/invites/invites';
-import { issueToken } from '../../lib/tokens/store';
-import { verifyPassword } from '../../lib/auth/passwords';
-import { hashToken } from '../../lib/tokens/secrets';
-import { listAudit } from '../../lib/audit/audit';
-import { ConflictError, NotFoundError, UsageError } from '../../lib/errors';
+import { libContext, TEST_SETTINGS, useOpenTestDatabase } from '../../helpers/backend';
+import { createUserWithPassword } from '../../helpers/seed-users';
+import { tokenRows as tokenRowsOf } from '../../helpers/table-state';
+import type { DbHandle } from '../../../lib/db/db';
+import type { TokenKind } from '../../../lib/db/schema';
+import { createUser, planNewUser } from '../../../lib/user/new';
+import { checkPasswordResetToken, createPasswordReset, resetPasswordWithToken, setPassword } from '../../../lib/user/reset_password';
+import { confirmEmail } from '../../../lib/tokens/confirmation';
+import { issueToken } from '../../../lib/tokens/store';
+import { verifyPassword } from '../../../lib/auth/passwords';
+import { hashToken } from '../../../lib/tokens/secrets';
+import { listAudit } from '../../../lib/audit/audit';
+import { ConflictError, NotFoundError, UsageError } from '../../../lib/errors';
 
-let tdb: TestDatabase;
 let h: DbHandle;
-useOpenTestDatabase((d, handle) => {
-  tdb = d;
-  h = handle;
-});
+useOpenTestDatabase((_tdb, handle) => (h = handle));
 
 const NOW = new Date('2026-03-10T12:00:00Z');
 const DAY = 86400e3;
 const at = (ms: number) => libContext(h, { now: () => new Date(NOW.getTime() + ms) });
 const ctx = () => at(0);
-
-async function makeUser(nickname: string, extra: Record<string, unknown> = {}) {
-  return createUser(ctx(), planNewUser({ nickname, email: `${nickname}@example.com`, password: 'old-password', ...extra }), TEST_SETTINGS);
-}
+const makeUser = (nickname: string, extra: Record<string, unknown> = {}) => createUserWithPassword(ctx(), nickname, extra);
 const passwordHash = async (id: number) => (await h.db.selectFrom('users').select('password_hash').where('id', '=', id).executeTakeFirstOrThrow()).password_hash;
-const tokenRows = (userId: number, kind: string) => h.db.selectFrom('tokens').selectAll().where('user_id', '=', userId).where('kind', '=', kind as never).orderBy('id').execute();
+const tokenRows = (userId: number, kind: TokenKind) => tokenRowsOf(h.db, userId, kind);
 async function addSessions(userId: number, n: number) {
   for (let i = 0; i < n; i++) await issueToken(h.db, { kind: i % 2 ? 'refresh' : 'access', userId, now: NOW, ttlMs: DAY });
 }
@@ -143,100 +137,5 @@ describe('password reset links', () => {
     expect((await checkPasswordResetToken(h.db, token, NOW)).status).toBe('used');
     await expect(setPassword(ctx(), 'alice', 'short', TEST_SETTINGS)).rejects.toThrow(UsageError);
     await expect(setPassword(ctx(), 'nobody', 'admin-chosen-pass', TEST_SETTINGS)).rejects.toThrow(new NotFoundError('No local user nobody'));
-  });
-});
-
-describe('email confirmation', () => {
-  test('new --no-confirmed issues a token that confirmEmail accepts once', async () => {
-    const created = await makeUser('carol', { confirmed: false });
-    expect(created.confirmation).toMatchObject({ url: `http://ctl.test/verify/${created.confirmation!.token}`, expiresAt: new Date(NOW.getTime() + 7 * DAY) });
-    expect(await checkConfirmationToken(h.db, created.confirmation!.token, NOW)).toEqual({ status: 'valid', nickname: 'carol' });
-    expect(await confirmEmail(ctx(), created.confirmation!.token)).toEqual({ userId: created.user.id, nickname: 'carol' });
-    expect((await h.db.selectFrom('users').select('confirmed').executeTakeFirstOrThrow()).confirmed).toBe(true);
-    expect(await checkConfirmationToken(h.db, created.confirmation!.token, NOW)).toEqual({ status: 'used', nickname: 'carol' });
-    await expect(confirmEmail(ctx(), created.confirmation!.token)).rejects.toThrow(new ConflictError('this email confirmation link was already used'));
-    expect((await listAudit(h.db, { verb: 'confirm_email' })).map((a) => a.targetNickname)).toEqual(['carol']);
-  });
-
-  test('a confirmed user gets no token at all', async () => {
-    const created = await makeUser('alice');
-    expect(created.confirmation).toBeNull();
-    expect(await tokenRows(created.user.id, 'email_confirmation')).toEqual([]);
-  });
-
-  test('tokens written by other verbs with issueConfirmation are consumed the same way; the rest are revoked', async () => {
-    const { user } = await makeUser('dave', { confirmed: false });
-    // What `set --no-confirmed` and `unconfirm_all` do: issue rows of the same kind in their own transaction.
-    const a = await h.db.transaction().execute((trx) => issueConfirmation(trx, user.id, NOW, 3600e3));
-    const b = await h.db.transaction().execute((trx) => issueToken(trx, { kind: 'email_confirmation', userId: user.id, now: NOW, ttlMs: null }));
-    expect(a.expiresAt).toEqual(new Date(NOW.getTime() + 3600e3));
-    expect(b.expiresAt).toBeNull();
-    await confirmEmail(ctx(), b.token);
-    expect(await checkConfirmationToken(h.db, a.token, NOW)).toMatchObject({ status: 'used' });
-    expect((await tokenRows(user.id, 'email_confirmation')).every((r) => r.used_at !== null || r.revoked_at !== null)).toBe(true);
-  });
-
-  test('expired confirmation links are refused', async () => {
-    const { confirmation } = await makeUser('erin', { confirmed: false });
-    await expect(confirmEmail(at(7 * DAY), confirmation!.token)).rejects.toThrow(new ConflictError('this email confirmation link has expired'));
-    expect((await h.db.selectFrom('users').select('confirmed').executeTakeFirstOrThrow()).confirmed).toBe(false);
-  });
-
-  test('send_confirmation: a fresh link for unconfirmed users; nothing for confirmed ones; exit 4 without an address', async () => {
-    const { confirmation: first } = await makeUser('carol', { confirmed: false });
-    const issued = await createConfirmation(ctx(), 'carol', TEST_SETTINGS);
-    expect(issued.user.nickname).toBe('carol');
-    expect(issued.confirmation?.url).toBe(`http://ctl.test/verify/${issued.confirmation?.token}`);
-    // The earlier link still works until one of them is used.
-    expect((await checkConfirmationToken(h.db, first!.token, NOW)).status).toBe('valid');
-    await confirmEmail(ctx(), issued.confirmation!.token);
-    expect((await checkConfirmationToken(h.db, first!.token, NOW)).status).toBe('used');
-
-    await makeUser('alice');
-    expect((await createConfirmation(ctx(), 'alice', TEST_SETTINGS)).confirmation).toBeNull();
-    await h.db.insertInto('users').values({ nickname: 'noemail', name: 'n', confirmed: false }).execute();
-    await expect(createConfirmation(ctx(), 'noemail', TEST_SETTINGS)).rejects.toThrow(new ConflictError('User noemail has no email address to confirm'));
-    await expect(createConfirmation(ctx(), 'ghost', TEST_SETTINGS)).rejects.toThrow(new NotFoundError('No local user ghost'));
-  });
-});
-
-describe('no raw token is stored anywhere', () => {
-  test('every column of every table, read as text, holds none of the tokens handed out', async () => {
-    const tokens: string[] = [];
-    const bob = await createUser(ctx(), planNewUser({ nickname: 'bob', email: 'bob@example.com', confirmed: false }), TEST_SETTINGS);
-    tokens.push(bob.passwordReset!.token, bob.confirmation!.token);
-    tokens.push((await createPasswordReset(ctx(), 'bob', TEST_SETTINGS)).token);
-    tokens.push((await createConfirmation(ctx(), 'bob', TEST_SETTINGS)).confirmation!.token);
-    const inv = await createInvite(ctx(), { maxUse: 3, email: 'jane@example.com', name: 'Jane' }, TEST_SETTINGS);
-    tokens.push(inv.token);
-    const reg = await redeemInvite(ctx(), inv.token, { nickname: 'jane', email: 'jane@example.com', password: 'janes-password', confirmed: false }, TEST_SETTINGS);
-    tokens.push(reg.confirmation!.token);
-    const other = await createInvite(ctx(), {}, TEST_SETTINGS);
-    tokens.push(other.token);
-    await revokeInvite(ctx(), other.token);
-    await resetPasswordWithToken(ctx(), bob.passwordReset!.token, 'bobs-password', TEST_SETTINGS);
-    await confirmEmail(ctx(), reg.confirmation!.token);
-    expect(new Set(tokens).size).toBe(7);
-
-    const columns = await sql<{ table_name: string; column_name: string }>`
-      SELECT table_name, column_name FROM information_schema.columns
-      WHERE table_schema = 'public' ORDER BY table_name, ordinal_position`.execute(h.db);
-    expect(columns.rows.map((c) => `${c.table_name}.${c.column_name}`)).toEqual(expect.arrayContaining(['invites.token_hash', 'tokens.token_hash', 'audit_log.details']));
-    let cells = 0;
-    for (const { table_name, column_name } of columns.rows) {
-      const values = await sql<{ v: string | null }>`SELECT ${sql.ref(column_name)}::text AS v FROM ${sql.table(table_name)}`.execute(h.db);
-      for (const { v } of values.rows) {
-        if (v === null) continue;
-        cells += 1;
-        for (const token of tokens) {
-          if (v.includes(token)) throw new Error(`${table_name}.${column_name} holds a raw token`);
-          // Not even a long piece of one: only the 6-character invite prefix may appear.
-          if (v.includes(token.slice(0, 12))) throw new Error(`${table_name}.${column_name} holds part of a token`);
-        }
-      }
-    }
-    expect(cells).toBeGreaterThan(50);
-    const hashes = (await h.db.selectFrom('tokens').select('token_hash').execute()).map((r) => r.token_hash);
-    expect(hashes).toEqual(expect.arrayContaining(tokens.filter((t) => t !== inv.token && t !== other.token).map(hashToken)));
   });
 });

@@ -1,5 +1,5 @@
-import { BACKEND, libContext, TEST_SETTINGS, type TestDatabase, useOpenTestDatabase } from '../helpers/backend';
-import type { DbHandle } from '../../lib/db/db';
+import { BACKEND, libContext, TEST_SETTINGS, type TestDatabase, useOpenTestDatabase } from '../../helpers/backend';
+import type { DbHandle } from '../../../lib/db/db';
 import {
   checkInvite,
   createInvite,
@@ -11,12 +11,12 @@ import {
   redeemInvite,
   resolveInviteExpiry,
   revokeInvite,
-} from '../../lib/invites/invites';
-import { confirmEmail } from '../../lib/tokens/confirmation';
-import { verifyPassword } from '../../lib/auth/passwords';
-import { hashToken } from '../../lib/tokens/secrets';
-import { listAudit } from '../../lib/audit/audit';
-import { ConflictError, NotFoundError, UsageError } from '../../lib/errors';
+} from '../../../lib/invites/invites';
+import { confirmEmail } from '../../../lib/tokens/confirmation';
+import { verifyPassword } from '../../../lib/auth/passwords';
+import { hashToken } from '../../../lib/tokens/secrets';
+import { listAudit } from '../../../lib/audit/audit';
+import { ConflictError, NotFoundError, UsageError } from '../../../lib/errors';
 
 let tdb: TestDatabase;
 let h: DbHandle;

@@ -1,0 +1,36 @@
+import { libContext, TEST_SETTINGS, useOpenTestDatabase } from '../../helpers/backend';
+import type { DbHandle } from '../../../lib/db/db';
+import { createUser, planNewUser } from '../../../lib/user/new';
+import { findUser, requireLocalUser } from '../../../lib/user/find';
+import { NotFoundError } from '../../../lib/errors';
+
+let h: DbHandle;
+useOpenTestDatabase((_tdb, handle) => (h = handle));
+
+describe('findUser', () => {
+  beforeEach(async () => {
+    await createUser(libContext(h), planNewUser({ nickname: 'alice', email: 'bob@example.com' }), TEST_SETTINGS);
+    await createUser(libContext(h), planNewUser({ nickname: 'bob', email: 'robert@example.com' }), TEST_SETTINGS);
+    await h.db.insertInto('users').values({ nickname: 'carol@remote.example', email: null, name: 'carol', local: false }).execute();
+  });
+
+  test('resolves a nickname or an email, case-insensitively', async () => {
+    expect((await findUser(h.db, 'ALICE'))?.nickname).toBe('alice');
+    expect((await findUser(h.db, 'Robert@Example.com'))?.nickname).toBe('bob');
+  });
+
+  test('a nickname match wins over an email match', async () => {
+    expect((await findUser(h.db, 'bob'))?.nickname).toBe('bob');
+  });
+
+  test('local-only lookups say "No local user X" for remote accounts', async () => {
+    expect((await findUser(h.db, 'carol@remote.example'))?.local).toBe(false);
+    await expect(requireLocalUser(h.db, 'carol@remote.example')).rejects.toThrow(new NotFoundError('No local user carol@remote.example'));
+  });
+
+  test('soft-deleted accounts are hidden unless asked for', async () => {
+    await h.db.updateTable('users').set({ deleted_at: new Date() }).where('nickname', '=', 'alice').execute();
+    expect(await findUser(h.db, 'alice')).toBeUndefined();
+    expect((await findUser(h.db, 'alice', { includeDeleted: true }))?.nickname).toBe('alice');
+  });
+});
