@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import type { VerbModule } from '../runner/verb';
-import type { TaskContext } from '../runner/task-context';
-import type { ResultLine } from '../runner/task-context';
+import type { ResultLine, TaskContext } from '../runner/task-context';
 import { rowEncoder, sanitizeForTerminal, type RowEncoder } from '../runner/formats';
 import { startProgress, type Progress } from '../runner/progress';
 import { batchSizeOption, batchSizingOf } from '../shared/bulk-options';
