@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { InterruptedError } from '../errors';
 import type { BatchProgress } from '../bulk/batches';
 import type { BulkJob } from '../bulk/job';
-import { hashToken, newToken } from '../tokens/secrets';
+import { hashToken, newTokenBatch } from '../tokens/secrets';
 import { links } from '../tokens/links';
 import { uniqueViolation } from '../db/pg-errors';
 import type { HashPool } from '../auth/hash-pool';
@@ -36,10 +36,12 @@ export interface LostImportRow {
 
 /**
  * Fresh set-password tokens where `wanted` is true (null elsewhere), from the one generator
- * (lib/tokens/secrets newToken: 256 random bits, never a leading '-').
+ * (lib/tokens/secrets: 256 random bits, never a leading '-'), one randomBytes call per batch.
  */
 export function newTokens(wanted: readonly boolean[]): (string | null)[] {
-  return wanted.map((w) => (w ? newToken() : null));
+  const fresh = newTokenBatch(wanted.filter(Boolean).length);
+  let k = 0;
+  return wanted.map((w) => (w ? fresh[k++] : null));
 }
 
 export interface WriteOptions {

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { sql } from 'kysely';
 import bcrypt from 'bcryptjs';
 import { createTestDatabase, libContext, truncateAll, TEST_SETTINGS, type TestDatabase } from '../../helpers/backend';
@@ -142,5 +143,21 @@ describe('newTokens', () => {
     expect(new Set(real).size).toBe(3);
     expect(Buffer.from(real[0], 'base64url')).toHaveLength(32);
     expect(newTokens([false, false])).toEqual([null, null]);
+  });
+
+  test("never starts with '-' (it would read as an option when pasted): such a draw is replaced, as newToken does", () => {
+    // The batch's one randomBytes call: a first token that encodes to '-...' (0xf8 = 111110..), then zeros.
+    const pool = Buffer.alloc(64);
+    pool[0] = 0xf8;
+    const spy = jest.spyOn(crypto, 'randomBytes').mockImplementationOnce(() => pool);
+    try {
+      expect(pool.subarray(0, 32).toString('base64url')).toMatch(/^-/);
+      const [first, second] = newTokens([true, true]);
+      expect(first).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{42}$/);
+      expect(second).toBe(Buffer.alloc(32).toString('base64url'));
+      expect(spy).toHaveBeenCalledTimes(2);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
