@@ -1,10 +1,8 @@
-import { sql, type Kysely } from 'kysely';
-import type { Database } from '../db/schema';
-import type { LibContext } from '../lib-context';
+import { sql } from 'kysely';
 import { InterruptedError } from '../errors';
-import { runInBatches, type BatchProgress } from '../bulk/batches';
-import { randomBytes } from 'node:crypto';
-import { hashToken } from '../tokens/secrets';
+import type { BatchProgress } from '../bulk/batches';
+import type { BulkJob } from '../bulk/job';
+import { hashToken, newTokenBatch } from '../tokens/secrets';
 import { links } from '../tokens/links';
 import { uniqueViolation } from '../db/pg-errors';
 import type { HashPool } from '../auth/hash-pool';
@@ -37,20 +35,16 @@ export interface LostImportRow {
 }
 
 /**
- * Fresh set-password tokens where `wanted` is true (null elsewhere): 256 random bits each, like
- * lib/secrets newToken, drawn from one randomBytes call per batch instead of one per user.
+ * Fresh set-password tokens where `wanted` is true (null elsewhere), from the one generator
+ * (lib/tokens/secrets: 256 random bits, never a leading '-'), one randomBytes call per batch.
  */
 export function newTokens(wanted: readonly boolean[]): (string | null)[] {
-  const count = wanted.filter(Boolean).length;
-  const pool = count > 0 ? randomBytes(32 * count) : Buffer.alloc(0);
+  const fresh = newTokenBatch(wanted.filter(Boolean).length);
   let k = 0;
-  return wanted.map((w) => (w ? pool.subarray(32 * k, 32 * ++k).toString('base64url') : null));
+  return wanted.map((w) => (w ? fresh[k++] : null));
 }
 
 export interface WriteOptions {
-  readonly batchSize: number;
-  readonly maxBatchSize?: number;
-  readonly signal?: AbortSignal;
   /** Needed when a row has a password: bcrypt runs in its worker threads. */
   readonly hashPool?: HashPool | null;
   readonly onProgress?: (progress: BatchProgress) => void;
@@ -69,9 +63,11 @@ export interface WriteResult {
  * set-password tokens (hashes only) and one audit row per user, from arrays bound as parameters
  * (`unnest`), so the number of statements grows with batches, not with users. Passwords are
  * hashed in the worker pool before the batch's transaction opens, the next batch's while this
- * one is written. Ctrl-C (the signal) stops after the current batch with exit 130.
+ * one is written. The job's batches (lib/bulk/job) size them; Ctrl-C (the job's signal) stops
+ * after the current batch with exit 130.
  */
-export async function writeImport(db: Kysely<Database>, ctx: LibContext, rows: readonly ImportRow[], settings: ImportSettings, opts: WriteOptions): Promise<WriteResult> {
+export async function writeImport(job: BulkJob, rows: readonly ImportRow[], settings: ImportSettings, opts: WriteOptions): Promise<WriteResult> {
+  const { ctx } = job;
   const hashes: (Promise<string> | undefined)[] = new Array(rows.length);
   const requestHashes = (from: number, to: number) => {
     const idx: number[] = [];
@@ -104,12 +100,8 @@ export async function writeImport(db: Kysely<Database>, ctx: LibContext, rows: r
     await opts.onBatch?.(batch.done, batch.gone);
   };
   try {
-    const result = await runInBatches(
-      db,
+    const result = await job.batches(
       {
-        batchSize: opts.batchSize,
-        maxBatchSize: opts.maxBatchSize,
-        signal: opts.signal,
         total: rows.length,
         onProgress: (p) => {
           committed = stepped;

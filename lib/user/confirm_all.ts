@@ -2,7 +2,8 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { LibContext } from '../lib-context';
 import type { Database } from '../db/schema';
 import { CtlError, InterruptedError, PartialFailureError } from '../errors';
-import { runInBatches, withBulkLock, type BatchProgress, type BatchSizing } from '../bulk/batches';
+import type { BatchProgress, BatchSizing } from '../bulk/batches';
+import { runBulkJob } from '../bulk/job';
 import { writeAuditForUsers } from '../audit/audit';
 import { isConnectionLoss } from '../db/db';
 import { hashToken, newToken } from '../tokens/secrets';
@@ -125,8 +126,8 @@ async function runBatch(
 export async function bulkConfirm(ctx: LibContext, verb: BulkConfirmVerb, settings: BulkConfirmSettings, opts: BulkConfirmOptions = {}): Promise<BulkConfirmResult> {
   const empty = { verb, changed: 0, tokensIssued: 0, tokensRevoked: 0, batches: 0 };
   if (opts.dryRun) return { ...empty, matched: await countBulkConfirm(ctx.db, verb), dryRun: true };
-  return withBulkLock(ctx.db, verb, async (conn) => {
-    const matched = await countBulkConfirm(conn, verb);
+  return runBulkJob(ctx, verb, { batchSize: settings.batchSize, maxBatchSize: settings.maxBatchSize, signal: opts.signal }, async (job) => {
+    const matched = await countBulkConfirm(job.ctx.db, verb);
     if (matched === 0) return { ...empty, matched, dryRun: false };
     if (opts.confirm) await opts.confirm(matched);
     // Counted only once a batch has committed (onProgress runs after the commit).
@@ -136,12 +137,8 @@ export async function bulkConfirm(ctx: LibContext, verb: BulkConfirmVerb, settin
     let batches = 0;
     let scanned = 0;
     try {
-      await runInBatches(
-        conn,
+      await job.batches(
         {
-          batchSize: settings.batchSize,
-          maxBatchSize: settings.maxBatchSize,
-          signal: opts.signal,
           total: matched,
           onProgress: (p) => {
             stats.changed += current.changed;

@@ -2,10 +2,11 @@ import type { Expression, ExpressionBuilder, Kysely, SqlBool, Transaction } from
 import type { Database } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { writeAuditForUsers } from '../audit/audit';
-import { runInBatches, withBulkLock, type BatchProgress, type BatchSizing } from '../bulk/batches';
+import type { BatchProgress, BatchSizing } from '../bulk/batches';
+import { runBulkJob } from '../bulk/job';
 import { SESSION_KINDS } from '../tokens/store';
 import { checkInstance } from '../validate';
-import { idArray, yieldToEventLoop } from '../bulk/sql';
+import { idArray } from '../bulk/sql';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -109,11 +110,10 @@ export async function deactivateInstance(
   opts: { readonly signal?: AbortSignal; readonly onProgress?: (p: BatchProgress) => void } = {},
 ): Promise<InstanceResult> {
   const { instance } = plan;
-  return withBulkLock(ctx.db, 'deactivate_all_from_instance', async (conn) => {
+  return runBulkJob(ctx, 'deactivate_all_from_instance', { ...settings, signal: opts.signal }, async (job) => {
     let unfollowed = 0;
     let revokedSessions = 0;
-    const result = await runInBatches(conn, { batchSize: settings.batchSize, maxBatchSize: settings.maxBatchSize, signal: opts.signal, total: plan.users, onProgress: opts.onProgress }, async (trx, limit, batch) => {
-      await yieldToEventLoop();
+    const result = await job.batches({ total: plan.users, onProgress: opts.onProgress }, async (trx, limit, batch) => {
       const users = await targets(trx, instance).select(['users.id', 'users.nickname']).orderBy('users.id').limit(limit).forUpdate().execute();
       if (users.length === 0) return 0;
       const ids = users.map((u) => u.id);

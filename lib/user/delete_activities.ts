@@ -1,8 +1,7 @@
 import type { LibContext } from '../lib-context';
-import { writeAudit } from '../audit/audit';
-import { runInBatches, withBulkLock, type BatchProgress, type BatchSizing } from '../bulk/batches';
+import type { BatchProgress, BatchSizing } from '../bulk/batches';
+import { runBulkJob } from '../bulk/job';
 import { requireLocalUser } from './find';
-import { activityDeleter, yieldToEventLoop } from '../bulk/sql';
 
 export interface DeleteActivitiesPlan {
   readonly id: number;
@@ -41,15 +40,13 @@ export async function deleteActivities(
   settings: BatchSizing,
   opts: { readonly signal?: AbortSignal; readonly onProgress?: (p: BatchProgress) => void } = {},
 ): Promise<DeleteActivitiesResult> {
-  return withBulkLock(ctx.db, 'delete_activities', async (conn) => {
-    const lctx: LibContext = { ...ctx, db: conn };
-    const deleteNext = activityDeleter((eb) => eb('activities.actor_id', '=', plan.id));
-    const result = await runInBatches(conn, { batchSize: settings.batchSize, maxBatchSize: settings.maxBatchSize, signal: opts.signal, total: plan.activities, onProgress: opts.onProgress, asyncCommit: true }, async (trx, limit, batch) => {
-      await yieldToEventLoop();
-      const n = await deleteNext(trx, limit);
-      if (n.affected > 0) await writeAudit(trx, lctx, { verb: 'delete_activities', targetUserId: plan.id, targetNickname: plan.nickname, details: { batch, activities: n.affected } });
-      return n;
-    });
+  return runBulkJob(ctx, 'delete_activities', { ...settings, signal: opts.signal }, async (job) => {
+    const result = await job.deleteActivities((eb) => eb('activities.actor_id', '=', plan.id), { total: plan.activities, onProgress: opts.onProgress }, (batch, activities) => ({
+      verb: 'delete_activities',
+      targetUserId: plan.id,
+      targetNickname: plan.nickname,
+      details: { batch, activities },
+    }));
     return { id: plan.id, nickname: plan.nickname, deleted: result.affected, batches: result.batches };
   });
 }

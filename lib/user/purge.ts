@@ -3,10 +3,11 @@ import type { Database } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { writeAudit, writeAuditForUsers } from '../audit/audit';
 import { NotFoundError } from '../errors';
-import { runInBatches, withBulkLock, type BatchProgress, type BatchSizing } from '../bulk/batches';
+import type { BatchProgress, BatchSizing } from '../bulk/batches';
+import { runBulkJob } from '../bulk/job';
 import { requireLocalUserIncludingDeleted, softDeleteLocked, type RetentionSettings } from './rm';
 import { assertNotLastAdmin, lockUserGuardingLastAdmin } from './last-admin';
-import { activityDeleter, idArray, yieldToEventLoop } from '../bulk/sql';
+import { idArray } from '../bulk/sql';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -142,8 +143,9 @@ export async function planPurgeUser(ctx: LibContext, ref: string): Promise<Purge
  * `rm --purge` again finishes the job. Stage 3 is all or nothing.
  */
 export async function purgeUser(ctx: LibContext, ref: string, settings: PurgeSettings, opts: PurgeRunOptions = {}): Promise<PurgeUserResult> {
-  return withBulkLock(ctx.db, 'rm', async (conn) => {
-    const lctx: LibContext = { ...ctx, db: conn };
+  return runBulkJob(ctx, 'rm', { ...settings, signal: opts.signal }, async (job) => {
+    const lctx = job.ctx;
+    const conn = lctx.db;
     const { id, nickname } = await conn.transaction().execute(async (trx) => {
       const user = await lockUserGuardingLastAdmin(trx, (forUpdate) => requireLocalUserIncludingDeleted(trx, ref, forUpdate), 'delete');
       if (user.deleted_at === null) await softDeleteLocked(trx, lctx, user, settings, { purge: true });
@@ -151,17 +153,12 @@ export async function purgeUser(ctx: LibContext, ref: string, settings: PurgeSet
     });
     const scope: Scope = { userId: id };
     const total = opts.expectedActivities ?? (await countActivities(conn, scope));
-    const deleteNext = activityDeleter(ownedBy(conn, scope));
-    const batched = await runInBatches(
-      conn,
-      { batchSize: settings.batchSize, maxBatchSize: settings.maxBatchSize, signal: opts.signal, total, onProgress: (p) => opts.onProgress?.('activities', p), asyncCommit: true },
-      async (trx, limit, batch) => {
-        await yieldToEventLoop();
-        const n = await deleteNext(trx, limit);
-        if (n.affected > 0) await writeAudit(trx, lctx, { verb: 'rm', targetUserId: id, targetNickname: nickname, details: { purge: true, stage: 'activities', batch, activities: n.affected } });
-        return n;
-      },
-    );
+    const batched = await job.deleteActivities(ownedBy(conn, scope), { total, onProgress: (p) => opts.onProgress?.('activities', p) }, (batch, activities) => ({
+      verb: 'rm',
+      targetUserId: id,
+      targetNickname: nickname,
+      details: { purge: true, stage: 'activities', batch, activities },
+    }));
     const rest = await conn.transaction().execute(async (trx) => {
       const user = await trx.selectFrom('users').select(['id', 'nickname']).where('id', '=', id).forUpdate().executeTakeFirst();
       if (!user) throw new NotFoundError(`No local user ${ref}`);
@@ -224,27 +221,19 @@ export async function planPurgeDeleted(ctx: LibContext, cutoff: Date): Promise<P
  * row per account. Interrupted or crashed: whole batches are done, a re-run finishes the job.
  */
 export async function purgeDeleted(ctx: LibContext, cutoff: Date, settings: BatchSizing, opts: PurgeRunOptions = {}): Promise<PurgeDeletedResult> {
-  return withBulkLock(ctx.db, 'purge_deleted', async (conn) => {
-    const lctx: LibContext = { ...ctx, db: conn };
+  return runBulkJob(ctx, 'purge_deleted', { ...settings, signal: opts.signal }, async (job) => {
+    const lctx = job.ctx;
+    const conn = lctx.db;
     const scope: Scope = { deletedBefore: cutoff };
     const before = await countOwned(conn, scope);
-    const deleteNext = activityDeleter(ownedBy(conn, scope));
-    const activities = await runInBatches(
-      conn,
-      { batchSize: settings.batchSize, maxBatchSize: settings.maxBatchSize, signal: opts.signal, total: before.activities, onProgress: (p) => opts.onProgress?.('activities', p), asyncCommit: true },
-      async (trx, limit, batch) => {
-        await yieldToEventLoop();
-        const n = await deleteNext(trx, limit);
-        if (n.affected > 0) await writeAudit(trx, lctx, { verb: 'purge_deleted', details: { stage: 'activities', cutoff: cutoff.toISOString(), batch, activities: n.affected } });
-        return n;
-      },
-    );
+    const activities = await job.deleteActivities(ownedBy(conn, scope), { total: before.activities, onProgress: (p) => opts.onProgress?.('activities', p) }, (batch, n) => ({
+      verb: 'purge_deleted',
+      details: { stage: 'activities', cutoff: cutoff.toISOString(), batch, activities: n },
+    }));
     let deleted: OwnedCounts = add(NONE, { activities: activities.affected });
-    const accounts = await runInBatches(
-      conn,
-      { batchSize: settings.batchSize, maxBatchSize: settings.maxBatchSize, signal: opts.signal, total: before.users, onProgress: (p) => opts.onProgress?.('users', p) },
+    const accounts = await job.batches(
+      { total: before.users, onProgress: (p) => opts.onProgress?.('users', p) },
       async (trx, limit) => {
-        await yieldToEventLoop();
         const users = await scopeIds(trx, scope).select(['users.nickname']).orderBy('users.id').limit(limit).forUpdate().execute();
         if (users.length === 0) return 0;
         const counts = await deleteAccounts(trx, users.map((u) => u.id));

@@ -3,10 +3,13 @@ import type { TaskContext } from '../runner/task-context';
 import type { BatchSizing } from '../../lib/bulk/batches';
 import { UsageError } from '../../lib/errors';
 
-/** `--batch-size N` for bulk verbs: rows per statement, each batch its own transaction. */
-export function batchSizeOption(y: Argv): Argv {
+/**
+ * `--batch-size N` for every bulk verb: rows per statement, each batch its own transaction; 1 to
+ * 1,000,000, the range of CTL_BATCH_SIZE. `describe` words it for a verb (import counts users).
+ */
+export function batchSizeOption(y: Argv, describe = 'Rows per batch, each batch its own transaction (default: $CTL_BATCH_SIZE, else 5000 growing while batches are quick)'): Argv {
   return y
-    .option('batch-size', { type: 'number', describe: 'Rows per batch, each batch its own transaction (default: $CTL_BATCH_SIZE, else 5000 growing while batches are quick)' })
+    .option('batch-size', { type: 'number', describe })
     .check((argv) => {
       const n = argv.batchSize;
       if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1_000_000)) {

@@ -1,14 +1,10 @@
 import type { TaskContext } from '../runner/task-context';
-import type { BulkConfirmVerb } from '../../lib/user/confirm_all';
-import { batchSizingOf } from './bulk-options';
+import { startProgress, type Progress } from '../runner/progress';
+import { bulkConfirm, type BulkConfirmVerb } from '../../lib/user/confirm_all';
+import { batchSizingOf, plural } from './bulk-options';
 
-function users(n: number): string {
-  return `${n} user${n === 1 ? '' : 's'}`;
-}
-
-function batches(n: number): string {
-  return `${n} batch${n === 1 ? '' : 'es'}`;
-}
+const users = (n: number) => plural(n, 'user');
+const batches = (n: number) => plural(n, 'batch', 'batches');
 
 const WORDS = {
   confirm_all: {
@@ -38,10 +34,8 @@ const WORDS = {
  * progress on stderr, a summary after. Ctrl-C finishes the current batch (exit 130).
  */
 export async function runBulkConfirm(verb: BulkConfirmVerb, argv: Record<string, unknown>, ctx: TaskContext): Promise<void> {
-  const { bulkConfirm } = require('../../lib/user/confirm_all') as typeof import('../../lib/user/confirm_all');
-  const { startProgress } = require('../runner/progress') as typeof import('../runner/progress');
   const words = WORDS[verb];
-  let progress: ReturnType<typeof startProgress> | null = null;
+  let progress: Progress | null = null;
   let result;
   try {
     result = await bulkConfirm(await ctx.lib(), verb, { ...batchSizingOf(argv, ctx), confirmationTtlMs: ctx.config.confirmationTtlMs }, {
@@ -55,18 +49,16 @@ export async function runBulkConfirm(verb: BulkConfirmVerb, argv: Record<string,
       onProgress: (p) => progress?.update(p),
     });
   } finally {
-    (progress as ReturnType<typeof startProgress> | null)?.stop();
+    (progress as Progress | null)?.stop();
   }
-  if (result.dryRun) ctx.say(result.matched === 0 ? `${words.none} (dry run)` : `${users(result.matched)} ${words.wouldDo} (dry run)`);
-  else if (result.matched === 0) ctx.say(words.none);
-  else if (verb === 'confirm_all') ctx.say(`${words.done} ${users(result.changed)} in ${batches(result.batches)}.`);
+  const lines: string[] = [];
+  if (result.dryRun) lines.push(result.matched === 0 ? `${words.none} (dry run)` : `${users(result.matched)} ${words.wouldDo} (dry run)`);
+  else if (result.matched === 0) lines.push(words.none);
+  else if (verb === 'confirm_all') lines.push(`${words.done} ${users(result.changed)} in ${batches(result.batches)}.`);
   else {
-    ctx.say(`${words.done} ${users(result.changed)} in ${batches(result.batches)}; issued ${result.tokensIssued} email confirmation token${result.tokensIssued === 1 ? '' : 's'}.`);
+    lines.push(`${words.done} ${users(result.changed)} in ${batches(result.batches)}; issued ${result.tokensIssued} email confirmation token${result.tokensIssued === 1 ? '' : 's'}.`);
     // Pleroma's unconfirm_all mails nothing and shows no token; neither does this.
-    if (result.tokensIssued > 0) ctx.say('The tokens are not shown: ctl user send_confirmation <user> mails a fresh link.');
+    if (result.tokensIssued > 0) lines.push('The tokens are not shown: ctl user send_confirmation <user> mails a fresh link.');
   }
-  if (ctx.format !== 'table') {
-    const { encodeObject } = require('../runner/formats') as typeof import('../runner/formats');
-    ctx.data(encodeObject(ctx.format, { ...result }));
-  }
+  ctx.result({ ...result }, lines);
 }

@@ -1,5 +1,7 @@
 import type { VerbModule } from '../runner/verb';
-import { batchSizingOf, batchSizeOption, emitResult, plural, sampleText } from '../shared/bulk-options';
+import { startProgress } from '../runner/progress';
+import { batchSizingOf, batchSizeOption, plural, sampleText } from '../shared/bulk-options';
+import { deactivateInstance, planDeactivateInstance } from '../../lib/user/deactivate_all_from_instance';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -7,21 +9,17 @@ const verb: VerbModule = {
       .example('$0 user deactivate_all_from_instance spam.example', 'Count, ask, then deactivate every user @spam.example (not @spam.example.com)')
       .example('$0 user deactivate_all_from_instance spam.example -y --json', 'Without asking; the summary as JSON'),
   async run(argv, ctx) {
-    const { planDeactivateInstance, deactivateInstance } = require('../../lib/user/deactivate_all_from_instance') as typeof import('../../lib/user/deactivate_all_from_instance');
-    const { startProgress } = require('../runner/progress') as typeof import('../runner/progress');
     const lib = await ctx.lib();
     const plan = await planDeactivateInstance(lib.db, String(argv.instance));
     const { instance } = plan;
     if (plan.users === 0) {
-      ctx.say(`No active users from ${instance}.`);
-      emitResult(ctx, { instance, dryRun: ctx.dryRun, deactivated: 0, unfollowed: 0, revokedSessions: 0, batches: 0 });
+      ctx.result({ instance, dryRun: ctx.dryRun, deactivated: 0, unfollowed: 0, revokedSessions: 0, batches: 0 }, [`No active users from ${instance}.`]);
       return;
     }
     ctx.say(`${plural(plan.users, 'active user')} from ${instance}: ${sampleText(plan.sample, plan.users)}`);
     ctx.say(`Their ${plural(plan.follows, 'follow')} with local users will be removed.`);
     if (ctx.dryRun) {
-      ctx.say(`${plural(plan.users, 'user')} from ${instance} would be deactivated (dry run)`);
-      emitResult(ctx, { instance, dryRun: true, wouldDeactivate: plan.users, wouldUnfollow: plan.follows, sample: plan.sample });
+      ctx.result({ instance, dryRun: true, wouldDeactivate: plan.users, wouldUnfollow: plan.follows, sample: plan.sample }, [`${plural(plan.users, 'user')} from ${instance} would be deactivated (dry run)`]);
       return;
     }
     await ctx.confirm(`Deactivate ${plural(plan.users, 'user')} from ${instance}? [y/N] `, { what: `deactivate the users of ${instance}`, declined: 'Nothing was deactivated.' });
@@ -32,8 +30,9 @@ const verb: VerbModule = {
     } finally {
       progress.stop();
     }
-    ctx.say(`Deactivated ${plural(result.deactivated, 'user')} from ${instance}, removed ${plural(result.unfollowed, 'follow')} with local users, revoked ${plural(result.revokedSessions, 'session')}.`);
-    emitResult(ctx, { ...result, dryRun: false });
+    ctx.result({ ...result, dryRun: false }, [
+      `Deactivated ${plural(result.deactivated, 'user')} from ${instance}, removed ${plural(result.unfollowed, 'follow')} with local users, revoked ${plural(result.revokedSessions, 'session')}.`,
+    ]);
   },
 };
 

@@ -1,5 +1,7 @@
 import type { VerbModule } from '../runner/verb';
-import { batchSizingOf, batchSizeOption, emitResult, plural } from '../shared/bulk-options';
+import { startProgress } from '../runner/progress';
+import { batchSizingOf, batchSizeOption, plural } from '../shared/bulk-options';
+import { deleteActivities, planDeleteActivities } from '../../lib/user/delete_activities';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -7,14 +9,11 @@ const verb: VerbModule = {
       .example('$0 user delete_activities alice', 'Count her posts and interactions, ask, then delete them in batches')
       .example('$0 user delete_activities alice -y --batch-size 1000', 'Without asking, 1000 rows per transaction'),
   async run(argv, ctx) {
-    const { planDeleteActivities, deleteActivities } = require('../../lib/user/delete_activities') as typeof import('../../lib/user/delete_activities');
-    const { startProgress } = require('../runner/progress') as typeof import('../runner/progress');
     const lib = await ctx.lib();
     const plan = await planDeleteActivities(lib, String(argv.user));
     const nick = plan.nickname;
     if (ctx.dryRun) {
-      ctx.say(`${plural(plan.activities, 'activity', 'activities')} of ${nick} would be deleted (dry run)`);
-      emitResult(ctx, { id: plan.id, nickname: nick, dryRun: true, wouldDelete: plan.activities });
+      ctx.result({ id: plan.id, nickname: nick, dryRun: true, wouldDelete: plan.activities }, [`${plural(plan.activities, 'activity', 'activities')} of ${nick} would be deleted (dry run)`]);
       return;
     }
     if (plan.activities > 0) {
@@ -27,9 +26,10 @@ const verb: VerbModule = {
     } finally {
       progress.stop();
     }
-    ctx.say(`User ${nick} statuses deleted.`);
-    ctx.say(`Deleted ${plural(result.deleted, 'activity', 'activities')} in ${plural(result.batches, 'batch', 'batches')}.`);
-    emitResult(ctx, { id: result.id, nickname: nick, dryRun: false, deleted: result.deleted, batches: result.batches });
+    ctx.result({ id: result.id, nickname: nick, dryRun: false, deleted: result.deleted, batches: result.batches }, [
+      `User ${nick} statuses deleted.`,
+      `Deleted ${plural(result.deleted, 'activity', 'activities')} in ${plural(result.batches, 'batch', 'batches')}.`,
+    ]);
   },
 };
 

@@ -1,6 +1,14 @@
 import type { VerbModule } from '../runner/verb';
+import { startProgress } from '../runner/progress';
+import { batchSizingOf, batchSizeOption, plural, sampleText } from '../shared/bulk-options';
 import { UsageError } from '../../lib/errors';
-import { batchSizingOf, batchSizeOption, emitResult, plural, sampleText } from '../shared/bulk-options';
+import { parseDuration } from '../../lib/config';
+import { planPurgeDeleted, purgeCutoff, purgeDeleted, type OwnedCounts } from '../../lib/user/purge';
+
+/** `  users      3`: the rows of each table, as Pleroma-style lines under a heading. */
+function countLines(heading: string, counts: OwnedCounts): string[] {
+  return [heading, ...Object.entries(counts).map(([table, n]) => `  ${table.padEnd(10)} ${n}`)];
+}
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -10,9 +18,6 @@ const verb: VerbModule = {
       .example('$0 user purge_deleted -y', 'The cron job: hard-delete accounts soft-deleted more than $CTL_RETENTION_DAYS days ago')
       .example('$0 user purge_deleted --older-than 30d --dry-run', 'What a 30-day window would purge'),
   async run(argv, ctx) {
-    const { parseDuration } = require('../../lib/config') as typeof import('../../lib/config');
-    const { planPurgeDeleted, purgeDeleted, purgeCutoff } = require('../../lib/user/purge') as typeof import('../../lib/user/purge');
-    const { startProgress } = require('../runner/progress') as typeof import('../runner/progress');
     let olderThanMs: number | null = null;
     if (argv.olderThan !== undefined) {
       olderThanMs = parseDuration(String(argv.olderThan));
@@ -24,18 +29,15 @@ const verb: VerbModule = {
     const { counts } = plan;
     const before = cutoff.toISOString();
     if (counts.users === 0) {
-      ctx.say(`No account deleted before ${before} to purge.`);
-      emitResult(ctx, { cutoff, dryRun: ctx.dryRun, deleted: counts, batches: 0 });
+      ctx.result({ cutoff, dryRun: ctx.dryRun, deleted: counts, batches: 0 }, [`No account deleted before ${before} to purge.`]);
       return;
     }
-    ctx.say(`${plural(counts.users, 'account')} deleted before ${before} will be purged: ${sampleText(plan.sample, counts.users)}`);
-    ctx.say('Rows to delete:');
-    for (const [table, n] of Object.entries(counts)) ctx.say(`  ${table.padEnd(10)} ${n}`);
+    const preview = [`${plural(counts.users, 'account')} deleted before ${before} will be purged: ${sampleText(plan.sample, counts.users)}`, ...countLines('Rows to delete:', counts)];
     if (ctx.dryRun) {
-      ctx.say(`${plural(counts.users, 'account')} would be purged (dry run)`);
-      emitResult(ctx, { cutoff, dryRun: true, wouldDelete: counts, sample: plan.sample });
+      ctx.result({ cutoff, dryRun: true, wouldDelete: counts, sample: plan.sample }, [...preview, `${plural(counts.users, 'account')} would be purged (dry run)`]);
       return;
     }
+    for (const line of preview) ctx.say(line);
     await ctx.confirm(`Purge ${plural(counts.users, 'account')} and everything they own, permanently? [y/N] `, { what: 'purge deleted accounts', declined: 'Nothing was purged.' });
     const progress = startProgress(ctx, 'Purging deleted accounts', counts.activities + counts.users);
     let offset = 0;
@@ -51,10 +53,10 @@ const verb: VerbModule = {
     } finally {
       progress.stop();
     }
-    ctx.say(`Purged ${plural(result.deleted.users, 'account')} deleted before ${before}.`);
-    ctx.say('Deleted:');
-    for (const [table, n] of Object.entries(result.deleted)) ctx.say(`  ${table.padEnd(10)} ${n}`);
-    emitResult(ctx, { cutoff, dryRun: false, deleted: result.deleted, batches: result.batches });
+    ctx.result({ cutoff, dryRun: false, deleted: result.deleted, batches: result.batches }, [
+      `Purged ${plural(result.deleted.users, 'account')} deleted before ${before}.`,
+      ...countLines('Deleted:', result.deleted),
+    ]);
   },
 };
 

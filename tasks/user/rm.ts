@@ -1,50 +1,53 @@
 import type { VerbModule } from '../runner/verb';
 import type { TaskContext } from '../runner/task-context';
-import { batchSizingOf, batchSizeOption, emitResult, plural } from '../shared/bulk-options';
+import { startProgress } from '../runner/progress';
+import { batchSizingOf, batchSizeOption, plural } from '../shared/bulk-options';
 import { notifyAccountDeleted } from '../shared/mailing';
+import { findUser } from '../../lib/user/find';
+import { planSoftDelete, softDeleteUser } from '../../lib/user/rm';
+import { planPurgeUser, purgeUser, type OwnedCounts } from '../../lib/user/purge';
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
+/** `  users      1`: the rows of each table, under a heading. */
+function countLines(heading: string, counts: OwnedCounts): string[] {
+  return [heading, ...Object.entries(counts).map(([table, n]) => `  ${table.padEnd(10)} ${n}`)];
+}
+
 async function softDelete(ref: string, ctx: TaskContext, skipEmail: boolean): Promise<void> {
-  const { planSoftDelete, softDeleteUser } = require('../../lib/user/rm') as typeof import('../../lib/user/rm');
   const lib = await ctx.lib();
   const result = ctx.dryRun ? await planSoftDelete(lib, ref, ctx.config) : await softDeleteUser(lib, ref, ctx.config);
   const nick = result.nickname;
-  if (!result.changed) {
-    ctx.say(`User ${nick} already deleted.`);
-  } else if (ctx.dryRun) {
-    ctx.say(`User ${nick} would be deleted: deactivated, ${plural(result.revokedTokens, 'token')} revoked, restorable until ${day(result.restorableUntil)} (dry run)`);
-  } else {
-    ctx.say(`User ${nick} deleted.`);
-    ctx.say(`Restorable until ${day(result.restorableUntil)} with: ctl user restore ${nick}`);
-  }
-  emitResult(ctx, { ...result });
+  const lines = !result.changed
+    ? [`User ${nick} already deleted.`]
+    : ctx.dryRun
+      ? [`User ${nick} would be deleted: deactivated, ${plural(result.revokedTokens, 'token')} revoked, restorable until ${day(result.restorableUntil)} (dry run)`]
+      : [`User ${nick} deleted.`, `Restorable until ${day(result.restorableUntil)} with: ctl user restore ${nick}`];
+  ctx.result({ ...result }, lines);
   if (result.changed && !ctx.dryRun && !skipEmail) {
-    const { findUser } = require('../../lib/user/find') as typeof import('../../lib/user/find');
     const row = await findUser(lib.db, nick, { localOnly: true, includeDeleted: true });
     if (row) await notifyAccountDeleted(ctx, row, result.restorableUntil);
   }
 }
 
 async function purge(ref: string, argv: Record<string, unknown>, ctx: TaskContext): Promise<void> {
-  const { planPurgeUser, purgeUser } = require('../../lib/user/purge') as typeof import('../../lib/user/purge');
-  const { startProgress } = require('../runner/progress') as typeof import('../runner/progress');
   const lib = await ctx.lib();
   const plan = await planPurgeUser(lib, ref);
   const nick = plan.nickname;
   const { counts } = plan;
-  ctx.say('This user and everything it owns will be deleted permanently:');
-  ctx.say(`  - nickname: ${nick}`);
-  ctx.say(`  - email: ${plan.email ?? ''}`);
-  ctx.say(`  - id: ${plan.id}`);
-  ctx.say(`  - status: ${plan.deletedAt ? `deleted on ${day(plan.deletedAt)}` : plan.active ? 'active' : 'deactivated'}${plan.admin ? ', admin' : ''}`);
-  ctx.say('Rows to delete:');
-  for (const [table, n] of Object.entries(counts)) ctx.say(`  ${table.padEnd(10)} ${n}`);
+  const preview = [
+    'This user and everything it owns will be deleted permanently:',
+    `  - nickname: ${nick}`,
+    `  - email: ${plan.email ?? ''}`,
+    `  - id: ${plan.id}`,
+    `  - status: ${plan.deletedAt ? `deleted on ${day(plan.deletedAt)}` : plan.active ? 'active' : 'deactivated'}${plan.admin ? ', admin' : ''}`,
+    ...countLines('Rows to delete:', counts),
+  ];
   if (ctx.dryRun) {
-    ctx.say(`User ${nick} would be deleted with everything it owns (dry run)`);
-    emitResult(ctx, { id: plan.id, nickname: nick, purge: true, dryRun: true, wouldDelete: counts });
+    ctx.result({ id: plan.id, nickname: nick, purge: true, dryRun: true, wouldDelete: counts }, [...preview, `User ${nick} would be deleted with everything it owns (dry run)`]);
     return;
   }
+  for (const line of preview) ctx.say(line);
   await ctx.confirm(`Delete ${nick} and everything it owns, permanently? [y/N] `, { what: `delete ${nick} permanently`, declined: `User ${nick} will not be deleted.` });
   const progress = startProgress(ctx, `Deleting the activities of ${nick}`, counts.activities);
   let result;
@@ -57,10 +60,7 @@ async function purge(ref: string, argv: Record<string, unknown>, ctx: TaskContex
   } finally {
     progress.stop();
   }
-  ctx.say(`User ${nick} deleted.`);
-  ctx.say('Deleted:');
-  for (const [table, n] of Object.entries(result.deleted)) ctx.say(`  ${table.padEnd(10)} ${n}`);
-  emitResult(ctx, { id: result.id, nickname: nick, purge: true, dryRun: false, deleted: result.deleted });
+  ctx.result({ id: result.id, nickname: nick, purge: true, dryRun: false, deleted: result.deleted }, [`User ${nick} deleted.`, ...countLines('Deleted:', result.deleted)]);
   if (!argv.skipEmail) await notifyAccountDeleted(ctx, { nickname: nick, email: plan.email }, null);
 }
 

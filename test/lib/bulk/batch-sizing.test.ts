@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
-import { useOpenTestDatabase } from '../helpers/backend';
-import { nextBatchSize, runInBatches } from '../../lib/bulk/batches';
-import type { DbHandle } from '../../lib/db/db';
+import { useOpenTestDatabase } from '../../helpers/backend';
+import { nextBatchSize, runInBatches } from '../../../lib/bulk/batches';
+import type { DbHandle } from '../../../lib/db/db';
 
 // The batch runner's adaptive size and its before-batch hook (used by import to hash passwords
 // outside the transaction).

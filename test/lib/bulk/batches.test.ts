@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
-import { BACKEND, useOpenTestDatabase, type TestDatabase } from '../helpers/backend';
-import { countQueries } from '../helpers/query-counter';
-import { runInBatches, withBulkLock } from '../../lib/bulk/batches';
-import { ConflictError, InterruptedError } from '../../lib/errors';
-import type { DbHandle } from '../../lib/db/db';
+import { BACKEND, useOpenTestDatabase, type TestDatabase } from '../../helpers/backend';
+import { countQueries } from '../../helpers/query-counter';
+import { runInBatches, withBulkLock } from '../../../lib/bulk/batches';
+import { ConflictError, InterruptedError } from '../../../lib/errors';
+import type { DbHandle } from '../../../lib/db/db';
 
 let tdb: TestDatabase;
 let h: DbHandle;

@@ -1,8 +1,8 @@
 import { PassThrough } from 'node:stream';
-import { formatDuration, startProgress } from '../../tasks/runner/progress';
-import type { TaskContext } from '../../tasks/runner/task-context';
+import { formatDuration, startProgress } from '../../../tasks/runner/progress';
+import type { TaskContext } from '../../../tasks/runner/task-context';
 
-// Progress of import and every bulk verb (tasks/progress.ts): a bar on a terminal, plain lines
+// Progress of import and every bulk verb (tasks/runner/progress.ts): a bar on a terminal, plain lines
 // every few seconds otherwise, nothing with --quiet.
 
 function fakeContext(opts: { quiet?: boolean; tty?: boolean }): { ctx: TaskContext; written: () => string } {

@@ -2,21 +2,21 @@
 // deletes of activities, the follows of an instance's users with local users, the counts a purge
 // shows, list pages, JSON text, and the one last-admin guard of set, rm and deactivate.
 import { sql } from 'kysely';
-import { BACKEND, libContext, TEST_SETTINGS, type TestDatabase, useOpenTestDatabase } from '../helpers/backend';
-import { idOf, seedFollow, seedToken, seedUser, seedUsers, tableCounts } from '../helpers/lifecycle-a-seed';
-import type { DbHandle } from '../../lib/db/db';
-import { deleteActivities } from '../../lib/user/delete_activities';
-import { deactivateInstance, planDeactivateInstance } from '../../lib/user/deactivate_all_from_instance';
-import { planPurgeDeleted, planPurgeUser, purgeCutoff, purgeDeleted, purgeUser } from '../../lib/user/purge';
-import { softDeleteUser } from '../../lib/user/rm';
-import { deactivateUser } from '../../lib/user/activate';
-import { setUser } from '../../lib/user/set';
-import { listUsers } from '../../lib/user/list';
-import type { UserJson } from '../../lib/user/present';
-import { listAudit } from '../../lib/audit/audit';
-import { jsonReplacer, rowEncoder, toJsonText } from '../../tasks/runner/formats';
-import { ConflictError, InterruptedError } from '../../lib/errors';
-import { runInBatches } from '../../lib/bulk/batches';
+import { BACKEND, libContext, TEST_SETTINGS, type TestDatabase, useOpenTestDatabase } from '../../helpers/backend';
+import { idOf, seedFollow, seedToken, seedUser, seedUsers, tableCounts } from '../../helpers/lifecycle-a-seed';
+import type { DbHandle } from '../../../lib/db/db';
+import { deleteActivities } from '../../../lib/user/delete_activities';
+import { deactivateInstance, planDeactivateInstance } from '../../../lib/user/deactivate_all_from_instance';
+import { planPurgeDeleted, planPurgeUser, purgeCutoff, purgeDeleted, purgeUser } from '../../../lib/user/purge';
+import { softDeleteUser } from '../../../lib/user/rm';
+import { deactivateUser } from '../../../lib/user/activate';
+import { setUser } from '../../../lib/user/set';
+import { listUsers } from '../../../lib/user/list';
+import type { UserJson } from '../../../lib/user/present';
+import { listAudit } from '../../../lib/audit/audit';
+import { jsonReplacer, rowEncoder, toJsonText } from '../../../tasks/runner/formats';
+import { ConflictError, InterruptedError } from '../../../lib/errors';
+import { runInBatches } from '../../../lib/bulk/batches';
 
 let tdb: TestDatabase;
 let h: DbHandle;

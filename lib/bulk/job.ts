@@ -1,0 +1,86 @@
+import type { Expression, ExpressionBuilder, SqlBool, Transaction } from 'kysely';
+import type { Database } from '../db/schema';
+import type { LibContext } from '../lib-context';
+import { writeAudit, type AuditEntry } from '../audit/audit';
+import { runInBatches, withBulkLock, type BatchOptions, type BatchProgress, type BatchResult, type BatchSizing, type BatchStep } from './batches';
+import { activityDeleter, yieldToEventLoop } from './sql';
+
+/**
+ * The bulk-job helper every bulk verb runs through (confirm_all, unconfirm_all, purge_deleted,
+ * delete_activities, deactivate_all_from_instance, rm --purge, import): the job's advisory lock
+ * held for the whole run, and each stage's batches run on the lock's connection with the run's
+ * sizing and abort signal (Ctrl-C stops after the batch in progress). What a batch does, and the
+ * audit rows it writes in its own transaction, stay with the verb's domain function.
+ */
+
+/** How a run of a bulk job goes: its batch sizing (`--batch-size`, CTL_BATCH_SIZE) and Ctrl-C. */
+export interface BulkRun extends BatchSizing {
+  /** Aborted (Ctrl-C): stop after the current batch has committed (exit 130). */
+  readonly signal?: AbortSignal;
+}
+
+/** One stage of a job: a loop of batches until a short one. */
+export interface BulkStage {
+  /** Rows the stage expects (the progress total), when known up front. */
+  readonly total: number | null;
+  readonly onProgress?: (progress: BatchProgress) => void;
+  /** See BatchOptions.asyncCommit: for stages of many small batches that a re-run finishes. */
+  readonly asyncCommit?: boolean;
+  /** Work before each batch's transaction opens (hashing passwords), so the transaction stays short. */
+  readonly beforeBatch?: BatchOptions['beforeBatch'];
+}
+
+export type BatchStepFn = (trx: Transaction<Database>, limit: number, batchNumber: number) => Promise<BatchStep>;
+
+export interface BulkJob {
+  /** The caller's context with `db` bound to the lock's connection: every query of the job goes through it. */
+  readonly ctx: LibContext;
+  /** Runs `step` in batches, each its own transaction, sized and stopped as the run says. */
+  batches(stage: BulkStage, step: BatchStepFn): Promise<BatchResult>;
+  /**
+   * Deletes the activities `actor` picks, in batches (asynchronous commit, flushed when the stage
+   * ends), with the audit row `audit(batch, deleted)` in each batch that deleted any.
+   */
+  deleteActivities(
+    actor: (eb: ExpressionBuilder<Database, 'activities'>) => Expression<SqlBool>,
+    stage: Omit<BulkStage, 'asyncCommit'>,
+    audit: (batch: number, deleted: number) => AuditEntry,
+  ): Promise<BatchResult>;
+}
+
+/**
+ * The stages of a job on `ctx.db`, without taking the lock: for runBulkJob, which holds it, and
+ * for tests of one stage's statements.
+ */
+export function bulkJobOn(ctx: LibContext, run: BulkRun): BulkJob {
+  const batches = (stage: BulkStage, step: BatchStepFn) =>
+    runInBatches(
+      ctx.db,
+      { batchSize: run.batchSize, maxBatchSize: run.maxBatchSize, signal: run.signal, total: stage.total, onProgress: stage.onProgress, asyncCommit: stage.asyncCommit, beforeBatch: stage.beforeBatch },
+      async (trx, limit, batch) => {
+        await yieldToEventLoop();
+        return step(trx, limit, batch);
+      },
+    );
+  return {
+    ctx,
+    batches,
+    deleteActivities(actor, stage, audit) {
+      const deleteNext = activityDeleter(actor);
+      return batches({ ...stage, asyncCommit: true }, async (trx, limit, batch) => {
+        const n = await deleteNext(trx, limit);
+        if (n.affected > 0) await writeAudit(trx, ctx, audit(batch, n.affected));
+        return n;
+      });
+    },
+  };
+}
+
+/**
+ * Runs `body` holding the advisory lock named after the job (a second run at the same time is
+ * exit 4, `another <job> is already running`), with the job's stages bound to the lock's
+ * connection (on PGlite, with its single connection, anything else would wait forever).
+ */
+export function runBulkJob<T>(ctx: LibContext, job: string, run: BulkRun, body: (job: BulkJob) => Promise<T>): Promise<T> {
+  return withBulkLock(ctx.db, job, (conn) => body(bulkJobOn({ ...ctx, db: conn }, run)));
+}
