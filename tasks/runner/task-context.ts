@@ -99,21 +99,24 @@ export class TaskContext {
 
   /**
    * The one way a verb prints its result. In table format: `lines` on stdout (with -q only the
-   * kept ones), or, when there are no lines, `data` as aligned `key  value` lines. In a data
-   * format: `data` on stdout (even with -q), and `lines` on stderr (not with -q; kept lines not at
-   * all, the data holds them).
+   * kept ones), or, when no `lines` are given at all, `data` as aligned `key  value` lines (`[]`
+   * prints nothing: `serve` has no result for people). In a data format: `data` on stdout (even
+   * with -q), and `lines` on stderr (not with -q; kept lines not at all, the data holds them).
    */
-  result(data: Record<string, unknown> | null, lines: readonly ResultLine[] = []): void {
+  result(data: Record<string, unknown> | null, lines?: readonly ResultLine[]): void {
     const { encodeObject, keyValueLines } = require('./formats') as typeof import('./formats');
     if (this.format === 'table') {
-      if (lines.length === 0 && data) this.io.stdout.write(keyValueLines(data));
+      if (lines === undefined) {
+        if (data) this.io.stdout.write(keyValueLines(data));
+        return;
+      }
       for (const line of lines) {
         if (typeof line === 'string') this.say(line);
         else this.io.stdout.write(`${forTerminal(line.keep)}\n`);
       }
       return;
     }
-    for (const line of lines) if (typeof line === 'string') this.say(line);
+    for (const line of lines ?? []) if (typeof line === 'string') this.say(line);
     if (data) this.data(encodeObject(this.format, data));
   }
 

@@ -48,7 +48,8 @@ const verb: VerbModule = {
       throw new UnavailableError(`cannot listen on ${host}:${port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
     ctx.warn(`Listening on ${address} (database: ${embedded ? `embedded, ${config.dataDir}` : first.where})`);
-    if (ctx.format !== 'table') ctx.data(require('../runner/formats').encodeObject(ctx.format, { listening: address }));
+    // For a supervisor reading a data format; people have the line above on stderr.
+    ctx.result({ listening: address }, []);
 
     const stoppedBy = await new Promise<'SIGTERM' | 'SIGINT'>((resolve) => {
       const onTerm = () => resolve('SIGTERM');
