@@ -32,7 +32,11 @@ export function sampleText(sample: readonly string[], total: number): string {
   return `${sample.join(', ')}${more > 0 ? ` (and ${more} more)` : ''}`;
 }
 
-/** The result object on stdout in json/ndjson/csv; in table format the human lines are the result. */
+/**
+ * The result object on stdout in json/ndjson/csv; in table format the human lines are the result.
+ * @deprecated Use `ctx.result(data, lines)`, the one way a verb prints its result; kept only for
+ * the bulk verbs not yet moved to it.
+ */
 export function emitResult(ctx: TaskContext, value: Record<string, unknown>): void {
   if (ctx.format === 'table') return;
   const { encodeObject } = require('../runner/formats') as typeof import('../runner/formats');

@@ -1,5 +1,4 @@
 import type { VerbModule } from '../runner/verb';
-import { emitResult } from '../shared/bulk-options';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -12,10 +11,8 @@ const verb: VerbModule = {
     const lib = await ctx.lib();
     const result = await activateUser(lib, String(argv.user), { dryRun: ctx.dryRun });
     const nick = result.nickname;
-    if (!result.changed) ctx.say(`User ${nick} already activated`);
-    else if (ctx.dryRun) ctx.say(`${nick} would be activated (dry run)`);
-    else ctx.say(`Successfully activated ${nick}`);
-    emitResult(ctx, { id: result.id, nickname: nick, active: result.active, changed: result.changed, dryRun: result.dryRun });
+    const line = !result.changed ? `User ${nick} already activated` : ctx.dryRun ? `${nick} would be activated (dry run)` : `Successfully activated ${nick}`;
+    ctx.result({ id: result.id, nickname: nick, active: result.active, changed: result.changed, dryRun: result.dryRun }, [line]);
   },
 };
 

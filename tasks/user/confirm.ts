@@ -10,13 +10,8 @@ const verb: VerbModule = {
     const { confirmUser } = require('../../lib/user/confirm') as typeof import('../../lib/user/confirm');
     const result = await confirmUser(await ctx.lib(), String(argv.user), { dryRun: ctx.dryRun });
     const nick = result.nickname;
-    if (!result.changed) ctx.say(`${nick} doesn't need confirmation.${ctx.dryRunSuffix}`);
-    else if (result.dryRun) ctx.say(`${nick} would be confirmed (dry run)`);
-    else ctx.say(`${nick} confirmed.`);
-    if (ctx.format !== 'table') {
-      const { encodeObject } = require('../runner/formats') as typeof import('../runner/formats');
-      ctx.data(encodeObject(ctx.format, { ...result }));
-    }
+    const line = !result.changed ? `${nick} doesn't need confirmation.${ctx.dryRunSuffix}` : result.dryRun ? `${nick} would be confirmed (dry run)` : `${nick} confirmed.`;
+    ctx.result({ ...result }, [line]);
   },
 };
 

@@ -1,5 +1,5 @@
 import type { VerbModule } from '../runner/verb';
-import { emitResult, plural } from '../shared/bulk-options';
+import { plural } from '../shared/bulk-options';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -13,15 +13,12 @@ const verb: VerbModule = {
     const result = await deactivateUser(lib, String(argv.user), { dryRun: ctx.dryRun });
     const nick = result.nickname;
     const what = `${plural(result.unfollowed, 'follow')} with local users, ${plural(result.revokedSessions, 'session')}`;
-    if (!result.changed) {
-      ctx.say(`User ${nick} already deactivated`);
-    } else if (ctx.dryRun) {
-      ctx.say(`${nick} would be deactivated; it would lose ${what} (dry run)`);
-    } else {
-      ctx.say(`Successfully deactivated ${nick} and unsubscribed all local followers`);
-      ctx.say(`Removed ${what}.`);
-    }
-    emitResult(ctx, { ...result });
+    const lines = !result.changed
+      ? [`User ${nick} already deactivated`]
+      : ctx.dryRun
+        ? [`${nick} would be deactivated; it would lose ${what} (dry run)`]
+        : [`Successfully deactivated ${nick} and unsubscribed all local followers`, `Removed ${what}.`];
+    ctx.result({ ...result }, lines);
   },
 };
 

@@ -20,17 +20,10 @@ const verb: VerbModule = {
     const { resetMfa } = require('../../lib/user/reset_mfa') as typeof import('../../lib/user/reset_mfa');
     const result = await resetMfa(await ctx.lib(), String(argv.user), { dryRun: ctx.dryRun });
     const nick = result.nickname;
-    if (result.dryRun) {
-      ctx.say(`Multi-Factor Authentication would be disabled for ${nick} (dry run)`);
-      ctx.say(`Would remove: ${describeRemoved(result.removed)} (dry run)`);
-    } else {
-      ctx.say(`Multi-Factor Authentication disabled for ${nick}`);
-      ctx.say(`Removed: ${describeRemoved(result.removed)}`);
-    }
-    if (ctx.format !== 'table') {
-      const { encodeObject } = require('../runner/formats') as typeof import('../runner/formats');
-      ctx.data(encodeObject(ctx.format, { ...result }));
-    }
+    const lines = result.dryRun
+      ? [`Multi-Factor Authentication would be disabled for ${nick} (dry run)`, `Would remove: ${describeRemoved(result.removed)} (dry run)`]
+      : [`Multi-Factor Authentication disabled for ${nick}`, `Removed: ${describeRemoved(result.removed)}`];
+    ctx.result({ ...result }, lines);
   },
 };
 

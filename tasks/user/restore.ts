@@ -1,5 +1,4 @@
 import type { VerbModule } from '../runner/verb';
-import { emitResult } from '../shared/bulk-options';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -12,11 +11,9 @@ const verb: VerbModule = {
     const ref = String(argv.user);
     const result = ctx.dryRun ? await planRestore(lib, ref, ctx.config) : await restoreUser(lib, ref, ctx.config);
     const nick = result.nickname;
-    if (!result.changed) ctx.say(`User ${nick} is not deleted.`);
-    else if (ctx.dryRun) ctx.say(`User ${nick} would be restored${result.active ? '' : ' (staying deactivated)'} (dry run)`);
-    else ctx.say(`User ${nick} restored.`);
-    if (result.changed && !result.active) ctx.say(`${nick} was deactivated when it was deleted and stays so: ctl user activate ${nick}`);
-    emitResult(ctx, { ...result });
+    const lines = [!result.changed ? `User ${nick} is not deleted.` : ctx.dryRun ? `User ${nick} would be restored${result.active ? '' : ' (staying deactivated)'} (dry run)` : `User ${nick} restored.`];
+    if (result.changed && !result.active) lines.push(`${nick} was deactivated when it was deleted and stays so: ctl user activate ${nick}`);
+    ctx.result({ ...result }, lines);
   },
 };
 

@@ -1,5 +1,5 @@
 import type { VerbModule } from '../runner/verb';
-import { emitResult, plural } from '../shared/bulk-options';
+import { plural } from '../shared/bulk-options';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -13,13 +13,10 @@ const verb: VerbModule = {
     const nick = result.nickname;
     const { access, refresh, authorization } = result.revoked;
     const detail = `access ${access}, refresh ${refresh}, authorization ${authorization}`;
-    if (ctx.dryRun) {
-      ctx.say(`${nick} would be signed out from all apps: ${plural(result.total, 'token')} would be revoked (${detail}) (dry run)`);
-    } else {
-      ctx.say(`${nick} signed out from all apps.`);
-      ctx.say(`Revoked ${plural(result.total, 'token')} (${detail}).`);
-    }
-    emitResult(ctx, { ...result });
+    const lines = ctx.dryRun
+      ? [`${nick} would be signed out from all apps: ${plural(result.total, 'token')} would be revoked (${detail}) (dry run)`]
+      : [`${nick} signed out from all apps.`, `Revoked ${plural(result.total, 'token')} (${detail}).`];
+    ctx.result({ ...result }, lines);
   },
 };
 

@@ -12,11 +12,7 @@ const verb: VerbModule = {
     const tags = ((argv.tags as unknown[] | undefined) ?? []).map(String);
     normalizeTags(tags); // exit 2 before the database is opened
     const result = await changeTags(await ctx.lib(), 'tag', String(argv.user), tags, { dryRun: ctx.dryRun });
-    ctx.say(`Tags of ${result.nickname}: ${formatTags(result.tags)}${ctx.dryRunSuffix}`);
-    if (ctx.format !== 'table') {
-      const { encodeObject } = require('../runner/formats') as typeof import('../runner/formats');
-      ctx.data(encodeObject(ctx.format, { ...result }));
-    }
+    ctx.result({ ...result }, [`Tags of ${result.nickname}: ${formatTags(result.tags)}${ctx.dryRunSuffix}`]);
   },
 };
 
