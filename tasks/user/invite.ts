@@ -33,15 +33,11 @@ const verb: VerbModule = {
 
     if (ctx.dryRun) {
       await invites.assertInviteEmailFree(lib.db, plan.email);
-      ctx.say(`Would generate user invite token ${label}${plan.email ? ` and mail it to ${plan.email}` : ''} (dry run)`);
-      if (ctx.format !== 'table') ctx.result({ dryRun: true, ...plan });
+      ctx.result({ dryRun: true, ...plan }, [`Would generate user invite token ${label}${plan.email ? ` and mail it to ${plan.email}` : ''}${ctx.dryRunSuffix}`]);
       return;
     }
 
     const created = await invites.createInvite(lib, input, ctx.config);
-    ctx.say(`Generated user invite token ${label}`);
-    // The URL is the invite: shown even with -q.
-    if (ctx.format === 'table') ctx.io.stdout.write(`${created.url}\n`);
 
     const reports: MailReport[] = [];
     if (plan.email) {
@@ -52,7 +48,8 @@ const verb: VerbModule = {
         ),
       );
     }
-    if (ctx.format !== 'table') ctx.result({ ...created.invite, token: created.token, url: created.url, mail: reports });
+    // The URL is the invite: shown even with -q.
+    ctx.result({ ...created.invite, token: created.token, url: created.url, mail: reports }, [`Generated user invite token ${label}`, { keep: created.url }]);
     announceMail(ctx, reports, INSTEAD);
     failIfUndelivered(reports, `Invite ${created.invite.id} was saved`, INSTEAD);
   },

@@ -21,13 +21,11 @@ const verb: VerbModule = {
     const lib = await ctx.lib();
     if (ctx.dryRun) {
       const invite = await findInvite(lib.db, key, ctx.now());
-      ctx.say(invite.revokedAt ? `${subject} was already revoked.` : `${subject} would be revoked (dry run)`);
-      if (ctx.format !== 'table') ctx.result({ dryRun: true, ...invite, alreadyRevoked: invite.revokedAt !== null });
+      ctx.result({ dryRun: true, ...invite, alreadyRevoked: invite.revokedAt !== null }, [invite.revokedAt ? `${subject} was already revoked.` : `${subject} would be revoked${ctx.dryRunSuffix}`]);
       return;
     }
     const { invite, alreadyRevoked } = await revokeInvite(lib, key);
-    ctx.say(alreadyRevoked ? `${subject} was already revoked.` : `${subject} was revoked.`);
-    if (ctx.format !== 'table') ctx.result({ ...invite, alreadyRevoked });
+    ctx.result({ ...invite, alreadyRevoked }, [alreadyRevoked ? `${subject} was already revoked.` : `${subject} was revoked.`]);
   },
 };
 

@@ -1,5 +1,6 @@
 import type { VerbModule } from '../runner/verb';
 import type { FieldChange } from '../../lib/user/set';
+import type { ResultLine } from '../runner/task-context';
 
 const LABELS: Record<string, string> = { admin: 'Admin status', confirmed: 'Confirmation status', locked: 'Locked status', moderator: 'Moderator status', email: 'Email', name: 'Name', bio: 'Bio' };
 
@@ -37,18 +38,18 @@ const verb: VerbModule = {
     checkChanges(requested); // exit 2 before the database is opened
     const result = await setUser(await ctx.lib(), String(argv.user), requested, ctx.config, { dryRun: ctx.dryRun });
     const nick = result.user.nickname;
-    for (const f of result.fields) ctx.say(`${line(nick, f)}${ctx.dryRunSuffix}`);
-    if (result.dryRun && requested.confirmed === false) ctx.say(`A new email confirmation link would be issued for ${nick} (dry run)`);
+    const lines: ResultLine[] = result.fields.map((f) => `${line(nick, f)}${ctx.dryRunSuffix}`);
+    if (result.dryRun && requested.confirmed === false) lines.push(`A new email confirmation link would be issued for ${nick}${ctx.dryRunSuffix}`);
     if (result.confirmation) {
-      ctx.say(`Generated email confirmation token for ${nick}`);
-      ctx.say(`URL: ${result.confirmation.url}`);
+      lines.push(`Generated email confirmation token for ${nick}`);
+      // The link is shown once and nowhere else: even with -q, as `new` and `send_confirmation` do.
+      lines.push({ keep: `URL: ${result.confirmation.url}` });
     }
-    if (!result.changed) ctx.say(`Nothing changed: ${nick} already had these values`);
-    if (ctx.format !== 'table') {
-      const { encodeObject } = require('../runner/formats') as typeof import('../runner/formats');
-      const changes: Record<string, { from: unknown; to: unknown }> = {};
-      for (const f of result.fields) if (f.changed) changes[f.field] = { from: f.from, to: f.to };
-      ctx.data(encodeObject(ctx.format, {
+    if (!result.changed) lines.push(`Nothing changed: ${nick} already had these values`);
+    const changes: Record<string, { from: unknown; to: unknown }> = {};
+    for (const f of result.fields) if (f.changed) changes[f.field] = { from: f.from, to: f.to };
+    ctx.result(
+      {
         id: result.user.id,
         nickname: nick,
         changed: result.changed,
@@ -57,8 +58,9 @@ const verb: VerbModule = {
         confirmationTokensRevoked: result.revokedConfirmationTokens,
         dryRun: result.dryRun,
         user: result.user,
-      }));
-    }
+      },
+      lines,
+    );
   },
 };
 
