@@ -1,5 +1,6 @@
 import type { VerbModule } from '../runner/verb';
 import { UsageError } from '../../lib/errors';
+import { plural } from '../../lib/text';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -19,7 +20,7 @@ const verb: VerbModule = {
     }
     if (ctx.dryRun) {
       const pending = (await migrationStatus(handle.db)).filter((m) => !m.executedAt).map((m) => m.name);
-      ctx.result(null, [action === 'down' ? `Would undo the newest migration${ctx.dryRunSuffix}` : `Would apply ${pending.length} migration(s)${pending.length ? `: ${pending.join(', ')}` : ''}${ctx.dryRunSuffix}`]);
+      ctx.result(null, [action === 'down' ? `Would undo the newest migration${ctx.dryRunSuffix}` : `Would apply ${plural(pending.length, 'migration')}${pending.length ? `: ${pending.join(', ')}` : ''}${ctx.dryRunSuffix}`]);
       return;
     }
     if (action === 'down') {
@@ -30,7 +31,7 @@ const verb: VerbModule = {
     }
     if (action !== 'up' && action !== 'latest') throw new UsageError(`unknown migrate action ${action}`);
     const applied = await migrateToLatest(handle.db);
-    ctx.result({ applied }, [applied.length ? `Applied ${applied.length} migration(s): ${applied.join(', ')}` : 'The schema is up to date']);
+    ctx.result({ applied }, [applied.length ? `Applied ${plural(applied.length, 'migration')}: ${applied.join(', ')}` : 'The schema is up to date']);
   },
 };
 

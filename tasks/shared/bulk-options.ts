@@ -43,7 +43,5 @@ export function emitResult(ctx: TaskContext, value: Record<string, unknown>): vo
   ctx.data(encodeObject(ctx.format, value));
 }
 
-/** `3 activities` / `1 activity`. */
-export function plural(n: number, one: string, many: string = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
+/** Re-exported for the bulk verbs that import it from here; new code imports lib/text. */
+export { plural } from '../../lib/text';

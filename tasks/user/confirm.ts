@@ -10,7 +10,7 @@ const verb: VerbModule = {
     const { confirmUser } = require('../../lib/user/confirm') as typeof import('../../lib/user/confirm');
     const result = await confirmUser(await ctx.lib(), String(argv.user), { dryRun: ctx.dryRun });
     const nick = result.nickname;
-    const line = !result.changed ? `${nick} doesn't need confirmation.${ctx.dryRunSuffix}` : result.dryRun ? `${nick} would be confirmed (dry run)` : `${nick} confirmed.`;
+    const line = !result.changed ? `${nick} doesn't need confirmation.${ctx.dryRunSuffix}` : result.dryRun ? `${nick} would be confirmed${ctx.dryRunSuffix}` : `${nick} confirmed.`;
     ctx.result({ ...result }, [line]);
   },
 };

@@ -1,5 +1,5 @@
 import type { VerbModule } from '../runner/verb';
-import { plural } from '../shared/bulk-options';
+import { plural } from '../../lib/text';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -16,7 +16,7 @@ const verb: VerbModule = {
     const lines = !result.changed
       ? [`User ${nick} already deactivated`]
       : ctx.dryRun
-        ? [`${nick} would be deactivated; it would lose ${what} (dry run)`]
+        ? [`${nick} would be deactivated; it would lose ${what}${ctx.dryRunSuffix}`]
         : [`Successfully deactivated ${nick} and unsubscribed all local followers`, `Removed ${what}.`];
     ctx.result({ ...result }, lines);
   },

@@ -1,11 +1,12 @@
 import type { VerbModule } from '../runner/verb';
 import type { MfaResetResult } from '../../lib/user/reset_mfa';
+import { plural } from '../../lib/text';
 
 /** `TOTP secret, 8 backup codes`, or `nothing (MFA was not set up)`. */
 function describeRemoved(r: MfaResetResult['removed']): string {
   const parts: string[] = [];
   if (r.totpSecret) parts.push('TOTP secret');
-  if (r.backupCodes > 0) parts.push(`${r.backupCodes} backup code${r.backupCodes === 1 ? '' : 's'}`);
+  if (r.backupCodes > 0) parts.push(plural(r.backupCodes, 'backup code'));
   if (parts.length === 0) return r.mfaEnabled ? 'the MFA flag only (no secret or backup codes were stored)' : 'nothing (MFA was not set up)';
   return parts.join(', ');
 }
@@ -21,7 +22,7 @@ const verb: VerbModule = {
     const result = await resetMfa(await ctx.lib(), String(argv.user), { dryRun: ctx.dryRun });
     const nick = result.nickname;
     const lines = result.dryRun
-      ? [`Multi-Factor Authentication would be disabled for ${nick} (dry run)`, `Would remove: ${describeRemoved(result.removed)} (dry run)`]
+      ? [`Multi-Factor Authentication would be disabled for ${nick}${ctx.dryRunSuffix}`, `Would remove: ${describeRemoved(result.removed)}${ctx.dryRunSuffix}`]
       : [`Multi-Factor Authentication disabled for ${nick}`, `Removed: ${describeRemoved(result.removed)}`];
     ctx.result({ ...result }, lines);
   },

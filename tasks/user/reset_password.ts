@@ -1,5 +1,6 @@
 import type { VerbModule } from '../runner/verb';
 import type { ResultLine } from '../runner/task-context';
+import { plural } from '../../lib/text';
 import { passwordOptions, readPasswordOption } from '../shared/password-input';
 import { announceMail, deliver, failIfUndelivered, type MailReport } from '../shared/mailing';
 
@@ -31,7 +32,7 @@ const verb: VerbModule = {
         return;
       }
       const changed = await reset.setPassword(lib, ref, password, ctx.config);
-      const lines: ResultLine[] = [`Password of ${changed.nickname} changed; ${changed.sessionsRevoked} session(s) signed out`];
+      const lines: ResultLine[] = [`Password of ${changed.nickname} changed; ${plural(changed.sessionsRevoked, 'session')} signed out`];
       // A generated password is shown exactly once, even with -q.
       if (argv.randomPassword) lines.push({ keep: `Password: ${password}` });
       ctx.result(argv.randomPassword ? { ...changed, password } : { ...changed }, lines);

@@ -1,5 +1,5 @@
 import type { VerbModule } from '../runner/verb';
-import { plural } from '../shared/bulk-options';
+import { plural } from '../../lib/text';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -14,7 +14,7 @@ const verb: VerbModule = {
     const { access, refresh, authorization } = result.revoked;
     const detail = `access ${access}, refresh ${refresh}, authorization ${authorization}`;
     const lines = ctx.dryRun
-      ? [`${nick} would be signed out from all apps: ${plural(result.total, 'token')} would be revoked (${detail}) (dry run)`]
+      ? [`${nick} would be signed out from all apps: ${plural(result.total, 'token')} would be revoked (${detail})${ctx.dryRunSuffix}`]
       : [`${nick} signed out from all apps.`, `Revoked ${plural(result.total, 'token')} (${detail}).`];
     ctx.result({ ...result }, lines);
   },
