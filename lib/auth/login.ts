@@ -8,6 +8,7 @@ import { issueToken } from '../tokens/store';
 import { findUser } from '../user/find';
 import { verifySecondFactor } from './mfa';
 import { createUser, planNewUser, type CreateUserSettings, type CreatedUser, type NewUserInput } from '../user/new';
+import { redeemInvite } from '../invites/invites';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -244,7 +245,6 @@ export async function register(ctx: LibContext, settings: RegistrationSettings, 
     confirmed: !settings.requireConfirmation,
   };
   if (input.inviteToken !== null) {
-    const { redeemInvite } = require('../invites/invites') as typeof import('../invites/invites');
     return redeemInvite(ctx, input.inviteToken, newUser, settings);
   }
   const plan = planNewUser(newUser);

@@ -4,7 +4,7 @@ import type { Database } from '../db/schema';
 import { CtlError, InterruptedError, PartialFailureError } from '../errors';
 import { runInBatches, withBulkLock, type BatchProgress, type BatchSizing } from '../bulk/batches';
 import { writeAuditForUsers } from '../audit/audit';
-import { isConnectionLoss } from '../db/db';
+import { isConnectionLoss } from '../db/pg-errors';
 import { hashToken, newToken } from '../tokens/secrets';
 import { plural } from '../text';
 

@@ -1,6 +1,7 @@
 import type { VerbModule } from '../runner/verb';
 import { UsageError } from '../../lib/errors';
 import { plural } from '../../lib/text';
+import { migrateDown, migrateToLatest, migrationStatus } from '../../lib/db/migrate';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -9,7 +10,6 @@ const verb: VerbModule = {
       .example('$0 migrate', 'Apply every pending migration')
       .example('$0 migrate status', 'Which migrations ran, and when'),
   async run(argv, ctx) {
-    const { migrateDown, migrateToLatest, migrationStatus } = require('../../lib/db/migrate') as typeof import('../../lib/db/migrate');
     const action = String(argv.action);
     const handle = await ctx.db('none');
     if (action === 'status') {

@@ -1,15 +1,17 @@
 import type { Config } from '../../lib/config';
-import type { DbHandle, OpenOptions } from '../../lib/db/db';
+import { openDatabase as openLibDatabase, type DbHandle, type OpenOptions } from '../../lib/db/db';
 import type { LibContext } from '../../lib/lib-context';
-import type { Mailer } from '../../lib/mail/mailer';
-import type { Format } from './formats';
+import { createMailer, type Mailer } from '../../lib/mail/mailer';
+import { encodeObject, keyValueLines, sanitizeForTerminal, type Format } from './formats';
 import { RefusedError } from '../../lib/errors';
 import { readLine, type Io } from './io';
 
+// This module is loaded only when a verb runs (tasks/runner/run-verb.ts, behind the runner's one
+// lazy boundary), so it imports lib/db (kysely) at the top; the drivers (pg, PGlite) and nodemailer
+// load inside lib/ on first use only.
+
 /** Stored values (a name, a bio) go into human lines: their control characters must not reach the terminal. */
-function forTerminal(line: string): string {
-  return (require('./formats') as typeof import('./formats')).sanitizeForTerminal(line);
-}
+const forTerminal = sanitizeForTerminal;
 
 /** A line of a verb's result for people; `{ keep }` marks one that -q must not hide (a one-time link). */
 export type ResultLine = string | { readonly keep: string };
@@ -44,7 +46,7 @@ export class TaskContext {
     readonly options: GlobalOptions,
     readonly signal: AbortSignal,
     readonly now: () => Date = () => new Date(),
-    private readonly openDatabase: OpenDatabase = (opts) => (require('../../lib/db/db') as typeof import('../../lib/db/db')).openDatabase(opts),
+    private readonly openDatabase: OpenDatabase = openLibDatabase,
   ) {}
 
   get format(): Format {
@@ -77,7 +79,6 @@ export class TaskContext {
   /** The SMTP mailer from the settings, made on first use (nodemailer loads only then); null when mail is not configured. */
   mailer(): Mailer | null {
     if (this.mailerInstance === undefined) {
-      const { createMailer } = require('../../lib/mail/mailer') as typeof import('../../lib/mail/mailer');
       this.mailerInstance = createMailer(this.config);
     }
     return this.mailerInstance;
@@ -104,7 +105,6 @@ export class TaskContext {
    * with -q), and `lines` on stderr (not with -q; kept lines not at all, the data holds them).
    */
   result(data: Record<string, unknown> | null, lines?: readonly ResultLine[]): void {
-    const { encodeObject, keyValueLines } = require('./formats') as typeof import('./formats');
     if (this.format === 'table') {
       if (lines === undefined) {
         if (data) this.io.stdout.write(keyValueLines(data));

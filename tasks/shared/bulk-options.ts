@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import type { TaskContext } from '../runner/task-context';
 import type { BatchSizing } from '../../lib/bulk/batches';
 import { UsageError } from '../../lib/errors';
+import { encodeObject } from '../runner/formats';
 
 /** `--batch-size N` for bulk verbs: rows per statement, each batch its own transaction. */
 export function batchSizeOption(y: Argv): Argv {
@@ -39,7 +40,6 @@ export function sampleText(sample: readonly string[], total: number): string {
  */
 export function emitResult(ctx: TaskContext, value: Record<string, unknown>): void {
   if (ctx.format === 'table') return;
-  const { encodeObject } = require('../runner/formats') as typeof import('../runner/formats');
   ctx.data(encodeObject(ctx.format, value));
 }
 

@@ -1,4 +1,5 @@
 import type { VerbModule } from '../runner/verb';
+import { activateUser } from '../../lib/user/activate';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -7,7 +8,6 @@ const verb: VerbModule = {
       .example('$0 user activate alice', 'Let alice sign in again')
       .example('$0 user unban alice@example.com --reason "appeal accepted"', 'The same by email, with a reason for the audit log'),
   async run(argv, ctx) {
-    const { activateUser } = require('../../lib/user/activate') as typeof import('../../lib/user/activate');
     const lib = await ctx.lib();
     const result = await activateUser(lib, String(argv.user), { dryRun: ctx.dryRun });
     const nick = result.nickname;

@@ -1,5 +1,6 @@
 import type { VerbModule } from '../runner/verb';
 import { plural } from '../../lib/text';
+import { deactivateUser } from '../../lib/user/activate';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -8,7 +9,6 @@ const verb: VerbModule = {
       .example('$0 user deactivate alice --reason "spam"', 'Deactivate alice, drop her follows with local users, sign her out')
       .example('$0 user ban spammer@remote.example', 'The same for a remote account'),
   async run(argv, ctx) {
-    const { deactivateUser } = require('../../lib/user/activate') as typeof import('../../lib/user/activate');
     const lib = await ctx.lib();
     const result = await deactivateUser(lib, String(argv.user), { dryRun: ctx.dryRun });
     const nick = result.nickname;

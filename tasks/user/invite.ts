@@ -1,6 +1,8 @@
 import type { VerbModule } from '../runner/verb';
 
 import { announceMail, deliver, failIfUndelivered, type MailReport } from '../shared/mailing';
+import { invitationMail } from '../../lib/mail/templates';
+import * as invites from '../../lib/invites/invites';
 
 const INSTEAD = 'pass the link above on yourself';
 
@@ -17,7 +19,6 @@ const verb: VerbModule = {
       .example('$0 user invite --max-use 10 --expires-at 2026-12-31', 'A reusable invite for 10 accounts, valid through Dec 31 (UTC)')
       .example('$0 user invite --email jane@example.com --name "Jane Doe" --expires-in 7d', 'Mail a one-week invitation to Jane'),
   async run(argv, ctx) {
-    const invites = require('../../lib/invites/invites') as typeof import('../../lib/invites/invites');
     const now = ctx.now();
     const str = (v: unknown): string | null => (v === undefined ? null : Array.isArray(v) ? String(v[v.length - 1]) : String(v));
     const expiresAt = invites.resolveInviteExpiry({ expiresAt: str(argv.expiresAt), expiresIn: str(argv.expiresIn) }, now);
@@ -41,7 +42,6 @@ const verb: VerbModule = {
 
     const reports: MailReport[] = [];
     if (plan.email) {
-      const { invitationMail } = require('../../lib/mail/templates') as typeof import('../../lib/mail/templates');
       reports.push(
         await deliver(ctx, 'invitation', { address: plan.email, name: plan.name }, () =>
           invitationMail({ appUrl: ctx.config.appUrl, url: created.url, name: plan.name, expiresAt: plan.expiresAt, uses: plan.maxUse ?? 1 }),

@@ -2,6 +2,8 @@ import type { VerbModule } from '../runner/verb';
 import type { ResultLine } from '../runner/task-context';
 import { passwordOptions, readPasswordOption } from '../shared/password-input';
 import { announceMail, deliver, failIfUndelivered, type MailReport } from '../shared/mailing';
+import { planNewUser, assertAvailable, createUser } from '../../lib/user/new';
+import * as mail from '../../lib/mail/templates';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -19,7 +21,6 @@ const verb: VerbModule = {
       .example('$0 user new alice alice@example.com --password-stdin <<< "s3cret-pass" -y', 'Create alice with a password from stdin')
       .example('$0 user new bob@example.com --admin', 'Create admin "bob" and print a set-password link'),
   async run(argv, ctx) {
-    const { planNewUser, assertAvailable, createUser } = require('../../lib/user/new') as typeof import('../../lib/user/new');
     const first = String(argv.nickname);
     const second = argv.email === undefined ? undefined : String(argv.email);
     const plan = planNewUser({
@@ -62,7 +63,6 @@ const verb: VerbModule = {
     // Overleaf: with mail configured, the links go to the user as well.
     const reports: MailReport[] = [];
     if (!argv.skipEmail) {
-      const mail = require('../../lib/mail/templates') as typeof import('../../lib/mail/templates');
       const to = { address: plan.email, name: plan.name };
       const about = { appUrl: ctx.config.appUrl, nickname: nick, name: plan.name };
       const { passwordReset, confirmation } = created;

@@ -1,6 +1,7 @@
 import type { VerbModule } from '../runner/verb';
 import type { MfaResetResult } from '../../lib/user/reset_mfa';
 import { plural } from '../../lib/text';
+import { resetMfa } from '../../lib/user/reset_mfa';
 
 /** `TOTP secret, 8 backup codes`, or `nothing (MFA was not set up)`. */
 function describeRemoved(r: MfaResetResult['removed']): string {
@@ -18,7 +19,6 @@ const verb: VerbModule = {
       .example('$0 user reset_mfa alice --reason "lost phone, ticket 4711"', "Disable alice's TOTP and remove her backup codes")
       .example('$0 user reset_mfa alice --dry-run', 'Show what would be removed'),
   async run(argv, ctx) {
-    const { resetMfa } = require('../../lib/user/reset_mfa') as typeof import('../../lib/user/reset_mfa');
     const result = await resetMfa(await ctx.lib(), String(argv.user), { dryRun: ctx.dryRun });
     const nick = result.nickname;
     const lines = result.dryRun

@@ -3,6 +3,10 @@ import type { ResultLine } from '../runner/task-context';
 import { plural } from '../../lib/text';
 import { passwordOptions, readPasswordOption } from '../shared/password-input';
 import { announceMail, deliver, failIfUndelivered, type MailReport } from '../shared/mailing';
+import { passwordResetMail } from '../../lib/mail/templates';
+import { newPassword } from '../../lib/tokens/secrets';
+import { checkPassword } from '../../lib/auth/passwords';
+import * as reset from '../../lib/user/reset_password';
 
 const INSTEAD = 'pass the link above on yourself';
 
@@ -18,14 +22,13 @@ const verb: VerbModule = {
       .example('$0 user reset_password alice', 'Print (and, with mail configured, mail) a single-use reset link')
       .example('$0 user reset_password alice --password-stdin <<< "n3w-pass-phrase"', 'Set the password directly; signs alice out everywhere'),
   async run(argv, ctx) {
-    const reset = require('../../lib/user/reset_password') as typeof import('../../lib/user/reset_password');
     const ref = String(argv.user);
     let password = await readPasswordOption(argv, ctx);
-    if (argv.randomPassword) password = (require('../../lib/tokens/secrets') as typeof import('../../lib/tokens/secrets')).newPassword();
+    if (argv.randomPassword) password = newPassword();
     const lib = await ctx.lib();
 
     if (password !== null) {
-      (require('../../lib/auth/passwords') as typeof import('../../lib/auth/passwords')).checkPassword(password);
+      checkPassword(password);
       if (ctx.dryRun) {
         const user = await reset.findResetTarget(lib.db, ref);
         ctx.result({ dryRun: true, userId: user.id, nickname: user.nickname }, [`Password of ${user.nickname} would be changed and every session signed out${ctx.dryRunSuffix}`]);
@@ -49,7 +52,6 @@ const verb: VerbModule = {
 
     const reports: MailReport[] = [];
     if (!argv.skipEmail) {
-      const { passwordResetMail } = require('../../lib/mail/templates') as typeof import('../../lib/mail/templates');
       const to = issued.user.email ? { address: issued.user.email, name: issued.user.name } : null;
       reports.push(
         await deliver(ctx, 'password_reset', to, () =>

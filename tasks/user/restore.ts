@@ -1,4 +1,5 @@
 import type { VerbModule } from '../runner/verb';
+import { planRestore, restoreUser } from '../../lib/user/restore';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -6,7 +7,6 @@ const verb: VerbModule = {
       .positional('user', { type: 'string', describe: 'Nickname or email of a soft-deleted local user' })
       .example('$0 user restore alice', 'Undo `ctl user rm alice` (inside the retention window)'),
   async run(argv, ctx) {
-    const { planRestore, restoreUser } = require('../../lib/user/restore') as typeof import('../../lib/user/restore');
     const lib = await ctx.lib();
     const ref = String(argv.user);
     const result = ctx.dryRun ? await planRestore(lib, ref, ctx.config) : await restoreUser(lib, ref, ctx.config);

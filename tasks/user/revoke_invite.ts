@@ -1,5 +1,5 @@
 import type { VerbModule } from '../runner/verb';
-
+import { findInvite, revokeInvite } from '../../lib/invites/invites';
 
 /** The token from a pasted registration URL, else the argument as given. */
 function tokenOf(arg: string): string {
@@ -14,7 +14,6 @@ const verb: VerbModule = {
       .example('$0 user revoke_invite 3', 'Revoke invite 3 (ids are listed by `ctl user invites`)')
       .example('$0 user revoke_invite Wq1c...', 'Revoke the invite with that token'),
   async run(argv, ctx) {
-    const { findInvite, revokeInvite } = require('../../lib/invites/invites') as typeof import('../../lib/invites/invites');
     const arg = String(argv.token);
     const key = tokenOf(arg);
     const subject = /^\d{1,15}$/.test(key) ? `Invite ${key}` : `Invite for token ${arg}`;

@@ -1,6 +1,9 @@
 import type { VerbModule } from '../runner/verb';
 
 import { announceMail, deliver, failIfUndelivered } from '../shared/mailing';
+import { createConfirmation } from '../../lib/tokens/confirmation';
+import { requireLocalUser } from '../../lib/user/find';
+import { confirmationMail } from '../../lib/mail/templates';
 
 const INSTEAD = 'pass the link above on yourself';
 
@@ -10,12 +13,10 @@ const verb: VerbModule = {
       .positional('user', { type: 'string', describe: 'Nickname or email of a local, unconfirmed user' })
       .example('$0 user send_confirmation alice', 'Mail alice a fresh email-confirmation link'),
   async run(argv, ctx) {
-    const { createConfirmation } = require('../../lib/tokens/confirmation') as typeof import('../../lib/tokens/confirmation');
     const ref = String(argv.user);
     const lib = await ctx.lib();
 
     if (ctx.dryRun) {
-      const { requireLocalUser } = require('../../lib/user/find') as typeof import('../../lib/user/find');
       const user = await requireLocalUser(lib.db, ref);
       const line = user.confirmed ? `${user.nickname} doesn't need confirmation.` : `Would mail a confirmation link to ${user.email ?? '(no email address)'} for ${user.nickname}${ctx.dryRunSuffix}`;
       ctx.result({ dryRun: true, userId: user.id, nickname: user.nickname, confirmed: user.confirmed }, [line]);
@@ -29,7 +30,6 @@ const verb: VerbModule = {
       return;
     }
     const link = issued.confirmation;
-    const { confirmationMail } = require('../../lib/mail/templates') as typeof import('../../lib/mail/templates');
     const report = await deliver(ctx, 'email_confirmation', { address: issued.user.email!, name: issued.user.name }, () =>
       confirmationMail({ appUrl: ctx.config.appUrl, nickname: nick, name: issued.user.name, url: link.url, expiresAt: link.expiresAt }),
     );

@@ -1,12 +1,13 @@
 import type { VerbModule } from '../runner/verb';
 import type { FieldChange } from '../../lib/user/set';
 import type { ResultLine } from '../runner/task-context';
+import { sanitizeForTerminal } from '../runner/formats';
+import { setUser, checkChanges } from '../../lib/user/set';
 
 const LABELS: Record<string, string> = { admin: 'Admin status', confirmed: 'Confirmation status', locked: 'Locked status', moderator: 'Moderator status', email: 'Email', name: 'Name', bio: 'Bio' };
 
 /** Pleroma's `Admin status of alice: true`; free text is quoted so it stays on one line. */
 function line(nickname: string, f: FieldChange): string {
-  const { sanitizeForTerminal } = require('../runner/formats') as typeof import('../runner/formats');
   const value = f.field === 'name' || f.field === 'bio' ? sanitizeForTerminal(JSON.stringify(f.to)) : String(f.to);
   return `${LABELS[f.field]} of ${nickname}: ${value}`;
 }
@@ -25,7 +26,6 @@ const verb: VerbModule = {
       .example('$0 user set alice --admin --no-locked', 'Make alice an admin and unlock her account')
       .example('$0 user set bob@example.com --no-confirmed --json', 'Unconfirm bob and print the new confirmation link as JSON'),
   async run(argv, ctx) {
-    const { setUser, checkChanges } = require('../../lib/user/set') as typeof import('../../lib/user/set');
     const requested = {
       admin: argv.admin as boolean | undefined,
       confirmed: argv.confirmed as boolean | undefined,

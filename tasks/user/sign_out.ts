@@ -1,5 +1,6 @@
 import type { VerbModule } from '../runner/verb';
 import { plural } from '../../lib/text';
+import { signOutUser } from '../../lib/user/sign_out';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -7,7 +8,6 @@ const verb: VerbModule = {
       .positional('user', { type: 'string', describe: 'Nickname or email of a local user' })
       .example('$0 user sign_out alice', 'Revoke every session, access/refresh token and authorization of alice'),
   async run(argv, ctx) {
-    const { signOutUser } = require('../../lib/user/sign_out') as typeof import('../../lib/user/sign_out');
     const lib = await ctx.lib();
     const result = await signOutUser(lib, String(argv.user), { dryRun: ctx.dryRun });
     const nick = result.nickname;
