@@ -1,5 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database, UserRow } from '../db/schema';
+import type { UserRow, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { CtlError, RefusedError } from '../errors';
 import { costOf, hashPassword, verifyPassword } from './passwords';
@@ -9,8 +8,6 @@ import { findUser } from '../user/find';
 import { verifySecondFactor } from './mfa';
 import { createUser, planNewUser, type CreateUserSettings, type CreatedUser, type NewUserInput } from '../user/new';
 import { redeemInvite } from '../invites/invites';
-
-type Db = Kysely<Database> | Transaction<Database>;
 
 /** What login and session checks need from the configuration. */
 export interface AuthSettings {

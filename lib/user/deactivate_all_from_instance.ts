@@ -1,13 +1,11 @@
-import type { Expression, ExpressionBuilder, Kysely, SqlBool, Transaction } from 'kysely';
-import type { Database } from '../db/schema';
+import type { Expression, ExpressionBuilder, Kysely, SqlBool } from 'kysely';
+import type { Database, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { writeAuditForUsers } from '../audit/audit';
 import { runInBatches, withBulkLock, type BatchProgress, type BatchSizing } from '../bulk/batches';
 import { SESSION_KINDS } from '../tokens/store';
 import { checkInstance } from '../validate';
 import { idArray, yieldToEventLoop } from '../bulk/sql';
-
-type Db = Kysely<Database> | Transaction<Database>;
 
 export interface InstancePlan {
   /** The host, lower-cased, without a leading `@`. */
