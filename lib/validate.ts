@@ -27,15 +27,6 @@ export function checkLocalNickname(nickname: string): string {
   return nickname;
 }
 
-/** `user@host`: a valid local part and a host name. */
-export function checkRemoteNickname(nickname: string): string {
-  const at = nickname.indexOf('@');
-  if (at <= 0 || !LOCAL_NICKNAME.test(nickname.slice(0, at)) || !HOST.test(nickname.slice(at + 1))) {
-    throw new UsageError(`invalid remote nickname ${show(nickname)}: expected user@host.example`);
-  }
-  return nickname;
-}
-
 export function checkInstance(instance: string): string {
   const host = instance.replace(/^@/, '');
   if (!HOST.test(host)) throw new UsageError(`invalid instance ${show(instance)}: expected a host name like example.com`);

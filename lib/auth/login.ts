@@ -1,5 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database, UserRow } from '../db/schema';
+import type { UserRow, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { CtlError, RefusedError } from '../errors';
 import { costOf, hashPassword, verifyPassword } from './passwords';
@@ -8,8 +7,7 @@ import { issueToken } from '../tokens/store';
 import { findUser } from '../user/find';
 import { verifySecondFactor } from './mfa';
 import { createUser, planNewUser, type CreateUserSettings, type CreatedUser, type NewUserInput } from '../user/new';
-
-type Db = Kysely<Database> | Transaction<Database>;
+import { redeemInvite } from '../invites/invites';
 
 /** What login and session checks need from the configuration. */
 export interface AuthSettings {
@@ -244,7 +242,6 @@ export async function register(ctx: LibContext, settings: RegistrationSettings, 
     confirmed: !settings.requireConfirmation,
   };
   if (input.inviteToken !== null) {
-    const { redeemInvite } = require('../invites/invites') as typeof import('../invites/invites');
     return redeemInvite(ctx, input.inviteToken, newUser, settings);
   }
   const plan = planNewUser(newUser);

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../db/schema';
 import { ConflictError, InterruptedError } from '../errors';
+import { plural } from '../text';
 
 export interface BatchProgress {
   /** Rows done so far. */
@@ -122,7 +123,7 @@ async function batchLoop(
     // without this a Ctrl-C would only be seen once the whole job was done.
     await new Promise((resolve) => setImmediate(resolve));
     if (opts.signal?.aborted) {
-      throw new InterruptedError(`interrupted after ${affected} row(s) in ${batches} batch(es); every finished batch is saved, re-run to finish the rest`);
+      throw new InterruptedError(`interrupted after ${plural(affected, 'row')} in ${plural(batches, 'batch', 'batches')}; every finished batch is saved, re-run to finish the rest`);
     }
     const number = batches + 1;
     if (opts.beforeBatch) await opts.beforeBatch(limit, number);

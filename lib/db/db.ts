@@ -37,7 +37,6 @@ function setTypeParsers(): void {
   types.setTypeParser(1082, (v: string) => v);
 }
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', '57P01', '57P03', '3D000', '28P01', '28000']);
 
 /** Turns a driver error met while connecting into exit 6 with a one-line reason. */
 export function connectionError(error: unknown, where: string): UnavailableError {
@@ -46,12 +45,6 @@ export function connectionError(error: unknown, where: string): UnavailableError
   return new UnavailableError(`cannot reach the database at ${where}: ${reason}`);
 }
 
-/** True for errors that mean the server went away mid-run (killed backend, lost socket). */
-export function isConnectionLoss(error: unknown): boolean {
-  const e = error as { code?: string; message?: string };
-  if (e?.code && UNREACHABLE.has(e.code)) return true;
-  return /Connection terminated|terminating connection|Client has encountered a connection error|not queryable/i.test(e?.message ?? '');
-}
 
 async function openPostgres(opts: OpenOptions): Promise<DbHandle> {
   const { Pool } = require('pg') as typeof import('pg');

@@ -13,3 +13,16 @@ export function userConflict(error: unknown, nickname: string, email: string | n
   if (constraint.includes('email')) return new ConflictError(`email ${email} is already taken`);
   return new ConflictError(`nickname ${nickname} is already taken`);
 }
+
+/** Driver and server codes that mean the database cannot be reached (or let us in). */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', '57P01', '57P03', '3D000', '28P01', '28000']);
+
+/**
+ * True for errors that mean the server went away mid-run (killed backend, lost socket). Here, not in
+ * db.ts, so the runner reports errors with it without loading kysely or a driver.
+ */
+export function isConnectionLoss(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  if (e?.code && UNREACHABLE.has(e.code)) return true;
+  return /Connection terminated|terminating connection|Client has encountered a connection error|not queryable/i.test(e?.message ?? '');
+}

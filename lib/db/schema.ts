@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
 
 /**
  * The one description of every table. Migrations create exactly these columns
@@ -13,6 +13,9 @@ export interface Database {
   audit_log: AuditLogTable;
   avatars: AvatarsTable;
 }
+
+/** What a lib/ function queries through: the database, or a transaction it is part of. */
+export type Db = Kysely<Database> | Transaction<Database>;
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -131,5 +134,4 @@ export type UserRow = Selectable<UsersTable>;
 export type NewUserRow = Insertable<UsersTable>;
 export type UserUpdate = Updateable<UsersTable>;
 export type InviteRow = Selectable<InvitesTable>;
-export type TokenRow = Selectable<TokensTable>;
 export type AuditRow = Selectable<AuditLogTable>;

@@ -6,6 +6,7 @@ import { createHashPool } from '../auth/hash-pool';
 import type { RawRecord } from './parse';
 import { planImport, type ImportProblem } from './plan';
 import { writeImport, type CreatedImportRow, type ImportSettings, type LostImportRow } from './write';
+import { DRY_RUN_SUFFIX } from '../text';
 
 /**
  * `ctl user import` as one domain function: under the `import` bulk lock, read and check the
@@ -238,7 +239,7 @@ export function importFailure(r: ImportResult, listedAbove: boolean): CtlError |
     const why = `nothing imported: ${r.failed} of ${r.total} row(s) have problems${above}; fix them, or pass --continue-on-error to import the rest`;
     return r.onlyTaken ? new ConflictError(why) : new UsageError(why);
   }
-  if (r.outcome === 'dry_run') return r.failed > 0 ? new PartialFailureError(`${r.failed} of ${r.total} row(s) would fail (dry run)`) : null;
+  if (r.outcome === 'dry_run') return r.failed > 0 ? new PartialFailureError(`${r.failed} of ${r.total} row(s) would fail${DRY_RUN_SUFFIX}`) : null;
   const why: string[] = [];
   if (r.failed > 0) why.push(`${r.failed} of ${r.total} row(s) failed${above}; ${r.created} created`);
   if (r.mail.failed.length > 0) {

@@ -1,6 +1,6 @@
 import { isExists, isValid, parseISO } from 'date-fns';
-import type { Kysely, Transaction } from 'kysely';
-import type { Database, InviteRow, InviteType } from '../db/schema';
+import type { Kysely } from 'kysely';
+import type { Database, InviteRow, InviteType, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { ConflictError, NotFoundError, UsageError } from '../errors';
 import { hashToken, newToken } from '../tokens/secrets';
@@ -11,8 +11,6 @@ import { checkEmail, checkText, MAX_NAME_LENGTH } from '../validate';
 import { hashPassword } from '../auth/passwords';
 import { userConflict } from '../db/pg-errors';
 import { assertAvailable, insertUser, planNewUser, type CreatedUser, type CreateUserSettings, type NewUserInput } from '../user/new';
-
-type Db = Kysely<Database> | Transaction<Database>;
 
 /**
  * `valid` while Pleroma would accept it: not used, today (UTC) on or before the expiry day, uses

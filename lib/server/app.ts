@@ -1,14 +1,13 @@
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Config } from '../config';
-import type { LibContext } from '../lib-context';
-import type { Database } from '../db/schema';
-import { authenticate, LoginThrottle, RateLimiter, type Authenticated } from '../auth/login';
-import { isConnectionLoss } from '../db/db';
+import { authenticate, LoginThrottle, RateLimiter } from '../auth/login';
+import { isConnectionLoss } from '../db/pg-errors';
 import type { ServerDatabase } from './database';
 import type { Mailer } from '../mail/mailer';
 import { errorBody, HttpError, sendHttpError, toHttpError, UNAUTHORIZED } from './http';
+import type { AppState } from './state';
 import { authRoutes } from './routes/auth';
+import { registrationRoutes } from './routes/registration';
 import { userRoutes } from './routes/user';
 import { fileRoutes } from './routes/files';
 import { metricsRoutes } from './routes/metrics';
@@ -26,31 +25,6 @@ export interface ServerDeps {
   readonly mailer?: Mailer | null;
 }
 
-/** What every route module is handed: settings, clock and the in-memory limiters of this process. */
-export interface AppState {
-  readonly config: Config;
-  readonly now: () => Date;
-  readonly log: (line: string) => void;
-  readonly mailer: Mailer | null;
-  readonly loginThrottle: LoginThrottle;
-  /** Verification emails: one per address per CTL_VERIFY_RESEND_INTERVAL ... */
-  readonly resendPerEmail: RateLimiter;
-  /** ... and a few per client address per hour, so no one can mail-bomb through many addresses. */
-  readonly resendPerAddress: RateLimiter;
-  /** The database for this request (opened on first use, let go when the response is sent). */
-  db(request: FastifyRequest): Promise<Kysely<Database>>;
-  /** A LibContext for this request: the actor is `app:<nickname>` once authenticated, else `app`. */
-  lib(request: FastifyRequest): Promise<LibContext>;
-  /** onRequest hook: 401 with the reference's body unless a live bearer token is presented. */
-  requireAuth(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    auth: Authenticated | null;
-    leasedDb: Kysely<Database> | null;
-  }
-}
 
 /** The bearer token of a request, or null. */
 function bearer(request: FastifyRequest): string | null {
@@ -156,7 +130,9 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   fileRoutes(app, state);
   metricsRoutes(app, state);
   pageRoutes(app, state);
+  registrationRoutes(app, state);
   return app;
 }
 
 export { HttpError };
+export type { AppState };

@@ -1,4 +1,4 @@
-import type { AppState } from './app';
+import type { AppState } from './state';
 import { confirmationMail, sendMail } from '../mail/mailer';
 
 export interface MailLink {

@@ -1,4 +1,5 @@
 /** The small server-rendered pages behind the links: no scripts, no external assets. */
+import type { FastifyReply } from 'fastify';
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -58,4 +59,9 @@ ${body.text}
 
 export function message(kind: 'error' | 'success', text: string, id = kind): Html {
   return html`<p class="${kind}" id="${id}" role="${kind === 'error' ? 'alert' : 'status'}">${text}</p>`;
+}
+
+/** A page as the reply: HTML with this app's CSP, never framed. */
+export function sendPage(reply: FastifyReply, status: number, title: string, body: Html): FastifyReply {
+  return reply.code(status).header('content-type', 'text/html; charset=utf-8').header('content-security-policy', PAGE_CSP).header('x-frame-options', 'DENY').send(page(title, body));
 }

@@ -1,10 +1,8 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database, TokenKind } from '../db/schema';
+import type { Transaction } from 'kysely';
+import type { Database, TokenKind, Db } from '../db/schema';
 import { ConflictError, NotFoundError } from '../errors';
 import { hashToken } from './secrets';
 import { revokeTokens } from './store';
-
-type Db = Kysely<Database> | Transaction<Database>;
 
 /**
  * What a single-use link's token is worth right now. A revoked token reads as `used`: it can

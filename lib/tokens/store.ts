@@ -1,8 +1,5 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database, TokenKind } from '../db/schema';
+import type { TokenKind, Db } from '../db/schema';
 import { hashToken, newToken } from './secrets';
-
-type Db = Kysely<Database> | Transaction<Database>;
 
 export const SESSION_KINDS: readonly TokenKind[] = ['access', 'refresh', 'authorization'];
 

@@ -1,13 +1,11 @@
-import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
-import type { Database } from '../db/schema';
+import type { ExpressionBuilder, Transaction } from 'kysely';
+import type { Database, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { writeAudit } from '../audit/audit';
 import { revokeSessions, SESSION_KINDS } from '../tokens/store';
 import { countRevocable } from './sign_out';
 import { requireUser } from './find';
 import { assertNotLastAdmin, lockUserGuardingLastAdmin } from './last-admin';
-
-type Db = Kysely<Database> | Transaction<Database>;
 
 export interface ActivationResult {
   readonly id: number;

@@ -1,12 +1,9 @@
-import type { Kysely, Transaction } from 'kysely';
 import type { LibContext } from '../lib-context';
-import type { Database } from '../db/schema';
+import type { Db } from '../db/schema';
 import { revokeTokens } from '../tokens/store';
 import { writeAudit } from '../audit/audit';
 import { requireUser } from './find';
 import { countPendingConfirmations } from './set';
-
-type Db = Kysely<Database> | Transaction<Database>;
 
 export interface ConfirmResult {
   readonly userId: number;

@@ -5,8 +5,9 @@ import { CtlError, InterruptedError, PartialFailureError } from '../errors';
 import type { BatchProgress, BatchSizing } from '../bulk/batches';
 import { runBulkJob } from '../bulk/job';
 import { writeAuditForUsers } from '../audit/audit';
-import { isConnectionLoss } from '../db/db';
+import { isConnectionLoss } from '../db/pg-errors';
 import { hashToken, newToken } from '../tokens/secrets';
+import { plural } from '../text';
 
 /**
  * The users confirm_all and unconfirm_all touch: local, active, neither admin nor moderator, not
@@ -159,13 +160,13 @@ export async function bulkConfirm(ctx: LibContext, verb: BulkConfirmVerb, settin
     } catch (error) {
       const done = verb === 'confirm_all' ? 'confirmed' : 'unconfirmed';
       if (error instanceof InterruptedError) {
-        throw new InterruptedError(`interrupted: ${done} ${stats.changed} user(s) in ${batches} batch(es); every finished batch is saved, re-run ${verb} to finish the rest`);
+        throw new InterruptedError(`interrupted: ${done} ${plural(stats.changed, 'user')} in ${plural(batches, 'batch', 'batches')}; every finished batch is saved, re-run ${verb} to finish the rest`);
       }
       // A lost server is exit 6 whatever was done before it (the runner says so in one line).
       if (error instanceof CtlError || stats.changed === 0 || isConnectionLoss(error)) throw error;
       const reason = (error as Error)?.message?.split('\n')[0] ?? String(error);
       throw new PartialFailureError(
-        `${done} ${stats.changed} user(s) in ${batches} batch(es), then a batch failed and was rolled back: ${reason}; the users done stay done, re-run ${verb} to finish`,
+        `${done} ${plural(stats.changed, 'user')} in ${plural(batches, 'batch', 'batches')}, then a batch failed and was rolled back: ${reason}; the users done stay done, re-run ${verb} to finish`,
       );
     }
     return { verb, matched, changed: stats.changed, tokensIssued: stats.tokensIssued, tokensRevoked: stats.tokensRevoked, batches, dryRun: false };

@@ -1,5 +1,5 @@
-import type { Expression, ExpressionBuilder, Kysely, SqlBool, Transaction } from 'kysely';
-import type { Database } from '../db/schema';
+import type { Expression, ExpressionBuilder, Kysely, SqlBool } from 'kysely';
+import type { Database, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { writeAuditForUsers } from '../audit/audit';
 import type { BatchProgress, BatchSizing } from '../bulk/batches';
@@ -7,8 +7,6 @@ import { runBulkJob } from '../bulk/job';
 import { SESSION_KINDS } from '../tokens/store';
 import { checkInstance } from '../validate';
 import { idArray } from '../bulk/sql';
-
-type Db = Kysely<Database> | Transaction<Database>;
 
 export interface InstancePlan {
   /** The host, lower-cased, without a leading `@`. */

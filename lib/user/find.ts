@@ -1,8 +1,5 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database, UserRow } from '../db/schema';
+import type { UserRow, Db } from '../db/schema';
 import { NotFoundError } from '../errors';
-
-type Db = Kysely<Database> | Transaction<Database>;
 
 export interface FindOptions {
   /** Only local accounts count (Pleroma: rm, sign_out, set, ...). */

@@ -1,8 +1,7 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database, UserRow } from '../db/schema';
+import type { Transaction } from 'kysely';
+import type { Database, UserRow, Db } from '../db/schema';
 import { ConflictError } from '../errors';
 
-type Db = Kysely<Database> | Transaction<Database>;
 type AdminState = Pick<UserRow, 'id' | 'nickname' | 'admin' | 'local' | 'active' | 'deleted_at'>;
 
 function isActiveLocalAdmin(user: AdminState): boolean {

@@ -1,5 +1,5 @@
-import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
-import type { Database } from '../db/schema';
+import type { ExpressionBuilder, Transaction } from 'kysely';
+import type { Database, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { writeAudit, writeAuditForUsers } from '../audit/audit';
 import { NotFoundError } from '../errors';
@@ -8,8 +8,6 @@ import { runBulkJob } from '../bulk/job';
 import { requireLocalUserIncludingDeleted, softDeleteLocked, type RetentionSettings } from './rm';
 import { assertNotLastAdmin, lockUserGuardingLastAdmin } from './last-admin';
 import { idArray } from '../bulk/sql';
-
-type Db = Kysely<Database> | Transaction<Database>;
 
 /** The bulk locks of the jobs that hard-delete accounts (`restore` waits for neither). */
 export const PURGE_JOBS = ['rm', 'purge_deleted'] as const;

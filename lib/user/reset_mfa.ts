@@ -1,10 +1,7 @@
-import type { Kysely, Transaction } from 'kysely';
 import type { LibContext } from '../lib-context';
-import type { Database } from '../db/schema';
+import type { Db } from '../db/schema';
 import { writeAudit } from '../audit/audit';
 import { requireLocalUser } from './find';
-
-type Db = Kysely<Database> | Transaction<Database>;
 
 export interface MfaResetResult {
   readonly userId: number;

@@ -1,12 +1,10 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database, UserRow } from '../db/schema';
+import { sql } from 'kysely';
+import type { UserRow, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { writeAudit } from '../audit/audit';
 import { ConflictError } from '../errors';
 import { requireLocalUserIncludingDeleted, restorableUntil, type RetentionSettings } from './rm';
 import { PURGE_JOBS } from './purge';
-
-type Db = Kysely<Database> | Transaction<Database>;
 
 export interface RestoreResult {
   readonly id: number;

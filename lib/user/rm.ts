@@ -1,13 +1,11 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database, TokenKind, UserRow } from '../db/schema';
+import type { Transaction } from 'kysely';
+import type { Database, TokenKind, UserRow, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { writeAudit } from '../audit/audit';
 import { revokeTokens } from '../tokens/store';
 import { NotFoundError } from '../errors';
 import { findUser } from './find';
 import { assertNotLastAdmin, lockUserGuardingLastAdmin } from './last-admin';
-
-type Db = Kysely<Database> | Transaction<Database>;
 
 /** Every kind of token: a deleted account keeps none alive (sessions, reset and confirmation links). */
 export const ALL_TOKEN_KINDS: readonly TokenKind[] = ['access', 'refresh', 'authorization', 'password_reset', 'email_confirmation'];

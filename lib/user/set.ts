@@ -1,6 +1,6 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import type { LibContext } from '../lib-context';
-import type { Database, UserRow, UserUpdate } from '../db/schema';
+import type { Database, UserRow, UserUpdate, Db } from '../db/schema';
 import { ConflictError, UsageError } from '../errors';
 import { checkEmail, checkText, MAX_BIO_LENGTH, MAX_NAME_LENGTH } from '../validate';
 import { issueToken, revokeTokens } from '../tokens/store';
@@ -10,8 +10,6 @@ import { links } from '../tokens/links';
 import { requireLocalUser } from './find';
 import { assertNotLastAdmin, lockUserGuardingLastAdmin } from './last-admin';
 import { toUserJson, type UserJson } from './present';
-
-type Db = Kysely<Database> | Transaction<Database>;
 
 /** What `set` may change; an absent key is left alone. */
 export interface UserChanges {

@@ -1,11 +1,8 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database, TokenKind } from '../db/schema';
+import type { TokenKind, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { writeAudit } from '../audit/audit';
 import { revokeTokens, SESSION_KINDS } from '../tokens/store';
 import { requireLocalUser } from './find';
-
-type Db = Kysely<Database> | Transaction<Database>;
 
 /** Tokens of these kinds that revokeTokens would revoke: neither revoked nor used (expired ones included). */
 export async function countRevocable(db: Db, userId: number, kinds: readonly TokenKind[]): Promise<number> {

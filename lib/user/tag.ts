@@ -1,12 +1,9 @@
-import type { Kysely, Transaction } from 'kysely';
 import type { LibContext } from '../lib-context';
-import type { Database } from '../db/schema';
+import type { Db } from '../db/schema';
 import { UsageError } from '../errors';
 import { normalizeTag } from '../validate';
 import { writeAudit } from '../audit/audit';
 import { requireUser } from './find';
-
-type Db = Kysely<Database> | Transaction<Database>;
 
 export type TagAction = 'tag' | 'untag';
 

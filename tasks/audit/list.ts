@@ -3,6 +3,9 @@ import type { AuditRecord } from '../../lib/audit/audit';
 import type { Column } from '../runner/formats';
 import { UsageError } from '../../lib/errors';
 import { writeRows } from '../runner/render';
+import { parseSince } from '../../lib/dates';
+import { auditPages } from '../../lib/audit/audit';
+import { findUser } from '../../lib/user/find';
 
 const COLUMNS: readonly Column<AuditRecord>[] = [
   { header: 'at', value: (r) => r.at.toISOString().replace(/\.\d{3}Z$/, 'Z') },
@@ -29,15 +32,12 @@ const verb: VerbModule = {
       .example('$0 audit list --verb set --limit 20 --format ndjson', 'The last 20 set changes as NDJSON'),
   async run(argv, ctx) {
     if (argv.action !== 'list') throw new UsageError(`unknown audit action ${String(argv.action)}: use list`);
-    const { parseSince } = require('../../lib/dates') as typeof import('../../lib/dates');
-    const { auditPages } = require('../../lib/audit/audit') as typeof import('../../lib/audit/audit');
     const since = argv.since === undefined ? undefined : parseSince(String(argv.since), '--since', ctx.now());
     const verbName = argv.verb === undefined ? undefined : String(argv.verb).replace(/-/g, '_');
     const { db } = await ctx.db();
     let userId: number | undefined;
     let nickname: string | undefined;
     if (argv.user !== undefined) {
-      const { findUser } = require('../../lib/user/find') as typeof import('../../lib/user/find');
       const ref = String(argv.user);
       const user = await findUser(db, ref, { includeDeleted: true });
       userId = user?.id;

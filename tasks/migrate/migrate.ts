@@ -1,5 +1,7 @@
 import type { VerbModule } from '../runner/verb';
 import { UsageError } from '../../lib/errors';
+import { plural } from '../../lib/text';
+import { migrateDown, migrateToLatest, migrationStatus } from '../../lib/db/migrate';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -8,34 +10,28 @@ const verb: VerbModule = {
       .example('$0 migrate', 'Apply every pending migration')
       .example('$0 migrate status', 'Which migrations ran, and when'),
   async run(argv, ctx) {
-    const { migrateDown, migrateToLatest, migrationStatus } = require('../../lib/db/migrate') as typeof import('../../lib/db/migrate');
     const action = String(argv.action);
     const handle = await ctx.db('none');
     if (action === 'status') {
       const status = await migrationStatus(handle.db);
-      if (ctx.format !== 'table') {
-        ctx.data(require('../runner/formats').encodeObject(ctx.format, { migrations: status }));
-        return;
-      }
-      for (const m of status) ctx.io.stdout.write(`${m.executedAt ? 'applied' : 'pending'}  ${m.name}${m.executedAt ? `  ${m.executedAt.toISOString()}` : ''}\n`);
+      // The listing is what was asked for: shown even with -q.
+      ctx.result({ migrations: status }, status.map((m) => ({ keep: `${m.executedAt ? 'applied' : 'pending'}  ${m.name}${m.executedAt ? `  ${m.executedAt.toISOString()}` : ''}` })));
       return;
     }
     if (ctx.dryRun) {
       const pending = (await migrationStatus(handle.db)).filter((m) => !m.executedAt).map((m) => m.name);
-      ctx.say(action === 'down' ? 'Would undo the newest migration (dry run)' : `Would apply ${pending.length} migration(s)${pending.length ? `: ${pending.join(', ')}` : ''} (dry run)`);
+      ctx.result(null, [action === 'down' ? `Would undo the newest migration${ctx.dryRunSuffix}` : `Would apply ${plural(pending.length, 'migration')}${pending.length ? `: ${pending.join(', ')}` : ''}${ctx.dryRunSuffix}`]);
       return;
     }
     if (action === 'down') {
       await ctx.confirm('Undo the newest migration? Its tables and their data are dropped. [y/N] ', { what: 'undo a migration', declined: 'Nothing was changed.' });
       const name = await migrateDown(handle.db);
-      ctx.say(name ? `Migrated down: ${name}` : 'No migration to undo');
-      if (ctx.format !== 'table') ctx.data(require('../runner/formats').encodeObject(ctx.format, { undone: name }));
+      ctx.result({ undone: name }, [name ? `Migrated down: ${name}` : 'No migration to undo']);
       return;
     }
     if (action !== 'up' && action !== 'latest') throw new UsageError(`unknown migrate action ${action}`);
     const applied = await migrateToLatest(handle.db);
-    ctx.say(applied.length ? `Applied ${applied.length} migration(s): ${applied.join(', ')}` : 'The schema is up to date');
-    if (ctx.format !== 'table') ctx.data(require('../runner/formats').encodeObject(ctx.format, { applied }));
+    ctx.result({ applied }, [applied.length ? `Applied ${plural(applied.length, 'migration')}: ${applied.join(', ')}` : 'The schema is up to date']);
   },
 };
 

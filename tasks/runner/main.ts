@@ -1,7 +1,8 @@
 import yargs, { type Argv, type ArgumentsCamelCase } from 'yargs';
 import { CtlError, UsageError, exitCodeOf, InterruptedError } from '../../lib/errors';
 import type { Env } from '../../lib/config';
-import { FORMATS, type Format } from './formats';
+import { FORMATS, sanitizeForTerminal, type Format } from './formats';
+import { isConnectionLoss } from '../../lib/db/pg-errors';
 import { processIo, type Io } from './io';
 import type { VerbEntry, VerbModule } from './verb';
 import type { OpenDatabase } from './task-context';
@@ -19,7 +20,6 @@ interface RunState {
 
 /** Turns any failure into one line on stderr and its exit code: the only place that does. */
 function report(state: RunState, error: unknown): void {
-  const { isConnectionLoss } = require('../../lib/db/db') as typeof import('../../lib/db/db');
   let code = exitCodeOf(error);
   let message = error instanceof Error ? error.message : String(error);
   if (!(error instanceof CtlError)) {
@@ -32,30 +32,9 @@ function report(state: RunState, error: unknown): void {
   }
   // One line, always: yargs' own messages span several. The message may quote what was typed
   // (`No user <ref>`): its control characters must not reach the terminal.
-  const { sanitizeForTerminal } = require('./formats') as typeof import('./formats');
   state.io.stderr.write(`${sanitizeForTerminal(message.trim().replace(/\s*\n\s*/g, ' '))}\n`);
   if (state.env.DEBUG && error instanceof Error && error.stack) state.io.stderr.write(`${error.stack}\n`);
   state.exitCode = code;
-}
-
-async function runVerb(state: RunState, mod: VerbModule, argv: ArgumentsCamelCase<Record<string, unknown>>): Promise<void> {
-  const { loadConfig } = require('../../lib/config') as typeof import('../../lib/config');
-  const { TaskContext } = require('./task-context') as typeof import('./task-context');
-  const config = loadConfig(state.env, { databaseUrl: argv.databaseUrl as string | undefined });
-  const format: Format = argv.json ? 'json' : ((argv.format as Format | undefined) ?? 'table');
-  const ctx = new TaskContext(state.io, config, {
-    format,
-    quiet: Boolean(argv.quiet),
-    dryRun: Boolean(argv.dryRun),
-    assumeYes: Boolean(argv.assumeYes),
-    actor: (argv.actor as string | undefined) || config.actor,
-    reason: (argv.reason as string | undefined) ?? null,
-  }, state.signal, undefined, state.openDatabase);
-  try {
-    await mod.run(argv, ctx);
-  } finally {
-    await ctx.close();
-  }
 }
 
 /** Registers a verb whose module is required only when yargs picks it. */
@@ -67,7 +46,8 @@ export function registerVerb(y: Argv, state: RunState, entry: VerbEntry): Argv {
     aliases: aliasesOf(entry),
     describe: entry.describe,
     builder: (inner: Argv) => load().builder(inner),
-    handler: (argv: ArgumentsCamelCase<Record<string, unknown>>) => runVerb(state, load(), argv),
+    // The runner's one lazy boundary: the verb's module, and the context that runs it, load here.
+    handler: (argv: ArgumentsCamelCase<Record<string, unknown>>) => (require('./run-verb') as typeof import('./run-verb')).runVerb(state, load(), argv),
   });
 }
 

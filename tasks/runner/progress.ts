@@ -1,5 +1,6 @@
 import type { BatchProgress } from '../../lib/bulk/batches';
 import type { TaskContext } from './task-context';
+import { plural } from '../../lib/text';
 
 export interface Progress {
   update(progress: BatchProgress): void;
@@ -52,7 +53,7 @@ export function startProgress(ctx: TaskContext, label: string, total: number | n
     const rate = p.done / seconds;
     const of = p.total !== null ? `/${p.total}` : '';
     const eta = p.total !== null && p.done < p.total && rate > 0 ? `, ETA ${formatDuration((p.total - p.done) / rate)}` : '';
-    ctx.io.stderr.write(`${label}: ${p.done}${of} rows, ${p.batches} batch(es), ${Math.round(rate)} rows/s${eta}\n`);
+    ctx.io.stderr.write(`${label}: ${p.done}${of} rows, ${plural(p.batches, 'batch', 'batches')}, ${Math.round(rate)} rows/s${eta}\n`);
   };
   return {
     update(p) {

@@ -1,15 +1,18 @@
 import type { Config } from '../../lib/config';
-import type { DbHandle, OpenOptions } from '../../lib/db/db';
+import { openDatabase as openLibDatabase, type DbHandle, type OpenOptions } from '../../lib/db/db';
 import type { LibContext } from '../../lib/lib-context';
-import type { Mailer } from '../../lib/mail/mailer';
-import type { Format } from './formats';
+import { createMailer, type Mailer } from '../../lib/mail/mailer';
+import { encodeObject, keyValueLines, sanitizeForTerminal, type Format } from './formats';
 import { RefusedError } from '../../lib/errors';
 import { readLine, type Io } from './io';
+import { DRY_RUN_SUFFIX } from '../../lib/text';
+
+// This module is loaded only when a verb runs (tasks/runner/run-verb.ts, behind the runner's one
+// lazy boundary), so it imports lib/db (kysely) at the top; the drivers (pg, PGlite) and nodemailer
+// load inside lib/ on first use only.
 
 /** Stored values (a name, a bio) go into human lines: their control characters must not reach the terminal. */
-function forTerminal(line: string): string {
-  return (require('./formats') as typeof import('./formats')).sanitizeForTerminal(line);
-}
+const forTerminal = sanitizeForTerminal;
 
 /** A line of a verb's result for people; `{ keep }` marks one that -q must not hide (a one-time link). */
 export type ResultLine = string | { readonly keep: string };
@@ -44,7 +47,7 @@ export class TaskContext {
     readonly options: GlobalOptions,
     readonly signal: AbortSignal,
     readonly now: () => Date = () => new Date(),
-    private readonly openDatabase: OpenDatabase = (opts) => (require('../../lib/db/db') as typeof import('../../lib/db/db')).openDatabase(opts),
+    private readonly openDatabase: OpenDatabase = openLibDatabase,
   ) {}
 
   get format(): Format {
@@ -77,7 +80,6 @@ export class TaskContext {
   /** The SMTP mailer from the settings, made on first use (nodemailer loads only then); null when mail is not configured. */
   mailer(): Mailer | null {
     if (this.mailerInstance === undefined) {
-      const { createMailer } = require('../../lib/mail/mailer') as typeof import('../../lib/mail/mailer');
       this.mailerInstance = createMailer(this.config);
     }
     return this.mailerInstance;
@@ -99,21 +101,23 @@ export class TaskContext {
 
   /**
    * The one way a verb prints its result. In table format: `lines` on stdout (with -q only the
-   * kept ones), or, when there are no lines, `data` as aligned `key  value` lines. In a data
-   * format: `data` on stdout (even with -q), and `lines` on stderr (not with -q; kept lines not at
-   * all, the data holds them).
+   * kept ones), or, when no `lines` are given at all, `data` as aligned `key  value` lines (`[]`
+   * prints nothing: `serve` has no result for people). In a data format: `data` on stdout (even
+   * with -q), and `lines` on stderr (not with -q; kept lines not at all, the data holds them).
    */
-  result(data: Record<string, unknown> | null, lines: readonly ResultLine[] = []): void {
-    const { encodeObject, keyValueLines } = require('./formats') as typeof import('./formats');
+  result(data: Record<string, unknown> | null, lines?: readonly ResultLine[]): void {
     if (this.format === 'table') {
-      if (lines.length === 0 && data) this.io.stdout.write(keyValueLines(data));
+      if (lines === undefined) {
+        if (data) this.io.stdout.write(keyValueLines(data));
+        return;
+      }
       for (const line of lines) {
         if (typeof line === 'string') this.say(line);
         else this.io.stdout.write(`${forTerminal(line.keep)}\n`);
       }
       return;
     }
-    for (const line of lines) if (typeof line === 'string') this.say(line);
+    for (const line of lines ?? []) if (typeof line === 'string') this.say(line);
     if (data) this.data(encodeObject(this.format, data));
   }
 
@@ -129,7 +133,7 @@ export class TaskContext {
 
   /** ` (dry run)` after a message when nothing was written (Mastodon's habit). */
   get dryRunSuffix(): string {
-    return this.dryRun ? ' (dry run)' : '';
+    return this.dryRun ? DRY_RUN_SUFFIX : '';
   }
 
   /**

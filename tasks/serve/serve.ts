@@ -1,5 +1,8 @@
 import type { VerbModule } from '../runner/verb';
-import { InterruptedError, UsageError } from '../../lib/errors';
+import { InterruptedError, UsageError, UnavailableError } from '../../lib/errors';
+import { ServerDatabase } from '../../lib/server/database';
+import { buildServer } from '../../lib/server/app';
+import { createMailer } from '../../lib/mail/mailer';
 
 /**
  * `ctl serve`: the app side. Runs until SIGTERM (exit 0) or Ctrl-C (exit 130), finishing the
@@ -20,9 +23,6 @@ const verb: VerbModule = {
       .example('$0 serve', 'Serve the API and the link pages on http://127.0.0.1:3080')
       .example('$0 serve --host 0.0.0.0 --port 8080', 'Listen on every interface, port 8080'),
   async run(argv, ctx) {
-    const { ServerDatabase } = require('../../lib/server/database') as typeof import('../../lib/server/database');
-    const { buildServer } = require('../../lib/server/app') as typeof import('../../lib/server/app');
-    const { createMailer } = require('../../lib/mail/mailer') as typeof import('../../lib/mail/mailer');
     const { config } = ctx;
     const port = (argv.port as number | undefined) ?? config.serve.port;
     const host = (argv.host as string | undefined) ?? config.serve.host;
@@ -44,11 +44,11 @@ const verb: VerbModule = {
       address = await app.listen({ port, host });
     } catch (error) {
       await database.close();
-      const { UnavailableError } = require('../../lib/errors') as typeof import('../../lib/errors');
       throw new UnavailableError(`cannot listen on ${host}:${port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
     ctx.warn(`Listening on ${address} (database: ${embedded ? `embedded, ${config.dataDir}` : first.where})`);
-    if (ctx.format !== 'table') ctx.data(require('../runner/formats').encodeObject(ctx.format, { listening: address }));
+    // For a supervisor reading a data format; people have the line above on stderr.
+    ctx.result({ listening: address }, []);
 
     const stoppedBy = await new Promise<'SIGTERM' | 'SIGINT'>((resolve) => {
       const onTerm = () => resolve('SIGTERM');

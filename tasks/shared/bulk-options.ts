@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import type { TaskContext } from '../runner/task-context';
 import type { BatchSizing } from '../../lib/bulk/batches';
 import { UsageError } from '../../lib/errors';
+import { encodeObject } from '../runner/formats';
 
 /**
  * `--batch-size N` for every bulk verb: rows per statement, each batch its own transaction; 1 to
@@ -35,14 +36,15 @@ export function sampleText(sample: readonly string[], total: number): string {
   return `${sample.join(', ')}${more > 0 ? ` (and ${more} more)` : ''}`;
 }
 
-/** The result object on stdout in json/ndjson/csv; in table format the human lines are the result. */
+/**
+ * The result object on stdout in json/ndjson/csv; in table format the human lines are the result.
+ * @deprecated Use `ctx.result(data, lines)`, the one way a verb prints its result; kept only for
+ * the bulk verbs not yet moved to it.
+ */
 export function emitResult(ctx: TaskContext, value: Record<string, unknown>): void {
   if (ctx.format === 'table') return;
-  const { encodeObject } = require('../runner/formats') as typeof import('../runner/formats');
   ctx.data(encodeObject(ctx.format, value));
 }
 
-/** `3 activities` / `1 activity`. */
-export function plural(n: number, one: string, many: string = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
+/** Re-exported for the bulk verbs that import it from here; new code imports lib/text. */
+export { plural } from '../../lib/text';

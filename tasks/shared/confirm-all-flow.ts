@@ -52,7 +52,7 @@ export async function runBulkConfirm(verb: BulkConfirmVerb, argv: Record<string,
     (progress as Progress | null)?.stop();
   }
   const lines: string[] = [];
-  if (result.dryRun) lines.push(result.matched === 0 ? `${words.none} (dry run)` : `${users(result.matched)} ${words.wouldDo} (dry run)`);
+  if (result.dryRun) lines.push(result.matched === 0 ? `${words.none}${ctx.dryRunSuffix}` : `${users(result.matched)} ${words.wouldDo}${ctx.dryRunSuffix}`);
   else if (result.matched === 0) lines.push(words.none);
   else if (verb === 'confirm_all') lines.push(`${words.done} ${users(result.changed)} in ${batches(result.batches)}.`);
   else {

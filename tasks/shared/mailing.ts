@@ -1,6 +1,7 @@
 import { PartialFailureError } from '../../lib/errors';
 import type { MailContent, Recipient } from '../../lib/mail/mailer';
 import type { TaskContext } from '../runner/task-context';
+import { sendMail, mailErrorReason, sendAccountDeletedNotice } from '../../lib/mail/mailer';
 
 /** Every kind of mail a verb sends. */
 export type MailKind = 'invitation' | 'set_password' | 'password_reset' | 'email_confirmation' | 'account_deleted';
@@ -30,7 +31,6 @@ export async function deliver(ctx: TaskContext, kind: MailKind, to: Recipient | 
   if (!to || !to.address) return { kind, to: null, status: 'no_address', error: null };
   const mailer = ctx.mailer();
   if (!mailer) return { kind, to: to.address, status: 'not_configured', error: null };
-  const { sendMail, mailErrorReason } = require('../../lib/mail/mailer') as typeof import('../../lib/mail/mailer');
   try {
     await sendMail(mailer, { to, ...content() });
     return { kind, to: to.address, status: 'sent', error: null };
@@ -78,7 +78,6 @@ export async function notifyAccountDeleted(
 ): Promise<void> {
   const mailer = ctx.mailer();
   if (!mailer || !user.email) return;
-  const { sendAccountDeletedNotice, mailErrorReason } = require('../../lib/mail/mailer') as typeof import('../../lib/mail/mailer');
   try {
     await sendAccountDeletedNotice(mailer, user, { appUrl: ctx.config.appUrl, restorableUntil });
   } catch (error) {

@@ -1,5 +1,5 @@
 import type { VerbModule } from '../runner/verb';
-import { emitResult } from '../shared/bulk-options';
+import { activateUser } from '../../lib/user/activate';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -8,14 +8,11 @@ const verb: VerbModule = {
       .example('$0 user activate alice', 'Let alice sign in again')
       .example('$0 user unban alice@example.com --reason "appeal accepted"', 'The same by email, with a reason for the audit log'),
   async run(argv, ctx) {
-    const { activateUser } = require('../../lib/user/activate') as typeof import('../../lib/user/activate');
     const lib = await ctx.lib();
     const result = await activateUser(lib, String(argv.user), { dryRun: ctx.dryRun });
     const nick = result.nickname;
-    if (!result.changed) ctx.say(`User ${nick} already activated`);
-    else if (ctx.dryRun) ctx.say(`${nick} would be activated (dry run)`);
-    else ctx.say(`Successfully activated ${nick}`);
-    emitResult(ctx, { id: result.id, nickname: nick, active: result.active, changed: result.changed, dryRun: result.dryRun });
+    const line = !result.changed ? `User ${nick} already activated` : ctx.dryRun ? `${nick} would be activated${ctx.dryRunSuffix}` : `Successfully activated ${nick}`;
+    ctx.result({ id: result.id, nickname: nick, active: result.active, changed: result.changed, dryRun: result.dryRun }, [line]);
   },
 };
 

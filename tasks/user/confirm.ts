@@ -1,4 +1,5 @@
 import type { VerbModule } from '../runner/verb';
+import { confirmUser } from '../../lib/user/confirm';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -7,16 +8,10 @@ const verb: VerbModule = {
       .example('$0 user confirm alice', "Confirm alice's email (nothing happens if it already is)")
       .example('$0 user confirm bob@example.com --reason "ticket 4711" --json', 'Confirm bob, record why, print the result as JSON'),
   async run(argv, ctx) {
-    const { confirmUser } = require('../../lib/user/confirm') as typeof import('../../lib/user/confirm');
     const result = await confirmUser(await ctx.lib(), String(argv.user), { dryRun: ctx.dryRun });
     const nick = result.nickname;
-    if (!result.changed) ctx.say(`${nick} doesn't need confirmation.${ctx.dryRunSuffix}`);
-    else if (result.dryRun) ctx.say(`${nick} would be confirmed (dry run)`);
-    else ctx.say(`${nick} confirmed.`);
-    if (ctx.format !== 'table') {
-      const { encodeObject } = require('../runner/formats') as typeof import('../runner/formats');
-      ctx.data(encodeObject(ctx.format, { ...result }));
-    }
+    const line = !result.changed ? `${nick} doesn't need confirmation.${ctx.dryRunSuffix}` : result.dryRun ? `${nick} would be confirmed${ctx.dryRunSuffix}` : `${nick} confirmed.`;
+    ctx.result({ ...result }, [line]);
   },
 };
 

@@ -1,5 +1,6 @@
 import type { VerbModule } from '../runner/verb';
-
+import { parseSince } from '../../lib/dates';
+import { countUsers } from '../../lib/user/count';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -8,8 +9,6 @@ const verb: VerbModule = {
       .example('$0 user count', 'Local users, and those who logged in within the last 365 days')
       .example('$0 user count --active-since 30d --json', 'The same for 30 days, as JSON for a monitoring job'),
   async run(argv, ctx) {
-    const { parseSince } = require('../../lib/dates') as typeof import('../../lib/dates');
-    const { countUsers } = require('../../lib/user/count') as typeof import('../../lib/user/count');
     const since = parseSince(String(argv.activeSince), '--active-since', ctx.now());
     const { db } = await ctx.db();
     const counts = await countUsers(db, since);

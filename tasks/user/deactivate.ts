@@ -1,5 +1,6 @@
 import type { VerbModule } from '../runner/verb';
-import { emitResult, plural } from '../shared/bulk-options';
+import { plural } from '../../lib/text';
+import { deactivateUser } from '../../lib/user/activate';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -8,20 +9,16 @@ const verb: VerbModule = {
       .example('$0 user deactivate alice --reason "spam"', 'Deactivate alice, drop her follows with local users, sign her out')
       .example('$0 user ban spammer@remote.example', 'The same for a remote account'),
   async run(argv, ctx) {
-    const { deactivateUser } = require('../../lib/user/activate') as typeof import('../../lib/user/activate');
     const lib = await ctx.lib();
     const result = await deactivateUser(lib, String(argv.user), { dryRun: ctx.dryRun });
     const nick = result.nickname;
     const what = `${plural(result.unfollowed, 'follow')} with local users, ${plural(result.revokedSessions, 'session')}`;
-    if (!result.changed) {
-      ctx.say(`User ${nick} already deactivated`);
-    } else if (ctx.dryRun) {
-      ctx.say(`${nick} would be deactivated; it would lose ${what} (dry run)`);
-    } else {
-      ctx.say(`Successfully deactivated ${nick} and unsubscribed all local followers`);
-      ctx.say(`Removed ${what}.`);
-    }
-    emitResult(ctx, { ...result });
+    const lines = !result.changed
+      ? [`User ${nick} already deactivated`]
+      : ctx.dryRun
+        ? [`${nick} would be deactivated; it would lose ${what}${ctx.dryRunSuffix}`]
+        : [`Successfully deactivated ${nick} and unsubscribed all local followers`, `Removed ${what}.`];
+    ctx.result({ ...result }, lines);
   },
 };
 

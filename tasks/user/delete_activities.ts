@@ -13,7 +13,7 @@ const verb: VerbModule = {
     const plan = await planDeleteActivities(lib, String(argv.user));
     const nick = plan.nickname;
     if (ctx.dryRun) {
-      ctx.result({ id: plan.id, nickname: nick, dryRun: true, wouldDelete: plan.activities }, [`${plural(plan.activities, 'activity', 'activities')} of ${nick} would be deleted (dry run)`]);
+      ctx.result({ id: plan.id, nickname: nick, dryRun: true, wouldDelete: plan.activities }, [`${plural(plan.activities, 'activity', 'activities')} of ${nick} would be deleted${ctx.dryRunSuffix}`]);
       return;
     }
     if (plan.activities > 0) {

@@ -6,6 +6,7 @@ import { startProgress, type Progress } from '../runner/progress';
 import { batchSizeOption, batchSizingOf } from '../shared/bulk-options';
 import { deliver } from '../shared/mailing';
 import { UsageError } from '../../lib/errors';
+import { DRY_RUN_SUFFIX, plural } from '../../lib/text';
 import { formatFromName, readRecords } from '../../lib/import/parse';
 import { importFailure, importUsers, ImportInterruptedError, type ImportPhase, type ImportResult, type ImportRowResult } from '../../lib/import/import';
 import { setPasswordMail } from '../../lib/mail/templates';
@@ -57,7 +58,7 @@ async function drained(ctx: TaskContext): Promise<void> {
 }
 
 function totalsLine(created: number, skipped: number, failed: number, dryRun: boolean): string {
-  return `Created: ${created}, Skipped: ${skipped}, Failed: ${failed}${dryRun ? ' (dry run)' : ''}`;
+  return `Created: ${created}, Skipped: ${skipped}, Failed: ${failed}${dryRun ? DRY_RUN_SUFFIX : ''}`;
 }
 
 /** The file named on the command line, or stdin for `-`; a failure to read it is exit 2. */
@@ -173,7 +174,7 @@ const verb: VerbModule = {
       stopProgress();
     }
     if (result.outcome === 'written') results.endProblems();
-    if (result.outcome === 'dry_run' && result.withoutPassword > 0) ctx.say(`${result.withoutPassword} user(s) without a password would get a set-password link (dry run)`);
+    if (result.outcome === 'dry_run' && result.withoutPassword > 0) ctx.say(`${plural(result.withoutPassword, 'user')} without a password would get a set-password link${ctx.dryRunSuffix}`);
     const extra = result.outcome === 'dry_run' ? { withoutPassword: result.withoutPassword } : {};
     ctx.result(
       ctx.format === 'json'

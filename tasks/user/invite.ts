@@ -1,6 +1,8 @@
 import type { VerbModule } from '../runner/verb';
 
 import { announceMail, deliver, failIfUndelivered, type MailReport } from '../shared/mailing';
+import { invitationMail } from '../../lib/mail/templates';
+import * as invites from '../../lib/invites/invites';
 
 const INSTEAD = 'pass the link above on yourself';
 
@@ -17,7 +19,6 @@ const verb: VerbModule = {
       .example('$0 user invite --max-use 10 --expires-at 2026-12-31', 'A reusable invite for 10 accounts, valid through Dec 31 (UTC)')
       .example('$0 user invite --email jane@example.com --name "Jane Doe" --expires-in 7d', 'Mail a one-week invitation to Jane'),
   async run(argv, ctx) {
-    const invites = require('../../lib/invites/invites') as typeof import('../../lib/invites/invites');
     const now = ctx.now();
     const str = (v: unknown): string | null => (v === undefined ? null : Array.isArray(v) ? String(v[v.length - 1]) : String(v));
     const expiresAt = invites.resolveInviteExpiry({ expiresAt: str(argv.expiresAt), expiresIn: str(argv.expiresIn) }, now);
@@ -33,26 +34,22 @@ const verb: VerbModule = {
 
     if (ctx.dryRun) {
       await invites.assertInviteEmailFree(lib.db, plan.email);
-      ctx.say(`Would generate user invite token ${label}${plan.email ? ` and mail it to ${plan.email}` : ''} (dry run)`);
-      if (ctx.format !== 'table') ctx.result({ dryRun: true, ...plan });
+      ctx.result({ dryRun: true, ...plan }, [`Would generate user invite token ${label}${plan.email ? ` and mail it to ${plan.email}` : ''}${ctx.dryRunSuffix}`]);
       return;
     }
 
     const created = await invites.createInvite(lib, input, ctx.config);
-    ctx.say(`Generated user invite token ${label}`);
-    // The URL is the invite: shown even with -q.
-    if (ctx.format === 'table') ctx.io.stdout.write(`${created.url}\n`);
 
     const reports: MailReport[] = [];
     if (plan.email) {
-      const { invitationMail } = require('../../lib/mail/templates') as typeof import('../../lib/mail/templates');
       reports.push(
         await deliver(ctx, 'invitation', { address: plan.email, name: plan.name }, () =>
           invitationMail({ appUrl: ctx.config.appUrl, url: created.url, name: plan.name, expiresAt: plan.expiresAt, uses: plan.maxUse ?? 1 }),
         ),
       );
     }
-    if (ctx.format !== 'table') ctx.result({ ...created.invite, token: created.token, url: created.url, mail: reports });
+    // The URL is the invite: shown even with -q.
+    ctx.result({ ...created.invite, token: created.token, url: created.url, mail: reports }, [`Generated user invite token ${label}`, { keep: created.url }]);
     announceMail(ctx, reports, INSTEAD);
     failIfUndelivered(reports, `Invite ${created.invite.id} was saved`, INSTEAD);
   },

@@ -2,6 +2,7 @@ import type { VerbModule } from '../runner/verb';
 import type { InviteJson } from '../../lib/invites/invites';
 import type { Column } from '../runner/formats';
 import { writeRows } from '../runner/render';
+import { listInvites } from '../../lib/invites/invites';
 
 const dash = (v: unknown) => (v === null || v === undefined ? '-' : v);
 
@@ -25,7 +26,6 @@ const verb: VerbModule = {
       .example('$0 user invites', 'Invites that can still be used')
       .example('$0 user invites --all --json', 'Every invite, as JSON'),
   async run(argv, ctx) {
-    const { listInvites } = require('../../lib/invites/invites') as typeof import('../../lib/invites/invites');
     const { db } = await ctx.db();
     const rows = await listInvites(db, { all: Boolean(argv.all), now: ctx.now() });
     await writeRows(ctx, (async function* () {

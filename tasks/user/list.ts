@@ -3,6 +3,7 @@ import type { UserJson } from '../../lib/user/present';
 import type { Column } from '../runner/formats';
 import { writeRows } from '../runner/render';
 import { UsageError } from '../../lib/errors';
+import { listUsers } from '../../lib/user/list';
 
 function roles(u: UserJson): string {
   return [u.admin && 'admin', u.moderator && 'moderator'].filter(Boolean).join(',') || '-';
@@ -63,7 +64,6 @@ const verb: VerbModule = {
       .example('$0 user list --admin', 'Every local admin')
       .example('$0 user list --format ndjson > users.ndjson', 'Export every local user'),
   async run(argv, ctx) {
-    const { listUsers } = require('../../lib/user/list') as typeof import('../../lib/user/list');
     const { db } = await ctx.db();
     const pick = (yes: unknown, no: unknown): boolean | undefined => (yes === true || no === false ? true : yes === false || no === true ? false : undefined);
     const pages = listUsers(db, {

@@ -1,6 +1,9 @@
 import type { VerbModule } from '../runner/verb';
+import type { ResultLine } from '../runner/task-context';
 import { passwordOptions, readPasswordOption } from '../shared/password-input';
 import { announceMail, deliver, failIfUndelivered, type MailReport } from '../shared/mailing';
+import { planNewUser, assertAvailable, createUser } from '../../lib/user/new';
+import * as mail from '../../lib/mail/templates';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -18,7 +21,6 @@ const verb: VerbModule = {
       .example('$0 user new alice alice@example.com --password-stdin <<< "s3cret-pass" -y', 'Create alice with a password from stdin')
       .example('$0 user new bob@example.com --admin', 'Create admin "bob" and print a set-password link'),
   async run(argv, ctx) {
-    const { planNewUser, assertAvailable, createUser } = require('../../lib/user/new') as typeof import('../../lib/user/new');
     const first = String(argv.nickname);
     const second = argv.email === undefined ? undefined : String(argv.email);
     const plan = planNewUser({
@@ -43,40 +45,31 @@ const verb: VerbModule = {
     ctx.say(`  - moderator: ${plan.moderator}`);
     ctx.say(`  - admin: ${plan.admin}`);
     if (ctx.dryRun) {
-      ctx.say(`User ${plan.nickname} would be created (dry run)`);
-      if (ctx.format !== 'table') ctx.data(require('../runner/formats').encodeObject(ctx.format, { dryRun: true, wouldCreate: { ...plan, password: undefined } }));
+      ctx.result({ dryRun: true, wouldCreate: { ...plan, password: undefined } }, [`User ${plan.nickname} would be created${ctx.dryRunSuffix}`]);
       return;
     }
     await ctx.confirm('Continue? [n] ', { what: 'create the user', declined: 'User will not be created.' });
 
     const created = await createUser(lib, plan, ctx.config);
     const nick = created.user.nickname;
-    ctx.say(`User ${nick} created`);
-    if (plan.moderator) ctx.say(`Moderator status of ${nick}: true`);
-    if (plan.admin) ctx.say(`Admin status of ${nick}: true`);
+    const lines: ResultLine[] = [`User ${nick} created`];
+    if (plan.moderator) lines.push(`Moderator status of ${nick}: true`);
+    if (plan.admin) lines.push(`Admin status of ${nick}: true`);
     if (created.passwordReset) {
-      ctx.say(`Generated password reset token for ${nick}`);
       // The link is the only way into the account: show it even with -q.
-      if (ctx.format === 'table') ctx.io.stdout.write(`URL: ${created.passwordReset.url}\n`);
+      lines.push(`Generated password reset token for ${nick}`, { keep: `URL: ${created.passwordReset.url}` });
     }
-    if (created.confirmation) {
-      ctx.say(`Generated email confirmation token for ${nick}`);
-      if (ctx.format === 'table') ctx.io.stdout.write(`URL: ${created.confirmation.url}\n`);
-    }
+    if (created.confirmation) lines.push(`Generated email confirmation token for ${nick}`, { keep: `URL: ${created.confirmation.url}` });
     // Overleaf: with mail configured, the links go to the user as well.
     const reports: MailReport[] = [];
     if (!argv.skipEmail) {
-      const mail = require('../../lib/mail/templates') as typeof import('../../lib/mail/templates');
       const to = { address: plan.email, name: plan.name };
       const about = { appUrl: ctx.config.appUrl, nickname: nick, name: plan.name };
       const { passwordReset, confirmation } = created;
       if (passwordReset) reports.push(await deliver(ctx, 'set_password', to, () => mail.setPasswordMail({ ...about, url: passwordReset.url, expiresAt: passwordReset.expiresAt })));
       if (confirmation) reports.push(await deliver(ctx, 'email_confirmation', to, () => mail.confirmationMail({ ...about, url: confirmation.url, expiresAt: confirmation.expiresAt })));
     }
-    if (ctx.format !== 'table') {
-      const { encodeObject } = require('../runner/formats') as typeof import('../runner/formats');
-      ctx.data(encodeObject(ctx.format, { ...created.user, passwordResetUrl: created.passwordReset?.url ?? null, confirmationUrl: created.confirmation?.url ?? null, mail: reports }));
-    }
+    ctx.result({ ...created.user, passwordResetUrl: created.passwordReset?.url ?? null, confirmationUrl: created.confirmation?.url ?? null, mail: reports }, lines);
     const instead = `pass the link${reports.length > 1 ? 's' : ''} above to ${nick} yourself`;
     announceMail(ctx, reports, instead, nick);
     failIfUndelivered(reports, `User ${nick} was created`, instead);

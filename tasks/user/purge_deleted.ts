@@ -34,7 +34,7 @@ const verb: VerbModule = {
     }
     const preview = [`${plural(counts.users, 'account')} deleted before ${before} will be purged: ${sampleText(plan.sample, counts.users)}`, ...countLines('Rows to delete:', counts)];
     if (ctx.dryRun) {
-      ctx.result({ cutoff, dryRun: true, wouldDelete: counts, sample: plan.sample }, [...preview, `${plural(counts.users, 'account')} would be purged (dry run)`]);
+      ctx.result({ cutoff, dryRun: true, wouldDelete: counts, sample: plan.sample }, [...preview, `${plural(counts.users, 'account')} would be purged${ctx.dryRunSuffix}`]);
       return;
     }
     for (const line of preview) ctx.say(line);

@@ -1,7 +1,12 @@
 import type { VerbModule } from '../runner/verb';
-
+import type { ResultLine } from '../runner/task-context';
+import { plural } from '../../lib/text';
 import { passwordOptions, readPasswordOption } from '../shared/password-input';
 import { announceMail, deliver, failIfUndelivered, type MailReport } from '../shared/mailing';
+import { passwordResetMail } from '../../lib/mail/templates';
+import { newPassword } from '../../lib/tokens/secrets';
+import { checkPassword } from '../../lib/auth/passwords';
+import * as reset from '../../lib/user/reset_password';
 
 const INSTEAD = 'pass the link above on yourself';
 
@@ -17,45 +22,36 @@ const verb: VerbModule = {
       .example('$0 user reset_password alice', 'Print (and, with mail configured, mail) a single-use reset link')
       .example('$0 user reset_password alice --password-stdin <<< "n3w-pass-phrase"', 'Set the password directly; signs alice out everywhere'),
   async run(argv, ctx) {
-    const reset = require('../../lib/user/reset_password') as typeof import('../../lib/user/reset_password');
     const ref = String(argv.user);
     let password = await readPasswordOption(argv, ctx);
-    if (argv.randomPassword) password = (require('../../lib/tokens/secrets') as typeof import('../../lib/tokens/secrets')).newPassword();
+    if (argv.randomPassword) password = newPassword();
     const lib = await ctx.lib();
 
     if (password !== null) {
-      (require('../../lib/auth/passwords') as typeof import('../../lib/auth/passwords')).checkPassword(password);
+      checkPassword(password);
       if (ctx.dryRun) {
         const user = await reset.findResetTarget(lib.db, ref);
-        ctx.say(`Password of ${user.nickname} would be changed and every session signed out (dry run)`);
-        if (ctx.format !== 'table') ctx.result({ dryRun: true, userId: user.id, nickname: user.nickname });
+        ctx.result({ dryRun: true, userId: user.id, nickname: user.nickname }, [`Password of ${user.nickname} would be changed and every session signed out${ctx.dryRunSuffix}`]);
         return;
       }
       const changed = await reset.setPassword(lib, ref, password, ctx.config);
-      ctx.say(`Password of ${changed.nickname} changed; ${changed.sessionsRevoked} session(s) signed out`);
-      if (ctx.format === 'table') {
-        // A generated password is shown exactly once, even with -q.
-        if (argv.randomPassword) ctx.io.stdout.write(`Password: ${password}\n`);
-      } else {
-        ctx.result(argv.randomPassword ? { ...changed, password } : { ...changed });
-      }
+      const lines: ResultLine[] = [`Password of ${changed.nickname} changed; ${plural(changed.sessionsRevoked, 'session')} signed out`];
+      // A generated password is shown exactly once, even with -q.
+      if (argv.randomPassword) lines.push({ keep: `Password: ${password}` });
+      ctx.result(argv.randomPassword ? { ...changed, password } : { ...changed }, lines);
       return;
     }
 
     if (ctx.dryRun) {
       const user = await reset.findResetTarget(lib.db, ref);
-      ctx.say(`Would generate password reset token for ${user.nickname} (dry run)`);
-      if (ctx.format !== 'table') ctx.result({ dryRun: true, userId: user.id, nickname: user.nickname });
+      ctx.result({ dryRun: true, userId: user.id, nickname: user.nickname }, [`Would generate password reset token for ${user.nickname}${ctx.dryRunSuffix}`]);
       return;
     }
     const issued = await reset.createPasswordReset(lib, ref, ctx.config);
     const nick = issued.user.nickname;
-    ctx.say(`Generated password reset token for ${nick}`);
-    if (ctx.format === 'table') ctx.io.stdout.write(`URL: ${issued.url}\n`);
 
     const reports: MailReport[] = [];
     if (!argv.skipEmail) {
-      const { passwordResetMail } = require('../../lib/mail/templates') as typeof import('../../lib/mail/templates');
       const to = issued.user.email ? { address: issued.user.email, name: issued.user.name } : null;
       reports.push(
         await deliver(ctx, 'password_reset', to, () =>
@@ -63,9 +59,10 @@ const verb: VerbModule = {
         ),
       );
     }
-    if (ctx.format !== 'table') {
-      ctx.result({ userId: issued.user.id, nickname: nick, token: issued.token, url: issued.url, expiresAt: issued.expiresAt, mail: reports });
-    }
+    ctx.result({ userId: issued.user.id, nickname: nick, token: issued.token, url: issued.url, expiresAt: issued.expiresAt, mail: reports }, [
+      `Generated password reset token for ${nick}`,
+      { keep: `URL: ${issued.url}` },
+    ]);
     announceMail(ctx, reports, INSTEAD, nick);
     failIfUndelivered(reports, `The reset link for ${nick} was saved`, INSTEAD);
   },

@@ -1,5 +1,5 @@
 import type { VerbModule } from '../runner/verb';
-
+import { findInvite, revokeInvite } from '../../lib/invites/invites';
 
 /** The token from a pasted registration URL, else the argument as given. */
 function tokenOf(arg: string): string {
@@ -14,20 +14,17 @@ const verb: VerbModule = {
       .example('$0 user revoke_invite 3', 'Revoke invite 3 (ids are listed by `ctl user invites`)')
       .example('$0 user revoke_invite Wq1c...', 'Revoke the invite with that token'),
   async run(argv, ctx) {
-    const { findInvite, revokeInvite } = require('../../lib/invites/invites') as typeof import('../../lib/invites/invites');
     const arg = String(argv.token);
     const key = tokenOf(arg);
     const subject = /^\d{1,15}$/.test(key) ? `Invite ${key}` : `Invite for token ${arg}`;
     const lib = await ctx.lib();
     if (ctx.dryRun) {
       const invite = await findInvite(lib.db, key, ctx.now());
-      ctx.say(invite.revokedAt ? `${subject} was already revoked.` : `${subject} would be revoked (dry run)`);
-      if (ctx.format !== 'table') ctx.result({ dryRun: true, ...invite, alreadyRevoked: invite.revokedAt !== null });
+      ctx.result({ dryRun: true, ...invite, alreadyRevoked: invite.revokedAt !== null }, [invite.revokedAt ? `${subject} was already revoked.` : `${subject} would be revoked${ctx.dryRunSuffix}`]);
       return;
     }
     const { invite, alreadyRevoked } = await revokeInvite(lib, key);
-    ctx.say(alreadyRevoked ? `${subject} was already revoked.` : `${subject} was revoked.`);
-    if (ctx.format !== 'table') ctx.result({ ...invite, alreadyRevoked });
+    ctx.result({ ...invite, alreadyRevoked }, [alreadyRevoked ? `${subject} was already revoked.` : `${subject} was revoked.`]);
   },
 };
 

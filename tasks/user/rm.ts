@@ -21,7 +21,7 @@ async function softDelete(ref: string, ctx: TaskContext, skipEmail: boolean): Pr
   const lines = !result.changed
     ? [`User ${nick} already deleted.`]
     : ctx.dryRun
-      ? [`User ${nick} would be deleted: deactivated, ${plural(result.revokedTokens, 'token')} revoked, restorable until ${day(result.restorableUntil)} (dry run)`]
+      ? [`User ${nick} would be deleted: deactivated, ${plural(result.revokedTokens, 'token')} revoked, restorable until ${day(result.restorableUntil)}${ctx.dryRunSuffix}`]
       : [`User ${nick} deleted.`, `Restorable until ${day(result.restorableUntil)} with: ctl user restore ${nick}`];
   ctx.result({ ...result }, lines);
   if (result.changed && !ctx.dryRun && !skipEmail) {
@@ -44,7 +44,7 @@ async function purge(ref: string, argv: Record<string, unknown>, ctx: TaskContex
     ...countLines('Rows to delete:', counts),
   ];
   if (ctx.dryRun) {
-    ctx.result({ id: plan.id, nickname: nick, purge: true, dryRun: true, wouldDelete: counts }, [...preview, `User ${nick} would be deleted with everything it owns (dry run)`]);
+    ctx.result({ id: plan.id, nickname: nick, purge: true, dryRun: true, wouldDelete: counts }, [...preview, `User ${nick} would be deleted with everything it owns${ctx.dryRunSuffix}`]);
     return;
   }
   for (const line of preview) ctx.say(line);

@@ -1,11 +1,13 @@
 import type { VerbModule } from '../runner/verb';
 import type { FieldChange } from '../../lib/user/set';
+import type { ResultLine } from '../runner/task-context';
+import { sanitizeForTerminal } from '../runner/formats';
+import { setUser, checkChanges } from '../../lib/user/set';
 
 const LABELS: Record<string, string> = { admin: 'Admin status', confirmed: 'Confirmation status', locked: 'Locked status', moderator: 'Moderator status', email: 'Email', name: 'Name', bio: 'Bio' };
 
 /** Pleroma's `Admin status of alice: true`; free text is quoted so it stays on one line. */
 function line(nickname: string, f: FieldChange): string {
-  const { sanitizeForTerminal } = require('../runner/formats') as typeof import('../runner/formats');
   const value = f.field === 'name' || f.field === 'bio' ? sanitizeForTerminal(JSON.stringify(f.to)) : String(f.to);
   return `${LABELS[f.field]} of ${nickname}: ${value}`;
 }
@@ -24,7 +26,6 @@ const verb: VerbModule = {
       .example('$0 user set alice --admin --no-locked', 'Make alice an admin and unlock her account')
       .example('$0 user set bob@example.com --no-confirmed --json', 'Unconfirm bob and print the new confirmation link as JSON'),
   async run(argv, ctx) {
-    const { setUser, checkChanges } = require('../../lib/user/set') as typeof import('../../lib/user/set');
     const requested = {
       admin: argv.admin as boolean | undefined,
       confirmed: argv.confirmed as boolean | undefined,
@@ -37,18 +38,18 @@ const verb: VerbModule = {
     checkChanges(requested); // exit 2 before the database is opened
     const result = await setUser(await ctx.lib(), String(argv.user), requested, ctx.config, { dryRun: ctx.dryRun });
     const nick = result.user.nickname;
-    for (const f of result.fields) ctx.say(`${line(nick, f)}${ctx.dryRunSuffix}`);
-    if (result.dryRun && requested.confirmed === false) ctx.say(`A new email confirmation link would be issued for ${nick} (dry run)`);
+    const lines: ResultLine[] = result.fields.map((f) => `${line(nick, f)}${ctx.dryRunSuffix}`);
+    if (result.dryRun && requested.confirmed === false) lines.push(`A new email confirmation link would be issued for ${nick}${ctx.dryRunSuffix}`);
     if (result.confirmation) {
-      ctx.say(`Generated email confirmation token for ${nick}`);
-      ctx.say(`URL: ${result.confirmation.url}`);
+      lines.push(`Generated email confirmation token for ${nick}`);
+      // The link is shown once and nowhere else: even with -q, as `new` and `send_confirmation` do.
+      lines.push({ keep: `URL: ${result.confirmation.url}` });
     }
-    if (!result.changed) ctx.say(`Nothing changed: ${nick} already had these values`);
-    if (ctx.format !== 'table') {
-      const { encodeObject } = require('../runner/formats') as typeof import('../runner/formats');
-      const changes: Record<string, { from: unknown; to: unknown }> = {};
-      for (const f of result.fields) if (f.changed) changes[f.field] = { from: f.from, to: f.to };
-      ctx.data(encodeObject(ctx.format, {
+    if (!result.changed) lines.push(`Nothing changed: ${nick} already had these values`);
+    const changes: Record<string, { from: unknown; to: unknown }> = {};
+    for (const f of result.fields) if (f.changed) changes[f.field] = { from: f.from, to: f.to };
+    ctx.result(
+      {
         id: result.user.id,
         nickname: nick,
         changed: result.changed,
@@ -57,8 +58,9 @@ const verb: VerbModule = {
         confirmationTokensRevoked: result.revokedConfirmationTokens,
         dryRun: result.dryRun,
         user: result.user,
-      }));
-    }
+      },
+      lines,
+    );
   },
 };
 

@@ -1,5 +1,5 @@
 import type { VerbModule } from '../runner/verb';
-
+import { showUser } from '../../lib/user/show';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -8,7 +8,6 @@ const verb: VerbModule = {
       .example('$0 user show alice', "alice's fields and counts")
       .example('$0 user stats alice@example.com --json', 'The same as JSON'),
   async run(argv, ctx) {
-    const { showUser } = require('../../lib/user/show') as typeof import('../../lib/user/show');
     const { db } = await ctx.db();
     const details = await showUser(db, String(argv.user), ctx.now());
     ctx.result({ ...details });

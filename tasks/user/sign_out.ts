@@ -1,5 +1,6 @@
 import type { VerbModule } from '../runner/verb';
-import { emitResult, plural } from '../shared/bulk-options';
+import { plural } from '../../lib/text';
+import { signOutUser } from '../../lib/user/sign_out';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -7,19 +8,15 @@ const verb: VerbModule = {
       .positional('user', { type: 'string', describe: 'Nickname or email of a local user' })
       .example('$0 user sign_out alice', 'Revoke every session, access/refresh token and authorization of alice'),
   async run(argv, ctx) {
-    const { signOutUser } = require('../../lib/user/sign_out') as typeof import('../../lib/user/sign_out');
     const lib = await ctx.lib();
     const result = await signOutUser(lib, String(argv.user), { dryRun: ctx.dryRun });
     const nick = result.nickname;
     const { access, refresh, authorization } = result.revoked;
     const detail = `access ${access}, refresh ${refresh}, authorization ${authorization}`;
-    if (ctx.dryRun) {
-      ctx.say(`${nick} would be signed out from all apps: ${plural(result.total, 'token')} would be revoked (${detail}) (dry run)`);
-    } else {
-      ctx.say(`${nick} signed out from all apps.`);
-      ctx.say(`Revoked ${plural(result.total, 'token')} (${detail}).`);
-    }
-    emitResult(ctx, { ...result });
+    const lines = ctx.dryRun
+      ? [`${nick} would be signed out from all apps: ${plural(result.total, 'token')} would be revoked (${detail})${ctx.dryRunSuffix}`]
+      : [`${nick} signed out from all apps.`, `Revoked ${plural(result.total, 'token')} (${detail}).`];
+    ctx.result({ ...result }, lines);
   },
 };
 

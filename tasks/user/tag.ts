@@ -1,4 +1,5 @@
 import type { VerbModule } from '../runner/verb';
+import { changeTags, formatTags, normalizeTags } from '../../lib/user/tag';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -8,15 +9,10 @@ const verb: VerbModule = {
       .example('$0 user tag alice pleroma Verified', 'Add the tags "pleroma" and "verified" to alice')
       .example('$0 user tag bob@example.com beta --json', 'Tag bob and print his tags as JSON'),
   async run(argv, ctx) {
-    const { changeTags, formatTags, normalizeTags } = require('../../lib/user/tag') as typeof import('../../lib/user/tag');
     const tags = ((argv.tags as unknown[] | undefined) ?? []).map(String);
     normalizeTags(tags); // exit 2 before the database is opened
     const result = await changeTags(await ctx.lib(), 'tag', String(argv.user), tags, { dryRun: ctx.dryRun });
-    ctx.say(`Tags of ${result.nickname}: ${formatTags(result.tags)}${ctx.dryRunSuffix}`);
-    if (ctx.format !== 'table') {
-      const { encodeObject } = require('../runner/formats') as typeof import('../runner/formats');
-      ctx.data(encodeObject(ctx.format, { ...result }));
-    }
+    ctx.result({ ...result }, [`Tags of ${result.nickname}: ${formatTags(result.tags)}${ctx.dryRunSuffix}`]);
   },
 };
 

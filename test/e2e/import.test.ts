@@ -135,7 +135,7 @@ describe('ctl user import', () => {
     const csv = file('ok.csv', 'nickname,email,password\nann,ann@example.com,\nben,ben@example.com,ben-password-1\n');
     const dry = await ctl(['user', 'import', csv, '--dry-run']);
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toBe('1 user(s) without a password would get a set-password link (dry run)\nCreated: 2, Skipped: 0, Failed: 0 (dry run)\n');
+    expect(dry.stdout).toBe('1 user without a password would get a set-password link (dry run)\nCreated: 2, Skipped: 0, Failed: 0 (dry run)\n');
     expect(dry.stderr).toBe('Checked 2 row(s): 2 to create, 0 already there, 0 with problems (dry run)\n');
     const dryJson = await ctl(['user', 'import', csv, '--dry-run', '--format', 'ndjson']);
     expect(dryJson.stdout.trimEnd().split('\n').map((l) => JSON.parse(l).status)).toEqual(['would_create', 'would_create']);

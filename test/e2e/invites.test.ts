@@ -212,7 +212,7 @@ describe('ctl user reset_password / send_confirmation / new, without mail', () =
 
   test('reset_password with --password-stdin sets it directly; --random-password prints one once', async () => {
     const r = await ctl(['user', 'reset_password', 'alice', '--password-stdin'], { input: 'chosen-password\n' });
-    expect(r).toMatchObject({ code: 0, stdout: 'Password of alice changed; 0 session(s) signed out\n', stderr: '' });
+    expect(r).toMatchObject({ code: 0, stdout: 'Password of alice changed; 0 sessions signed out\n', stderr: '' });
     const rnd = await ctl(['user', 'reset_password', 'alice', '--random-password', '--json']);
     expect(rnd.code).toBe(0);
     const out = JSON.parse(rnd.stdout);

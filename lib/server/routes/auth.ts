@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import type { AppState } from '../app';
+import type { AppState } from '../state';
 import { HttpError, clientAddress, errorBody } from '../http';
 import { toApiUser } from '../account';
 import { login, logout, register } from '../../auth/login';
 import { beginMfa, confirmMfa, disableMfa, regenerateBackupCodes } from '../../auth/mfa';
 import { ConflictError, NotFoundError } from '../../errors';
 import { sendConfirmationMail } from '../confirmation-mail';
+import { resetPasswordWithToken } from '../../user/reset_password';
 
 const CODE = { type: 'string', minLength: 1, maxLength: 64 } as const;
 
@@ -84,7 +85,6 @@ export function authRoutes(app: FastifyInstance, state: AppState): void {
   }, async (request) => {
     const { token, password, confirm_password: confirm } = request.body;
     if (confirm !== undefined && confirm !== password) throw new HttpError(400, errorBody(400, 'Passwords do not match'));
-    const { resetPasswordWithToken } = require('../../user/reset_password') as typeof import('../../user/reset_password');
     try {
       await resetPasswordWithToken(await state.lib(request), token, password, config);
     } catch (error) {

@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import type { AppState } from '../app';
+import multipart from '@fastify/multipart';
+import type { AppState } from '../state';
 import { HttpError, errorBody } from '../http';
 import { loadAvatar, saveAvatar } from '../account';
 
 /** POST /api/files/images/avatar (multipart, field "file") and the images at /avatars/<id>.<ext>. */
 export function fileRoutes(app: FastifyInstance, state: AppState): void {
   const max = state.config.serve.avatarMaxBytes;
-  void app.register(require('@fastify/multipart') as typeof import('@fastify/multipart'), {
+  void app.register(multipart, {
     limits: { fileSize: max, files: 1, fields: 10, parts: 20, fieldSize: 1024 },
   });
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { AppState } from '../app';
+import type { AppState } from '../state';
 import { collectMetrics, renderMetrics } from '../metric-counts';
 
 /** GET /metrics: Prometheus text format, as Overleaf's (`num_active_users`), plus totals. */

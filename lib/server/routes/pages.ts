@@ -1,14 +1,12 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { AppState } from '../app';
-import { html, message, page, PAGE_CSP, type Html } from '../html';
+import type { AppState } from '../state';
+import { html, message, sendPage } from '../html';
 import { ConflictError, NotFoundError, UsageError } from '../../errors';
-import { registrationRoutes } from './registration';
+import { checkPasswordResetToken, resetPasswordWithToken } from '../../user/reset_password';
+import { checkConfirmationToken, confirmEmail } from '../../tokens/confirmation';
 
 type Status = 'valid' | 'used' | 'expired' | 'unknown';
 
-export function sendPage(reply: FastifyReply, status: number, title: string, body: Html): FastifyReply {
-  return reply.code(status).header('content-type', 'text/html; charset=utf-8').header('content-security-policy', PAGE_CSP).header('x-frame-options', 'DENY').send(page(title, body));
-}
 
 /** Why a link does not work, in words a person can act on; 404 for unknown, 410 for the rest. */
 export function deadLink(reply: FastifyReply, title: string, status: Exclude<Status, 'valid'>, what: string, fix: string): FastifyReply {
@@ -51,14 +49,12 @@ export function pageRoutes(app: FastifyInstance, state: AppState): void {
     </form>`;
 
   app.get<{ Params: { token: string } }>('/password_reset/:token', async (request, reply) => {
-    const { checkPasswordResetToken } = require('../../user/reset_password') as typeof import('../../user/reset_password');
     const check = await checkPasswordResetToken(await state.db(request), request.params.token, state.now());
     if (check.status !== 'valid') return deadLink(reply, 'Set your password', check.status, 'password', ASK_RESET);
     return sendPage(reply, 200, 'Set your password', resetForm(check.nickname ?? '', null));
   });
 
   app.post<{ Params: { token: string } }>('/password_reset/:token', async (request, reply) => {
-    const { checkPasswordResetToken, resetPasswordWithToken } = require('../../user/reset_password') as typeof import('../../user/reset_password');
     const ctx = await state.lib(request);
     const check = await checkPasswordResetToken(ctx.db, request.params.token, ctx.now());
     if (check.status !== 'valid') return deadLink(reply, 'Set your password', check.status, 'password', ASK_RESET);
@@ -81,7 +77,6 @@ export function pageRoutes(app: FastifyInstance, state: AppState): void {
 
   // GET only shows a button: mail scanners and link previews fetch links, and must not confirm.
   app.get<{ Params: { token: string } }>('/verify/:token', async (request, reply) => {
-    const { checkConfirmationToken } = require('../../tokens/confirmation') as typeof import('../../tokens/confirmation');
     const check = await checkConfirmationToken(await state.db(request), request.params.token, state.now());
     if (check.status !== 'valid') return deadLink(reply, 'Confirm your email address', check.status, 'confirmation', ASK_CONFIRM);
     return sendPage(reply, 200, 'Confirm your email address', html`
@@ -90,7 +85,6 @@ export function pageRoutes(app: FastifyInstance, state: AppState): void {
   });
 
   app.post<{ Params: { token: string } }>('/verify/:token', async (request, reply) => {
-    const { confirmEmail } = require('../../tokens/confirmation') as typeof import('../../tokens/confirmation');
     try {
       const done = await confirmEmail(await state.lib(request), request.params.token);
       return sendPage(reply, 200, 'Email address confirmed', html`${message('success', `Your email address is confirmed. Thank you, ${done.nickname}.`)}`);
@@ -101,7 +95,6 @@ export function pageRoutes(app: FastifyInstance, state: AppState): void {
     }
   });
 
-  registrationRoutes(app, state);
 }
 
 export { field };

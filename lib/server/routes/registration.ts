@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { AppState } from '../app';
-import { html, message, type Html } from '../html';
-import { sendPage } from './pages';
+import type { AppState } from '../state';
+import { html, message, sendPage, type Html } from '../html';
 import { register } from '../../auth/login';
 import { ConflictError, NotFoundError, UsageError } from '../../errors';
 import { sendConfirmationMail } from '../confirmation-mail';
 import type { InviteCheck, InviteJson } from '../../invites/invites';
+import { checkInvite } from '../../invites/invites';
 
 const TITLE = 'Create your account';
 
@@ -53,7 +53,6 @@ function capitalize(text: string): string {
 
 /** /registration/<token>: the page behind `ctl user invite`'s link. */
 export function registrationRoutes(app: FastifyInstance, state: AppState): void {
-  const { checkInvite } = require('../../invites/invites') as typeof import('../../invites/invites');
 
   app.get<{ Params: { token: string } }>('/registration/:token', async (request, reply) => {
     const check = await checkInvite(await state.db(request), request.params.token, state.now());

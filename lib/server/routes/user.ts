@@ -1,10 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import type { AppState } from '../app';
+import type { AppState } from '../state';
 import { HttpError, clientAddress } from '../http';
 import { acceptTerms, MAX_PLUGINS, putSettings, setPlugins, termsStatus, toApiUser } from '../account';
 import { sendConfirmationMail } from '../confirmation-mail';
 import { ConflictError, NotFoundError } from '../../errors';
 import { findUser } from '../../user/find';
+import { softDeleteUser } from '../../user/rm';
+import { inspectToken } from '../../tokens/single-use';
+import { confirmEmail, createConfirmation } from '../../tokens/confirmation';
 
 /** The reference's 400 for a bad verification token, word for word. */
 export const INVALID_VERIFICATION = { error: 'Invalid or expired verification token' } as const;
@@ -30,7 +33,6 @@ export function userRoutes(app: FastifyInstance, state: AppState): void {
 
   app.delete('/api/user/delete', auth, async (request) => {
     if (!config.serve.allowAccountDeletion) throw new HttpError(403, { error: 'Forbidden', message: 'Account deletion is disabled' });
-    const { softDeleteUser } = require('../../user/rm') as typeof import('../../user/rm');
     // The same soft delete as `ctl user rm` (restorable for CTL_RETENTION_DAYS, every token revoked,
     // never the last active admin); the audit row's actor is app:<nickname>.
     await softDeleteUser(await state.lib(request), request.auth!.user.nickname, config);
@@ -46,8 +48,6 @@ export function userRoutes(app: FastifyInstance, state: AppState): void {
       },
     },
   }, async (request) => {
-    const { inspectToken } = require('../../tokens/single-use') as typeof import('../../tokens/single-use');
-    const { confirmEmail } = require('../../tokens/confirmation') as typeof import('../../tokens/confirmation');
     const ctx = await state.lib(request);
     const found = await inspectToken(ctx.db, 'email_confirmation', request.body.token, ctx.now());
     // The token must be the one mailed to this user: a token of someone else is as bad as none.
@@ -77,7 +77,6 @@ export function userRoutes(app: FastifyInstance, state: AppState): void {
     const ctx = await state.lib(request);
     const user = await findUser(ctx.db, email, { localOnly: true });
     if (user && user.active && !user.confirmed && user.email && user.email.toLowerCase() === email) {
-      const { createConfirmation } = require('../../tokens/confirmation') as typeof import('../../tokens/confirmation');
       const issued = await createConfirmation(ctx, user.email, config);
       if (issued.confirmation) await sendConfirmationMail(state, user, issued.confirmation);
     }

@@ -82,7 +82,7 @@ describe('runInBatches and Ctrl-C', () => {
       if (batches === 1) setImmediate(() => controller.abort());
       return batches >= 1000 ? 0 : limit;
     });
-    await expect(run).rejects.toThrow('interrupted after 10 row(s) in 1 batch(es); every finished batch is saved, re-run to finish the rest');
+    await expect(run).rejects.toThrow('interrupted after 10 rows in 1 batch; every finished batch is saved, re-run to finish the rest');
     expect(batches).toBe(1);
   });
 });

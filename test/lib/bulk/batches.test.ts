@@ -74,7 +74,7 @@ test('an aborted signal stops after the current batch with every finished batch 
     return Number(r.numAffectedRows);
   });
   await expect(run).rejects.toThrow(InterruptedError);
-  await expect(run).rejects.toThrow('interrupted after 2000 row(s) in 2 batch(es)');
+  await expect(run).rejects.toThrow('interrupted after 2000 rows in 2 batches');
   const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM users WHERE confirmed`.execute(h.db);
   expect(rows[0].n).toBe(2000);
   expect((await confirmSome(1000)).affected).toBe(500);

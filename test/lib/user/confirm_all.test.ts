@@ -132,7 +132,7 @@ describe('confirm_all / unconfirm_all', () => {
     await seedBulk(5, false);
     const controller = new AbortController();
     const run = bulkConfirm(ctx(), 'confirm_all', settings(2), { signal: controller.signal, onProgress: () => controller.abort() });
-    await expect(run).rejects.toThrow(new InterruptedError('interrupted: confirmed 2 user(s) in 1 batch(es); every finished batch is saved, re-run confirm_all to finish the rest'));
+    await expect(run).rejects.toThrow(new InterruptedError('interrupted: confirmed 2 users in 1 batch; every finished batch is saved, re-run confirm_all to finish the rest'));
     expect(await countBulkConfirm(h.db, 'confirm_all')).toBe(3);
     expect(await audit()).toHaveLength(2);
     expect(await bulkConfirm(ctx(), 'confirm_all', settings(2))).toMatchObject({ matched: 3, changed: 3 });
@@ -145,7 +145,7 @@ describe('confirm_all / unconfirm_all', () => {
     try {
       const run = bulkConfirm(ctx(), 'confirm_all', settings(2));
       await expect(run).rejects.toThrow(PartialFailureError);
-      await expect(run).rejects.toThrow('confirmed 2 user(s) in 1 batch(es), then a batch failed and was rolled back: u4 is special; the users done stay done, re-run confirm_all to finish');
+      await expect(run).rejects.toThrow('confirmed 2 users in 1 batch, then a batch failed and was rolled back: u4 is special; the users done stay done, re-run confirm_all to finish');
       const { rows } = await sql<{ nickname: string }>`SELECT nickname FROM users WHERE confirmed ORDER BY nickname`.execute(h.db);
       expect(rows.map((x) => x.nickname)).toEqual(['u1', 'u2']);
       expect(await audit()).toHaveLength(2);

@@ -52,7 +52,7 @@ describe('delete_activities', () => {
   test('interrupted: whole batches deleted, a re-run finishes', async () => {
     const controller = new AbortController();
     const run = deleteActivities(ctx(), { id: alice, nickname: 'alice', activities: 25 }, { batchSize: 10 }, { signal: controller.signal, onProgress: () => controller.abort() });
-    await expect(run).rejects.toThrow(new InterruptedError('interrupted after 10 row(s) in 1 batch(es); every finished batch is saved, re-run to finish the rest'));
+    await expect(run).rejects.toThrow(new InterruptedError('interrupted after 10 rows in 1 batch; every finished batch is saved, re-run to finish the rest'));
     expect((await tableCounts(h.db)).activities).toBe(18);
     expect(await deleteActivities(ctx(), { id: alice, nickname: 'alice', activities: 15 }, { batchSize: 10 })).toMatchObject({ deleted: 15 });
   });

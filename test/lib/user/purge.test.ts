@@ -89,7 +89,7 @@ describe('rm --purge', () => {
         if (p.batches === 1) controller.abort();
       },
     });
-    await expect(run).rejects.toThrow(new InterruptedError('interrupted after 10 row(s) in 1 batch(es); every finished batch is saved, re-run to finish the rest'));
+    await expect(run).rejects.toThrow(new InterruptedError('interrupted after 10 rows in 1 batch; every finished batch is saved, re-run to finish the rest'));
     const row = await findUser(h.db, 'alice', { includeDeleted: true });
     expect(row).toMatchObject({ deleted_at: T0, active: false });
     expect(await liveTokens(alice)).toBe(0);

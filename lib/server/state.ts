@@ -1,0 +1,36 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Config } from '../config';
+import type { LibContext } from '../lib-context';
+import type { Database } from '../db/schema';
+import type { Authenticated, LoginThrottle, RateLimiter } from '../auth/login';
+import type { Mailer } from '../mail/mailer';
+
+// What app.ts builds and every route module is handed. Its own module, so routes depend on it and
+// not on app.ts, which imports them (no import cycle).
+
+/** What every route module is handed: settings, clock and the in-memory limiters of this process. */
+export interface AppState {
+  readonly config: Config;
+  readonly now: () => Date;
+  readonly log: (line: string) => void;
+  readonly mailer: Mailer | null;
+  readonly loginThrottle: LoginThrottle;
+  /** Verification emails: one per address per CTL_VERIFY_RESEND_INTERVAL ... */
+  readonly resendPerEmail: RateLimiter;
+  /** ... and a few per client address per hour, so no one can mail-bomb through many addresses. */
+  readonly resendPerAddress: RateLimiter;
+  /** The database for this request (opened on first use, let go when the response is sent). */
+  db(request: FastifyRequest): Promise<Kysely<Database>>;
+  /** A LibContext for this request: the actor is `app:<nickname>` once authenticated, else `app`. */
+  lib(request: FastifyRequest): Promise<LibContext>;
+  /** onRequest hook: 401 with the reference's body unless a live bearer token is presented. */
+  requireAuth(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth: Authenticated | null;
+    leasedDb: Kysely<Database> | null;
+  }
+}
