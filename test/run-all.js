@@ -1,18 +1,23 @@
 #!/usr/bin/env node
-// `npm test`: build (the e2e tests spawn the compiled bin/ctl), then one jest run with both
-// projects, PGlite and PostgreSQL. Fails when either backend ran no test.
+// `npm test`: type-check and build (the e2e tests spawn the compiled bin/ctl), then one jest run
+// with both projects, PGlite and PostgreSQL. Fails when either backend ran no test; prints its
+// wall time.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const root = path.resolve(__dirname, '..');
+const started = Date.now();
+const TSC_ARGS = ['-p', 'tsconfig.test.json', '--incremental', '--tsBuildInfoFile', 'dist/.tsbuildinfo'];
 
-// ts-jest only transpiles, so the tests themselves are type-checked here, once.
-for (const args of [['-p', 'tsconfig.json'], ['-p', 'tsconfig.test.json', '--noEmit']]) {
-  const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), ...args], { cwd: root, stdio: 'inherit' });
-  if (tsc.status !== 0) process.exit(tsc.status ?? 1);
-}
+// One type-check of everything (lib, tasks, bench, migrations and the tests, which jest's
+// transform only strips of their types) that also emits dist/ (the e2e tests spawn the compiled
+// bin/ctl). It used to be two tsc runs, the build and then the tests with --noEmit, which
+// checked lib/ and tasks/ twice (19 s of CPU against 11 s for this one, cold). Incremental: the
+// build info lives in dist/, so deleting dist/ starts afresh; an unchanged tree costs ~3 s.
+const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), ...TSC_ARGS], { cwd: root, stdio: 'inherit' });
+if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 
 const countsFile = path.join(os.tmpdir(), `userctl-test-counts-${process.pid}.json`);
 const args = process.argv.slice(2);
@@ -44,6 +49,8 @@ if (args.length === 0) {
     }
   }
 }
+const seconds = Math.round((Date.now() - started) / 1000);
+console.log(`npm test took ${Math.floor(seconds / 60)} min ${seconds % 60} s (wall time: type-check and build, then jest)`);
 console.log(`assertions passed: ${total.assertions}`);
 console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
 process.exit(status);

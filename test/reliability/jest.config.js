@@ -8,7 +8,8 @@ const rootDir = path.resolve(__dirname, '..', '..');
 const common = {
   rootDir,
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }] },
+  // The main suite's transform (@swc/jest; see jest.config.js).
+  transform: require('../../jest.config.js').projects[0].transform,
   moduleFileExtensions: ['ts', 'js', 'json'],
 };
 
