@@ -20,7 +20,7 @@ const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), 
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 
 const countsFile = path.join(os.tmpdir(), `userctl-test-counts-${process.pid}.json`);
-const args = process.argv.slice(2);
+const args = require('./setup/jest-args').jestArgs(process.argv.slice(2));
 const jest = spawnSync(process.execPath, ['--experimental-vm-modules', '--no-warnings', require.resolve('jest/bin/jest'), ...args], {
   cwd: root,
   stdio: 'inherit',

@@ -21,7 +21,7 @@ if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 const countsFile = path.join(os.tmpdir(), `userctl-reliability-counts-${process.pid}.json`);
 const tallyFile = path.join(os.tmpdir(), `userctl-reliability-tally-${process.pid}.log`);
 fs.rmSync(tallyFile, { force: true });
-const args = process.argv.slice(2);
+const args = require('../setup/jest-args').jestArgs(process.argv.slice(2));
 const jest = spawnSync(
   process.execPath,
   ['--experimental-vm-modules', '--no-warnings', require.resolve('jest/bin/jest'), '--config', path.join(__dirname, 'jest.config.js'), ...args],
