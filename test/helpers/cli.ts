@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -100,4 +100,57 @@ export function runCtlOnTty(db: TestDatabase | null, args: readonly string[], an
       resolve({ code, signal, stdout: stdout.replace(/\r\n/g, '\n'), stderr: '' });
     });
   });
+}
+
+/** A bin/ctl process still running, handed over so a test can signal it mid-run. */
+export interface StartedCtl {
+  readonly child: ChildProcessWithoutNullStreams;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves once stdout matches. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts bin/ctl (stdin closed) and hands over the child, to signal it while it runs. */
+export function startCtl(db: TestDatabase | null, args: readonly string[], env: Record<string, string> = {}): StartedCtl {
+  const child = spawn(process.execPath, [CTL, ...args], { env: ctlEnv(db, env), stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
+  child.stdout.on('data', (d) => {
+    out += d;
+    for (const w of [...waiters]) if (w.pattern.test(out)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+  });
+  child.stderr.on('data', (d) => (err += d));
+  child.stdin.end();
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60000);
+  done.then(() => clearTimeout(killer));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    done,
+    waitFor(pattern, timeoutMs = 30000) {
+      if (pattern.test(out)) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; stdout: ${out.slice(-500)} stderr: ${err.slice(-500)}`)), timeoutMs);
+        waiters.push({ pattern, resolve: () => (clearTimeout(timer), resolve()) });
+        done.then(() => {
+          clearTimeout(timer);
+          if (!pattern.test(out)) reject(new Error(`ctl ended before ${pattern}; stdout: ${out.slice(-500)} stderr: ${err.slice(-500)}`));
+        });
+      });
+    },
+  };
+}
+
+/** A CSV of `rows` users with passwords (`${prefix}1..`) written to `dir`: bcrypt makes every batch of it take a while. */
+export function passwordCsv(dir: string, name: string, rows: number, prefix = 'p'): string {
+  const lines = ['nickname,email,password'];
+  for (let i = 1; i <= rows; i++) lines.push(`${prefix}${i},${prefix}${i}@example.com,password-${i}`);
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, `${lines.join('\n')}\n`);
+  return p;
 }

@@ -3,7 +3,8 @@
 // shows, list pages, JSON text, and the one last-admin guard of set, rm and deactivate.
 import { sql } from 'kysely';
 import { BACKEND, libContext, TEST_SETTINGS, type TestDatabase, useOpenTestDatabase } from '../../helpers/backend';
-import { idOf, seedFollow, seedToken, seedUser, seedUsers, tableCounts } from '../../helpers/lifecycle-a-seed';
+import { idOf, seedFollow, seedToken, seedUser, seedUsers } from '../../helpers/seed-users';
+import { tableCounts } from '../../helpers/table-state';
 import type { DbHandle } from '../../../lib/db/db';
 import { deleteActivities } from '../../../lib/user/delete_activities';
 import { deactivateInstance, planDeactivateInstance } from '../../../lib/user/deactivate_all_from_instance';
