@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Kysely, OperationNodeTransformer, PostgresDialect, type KyselyPlugin, type PrimitiveValueListNode, type ValueNode } from 'kysely';
 import type { Pool as PgPool } from 'pg';
+import type { PGlite, PGliteInterface } from '@electric-sql/pglite';
 import type { Database } from './schema';
 import { UnavailableError } from '../errors';
 import { acquireFileLock, type FileLock } from './lock-file';
@@ -108,6 +109,18 @@ const wellFormedParameters: KyselyPlugin = {
   transformResult: async (args) => args.result,
 };
 
+/**
+ * Kysely over a PGlite instance through PGlite's node-postgres adapter (one connection), with the
+ * same type parsers and parameter clean-up as a server gets. Tests use it for an in-memory copy.
+ */
+export function kyselyOnPglite(pglite: PGliteInterface): Kysely<Database> {
+  setTypeParsers();
+  const { createPgConfig } = require('@electric-sql/pglite/node-postgres') as typeof import('@electric-sql/pglite/node-postgres');
+  const { Pool } = require('pg') as typeof import('pg');
+  const pool = new Pool(createPgConfig(pglite as PGlite) as unknown as import('pg').PoolConfig) as PgPool;
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [wellFormedParameters] });
+}
+
 async function openPglite(opts: OpenOptions): Promise<DbHandle> {
   const pgdata = path.join(opts.dataDir, 'pgdata');
   try {
@@ -120,11 +133,8 @@ async function openPglite(opts: OpenOptions): Promise<DbHandle> {
   const lock: FileLock = await acquireFileLock(path.join(opts.dataDir, 'ctl.lock'), opts.lockWaitMs, `the embedded database in ${opts.dataDir}`);
   try {
     const { PGlite } = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
-    const { createPgConfig } = require('@electric-sql/pglite/node-postgres') as typeof import('@electric-sql/pglite/node-postgres');
-    const { Pool } = require('pg') as typeof import('pg');
     const pglite = await PGlite.create(pgdata);
-    const pool = new Pool(createPgConfig(pglite) as unknown as import('pg').PoolConfig) as PgPool;
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [wellFormedParameters] });
+    const db = kyselyOnPglite(pglite);
     let closed = false;
     return {
       db,

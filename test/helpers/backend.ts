@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { sql } from 'kysely';
-import { openDatabase, type Backend, type DbHandle } from '../../lib/db/db';
+import { PGlite } from '@electric-sql/pglite';
+import { kyselyOnPglite, openDatabase, type Backend, type DbHandle } from '../../lib/db/db';
 import type { LibContext } from '../../lib/lib-context';
 import * as paths from '../setup/paths';
 
@@ -105,18 +106,59 @@ export const TEST_SETTINGS = {
  * before each test, closed and dropped after. `use` receives the database and its open handle.
  */
 export function useOpenTestDatabase(use: (tdb: TestDatabase, handle: DbHandle) => void): void {
-  let tdb: TestDatabase | undefined;
-  let handle: DbHandle | undefined;
+  let opened: OpenTestDatabase | undefined;
   beforeAll(async () => {
-    tdb = await createTestDatabase();
-    handle = await tdb.open();
-    use(tdb, handle);
+    opened = await createOpenTestDatabase();
+    use(opened.tdb, opened.handle);
   });
   afterAll(async () => {
-    await handle?.close();
-    await tdb?.destroy();
+    await opened?.handle.close();
+    await opened?.tdb.destroy();
   });
-  beforeEach(() => truncateAll(handle!));
+  beforeEach(() => truncateAll(opened!.handle));
+}
+
+export interface OpenTestDatabase {
+  readonly tdb: TestDatabase;
+  /** Open for the whole file; its `close` ends the database (on PGlite it lives in memory only). */
+  readonly handle: DbHandle;
+}
+
+/**
+ * A clean, migrated database held open by one test file. On PostgreSQL a copy of the template
+ * database; on PGlite the template's dump loaded into memory (no directory to copy, lock or
+ * delete): the file's one connection is all there is, so `open()` hands out that same handle.
+ * A spawned bin/ctl cannot reach an in-memory database; tests that spawn use createTestDatabase.
+ */
+export async function createOpenTestDatabase(): Promise<OpenTestDatabase> {
+  if (BACKEND === 'postgres') {
+    const tdb = await createTestDatabase();
+    return { tdb, handle: await tdb.open() };
+  }
+  const pglite = await PGlite.create({ loadDataDir: new Blob([fs.readFileSync(paths.PGLITE_TEMPLATE_DUMP)]) });
+  const db = kyselyOnPglite(pglite);
+  const dataDir = path.join(paths.SCRATCH, `memory_${process.env.JEST_WORKER_ID ?? '0'}_${process.pid}_${counter++}`);
+  const handle: DbHandle = {
+    db,
+    backend: 'pglite',
+    where: dataDir,
+    close: async () => {
+      await db.destroy();
+      await pglite.close();
+    },
+  };
+  const lent: DbHandle = { ...handle, close: async () => undefined };
+  const tdb: TestDatabase = {
+    backend: 'pglite',
+    env: { CTL_DATA_DIR: dataDir },
+    url: null,
+    dataDir,
+    open: async () => lent,
+    withDb: (fn) => fn(lent),
+    reset: () => truncateAll(handle),
+    destroy: async () => undefined,
+  };
+  return { tdb, handle };
 }
 
 /**

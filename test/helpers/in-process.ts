@@ -3,7 +3,7 @@ import { openDatabase, type DbHandle, type OpenOptions } from '../../lib/db/db';
 import type { Io } from '../../tasks/runner/io';
 import { main } from '../../tasks/runner/main';
 import type { OpenDatabase } from '../../tasks/runner/task-context';
-import { createTestDatabase, truncateAll, type TestDatabase } from './backend';
+import { createOpenTestDatabase, truncateAll, type TestDatabase } from './backend';
 import { ctlEnv, type CtlOptions, type CtlResult } from './cli';
 
 class Sink extends Writable {
@@ -43,8 +43,9 @@ export function useHeldTestDatabase(use: (tdb: HeldTestDatabase) => void): void 
   let tdb: TestDatabase | undefined;
   let held: HeldTestDatabase | undefined;
   beforeAll(async () => {
-    tdb = await createTestDatabase();
-    held = holding(tdb, await tdb.open());
+    const opened = await createOpenTestDatabase();
+    tdb = opened.tdb;
+    held = holding(tdb, opened.handle);
     use(held);
   });
   afterAll(async () => {

@@ -7,6 +7,8 @@ process.env.CTL_TEST_RUN_ID ??= `${process.pid}_${Date.now().toString(36)}`;
 export const RUN_ID = process.env.CTL_TEST_RUN_ID;
 export const SCRATCH = path.join(os.tmpdir(), `userctl-test-${RUN_ID}`);
 export const PGLITE_TEMPLATE = path.join(SCRATCH, 'pglite-template');
+/** The same template as one tar file, which a test file loads into an in-memory PGlite. */
+export const PGLITE_TEMPLATE_DUMP = path.join(SCRATCH, 'pglite-template.tar');
 export const PG_ADMIN_URL = process.env.CTL_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const PG_PREFIX = `userctl_t_${RUN_ID}`.toLowerCase();
 export const PG_TEMPLATE_DB = `${PG_PREFIX}_tpl`;
