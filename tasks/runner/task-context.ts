@@ -4,7 +4,7 @@ import type { LibContext } from '../../lib/lib-context';
 import type { Mailer } from '../../lib/mail/mailer';
 import type { Format } from './formats';
 import { RefusedError } from '../../lib/errors';
-import { readLine, type Io } from './io';
+import { readAnswer, type Io } from './io';
 
 /** Stored values (a name, a bio) go into human lines: their control characters must not reach the terminal. */
 function forTerminal(line: string): string {
@@ -142,7 +142,7 @@ export class TaskContext {
       throw new RefusedError(`refusing to ${opts.what} without confirmation: stdin is not a terminal; pass -y to confirm`);
     }
     this.io.stderr.write(question);
-    const answer = (await readLine(this.io, this.signal)).trim().toLowerCase();
+    const answer = (await readAnswer(this.io, this.signal)).trim().toLowerCase();
     const yes = answer === '' ? Boolean(opts.defaultYes) : answer === 'y' || answer === 'yes';
     if (!yes) throw new RefusedError(opts.declined);
   }
