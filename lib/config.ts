@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { UnavailableError } from './errors';
+import { UnavailableError, UsageError } from './errors';
 
 /** SMTP_HOST, SMTP_PORT, SMTP_SECURE: the mail server when it is not given as SMTP_URL. */
 export interface SmtpServerConfig {
@@ -264,6 +264,12 @@ export interface ConfigOverrides {
 export function loadConfig(rawEnv: Env = process.env, overrides: ConfigOverrides = {}): Config {
   const projectRoot = findProjectRoot();
   const env = effectiveEnv(rawEnv, projectRoot);
+  // An empty URL is a runbook's unset variable, never a request for the embedded database: falling
+  // back would create users and links in a throwaway local database.
+  if (overrides.databaseUrl === '') throw new UsageError('--database-url is empty: give a PostgreSQL URL, or leave the option out to use the embedded database');
+  if (overrides.databaseUrl === undefined && env.DATABASE_URL === '') {
+    throw new UnavailableError('DATABASE_URL is set but empty: give a PostgreSQL URL, or unset it (and remove it from .env) to use the embedded database');
+  }
   const databaseUrl = overrides.databaseUrl !== undefined
     ? url('--database-url', overrides.databaseUrl, ['postgres:', 'postgresql:'])
     : url('DATABASE_URL', env.DATABASE_URL, ['postgres:', 'postgresql:']);
