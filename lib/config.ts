@@ -82,20 +82,15 @@ export function findProjectRoot(from: string = __dirname): string {
   }
 }
 
-/** Parses the KEY=value lines of a .env file: comments, blank lines, optional quotes, `export `. */
+/**
+ * Parses a .env file with Node's own parser (util.parseEnv: comments, quotes, `export `, a comment
+ * after a quoted value), not a hand-written one: the hand-written one kept the quotes of
+ * `DATABASE_URL="postgres://..."  # prod` inside the value.
+ */
 export function parseDotenv(text: string): Record<string, string> {
+  const { parseEnv } = require('node:util') as typeof import('node:util');
   const out: Record<string, string> = {};
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
-    if (!match) continue;
-    let value = match[2];
-    const quoted = /^(['"])(.*)\1$/.exec(value);
-    if (quoted) value = quoted[1] === '"' ? quoted[2].replace(/\\n/g, '\n') : quoted[2];
-    else value = value.replace(/\s+#.*$/, '');
-    out[match[1]] = value;
-  }
+  for (const [key, value] of Object.entries(parseEnv(text))) if (value !== undefined) out[key] = value;
   return out;
 }
 
