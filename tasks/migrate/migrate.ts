@@ -21,8 +21,11 @@ const verb: VerbModule = {
       return;
     }
     if (ctx.dryRun) {
-      const pending = (await migrationStatus(handle.db)).filter((m) => !m.executedAt).map((m) => m.name);
-      ctx.say(action === 'down' ? 'Would undo the newest migration (dry run)' : `Would apply ${pending.length} migration(s)${pending.length ? `: ${pending.join(', ')}` : ''} (dry run)`);
+      const status = await migrationStatus(handle.db);
+      const pending = status.filter((m) => !m.executedAt).map((m) => m.name);
+      const newest = status.filter((m) => m.executedAt).map((m) => m.name).pop();
+      if (action === 'down') ctx.say(newest ? `Would undo the newest migration: ${newest} (dry run)` : 'No migration to undo (dry run)');
+      else ctx.say(`Would apply ${pending.length} migration(s)${pending.length ? `: ${pending.join(', ')}` : ''} (dry run)`);
       return;
     }
     if (action === 'down') {
