@@ -104,9 +104,9 @@ function tagList(values: Readonly<Record<string, unknown>>): string[] {
 export function normalizeRecord(record: RawRecord): ImportRow {
   if (record.error) throw new CtlError(record.error);
   const v = record.values;
-  const email = (text(v, 'email') ?? '').trim();
-  if (email === '') throw new CtlError('no email');
-  checkEmail(email);
+  const given = (text(v, 'email') ?? '').trim();
+  if (given === '') throw new CtlError('no email');
+  const email = checkEmail(given);
   let nickname = (text(v, 'nickname') ?? '').trim();
   if (nickname === '') {
     nickname = email.slice(0, email.indexOf('@'));
