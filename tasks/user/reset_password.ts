@@ -2,6 +2,7 @@ import type { VerbModule } from '../runner/verb';
 
 import { passwordOptions, readPasswordOption } from '../shared/password-input';
 import { announceMail, deliver, failIfUndelivered, type MailReport } from '../shared/mailing';
+import { withPositionalPassword } from '../shared/positional-forms';
 
 const INSTEAD = 'pass the link above on yourself';
 
@@ -10,6 +11,7 @@ const verb: VerbModule = {
     passwordOptions(
       y
         .positional('user', { type: 'string', describe: 'Nickname or email of a local user' })
+        .positional('new_password', { type: 'string', describe: 'The new password (LibreChat\'s form; visible in the process table, as --password)' })
         .option('random-password', { type: 'boolean', describe: 'Set a generated password and print it once (no link)' })
         .option('skip-email', { type: 'boolean', describe: 'Only print the link; do not mail it to the user' }),
     )
@@ -19,7 +21,7 @@ const verb: VerbModule = {
   async run(argv, ctx) {
     const reset = require('../../lib/user/reset_password') as typeof import('../../lib/user/reset_password');
     const ref = String(argv.user);
-    let password = await readPasswordOption(argv, ctx);
+    let password = await readPasswordOption(withPositionalPassword(argv, argv.new_password), ctx);
     if (argv.randomPassword) password = (require('../../lib/tokens/secrets') as typeof import('../../lib/tokens/secrets')).newPassword();
     const lib = await ctx.lib();
 
