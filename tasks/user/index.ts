@@ -6,6 +6,8 @@ export const USER_VERBS: readonly VerbEntry[] = [
   { command: 'confirm <user>', describe: "Confirm a user's email", load: () => require('./confirm').default },
   { command: 'confirm_all', describe: 'Confirm every local, active, non-staff user', load: () => require('./confirm_all').default },
   { command: 'count', describe: 'Count users, and users active in a window (licence counting)', load: () => require('./count').default },
+  { command: 'create_user [nickname] [email] [more..]', describe: "Create users, Overleaf's (--email=a@x,b@y) or LibreChat's way, without asking", load: () => require('./create_user').default },
+  { command: 'delete_user [user]', describe: "Delete a user (rm), Overleaf's (--email=) or LibreChat's way", load: () => require('./delete_user').default },
   { command: 'deactivate <user>', aliases: ['ban', 'unsubscribe'], describe: 'Deactivate (ban) a user and unsubscribe local followers', load: () => require('./deactivate').default },
   { command: 'deactivate_all_from_instance <instance>', aliases: ['unsubscribe_all_from_instance', 'unsubscribe-all-from-instance'], describe: 'Deactivate every user of a remote instance', load: () => require('./deactivate_all_from_instance').default },
   { command: 'delete_activities <user>', describe: "Delete a user's posts and interactions", load: () => require('./delete_activities').default },
