@@ -22,12 +22,15 @@ const verb: VerbModule = {
   builder: (y) =>
     y
       .option('all', { type: 'boolean', describe: 'Include used, expired and revoked invites' })
+      .option('pleroma', { type: 'boolean', describe: "Pleroma's lines (Invites list: / ID: … | Token: …), for runbooks that grep them" })
+      .conflicts('pleroma', ['format', 'json'])
       .example('$0 user invites', 'Invites that can still be used')
       .example('$0 user invites --all --json', 'Every invite, as JSON'),
   async run(argv, ctx) {
     const { listInvites } = require('../../lib/invites/invites') as typeof import('../../lib/invites/invites');
     const { db } = await ctx.db();
     const rows = await listInvites(db, { all: Boolean(argv.all), now: ctx.now() });
+    if (argv.pleroma) return (require('../shared/pleroma-lines') as typeof import('../shared/pleroma-lines')).writePleromaInviteLines(ctx, rows);
     await writeRows(ctx, (async function* () {
       yield rows;
     })(), COLUMNS);

@@ -53,6 +53,8 @@ const verb: VerbModule = {
       .option('deleted', { type: 'boolean', describe: 'Only soft-deleted users' })
       .option('search', { type: 'string', describe: 'Substring of nickname, email or name' })
       .option('limit', { type: 'number', describe: 'At most this many rows' })
+      .option('pleroma', { type: 'boolean', describe: "Pleroma's lines (nickname moderator: …, is_active: …), for runbooks that grep them" })
+      .conflicts('pleroma', ['format', 'json'])
       .conflicts('active', 'deactivated')
       .conflicts('confirmed', 'unconfirmed')
       .conflicts('local', 'remote')
@@ -77,6 +79,7 @@ const verb: VerbModule = {
       search: argv.search as string | undefined,
       limit: argv.limit as number | undefined,
     });
+    if (argv.pleroma) return (require('../shared/pleroma-lines') as typeof import('../shared/pleroma-lines')).writePleromaUserLines(ctx, pages);
     await writeRows(ctx, pages, COLUMNS, toJson);
   },
 };
