@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { UnavailableError } from './errors';
+import { UnavailableError, UsageError } from './errors';
 
 /** SMTP_HOST, SMTP_PORT, SMTP_SECURE: the mail server when it is not given as SMTP_URL. */
 export interface SmtpServerConfig {
@@ -82,20 +82,15 @@ export function findProjectRoot(from: string = __dirname): string {
   }
 }
 
-/** Parses the KEY=value lines of a .env file: comments, blank lines, optional quotes, `export `. */
+/**
+ * Parses a .env file with Node's own parser (util.parseEnv: comments, quotes, `export `, a comment
+ * after a quoted value), not a hand-written one: the hand-written one kept the quotes of
+ * `DATABASE_URL="postgres://..."  # prod` inside the value.
+ */
 export function parseDotenv(text: string): Record<string, string> {
+  const { parseEnv } = require('node:util') as typeof import('node:util');
   const out: Record<string, string> = {};
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
-    if (!match) continue;
-    let value = match[2];
-    const quoted = /^(['"])(.*)\1$/.exec(value);
-    if (quoted) value = quoted[1] === '"' ? quoted[2].replace(/\\n/g, '\n') : quoted[2];
-    else value = value.replace(/\s+#.*$/, '');
-    out[match[1]] = value;
-  }
+  for (const [key, value] of Object.entries(parseEnv(text))) if (value !== undefined) out[key] = value;
   return out;
 }
 
@@ -264,6 +259,12 @@ export interface ConfigOverrides {
 export function loadConfig(rawEnv: Env = process.env, overrides: ConfigOverrides = {}): Config {
   const projectRoot = findProjectRoot();
   const env = effectiveEnv(rawEnv, projectRoot);
+  // An empty URL is a runbook's unset variable, never a request for the embedded database: falling
+  // back would create users and links in a throwaway local database.
+  if (overrides.databaseUrl === '') throw new UsageError('--database-url is empty: give a PostgreSQL URL, or leave the option out to use the embedded database');
+  if (overrides.databaseUrl === undefined && env.DATABASE_URL === '') {
+    throw new UnavailableError('DATABASE_URL is set but empty: give a PostgreSQL URL, or unset it (and remove it from .env) to use the embedded database');
+  }
   const databaseUrl = overrides.databaseUrl !== undefined
     ? url('--database-url', overrides.databaseUrl, ['postgres:', 'postgresql:'])
     : url('DATABASE_URL', env.DATABASE_URL, ['postgres:', 'postgresql:']);

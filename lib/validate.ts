@@ -33,9 +33,35 @@ export function checkInstance(instance: string): string {
   return host.toLowerCase();
 }
 
+/**
+ * Characters that show as nothing or reorder text: format (Cf: zero-width space and joiners,
+ * bidi marks and overrides, soft hyphen, BOM), other invisibles (default-ignorable code points:
+ * variation selectors, Hangul fillers), control, private-use, unassigned, and separators other
+ * than the ASCII space (refused as any space is). In an email they make two addresses that look identical.
+ */
+const INVISIBLE = /[\p{Cf}\p{Cc}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}\p{Default_Ignorable_Code_Point}]/u;
+
+function codePoint(ch: string): string {
+  return `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/**
+ * The one email rule of every way in (CLI, import, API, invites): no invisible or format
+ * character, then Unicode NFKC normalization (fullwidth `ｚ` is `z`), then the address syntax.
+ * Returns the normalized address, which is what is stored and compared (case-insensitively).
+ */
 export function checkEmail(email: string): string {
-  if (email.length > 254 || !EMAIL.test(email) || LONE_SURROGATE.test(email)) throw new UsageError(`invalid email ${show(email)}`);
-  return email;
+  if (LONE_SURROGATE.test(email)) throw new UsageError(`invalid email ${show(email)}`);
+  const invisible = INVISIBLE.exec(email.replace(/ /g, ''));
+  if (invisible) throw new UsageError(`invalid email ${show(email)}: it contains an invisible or formatting character (${codePoint(invisible[0])})`);
+  const normalized = email.normalize('NFKC');
+  if (normalized.length > 254 || !EMAIL.test(normalized) || INVISIBLE.test(normalized)) throw new UsageError(`invalid email ${show(email)}`);
+  return normalized;
+}
+
+/** What two emails are compared by: the checked (NFKC) form, lower-cased. */
+export function emailKey(email: string): string {
+  return email.normalize('NFKC').toLowerCase();
 }
 
 /**

@@ -65,7 +65,24 @@ async function openPostgres(opts: OpenOptions): Promise<DbHandle> {
     throw connectionError(error, where);
   }
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, backend: 'postgres', where, close: () => db.destroy() };
+  // Kysely ends the pool only if it ran a query: a run that stops before its first one (a refused
+  // `migrate down`) left the probe's idle client open, keeping the process alive for pg's 10 s
+  // idle timeout. The pool is ours, so we end it.
+  // pool.end() resolves before the sockets are closed: wait for every client's 'remove' too, so a
+  // closed handle holds nothing open.
+  const close = async () => {
+    let open = pool.totalCount;
+    const removed = new Promise<void>((resolve) => {
+      if (open === 0) return resolve();
+      pool.on('remove', () => {
+        if (--open <= 0) resolve();
+      });
+    });
+    await db.destroy();
+    if (!pool.ending) await pool.end();
+    await removed;
+  };
+  return { db, backend: 'postgres', where, close };
 }
 
 /**

@@ -68,12 +68,28 @@ function flag(values: Readonly<Record<string, unknown>>, key: string, fallback: 
   throw new CtlError(`${key} must be true or false, not ${JSON.stringify(String(v))}`);
 }
 
-/** Tags: a JSON array, or a string of tags separated by spaces, commas or semicolons. */
+/**
+ * A CSV cell holding a JSON array (`["x","y"]`), as the README allows: split on commas it became
+ * the tags `["x"` and `"y"]`.
+ */
+function jsonTagArray(text: string): unknown[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new CtlError(`tags ${JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text)} start with '[' but are not a JSON array`);
+  }
+  if (!Array.isArray(parsed)) throw new CtlError('tags must be a JSON array of strings');
+  return parsed;
+}
+
+/** Tags: a JSON array (in JSONL, or as JSON text in a CSV cell), or a string of tags separated by spaces, commas or semicolons. */
 function tagList(values: Readonly<Record<string, unknown>>): string[] {
   const v = values.tags;
   if (v === undefined || v === null) return [];
   let items: unknown[];
   if (Array.isArray(v)) items = v;
+  else if (typeof v === 'string' && v.trim().startsWith('[')) items = jsonTagArray(v);
   else if (typeof v === 'string') items = v.split(/[\s,;]+/).filter((t) => t !== '');
   else throw new CtlError(`tags must be a list or a string, not ${typeof v}`);
   const tags = new Set<string>();
@@ -88,9 +104,9 @@ function tagList(values: Readonly<Record<string, unknown>>): string[] {
 export function normalizeRecord(record: RawRecord): ImportRow {
   if (record.error) throw new CtlError(record.error);
   const v = record.values;
-  const email = (text(v, 'email') ?? '').trim();
-  if (email === '') throw new CtlError('no email');
-  checkEmail(email);
+  const given = (text(v, 'email') ?? '').trim();
+  if (given === '') throw new CtlError('no email');
+  const email = checkEmail(given);
   let nickname = (text(v, 'nickname') ?? '').trim();
   if (nickname === '') {
     nickname = email.slice(0, email.indexOf('@'));

@@ -92,15 +92,25 @@ export function planNewUser(input: NewUserInput): NewUserPlan {
 export async function assertAvailable(db: Kysely<Database>, nickname: string, email: string | null): Promise<void> {
   const taken = await db
     .selectFrom('users')
-    .select(['nickname', 'email'])
+    .select(['nickname', 'email', 'deleted_at'])
     .where((eb) => {
       const ors = [eb(eb.fn('lower', ['nickname']), '=', nickname.toLowerCase())];
       if (email !== null) ors.push(eb(eb.fn('lower', ['email']), '=', email.toLowerCase()));
       return eb.or(ors);
     })
     .execute();
-  if (taken.some((u) => u.nickname.toLowerCase() === nickname.toLowerCase())) throw new ConflictError(`nickname ${nickname} is already taken`);
-  if (taken.length > 0) throw new ConflictError(`email ${email} is already taken`);
+  const byNickname = taken.find((u) => u.nickname.toLowerCase() === nickname.toLowerCase());
+  if (byNickname) throw new ConflictError(`nickname ${nickname} is already taken${heldByDeleted(byNickname)}`);
+  if (taken.length > 0) throw new ConflictError(`email ${email} is already taken${heldByDeleted(taken[0])}`);
+}
+
+/**
+ * After `rm joe`, `new joe` met only "already taken": a soft-deleted account still holds the name
+ * and address until it is purged, so say so and name both ways out.
+ */
+function heldByDeleted(user: { readonly nickname: string; readonly deleted_at: Date | null }): string {
+  if (user.deleted_at === null) return '';
+  return ` by the deleted account ${user.nickname} (soft-deleted, kept until purged): restore it with \`ctl user restore ${user.nickname}\`, or free it with \`ctl user rm ${user.nickname} --purge\``;
 }
 
 /**

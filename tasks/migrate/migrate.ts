@@ -19,8 +19,13 @@ const verb: VerbModule = {
       return;
     }
     if (ctx.dryRun) {
-      const pending = (await migrationStatus(handle.db)).filter((m) => !m.executedAt).map((m) => m.name);
-      ctx.result(null, [action === 'down' ? `Would undo the newest migration${ctx.dryRunSuffix}` : `Would apply ${plural(pending.length, 'migration')}${pending.length ? `: ${pending.join(', ')}` : ''}${ctx.dryRunSuffix}`]);
+      const status = await migrationStatus(handle.db);
+      const pending = status.filter((m) => !m.executedAt).map((m) => m.name);
+      const newest = status.filter((m) => m.executedAt).map((m) => m.name).pop();
+      const line = action === 'down'
+        ? newest ? `Would undo the newest migration: ${newest}` : 'No migration to undo'
+        : `Would apply ${plural(pending.length, 'migration')}${pending.length ? `: ${pending.join(', ')}` : ''}`;
+      ctx.result(null, [`${line}${ctx.dryRunSuffix}`]);
       return;
     }
     if (action === 'down') {

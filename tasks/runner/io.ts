@@ -1,5 +1,7 @@
+import * as fs from 'node:fs';
+import * as tty from 'node:tty';
 import type { Readable, Writable } from 'node:stream';
-import { InterruptedError } from '../../lib/errors';
+import { InterruptedError, RefusedError } from '../../lib/errors';
 
 /**
  * Every byte the CLI reads or writes goes through here: data to stdout; prompts, progress,
@@ -14,6 +16,20 @@ export interface Io {
   readonly stderrIsTTY: boolean;
   /** Terminal width of stdout, or null when it is not a terminal. */
   readonly columns: number | null;
+  /**
+   * The controlling terminal for a prompt's answer once stdin was read to its end
+   * (`--password-stdin` then Ctrl-D), as sudo and ssh do; null when there is none. Tests omit it.
+   */
+  readonly openTerminal?: () => tty.ReadStream | null;
+}
+
+/** /dev/tty opened for reading, or null without a controlling terminal (cron, systemd). */
+function openControllingTerminal(): tty.ReadStream | null {
+  try {
+    return new tty.ReadStream(fs.openSync('/dev/tty', 'r'));
+  } catch {
+    return null;
+  }
 }
 
 export function processIo(): Io {
@@ -25,7 +41,66 @@ export function processIo(): Io {
     stdoutIsTTY: Boolean(process.stdout.isTTY),
     stderrIsTTY: Boolean(process.stderr.isTTY),
     columns: process.stdout.isTTY ? process.stdout.columns ?? 80 : null,
+    openTerminal: openControllingTerminal,
   };
+}
+
+/**
+ * Reads a prompt's answer: from stdin while it still has input, else (stdin consumed by
+ * --password-stdin) from the controlling terminal, which is closed again so it does not keep the
+ * process alive. A stream that has ended would never answer: refused (exit 5), not a hang.
+ */
+export async function readAnswer(io: Io, signal?: AbortSignal): Promise<string> {
+  if (!io.stdin.readableEnded) return readLine(io, signal);
+  const terminal = io.openTerminal?.() ?? null;
+  if (!terminal) throw new RefusedError('cannot ask for confirmation: stdin was read to its end and there is no terminal; pass -y to confirm');
+  try {
+    return await readLine({ ...io, stdin: terminal }, signal);
+  } finally {
+    terminal.destroy();
+  }
+}
+
+/**
+ * Asks `prompt` and reads a secret typed at the terminal without echoing it: raw mode, ends at Enter or Ctrl-D,
+ * Backspace erases, Ctrl-C is exit 130. The terminal is restored whatever happens.
+ */
+export function readSecret(io: Io, prompt: string, signal?: AbortSignal): Promise<string> {
+  const input = io.stdin as tty.ReadStream;
+  return new Promise((resolve, reject) => {
+    let secret = '';
+    const onData = (chunk: Buffer | string) => {
+      for (const ch of chunk.toString()) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') return finish(() => resolve(secret));
+        if (ch === '\u0003') return finish(() => reject(new InterruptedError('interrupted')));
+        if (ch === '\u007f' || ch === '\b') secret = [...secret].slice(0, -1).join('');
+        else secret += ch;
+      }
+    };
+    const onEnd = () => finish(() => resolve(secret));
+    const onAbort = () => finish(() => reject(new InterruptedError('interrupted')));
+    function finish(then: () => void) {
+      input.off('data', onData);
+      input.off('end', onEnd);
+      signal?.removeEventListener('abort', onAbort);
+      input.setRawMode(false);
+      input.pause();
+      io.stderr.write('\n');
+      then();
+    }
+    // Echo off before the prompt shows: what is typed once it appears must never be echoed.
+    input.setRawMode(true);
+    io.stderr.write(prompt);
+    input.on('data', onData);
+    input.on('end', onEnd);
+    signal?.addEventListener('abort', onAbort);
+    input.resume();
+  });
+}
+
+/** True when stdin is a terminal whose echo can be turned off (a real TTY, not a test's stream). */
+export function canHideInput(io: Io): boolean {
+  return io.stdinIsTTY && typeof (io.stdin as Partial<tty.ReadStream>).setRawMode === 'function';
 }
 
 /** Reads one line from stdin (a prompt's answer); Ctrl-C while waiting is exit 130. */

@@ -9,6 +9,7 @@ import type { OpenDatabase } from './task-context';
 import { aliasesOf } from './verb';
 import { USER_VERBS } from '../user/index';
 import { OTHER_COMMANDS } from './commands';
+import { rejectUnknownShortClusters } from './short-options';
 
 interface RunState {
   readonly io: Io;
@@ -142,6 +143,7 @@ export async function main(
     // A shell cannot pass a NUL byte, but a caller of main() can; PostgreSQL cannot store one.
     const nul = args.find((a) => a.includes('\0'));
     if (nul !== undefined) throw new UsageError(`an argument contains a NUL byte: ${JSON.stringify(nul.length > 80 ? `${nul.slice(0, 77)}...` : nul)}`);
+    rejectUnknownShortClusters(args);
     // With a callback yargs hands over what it would print (help, completion) instead of writing
     // to the console itself, so it reaches io.stdout like every other result.
     await buildParser(state).parseAsync(protectQuotedValues(args), {}, (_error, _argv, output) => {

@@ -4,7 +4,7 @@ import type { LibContext } from '../../lib/lib-context';
 import { createMailer, type Mailer } from '../../lib/mail/mailer';
 import { encodeObject, keyValueLines, sanitizeForTerminal, type Format } from './formats';
 import { RefusedError } from '../../lib/errors';
-import { readLine, type Io } from './io';
+import { readAnswer, type Io } from './io';
 import { DRY_RUN_SUFFIX } from '../../lib/text';
 
 // This module is loaded only when a verb runs (tasks/runner/run-verb.ts, behind the runner's one
@@ -146,7 +146,7 @@ export class TaskContext {
       throw new RefusedError(`refusing to ${opts.what} without confirmation: stdin is not a terminal; pass -y to confirm`);
     }
     this.io.stderr.write(question);
-    const answer = (await readLine(this.io, this.signal)).trim().toLowerCase();
+    const answer = (await readAnswer(this.io, this.signal)).trim().toLowerCase();
     const yes = answer === '' ? Boolean(opts.defaultYes) : answer === 'y' || answer === 'yes';
     if (!yes) throw new RefusedError(opts.declined);
   }

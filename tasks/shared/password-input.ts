@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import type { Argv } from 'yargs';
 import { UsageError } from '../../lib/errors';
 import type { TaskContext } from '../runner/task-context';
-import { readAll } from '../runner/io';
+import { canHideInput, readAll, readSecret } from '../runner/io';
 
 /** --password / --password-stdin / --password-file, shared by every verb that takes a password. */
 export function passwordOptions(y: Argv): Argv {
@@ -25,8 +25,13 @@ export async function readPasswordOption(argv: Record<string, unknown>, ctx: Tas
     return argv.password;
   }
   if (argv.passwordStdin) {
-    if (ctx.io.stdinIsTTY) ctx.io.stderr.write('Password (then Enter and Ctrl-D): ');
-    const text = firstLine(await readAll(ctx.io, ctx.signal));
+    let text: string;
+    if (canHideInput(ctx.io)) {
+      // Typed at a terminal: not echoed, and ended by Enter so stdin stays open for `Continue?`.
+      text = await readSecret(ctx.io, 'Password (not shown; then Enter): ', ctx.signal);
+    } else {
+      text = firstLine(await readAll(ctx.io, ctx.signal));
+    }
     if (text === '') throw new UsageError('--password-stdin read an empty password');
     return text;
   }

@@ -3,6 +3,7 @@ import type { InviteJson } from '../../lib/invites/invites';
 import type { Column } from '../runner/formats';
 import { writeRows } from '../runner/render';
 import { listInvites } from '../../lib/invites/invites';
+import { writePleromaInviteLines } from '../shared/pleroma-lines';
 
 const dash = (v: unknown) => (v === null || v === undefined ? '-' : v);
 
@@ -23,11 +24,14 @@ const verb: VerbModule = {
   builder: (y) =>
     y
       .option('all', { type: 'boolean', describe: 'Include used, expired and revoked invites' })
+      .option('pleroma', { type: 'boolean', describe: "Pleroma's lines (Invites list: / ID: … | Token: …), for runbooks that grep them" })
+      .conflicts('pleroma', ['format', 'json'])
       .example('$0 user invites', 'Invites that can still be used')
       .example('$0 user invites --all --json', 'Every invite, as JSON'),
   async run(argv, ctx) {
     const { db } = await ctx.db();
     const rows = await listInvites(db, { all: Boolean(argv.all), now: ctx.now() });
+    if (argv.pleroma) return writePleromaInviteLines(ctx, rows);
     await writeRows(ctx, (async function* () {
       yield rows;
     })(), COLUMNS);

@@ -4,6 +4,7 @@ import type { Column } from '../runner/formats';
 import { writeRows } from '../runner/render';
 import { UsageError } from '../../lib/errors';
 import { listUsers } from '../../lib/user/list';
+import { writePleromaUserLines } from '../shared/pleroma-lines';
 
 function roles(u: UserJson): string {
   return [u.admin && 'admin', u.moderator && 'moderator'].filter(Boolean).join(',') || '-';
@@ -54,6 +55,8 @@ const verb: VerbModule = {
       .option('deleted', { type: 'boolean', describe: 'Only soft-deleted users' })
       .option('search', { type: 'string', describe: 'Substring of nickname, email or name' })
       .option('limit', { type: 'number', describe: 'At most this many rows' })
+      .option('pleroma', { type: 'boolean', describe: "Pleroma's lines (nickname moderator: …, is_active: …), for runbooks that grep them" })
+      .conflicts('pleroma', ['format', 'json'])
       .conflicts('active', 'deactivated')
       .conflicts('confirmed', 'unconfirmed')
       .conflicts('local', 'remote')
@@ -77,6 +80,7 @@ const verb: VerbModule = {
       search: argv.search as string | undefined,
       limit: argv.limit as number | undefined,
     });
+    if (argv.pleroma) return writePleromaUserLines(ctx, pages);
     await writeRows(ctx, pages, COLUMNS, toJson);
   },
 };

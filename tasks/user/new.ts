@@ -4,6 +4,8 @@ import { passwordOptions, readPasswordOption } from '../shared/password-input';
 import { announceMail, deliver, failIfUndelivered, type MailReport } from '../shared/mailing';
 import { planNewUser, assertAvailable, createUser } from '../../lib/user/new';
 import * as mail from '../../lib/mail/templates';
+import { newUserForm, withPositionalPassword } from '../shared/positional-forms';
+import { UsageError } from '../../lib/errors';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -16,22 +18,24 @@ const verb: VerbModule = {
         .option('moderator', { type: 'boolean', default: false, describe: 'Make the user a moderator' })
         .option('admin', { type: 'boolean', default: false, describe: 'Make the user an admin' })
         .option('confirmed', { type: 'boolean', default: true, describe: 'Mark the email confirmed (--no-confirmed issues a confirmation token)' })
-        .option('skip-email', { type: 'boolean', describe: 'Do not mail the set-password or confirmation link; only print it' }),
+        .option('skip-email', { type: 'boolean', describe: 'Do not mail the set-password or confirmation link; only print it' })
+        .option('email-verified', { type: 'boolean', describe: "LibreChat's name for --confirmed" }),
     )
       .example('$0 user new alice alice@example.com --password-stdin <<< "s3cret-pass" -y', 'Create alice with a password from stdin')
-      .example('$0 user new bob@example.com --admin', 'Create admin "bob" and print a set-password link'),
+      .example('$0 user new bob@example.com --admin', 'Create admin "bob" and print a set-password link')
+      .example('$0 user new grace@example.com "Grace Hopper" grace -y', "LibreChat's order: email, name, username [, password]"),
   async run(argv, ctx) {
-    const first = String(argv.nickname);
-    const second = argv.email === undefined ? undefined : String(argv.email);
+    const form = newUserForm([argv.nickname, argv.email, ...((argv.more as unknown[] | undefined) ?? [])].filter((a) => a !== undefined).map(String));
+    if (form.name !== undefined && argv.name !== undefined) throw new UsageError('the name was given both as an argument and as --name: give one');
     const plan = planNewUser({
-      nickname: second === undefined && first.includes('@') ? null : first,
-      email: second ?? first,
-      name: argv.name as string | undefined,
+      nickname: form.nickname,
+      email: form.email,
+      name: form.name ?? (argv.name as string | undefined),
       bio: argv.bio as string | undefined,
-      password: await readPasswordOption(argv, ctx),
+      password: await readPasswordOption(withPositionalPassword(argv, form.password), ctx),
       admin: Boolean(argv.admin),
       moderator: Boolean(argv.moderator),
-      confirmed: argv.confirmed !== false,
+      confirmed: argv.confirmed !== false && argv.emailVerified !== false,
     });
     const lib = await ctx.lib();
     await assertAvailable(lib.db, plan.nickname, plan.email);

@@ -7,6 +7,7 @@ import { passwordResetMail } from '../../lib/mail/templates';
 import { newPassword } from '../../lib/tokens/secrets';
 import { checkPassword } from '../../lib/auth/passwords';
 import * as reset from '../../lib/user/reset_password';
+import { withPositionalPassword } from '../shared/positional-forms';
 
 const INSTEAD = 'pass the link above on yourself';
 
@@ -15,6 +16,7 @@ const verb: VerbModule = {
     passwordOptions(
       y
         .positional('user', { type: 'string', describe: 'Nickname or email of a local user' })
+        .positional('new_password', { type: 'string', describe: 'The new password (LibreChat\'s form; visible in the process table, as --password)' })
         .option('random-password', { type: 'boolean', describe: 'Set a generated password and print it once (no link)' })
         .option('skip-email', { type: 'boolean', describe: 'Only print the link; do not mail it to the user' }),
     )
@@ -23,7 +25,7 @@ const verb: VerbModule = {
       .example('$0 user reset_password alice --password-stdin <<< "n3w-pass-phrase"', 'Set the password directly; signs alice out everywhere'),
   async run(argv, ctx) {
     const ref = String(argv.user);
-    let password = await readPasswordOption(argv, ctx);
+    let password = await readPasswordOption(withPositionalPassword(argv, argv.new_password), ctx);
     if (argv.randomPassword) password = newPassword();
     const lib = await ctx.lib();
 

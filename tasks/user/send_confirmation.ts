@@ -11,7 +11,9 @@ const verb: VerbModule = {
   builder: (y) =>
     y
       .positional('user', { type: 'string', describe: 'Nickname or email of a local, unconfirmed user' })
-      .example('$0 user send_confirmation alice', 'Mail alice a fresh email-confirmation link'),
+      .option('skip-email', { type: 'boolean', describe: 'Only print the link; do not mail it to the user' })
+      .example('$0 user send_confirmation alice', 'Mail alice a fresh email-confirmation link')
+      .example('$0 user send_confirmation alice --skip-email', 'Only print a fresh link, to pass on yourself'),
   async run(argv, ctx) {
     const ref = String(argv.user);
     const lib = await ctx.lib();
@@ -30,15 +32,20 @@ const verb: VerbModule = {
       return;
     }
     const link = issued.confirmation;
-    const report = await deliver(ctx, 'email_confirmation', { address: issued.user.email!, name: issued.user.name }, () =>
-      confirmationMail({ appUrl: ctx.config.appUrl, nickname: nick, name: issued.user.name, url: link.url, expiresAt: link.expiresAt }),
-    );
-    ctx.result({ userId: issued.user.id, nickname: nick, confirmed: false, token: link.token, url: link.url, expiresAt: link.expiresAt, mail: [report] }, [
+    // --skip-email, as on every other mailing verb: the link is printed, nothing is mailed.
+    const reports = argv.skipEmail
+      ? []
+      : [
+          await deliver(ctx, 'email_confirmation', { address: issued.user.email!, name: issued.user.name }, () =>
+            confirmationMail({ appUrl: ctx.config.appUrl, nickname: nick, name: issued.user.name, url: link.url, expiresAt: link.expiresAt }),
+          ),
+        ];
+    ctx.result({ userId: issued.user.id, nickname: nick, confirmed: false, token: link.token, url: link.url, expiresAt: link.expiresAt, mail: reports }, [
       `Generated email confirmation token for ${nick}`,
       { keep: `URL: ${link.url}` },
     ]);
-    announceMail(ctx, [report], INSTEAD, nick);
-    failIfUndelivered([report], `The confirmation link for ${nick} was saved`, INSTEAD);
+    announceMail(ctx, reports, INSTEAD, nick);
+    failIfUndelivered(reports, `The confirmation link for ${nick} was saved`, INSTEAD);
   },
 };
 

@@ -123,7 +123,7 @@ verb('reset_password', async () => {
   // --password-stdin reads a real pipe.
   const r = await ctl(['user', 'reset_password', 'alice', '--password-stdin'], { input: 'chosen-password\n' });
   expect(r).toMatchObject({ code: 0, stderr: '' });
-  expect(r.stdout).toMatch(/^Password of alice changed; \d+ session\(s\) signed out\n$/);
+  expect(r.stdout).toMatch(/^Password of alice changed; \d+ sessions? signed out\n$/);
   expect(await verifyPassword('chosen-password', (await user('alice'))!.password_hash)).toBe(true);
 });
 
@@ -177,6 +177,32 @@ verb('unconfirm_all', async () => {
 verb('untag', async () => {
   await tdb.withDb(({ db }) => db.updateTable('users').set({ tags: ['x', 'y'] }).where('nickname', '=', 'alice').execute());
   expect(await ctl(['user', 'untag', 'alice', 'x'])).toMatchObject({ code: 0, stderr: '', stdout: 'Tags of alice: ["y"]\n' });
+});
+
+verb('create_user', async () => {
+  const r = await ctl(['user', 'create_user', '--email=joe@example.com']);
+  expect(r).toMatchObject({ code: 0, stderr: 'No mail was sent: mail is not configured (set SMTP_URL, or SMTP_HOST); pass the link above to joe yourself\n' });
+  expect(r.stdout).toMatch(new RegExp(`\nUser joe created\nGenerated password reset token for joe\nURL: http://ctl\\.test/password_reset/${URL_TOKEN}\n$`));
+  expect((await user('joe'))?.email).toBe('joe@example.com');
+});
+
+verb('delete_user', async () => {
+  const r = await ctl(['user', 'delete_user', '--email=bob@example.com']);
+  expect(r).toMatchObject({ code: 0, stderr: '' });
+  expect(r.stdout).toMatch(/^User bob deleted\.\nRestorable until \d{4}-\d\d-\d\d with: ctl user restore bob\n$/);
+  expect((await user('bob'))?.deleted_at).not.toBeNull();
+});
+
+verb('toggle_activated', async () => {
+  expect(await ctl(['user', 'toggle_activated', 'alice'])).toMatchObject({ code: 0, stderr: '', stdout: expect.stringMatching(/^Successfully deactivated alice and unsubscribed all local followers\n/) });
+  expect(await ctl(['user', 'toggle_activated', 'alice'])).toMatchObject({ code: 0, stderr: '', stdout: 'Successfully activated alice\n' });
+});
+
+verb('toggle_confirmed', async () => {
+  const off = await ctl(['user', 'toggle_confirmed', 'alice']);
+  expect(off).toMatchObject({ code: 0, stderr: '' });
+  expect(off.stdout).toMatch(new RegExp(`^Confirmation status of alice: false\nGenerated email confirmation token for alice\nURL: http://ctl\\.test/verify/${URL_TOKEN}\n$`));
+  expect(await ctl(['user', 'toggle_confirmed', 'alice'])).toMatchObject({ code: 0, stderr: '', stdout: 'alice confirmed.\n' });
 });
 
 test('every verb of tasks/user/index.ts has its happy path above', () => {

@@ -1,0 +1,29 @@
+import { openDatabase } from '../../../lib/db/db';
+import { createTestDatabase, type TestDatabase } from '../../helpers/backend';
+
+// Issue 12, bug 4: a run that stopped before its first query (`migrate down` refused without a
+// TTY) left the pool's probe connection open, keeping the process alive for pg's 10 s idle
+// timeout. Closing a handle must let go of every socket, queried or not.
+let tdb: TestDatabase;
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+});
+afterAll(() => tdb.destroy());
+
+const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+
+test('a handle closed without ever being queried leaves no connection open', async () => {
+  const before = sockets();
+  const handle = await openDatabase({ databaseUrl: tdb.url, dataDir: tdb.dataDir ?? '', lockWaitMs: 10000, schema: 'none' });
+  await handle.close();
+  expect(sockets()).toBe(before);
+});
+
+test('a handle closed after queries leaves no connection open either, and closing twice is harmless', async () => {
+  const before = sockets();
+  const handle = await openDatabase({ databaseUrl: tdb.url, dataDir: tdb.dataDir ?? '', lockWaitMs: 10000, schema: 'auto' });
+  await handle.db.selectFrom('users').select('id').execute();
+  await handle.close();
+  await handle.close();
+  expect(sockets()).toBe(before);
+});

@@ -1,0 +1,38 @@
+import { ctl, useHeldTestDatabase, type HeldTestDatabase } from '../../helpers/in-process';
+
+// Issue 12: Overleaf's create-user --admin --email=, comma-separated bulk creation, and
+// delete-user --email= [--skip-email].
+let tdb: HeldTestDatabase;
+useHeldTestDatabase((d) => (tdb = d));
+
+const users = async () => (JSON.parse((await ctl(tdb, ['user', 'list', '--json'])).stdout) as { nickname: string; admin: boolean; deleted: boolean }[]).map((u) => [u.nickname, u.admin]);
+
+test('create-user --admin --email=joe@example.com creates admin joe without asking, printing his link', async () => {
+  const r = await ctl(tdb, ['user', 'create-user', '--admin', '--email=joe@example.com']);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain('User joe created\nAdmin status of joe: true\n');
+  expect(r.stdout).toMatch(/URL: http:\/\/ctl\.test\/password_reset\/\S+\n/);
+  expect(await users()).toEqual([['joe', true]]);
+});
+
+test('a comma-separated list creates each; one taken is exit 7 naming it, the others are created', async () => {
+  expect((await ctl(tdb, ['user', 'create-user', '--email=ann@example.com, bob@example.com'])).code).toBe(0);
+  const r = await ctl(tdb, ['user', 'create_user', '--email=cat@example.com,ann@example.com,dan@example.com']);
+  expect(r.code).toBe(7);
+  expect(r.stderr).toContain('ann@example.com: nickname ann is already taken\n');
+  expect((await users()).map(([n]) => n).sort()).toEqual(['ann', 'bob', 'cat', 'dan']);
+});
+
+test("LibreChat's positional form works under the same name", async () => {
+  expect((await ctl(tdb, ['user', 'create-user', 'grace@example.com', 'Grace Hopper', 'grace'])).code).toBe(0);
+  expect(await users()).toEqual([['grace', false]]);
+});
+
+test('delete-user --email=joe@example.com --skip-email is rm; delete-user <email> too', async () => {
+  expect((await ctl(tdb, ['user', 'create-user', '--email=joe@example.com,ann@example.com'])).code).toBe(0);
+  const r = await ctl(tdb, ['user', 'delete-user', '--email=joe@example.com', '--skip-email']);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain('User joe deleted.');
+  expect((await ctl(tdb, ['user', 'delete-user', 'ann@example.com'])).stdout).toContain('User ann deleted.');
+  expect((await ctl(tdb, ['user', 'delete-user'])).code).toBe(2);
+});
