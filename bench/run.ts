@@ -6,6 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
+import { openDatabase } from '../lib/db/db';
+import { migrateToLatest } from '../lib/db/migrate';
 import { ctl, check, median, timed, ROOT, type Run } from './measure';
 import * as seed from './seed';
 
@@ -60,7 +62,7 @@ class Bench {
   ) {}
 
   async count(query: string): Promise<number> {
-    const { rows } = await this.db.query(query);
+    const { rows } = await this.db.query<{ n: string | number }>(query);
     return Number(rows[0].n);
   }
 
@@ -374,8 +376,6 @@ async function freshDatabase(url: string): Promise<void> {
   } finally {
     await c.end();
   }
-  const { openDatabase } = require('../lib/db/db') as typeof import('../lib/db/db');
-  const { migrateToLatest } = require('../lib/db/migrate') as typeof import('../lib/db/migrate');
   const handle = await openDatabase({ databaseUrl: url, dataDir: '', lockWaitMs: 0, schema: 'none' });
   try {
     await migrateToLatest(handle.db);
@@ -423,7 +423,7 @@ async function main(): Promise<number> {
   await db.connect();
   const outcomes: Outcome[] = [];
   try {
-    const { rows } = await db.query('SHOW server_version');
+    const { rows } = await db.query<{ server_version: string }>('SHOW server_version');
     log(`PostgreSQL ${rows[0].server_version}; seeding`);
     await db.query('SET synchronous_commit = off');
     let t = Date.now();

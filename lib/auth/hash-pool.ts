@@ -1,5 +1,5 @@
 import * as os from 'node:os';
-import type { Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 
 /**
  * bcrypt in worker threads, one per core: bcryptjs is pure JavaScript and its async API still runs
@@ -48,7 +48,6 @@ export function defaultPoolSize(): number {
 }
 
 export function createHashPool(size: number = defaultPoolSize()): HashPool {
-  const { Worker: WorkerClass } = require('node:worker_threads') as typeof import('node:worker_threads');
   const bcryptPath = require.resolve('bcryptjs');
   const workers: Worker[] = [];
   const pending = new Map<number, Job>();
@@ -58,7 +57,7 @@ export function createHashPool(size: number = defaultPoolSize()): HashPool {
   let failure: Error | null = null;
 
   const spawn = (): Worker => {
-    const worker = new WorkerClass(WORKER_SOURCE, { eval: true, workerData: { bcryptPath } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { bcryptPath } });
     worker.on('message', (msg: { id: number; hashes?: string[]; error?: string }) => {
       const job = pending.get(msg.id);
       if (!job) return;

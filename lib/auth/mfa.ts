@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import bcrypt from 'bcryptjs';
+import { Secret, TOTP } from 'otpauth';
 import type { Database, UserRow } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { ConflictError, NotFoundError } from '../errors';
@@ -22,7 +23,6 @@ export interface MfaSettings {
 }
 
 function totpFor(secret: string, label = 'user', issuer = 'userctl') {
-  const { TOTP, Secret } = require('otpauth') as typeof import('otpauth');
   return new TOTP({ issuer, label, algorithm: 'SHA1', digits: DIGITS, period: PERIOD, secret: Secret.fromBase32(secret) });
 }
 
@@ -109,7 +109,6 @@ async function lockUser(trx: Transaction<Database>, userId: number): Promise<Use
  * confirmMfa proves the app has the secret. Starting again replaces an unconfirmed enrolment.
  */
 export async function beginMfa(ctx: LibContext, userId: number, settings: MfaSettings): Promise<Enrolment> {
-  const { Secret } = require('otpauth') as typeof import('otpauth');
   const secret = new Secret({ size: 20 }).base32;
   const { codes, hashes } = await newBackupCodes(settings.bcryptCost);
   return ctx.db.transaction().execute(async (trx) => {

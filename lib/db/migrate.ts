@@ -1,8 +1,10 @@
+import { inspect } from 'node:util';
 import { Migrator, sql, type Kysely, type MigrationResultSet } from 'kysely';
 import { MIGRATIONS } from '../../migrations/index';
+import type { Database } from './schema';
 import { UnavailableError } from '../errors';
 
-function migratorFor(db: Kysely<any>): Migrator {
+function migratorFor(db: Kysely<Database>): Migrator {
   return new Migrator({ db, provider: { getMigrations: async () => ({ ...MIGRATIONS }) } });
 }
 
@@ -11,29 +13,35 @@ export interface MigrationStatus {
   readonly executedAt: Date | null;
 }
 
+/** A migration may throw anything: an Error says its message, a string itself, anything else its inspected value (not "[object Object]"). */
+function failureReason(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return typeof error === 'string' ? error : inspect(error);
+}
+
 function unwrap(result: MigrationResultSet): MigrationResultSet {
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error');
-    const why = result.error instanceof Error ? result.error.message : String(result.error);
+    const why = failureReason(result.error);
     throw new UnavailableError(`migration ${failed?.migrationName ?? ''} failed: ${why}`.replace('  ', ' '));
   }
   return result;
 }
 
 /** Applies every pending migration; returns the names applied. */
-export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
   const result = unwrap(await migratorFor(db).migrateToLatest());
   return (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
 /** Undoes the newest migration; returns its name, or null when none was applied. */
-export async function migrateDown(db: Kysely<any>): Promise<string | null> {
+export async function migrateDown(db: Kysely<Database>): Promise<string | null> {
   const result = unwrap(await migratorFor(db).migrateDown());
   return (result.results ?? []).find((r) => r.status === 'Success')?.migrationName ?? null;
 }
 
 /** Which migrations exist and when each ran, read without creating Kysely's bookkeeping tables. */
-export async function migrationStatus(db: Kysely<any>): Promise<MigrationStatus[]> {
+export async function migrationStatus(db: Kysely<Database>): Promise<MigrationStatus[]> {
   const applied = new Map<string, Date>();
   const { rows } = await sql<{ exists: boolean }>`SELECT to_regclass('kysely_migration') IS NOT NULL AS exists`.execute(db);
   if (rows[0]?.exists) {
@@ -44,7 +52,7 @@ export async function migrationStatus(db: Kysely<any>): Promise<MigrationStatus[
 }
 
 /** Exit 6, naming the fix, when the server's schema lags behind this version of ctl. */
-export async function assertMigrated(db: Kysely<any>): Promise<void> {
+export async function assertMigrated(db: Kysely<Database>): Promise<void> {
   const pending = (await migrationStatus(db)).filter((m) => m.executedAt === null);
   if (pending.length > 0) {
     throw new UnavailableError(

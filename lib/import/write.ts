@@ -68,7 +68,7 @@ export interface WriteResult {
  */
 export async function writeImport(job: BulkJob, rows: readonly ImportRow[], settings: ImportSettings, opts: WriteOptions): Promise<WriteResult> {
   const { ctx } = job;
-  const hashes: (Promise<string> | undefined)[] = new Array(rows.length);
+  const hashes = new Array<Promise<string> | undefined>(rows.length);
   const requestHashes = (from: number, to: number) => {
     const idx: number[] = [];
     for (let i = from; i < Math.min(to, rows.length); i++) if (rows[i].password !== null && hashes[i] === undefined) idx.push(i);
@@ -78,7 +78,7 @@ export async function writeImport(job: BulkJob, rows: readonly ImportRow[], sett
     all.catch(() => undefined); // awaited per row below; an interrupted run may never await it
     idx.forEach((i, k) => {
       hashes[i] = all.then((h) => h[k]);
-      hashes[i]!.catch(() => undefined);
+      hashes[i].catch(() => undefined);
     });
   };
 

@@ -94,6 +94,7 @@ export function mailErrorReason(error: unknown): string {
 export function createMailer(settings: MailSettings): Mailer | null {
   const options = transportOptions(settings);
   if (!options) return null;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- task-context.ts (on every verb's path) imports this module; nodemailer loads only when a verb sends mail
   const nodemailer = require('nodemailer') as typeof import('nodemailer');
   const transport = nodemailer.createTransport(options, { from: settings.mailFrom });
   return {

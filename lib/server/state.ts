@@ -24,8 +24,11 @@ export interface AppState {
   db(request: FastifyRequest): Promise<Kysely<Database>>;
   /** A LibContext for this request: the actor is `app:<nickname>` once authenticated, else `app`. */
   lib(request: FastifyRequest): Promise<LibContext>;
-  /** onRequest hook: 401 with the reference's body unless a live bearer token is presented. */
-  requireAuth(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
+  /**
+   * onRequest hook: 401 with the reference's body unless a live bearer token is presented. A
+   * function property, not a method: routes pass it on detached (`{ onRequest: state.requireAuth }`).
+   */
+  readonly requireAuth: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
 }
 
 declare module 'fastify' {

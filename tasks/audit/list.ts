@@ -25,20 +25,20 @@ const verb: VerbModule = {
       .option('since', { type: 'string', describe: 'Only rows since a day (2024-05-01), an ISO timestamp, or a duration back from now (7d, 12h)' })
       .option('limit', { type: 'number', describe: 'Only the newest N matching rows' })
       .check((argv) => {
-        if (argv.limit !== undefined && (!Number.isInteger(argv.limit) || (argv.limit as number) < 1)) throw new UsageError(`--limit must be a positive whole number, got ${JSON.stringify(argv.limit)}`);
+        if (argv.limit !== undefined && (!Number.isInteger(argv.limit) || argv.limit < 1)) throw new UsageError(`--limit must be a positive whole number, got ${JSON.stringify(argv.limit)}`);
         return true;
       })
       .example('$0 audit list --user alice --since 7d', 'What was done to alice this week, by whom and why')
       .example('$0 audit list --verb set --limit 20 --format ndjson', 'The last 20 set changes as NDJSON'),
   async run(argv, ctx) {
     if (argv.action !== 'list') throw new UsageError(`unknown audit action ${String(argv.action)}: use list`);
-    const since = argv.since === undefined ? undefined : parseSince(String(argv.since), '--since', ctx.now());
-    const verbName = argv.verb === undefined ? undefined : String(argv.verb).replace(/-/g, '_');
+    const since = argv.since === undefined ? undefined : parseSince(argv.since as string, '--since', ctx.now());
+    const verbName = argv.verb === undefined ? undefined : (argv.verb as string).replace(/-/g, '_');
     const { db } = await ctx.db();
     let userId: number | undefined;
     let nickname: string | undefined;
     if (argv.user !== undefined) {
-      const ref = String(argv.user);
+      const ref = argv.user as string;
       const user = await findUser(db, ref, { includeDeleted: true });
       userId = user?.id;
       // The audit trail outlives accounts: a purged user is still found by the nickname kept in its rows.

@@ -16,8 +16,18 @@ export function displayValue(value: unknown): string {
   if (value === null || value === undefined) return '';
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) return value.map(displayValue).join(' ');
-  if (typeof value === 'object') return JSON.stringify(value);
-  return String(value);
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+    case 'bigint':
+    case 'boolean':
+    case 'symbol':
+    case 'function':
+      return String(value);
+    default: // an object: null and undefined are handled above
+      return JSON.stringify(value);
+  }
 }
 
 /** Control characters (including ESC, RTL overrides) would let a stored value repaint the terminal. */

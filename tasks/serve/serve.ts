@@ -15,7 +15,7 @@ const verb: VerbModule = {
       .option('port', { type: 'number', describe: 'Port to listen on (default $CTL_SERVE_PORT, else 3080; 0 picks a free one)' })
       .option('host', { type: 'string', describe: 'Address to listen on (default $CTL_SERVE_HOST, else 127.0.0.1)' })
       .check((argv) => {
-        if (argv.port !== undefined && (!Number.isInteger(argv.port) || (argv.port as number) < 0 || (argv.port as number) > 65535)) {
+        if (argv.port !== undefined && (!Number.isInteger(argv.port) || argv.port < 0 || argv.port > 65535)) {
           throw new UsageError(`--port must be a whole number from 0 to 65535, got ${JSON.stringify(argv.port)}`);
         }
         return true;

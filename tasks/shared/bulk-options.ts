@@ -12,7 +12,7 @@ export function batchSizeOption(y: Argv, describe = 'Rows per batch, each batch 
   return y
     .option('batch-size', { type: 'number', describe })
     .check((argv) => {
-      const n = argv.batchSize;
+      const n = argv.batchSize as number | undefined; // yargs' number (NaN when not one); the runner refuses a repeated option
       if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1_000_000)) {
         // A UsageError, not an Error: the runner's .fail() passes it on as is, so this is exit 2.
         throw new UsageError(`--batch-size must be a whole number from 1 to 1000000, got ${String(n)}`);

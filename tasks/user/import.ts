@@ -120,7 +120,7 @@ const verb: VerbModule = {
       ),
   async run(argv, ctx) {
     // yargs hands a lone `-` over as an empty string; no file is named "" either.
-    const file = argv.file === '' || argv.file === undefined ? '-' : String(argv.file);
+    const file = argv.file === '' || argv.file === undefined ? '-' : (argv.file as string);
     const input = openInput(file, ctx);
     const format = (argv.inputFormat as 'csv' | 'jsonl' | undefined) ?? (file === '-' ? null : formatFromName(file));
     const results = new Results(ctx);

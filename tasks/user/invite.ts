@@ -20,7 +20,8 @@ const verb: VerbModule = {
       .example('$0 user invite --email jane@example.com --name "Jane Doe" --expires-in 7d', 'Mail a one-week invitation to Jane'),
   async run(argv, ctx) {
     const now = ctx.now();
-    const str = (v: unknown): string | null => (v === undefined ? null : Array.isArray(v) ? String(v[v.length - 1]) : String(v));
+    // Every option here is a string one: yargs hands it over as a string (the runner refuses a repeated one).
+    const str = (v: unknown): string | null => (v === undefined ? null : (v as string));
     const expiresAt = invites.resolveInviteExpiry({ expiresAt: str(argv.expiresAt), expiresIn: str(argv.expiresIn) }, now);
     const input = {
       expiresAt,

@@ -19,9 +19,10 @@ const verb: VerbModule = {
       .example('$0 user purge_deleted --older-than 30d --dry-run', 'What a 30-day window would purge'),
   async run(argv, ctx) {
     let olderThanMs: number | null = null;
-    if (argv.olderThan !== undefined) {
-      olderThanMs = parseDuration(String(argv.olderThan));
-      if (olderThanMs === null) throw new UsageError(`invalid --older-than ${JSON.stringify(String(argv.olderThan))}: expected a duration like 90d, 12w or 24h`);
+    const olderThan = argv.olderThan as string | undefined;
+    if (olderThan !== undefined) {
+      olderThanMs = parseDuration(olderThan);
+      if (olderThanMs === null) throw new UsageError(`invalid --older-than ${JSON.stringify(olderThan)}: expected a duration like 90d, 12w or 24h`);
     }
     const lib = await ctx.lib();
     const cutoff = purgeCutoff(ctx.now(), ctx.config, olderThanMs);

@@ -3,7 +3,7 @@
 import { bearer, useTestServer, type TestServer } from './helpers';
 
 let server: TestServer;
-const { restart } = useTestServer((s) => (server = s));
+const control = useTestServer((s) => (server = s));
 
 const UNAUTHORIZED = { error: 'Unauthorized', message: 'You must be logged in to access this resource' };
 
@@ -11,7 +11,7 @@ const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, token?: st
   server.app.inject({ method, url, headers: token ? bearer(token) : {}, ...(payload === undefined ? {} : { payload: payload as object }) });
 
 describe('every authenticated endpoint answers 401 with the reference body without a token', () => {
-  beforeAll(() => restart());
+  beforeAll(() => control.restart());
   test.each([
     ['GET', '/api/user'],
     ['POST', '/api/user/plugins'],
@@ -32,7 +32,7 @@ describe('every authenticated endpoint answers 401 with the reference body witho
 });
 
 describe('odds and ends', () => {
-  beforeAll(() => restart());
+  beforeAll(() => control.restart());
   test('unknown routes are 404 JSON and never echo a token', async () => {
     const res = await server.app.inject({ method: 'GET', url: `/api/nope/${'F'.repeat(43)}` });
     expect(res.statusCode).toBe(404);
@@ -47,7 +47,7 @@ describe('odds and ends', () => {
 
 describe('the request log', () => {
   test('names route patterns, never the URL (links carry tokens)', async () => {
-    await restart();
+    await control.restart();
     await server.app.inject({ method: 'GET', url: `/password_reset/${'D'.repeat(43)}` });
     // The line is written by the onResponse hook, which may run just after inject() resolves.
     for (let i = 0; i < 100 && !server.log.some((l) => l.startsWith('GET /password_reset')); i++) await new Promise((r) => setTimeout(r, 10));

@@ -32,7 +32,7 @@ export async function globalSetup(name: 'pglite' | 'postgres'): Promise<void> {
   try {
     await admin.connect();
   } catch (error) {
-    throw new Error(`the PostgreSQL suite needs a server at ${paths.PG_ADMIN_URL} (set CTL_TEST_PG_URL): ${(error as Error).message}`);
+    throw new Error(`the PostgreSQL suite needs a server at ${paths.PG_ADMIN_URL} (set CTL_TEST_PG_URL): ${(error as Error).message}`, { cause: error });
   }
   try {
     await admin.query(`DROP DATABASE IF EXISTS ${paths.PG_TEMPLATE_DB}`);

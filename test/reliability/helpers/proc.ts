@@ -42,16 +42,16 @@ export function startCtl(
       }
     }
   };
-  child.stdout!.on('data', (d) => {
+  child.stdout.on('data', (d) => {
     stdout += d;
     check();
   });
-  child.stderr!.on('data', (d) => {
+  child.stderr.on('data', (d) => {
     stderr += d;
     check();
   });
-  child.stdin!.on('error', () => undefined);
-  if (!opts.tty && !opts.stdinOpen) child.stdin!.end(opts.input ?? '');
+  child.stdin.on('error', () => undefined);
+  if (!opts.tty && !opts.stdinOpen) child.stdin.end(opts.input ?? '');
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120000);
   const done = new Promise<CtlResult & { ms: number }>((resolve, reject) => {
     child.on('error', reject);
@@ -76,7 +76,7 @@ export function startCtl(
         });
       });
     },
-    type: (text) => child.stdin!.write(text),
+    type: (text) => child.stdin.write(text),
     done,
   };
 }

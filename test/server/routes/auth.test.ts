@@ -5,13 +5,13 @@ import { createInvite } from '../../../lib/invites/invites';
 import { addUser, bearer, loginAs, useTestServer, type TestServer } from '../helpers';
 
 let server: TestServer;
-const { restart } = useTestServer((s) => (server = s));
+const control = useTestServer((s) => (server = s));
 
 const login = (payload: Record<string, unknown>, remoteAddress = '10.0.0.1') =>
   server.app.inject({ method: 'POST', url: '/api/auth/login', payload, remoteAddress });
 
 describe('POST /api/auth/login', () => {
-  beforeEach(() => restart());
+  beforeEach(() => control.restart());
 
   test('by nickname or email, case-insensitively: a bearer token stored only as its hash, with expiry, and last_login_at', async () => {
     const id = await addUser(server, { nickname: 'alice' });
@@ -87,7 +87,7 @@ describe('POST /api/auth/login', () => {
   });
 
   test('failed logins are limited per address, whatever the login', async () => {
-    await restart({ CTL_LOGIN_MAX_FAILURES_PER_ADDRESS: '3' });
+    await control.restart({ CTL_LOGIN_MAX_FAILURES_PER_ADDRESS: '3' });
     await addUser(server, { nickname: 'alice' });
     for (const who of ['a1', 'a2', 'a3']) expect((await login({ login: who, password: 'wrong-horse' }, '10.9.9.9')).statusCode).toBe(401);
     expect((await login({ login: 'alice', password: 'correct-horse' }, '10.9.9.9')).statusCode).toBe(429);
@@ -105,13 +105,13 @@ describe('POST /api/auth/login', () => {
 
 describe('unconfirmed accounts and CTL_REQUIRE_CONFIRMATION', () => {
   test('off (the default): an unconfirmed account logs in', async () => {
-    await restart();
+    await control.restart();
     await addUser(server, { nickname: 'carol', confirmed: false });
     expect((await login({ login: 'carol', password: 'correct-horse' })).statusCode).toBe(200);
   });
 
   test('on: 403 naming the reason', async () => {
-    await restart({ CTL_REQUIRE_CONFIRMATION: 'true' });
+    await control.restart({ CTL_REQUIRE_CONFIRMATION: 'true' });
     await addUser(server, { nickname: 'carol', confirmed: false });
     const res = await login({ login: 'carol', password: 'correct-horse' });
     expect(res.statusCode).toBe(403);
@@ -120,7 +120,7 @@ describe('unconfirmed accounts and CTL_REQUIRE_CONFIRMATION', () => {
 });
 
 describe('sessions', () => {
-  beforeEach(() => restart({ CTL_SESSION_TTL: '1h' }));
+  beforeEach(() => control.restart({ CTL_SESSION_TTL: '1h' }));
 
   test('no token, a malformed one, an unknown one: 401 with the reference body', async () => {
     for (const headers of [{}, { authorization: 'Basic abc' }, bearer('x'), bearer('A'.repeat(43))]) {
@@ -161,7 +161,7 @@ describe('POST /api/auth/register', () => {
   const body = { username: 'dana', email: 'dana@example.com', password: 'dana-password', name: 'Dana D.' };
 
   test('closed registrations (the default) need an invite: 403', async () => {
-    await restart();
+    await control.restart();
     const res = await server.app.inject({ method: 'POST', url: '/api/auth/register', payload: body });
     expect(res.statusCode).toBe(403);
     expect(res.json()).toEqual({ error: 'Forbidden', message: 'Registration is by invitation only' });
@@ -169,7 +169,7 @@ describe('POST /api/auth/register', () => {
   });
 
   test('open registrations: 201, the account exists with an audit row, and it logs in', async () => {
-    await restart({ CTL_REGISTRATIONS_OPEN: 'yes' });
+    await control.restart({ CTL_REGISTRATIONS_OPEN: 'yes' });
     const res = await server.app.inject({ method: 'POST', url: '/api/auth/register', payload: body });
     expect(res.statusCode).toBe(201);
     expect(res.json()).toMatchObject({ message: 'User registered', emailVerificationRequired: false, user: { username: 'dana', name: 'Dana D.', emailVerified: true } });
@@ -181,7 +181,7 @@ describe('POST /api/auth/register', () => {
   });
 
   test('the same rules as ctl user new: taken names 409, bad email and short password 400, mismatched confirmation 400', async () => {
-    await restart({ CTL_REGISTRATIONS_OPEN: '1' });
+    await control.restart({ CTL_REGISTRATIONS_OPEN: '1' });
     await addUser(server, { nickname: 'dana' });
     const cases: Array<[Record<string, unknown>, number, string]> = [
       [{ ...body }, 409, 'nickname dana is already taken'],
@@ -197,7 +197,7 @@ describe('POST /api/auth/register', () => {
   });
 
   test('with CTL_REQUIRE_CONFIRMATION the account starts unconfirmed and the link is mailed, never returned', async () => {
-    await restart({ CTL_REGISTRATIONS_OPEN: 'on', CTL_REQUIRE_CONFIRMATION: 'on' });
+    await control.restart({ CTL_REGISTRATIONS_OPEN: 'on', CTL_REQUIRE_CONFIRMATION: 'on' });
     const res = await server.app.inject({ method: 'POST', url: '/api/auth/register', payload: body });
     expect(res.statusCode).toBe(201);
     expect(res.json()).toMatchObject({ emailVerificationRequired: true, verificationEmailSent: true, user: { emailVerified: false } });
@@ -213,7 +213,7 @@ describe('POST /api/auth/register', () => {
   });
 
   test('with an invite while registrations are closed: redeemed in the same transaction', async () => {
-    await restart();
+    await control.restart();
     const invite = await server.withDb((_db, ctx) => createInvite(ctx, { maxUse: 1 }, { appUrl: 'http://ctl.test' }));
     const res = await server.app.inject({ method: 'POST', url: '/api/auth/register', payload: { ...body, inviteToken: invite.token } });
     expect(res.statusCode).toBe(201);
@@ -230,7 +230,7 @@ describe('POST /api/auth/register', () => {
 });
 
 describe('POST /api/auth/password_reset', () => {
-  beforeEach(() => restart());
+  beforeEach(() => control.restart());
 
   async function resetToken(userId: number, ttlMs = 3600e3) {
     return (await server.withDb((db) => issueToken(db, { kind: 'password_reset', userId, now: server.clock, ttlMs }))).token;

@@ -1,7 +1,7 @@
 import { addUser, bearer, loginAs, useTestServer, type TestServer } from '../helpers';
 
 let server: TestServer;
-const { restart } = useTestServer((s) => (server = s));
+const control = useTestServer((s) => (server = s));
 
 async function signedIn(nickname = 'alice', extra = {}): Promise<{ id: number; token: string }> {
   const id = await addUser(server, { nickname, ...extra });
@@ -27,7 +27,7 @@ describe('POST /api/files/images/avatar', () => {
   };
 
   test('a PNG is stored, the user points at it, and it is served back byte for byte', async () => {
-    await restart();
+    await control.restart();
     const { id, token } = await signedIn();
     const res = await upload(token, PNG);
     expect(res.statusCode).toBe(200);
@@ -44,7 +44,7 @@ describe('POST /api/files/images/avatar', () => {
   });
 
   test('the type is read from the content: a script named .png is 415 and nothing is stored', async () => {
-    await restart();
+    await control.restart();
     const { id, token } = await signedIn();
     const res = await upload(token, Buffer.from('<svg onload="alert(1)"></svg>'), { type: 'image/png' });
     expect(res.statusCode).toBe(415);
@@ -56,7 +56,7 @@ describe('POST /api/files/images/avatar', () => {
   });
 
   test('larger than CTL_AVATAR_MAX_BYTES is 413; no file field or not multipart is 400', async () => {
-    await restart({ CTL_AVATAR_MAX_BYTES: '2048' });
+    await control.restart({ CTL_AVATAR_MAX_BYTES: '2048' });
     const { token } = await signedIn();
     const big = await upload(token, Buffer.concat([PNG, Buffer.alloc(4096)]));
     expect([big.statusCode, big.json()]).toEqual([413, { error: 'Payload Too Large', message: 'The avatar is too large: at most 2048 bytes' }]);

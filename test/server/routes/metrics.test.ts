@@ -1,7 +1,7 @@
 import { addUser, loginAs, useTestServer, type TestServer } from '../helpers';
 
 let server: TestServer;
-const { restart } = useTestServer((s) => (server = s));
+const control = useTestServer((s) => (server = s));
 
 async function signedIn(nickname = 'alice', extra = {}): Promise<{ id: number; token: string }> {
   const id = await addUser(server, { nickname, ...extra });
@@ -10,7 +10,7 @@ async function signedIn(nickname = 'alice', extra = {}): Promise<{ id: number; t
 
 describe('GET /metrics', () => {
   test('Prometheus text with num_active_users and totals', async () => {
-    await restart();
+    await control.restart();
     await signedIn('alice');
     await addUser(server, { nickname: 'bob', confirmed: false });
     const gone = await addUser(server, { nickname: 'carl' });

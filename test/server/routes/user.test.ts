@@ -2,7 +2,7 @@ import { issueConfirmation } from '../../../lib/tokens/confirmation';
 import { addUser, bearer, loginAs, useTestServer, type TestServer } from '../helpers';
 
 let server: TestServer;
-const { restart, reopen } = useTestServer((s) => (server = s));
+const control = useTestServer((s) => (server = s));
 
 async function signedIn(nickname = 'alice', extra = {}): Promise<{ id: number; token: string }> {
   const id = await addUser(server, { nickname, ...extra });
@@ -13,7 +13,7 @@ const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, token?: st
   server.app.inject({ method, url, headers: token ? bearer(token) : {}, ...(payload === undefined ? {} : { payload: payload as object }) });
 
 describe('GET /api/user and POST /api/user/plugins', () => {
-  beforeEach(() => restart());
+  beforeEach(() => control.restart());
 
   test('the user as LibreChat\'s TUser', async () => {
     const { id, token } = await signedIn('alice', { name: 'Alice A.', admin: true });
@@ -69,7 +69,7 @@ describe('GET /api/user and POST /api/user/plugins', () => {
 
 describe('DELETE /api/user/delete', () => {
   test('soft-deletes like ctl user rm: every token revoked, restorable, audited as the user', async () => {
-    await restart();
+    await control.restart();
     await addUser(server, { nickname: 'root', admin: true });
     const { id, token } = await signedIn('alice');
     const other = await loginAs(server, 'alice');
@@ -91,7 +91,7 @@ describe('DELETE /api/user/delete', () => {
   });
 
   test('the last active admin cannot delete itself: 409', async () => {
-    await restart();
+    await control.restart();
     const { token } = await signedIn('root', { admin: true });
     const res = await call('DELETE', '/api/user/delete', token);
     expect(res.statusCode).toBe(409);
@@ -99,7 +99,7 @@ describe('DELETE /api/user/delete', () => {
   });
 
   test('CTL_ALLOW_ACCOUNT_DELETION=false: 403 "Account deletion is disabled", nothing changes', async () => {
-    await restart({ CTL_ALLOW_ACCOUNT_DELETION: 'false' });
+    await control.restart({ CTL_ALLOW_ACCOUNT_DELETION: 'false' });
     const { id, token } = await signedIn();
     const res = await call('DELETE', '/api/user/delete', token);
     expect(res.statusCode).toBe(403);
@@ -109,7 +109,7 @@ describe('DELETE /api/user/delete', () => {
 });
 
 describe('email verification', () => {
-  beforeEach(() => restart());
+  beforeEach(() => control.restart());
 
   async function confirmationToken(userId: number, ttlMs = 3600e3): Promise<string> {
     return (await server.withDb((db) => issueConfirmation(db, userId, server.clock, ttlMs))).token;
@@ -168,7 +168,7 @@ describe('email verification', () => {
 
 describe('terms, settings, balance', () => {
   test('terms: not accepted, then accepted for CTL_TERMS_VERSION, then not again once the version moves', async () => {
-    await restart({ CTL_TERMS_VERSION: '2.1' });
+    await control.restart({ CTL_TERMS_VERSION: '2.1' });
     const { token } = await signedIn();
     expect((await call('GET', '/api/user/terms', token)).json()).toEqual({ termsAccepted: false, termsVersion: null, acceptedAt: null });
     const accept = await call('POST', '/api/user/terms/accept', token);
@@ -176,12 +176,12 @@ describe('terms, settings, balance', () => {
     expect(accept.json()).toEqual({ message: 'Terms accepted', termsAccepted: true });
     expect((await call('GET', '/api/user/terms', token)).json()).toEqual({ termsAccepted: true, termsVersion: '2.1', acceptedAt: server.clock.toISOString() });
     expect((await call('GET', '/api/user', token)).json().termsAccepted).toBe(true);
-    await reopen({ CTL_TERMS_VERSION: '3.0' });
+    await control.reopen({ CTL_TERMS_VERSION: '3.0' });
     expect((await call('GET', '/api/user/terms', token)).json()).toMatchObject({ termsAccepted: false, termsVersion: '2.1' });
   });
 
   test('settings: {} at first, PUT replaces them, a non-object is 400', async () => {
-    await restart();
+    await control.restart();
     const { token } = await signedIn();
     expect((await call('GET', '/api/user/settings', token)).json()).toEqual({});
     const put = await call('PUT', '/api/user/settings', token, { theme: 'dark', language: 'fr', notifications: { email: false } });
@@ -196,7 +196,7 @@ describe('terms, settings, balance', () => {
   });
 
   test('balance: numbers and the configured currency', async () => {
-    await restart({ CTL_BALANCE_CURRENCY: 'EUR' });
+    await control.restart({ CTL_BALANCE_CURRENCY: 'EUR' });
     const { id, token } = await signedIn();
     expect((await call('GET', '/api/balance', token)).json()).toEqual({ balance: 0, currency: 'EUR', tokenBalance: 0 });
     await server.withDb((db) => db.updateTable('users').set({ balance: '100.25', token_balance: 50000 }).where('id', '=', id).execute());
