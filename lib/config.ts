@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { UnavailableError, UsageError } from './errors';
+import { parseEnv } from 'node:util';
 
 /** SMTP_HOST, SMTP_PORT, SMTP_SECURE: the mail server when it is not given as SMTP_URL. */
 export interface SmtpServerConfig {
@@ -88,7 +89,6 @@ export function findProjectRoot(from: string = __dirname): string {
  * `DATABASE_URL="postgres://..."  # prod` inside the value.
  */
 export function parseDotenv(text: string): Record<string, string> {
-  const { parseEnv } = require('node:util') as typeof import('node:util');
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(parseEnv(text))) if (value !== undefined) out[key] = value;
   return out;
@@ -180,11 +180,11 @@ function smtpSettings(env: Env, smtpUrl: string | null): Pick<Config, 'smtpServe
   const flag = (env.SMTP_SECURE ?? '').trim().toLowerCase();
   if (!host) {
     for (const name of ['SMTP_PORT', 'SMTP_SECURE'] as const) {
-      if (env[name]) bad(name, env[name]!, 'needs SMTP_HOST (or put the port and scheme in SMTP_URL)');
+      if (env[name]) bad(name, env[name], 'needs SMTP_HOST (or put the port and scheme in SMTP_URL)');
     }
   } else {
     if (smtpUrl) bad('SMTP_HOST', host, 'set either SMTP_URL or SMTP_HOST, not both');
-    if (!/^[A-Za-z0-9._:\[\]-]{1,253}$/.test(host)) bad('SMTP_HOST', host, 'not a host name or address');
+    if (!/^[A-Za-z0-9._:[\]-]{1,253}$/.test(host)) bad('SMTP_HOST', host, 'not a host name or address');
     if (flag && !['1', 'true', 'yes', 'on', '0', 'false', 'no', 'off'].includes(flag)) bad('SMTP_SECURE', env.SMTP_SECURE!, 'expected true or false');
   }
   const user = env.SMTP_USER || '';
@@ -227,7 +227,7 @@ function boolean(name: string, value: string | undefined, fallback: boolean): bo
 
 function serveConfig(env: Env): ServeConfig {
   const host = env.CTL_SERVE_HOST || '127.0.0.1';
-  if (!/^[A-Za-z0-9.:\[\]-]{1,253}$/.test(host)) bad('CTL_SERVE_HOST', host, 'not a host name or address');
+  if (!/^[A-Za-z0-9.:[\]-]{1,253}$/.test(host)) bad('CTL_SERVE_HOST', host, 'not a host name or address');
   const termsVersion = env.CTL_TERMS_VERSION || '1.0';
   if (!/^[\x21-\x7e]{1,64}$/.test(termsVersion)) bad('CTL_TERMS_VERSION', termsVersion, 'expected 1-64 visible ASCII characters');
   const currency = env.CTL_BALANCE_CURRENCY || 'USD';

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Kysely, OperationNodeTransformer, PostgresDialect, type KyselyPlugin, type PrimitiveValueListNode, type ValueNode } from 'kysely';
-import type { Pool as PgPool } from 'pg';
+import { Pool, types } from 'pg';
 import type { PGlite, PGliteInterface } from '@electric-sql/pglite';
 import type { Database } from './schema';
 import { UnavailableError } from '../errors';
@@ -32,7 +32,6 @@ let typesSet = false;
 function setTypeParsers(): void {
   if (typesSet) return;
   typesSet = true;
-  const { types } = require('pg') as typeof import('pg');
   types.setTypeParser(20, (v: string) => Number(v));
   types.setTypeParser(1700, (v: string) => Number(v));
   types.setTypeParser(1082, (v: string) => v);
@@ -48,7 +47,6 @@ export function connectionError(error: unknown, where: string): UnavailableError
 
 
 async function openPostgres(opts: OpenOptions): Promise<DbHandle> {
-  const { Pool } = require('pg') as typeof import('pg');
   const where = redactUrl(opts.databaseUrl!);
   const pool = new Pool({ connectionString: opts.databaseUrl!, max: 4, connectionTimeoutMillis: 5000 });
   // A client whose backend is killed (pg_terminate_backend, a restart) emits 'error'; without a
@@ -132,9 +130,9 @@ const wellFormedParameters: KyselyPlugin = {
  */
 export function kyselyOnPglite(pglite: PGliteInterface): Kysely<Database> {
   setTypeParsers();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- PGlite's modules load for the embedded database only (~65 ms a server never pays)
   const { createPgConfig } = require('@electric-sql/pglite/node-postgres') as typeof import('@electric-sql/pglite/node-postgres');
-  const { Pool } = require('pg') as typeof import('pg');
-  const pool = new Pool(createPgConfig(pglite as PGlite) as unknown as import('pg').PoolConfig) as PgPool;
+  const pool = new Pool(createPgConfig(pglite as PGlite));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [wellFormedParameters] });
 }
 
@@ -149,6 +147,7 @@ async function openPglite(opts: OpenOptions): Promise<DbHandle> {
   }
   const lock: FileLock = await acquireFileLock(path.join(opts.dataDir, 'ctl.lock'), opts.lockWaitMs, `the embedded database in ${opts.dataDir}`);
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- PGlite loads for the embedded database only (~65 ms a server never pays)
     const { PGlite } = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
     const pglite = await PGlite.create(pgdata);
     const db = kyselyOnPglite(pglite);

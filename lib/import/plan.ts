@@ -61,11 +61,12 @@ function flag(values: Readonly<Record<string, unknown>>, key: string, fallback: 
   const v = values[key];
   if (v === undefined || v === null) return fallback;
   if (typeof v === 'boolean') return v;
-  const t = String(v).trim().toLowerCase();
+  const text = typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v);
+  const t = text.trim().toLowerCase();
   if (t === '') return fallback;
   if (TRUE.has(t)) return true;
   if (FALSE.has(t)) return false;
-  throw new CtlError(`${key} must be true or false, not ${JSON.stringify(String(v))}`);
+  throw new CtlError(`${key} must be true or false, not ${JSON.stringify(text)}`);
 }
 
 /**
@@ -221,7 +222,7 @@ export async function planImport(db: Kysely<Database>, records: AsyncIterable<Ra
   if (looked < rows.length) lookUp(rows.length);
 
   const skipped: ImportSkip[] = [];
-  const keep: boolean[] = new Array(rows.length).fill(true);
+  const keep = new Array<boolean>(rows.length).fill(true);
   for (const { from, to, found: pending } of lookups) {
     const found = await pending;
     if (opts.signal?.aborted) throw interrupted();

@@ -48,6 +48,8 @@ export function registerVerb(y: Argv, state: RunState, entry: VerbEntry): Argv {
     describe: entry.describe,
     builder: (inner: Argv) => load().builder(inner),
     // The runner's one lazy boundary: the verb's module, and the context that runs it, load here.
+    // The one lazy boundary: the context, settings and lib/db load only once yargs has picked a verb.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- keeps `ctl user --help` free of kysely and pg
     handler: (argv: ArgumentsCamelCase<Record<string, unknown>>) => (require('./run-verb') as typeof import('./run-verb')).runVerb(state, load(), argv),
   });
 }
@@ -171,7 +173,7 @@ export function cli(): void {
     // `ctl user list | head` closes the pipe: stop quietly, as cat does.
     if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
   });
-  main(process.argv.slice(2), processIo(), process.env, controller.signal).then((code) => {
+  void main(process.argv.slice(2), processIo(), process.env, controller.signal).then((code) => {
     process.exitCode = code;
   });
 }

@@ -28,7 +28,7 @@ export async function writePleromaUserLines(ctx: TaskContext, pages: AsyncIterab
  * Uses: 0 | Max use: nil`. Tokens are stored only as hashes: the token is its first characters.
  */
 export function writePleromaInviteLines(ctx: TaskContext, invites: readonly InviteJson[]): void {
-  const nil = (v: unknown) => (v === null || v === undefined ? 'nil' : String(v));
+  const nil = (v: string | number | boolean | null | undefined) => (v === null || v === undefined ? 'nil' : String(v));
   ctx.io.stdout.write('Invites list:\n');
   for (const i of invites) {
     ctx.io.stdout.write(`ID: ${i.id} | Token: ${i.tokenPrefix}… | Token type: ${i.type} | Used: ${i.used} | Expires at: ${nil(i.expiresAt)} | Uses: ${i.uses} | Max use: ${nil(i.maxUse)}\n`);

@@ -9,7 +9,7 @@ export function withPositionalPassword<T extends Record<string, unknown>>(argv: 
   if (argv.password !== undefined || argv.passwordStdin || argv.passwordFile !== undefined || argv.randomPassword) {
     throw new UsageError('a password was given both as an argument and as an option: give one');
   }
-  return { ...argv, password: String(password) };
+  return { ...argv, password: typeof password === 'string' ? password : JSON.stringify(password) };
 }
 
 /** What `ctl user new`'s positionals say, in whichever tool's order they came. */

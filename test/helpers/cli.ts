@@ -120,13 +120,17 @@ export function startCtl(db: TestDatabase | null, args: readonly string[], env: 
   const waiters: { pattern: RegExp; resolve: () => void }[] = [];
   child.stdout.on('data', (d) => {
     out += d;
-    for (const w of [...waiters]) if (w.pattern.test(out)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+    for (const w of [...waiters]) {
+      if (!w.pattern.test(out)) continue;
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve();
+    }
   });
   child.stderr.on('data', (d) => (err += d));
   child.stdin.end();
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   const killer = setTimeout(() => child.kill('SIGKILL'), 60000);
-  done.then(() => clearTimeout(killer));
+  void done.then(() => clearTimeout(killer));
   return {
     child,
     stdout: () => out,
@@ -137,7 +141,7 @@ export function startCtl(db: TestDatabase | null, args: readonly string[], env: 
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; stdout: ${out.slice(-500)} stderr: ${err.slice(-500)}`)), timeoutMs);
         waiters.push({ pattern, resolve: () => (clearTimeout(timer), resolve()) });
-        done.then(() => {
+        void done.then(() => {
           clearTimeout(timer);
           if (!pattern.test(out)) reject(new Error(`ctl ended before ${pattern}; stdout: ${out.slice(-500)} stderr: ${err.slice(-500)}`));
         });

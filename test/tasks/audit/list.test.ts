@@ -46,7 +46,7 @@ describe('ctl audit list', () => {
     [['audit', 'list', '--limit', '0'], '--limit must be a positive whole number, got 0\n'],
     [['audit', 'show'], /^Invalid values:/],
   ])('%j is exit 2', async (args, stderr) => {
-    const r = await ctl(args as string[]);
+    const r = await ctl(args);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     if (typeof stderr === 'string') expect(r.stderr).toBe(stderr);

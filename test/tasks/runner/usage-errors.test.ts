@@ -13,7 +13,7 @@ describe('usage errors', () => {
     [['user', 'frob'], 2, 'Unknown command: frob\n'],
     [['user', 'list', '--format', 'xml'], 2, /Invalid values/],
   ])('%j exits %i with one line on stderr', async (args, code, message) => {
-    const r = await ctl(args as string[]);
+    const r = await ctl(args);
     expect(r.code).toBe(code);
     if (typeof message === 'string') expect(r.stderr).toBe(message);
     else expect(r.stderr).toMatch(message);

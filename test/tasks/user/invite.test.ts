@@ -72,7 +72,7 @@ describe('ctl user invite', () => {
     [['--name', 'Jane'], 'a name goes with an email: give --email too\n'],
     [['--email', 'not-an-email'], 'invalid email "not-an-email"\n'],
   ])('%j is exit 2 and writes nothing', async (args, message) => {
-    const r = await ctl(['user', 'invite', ...(args as string[])]);
+    const r = await ctl(['user', 'invite', ...(args)]);
     expect(r.code).toBe(2);
     if (typeof message === 'string') expect(r.stderr).toBe(message);
     else expect(r.stderr).toMatch(message);

@@ -89,7 +89,7 @@ describe('ctl user new', () => {
     [['user', 'new'], 2, /Not enough non-option arguments/],
     [['user', 'new', 'alice', 'alice@example.com', '-y', '--password-file', '/nonexistent/pw'], 2, 'cannot read --password-file /nonexistent/pw: ENOENT\n'],
   ])('%j exits %i with one line on stderr', async (args, code, message) => {
-    const r = await ctl(args as string[]);
+    const r = await ctl(args);
     expect(r.code).toBe(code);
     if (typeof message === 'string') expect(r.stderr).toBe(message);
     else expect(r.stderr).toMatch(message);

@@ -157,7 +157,7 @@ describe('ctl user rm --purge', () => {
     await ctl(['user', 'rm', 'alice']);
     const r = await ctl(['user', 'rm', 'alice', '--purge', '-y']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/  - status: deleted on \d{4}-\d\d-\d\d\n/);
+    expect(r.stdout).toMatch(/ {2}- status: deleted on \d{4}-\d\d-\d\d\n/);
     expect(await user('alice')).toBeUndefined();
   });
 

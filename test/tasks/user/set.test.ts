@@ -105,7 +105,7 @@ describe('ctl user set', () => {
     [['user', 'set', 'alice', '--frob'], 2, 'Unknown argument: frob\n'],
   ])('%j is exit %i: %j', async (args, code, stderr) => {
     const before = await users();
-    const r = await ctl(args as string[]);
+    const r = await ctl(args);
     expect(r).toMatchObject({ code, stderr, stdout: '' });
     expect(await users()).toEqual(before);
   });

@@ -33,7 +33,7 @@ describe('ctl user tag', () => {
     [['user', 'tag', 'alice', 'a,b'], 2, 'invalid tag "a,b": 1-64 characters, no spaces or commas\n'],
     [['user', 'tag', 'alice'], 2, /^Not enough non-option arguments/],
   ])('%j is exit %i', async (args, code, stderr) => {
-    const r = await ctl(args as string[]);
+    const r = await ctl(args);
     expect(r.code).toBe(code);
     if (typeof stderr === 'string') expect(r.stderr).toBe(stderr);
     else expect(r.stderr).toMatch(stderr);

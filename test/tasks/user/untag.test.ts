@@ -33,7 +33,7 @@ describe('ctl user untag', () => {
   test.each([
     [['user', 'untag', 'nobody', 'x'], 3, 'Could not change user tags for nobody\n'],
   ])('%j is exit %i', async (args, code, stderr) => {
-    const r = await ctl(args as string[]);
+    const r = await ctl(args);
     expect(r.code).toBe(code);
     if (typeof stderr === 'string') expect(r.stderr).toBe(stderr);
     else expect(r.stderr).toMatch(stderr);
