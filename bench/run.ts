@@ -277,7 +277,9 @@ const CASES: CaseDef[] = [
       return repeated(b, this.name, `${todo} activities (cascade in the baseline)`, {
         async ctl() {
           const r = check(await b.ctl(['user', 'rm', 'heavy', '--purge', '-y', '-q']), 'rm --purge');
-          const left = await b.count(`SELECT (SELECT count(*) FROM users WHERE id = ${seed.HEAVY_ID}) + (SELECT count(*) FROM activities WHERE actor_id = ${seed.HEAVY_ID}) AS n`);
+          const left = await b.count(
+            `SELECT (SELECT count(*) FROM users WHERE id = ${seed.HEAVY_ID}) + (SELECT count(*) FROM activities WHERE actor_id = ${seed.HEAVY_ID}) AS n`,
+          );
           if (left !== 0) throw new Error(`rm --purge left ${left} rows of heavy`);
           return r;
         },
@@ -404,7 +406,14 @@ function table(outcomes: readonly Outcome[]): string {
   for (const o of outcomes) rows.push([o.case, fmt(o.seconds, 3), fmt(o.baselineSeconds, 3), fmt(o.ratio, 2, 'x'), fmt(o.peakRssMb, 0, ' MB'), o.note]);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const right = new Set([1, 2, 3, 4]);
-  return rows.map((r) => r.map((cell, i) => (right.has(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => (right.has(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i])))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 async function main(): Promise<number> {
@@ -415,9 +424,17 @@ async function main(): Promise<number> {
   const repeat = intEnv('BENCH_REPEAT', 3, 1);
   const timeoutMs = intEnv('BENCH_CASE_TIMEOUT', 240, 1) * 1000;
   const url = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/userctl_bench';
-  const only = (process.env.BENCH_CASES ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const only = (process.env.BENCH_CASES ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
 
-  log(`${sizes.users} users, ${sizes.activities} activities of heavy, import of ${importUsers}; ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  log(
+    `${sizes.users} users, ${sizes.activities} activities of heavy, import of ${importUsers}; ${os.cpus().length} cores, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   await freshDatabase(url);
   const db = new Client({ connectionString: url });
   await db.connect();
@@ -460,9 +477,20 @@ async function main(): Promise<number> {
     await db.end();
     if (!process.env.BENCH_KEEP) await dropDatabase(url);
   }
-  log(`done; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  log(
+    `done; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   if (json) {
-    const out: CaseResult[] = outcomes.map((o) => ({ case: o.case, seconds: o.seconds, baselineSeconds: o.baselineSeconds, ratio: o.ratio, peakRssMb: o.peakRssMb }));
+    const out: CaseResult[] = outcomes.map((o) => ({
+      case: o.case,
+      seconds: o.seconds,
+      baselineSeconds: o.baselineSeconds,
+      ratio: o.ratio,
+      peakRssMb: o.peakRssMb,
+    }));
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } else {
     process.stdout.write(`${table(outcomes)}\n`);

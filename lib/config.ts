@@ -132,9 +132,7 @@ function bad(name: string, value: string, why: string): never {
  * `password=` in the query string, which drivers also read.
  */
 export function redactUrl(value: string): string {
-  const redacted = value
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[\s\S]*@/i, '$1:***@')
-    .replace(/([?&](?:password|pass|pwd|sslpassword)=)[^&]*/gi, '$1***');
+  const redacted = value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[\s\S]*@/i, '$1:***@').replace(/([?&](?:password|pass|pwd|sslpassword)=)[^&]*/gi, '$1***');
   try {
     return new URL(redacted).toString();
   } catch {
@@ -261,13 +259,15 @@ export function loadConfig(rawEnv: Env = process.env, overrides: ConfigOverrides
   const env = effectiveEnv(rawEnv, projectRoot);
   // An empty URL is a runbook's unset variable, never a request for the embedded database: falling
   // back would create users and links in a throwaway local database.
-  if (overrides.databaseUrl === '') throw new UsageError('--database-url is empty: give a PostgreSQL URL, or leave the option out to use the embedded database');
+  if (overrides.databaseUrl === '')
+    throw new UsageError('--database-url is empty: give a PostgreSQL URL, or leave the option out to use the embedded database');
   if (overrides.databaseUrl === undefined && env.DATABASE_URL === '') {
     throw new UnavailableError('DATABASE_URL is set but empty: give a PostgreSQL URL, or unset it (and remove it from .env) to use the embedded database');
   }
-  const databaseUrl = overrides.databaseUrl !== undefined
-    ? url('--database-url', overrides.databaseUrl, ['postgres:', 'postgresql:'])
-    : url('DATABASE_URL', env.DATABASE_URL, ['postgres:', 'postgresql:']);
+  const databaseUrl =
+    overrides.databaseUrl !== undefined
+      ? url('--database-url', overrides.databaseUrl, ['postgres:', 'postgresql:'])
+      : url('DATABASE_URL', env.DATABASE_URL, ['postgres:', 'postgresql:']);
   const appUrl = url('APP_URL', env.APP_URL, ['http:', 'https:']) ?? 'http://localhost:3080';
   const smtpUrl = url('SMTP_URL', env.SMTP_URL, ['smtp:', 'smtps:']);
   const mailFrom = env.MAIL_FROM || 'userctl <no-reply@localhost>';

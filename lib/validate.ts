@@ -8,7 +8,8 @@ export const LOCAL_NICKNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const HOST = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::\d{1,5})?$/i;
 // The local part: no space, no specials, no control or bidi-override character (they would repaint
 // a terminal or disguise the address), and no NUL (PostgreSQL cannot store it).
-const EMAIL = /^[^\s@"<>()[\],;:\\\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+const EMAIL =
+  /^[^\s@"<>()[\],;:\\\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
 /** A UTF-16 surrogate without its pair: not a character, stored as U+FFFD by the driver. */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -82,6 +83,7 @@ export function checkText(field: string, value: string, max: number): string {
  */
 export function normalizeTag(tag: string): string {
   const t = tag.trim().toLowerCase();
-  if (!/^[^\s,\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]{1,64}$/u.test(t) || LONE_SURROGATE.test(t)) throw new UsageError(`invalid tag ${show(tag)}: 1-64 characters, no spaces or commas`);
+  if (!/^[^\s,\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]{1,64}$/u.test(t) || LONE_SURROGATE.test(t))
+    throw new UsageError(`invalid tag ${show(tag)}: 1-64 characters, no spaces or commas`);
   return t;
 }

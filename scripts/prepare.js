@@ -13,8 +13,10 @@ try {
   tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
 } catch {
   if (!fs.existsSync(path.join(root, 'dist', 'tasks', 'runner', 'main.js'))) {
-    process.stderr.write('userctl: TypeScript is not installed (a production install), so dist/ was not built; ' +
-      'build before pruning: npm ci && npm run build && npm prune --omit=dev\n');
+    process.stderr.write(
+      'userctl: TypeScript is not installed (a production install), so dist/ was not built; ' +
+        'build before pruning: npm ci && npm run build && npm prune --omit=dev\n',
+    );
   }
   process.exit(0);
 }

@@ -126,7 +126,12 @@ export async function* auditPages(db: Kysely<Database>, filter: AuditQuery = {},
   let left = filter.limit ?? Infinity;
   if (filter.limit !== undefined) {
     if (filter.limit <= 0) return;
-    const start = await base().select('id').orderBy('id', 'desc').offset(filter.limit - 1).limit(1).executeTakeFirst();
+    const start = await base()
+      .select('id')
+      .orderBy('id', 'desc')
+      .offset(filter.limit - 1)
+      .limit(1)
+      .executeTakeFirst();
     // Fewer matching rows than the limit: all of them.
     after = start ? start.id - 1 : 0;
   }

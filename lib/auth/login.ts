@@ -19,7 +19,10 @@ export interface AuthSettings {
 /** Wrong login, password or second factor: HTTP 401. Never says which of them was wrong. */
 export class LoginFailedError extends CtlError {
   override readonly exitCode = 5;
-  constructor(message: string, readonly mfaRequired = false) {
+  constructor(
+    message: string,
+    readonly mfaRequired = false,
+  ) {
     super(message);
   }
 }
@@ -29,7 +32,10 @@ export class AccountRefusedError extends RefusedError {}
 
 /** Too many attempts: HTTP 429 with Retry-After. */
 export class RateLimitedError extends RefusedError {
-  constructor(message: string, readonly retryAfterMs: number) {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
     super(message);
   }
 }
@@ -38,7 +44,10 @@ export class RateLimitedError extends RefusedError {
  * Why an account may not log in, or null. The one statement of the rule: login refuses with it,
  * and every session check applies the same state (deleted, deactivated, unconfirmed).
  */
-export function accountRefusal(user: Pick<UserRow, 'deleted_at' | 'active' | 'confirmed' | 'local'>, settings: Pick<AuthSettings, 'requireConfirmation'>): string | null {
+export function accountRefusal(
+  user: Pick<UserRow, 'deleted_at' | 'active' | 'confirmed' | 'local'>,
+  settings: Pick<AuthSettings, 'requireConfirmation'>,
+): string | null {
   if (user.deleted_at !== null) return 'This account has been deleted';
   if (!user.active) return 'This account has been deactivated';
   if (!user.local) return 'Remote accounts cannot log in here';
@@ -53,7 +62,11 @@ export function accountRefusal(user: Pick<UserRow, 'deleted_at' | 'active' | 'co
 export class RateLimiter {
   private readonly hits = new Map<string, number[]>();
 
-  constructor(readonly limit: number, readonly windowMs: number, private readonly maxKeys = 100_000) {}
+  constructor(
+    readonly limit: number,
+    readonly windowMs: number,
+    private readonly maxKeys = 100_000,
+  ) {}
 
   private live(key: string, now: number): number[] {
     const list = this.hits.get(key);

@@ -135,7 +135,12 @@ export async function confirmMfa(ctx: LibContext, userId: number, code: string):
     const step = totpStep(user.mfa_totp_secret, code.trim(), now);
     if (step === null) return false;
     await trx.updateTable('users').set({ mfa_enabled: true, mfa_last_step: step, updated_at: now }).where('id', '=', userId).execute();
-    await writeAudit(trx, ctx, { verb: 'mfa_enable', targetUserId: user.id, targetNickname: user.nickname, details: { backupCodes: user.mfa_backup_codes.length } });
+    await writeAudit(trx, ctx, {
+      verb: 'mfa_enable',
+      targetUserId: user.id,
+      targetNickname: user.nickname,
+      details: { backupCodes: user.mfa_backup_codes.length },
+    });
     return true;
   });
 }

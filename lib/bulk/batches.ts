@@ -123,7 +123,9 @@ async function batchLoop(
     // without this a Ctrl-C would only be seen once the whole job was done.
     await new Promise((resolve) => setImmediate(resolve));
     if (opts.signal?.aborted) {
-      throw new InterruptedError(`interrupted after ${plural(affected, 'row')} in ${plural(batches, 'batch', 'batches')}; every finished batch is saved, re-run to finish the rest`);
+      throw new InterruptedError(
+        `interrupted after ${plural(affected, 'row')} in ${plural(batches, 'batch', 'batches')}; every finished batch is saved, re-run to finish the rest`,
+      );
     }
     const number = batches + 1;
     if (opts.beforeBatch) await opts.beforeBatch(limit, number);

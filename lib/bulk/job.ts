@@ -56,7 +56,15 @@ export function bulkJobOn(ctx: LibContext, run: BulkRun): BulkJob {
   const batches = (stage: BulkStage, step: BatchStepFn) =>
     runInBatches(
       ctx.db,
-      { batchSize: run.batchSize, maxBatchSize: run.maxBatchSize, signal: run.signal, total: stage.total, onProgress: stage.onProgress, asyncCommit: stage.asyncCommit, beforeBatch: stage.beforeBatch },
+      {
+        batchSize: run.batchSize,
+        maxBatchSize: run.maxBatchSize,
+        signal: run.signal,
+        total: stage.total,
+        onProgress: stage.onProgress,
+        asyncCommit: stage.asyncCommit,
+        beforeBatch: stage.beforeBatch,
+      },
       async (trx, limit, batch) => {
         await yieldToEventLoop();
         return step(trx, limit, batch);

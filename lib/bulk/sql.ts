@@ -35,7 +35,9 @@ export function activityDeleter(actor: (eb: ExpressionBuilder<Database, 'activit
   let after = 0;
   return async (trx: Transaction<Database>, limit: number): Promise<{ scanned: number; affected: number }> => {
     const bound = await trx
-      .selectFrom((eb) => eb.selectFrom('activities').select('activities.id').where(actor).where('activities.id', '>', after).orderBy('activities.id').limit(limit).as('next'))
+      .selectFrom((eb) =>
+        eb.selectFrom('activities').select('activities.id').where(actor).where('activities.id', '>', after).orderBy('activities.id').limit(limit).as('next'),
+      )
       .select((eb) => [eb.fn.max('next.id').as('last'), eb.fn.countAll<number>().as('n')])
       .executeTakeFirstOrThrow();
     const scanned = Number(bound.n);

@@ -37,14 +37,12 @@ function setTypeParsers(): void {
   types.setTypeParser(1082, (v: string) => v);
 }
 
-
 /** Turns a driver error met while connecting into exit 6 with a one-line reason. */
 export function connectionError(error: unknown, where: string): UnavailableError {
   const e = error as { code?: string; message?: string };
   const reason = e.message?.split('\n')[0] || e.code || 'unknown error';
   return new UnavailableError(`cannot reach the database at ${where}: ${reason}`);
 }
-
 
 async function openPostgres(opts: OpenOptions): Promise<DbHandle> {
   const where = redactUrl(opts.databaseUrl!);
@@ -101,8 +99,7 @@ function tightenModes(dir: string): void {
 }
 
 const LONE_SURROGATES = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-const wellFormed = (v: unknown): unknown =>
-  typeof v === 'string' ? v.replace(LONE_SURROGATES, '\ufffd') : Array.isArray(v) ? v.map(wellFormed) : v;
+const wellFormed = (v: unknown): unknown => (typeof v === 'string' ? v.replace(LONE_SURROGATES, '\ufffd') : Array.isArray(v) ? v.map(wellFormed) : v);
 
 /**
  * PGlite's wire encoder counts a lone UTF-16 surrogate as half of a 4-byte pair, so a parameter

@@ -48,7 +48,9 @@ export async function migrationStatus(db: Kysely<Database>): Promise<MigrationSt
     const done = await sql<{ name: string; timestamp: string }>`SELECT name, timestamp FROM kysely_migration`.execute(db);
     for (const row of done.rows) applied.set(row.name, new Date(row.timestamp));
   }
-  return Object.keys(MIGRATIONS).sort().map((name) => ({ name, executedAt: applied.get(name) ?? null }));
+  return Object.keys(MIGRATIONS)
+    .sort()
+    .map((name) => ({ name, executedAt: applied.get(name) ?? null }));
 }
 
 /** Exit 6, naming the fix, when the server's schema lags behind this version of ctl. */

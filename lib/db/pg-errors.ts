@@ -3,7 +3,7 @@ import { ConflictError } from '../errors';
 /** PostgreSQL's unique_violation, with the index it hit. */
 export function uniqueViolation(error: unknown): string | null {
   const e = error as { code?: string; constraint?: string };
-  return e?.code === '23505' ? e.constraint ?? '' : null;
+  return e?.code === '23505' ? (e.constraint ?? '') : null;
 }
 
 /** Maps a unique violation on users to the conflict message naming what is taken. */

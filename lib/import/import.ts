@@ -140,7 +140,16 @@ export async function importUsers(ctx: LibContext, records: AsyncIterable<RawRec
     });
     const failedAtPlan = plan.problems.length;
     await opts.onChecked?.({ total: plan.total, toCreate: plan.rows.length, skipped: plan.skipped.length, failed: failedAtPlan }, [
-      ...plan.skipped.map((s): ImportRowResult => ({ line: s.line, status: 'skipped', nickname: s.nickname, email: s.email, id: s.id, passwordResetUrl: null, mailed: false, error: null })),
+      ...plan.skipped.map((s): ImportRowResult => ({
+        line: s.line,
+        status: 'skipped',
+        nickname: s.nickname,
+        email: s.email,
+        id: s.id,
+        passwordResetUrl: null,
+        mailed: false,
+        error: null,
+      })),
       ...plan.problems.map(failedRow),
     ]);
     const mail = { sent: 0, notConfigured: 0, failed: [] as { to: string; error: string }[] };
@@ -161,7 +170,18 @@ export async function importUsers(ctx: LibContext, records: AsyncIterable<RawRec
     if (failedAtPlan > 0 && !opts.continueOnError) return result('refused', 0, failedAtPlan);
 
     if (opts.dryRun) {
-      await opts.onRows?.(plan.rows.map((r) => ({ line: r.line, status: 'would_create', nickname: r.nickname, email: r.email, id: null, passwordResetUrl: null, mailed: false, error: null })));
+      await opts.onRows?.(
+        plan.rows.map((r) => ({
+          line: r.line,
+          status: 'would_create',
+          nickname: r.nickname,
+          email: r.email,
+          id: null,
+          passwordResetUrl: null,
+          mailed: false,
+          error: null,
+        })),
+      );
       return result('dry_run', plan.rows.length, failedAtPlan, { withoutPassword: plan.rows.filter((r) => r.password === null).length });
     }
 
@@ -202,24 +222,23 @@ export async function importUsers(ctx: LibContext, records: AsyncIterable<RawRec
           const mailed = await mailLinks(done);
           linksNotMailed += done.filter((d, k) => d.passwordReset && !mailed[k]).length;
           await opts.onRows?.([
-            ...done.map(
-              (d, k): ImportRowResult => ({
-                line: d.line,
-                status: 'created',
-                nickname: d.nickname,
-                email: d.email,
-                id: d.id,
-                passwordResetUrl: d.passwordReset && !mailed[k] ? d.passwordReset.url : null,
-                mailed: mailed[k],
-                error: null,
-              }),
-            ),
+            ...done.map((d, k): ImportRowResult => ({
+              line: d.line,
+              status: 'created',
+              nickname: d.nickname,
+              email: d.email,
+              id: d.id,
+              passwordResetUrl: d.passwordReset && !mailed[k] ? d.passwordReset.url : null,
+              mailed: mailed[k],
+              error: null,
+            })),
             ...gone.map(failedRow),
           ]);
         },
       });
     } catch (error) {
-      if (error instanceof InterruptedError) throw new ImportInterruptedError(error.message, { created, skipped: plan.skipped.length, failed: failedAtPlan + lost });
+      if (error instanceof InterruptedError)
+        throw new ImportInterruptedError(error.message, { created, skipped: plan.skipped.length, failed: failedAtPlan + lost });
       throw error;
     } finally {
       await pool?.close();

@@ -26,7 +26,9 @@ function checkColumns(names: readonly string[]): void {
   const known = new Set<string>(IMPORT_COLUMNS);
   const unknown = names.filter((n) => !known.has(n));
   if (unknown.length > 0) {
-    throw new UsageError(`unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => JSON.stringify(n)).join(', ')} in the header: expected ${IMPORT_COLUMNS.join(', ')}`);
+    throw new UsageError(
+      `unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => JSON.stringify(n)).join(', ')} in the header: expected ${IMPORT_COLUMNS.join(', ')}`,
+    );
   }
   const seen = new Set<string>();
   for (const n of names) {
@@ -200,7 +202,14 @@ export class JsonlReader {
     for (const [key, v] of Object.entries(value)) values[key.toLowerCase()] = v;
     const known = new Set<string>(IMPORT_COLUMNS);
     const unknown = Object.keys(values).filter((k) => !known.has(k));
-    if (unknown.length > 0) return [{ line, values, error: `unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}: expected ${IMPORT_COLUMNS.join(', ')}` }];
+    if (unknown.length > 0)
+      return [
+        {
+          line,
+          values,
+          error: `unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}: expected ${IMPORT_COLUMNS.join(', ')}`,
+        },
+      ];
     return [{ line, values }];
   }
 }

@@ -74,7 +74,10 @@ export async function writeImport(job: BulkJob, rows: readonly ImportRow[], sett
     for (let i = from; i < Math.min(to, rows.length); i++) if (rows[i].password !== null && hashes[i] === undefined) idx.push(i);
     if (idx.length === 0) return;
     if (!opts.hashPool) throw new Error('writeImport: rows have passwords but no hash pool was given');
-    const all = opts.hashPool.hashMany(idx.map((i) => rows[i].password!), settings.bcryptCost);
+    const all = opts.hashPool.hashMany(
+      idx.map((i) => rows[i].password!),
+      settings.bcryptCost,
+    );
     all.catch(() => undefined); // awaited per row below; an interrupted run may never await it
     idx.forEach((i, k) => {
       hashes[i] = all.then((h) => h[k]);
@@ -129,7 +132,8 @@ export async function writeImport(job: BulkJob, rows: readonly ImportRow[], sett
         // two unique indexes, measured on a million users). A row taken since planning (another
         // process's `new`, the app's sign-up) fails the statement; then, back at the savepoint,
         // the batch goes again skipping such rows, and they are reported as lost.
-        const insert = (skipConflicts: boolean) => sql<{ id: number; nickname: string }>`
+        const insert = (skipConflicts: boolean) =>
+          sql<{ id: number; nickname: string }>`
           WITH input AS (
             SELECT * FROM unnest(
               ${part.map((r) => r.nickname)}::text[], ${part.map((r) => r.email)}::text[],
@@ -201,7 +205,9 @@ export async function writeImport(job: BulkJob, rows: readonly ImportRow[], sett
   } catch (error) {
     if (error instanceof InterruptedError) {
       await flush();
-      throw new InterruptedError(`interrupted after ${cursor} of ${rows.length} rows (${created} created); every finished batch is saved, re-run the same import to finish the rest`);
+      throw new InterruptedError(
+        `interrupted after ${cursor} of ${rows.length} rows (${created} created); every finished batch is saved, re-run the same import to finish the rest`,
+      );
     }
     throw error;
   }

@@ -99,7 +99,8 @@ export function resolveInviteExpiry(opts: { readonly expiresAt?: string | null; 
   if (opts.expiresAt != null && opts.expiresIn != null) throw new UsageError('give --expires-at or --expires-in, not both');
   if (opts.expiresIn != null) {
     const ms = parseDuration(opts.expiresIn);
-    if (ms === null || ms === 0) throw new UsageError(`invalid duration ${JSON.stringify(opts.expiresIn)} for --expires-in: expected a duration like 7d, 12h or 2w`);
+    if (ms === null || ms === 0)
+      throw new UsageError(`invalid duration ${JSON.stringify(opts.expiresIn)} for --expires-in: expected a duration like 7d, 12h or 2w`);
     return utcDay(new Date(now.getTime() + ms));
   }
   if (opts.expiresAt == null) return null;
@@ -138,7 +139,11 @@ export function planInvite(input: InviteInput, now: Date): InvitePlan {
 /** An invite for an address that already has an account is a conflict (LibreChat's invite-user). */
 export async function assertInviteEmailFree(db: Db, email: string | null): Promise<void> {
   if (email === null) return;
-  const taken = await db.selectFrom('users').select('id').where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase())).executeTakeFirst();
+  const taken = await db
+    .selectFrom('users')
+    .select('id')
+    .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+    .executeTakeFirst();
   if (taken) throw new ConflictError(`email ${email} is already taken`);
 }
 

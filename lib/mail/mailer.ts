@@ -79,7 +79,10 @@ function displayName(name: string | null | undefined): string | undefined {
 /** The first line of a transport error, with anything that looks like credentials removed. */
 export function mailErrorReason(error: unknown): string {
   const e = error as { message?: string; code?: string; responseCode?: number };
-  const line = (e?.message ?? String(error)).split('\n')[0].replace(/\/\/[^/@\s]*@/g, '//***@').trim();
+  const line = (e?.message ?? String(error))
+    .split('\n')[0]
+    .replace(/\/\/[^/@\s]*@/g, '//***@')
+    .trim();
   return line || e?.code || 'unknown error';
 }
 
@@ -142,6 +145,11 @@ export async function sendAccountDeletedNotice(
   settings: { readonly appUrl: string; readonly restorableUntil?: Date | null },
 ): Promise<SentMail | null> {
   if (!user.email) return null;
-  const input: AccountDeletedMailInput = { appUrl: settings.appUrl, nickname: user.nickname, name: user.name, restorableUntil: settings.restorableUntil ?? null };
+  const input: AccountDeletedMailInput = {
+    appUrl: settings.appUrl,
+    nickname: user.nickname,
+    name: user.name,
+    restorableUntil: settings.restorableUntil ?? null,
+  };
   return sendMail(mailer, { to: { address: user.email, name: user.name }, ...accountDeletedMail(input) });
 }

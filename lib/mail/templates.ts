@@ -125,7 +125,10 @@ export function setPasswordMail(input: UserLinkMailInput): MailContent {
   const site = siteName(input.appUrl);
   return compose(`Set your password for ${site}`, input, {
     greeting: hello(input.name ?? input.nickname),
-    paragraphs: [`An account was created for you on ${site}. Your user name is ${oneLine(input.nickname)}.`, `Choose a password to start using it. ${until(input.expiresAt)}`],
+    paragraphs: [
+      `An account was created for you on ${site}. Your user name is ${oneLine(input.nickname)}.`,
+      `Choose a password to start using it. ${until(input.expiresAt)}`,
+    ],
     link: { url: input.url, label: 'Set your password' },
   });
 }
@@ -134,7 +137,10 @@ export function passwordResetMail(input: UserLinkMailInput): MailContent {
   const site = siteName(input.appUrl);
   return compose(`Reset your password for ${site}`, input, {
     greeting: hello(input.name ?? input.nickname),
-    paragraphs: [`A password reset was requested for your account ${oneLine(input.nickname)} on ${site}.`, `Choose a new password with the link below. ${until(input.expiresAt)} Setting a new password signs you out everywhere.`],
+    paragraphs: [
+      `A password reset was requested for your account ${oneLine(input.nickname)} on ${site}.`,
+      `Choose a new password with the link below. ${until(input.expiresAt)} Setting a new password signs you out everywhere.`,
+    ],
     link: { url: input.url, label: 'Choose a new password' },
     after: ['If you did not ask for this, you can ignore this mail: your password stays as it is.'],
   });

@@ -53,7 +53,12 @@ export async function setPlugins(ctx: LibContext, user: UserRow, plugins: readon
   const unique = [...new Set(plugins)];
   if (unique.length > MAX_PLUGINS) throw new UsageError(`at most ${MAX_PLUGINS} plugins`);
   return ctx.db.transaction().execute(async (trx) => {
-    const row = await trx.updateTable('users').set({ plugins: unique, updated_at: ctx.now() }).where('id', '=', user.id).returningAll().executeTakeFirstOrThrow();
+    const row = await trx
+      .updateTable('users')
+      .set({ plugins: unique, updated_at: ctx.now() })
+      .where('id', '=', user.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
     await writeAudit(trx, ctx, { verb: 'plugins', targetUserId: user.id, targetNickname: user.nickname, details: { plugins: unique } });
     return row;
   });
@@ -68,7 +73,12 @@ export async function putSettings(ctx: LibContext, user: UserRow, settings: Reco
   if (Buffer.byteLength(text) > MAX_SETTINGS_BYTES) throw new UsageError(`settings are too large: at most ${MAX_SETTINGS_BYTES} bytes of JSON`);
   if (text.includes('\\u0000')) throw new UsageError('settings contain a NUL character');
   return ctx.db.transaction().execute(async (trx) => {
-    const row = await trx.updateTable('users').set({ settings: text, updated_at: ctx.now() }).where('id', '=', user.id).returning('settings').executeTakeFirstOrThrow();
+    const row = await trx
+      .updateTable('users')
+      .set({ settings: text, updated_at: ctx.now() })
+      .where('id', '=', user.id)
+      .returning('settings')
+      .executeTakeFirstOrThrow();
     await writeAudit(trx, ctx, { verb: 'settings', targetUserId: user.id, targetNickname: user.nickname, details: { keys: Object.keys(settings).sort() } });
     return row.settings;
   });
@@ -98,7 +108,12 @@ export async function acceptTerms(ctx: LibContext, user: UserRow, currentVersion
       .where('id', '=', user.id)
       .returningAll()
       .executeTakeFirstOrThrow();
-    await writeAudit(trx, ctx, { verb: 'terms_accept', targetUserId: user.id, targetNickname: user.nickname, details: { version: currentVersion, previous: user.terms_version } });
+    await writeAudit(trx, ctx, {
+      verb: 'terms_accept',
+      targetUserId: user.id,
+      targetNickname: user.nickname,
+      details: { version: currentVersion, previous: user.terms_version },
+    });
     return termsStatus(row, currentVersion);
   });
 }

@@ -25,7 +25,6 @@ export interface ServerDeps {
   readonly mailer?: Mailer | null;
 }
 
-
 /** The bearer token of a request, or null. */
 function bearer(request: FastifyRequest): string | null {
   const header = request.headers.authorization;

@@ -11,7 +11,11 @@ export interface MailLink {
  * refuses, the request still succeeds: the log says so, and `ctl user send_confirmation` can
  * mail a fresh link later. Never logs the link itself.
  */
-export async function sendConfirmationMail(state: AppState, user: { readonly nickname: string; readonly name: string; readonly email: string | null }, link: MailLink): Promise<boolean> {
+export async function sendConfirmationMail(
+  state: AppState,
+  user: { readonly nickname: string; readonly name: string; readonly email: string | null },
+  link: MailLink,
+): Promise<boolean> {
   if (!user.email) return false;
   if (!state.mailer) {
     state.log(`mail is not configured (SMTP_URL): no confirmation mail sent to ${user.nickname}`);

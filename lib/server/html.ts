@@ -25,7 +25,8 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): Html 
 }
 
 /** Scripts are off, forms post only back here, and nothing may frame the page. */
-export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+export const PAGE_CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const STYLE = `
   body { font: 16px/1.5 system-ui, sans-serif; max-width: 28rem; margin: 3rem auto; padding: 0 1rem; color: #1b1b1b; }
@@ -63,5 +64,10 @@ export function message(kind: 'error' | 'success', text: string, id = kind): Htm
 
 /** A page as the reply: HTML with this app's CSP, never framed. */
 export function sendPage(reply: FastifyReply, status: number, title: string, body: Html): FastifyReply {
-  return reply.code(status).header('content-type', 'text/html; charset=utf-8').header('content-security-policy', PAGE_CSP).header('x-frame-options', 'DENY').send(page(title, body));
+  return reply
+    .code(status)
+    .header('content-type', 'text/html; charset=utf-8')
+    .header('content-security-policy', PAGE_CSP)
+    .header('x-frame-options', 'DENY')
+    .send(page(title, body));
 }

@@ -7,7 +7,11 @@ export const UNAUTHORIZED = { error: 'Unauthorized', message: 'You must be logge
 
 /** An HTTP answer with an exact body, thrown from a handler. */
 export class HttpError extends Error {
-  constructor(readonly status: number, readonly body: Record<string, unknown>, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    readonly body: Record<string, unknown>,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(String(body.message ?? body.error));
   }
 }
@@ -49,12 +53,18 @@ export function toHttpError(error: unknown): HttpError | null {
   }
   if (error instanceof AccountRefusedError) return new HttpError(403, errorBody(403, error.message));
   if (!(error instanceof CtlError)) return null;
-  const status = error instanceof UsageError ? 400
-    : error instanceof NotFoundError ? 404
-      : error instanceof ConflictError ? 409
-        : error instanceof RefusedError ? 403
-          : error instanceof UnavailableError ? 503
-            : 500;
+  const status =
+    error instanceof UsageError
+      ? 400
+      : error instanceof NotFoundError
+        ? 404
+        : error instanceof ConflictError
+          ? 409
+          : error instanceof RefusedError
+            ? 403
+            : error instanceof UnavailableError
+              ? 503
+              : 500;
   return new HttpError(status, errorBody(status, status === 500 ? 'Internal server error' : error.message));
 }
 

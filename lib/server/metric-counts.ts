@@ -16,11 +16,28 @@ export async function collectMetrics(db: Kysely<Database>, now: Date, activeWind
   const counts = await countUsers(db, new Date(now.getTime() - activeWindowMs));
   const extra = await db
     .selectNoFrom((eb) => [
-      eb.selectFrom('tokens').select(eb.fn.countAll<number>().as('n'))
-        .where('kind', '=', 'access').where('revoked_at', 'is', null).where('used_at', 'is', null)
-        .where((w) => w.or([w('expires_at', 'is', null), w('expires_at', '>', now)])).as('sessions'),
-      eb.selectFrom('users').select(eb.fn.countAll<number>().as('n')).where('local', '=', true).where('deleted_at', 'is', null).where('mfa_enabled', '=', true).as('mfa'),
-      eb.selectFrom('users').select(eb.fn.countAll<number>().as('n')).where('local', '=', true).where('deleted_at', 'is', null).where('confirmed', '=', false).as('unconfirmed'),
+      eb
+        .selectFrom('tokens')
+        .select(eb.fn.countAll<number>().as('n'))
+        .where('kind', '=', 'access')
+        .where('revoked_at', 'is', null)
+        .where('used_at', 'is', null)
+        .where((w) => w.or([w('expires_at', 'is', null), w('expires_at', '>', now)]))
+        .as('sessions'),
+      eb
+        .selectFrom('users')
+        .select(eb.fn.countAll<number>().as('n'))
+        .where('local', '=', true)
+        .where('deleted_at', 'is', null)
+        .where('mfa_enabled', '=', true)
+        .as('mfa'),
+      eb
+        .selectFrom('users')
+        .select(eb.fn.countAll<number>().as('n'))
+        .where('local', '=', true)
+        .where('deleted_at', 'is', null)
+        .where('confirmed', '=', false)
+        .as('unconfirmed'),
     ])
     .executeTakeFirstOrThrow();
   return { ...counts, sessions: Number(extra.sessions), mfaEnabled: Number(extra.mfa), unconfirmed: Number(extra.unconfirmed) };
@@ -43,8 +60,14 @@ function gauge(name: string, help: string, samples: ReadonlyArray<readonly [stri
 export function renderMetrics(m: Metrics, activeWindowMs: number): string {
   return [
     gauge('num_active_users', 'Local accounts that are not deleted (licence count, as ctl user count)', [['', m.total]]),
-    gauge('num_users', 'Local accounts by state', [['{state="active"}', m.total - m.deactivated], ['{state="deactivated"}', m.deactivated], ['{state="deleted"}', m.deleted]]),
-    gauge('num_users_logged_in_recently', 'Local accounts that logged in within the window (CTL_ACTIVE_WINDOW)', [[`{window="${windowLabel(activeWindowMs)}"}`, m.activeInWindow]]),
+    gauge('num_users', 'Local accounts by state', [
+      ['{state="active"}', m.total - m.deactivated],
+      ['{state="deactivated"}', m.deactivated],
+      ['{state="deleted"}', m.deleted],
+    ]),
+    gauge('num_users_logged_in_recently', 'Local accounts that logged in within the window (CTL_ACTIVE_WINDOW)', [
+      [`{window="${windowLabel(activeWindowMs)}"}`, m.activeInWindow],
+    ]),
     gauge('num_users_unconfirmed', 'Local accounts whose email is not confirmed', [['', m.unconfirmed]]),
     gauge('num_users_mfa_enabled', 'Local accounts with two-factor authentication on', [['', m.mfaEnabled]]),
     gauge('num_active_sessions', 'Live sessions (access tokens neither revoked nor expired)', [['', m.sessions]]),

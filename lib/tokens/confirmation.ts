@@ -40,7 +40,12 @@ export async function confirmEmail(ctx: LibContext, token: string): Promise<{ us
     const claimed = await claimToken(trx, 'email_confirmation', token, now, 'email confirmation');
     await trx.updateTable('users').set({ confirmed: true, updated_at: now }).where('id', '=', claimed.userId).execute();
     await consumeToken(trx, 'email_confirmation', claimed.tokenId, claimed.userId, now);
-    await writeAudit(trx, ctx, { verb: 'confirm_email', targetUserId: claimed.userId, targetNickname: claimed.nickname, details: { tokenId: claimed.tokenId } });
+    await writeAudit(trx, ctx, {
+      verb: 'confirm_email',
+      targetUserId: claimed.userId,
+      targetNickname: claimed.nickname,
+      details: { tokenId: claimed.tokenId },
+    });
     return { userId: claimed.userId, nickname: claimed.nickname };
   });
 }
@@ -67,7 +72,15 @@ export async function createConfirmation(ctx: LibContext, userRef: string, setti
     if (!row.email) throw new ConflictError(`User ${row.nickname} has no email address to confirm`);
     const now = ctx.now();
     const issued = await issueConfirmation(trx, row.id, now, settings.confirmationTtlMs);
-    await writeAudit(trx, ctx, { verb: 'send_confirmation', targetUserId: row.id, targetNickname: row.nickname, details: { tokenId: issued.id, expiresAt: issued.expiresAt } });
-    return { user: toUserJson(row), confirmation: { token: issued.token, url: links.confirmation(settings.appUrl, issued.token), expiresAt: issued.expiresAt } };
+    await writeAudit(trx, ctx, {
+      verb: 'send_confirmation',
+      targetUserId: row.id,
+      targetNickname: row.nickname,
+      details: { tokenId: issued.id, expiresAt: issued.expiresAt },
+    });
+    return {
+      user: toUserJson(row),
+      confirmation: { token: issued.token, url: links.confirmation(settings.appUrl, issued.token), expiresAt: issued.expiresAt },
+    };
   });
 }

@@ -58,7 +58,13 @@ export function unusableTokenError(status: Exclude<SingleUseStatus, 'valid'>, wh
  * Locks and checks a token for consumption; throws unusableTokenError's error otherwise. The
  * messages speak of the link, never of the token itself.
  */
-export async function claimToken(trx: Transaction<Database>, kind: TokenKind, token: string, now: Date, what: string): Promise<Required<Omit<SingleUseToken, 'status'>>> {
+export async function claimToken(
+  trx: Transaction<Database>,
+  kind: TokenKind,
+  token: string,
+  now: Date,
+  what: string,
+): Promise<Required<Omit<SingleUseToken, 'status'>>> {
   const found = await inspectToken(trx, kind, token, now, { forUpdate: true });
   if (found.status !== 'valid') throw unusableTokenError(found.status, what);
   return { tokenId: found.tokenId!, userId: found.userId!, nickname: found.nickname! };

@@ -32,7 +32,11 @@ function withLocalUsers(userId: number) {
 }
 
 async function countLocalFollows(db: Db, userId: number): Promise<number> {
-  const row = await db.selectFrom('follows').select((eb) => eb.fn.countAll<number>().as('n')).where(withLocalUsers(userId)).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('follows')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where(withLocalUsers(userId))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -63,12 +67,28 @@ export async function activateUser(ctx: LibContext, ref: string, opts: { readonl
  * deactivates it, with its audit row. Exit 4 for the last active admin. No sleeps.
  */
 export async function deactivateUser(ctx: LibContext, ref: string, opts: { readonly dryRun?: boolean } = {}): Promise<ActivationResult> {
-  const unchanged = (user: { id: number; nickname: string }, dryRun: boolean): ActivationResult => ({ id: user.id, nickname: user.nickname, active: false, changed: false, unfollowed: 0, revokedSessions: 0, dryRun });
+  const unchanged = (user: { id: number; nickname: string }, dryRun: boolean): ActivationResult => ({
+    id: user.id,
+    nickname: user.nickname,
+    active: false,
+    changed: false,
+    unfollowed: 0,
+    revokedSessions: 0,
+    dryRun,
+  });
   if (opts.dryRun) {
     const user = await requireUser(ctx.db, ref);
     if (!user.active) return unchanged(user, true);
     await assertNotLastAdmin(ctx.db, user, 'deactivate', false);
-    return { id: user.id, nickname: user.nickname, active: false, changed: true, unfollowed: await countLocalFollows(ctx.db, user.id), revokedSessions: await countRevocable(ctx.db, user.id, SESSION_KINDS), dryRun: true };
+    return {
+      id: user.id,
+      nickname: user.nickname,
+      active: false,
+      changed: true,
+      unfollowed: await countLocalFollows(ctx.db, user.id),
+      revokedSessions: await countRevocable(ctx.db, user.id, SESSION_KINDS),
+      dryRun: true,
+    };
   }
   return ctx.db.transaction().execute(async (trx) => {
     const user = await lockUserGuardingLastAdmin(trx, (forUpdate) => requireUser(trx, ref, { forUpdate }), 'deactivate');
@@ -77,7 +97,12 @@ export async function deactivateUser(ctx: LibContext, ref: string, opts: { reado
     const unfollowed = await deleteLocalFollows(trx, user.id);
     const revokedSessions = await revokeSessions(trx, user.id, now);
     await trx.updateTable('users').set({ active: false, updated_at: now }).where('id', '=', user.id).execute();
-    await writeAudit(trx, ctx, { verb: 'deactivate', targetUserId: user.id, targetNickname: user.nickname, details: { active: false, unfollowed, revokedSessions } });
+    await writeAudit(trx, ctx, {
+      verb: 'deactivate',
+      targetUserId: user.id,
+      targetNickname: user.nickname,
+      details: { active: false, unfollowed, revokedSessions },
+    });
     return { id: user.id, nickname: user.nickname, active: false, changed: true, unfollowed, revokedSessions, dryRun: false };
   });
 }

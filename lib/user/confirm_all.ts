@@ -124,7 +124,12 @@ async function runBatch(
  * already running`). Interrupted: the batches done stay done (exit 130, re-run to finish). A batch
  * that fails after others committed is exit 7 saying how many were done.
  */
-export async function bulkConfirm(ctx: LibContext, verb: BulkConfirmVerb, settings: BulkConfirmSettings, opts: BulkConfirmOptions = {}): Promise<BulkConfirmResult> {
+export async function bulkConfirm(
+  ctx: LibContext,
+  verb: BulkConfirmVerb,
+  settings: BulkConfirmSettings,
+  opts: BulkConfirmOptions = {},
+): Promise<BulkConfirmResult> {
   const empty = { verb, changed: 0, tokensIssued: 0, tokensRevoked: 0, batches: 0 };
   if (opts.dryRun) return { ...empty, matched: await countBulkConfirm(ctx.db, verb), dryRun: true };
   return runBulkJob(ctx, verb, { batchSize: settings.batchSize, maxBatchSize: settings.maxBatchSize, signal: opts.signal }, async (job) => {
@@ -160,7 +165,9 @@ export async function bulkConfirm(ctx: LibContext, verb: BulkConfirmVerb, settin
     } catch (error) {
       const done = verb === 'confirm_all' ? 'confirmed' : 'unconfirmed';
       if (error instanceof InterruptedError) {
-        throw new InterruptedError(`interrupted: ${done} ${plural(stats.changed, 'user')} in ${plural(batches, 'batch', 'batches')}; every finished batch is saved, re-run ${verb} to finish the rest`);
+        throw new InterruptedError(
+          `interrupted: ${done} ${plural(stats.changed, 'user')} in ${plural(batches, 'batch', 'batches')}; every finished batch is saved, re-run ${verb} to finish the rest`,
+        );
       }
       // A lost server is exit 6 whatever was done before it (the runner says so in one line).
       if (error instanceof CtlError || stats.changed === 0 || isConnectionLoss(error)) throw error;

@@ -88,7 +88,9 @@ async function countFollowsWithLocals(db: Kysely<Database>, instance: string): P
 /** What `deactivate_all_from_instance <instance>` would do, writing nothing (exit 2 for a malformed host). */
 export async function planDeactivateInstance(db: Kysely<Database>, rawInstance: string): Promise<InstancePlan> {
   const instance = checkInstance(rawInstance);
-  const users = await targets(db, instance).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const users = await targets(db, instance)
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   const follows = await countFollowsWithLocals(db, instance);
   const sample = await targets(db, instance).select('users.nickname').orderBy('users.id').limit(INSTANCE_SAMPLE_SIZE).execute();
   return { instance, users: Number(users.n), follows, sample: sample.map((r) => r.nickname) };

@@ -41,12 +41,16 @@ export async function deleteActivities(
   opts: { readonly signal?: AbortSignal; readonly onProgress?: (p: BatchProgress) => void } = {},
 ): Promise<DeleteActivitiesResult> {
   return runBulkJob(ctx, 'delete_activities', { ...settings, signal: opts.signal }, async (job) => {
-    const result = await job.deleteActivities((eb) => eb('activities.actor_id', '=', plan.id), { total: plan.activities, onProgress: opts.onProgress }, (batch, activities) => ({
-      verb: 'delete_activities',
-      targetUserId: plan.id,
-      targetNickname: plan.nickname,
-      details: { batch, activities },
-    }));
+    const result = await job.deleteActivities(
+      (eb) => eb('activities.actor_id', '=', plan.id),
+      { total: plan.activities, onProgress: opts.onProgress },
+      (batch, activities) => ({
+        verb: 'delete_activities',
+        targetUserId: plan.id,
+        targetNickname: plan.nickname,
+        details: { batch, activities },
+      }),
+    );
     return { id: plan.id, nickname: plan.nickname, deleted: result.affected, batches: result.batches };
   });
 }

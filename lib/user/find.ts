@@ -21,7 +21,14 @@ export async function findUser(db: Db, ref: string, opts: FindOptions = {}): Pro
     .selectFrom('users')
     .selectAll()
     .where((eb) => eb.or([eb(eb.fn('lower', ['nickname']), '=', key), eb(eb.fn('lower', ['email']), '=', key)]))
-    .orderBy((eb) => eb.case().when(eb.fn('lower', ['nickname']), '=', key).then(0).else(1).end())
+    .orderBy((eb) =>
+      eb
+        .case()
+        .when(eb.fn('lower', ['nickname']), '=', key)
+        .then(0)
+        .else(1)
+        .end(),
+    )
     .limit(1);
   if (opts.localOnly) query = query.where('local', '=', true);
   if (!opts.includeDeleted) query = query.where('deleted_at', 'is', null);

@@ -36,7 +36,8 @@ function escapeLike(text: string): string {
  */
 export async function* listUsers(db: Kysely<Database>, filter: UserFilter = {}, pageSize = LIST_PAGE_SIZE): AsyncGenerator<UserJson[]> {
   // PostgreSQL cannot compare with a NUL byte (it would be an internal error, exit 1).
-  if (filter.search?.includes('\0') || filter.tag?.includes('\0')) throw new UsageError(`the ${filter.search?.includes('\0') ? 'search text' : 'tag'} contains a NUL byte`);
+  if (filter.search?.includes('\0') || filter.tag?.includes('\0'))
+    throw new UsageError(`the ${filter.search?.includes('\0') ? 'search text' : 'tag'} contains a NUL byte`);
   let after = 0;
   let left = filter.limit ?? Infinity;
   while (left > 0) {

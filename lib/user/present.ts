@@ -24,8 +24,23 @@ export interface UserJson {
 
 /** The columns a UserJson needs: never the password hash or MFA secrets. */
 export const USER_COLUMNS = [
-  'id', 'nickname', 'email', 'name', 'bio', 'local', 'admin', 'moderator', 'locked', 'confirmed',
-  'active', 'deleted_at', 'tags', 'mfa_enabled', 'created_at', 'updated_at', 'last_login_at',
+  'id',
+  'nickname',
+  'email',
+  'name',
+  'bio',
+  'local',
+  'admin',
+  'moderator',
+  'locked',
+  'confirmed',
+  'active',
+  'deleted_at',
+  'tags',
+  'mfa_enabled',
+  'created_at',
+  'updated_at',
+  'last_login_at',
 ] as const;
 
 export type UserPublicRow = Pick<UserRow, (typeof USER_COLUMNS)[number]>;

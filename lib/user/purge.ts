@@ -38,12 +38,15 @@ type Scope = { readonly userId: number } | { readonly deletedBefore: Date };
 
 function scopeIds(db: Db, scope: Scope) {
   const query = db.selectFrom('users').select('users.id');
-  return 'userId' in scope ? query.where('users.id', '=', scope.userId) : query.where('users.deleted_at', 'is not', null).where('users.deleted_at', '<', scope.deletedBefore);
+  return 'userId' in scope
+    ? query.where('users.id', '=', scope.userId)
+    : query.where('users.deleted_at', 'is not', null).where('users.deleted_at', '<', scope.deletedBefore);
 }
 
 /** The activities of the accounts in scope: for one user a plain `actor_id = $1`, so the (actor_id, id) index serves it. */
 function ownedBy(db: Db, scope: Scope) {
-  return (eb: ExpressionBuilder<Database, 'activities'>) => ('userId' in scope ? eb('activities.actor_id', '=', scope.userId) : eb('activities.actor_id', 'in', scopeIds(db, scope)));
+  return (eb: ExpressionBuilder<Database, 'activities'>) =>
+    'userId' in scope ? eb('activities.actor_id', '=', scope.userId) : eb('activities.actor_id', 'in', scopeIds(db, scope));
 }
 
 /**
@@ -75,20 +78,33 @@ async function countOwned(db: Db, scope: Scope): Promise<OwnedCounts> {
 
 /** The activities of the accounts in scope (the progress total): one index-only count. */
 async function countActivities(db: Db, scope: Scope): Promise<number> {
-  const row = await db.selectFrom('activities').select((eb) => eb.fn.countAll<number>().as('n')).where(ownedBy(db, scope)).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('activities')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where(ownedBy(db, scope))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
 /** Deletes what the accounts `ids` still own and then the accounts: four statements whatever their number. */
 async function deleteAccounts(trx: Transaction<Database>, ids: readonly number[]): Promise<OwnedCounts> {
   const all = idArray(ids);
-  const activities = await trx.deleteFrom('activities').where((eb) => eb('actor_id', '=', eb.fn.any(all))).executeTakeFirst();
+  const activities = await trx
+    .deleteFrom('activities')
+    .where((eb) => eb('actor_id', '=', eb.fn.any(all)))
+    .executeTakeFirst();
   const follows = await trx
     .deleteFrom('follows')
     .where((eb) => eb.or([eb('follower_id', '=', eb.fn.any(all)), eb('following_id', '=', eb.fn.any(all))]))
     .executeTakeFirst();
-  const tokens = await trx.deleteFrom('tokens').where((eb) => eb('user_id', '=', eb.fn.any(all))).executeTakeFirst();
-  const users = await trx.deleteFrom('users').where((eb) => eb('id', '=', eb.fn.any(all))).executeTakeFirst();
+  const tokens = await trx
+    .deleteFrom('tokens')
+    .where((eb) => eb('user_id', '=', eb.fn.any(all)))
+    .executeTakeFirst();
+  const users = await trx
+    .deleteFrom('users')
+    .where((eb) => eb('id', '=', eb.fn.any(all)))
+    .executeTakeFirst();
   return {
     users: Number(users.numDeletedRows),
     activities: Number(activities.numDeletedRows),
@@ -98,7 +114,12 @@ async function deleteAccounts(trx: Transaction<Database>, ids: readonly number[]
 }
 
 function add(a: OwnedCounts, b: Partial<OwnedCounts>): OwnedCounts {
-  return { users: a.users + (b.users ?? 0), activities: a.activities + (b.activities ?? 0), follows: a.follows + (b.follows ?? 0), tokens: a.tokens + (b.tokens ?? 0) };
+  return {
+    users: a.users + (b.users ?? 0),
+    activities: a.activities + (b.activities ?? 0),
+    follows: a.follows + (b.follows ?? 0),
+    tokens: a.tokens + (b.tokens ?? 0),
+  };
 }
 
 const NONE: OwnedCounts = { users: 0, activities: 0, follows: 0, tokens: 0 };
@@ -129,7 +150,15 @@ export interface PurgeUserResult {
 export async function planPurgeUser(ctx: LibContext, ref: string): Promise<PurgeUserPlan> {
   const user = await requireLocalUserIncludingDeleted(ctx.db, ref);
   await assertNotLastAdmin(ctx.db, user, 'delete', false);
-  return { id: user.id, nickname: user.nickname, email: user.email, admin: user.admin, active: user.active, deletedAt: user.deleted_at, counts: await countOwned(ctx.db, { userId: user.id }) };
+  return {
+    id: user.id,
+    nickname: user.nickname,
+    email: user.email,
+    admin: user.admin,
+    active: user.active,
+    deletedAt: user.deleted_at,
+    counts: await countOwned(ctx.db, { userId: user.id }),
+  };
 }
 
 /**
@@ -224,23 +253,27 @@ export async function purgeDeleted(ctx: LibContext, cutoff: Date, settings: Batc
     const conn = lctx.db;
     const scope: Scope = { deletedBefore: cutoff };
     const before = await countOwned(conn, scope);
-    const activities = await job.deleteActivities(ownedBy(conn, scope), { total: before.activities, onProgress: (p) => opts.onProgress?.('activities', p) }, (batch, n) => ({
-      verb: 'purge_deleted',
-      details: { stage: 'activities', cutoff: cutoff.toISOString(), batch, activities: n },
-    }));
-    let deleted: OwnedCounts = add(NONE, { activities: activities.affected });
-    const accounts = await job.batches(
-      { total: before.users, onProgress: (p) => opts.onProgress?.('users', p) },
-      async (trx, limit) => {
-        const users = await scopeIds(trx, scope).select(['users.nickname']).orderBy('users.id').limit(limit).forUpdate().execute();
-        if (users.length === 0) return 0;
-        const counts = await deleteAccounts(trx, users.map((u) => u.id));
-        // Each account purged its own audit row (`audit list --user` finds it), in one INSERT for the batch.
-        await writeAuditForUsers(trx, lctx, 'purge_deleted', users, { stage: 'account', cutoff: cutoff.toISOString() });
-        deleted = add(deleted, counts);
-        return users.length;
-      },
+    const activities = await job.deleteActivities(
+      ownedBy(conn, scope),
+      { total: before.activities, onProgress: (p) => opts.onProgress?.('activities', p) },
+      (batch, n) => ({
+        verb: 'purge_deleted',
+        details: { stage: 'activities', cutoff: cutoff.toISOString(), batch, activities: n },
+      }),
     );
+    let deleted: OwnedCounts = add(NONE, { activities: activities.affected });
+    const accounts = await job.batches({ total: before.users, onProgress: (p) => opts.onProgress?.('users', p) }, async (trx, limit) => {
+      const users = await scopeIds(trx, scope).select(['users.nickname']).orderBy('users.id').limit(limit).forUpdate().execute();
+      if (users.length === 0) return 0;
+      const counts = await deleteAccounts(
+        trx,
+        users.map((u) => u.id),
+      );
+      // Each account purged its own audit row (`audit list --user` finds it), in one INSERT for the batch.
+      await writeAuditForUsers(trx, lctx, 'purge_deleted', users, { stage: 'account', cutoff: cutoff.toISOString() });
+      deleted = add(deleted, counts);
+      return users.length;
+    });
     return { cutoff, deleted, batches: activities.batches + accounts.batches };
   });
 }

@@ -32,7 +32,12 @@ export async function createPasswordReset(ctx: LibContext, userRef: string, sett
     const row = await requireLocalUser(trx, userRef, { forUpdate: true });
     const now = ctx.now();
     const issued = await issueToken(trx, { kind: 'password_reset', userId: row.id, now, ttlMs: settings.passwordResetTtlMs });
-    await writeAudit(trx, ctx, { verb: 'reset_password', targetUserId: row.id, targetNickname: row.nickname, details: { tokenId: issued.id, expiresAt: issued.expiresAt } });
+    await writeAudit(trx, ctx, {
+      verb: 'reset_password',
+      targetUserId: row.id,
+      targetNickname: row.nickname,
+      details: { tokenId: issued.id, expiresAt: issued.expiresAt },
+    });
     return { user: toUserJson(row), token: issued.token, url: links.passwordReset(settings.appUrl, issued.token), expiresAt: issued.expiresAt };
   });
 }
@@ -61,7 +66,12 @@ export interface PasswordChanged {
  * revoked and the audit row written. Unknown token: NotFoundError; used or expired: ConflictError;
  * a password that breaks the rules: UsageError (and the token stays usable).
  */
-export async function resetPasswordWithToken(ctx: LibContext, token: string, password: string, settings: { readonly bcryptCost: number }): Promise<PasswordChanged> {
+export async function resetPasswordWithToken(
+  ctx: LibContext,
+  token: string,
+  password: string,
+  settings: { readonly bcryptCost: number },
+): Promise<PasswordChanged> {
   checkPassword(password);
   // Fail fast on a dead link before spending a bcrypt hash on it; re-checked under the lock below.
   const pre = await inspectToken(ctx.db, 'password_reset', token, ctx.now());
@@ -73,7 +83,12 @@ export async function resetPasswordWithToken(ctx: LibContext, token: string, pas
     await trx.updateTable('users').set({ password_hash: hash, updated_at: now }).where('id', '=', claimed.userId).execute();
     await consumeToken(trx, 'password_reset', claimed.tokenId, claimed.userId, now);
     const sessionsRevoked = await revokeSessions(trx, claimed.userId, now);
-    await writeAudit(trx, ctx, { verb: 'password_reset', targetUserId: claimed.userId, targetNickname: claimed.nickname, details: { tokenId: claimed.tokenId, sessionsRevoked } });
+    await writeAudit(trx, ctx, {
+      verb: 'password_reset',
+      targetUserId: claimed.userId,
+      targetNickname: claimed.nickname,
+      details: { tokenId: claimed.tokenId, sessionsRevoked },
+    });
     return { userId: claimed.userId, nickname: claimed.nickname, sessionsRevoked };
   });
 }
@@ -82,7 +97,12 @@ export async function resetPasswordWithToken(ctx: LibContext, token: string, pas
  * LibreChat's `reset-password <email> <new password>`: an admin sets the password directly. Every
  * session and every outstanding reset link of the user is revoked in the same transaction.
  */
-export async function setPassword(ctx: LibContext, userRef: string, password: string, settings: { readonly bcryptCost: number }): Promise<PasswordChanged & { readonly resetLinksRevoked: number }> {
+export async function setPassword(
+  ctx: LibContext,
+  userRef: string,
+  password: string,
+  settings: { readonly bcryptCost: number },
+): Promise<PasswordChanged & { readonly resetLinksRevoked: number }> {
   const hash = await hashPassword(password, settings.bcryptCost);
   return ctx.db.transaction().execute(async (trx) => {
     const row = await requireLocalUser(trx, userRef, { forUpdate: true });

@@ -50,7 +50,14 @@ export async function planRestore(ctx: LibContext, ref: string, settings: Retent
   const user = await requireLocalUserIncludingDeleted(ctx.db, ref);
   if (user.deleted_at === null) return { id: user.id, nickname: user.nickname, changed: false, active: user.active, deletedAt: null, dryRun: true };
   checkWindow(user, user.deleted_at, ctx.now(), settings);
-  return { id: user.id, nickname: user.nickname, changed: true, active: await wasActiveBeforeDelete(ctx.db, user.id), deletedAt: user.deleted_at, dryRun: true };
+  return {
+    id: user.id,
+    nickname: user.nickname,
+    changed: true,
+    active: await wasActiveBeforeDelete(ctx.db, user.id),
+    deletedAt: user.deleted_at,
+    dryRun: true,
+  };
 }
 
 /**

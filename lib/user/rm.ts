@@ -83,7 +83,13 @@ export async function softDeleteUser(ctx: LibContext, ref: string, settings: Ret
  * lockUserGuardingLastAdmin. Also the first stage of a purge, so that an interrupted purge leaves
  * a deleted, signed-out account (and a re-run finds it).
  */
-export async function softDeleteLocked(trx: Transaction<Database>, ctx: LibContext, user: UserRow, settings: RetentionSettings, extra: Record<string, unknown>): Promise<SoftDeleteResult> {
+export async function softDeleteLocked(
+  trx: Transaction<Database>,
+  ctx: LibContext,
+  user: UserRow,
+  settings: RetentionSettings,
+  extra: Record<string, unknown>,
+): Promise<SoftDeleteResult> {
   const now = ctx.now();
   await trx.updateTable('users').set({ deleted_at: now, active: false, updated_at: now }).where('id', '=', user.id).execute();
   const revokedTokens = await revokeTokens(trx, user.id, ALL_TOKEN_KINDS, now);

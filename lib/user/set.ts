@@ -102,7 +102,13 @@ function fieldsOf(row: UserRow, changes: UserChanges): FieldChange[] {
  * status from the last active admin is exit 4; a taken email is exit 4. A dry run does every
  * check and writes nothing.
  */
-export async function setUser(ctx: LibContext, ref: string, requested: UserChanges, settings: SetSettings, opts: { readonly dryRun?: boolean } = {}): Promise<SetResult> {
+export async function setUser(
+  ctx: LibContext,
+  ref: string,
+  requested: UserChanges,
+  settings: SetSettings,
+  opts: { readonly dryRun?: boolean } = {},
+): Promise<SetResult> {
   const changes = checkChanges(requested);
   const dryRun = Boolean(opts.dryRun);
   const work = async (db: Db): Promise<SetResult> => {
@@ -140,9 +146,15 @@ export async function setUser(ctx: LibContext, ref: string, requested: UserChang
       };
     }
     const now = ctx.now();
-    const updated = Object.keys(patch).length > 0
-      ? await db.updateTable('users').set({ ...patch, updated_at: now }).where('id', '=', row.id).returningAll().executeTakeFirstOrThrow()
-      : row;
+    const updated =
+      Object.keys(patch).length > 0
+        ? await db
+            .updateTable('users')
+            .set({ ...patch, updated_at: now })
+            .where('id', '=', row.id)
+            .returningAll()
+            .executeTakeFirstOrThrow()
+        : row;
     const revoked = pending > 0 ? await revokeTokens(db, row.id, ['email_confirmation'], now) : 0;
     let confirmation: SetResult['confirmation'] = null;
     if (issuesToken) {

@@ -35,7 +35,13 @@ function sortTags(tags: Iterable<string>): string[] {
  * `Could not change user tags for X`. Nothing is written (and no audit row) when the tags are
  * already as asked.
  */
-export async function changeTags(ctx: LibContext, action: TagAction, ref: string, rawTags: readonly string[], opts: { readonly dryRun?: boolean } = {}): Promise<TagResult> {
+export async function changeTags(
+  ctx: LibContext,
+  action: TagAction,
+  ref: string,
+  rawTags: readonly string[],
+  opts: { readonly dryRun?: boolean } = {},
+): Promise<TagResult> {
   const tags = normalizeTags(rawTags);
   const dryRun = Boolean(opts.dryRun);
   const work = async (db: Db): Promise<TagResult> => {

@@ -25,7 +25,8 @@ const verb: VerbModule = {
       .option('since', { type: 'string', describe: 'Only rows since a day (2024-05-01), an ISO timestamp, or a duration back from now (7d, 12h)' })
       .option('limit', { type: 'number', describe: 'Only the newest N matching rows' })
       .check((argv) => {
-        if (argv.limit !== undefined && (!Number.isInteger(argv.limit) || argv.limit < 1)) throw new UsageError(`--limit must be a positive whole number, got ${JSON.stringify(argv.limit)}`);
+        if (argv.limit !== undefined && (!Number.isInteger(argv.limit) || argv.limit < 1))
+          throw new UsageError(`--limit must be a positive whole number, got ${JSON.stringify(argv.limit)}`);
         return true;
       })
       .example('$0 audit list --user alice --since 7d', 'What was done to alice this week, by whom and why')

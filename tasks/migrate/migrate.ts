@@ -6,7 +6,12 @@ import { migrateDown, migrateToLatest, migrationStatus } from '../../lib/db/migr
 const verb: VerbModule = {
   builder: (y) =>
     y
-      .positional('action', { type: 'string', choices: ['up', 'down', 'status', 'latest'], default: 'up', describe: 'up (to latest), down (undo the newest), status' })
+      .positional('action', {
+        type: 'string',
+        choices: ['up', 'down', 'status', 'latest'],
+        default: 'up',
+        describe: 'up (to latest), down (undo the newest), status',
+      })
       .example('$0 migrate', 'Apply every pending migration')
       .example('$0 migrate status', 'Which migrations ran, and when'),
   async run(argv, ctx) {
@@ -15,21 +20,33 @@ const verb: VerbModule = {
     if (action === 'status') {
       const status = await migrationStatus(handle.db);
       // The listing is what was asked for: shown even with -q.
-      ctx.result({ migrations: status }, status.map((m) => ({ keep: `${m.executedAt ? 'applied' : 'pending'}  ${m.name}${m.executedAt ? `  ${m.executedAt.toISOString()}` : ''}` })));
+      ctx.result(
+        { migrations: status },
+        status.map((m) => ({ keep: `${m.executedAt ? 'applied' : 'pending'}  ${m.name}${m.executedAt ? `  ${m.executedAt.toISOString()}` : ''}` })),
+      );
       return;
     }
     if (ctx.dryRun) {
       const status = await migrationStatus(handle.db);
       const pending = status.filter((m) => !m.executedAt).map((m) => m.name);
-      const newest = status.filter((m) => m.executedAt).map((m) => m.name).pop();
-      const line = action === 'down'
-        ? newest ? `Would undo the newest migration: ${newest}` : 'No migration to undo'
-        : `Would apply ${plural(pending.length, 'migration')}${pending.length ? `: ${pending.join(', ')}` : ''}`;
+      const newest = status
+        .filter((m) => m.executedAt)
+        .map((m) => m.name)
+        .pop();
+      const line =
+        action === 'down'
+          ? newest
+            ? `Would undo the newest migration: ${newest}`
+            : 'No migration to undo'
+          : `Would apply ${plural(pending.length, 'migration')}${pending.length ? `: ${pending.join(', ')}` : ''}`;
       ctx.result(null, [`${line}${ctx.dryRunSuffix}`]);
       return;
     }
     if (action === 'down') {
-      await ctx.confirm('Undo the newest migration? Its tables and their data are dropped. [y/N] ', { what: 'undo a migration', declined: 'Nothing was changed.' });
+      await ctx.confirm('Undo the newest migration? Its tables and their data are dropped. [y/N] ', {
+        what: 'undo a migration',
+        declined: 'Nothing was changed.',
+      });
       const name = await migrateDown(handle.db);
       ctx.result({ undone: name }, [name ? `Migrated down: ${name}` : 'No migration to undo']);
       return;

@@ -85,9 +85,16 @@ function tableEncoder<T>(columns: readonly Column<T>[], terminalWidth: number | 
       if (widths === null) {
         widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => [...r[i]].length)));
         if (terminalWidth !== null) shrink(widths, columns, terminalWidth);
-        out += `${columns.map((c, i) => pad(c.header.toUpperCase(), widths![i])).join('  ').trimEnd()}\n`;
+        out += `${columns
+          .map((c, i) => pad(c.header.toUpperCase(), widths![i]))
+          .join('  ')
+          .trimEnd()}\n`;
       }
-      for (const r of cells) out += `${r.map((cell, i) => pad(cell, widths![i])).join('  ').trimEnd()}\n`;
+      for (const r of cells)
+        out += `${r
+          .map((cell, i) => pad(cell, widths![i]))
+          .join('  ')
+          .trimEnd()}\n`;
       count += rows.length;
       return out;
     },

@@ -40,7 +40,7 @@ export function processIo(): Io {
     stdinIsTTY: Boolean(process.stdin.isTTY),
     stdoutIsTTY: Boolean(process.stdout.isTTY),
     stderrIsTTY: Boolean(process.stderr.isTTY),
-    columns: process.stdout.isTTY ? process.stdout.columns ?? 80 : null,
+    columns: process.stdout.isTTY ? (process.stdout.columns ?? 80) : null,
     openTerminal: openControllingTerminal,
   };
 }

@@ -85,9 +85,7 @@ export function protectQuotedValues(args: readonly string[]): string[] {
 }
 
 /** Variadic positionals (`tag <user> <tags..>`): arrays by design. */
-const VARIADIC = new Set(
-  [...USER_VERBS, ...OTHER_COMMANDS].flatMap((e) => [...e.command.matchAll(/[<[]([\w-]+)\.\.[>\]]/g)].map((m) => m[1])),
-);
+const VARIADIC = new Set([...USER_VERBS, ...OTHER_COMMANDS].flatMap((e) => [...e.command.matchAll(/[<[]([\w-]+)\.\.[>\]]/g)].map((m) => m[1])));
 
 /**
  * yargs turns a repeated option (`--name a --name b`) into an array, which a string or number
@@ -96,7 +94,8 @@ const VARIADIC = new Set(
 function rejectRepeatedValues(argv: Record<string, unknown>, y: Argv): void {
   const declared = (y as unknown as { getOptions(): { string?: string[]; number?: string[] } }).getOptions();
   for (const key of [...(declared.string ?? []), ...(declared.number ?? [])]) {
-    if (!VARIADIC.has(key) && Array.isArray(argv[key])) throw new UsageError(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} was given more than once`);
+    if (!VARIADIC.has(key) && Array.isArray(argv[key]))
+      throw new UsageError(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} was given more than once`);
   }
 }
 
@@ -106,12 +105,11 @@ function buildParser(state: RunState): Argv {
     .usage('$0 <noun> <verb> [options]')
     .parserConfiguration({ 'boolean-negation': true, 'strip-aliased': true })
     .wrap(Math.min(110, state.io.columns ?? 100));
-  y = globalOptions(y)
-    .command('user', 'Manage user accounts', (inner: Argv) => {
-      let u = inner.usage('$0 user <verb> [options]');
-      for (const entry of USER_VERBS) u = registerVerb(u, state, entry);
-      return u.demandCommand(1, 'name a verb: ctl user --help lists them').strictCommands();
-    });
+  y = globalOptions(y).command('user', 'Manage user accounts', (inner: Argv) => {
+    let u = inner.usage('$0 user <verb> [options]');
+    for (const entry of USER_VERBS) u = registerVerb(u, state, entry);
+    return u.demandCommand(1, 'name a verb: ctl user --help lists them').strictCommands();
+  });
   for (const entry of OTHER_COMMANDS) y = registerVerb(y, state, entry);
   return y
     .middleware(rejectRepeatedValues as unknown as Parameters<Argv['middleware']>[0])

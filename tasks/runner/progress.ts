@@ -34,7 +34,12 @@ export function startProgress(ctx: TaskContext, label: string, total: number | n
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- single-user verbs (rm, delete_activities) import this module; the bar is drawn only on a TTY with a known total
     const { SingleBar, Presets } = require('cli-progress') as typeof import('cli-progress');
     const bar = new SingleBar(
-      { format: `${label} [{bar}] {value}/{total} {percentage}% | {rate} rows/s | ETA {eta_formatted}`, stream: ctx.io.stderr, hideCursor: true, noTTYOutput: false },
+      {
+        format: `${label} [{bar}] {value}/{total} {percentage}% | {rate} rows/s | ETA {eta_formatted}`,
+        stream: ctx.io.stderr,
+        hideCursor: true,
+        noTTYOutput: false,
+      },
       Presets.shades_classic,
     );
     bar.start(total, 0, { rate: 0 });

@@ -3,7 +3,12 @@ import type { TaskContext } from './task-context';
 import { rowEncoder } from './formats';
 
 /** Writes a stream of row pages in the context's format. */
-export async function writeRows<T>(ctx: TaskContext, pages: AsyncIterable<readonly T[]>, columns: readonly Column<T>[], toJson: (row: T) => unknown = (r) => r): Promise<number> {
+export async function writeRows<T>(
+  ctx: TaskContext,
+  pages: AsyncIterable<readonly T[]>,
+  columns: readonly Column<T>[],
+  toJson: (row: T) => unknown = (r) => r,
+): Promise<number> {
   const encoder = rowEncoder(ctx.format, columns, toJson, ctx.io.columns);
   let count = 0;
   for await (const page of pages) {

@@ -17,14 +17,21 @@ export async function runVerb(
 ): Promise<void> {
   const config = loadConfig(state.env, { databaseUrl: argv.databaseUrl as string | undefined });
   const format: Format = argv.json ? 'json' : ((argv.format as Format | undefined) ?? 'table');
-  const ctx = new TaskContext(state.io, config, {
-    format,
-    quiet: Boolean(argv.quiet),
-    dryRun: Boolean(argv.dryRun),
-    assumeYes: Boolean(argv.assumeYes),
-    actor: (argv.actor as string | undefined) || config.actor,
-    reason: (argv.reason as string | undefined) ?? null,
-  }, state.signal, undefined, state.openDatabase);
+  const ctx = new TaskContext(
+    state.io,
+    config,
+    {
+      format,
+      quiet: Boolean(argv.quiet),
+      dryRun: Boolean(argv.dryRun),
+      assumeYes: Boolean(argv.assumeYes),
+      actor: (argv.actor as string | undefined) || config.actor,
+      reason: (argv.reason as string | undefined) ?? null,
+    },
+    state.signal,
+    undefined,
+    state.openDatabase,
+  );
   try {
     await mod.run(argv, ctx);
   } finally {

@@ -8,17 +8,18 @@ import { encodeObject } from '../runner/formats';
  * `--batch-size N` for every bulk verb: rows per statement, each batch its own transaction; 1 to
  * 1,000,000, the range of CTL_BATCH_SIZE. `describe` words it for a verb (import counts users).
  */
-export function batchSizeOption(y: Argv, describe = 'Rows per batch, each batch its own transaction (default: $CTL_BATCH_SIZE, else 5000 growing while batches are quick)'): Argv {
-  return y
-    .option('batch-size', { type: 'number', describe })
-    .check((argv) => {
-      const n = argv.batchSize as number | undefined; // yargs' number (NaN when not one); the runner refuses a repeated option
-      if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1_000_000)) {
-        // A UsageError, not an Error: the runner's .fail() passes it on as is, so this is exit 2.
-        throw new UsageError(`--batch-size must be a whole number from 1 to 1000000, got ${String(n)}`);
-      }
-      return true;
-    });
+export function batchSizeOption(
+  y: Argv,
+  describe = 'Rows per batch, each batch its own transaction (default: $CTL_BATCH_SIZE, else 5000 growing while batches are quick)',
+): Argv {
+  return y.option('batch-size', { type: 'number', describe }).check((argv) => {
+    const n = argv.batchSize as number | undefined; // yargs' number (NaN when not one); the runner refuses a repeated option
+    if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1_000_000)) {
+      // A UsageError, not an Error: the runner's .fail() passes it on as is, so this is exit 2.
+      throw new UsageError(`--batch-size must be a whole number from 1 to 1000000, got ${String(n)}`);
+    }
+    return true;
+  });
 }
 
 /**

@@ -38,16 +38,21 @@ export async function runBulkConfirm(verb: BulkConfirmVerb, argv: Record<string,
   let progress: Progress | null = null;
   let result;
   try {
-    result = await bulkConfirm(await ctx.lib(), verb, { ...batchSizingOf(argv, ctx), confirmationTtlMs: ctx.config.confirmationTtlMs }, {
-      dryRun: ctx.dryRun,
-      signal: ctx.signal,
-      confirm: async (count) => {
-        ctx.say(`${users(count)} (local, active, neither admin nor moderator) ${count === 1 ? 'is' : 'are'} ${words.state}.`);
-        await ctx.confirm(words.question, { what: words.what, declined: words.declined });
-        progress = startProgress(ctx, words.label, count);
+    result = await bulkConfirm(
+      await ctx.lib(),
+      verb,
+      { ...batchSizingOf(argv, ctx), confirmationTtlMs: ctx.config.confirmationTtlMs },
+      {
+        dryRun: ctx.dryRun,
+        signal: ctx.signal,
+        confirm: async (count) => {
+          ctx.say(`${users(count)} (local, active, neither admin nor moderator) ${count === 1 ? 'is' : 'are'} ${words.state}.`);
+          await ctx.confirm(words.question, { what: words.what, declined: words.declined });
+          progress = startProgress(ctx, words.label, count);
+        },
+        onProgress: (p) => progress?.update(p),
       },
-      onProgress: (p) => progress?.update(p),
-    });
+    );
   } finally {
     (progress as Progress | null)?.stop();
   }
@@ -56,7 +61,9 @@ export async function runBulkConfirm(verb: BulkConfirmVerb, argv: Record<string,
   else if (result.matched === 0) lines.push(words.none);
   else if (verb === 'confirm_all') lines.push(`${words.done} ${users(result.changed)} in ${batches(result.batches)}.`);
   else {
-    lines.push(`${words.done} ${users(result.changed)} in ${batches(result.batches)}; issued ${result.tokensIssued} email confirmation token${result.tokensIssued === 1 ? '' : 's'}.`);
+    lines.push(
+      `${words.done} ${users(result.changed)} in ${batches(result.batches)}; issued ${result.tokensIssued} email confirmation token${result.tokensIssued === 1 ? '' : 's'}.`,
+    );
     // Pleroma's unconfirm_all mails nothing and shows no token; neither does this.
     if (result.tokensIssued > 0) lines.push('The tokens are not shown: ctl user send_confirmation <user> mails a fresh link.');
   }

@@ -82,7 +82,9 @@ export async function notifyAccountDeleted(
     await sendAccountDeletedNotice(mailer, user, { appUrl: ctx.config.appUrl, restorableUntil });
   } catch (error) {
     const reason = (error as { reason?: string }).reason ?? mailErrorReason(error);
-    throw new PartialFailureError(`User ${user.nickname} was deleted, but the account-deleted notice could not be mailed to ${user.email} (${reason}); the user was not notified`);
+    throw new PartialFailureError(
+      `User ${user.nickname} was deleted, but the account-deleted notice could not be mailed to ${user.email} (${reason}); the user was not notified`,
+    );
   }
   ctx.say(`${LABEL.account_deleted} mailed to ${user.email}`);
 }

@@ -18,7 +18,9 @@ interface PleromaUser {
 /** `alice moderator: false, admin: true, locked: false, is_active: true`, one user a line. */
 export async function writePleromaUserLines(ctx: TaskContext, pages: AsyncIterable<readonly PleromaUser[]>): Promise<void> {
   for await (const page of pages) {
-    const text = page.map((u) => `${sanitizeForTerminal(u.nickname)} moderator: ${u.moderator}, admin: ${u.admin}, locked: ${u.locked}, is_active: ${u.active}\n`).join('');
+    const text = page
+      .map((u) => `${sanitizeForTerminal(u.nickname)} moderator: ${u.moderator}, admin: ${u.admin}, locked: ${u.locked}, is_active: ${u.active}\n`)
+      .join('');
     if (!ctx.io.stdout.write(text)) await new Promise((resolve) => ctx.io.stdout.once('drain', resolve));
   }
 }
@@ -31,6 +33,8 @@ export function writePleromaInviteLines(ctx: TaskContext, invites: readonly Invi
   const nil = (v: string | number | boolean | null | undefined) => (v === null || v === undefined ? 'nil' : String(v));
   ctx.io.stdout.write('Invites list:\n');
   for (const i of invites) {
-    ctx.io.stdout.write(`ID: ${i.id} | Token: ${i.tokenPrefix}… | Token type: ${i.type} | Used: ${i.used} | Expires at: ${nil(i.expiresAt)} | Uses: ${i.uses} | Max use: ${nil(i.maxUse)}\n`);
+    ctx.io.stdout.write(
+      `ID: ${i.id} | Token: ${i.tokenPrefix}… | Token type: ${i.type} | Used: ${i.used} | Expires at: ${nil(i.expiresAt)} | Uses: ${i.uses} | Max use: ${nil(i.maxUse)}\n`,
+    );
   }
 }

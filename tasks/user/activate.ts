@@ -11,7 +11,11 @@ const verb: VerbModule = {
     const lib = await ctx.lib();
     const result = await activateUser(lib, String(argv.user), { dryRun: ctx.dryRun });
     const nick = result.nickname;
-    const line = !result.changed ? `User ${nick} already activated` : ctx.dryRun ? `${nick} would be activated${ctx.dryRunSuffix}` : `Successfully activated ${nick}`;
+    const line = !result.changed
+      ? `User ${nick} already activated`
+      : ctx.dryRun
+        ? `${nick} would be activated${ctx.dryRunSuffix}`
+        : `Successfully activated ${nick}`;
     ctx.result({ id: result.id, nickname: nick, active: result.active, changed: result.changed, dryRun: result.dryRun }, [line]);
   },
 };

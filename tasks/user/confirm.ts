@@ -10,7 +10,11 @@ const verb: VerbModule = {
   async run(argv, ctx) {
     const result = await confirmUser(await ctx.lib(), String(argv.user), { dryRun: ctx.dryRun });
     const nick = result.nickname;
-    const line = !result.changed ? `${nick} doesn't need confirmation.${ctx.dryRunSuffix}` : result.dryRun ? `${nick} would be confirmed${ctx.dryRunSuffix}` : `${nick} confirmed.`;
+    const line = !result.changed
+      ? `${nick} doesn't need confirmation.${ctx.dryRunSuffix}`
+      : result.dryRun
+        ? `${nick} would be confirmed${ctx.dryRunSuffix}`
+        : `${nick} confirmed.`;
     ctx.result({ ...result }, [line]);
   },
 };

@@ -2,7 +2,6 @@ import type { VerbModule } from '../runner/verb';
 import { CtlError, PartialFailureError, UsageError } from '../../lib/errors';
 import newVerbModule from './new';
 
-
 /**
  * The create-user scripts of the other tools, both non-interactive (no `Continue?`): Overleaf's
  * `create-user [--admin] --email=a@x[,b@y...]` (a comma-separated list creates several accounts,
@@ -13,13 +12,22 @@ const verb: VerbModule = {
   builder: (y) =>
     newVerbModule
       .builder(y)
-      .option('assume-yes', { alias: 'y', type: 'boolean', default: true, describe: 'Answer yes to confirmations (default here, as in Overleaf and LibreChat)' })
+      .option('assume-yes', {
+        alias: 'y',
+        type: 'boolean',
+        default: true,
+        describe: 'Answer yes to confirmations (default here, as in Overleaf and LibreChat)',
+      })
       .example('$0 user create-user --admin --email=joe@example.com', "Overleaf's form: create admin joe and print a set-password link")
       .example('$0 user create-user --email=ann@example.com,bob@example.com', 'Create several accounts at once'),
   async run(argv, ctx) {
     if (argv.nickname !== undefined) return newVerbModule.run(argv, ctx);
-    if (typeof argv.email !== 'string' || argv.email.trim() === '') throw new UsageError('name the account: create-user --email=joe@example.com (or create-user <email> <name> <username>)');
-    const emails = argv.email.split(',').map((e) => e.trim()).filter((e) => e !== '');
+    if (typeof argv.email !== 'string' || argv.email.trim() === '')
+      throw new UsageError('name the account: create-user --email=joe@example.com (or create-user <email> <name> <username>)');
+    const emails = argv.email
+      .split(',')
+      .map((e) => e.trim())
+      .filter((e) => e !== '');
     if (emails.length === 1) return newVerbModule.run({ ...argv, nickname: emails[0], email: undefined }, ctx);
     let failed = 0;
     for (const email of emails) {

@@ -19,10 +19,15 @@ const verb: VerbModule = {
     ctx.say(`${plural(plan.users, 'active user')} from ${instance}: ${sampleText(plan.sample, plan.users)}`);
     ctx.say(`Their ${plural(plan.follows, 'follow')} with local users will be removed.`);
     if (ctx.dryRun) {
-      ctx.result({ instance, dryRun: true, wouldDeactivate: plan.users, wouldUnfollow: plan.follows, sample: plan.sample }, [`${plural(plan.users, 'user')} from ${instance} would be deactivated${ctx.dryRunSuffix}`]);
+      ctx.result({ instance, dryRun: true, wouldDeactivate: plan.users, wouldUnfollow: plan.follows, sample: plan.sample }, [
+        `${plural(plan.users, 'user')} from ${instance} would be deactivated${ctx.dryRunSuffix}`,
+      ]);
       return;
     }
-    await ctx.confirm(`Deactivate ${plural(plan.users, 'user')} from ${instance}? [y/N] `, { what: `deactivate the users of ${instance}`, declined: 'Nothing was deactivated.' });
+    await ctx.confirm(`Deactivate ${plural(plan.users, 'user')} from ${instance}? [y/N] `, {
+      what: `deactivate the users of ${instance}`,
+      declined: 'Nothing was deactivated.',
+    });
     const progress = startProgress(ctx, `Deactivating users of ${instance}`, plan.users);
     let result;
     try {

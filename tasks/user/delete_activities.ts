@@ -13,11 +13,16 @@ const verb: VerbModule = {
     const plan = await planDeleteActivities(lib, String(argv.user));
     const nick = plan.nickname;
     if (ctx.dryRun) {
-      ctx.result({ id: plan.id, nickname: nick, dryRun: true, wouldDelete: plan.activities }, [`${plural(plan.activities, 'activity', 'activities')} of ${nick} would be deleted${ctx.dryRunSuffix}`]);
+      ctx.result({ id: plan.id, nickname: nick, dryRun: true, wouldDelete: plan.activities }, [
+        `${plural(plan.activities, 'activity', 'activities')} of ${nick} would be deleted${ctx.dryRunSuffix}`,
+      ]);
       return;
     }
     if (plan.activities > 0) {
-      await ctx.confirm(`Delete ${plural(plan.activities, 'activity', 'activities')} (posts and interactions) of ${nick}? [y/N] `, { what: `delete the activities of ${nick}`, declined: 'Nothing was deleted.' });
+      await ctx.confirm(`Delete ${plural(plan.activities, 'activity', 'activities')} (posts and interactions) of ${nick}? [y/N] `, {
+        what: `delete the activities of ${nick}`,
+        declined: 'Nothing was deleted.',
+      });
     }
     const progress = startProgress(ctx, `Deleting the activities of ${nick}`, plan.activities);
     let result;

@@ -2,7 +2,6 @@ import type { VerbModule } from '../runner/verb';
 import { UsageError } from '../../lib/errors';
 import rmVerbModule from './rm';
 
-
 /**
  * The delete-user scripts of the other tools: Overleaf's `delete-user --email=joe@example.com
  * [--skip-email]` and LibreChat's `delete-user <email>`. Both are `rm` (a soft delete; `--purge`

@@ -105,7 +105,11 @@ const verb: VerbModule = {
     batchSizeOption(
       y
         .positional('file', { type: 'string', describe: 'A .csv or .jsonl file, or - for stdin' })
-        .option('input-format', { type: 'string', choices: ['csv', 'jsonl'], describe: 'Format of the input (default: from the extension; for stdin, guessed)' })
+        .option('input-format', {
+          type: 'string',
+          choices: ['csv', 'jsonl'],
+          describe: 'Format of the input (default: from the extension; for stdin, guessed)',
+        })
         .option('continue-on-error', { type: 'boolean', default: false, describe: 'Import the valid rows even when some have problems (exit 7 then)' })
         .option('skip-email', { type: 'boolean', describe: 'Do not mail the set-password links (mailed when SMTP is configured); only print them' }),
       'Users per transaction (default $CTL_BATCH_SIZE, else 5000 growing while batches are quick; shrinks when a batch takes over a second)',
@@ -149,7 +153,9 @@ const verb: VerbModule = {
         onProgress: (_phase, p) => progress?.update(p),
         onChecked: async (check, rows) => {
           stopProgress();
-          ctx.warn(`Checked ${check.total} row(s): ${check.toCreate} to create, ${check.skipped} already there, ${check.failed} with problems${ctx.dryRunSuffix}`);
+          ctx.warn(
+            `Checked ${check.total} row(s): ${check.toCreate} to create, ${check.skipped} already there, ${check.failed} with problems${ctx.dryRunSuffix}`,
+          );
           for (const r of rows) if (r.status === 'failed') results.problem(r.line, r.error ?? '');
           results.endProblems();
           await results.emit(rows);
@@ -174,15 +180,25 @@ const verb: VerbModule = {
       stopProgress();
     }
     if (result.outcome === 'written') results.endProblems();
-    if (result.outcome === 'dry_run' && result.withoutPassword > 0) ctx.say(`${plural(result.withoutPassword, 'user')} without a password would get a set-password link${ctx.dryRunSuffix}`);
+    if (result.outcome === 'dry_run' && result.withoutPassword > 0)
+      ctx.say(`${plural(result.withoutPassword, 'user')} without a password would get a set-password link${ctx.dryRunSuffix}`);
     const extra = result.outcome === 'dry_run' ? { withoutPassword: result.withoutPassword } : {};
     ctx.result(
       ctx.format === 'json'
-        ? { created: result.created, skipped: result.skipped, failed: result.failed, total: result.total, dryRun: result.dryRun, ...extra, rows: results.collected.sort((a, b) => a.line - b.line) }
+        ? {
+            created: result.created,
+            skipped: result.skipped,
+            failed: result.failed,
+            total: result.total,
+            dryRun: result.dryRun,
+            ...extra,
+            rows: results.collected.sort((a, b) => a.line - b.line),
+          }
         : null,
       [totalsLine(result.created, result.skipped, result.failed, result.dryRun)],
     );
-    if (result.mail.notConfigured > 0) ctx.warn('No mail was sent: mail is not configured (set SMTP_URL, or SMTP_HOST); pass the set-password links on yourself');
+    if (result.mail.notConfigured > 0)
+      ctx.warn('No mail was sent: mail is not configured (set SMTP_URL, or SMTP_HOST); pass the set-password links on yourself');
     const failure = importFailure(result, listedAbove);
     if (failure) throw failure;
   },

@@ -35,7 +35,9 @@ const verb: VerbModule = {
 
     if (ctx.dryRun) {
       await invites.assertInviteEmailFree(lib.db, plan.email);
-      ctx.result({ dryRun: true, ...plan }, [`Would generate user invite token ${label}${plan.email ? ` and mail it to ${plan.email}` : ''}${ctx.dryRunSuffix}`]);
+      ctx.result({ dryRun: true, ...plan }, [
+        `Would generate user invite token ${label}${plan.email ? ` and mail it to ${plan.email}` : ''}${ctx.dryRunSuffix}`,
+      ]);
       return;
     }
 

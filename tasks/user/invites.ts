@@ -32,9 +32,13 @@ const verb: VerbModule = {
     const { db } = await ctx.db();
     const rows = await listInvites(db, { all: Boolean(argv.all), now: ctx.now() });
     if (argv.pleroma) return writePleromaInviteLines(ctx, rows);
-    await writeRows(ctx, (async function* () {
-      yield rows;
-    })(), COLUMNS);
+    await writeRows(
+      ctx,
+      (async function* () {
+        yield rows;
+      })(),
+      COLUMNS,
+    );
   },
 };
 

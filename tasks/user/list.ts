@@ -61,7 +61,8 @@ const verb: VerbModule = {
       .conflicts('confirmed', 'unconfirmed')
       .conflicts('local', 'remote')
       .check((argv) => {
-        if (argv.limit !== undefined && (!Number.isInteger(argv.limit) || argv.limit < 1)) throw new UsageError(`--limit must be a positive whole number, got ${JSON.stringify(argv.limit)}`);
+        if (argv.limit !== undefined && (!Number.isInteger(argv.limit) || argv.limit < 1))
+          throw new UsageError(`--limit must be a positive whole number, got ${JSON.stringify(argv.limit)}`);
         return true;
       })
       .example('$0 user list --admin', 'Every local admin')

@@ -70,10 +70,19 @@ const verb: VerbModule = {
       const to = { address: plan.email, name: plan.name };
       const about = { appUrl: ctx.config.appUrl, nickname: nick, name: plan.name };
       const { passwordReset, confirmation } = created;
-      if (passwordReset) reports.push(await deliver(ctx, 'set_password', to, () => mail.setPasswordMail({ ...about, url: passwordReset.url, expiresAt: passwordReset.expiresAt })));
-      if (confirmation) reports.push(await deliver(ctx, 'email_confirmation', to, () => mail.confirmationMail({ ...about, url: confirmation.url, expiresAt: confirmation.expiresAt })));
+      if (passwordReset)
+        reports.push(
+          await deliver(ctx, 'set_password', to, () => mail.setPasswordMail({ ...about, url: passwordReset.url, expiresAt: passwordReset.expiresAt })),
+        );
+      if (confirmation)
+        reports.push(
+          await deliver(ctx, 'email_confirmation', to, () => mail.confirmationMail({ ...about, url: confirmation.url, expiresAt: confirmation.expiresAt })),
+        );
     }
-    ctx.result({ ...created.user, passwordResetUrl: created.passwordReset?.url ?? null, confirmationUrl: created.confirmation?.url ?? null, mail: reports }, lines);
+    ctx.result(
+      { ...created.user, passwordResetUrl: created.passwordReset?.url ?? null, confirmationUrl: created.confirmation?.url ?? null, mail: reports },
+      lines,
+    );
     const instead = `pass the link${reports.length > 1 ? 's' : ''} above to ${nick} yourself`;
     announceMail(ctx, reports, instead, nick);
     failIfUndelivered(reports, `User ${nick} was created`, instead);

@@ -33,13 +33,22 @@ const verb: VerbModule = {
       ctx.result({ cutoff, dryRun: ctx.dryRun, deleted: counts, batches: 0 }, [`No account deleted before ${before} to purge.`]);
       return;
     }
-    const preview = [`${plural(counts.users, 'account')} deleted before ${before} will be purged: ${sampleText(plan.sample, counts.users)}`, ...countLines('Rows to delete:', counts)];
+    const preview = [
+      `${plural(counts.users, 'account')} deleted before ${before} will be purged: ${sampleText(plan.sample, counts.users)}`,
+      ...countLines('Rows to delete:', counts),
+    ];
     if (ctx.dryRun) {
-      ctx.result({ cutoff, dryRun: true, wouldDelete: counts, sample: plan.sample }, [...preview, `${plural(counts.users, 'account')} would be purged${ctx.dryRunSuffix}`]);
+      ctx.result({ cutoff, dryRun: true, wouldDelete: counts, sample: plan.sample }, [
+        ...preview,
+        `${plural(counts.users, 'account')} would be purged${ctx.dryRunSuffix}`,
+      ]);
       return;
     }
     for (const line of preview) ctx.say(line);
-    await ctx.confirm(`Purge ${plural(counts.users, 'account')} and everything they own, permanently? [y/N] `, { what: 'purge deleted accounts', declined: 'Nothing was purged.' });
+    await ctx.confirm(`Purge ${plural(counts.users, 'account')} and everything they own, permanently? [y/N] `, {
+      what: 'purge deleted accounts',
+      declined: 'Nothing was purged.',
+    });
     const progress = startProgress(ctx, 'Purging deleted accounts', counts.activities + counts.users);
     let offset = 0;
     let result;

@@ -16,7 +16,7 @@ const verb: VerbModule = {
     passwordOptions(
       y
         .positional('user', { type: 'string', describe: 'Nickname or email of a local user' })
-        .positional('new_password', { type: 'string', describe: 'The new password (LibreChat\'s form; visible in the process table, as --password)' })
+        .positional('new_password', { type: 'string', describe: "The new password (LibreChat's form; visible in the process table, as --password)" })
         .option('random-password', { type: 'boolean', describe: 'Set a generated password and print it once (no link)' })
         .option('skip-email', { type: 'boolean', describe: 'Only print the link; do not mail it to the user' }),
     )
@@ -33,7 +33,9 @@ const verb: VerbModule = {
       checkPassword(password);
       if (ctx.dryRun) {
         const user = await reset.findResetTarget(lib.db, ref);
-        ctx.result({ dryRun: true, userId: user.id, nickname: user.nickname }, [`Password of ${user.nickname} would be changed and every session signed out${ctx.dryRunSuffix}`]);
+        ctx.result({ dryRun: true, userId: user.id, nickname: user.nickname }, [
+          `Password of ${user.nickname} would be changed and every session signed out${ctx.dryRunSuffix}`,
+        ]);
         return;
       }
       const changed = await reset.setPassword(lib, ref, password, ctx.config);

@@ -11,7 +11,13 @@ const verb: VerbModule = {
     const ref = String(argv.user);
     const result = ctx.dryRun ? await planRestore(lib, ref, ctx.config) : await restoreUser(lib, ref, ctx.config);
     const nick = result.nickname;
-    const lines = [!result.changed ? `User ${nick} is not deleted.` : ctx.dryRun ? `User ${nick} would be restored${result.active ? '' : ' (staying deactivated)'}${ctx.dryRunSuffix}` : `User ${nick} restored.`];
+    const lines = [
+      !result.changed
+        ? `User ${nick} is not deleted.`
+        : ctx.dryRun
+          ? `User ${nick} would be restored${result.active ? '' : ' (staying deactivated)'}${ctx.dryRunSuffix}`
+          : `User ${nick} restored.`,
+    ];
     if (result.changed && !result.active) lines.push(`${nick} was deactivated when it was deleted and stays so: ctl user activate ${nick}`);
     ctx.result({ ...result }, lines);
   },

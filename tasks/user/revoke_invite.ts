@@ -20,7 +20,9 @@ const verb: VerbModule = {
     const lib = await ctx.lib();
     if (ctx.dryRun) {
       const invite = await findInvite(lib.db, key, ctx.now());
-      ctx.result({ dryRun: true, ...invite, alreadyRevoked: invite.revokedAt !== null }, [invite.revokedAt ? `${subject} was already revoked.` : `${subject} would be revoked${ctx.dryRunSuffix}`]);
+      ctx.result({ dryRun: true, ...invite, alreadyRevoked: invite.revokedAt !== null }, [
+        invite.revokedAt ? `${subject} was already revoked.` : `${subject} would be revoked${ctx.dryRunSuffix}`,
+      ]);
       return;
     }
     const { invite, alreadyRevoked } = await revokeInvite(lib, key);

@@ -21,7 +21,9 @@ async function softDelete(ref: string, ctx: TaskContext, skipEmail: boolean): Pr
   const lines = !result.changed
     ? [`User ${nick} already deleted.`]
     : ctx.dryRun
-      ? [`User ${nick} would be deleted: deactivated, ${plural(result.revokedTokens, 'token')} revoked, restorable until ${day(result.restorableUntil)}${ctx.dryRunSuffix}`]
+      ? [
+          `User ${nick} would be deleted: deactivated, ${plural(result.revokedTokens, 'token')} revoked, restorable until ${day(result.restorableUntil)}${ctx.dryRunSuffix}`,
+        ]
       : [`User ${nick} deleted.`, `Restorable until ${day(result.restorableUntil)} with: ctl user restore ${nick}`];
   ctx.result({ ...result }, lines);
   if (result.changed && !ctx.dryRun && !skipEmail) {
@@ -44,23 +46,37 @@ async function purge(ref: string, argv: Record<string, unknown>, ctx: TaskContex
     ...countLines('Rows to delete:', counts),
   ];
   if (ctx.dryRun) {
-    ctx.result({ id: plan.id, nickname: nick, purge: true, dryRun: true, wouldDelete: counts }, [...preview, `User ${nick} would be deleted with everything it owns${ctx.dryRunSuffix}`]);
+    ctx.result({ id: plan.id, nickname: nick, purge: true, dryRun: true, wouldDelete: counts }, [
+      ...preview,
+      `User ${nick} would be deleted with everything it owns${ctx.dryRunSuffix}`,
+    ]);
     return;
   }
   for (const line of preview) ctx.say(line);
-  await ctx.confirm(`Delete ${nick} and everything it owns, permanently? [y/N] `, { what: `delete ${nick} permanently`, declined: `User ${nick} will not be deleted.` });
+  await ctx.confirm(`Delete ${nick} and everything it owns, permanently? [y/N] `, {
+    what: `delete ${nick} permanently`,
+    declined: `User ${nick} will not be deleted.`,
+  });
   const progress = startProgress(ctx, `Deleting the activities of ${nick}`, counts.activities);
   let result;
   try {
-    result = await purgeUser(lib, ref, { ...ctx.config, ...batchSizingOf(argv, ctx) }, {
-      signal: ctx.signal,
-      onProgress: (_stage, p) => progress.update(p),
-      expectedActivities: counts.activities,
-    });
+    result = await purgeUser(
+      lib,
+      ref,
+      { ...ctx.config, ...batchSizingOf(argv, ctx) },
+      {
+        signal: ctx.signal,
+        onProgress: (_stage, p) => progress.update(p),
+        expectedActivities: counts.activities,
+      },
+    );
   } finally {
     progress.stop();
   }
-  ctx.result({ id: result.id, nickname: nick, purge: true, dryRun: false, deleted: result.deleted }, [`User ${nick} deleted.`, ...countLines('Deleted:', result.deleted)]);
+  ctx.result({ id: result.id, nickname: nick, purge: true, dryRun: false, deleted: result.deleted }, [
+    `User ${nick} deleted.`,
+    ...countLines('Deleted:', result.deleted),
+  ]);
   if (!argv.skipEmail) await notifyAccountDeleted(ctx, { nickname: nick, email: plan.email }, null);
 }
 

@@ -20,7 +20,9 @@ const verb: VerbModule = {
 
     if (ctx.dryRun) {
       const user = await requireLocalUser(lib.db, ref);
-      const line = user.confirmed ? `${user.nickname} doesn't need confirmation.` : `Would mail a confirmation link to ${user.email ?? '(no email address)'} for ${user.nickname}${ctx.dryRunSuffix}`;
+      const line = user.confirmed
+        ? `${user.nickname} doesn't need confirmation.`
+        : `Would mail a confirmation link to ${user.email ?? '(no email address)'} for ${user.nickname}${ctx.dryRunSuffix}`;
       ctx.result({ dryRun: true, userId: user.id, nickname: user.nickname, confirmed: user.confirmed }, [line]);
       return;
     }

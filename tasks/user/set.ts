@@ -4,7 +4,15 @@ import type { ResultLine } from '../runner/task-context';
 import { sanitizeForTerminal } from '../runner/formats';
 import { setUser, checkChanges } from '../../lib/user/set';
 
-const LABELS: Record<string, string> = { admin: 'Admin status', confirmed: 'Confirmation status', locked: 'Locked status', moderator: 'Moderator status', email: 'Email', name: 'Name', bio: 'Bio' };
+const LABELS: Record<string, string> = {
+  admin: 'Admin status',
+  confirmed: 'Confirmation status',
+  locked: 'Locked status',
+  moderator: 'Moderator status',
+  email: 'Email',
+  name: 'Name',
+  bio: 'Bio',
+};
 
 /** Pleroma's `Admin status of alice: true`; free text is quoted so it stays on one line. */
 function line(nickname: string, f: FieldChange): string {

@@ -16,7 +16,10 @@ test('a quoted database setting followed by a comment is used as the database', 
   const file = path.join(dir, 'app.env');
   const [key, value] = Object.entries(tdb.env)[0];
   fs.writeFileSync(file, `${key}="${value}"  # prod\nAPP_URL="https://app.example"   # public\n`);
-  const r = await runCtl(null, ['user', 'new', 'ann', 'ann@example.com', '-y', '--password-stdin'], { input: 'pass-word-1\n', env: { CTL_ENV_FILE: file, APP_URL: undefined } });
+  const r = await runCtl(null, ['user', 'new', 'ann', 'ann@example.com', '-y', '--password-stdin'], {
+    input: 'pass-word-1\n',
+    env: { CTL_ENV_FILE: file, APP_URL: undefined },
+  });
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   const shown = await runCtl(tdb, ['user', 'count', '--json']);

@@ -30,7 +30,9 @@ test('exit 6: an unreachable database, one line and no password in it', async ()
 
 test('exit 7: the invite is saved but its mail could not be sent', async () => {
   const port = await closedPort();
-  const r = await runCtl(tdb, ['user', 'invite', '--email', 'jane@example.com'], { env: { SMTP_URL: `smtp://127.0.0.1:${port}`, MAIL_FROM: 'ctl <ctl@example.com>' } });
+  const r = await runCtl(tdb, ['user', 'invite', '--email', 'jane@example.com'], {
+    env: { SMTP_URL: `smtp://127.0.0.1:${port}`, MAIL_FROM: 'ctl <ctl@example.com>' },
+  });
   expect(r.code).toBe(7);
   expect(r.stderr).toMatch(/^Invite 1 was saved, but the invitation could not be mailed to jane@example\.com /);
 });

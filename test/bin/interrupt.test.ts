@@ -33,13 +33,20 @@ describe('ctl user import', () => {
     run.child.kill('SIGINT');
     const { code } = await run.done;
     expect(code).toBe(130);
-    const created = run.stdout().trimEnd().split('\n').map((l) => JSON.parse(l)).filter((r) => r.status === 'created');
+    const created = run
+      .stdout()
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((r) => r.status === 'created');
     const n = created.length;
     expect(n % 10).toBe(0);
     expect(n).toBeGreaterThanOrEqual(10);
     expect(n).toBeLessThan(150);
     expect(run.stderr()).toContain(`Created: ${n}, Skipped: 0, Failed: 0\n`);
-    expect(run.stderr()).toMatch(new RegExp(`interrupted after ${n} of 150 rows \\(${n} created\\); every finished batch is saved, re-run the same import to finish the rest\\n$`));
+    expect(run.stderr()).toMatch(
+      new RegExp(`interrupted after ${n} of 150 rows \\(${n} created\\); every finished batch is saved, re-run the same import to finish the rest\\n$`),
+    );
     // Whole batches only: what was reported is exactly what is in the database, audit rows included.
     expect(await userCount()).toBe(n);
     const audited = await tdb.withDb(async ({ db }) => (await db.selectFrom('audit_log').select('id').where('verb', '=', 'import').execute()).length);
@@ -56,10 +63,15 @@ describe('ctl user delete_activities', () => {
   beforeEach(() => withDb(seedFollowsAndSessions));
 
   test('Ctrl-C: exit 130 saying how far it got, only whole batches written, and a re-run finishes', async () => {
-    await withDb(async (db) => seedActivities(db, (await db.selectFrom('users').select('id').where('nickname', '=', 'alice').executeTakeFirstOrThrow()).id, 50000));
+    await withDb(async (db) =>
+      seedActivities(db, (await db.selectFrom('users').select('id').where('nickname', '=', 'alice').executeTakeFirstOrThrow()).id, 50000),
+    );
     // One row per batch makes the run last long enough for its first plain progress line (after
     // 5 s); the interrupt is sent when that line appears, so the timing never decides the outcome.
-    const child = spawn(process.execPath, [CTL, 'user', 'delete_activities', 'alice', '-y', '--batch-size', '1'], { env: ctlEnv(tdb), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CTL, 'user', 'delete_activities', 'alice', '-y', '--batch-size', '1'], {
+      env: ctlEnv(tdb),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -84,6 +96,9 @@ describe('ctl user delete_activities', () => {
     expect(audited).toBe(done);
     const rerun = await ctl(['user', 'delete_activities', 'alice', '-y', '--batch-size', '5000']);
     const batches = Math.floor(left / 5000) + 1;
-    expect(rerun).toMatchObject({ code: 0, stdout: `User alice statuses deleted.\nDeleted ${left} activities in ${batches} batch${batches === 1 ? '' : 'es'}.\n` });
+    expect(rerun).toMatchObject({
+      code: 0,
+      stdout: `User alice statuses deleted.\nDeleted ${left} activities in ${batches} batch${batches === 1 ? '' : 'es'}.\n`,
+    });
   }, 180000);
 });

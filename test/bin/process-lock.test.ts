@@ -46,16 +46,17 @@ test('a second import while one runs is refused: the advisory lock on a server, 
 });
 
 // On a server the job's advisory lock is what refuses confirm_all (test/tasks/user/confirm_all.test.ts).
-if (BACKEND === 'pglite') test('confirm_all while another process holds the embedded database: it waits, then exit 6', async () => {
-  await tdb.withDb(({ db }) => seedBulkConfirmUsers(db, false));
-  // The embedded database admits one process at a time: the second waits, then exit 6.
-  const held = await tdb.open();
-  try {
-    const r = await ctl(['user', 'confirm_all', '-y'], { env: { CTL_LOCK_WAIT_MS: '200' } });
-    expect(r.code).toBe(6);
-    expect(r.stderr).toMatch(/is busy: another ctl process \(pid \d+\) is using it; try again when it has finished\n$/);
-  } finally {
-    await held.close();
-  }
-  expect(await withConfirmation(true)).toEqual([]);
-});
+if (BACKEND === 'pglite')
+  test('confirm_all while another process holds the embedded database: it waits, then exit 6', async () => {
+    await tdb.withDb(({ db }) => seedBulkConfirmUsers(db, false));
+    // The embedded database admits one process at a time: the second waits, then exit 6.
+    const held = await tdb.open();
+    try {
+      const r = await ctl(['user', 'confirm_all', '-y'], { env: { CTL_LOCK_WAIT_MS: '200' } });
+      expect(r.code).toBe(6);
+      expect(r.stderr).toMatch(/is busy: another ctl process \(pid \d+\) is using it; try again when it has finished\n$/);
+    } finally {
+      await held.close();
+    }
+    expect(await withConfirmation(true)).toEqual([]);
+  });

@@ -11,10 +11,14 @@ beforeAll(async () => {
 afterAll(() => tdb.destroy());
 
 test('the password is not echoed, and `y` at Continue? creates the user', async () => {
-  const r = await runCtlDialogue(tdb, ['user', 'new', 'fay', 'fay@example.com', '--password-stdin'], [
-    { waitFor: /Password \(not shown; then Enter\): $/, type: 'hunter2-secret\r' },
-    { waitFor: /Continue\? \[n\] $/, type: 'y\r' },
-  ]);
+  const r = await runCtlDialogue(
+    tdb,
+    ['user', 'new', 'fay', 'fay@example.com', '--password-stdin'],
+    [
+      { waitFor: /Password \(not shown; then Enter\): $/, type: 'hunter2-secret\r' },
+      { waitFor: /Continue\? \[n\] $/, type: 'y\r' },
+    ],
+  );
   expect(r.stdout).not.toContain('hunter2-secret');
   expect(r.stdout).toContain('User fay created');
   expect(r.code).toBe(0);
@@ -24,10 +28,14 @@ test('the password is not echoed, and `y` at Continue? creates the user', async 
 });
 
 test('`n` (or Enter) at Continue? declines with exit 5 and creates nothing', async () => {
-  const r = await runCtlDialogue(tdb, ['user', 'new', 'gil', 'gil@example.com', '--password-stdin'], [
-    { waitFor: /Password \(not shown; then Enter\): $/, type: 'another-secret\r' },
-    { waitFor: /Continue\? \[n\] $/, type: '\r' },
-  ]);
+  const r = await runCtlDialogue(
+    tdb,
+    ['user', 'new', 'gil', 'gil@example.com', '--password-stdin'],
+    [
+      { waitFor: /Password \(not shown; then Enter\): $/, type: 'another-secret\r' },
+      { waitFor: /Continue\? \[n\] $/, type: '\r' },
+    ],
+  );
   expect(r.stdout).not.toContain('another-secret');
   expect(r.stdout).toContain('User will not be created.');
   expect(r.code).toBe(5);
@@ -35,10 +43,14 @@ test('`n` (or Enter) at Continue? declines with exit 5 and creates nothing', asy
 });
 
 test('Ctrl-D ends the password as Enter does (the old prompt taught it)', async () => {
-  const r = await runCtlDialogue(tdb, ['user', 'new', 'hal', 'hal@example.com', '--password-stdin'], [
-    { waitFor: /Password \(not shown; then Enter\): $/, type: 'third-secret\u0004' },
-    { waitFor: /Continue\? \[n\] $/, type: 'yes\r' },
-  ]);
+  const r = await runCtlDialogue(
+    tdb,
+    ['user', 'new', 'hal', 'hal@example.com', '--password-stdin'],
+    [
+      { waitFor: /Password \(not shown; then Enter\): $/, type: 'third-secret\u0004' },
+      { waitFor: /Continue\? \[n\] $/, type: 'yes\r' },
+    ],
+  );
   expect(r.stdout).not.toContain('third-secret');
   expect(r.stdout).toContain('User hal created');
   expect(r.code).toBe(0);

@@ -67,7 +67,11 @@ verb('deactivate_all_from_instance', async () => {
 });
 
 verb('delete_activities', async () => {
-  expect(await ctl(['user', 'delete_activities', 'alice', '-y'])).toMatchObject({ code: 0, stderr: '', stdout: 'User alice statuses deleted.\nDeleted 7 activities in 1 batch.\n' });
+  expect(await ctl(['user', 'delete_activities', 'alice', '-y'])).toMatchObject({
+    code: 0,
+    stderr: '',
+    stdout: 'User alice statuses deleted.\nDeleted 7 activities in 1 batch.\n',
+  });
 });
 
 verb('import', async () => {
@@ -85,7 +89,12 @@ verb('invite', async () => {
 });
 
 verb('invites', async () => {
-  await tdb.withDb(({ db }) => db.insertInto('invites').values({ token_hash: 'h'.repeat(64), token_prefix: 'abcdef', invite_type: 'one_time', max_use: null, expires_at: null, email: null, name: null }).execute());
+  await tdb.withDb(({ db }) =>
+    db
+      .insertInto('invites')
+      .values({ token_hash: 'h'.repeat(64), token_prefix: 'abcdef', invite_type: 'one_time', max_use: null, expires_at: null, email: null, name: null })
+      .execute(),
+  );
   const r = await ctl(['user', 'invites', '--json']);
   expect(r.code).toBe(0);
   expect(JSON.parse(r.stdout)).toMatchObject([{ id: 1, type: 'one_time', status: 'valid' }]);
@@ -107,7 +116,13 @@ verb('new', async () => {
 });
 
 verb('purge_deleted', async () => {
-  await tdb.withDb(({ db }) => db.updateTable('users').set({ deleted_at: new Date('2020-01-01T00:00:00Z'), active: false }).where('nickname', '=', 'bob').execute());
+  await tdb.withDb(({ db }) =>
+    db
+      .updateTable('users')
+      .set({ deleted_at: new Date('2020-01-01T00:00:00Z'), active: false })
+      .where('nickname', '=', 'bob')
+      .execute(),
+  );
   const r = await ctl(['user', 'purge_deleted', '-y']);
   expect(r).toMatchObject({ code: 0, stderr: '' });
   expect(r.stdout).toMatch(/^1 accounts? deleted before \S+ will be purged: bob\n/);
@@ -115,8 +130,14 @@ verb('purge_deleted', async () => {
 });
 
 verb('reset_mfa', async () => {
-  await tdb.withDb(({ db }) => db.updateTable('users').set({ mfa_enabled: true, mfa_totp_secret: 'JBSWY3DPEHPK3PXP' }).where('nickname', '=', 'alice').execute());
-  expect(await ctl(['user', 'reset_mfa', 'alice'])).toMatchObject({ code: 0, stderr: '', stdout: 'Multi-Factor Authentication disabled for alice\nRemoved: TOTP secret\n' });
+  await tdb.withDb(({ db }) =>
+    db.updateTable('users').set({ mfa_enabled: true, mfa_totp_secret: 'JBSWY3DPEHPK3PXP' }).where('nickname', '=', 'alice').execute(),
+  );
+  expect(await ctl(['user', 'reset_mfa', 'alice'])).toMatchObject({
+    code: 0,
+    stderr: '',
+    stdout: 'Multi-Factor Authentication disabled for alice\nRemoved: TOTP secret\n',
+  });
 });
 
 verb('reset_password', async () => {
@@ -133,7 +154,12 @@ verb('restore', async () => {
 });
 
 verb('revoke_invite', async () => {
-  await tdb.withDb(({ db }) => db.insertInto('invites').values({ token_hash: 'h'.repeat(64), token_prefix: 'abcdef', invite_type: 'one_time', max_use: null, expires_at: null, email: null, name: null }).execute());
+  await tdb.withDb(({ db }) =>
+    db
+      .insertInto('invites')
+      .values({ token_hash: 'h'.repeat(64), token_prefix: 'abcdef', invite_type: 'one_time', max_use: null, expires_at: null, email: null, name: null })
+      .execute(),
+  );
   expect(await ctl(['user', 'revoke_invite', '1'])).toMatchObject({ code: 0, stderr: '', stdout: 'Invite 1 was revoked.\n' });
 });
 
@@ -161,7 +187,11 @@ verb('show', async () => {
 });
 
 verb('sign_out', async () => {
-  expect(await ctl(['user', 'sign_out', 'alice'])).toMatchObject({ code: 0, stderr: '', stdout: 'alice signed out from all apps.\nRevoked 3 tokens (access 1, refresh 1, authorization 1).\n' });
+  expect(await ctl(['user', 'sign_out', 'alice'])).toMatchObject({
+    code: 0,
+    stderr: '',
+    stdout: 'alice signed out from all apps.\nRevoked 3 tokens (access 1, refresh 1, authorization 1).\n',
+  });
 });
 
 verb('tag', async () => {
@@ -175,7 +205,13 @@ verb('unconfirm_all', async () => {
 });
 
 verb('untag', async () => {
-  await tdb.withDb(({ db }) => db.updateTable('users').set({ tags: ['x', 'y'] }).where('nickname', '=', 'alice').execute());
+  await tdb.withDb(({ db }) =>
+    db
+      .updateTable('users')
+      .set({ tags: ['x', 'y'] })
+      .where('nickname', '=', 'alice')
+      .execute(),
+  );
   expect(await ctl(['user', 'untag', 'alice', 'x'])).toMatchObject({ code: 0, stderr: '', stdout: 'Tags of alice: ["y"]\n' });
 });
 
@@ -194,14 +230,20 @@ verb('delete_user', async () => {
 });
 
 verb('toggle_activated', async () => {
-  expect(await ctl(['user', 'toggle_activated', 'alice'])).toMatchObject({ code: 0, stderr: '', stdout: expect.stringMatching(/^Successfully deactivated alice and unsubscribed all local followers\n/) });
+  expect(await ctl(['user', 'toggle_activated', 'alice'])).toMatchObject({
+    code: 0,
+    stderr: '',
+    stdout: expect.stringMatching(/^Successfully deactivated alice and unsubscribed all local followers\n/),
+  });
   expect(await ctl(['user', 'toggle_activated', 'alice'])).toMatchObject({ code: 0, stderr: '', stdout: 'Successfully activated alice\n' });
 });
 
 verb('toggle_confirmed', async () => {
   const off = await ctl(['user', 'toggle_confirmed', 'alice']);
   expect(off).toMatchObject({ code: 0, stderr: '' });
-  expect(off.stdout).toMatch(new RegExp(`^Confirmation status of alice: false\nGenerated email confirmation token for alice\nURL: http://ctl\\.test/verify/${URL_TOKEN}\n$`));
+  expect(off.stdout).toMatch(
+    new RegExp(`^Confirmation status of alice: false\nGenerated email confirmation token for alice\nURL: http://ctl\\.test/verify/${URL_TOKEN}\n$`),
+  );
   expect(await ctl(['user', 'toggle_confirmed', 'alice'])).toMatchObject({ code: 0, stderr: '', stdout: 'alice confirmed.\n' });
 });
 

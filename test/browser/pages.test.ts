@@ -77,7 +77,11 @@ test('new without a password: the printed link sets it in the browser, then the 
 
   // Log in from the page, as the app's front end would.
   const login = await page.evaluate(async () => {
-    const res = await fetch('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login: 'bob', password: 'bobs-new-password' }) });
+    const res = await fetch('/api/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ login: 'bob', password: 'bobs-new-password' }),
+    });
     return { status: res.status, body: (await res.json()) as { user: { username: string } } };
   });
   expect(login.status).toBe(200);

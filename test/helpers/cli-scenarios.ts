@@ -43,13 +43,16 @@ export async function seedAccountsToDelete(db: Kysely<Database>): Promise<void> 
 /** 5 regular users plus one of each kind the bulk confirm verbs must leave alone, all `confirmed` or not. */
 export async function seedBulkConfirmUsers(db: Kysely<Database>, confirmed: boolean): Promise<void> {
   await sql`INSERT INTO users (nickname, name, confirmed) SELECT 'u' || g, 'u', ${confirmed} FROM generate_series(1, 5) g`.execute(db);
-  await db.insertInto('users').values([
-    { nickname: 'admin1', name: 'a', email: null, admin: true, confirmed },
-    { nickname: 'mod1', name: 'm', email: null, moderator: true, confirmed },
-    { nickname: 'banned', name: 'b', email: null, active: false, confirmed },
-    { nickname: 'gone', name: 'g', email: null, deleted_at: new Date(), confirmed },
-    { nickname: 'far@remote.example', name: 'f', email: null, local: false, confirmed },
-  ]).execute();
+  await db
+    .insertInto('users')
+    .values([
+      { nickname: 'admin1', name: 'a', email: null, admin: true, confirmed },
+      { nickname: 'mod1', name: 'm', email: null, moderator: true, confirmed },
+      { nickname: 'banned', name: 'b', email: null, active: false, confirmed },
+      { nickname: 'gone', name: 'g', email: null, deleted_at: new Date(), confirmed },
+      { nickname: 'far@remote.example', name: 'f', email: null, local: false, confirmed },
+    ])
+    .execute();
 }
 
 /** What seedBulkConfirmUsers makes that confirm_all and unconfirm_all leave alone, sorted. */
@@ -70,7 +73,14 @@ export async function followPairsInOrder(db: Kysely<Database>): Promise<string[]
 
 /** The kinds of a user's unrevoked tokens, oldest first. */
 export async function liveTokenKindsOf(db: Kysely<Database>, nickname: string): Promise<string[]> {
-  const rows = await db.selectFrom('tokens').innerJoin('users', 'users.id', 'tokens.user_id').select('tokens.kind').where('users.nickname', '=', nickname).where('tokens.revoked_at', 'is', null).orderBy('tokens.id').execute();
+  const rows = await db
+    .selectFrom('tokens')
+    .innerJoin('users', 'users.id', 'tokens.user_id')
+    .select('tokens.kind')
+    .where('users.nickname', '=', nickname)
+    .where('tokens.revoked_at', 'is', null)
+    .orderBy('tokens.id')
+    .execute();
   return rows.map((r) => r.kind);
 }
 

@@ -38,7 +38,13 @@ export async function seedUser(db: Kysely<Database>, u: SeedUser): Promise<numbe
 }
 
 /** `n` users in one statement: nicknames `${prefix}1..n`, remote when the suffix has an `@`. */
-export async function seedUsers(db: Kysely<Database>, prefix: string, n: number, suffix = '', extra: { readonly deletedAt?: Date; readonly active?: boolean } = {}): Promise<void> {
+export async function seedUsers(
+  db: Kysely<Database>,
+  prefix: string,
+  n: number,
+  suffix = '',
+  extra: { readonly deletedAt?: Date; readonly active?: boolean } = {},
+): Promise<void> {
   await sql`
     INSERT INTO users (nickname, name, local, active, deleted_at)
     SELECT ${prefix} || g || ${suffix}, 'seeded', ${!suffix.includes('@')}, ${extra.active ?? true}, ${extra.deletedAt ?? null}::timestamptz
@@ -53,7 +59,12 @@ export async function seedFollow(db: Kysely<Database>, followerId: number, follo
   await db.insertInto('follows').values({ follower_id: followerId, following_id: followingId }).execute();
 }
 
-export async function seedToken(db: Kysely<Database>, userId: number, kind: TokenKind, extra: { readonly revokedAt?: Date; readonly expiresAt?: Date } = {}): Promise<number> {
+export async function seedToken(
+  db: Kysely<Database>,
+  userId: number,
+  kind: TokenKind,
+  extra: { readonly revokedAt?: Date; readonly expiresAt?: Date } = {},
+): Promise<number> {
   const row = await db
     .insertInto('tokens')
     .values({ kind, token_hash: randomBytes(16).toString('hex'), user_id: userId, revoked_at: extra.revokedAt ?? null, expires_at: extra.expiresAt ?? null })

@@ -26,7 +26,8 @@ export async function tableSnapshot(db: Kysely<Database>): Promise<unknown> {
 export const userRow = (db: Kysely<Database>, nickname: string) => db.selectFrom('users').selectAll().where('nickname', '=', nickname).executeTakeFirst();
 
 /** The audit columns a runbook reads, oldest first. */
-export const auditTrail = (db: Kysely<Database>) => db.selectFrom('audit_log').select(['verb', 'actor', 'target_nickname', 'reason', 'details']).orderBy('id').execute();
+export const auditTrail = (db: Kysely<Database>) =>
+  db.selectFrom('audit_log').select(['verb', 'actor', 'target_nickname', 'reason', 'details']).orderBy('id').execute();
 
 /** Nicknames `listUsers` shows (local and remote, not deleted), in its order. */
 export async function listedNicknames(db: Kysely<Database>): Promise<string[]> {

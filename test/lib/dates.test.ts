@@ -20,6 +20,8 @@ describe('parseSince', () => {
 
   test.each(['2019-02-30', '2023-02-29', '2024-13-01', '2024-05-01T25:00:00Z', 'yesterday', '7 days', '', '-7d'])('%j is exit 2 quoting the value', (text) => {
     expect(() => parseSince(text, '--since', NOW)).toThrow(UsageError);
-    expect(() => parseSince(text, '--since', NOW)).toThrow(`invalid date ${JSON.stringify(text)} for --since: expected YYYY-MM-DD, an ISO timestamp or a duration like 7d, 12h or 2w`);
+    expect(() => parseSince(text, '--since', NOW)).toThrow(
+      `invalid date ${JSON.stringify(text)} for --since: expected YYYY-MM-DD, an ISO timestamp or a duration like 7d, 12h or 2w`,
+    );
   });
 });

@@ -54,7 +54,9 @@ test('20 processes run `ctl user new` with one nickname at once: exactly one suc
 
 test(`${N} processes create ${N} different users at once: all succeed, nothing lost`, async () => {
   const runs = await Promise.all(
-    Array.from({ length: N }, (_, i) => runCtl(tdb, ['user', 'new', `user${i}`, `user${i}@example.com`, '-y', '--password-stdin'], { input: 'correct horse\n', env: WAIT, timeoutMs: 175000 })),
+    Array.from({ length: N }, (_, i) =>
+      runCtl(tdb, ['user', 'new', `user${i}`, `user${i}@example.com`, '-y', '--password-stdin'], { input: 'correct horse\n', env: WAIT, timeoutMs: 175000 }),
+    ),
   );
   tally('faults', N - 1);
   expect(outcomes(runs).filter((o) => o !== '0')).toEqual([]);
@@ -66,7 +68,9 @@ test(`${N} processes create ${N} different users at once: all succeed, nothing l
 
 test(`one email, ${N} nicknames, at once: exactly one account for the email`, async () => {
   const runs = await Promise.all(
-    Array.from({ length: N }, (_, i) => runCtl(tdb, ['user', 'new', `nick${i}`, i % 2 ? 'SAME@example.com' : 'same@example.com', '-y'], { env: WAIT, timeoutMs: 175000 })),
+    Array.from({ length: N }, (_, i) =>
+      runCtl(tdb, ['user', 'new', `nick${i}`, i % 2 ? 'SAME@example.com' : 'same@example.com', '-y'], { env: WAIT, timeoutMs: 175000 }),
+    ),
   );
   tally('faults', N - 1);
   expect(runs.filter((r) => r.code === 0)).toHaveLength(1);
@@ -88,7 +92,12 @@ test('50 concurrent redemptions of a --max-use 10 invite (lib/invites redeemInvi
   try {
     const results = await Promise.allSettled(
       Array.from({ length: 50 }, (_, i) =>
-        redeemInvite(libContext(handles[i % handles.length]), token, { nickname: `guest${i}`, email: `guest${i}@example.com`, password: 'Pw-guest-12345' }, TEST_SETTINGS),
+        redeemInvite(
+          libContext(handles[i % handles.length]),
+          token,
+          { nickname: `guest${i}`, email: `guest${i}@example.com`, password: 'Pw-guest-12345' },
+          TEST_SETTINGS,
+        ),
       ),
     );
     tally('faults', 49);
@@ -111,14 +120,21 @@ test('confirm_all started twice at once: one run does it all, the other exits 4 
   const users = BACKEND === 'postgres' ? 60000 : 10000;
   const batch = BACKEND === 'postgres' ? 300 : 200;
   await tdb.withDb(({ db }) =>
-    sql`INSERT INTO users (nickname, email, name, confirmed) SELECT 'c' || g, 'c' || g || '@example.com', 'c', false FROM generate_series(1, ${users}) g`.execute(db),
+    sql`INSERT INTO users (nickname, email, name, confirmed) SELECT 'c' || g, 'c' || g || '@example.com', 'c', false FROM generate_series(1, ${users}) g`.execute(
+      db,
+    ),
   );
   const runs = [0, 1].map(() => startCtl(tdb, ['user', 'confirm_all', '-y', '--batch-size', String(batch)], { env: WAIT }));
   const [a, b] = await Promise.all(runs.map((r) => r.done));
   tally('faults');
   // A run longer than the progress interval also prints plain progress lines on stderr (how long
   // depends on the machine): they are not part of the outcome.
-  const errors = (text: string) => text.split('\n').filter((line) => !/^confirm_all: \d+\/\d+ rows/.test(line)).join('\n').trim();
+  const errors = (text: string) =>
+    text
+      .split('\n')
+      .filter((line) => !/^confirm_all: \d+\/\d+ rows/.test(line))
+      .join('\n')
+      .trim();
   const outcomes = [a, b].map((r) => `${r.code} ${r.stdout.trim().split('\n').pop()} ${errors(r.stderr)}`.trim()).sort();
   const did = `0 Confirmed ${users} users in ${users / batch} batches.`;
   if (BACKEND === 'postgres') expect(outcomes).toEqual([did, '4  another confirm_all is already running']);

@@ -30,7 +30,8 @@ afterAll(async () => {
 
 type Fault = 'SIGKILL' | 'pg_terminate_backend';
 /** The runner's line for a lost connection; the reason is the driver's, depending on when the kill lands. */
-const REASON = '(terminating connection due to administrator command|Connection terminated unexpectedly|Client has encountered a connection error and is not queryable|read ECONNRESET)';
+const REASON =
+  '(terminating connection due to administrator command|Connection terminated unexpectedly|Client has encountered a connection error and is not queryable|read ECONNRESET)';
 const LOST = new RegExp(`^lost the connection to the database: ${REASON}; nothing of the unfinished transaction was saved$`);
 
 /** Starts `args`, waits until `progress` reaches `atLeast`, injects the fault, and returns how the run ended. */
@@ -66,10 +67,18 @@ describe.each<[Fault, number]>([
   let killed: CtlResult;
   beforeAll(async () => {
     await tdb.reset();
-    await mon.query(`INSERT INTO users (nickname, email, name, confirmed) SELECT 'u' || g, 'u' || g || '@example.com', 'u', false FROM generate_series(1, $1::int) g`, [n]);
+    await mon.query(
+      `INSERT INTO users (nickname, email, name, confirmed) SELECT 'u' || g, 'u' || g || '@example.com', 'u', false FROM generate_series(1, $1::int) g`,
+      [n],
+    );
     // A few that confirm_all must never touch.
     await mon.query(`INSERT INTO users (nickname, email, name, confirmed, admin) VALUES ('root', 'root@example.com', 'r', false, true)`);
-    killed = await crash(['user', 'confirm_all', '-y', '--batch-size', String(BATCH)], fault, `SELECT count(*)::int FROM audit_log WHERE verb = 'confirm_all'`, Math.min(n / 5, 20 * BATCH));
+    killed = await crash(
+      ['user', 'confirm_all', '-y', '--batch-size', String(BATCH)],
+      fault,
+      `SELECT count(*)::int FROM audit_log WHERE verb = 'confirm_all'`,
+      Math.min(n / 5, 20 * BATCH),
+    );
   }, 300000);
 
   test('whole batches: the confirmed users are an id prefix, grouped exactly as their audit rows, none larger than a batch', async () => {
@@ -78,11 +87,19 @@ describe.each<[Fault, number]>([
     expect(confirmed).toBeGreaterThan(0);
     expect(confirmed).toBeLessThan(n);
     // An id prefix: nobody after the first unconfirmed user is confirmed.
-    expect(await one(mon, `SELECT count(*)::int FROM users WHERE confirmed AND nickname LIKE 'u%' AND id > (SELECT min(id) FROM users WHERE NOT confirmed AND nickname LIKE 'u%')`)).toBe(0);
+    expect(
+      await one(
+        mon,
+        `SELECT count(*)::int FROM users WHERE confirmed AND nickname LIKE 'u%' AND id > (SELECT min(id) FROM users WHERE NOT confirmed AND nickname LIKE 'u%')`,
+      ),
+    ).toBe(0);
     // Audit rows: exactly the confirmed users, once each.
     expect(await one(mon, `SELECT count(*)::int FROM audit_log WHERE verb = 'confirm_all'`)).toBe(confirmed);
     expect(
-      await one(mon, `SELECT count(*)::int FROM users u FULL JOIN (SELECT target_user_id FROM audit_log WHERE verb = 'confirm_all') a ON a.target_user_id = u.id WHERE (u.confirmed AND u.nickname LIKE 'u%') IS DISTINCT FROM (a.target_user_id IS NOT NULL)`),
+      await one(
+        mon,
+        `SELECT count(*)::int FROM users u FULL JOIN (SELECT target_user_id FROM audit_log WHERE verb = 'confirm_all') a ON a.target_user_id = u.id WHERE (u.confirmed AND u.nickname LIKE 'u%') IS DISTINCT FROM (a.target_user_id IS NOT NULL)`,
+      ),
     ).toBe(0);
     // A batch is one transaction: its users share one updated_at, its audit rows one `at`; the two
     // groupings must be the same partition, and no group bigger than a batch.
@@ -96,7 +113,9 @@ describe.each<[Fault, number]>([
       expect(g.users).toBeLessThanOrEqual(BATCH);
     }
     expect(groups.reduce((a, g) => a + g.users, 0)).toBe(confirmed);
-    expect(await one(mon, `SELECT count(*)::int FROM audit_log WHERE verb = 'confirm_all' GROUP BY at ORDER BY count(*) DESC LIMIT 1`)).toBeLessThanOrEqual(BATCH);
+    expect(await one(mon, `SELECT count(*)::int FROM audit_log WHERE verb = 'confirm_all' GROUP BY at ORDER BY count(*) DESC LIMIT 1`)).toBeLessThanOrEqual(
+      BATCH,
+    );
     expect(await one(mon, `SELECT confirmed FROM users WHERE nickname = 'root'`)).toBe(false);
   });
 
@@ -149,7 +168,12 @@ describe.each<[Fault, number]>([
   beforeAll(async () => {
     victim = await seedVictim(n);
     firstId = Number(await one(mon, `SELECT min(id)::int FROM activities WHERE actor_id = $1`, [victim]));
-    killed = await crash(['user', 'delete_activities', 'victim', '-y', '--batch-size', String(BATCH)], fault, `SELECT count(*)::int FROM audit_log WHERE verb = 'delete_activities'`, batches(n));
+    killed = await crash(
+      ['user', 'delete_activities', 'victim', '-y', '--batch-size', String(BATCH)],
+      fault,
+      `SELECT count(*)::int FROM audit_log WHERE verb = 'delete_activities'`,
+      batches(n),
+    );
   }, 300000);
 
   test('what is gone is exactly the sum of the audited batches, oldest first, each at most a batch', async () => {
@@ -188,7 +212,12 @@ describe.each<[Fault, number]>([
   let victim: number;
   beforeAll(async () => {
     victim = await seedVictim(n);
-    killed = await crash(['user', 'rm', 'victim', '--purge', '-y', '--batch-size', String(BATCH)], fault, `SELECT count(*)::int FROM audit_log WHERE verb = 'rm' AND details->>'stage' = 'activities'`, batches(n));
+    killed = await crash(
+      ['user', 'rm', 'victim', '--purge', '-y', '--batch-size', String(BATCH)],
+      fault,
+      `SELECT count(*)::int FROM audit_log WHERE verb = 'rm' AND details->>'stage' = 'activities'`,
+      batches(n),
+    );
   }, 300000);
 
   test('all or nothing: the account is still whole (soft-deleted, signed out, follows and tokens kept) and only whole, audited activity batches are gone', async () => {
@@ -197,9 +226,13 @@ describe.each<[Fault, number]>([
     expect(await one(mon, `SELECT count(*)::int FROM follows WHERE follower_id = $1 OR following_id = $1`, [victim])).toBe(100);
     expect(await one(mon, `SELECT count(*)::int FROM tokens WHERE user_id = $1`, [victim])).toBe(5);
     expect(await one(mon, `SELECT count(*)::int FROM tokens WHERE user_id = $1 AND revoked_at IS NULL`, [victim])).toBe(0);
-    const sum = Number(await one(mon, `SELECT coalesce(sum((details->>'activities')::int), 0)::int FROM audit_log WHERE verb = 'rm' AND details->>'stage' = 'activities'`));
+    const sum = Number(
+      await one(mon, `SELECT coalesce(sum((details->>'activities')::int), 0)::int FROM audit_log WHERE verb = 'rm' AND details->>'stage' = 'activities'`),
+    );
     expect(await one(mon, `SELECT count(*)::int FROM activities WHERE actor_id = $1`, [victim])).toBe(n - sum);
-    expect(await one(mon, `SELECT max((details->>'activities')::int) FROM audit_log WHERE verb = 'rm' AND details->>'stage' = 'activities'`)).toBeLessThanOrEqual(BATCH);
+    expect(
+      await one(mon, `SELECT max((details->>'activities')::int) FROM audit_log WHERE verb = 'rm' AND details->>'stage' = 'activities'`),
+    ).toBeLessThanOrEqual(BATCH);
     expect(await one(mon, `SELECT count(*)::int FROM audit_log WHERE verb = 'rm' AND details->>'stage' = 'account'`)).toBe(0);
     expect(await one(mon, `SELECT count(*)::int FROM audit_log WHERE verb = 'rm' AND (details->>'soft')::boolean`)).toBe(1);
     if (fault === 'pg_terminate_backend') {
@@ -219,7 +252,9 @@ describe.each<[Fault, number]>([
     const account = await rows(`SELECT details->'deleted' AS deleted FROM audit_log WHERE verb = 'rm' AND details->>'stage' = 'account'`);
     expect(account).toHaveLength(1);
     expect(account[0].deleted).toMatchObject({ users: 1, follows: 100, tokens: 5 });
-    expect(await one(mon, `SELECT coalesce(sum((details->>'activities')::int), 0)::int FROM audit_log WHERE verb = 'rm' AND details->>'stage' = 'activities'`)).toBe(n);
+    expect(
+      await one(mon, `SELECT coalesce(sum((details->>'activities')::int), 0)::int FROM audit_log WHERE verb = 'rm' AND details->>'stage' = 'activities'`),
+    ).toBe(n);
     expect(await one(mon, `SELECT count(*)::int FROM users WHERE nickname LIKE 'f%'`)).toBe(50);
     expect(await one(mon, `SELECT count(*)::int FROM activities WHERE object = 'other'`)).toBe(50);
   }, 300000);

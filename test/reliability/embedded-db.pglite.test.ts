@@ -163,7 +163,10 @@ describe('text through the embedded database', () => {
   // without it (a server returns it). Remove `.failing` when a PGlite release fixes it.
   test.failing('a value starting with U+FEFF reads back byte for byte', async () => {
     await tdb.withDb(async ({ db }) => {
-      const { rows } = await sql<{ v: string; hex: string }>`SELECT ${'\ufeffbom'}::text AS v, encode(convert_to(${'\ufeffbom'}::text, 'UTF8'), 'hex') AS hex`.execute(db);
+      const { rows } = await sql<{
+        v: string;
+        hex: string;
+      }>`SELECT ${'\ufeffbom'}::text AS v, encode(convert_to(${'\ufeffbom'}::text, 'UTF8'), 'hex') AS hex`.execute(db);
       expect(rows[0].hex).toBe('efbbbf626f6d');
       expect(rows[0].v).toBe('\ufeffbom');
     });

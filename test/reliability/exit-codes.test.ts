@@ -67,7 +67,11 @@ test('1: an unexpected error is one line naming it; the stack only with DEBUG', 
   fs.copyFileSync(CTL, path.join(bin, 'ctl'));
   const { spawnSync } = await import('node:child_process');
   const unbuilt = spawnSync(process.execPath, [path.join(bin, 'ctl'), 'user', 'list'], { encoding: 'utf8' });
-  expect({ code: unbuilt.status, stdout: unbuilt.stdout, stderr: unbuilt.stderr }).toEqual({ code: 1, stdout: '', stderr: 'ctl is not built: run `npm install` (or `npm run build`) first\n' });
+  expect({ code: unbuilt.status, stdout: unbuilt.stdout, stderr: unbuilt.stderr }).toEqual({
+    code: 1,
+    stdout: '',
+    stderr: 'ctl is not built: run `npm install` (or `npm run build`) first\n',
+  });
   reached.set(1, 'user show alice (failing lib), bin/ctl without dist/');
 });
 
@@ -113,13 +117,19 @@ test('7: partial failure of a bulk operation', async () => {
   expect(r.stderr).toMatch(/^line 3: .*not-an-email/m);
   expect(r.stderr.trim().split('\n').pop()).toBe('1 of 3 row(s) failed (listed above); 2 created');
   expect(r.stdout).toContain('Created: 2, Skipped: 0, Failed: 1\n');
-  const names = await tdb.withDb(async ({ db }) => (await db.selectFrom('users').select('nickname').where('nickname', 'in', ['carl', 'bad', 'dora']).orderBy('nickname').execute()).map((u) => u.nickname));
+  const names = await tdb.withDb(async ({ db }) =>
+    (await db.selectFrom('users').select('nickname').where('nickname', 'in', ['carl', 'bad', 'dora']).orderBy('nickname').execute()).map((u) => u.nickname),
+  );
   expect(names).toEqual(['carl', 'dora']);
   reached.set(7, 'user import --continue-on-error (one bad row)');
 });
 
 test('130: interrupted (SIGINT) mid-run: finished batches stay, the rest is untouched, a re-run finishes', async () => {
-  await tdb.withDb(({ db }) => sql`INSERT INTO users (nickname, email, name, confirmed) SELECT 'sig' || g, 'sig' || g || '@example.com', 'x', false FROM generate_series(1, 20000) g`.execute(db));
+  await tdb.withDb(({ db }) =>
+    sql`INSERT INTO users (nickname, email, name, confirmed) SELECT 'sig' || g, 'sig' || g || '@example.com', 'x', false FROM generate_series(1, 20000) g`.execute(
+      db,
+    ),
+  );
   const run = startCtl(tdb, ['user', 'confirm_all', '-y', '--batch-size', '100']);
   await run.waitFor(/are unconfirmed\./);
   await new Promise((resolve) => setTimeout(resolve, 300));
@@ -127,7 +137,9 @@ test('130: interrupted (SIGINT) mid-run: finished batches stay, the rest is unto
   tally('faults');
   const r = await run.done;
   expect(r.code).toBe(130);
-  expect(r.stderr).toMatch(/^interrupted: confirmed (\d+) user\(s\) in (\d+) batch\(es\); every finished batch is saved, re-run confirm_all to finish the rest\n$/m);
+  expect(r.stderr).toMatch(
+    /^interrupted: confirmed (\d+) user\(s\) in (\d+) batch\(es\); every finished batch is saved, re-run confirm_all to finish the rest\n$/m,
+  );
   const [, done, batches] = /confirmed (\d+) user\(s\) in (\d+) batch/.exec(r.stderr)!.map(Number);
   expect(done).toBe(batches * 100);
   const state = await tdb.withDb(async ({ db }) => {

@@ -91,17 +91,14 @@ describe('passwords and tokens never leak', () => {
       ['audit', 'list', '--format', 'ndjson'],
       ['audit', 'list'],
       ['user', 'count', '--json'],
-    ]) await step(args);
+    ])
+      await step(args);
     tally('inputs', runs.length);
   }, 120000);
 
   test('every run did what it should (so the checks below look at real output)', () => {
     const codes = runs.map(({ args, r }) => `${args.slice(0, 3).join(' ')} -> ${r.code}`);
-    expect(codes.filter((c) => !c.endsWith('-> 0'))).toEqual([
-      'user new frank -> 2',
-      'user new gina -> 2',
-      'user reset_password nobody -> 3',
-    ]);
+    expect(codes.filter((c) => !c.endsWith('-> 0'))).toEqual(['user new frank -> 2', 'user new gina -> 2', 'user reset_password nobody -> 3']);
     expect(secrets.filter((s) => typeof s !== 'string' || s.length < 3)).toEqual([]);
     expect(secrets.length).toBeGreaterThanOrEqual(13);
   });
@@ -128,11 +125,13 @@ describe('passwords and tokens never leak', () => {
   });
 
   test('no verb prints a stored hash (password, token, invite or MFA backup code)', async () => {
-    const hashes = await tdb.withDb(async ({ db }) => [
-      ...(await db.selectFrom('users').select('password_hash').execute()).map((u) => u.password_hash),
-      ...(await db.selectFrom('tokens').select('token_hash').execute()).map((t) => t.token_hash),
-      ...(await db.selectFrom('invites').select('token_hash').execute()).map((t) => t.token_hash),
-    ].filter((h): h is string => h !== null));
+    const hashes = await tdb.withDb(async ({ db }) =>
+      [
+        ...(await db.selectFrom('users').select('password_hash').execute()).map((u) => u.password_hash),
+        ...(await db.selectFrom('tokens').select('token_hash').execute()).map((t) => t.token_hash),
+        ...(await db.selectFrom('invites').select('token_hash').execute()).map((t) => t.token_hash),
+      ].filter((h): h is string => h !== null),
+    );
     expect(hashes.length).toBeGreaterThan(8);
     for (const { args, r } of runs) for (const h of hashes) expect({ args, leaked: (r.stdout + r.stderr).includes(h) }).toEqual({ args, leaked: false });
   });
@@ -140,7 +139,9 @@ describe('passwords and tokens never leak', () => {
   test('--password works but warns that it is visible in the process table', () => {
     const first = runs[0];
     expect(first.r.code).toBe(0);
-    expect(first.r.stderr).toContain('warning: --password is visible to every user of this machine in the process table; use --password-stdin or --password-file\n');
+    expect(first.r.stderr).toContain(
+      'warning: --password is visible to every user of this machine in the process table; use --password-stdin or --password-file\n',
+    );
     expect(runs[1].r.stderr).not.toContain('warning');
   });
 });
@@ -168,7 +169,10 @@ describe('a password in DATABASE_URL or SMTP_URL never reaches a message', () =>
         n += 1;
         const url = shapes[i](p);
         // The same for SMTP_URL, the other setting that carries a password.
-        for (const [name, value] of [['DATABASE_URL', url], ['SMTP_URL', url.replace(/^[a-z]+:/, 'smtp:')]]) {
+        for (const [name, value] of [
+          ['DATABASE_URL', url],
+          ['SMTP_URL', url.replace(/^[a-z]+:/, 'smtp:')],
+        ]) {
           let message: string;
           try {
             loadConfig({ [name]: value, CTL_ENV_FILE: '' });
@@ -190,7 +194,11 @@ describe('a password in DATABASE_URL or SMTP_URL never reaches a message', () =>
     const bad = await runCtl(null, ['user', 'list'], { env: { DATABASE_URL: 'postgres://admin:Pw@secretZq@127.0.0.1:abc/app' } });
     expect(bad).toMatchObject({ code: 6, stdout: '', stderr: 'DATABASE_URL has a bad value "postgres://admin:***@127.0.0.1:abc/app": not a URL\n' });
     const away = await runCtl(null, ['user', 'list'], { env: { DATABASE_URL: 'postgres://127.0.0.1:1/app?password=PwsecretZq' } });
-    expect(away).toMatchObject({ code: 6, stdout: '', stderr: 'cannot reach the database at postgres://127.0.0.1:1/app?password=***: connect ECONNREFUSED 127.0.0.1:1\n' });
+    expect(away).toMatchObject({
+      code: 6,
+      stdout: '',
+      stderr: 'cannot reach the database at postgres://127.0.0.1:1/app?password=***: connect ECONNREFUSED 127.0.0.1:1\n',
+    });
     tally('inputs', 2);
   });
 });
@@ -202,7 +210,9 @@ describe('hashing and comparison', () => {
     for (const bad of ['3', '16', 'ten', '12.5']) expect(() => loadConfig({ CTL_ENV_FILE: '', CTL_BCRYPT_COST: bad })).toThrow(UnavailableError);
     const r = await ctl(['user', 'new', 'hank', 'hank@example.com', '-y', '--password-stdin'], { input: 'Pw-hank-Secret\n', env: { CTL_BCRYPT_COST: '5' } });
     expect(r.code).toBe(0);
-    const hash = await tdb.withDb(async ({ db }) => (await db.selectFrom('users').select('password_hash').where('nickname', '=', 'hank').executeTakeFirstOrThrow()).password_hash);
+    const hash = await tdb.withDb(
+      async ({ db }) => (await db.selectFrom('users').select('password_hash').where('nickname', '=', 'hank').executeTakeFirstOrThrow()).password_hash,
+    );
     expect(hash).toMatch(/^\$2[aby]\$05\$/);
     const refused = await ctl(['user', 'list'], { env: { CTL_BCRYPT_COST: '99' } });
     expect(refused).toMatchObject({ code: 6, stderr: 'CTL_BCRYPT_COST has a bad value "99": must be between 4 and 15\n' });
@@ -212,7 +222,8 @@ describe('hashing and comparison', () => {
     await tdb.withDb(async (h) => {
       const ctx = libContext(h);
       await createUser(ctx, planNewUser({ nickname: 'ivy', email: 'ivy@example.com', password: 'Pw-ivy-Secret' }), TEST_SETTINGS);
-      const stored = async () => (await h.db.selectFrom('users').select('password_hash').where('nickname', '=', 'ivy').executeTakeFirstOrThrow()).password_hash!;
+      const stored = async () =>
+        (await h.db.selectFrom('users').select('password_hash').where('nickname', '=', 'ivy').executeTakeFirstOrThrow()).password_hash!;
       const before = await stored();
       expect(costOf(before)).toBe(4);
       const throttle = new LoginThrottle({ maxPerAccount: 100, maxPerAddress: 100, windowMs: 60000 });
@@ -248,11 +259,18 @@ describe('hashing and comparison', () => {
         const p = path.join(d, e.name);
         if (e.isDirectory()) walk(p);
         else if (p.endsWith('.ts')) {
-          fs.readFileSync(p, 'utf8').split('\n').forEach((line, i) => {
-            if (/\b\w*(token|secret|code|hash)\w*\b\s*[!=]==\s*(?!null\b|undefined\b|'|"|`|\d)[\w.]+|[\w.]+\s*[!=]==\s*\b\w*(token|secret|hash)\b(?!\s*\.)/i.test(line) && !/typeof|\.length|kind|status|===\s*null|null\s*===/.test(line)) {
-              offenders.push(`${path.relative(process.cwd(), p)}:${i + 1}: ${line.trim()}`);
-            }
-          });
+          fs.readFileSync(p, 'utf8')
+            .split('\n')
+            .forEach((line, i) => {
+              if (
+                /\b\w*(token|secret|code|hash)\w*\b\s*[!=]==\s*(?!null\b|undefined\b|'|"|`|\d)[\w.]+|[\w.]+\s*[!=]==\s*\b\w*(token|secret|hash)\b(?!\s*\.)/i.test(
+                  line,
+                ) &&
+                !/typeof|\.length|kind|status|===\s*null|null\s*===/.test(line)
+              ) {
+                offenders.push(`${path.relative(process.cwd(), p)}:${i + 1}: ${line.trim()}`);
+              }
+            });
         }
       }
     };

@@ -11,7 +11,8 @@ let server: TestServer;
 useTestServer((s) => (server = s), 'each');
 
 const me = (token: string) => server.app.inject({ method: 'GET', url: '/api/user', headers: bearer(token) });
-const login = (login: string, password: string, extra = {}) => server.app.inject({ method: 'POST', url: '/api/auth/login', payload: { login, password, ...extra } });
+const login = (login: string, password: string, extra = {}) =>
+  server.app.inject({ method: 'POST', url: '/api/auth/login', payload: { login, password, ...extra } });
 
 async function newUser(nickname: string, password = 'correct-horse', extra: string[] = []) {
   const r = await server.ctl(['user', 'new', nickname, `${nickname}@example.com`, '-y', '--password-stdin', ...extra], { input: `${password}\n` });
@@ -52,7 +53,11 @@ test('ctl user invite --max-use 2: three registrations, two succeed', async () =
   const token = /\/registration\/([A-Za-z0-9_-]{43})$/m.exec(r.stdout)![1];
   const results = [];
   for (const name of ['ann', 'ben', 'cid']) {
-    const res = await server.app.inject({ method: 'POST', url: '/api/auth/register', payload: { username: name, email: `${name}@example.com`, password: `${name}-password`, inviteToken: token } });
+    const res = await server.app.inject({
+      method: 'POST',
+      url: '/api/auth/register',
+      payload: { username: name, email: `${name}@example.com`, password: `${name}-password`, inviteToken: token },
+    });
     results.push([res.statusCode, res.json().message]);
   }
   expect(results).toEqual([
@@ -79,7 +84,10 @@ test('ctl user reset_mfa: a user locked out of MFA logs in with the password alo
   await newUser('alice');
   const token = await loginAs(server, 'alice');
   const { secret } = (await server.app.inject({ method: 'POST', url: '/api/auth/2fa/enable', headers: bearer(token) })).json();
-  expect((await server.app.inject({ method: 'POST', url: '/api/auth/2fa/confirm', headers: bearer(token), payload: { token: totpCode(secret, server.clock) } })).statusCode).toBe(200);
+  expect(
+    (await server.app.inject({ method: 'POST', url: '/api/auth/2fa/confirm', headers: bearer(token), payload: { token: totpCode(secret, server.clock) } }))
+      .statusCode,
+  ).toBe(200);
   expect((await login('alice', 'correct-horse')).json()).toMatchObject({ mfaRequired: true });
   const r = await server.ctl(['user', 'reset_mfa', 'alice', '-y']);
   expect(r.code).toBe(0);

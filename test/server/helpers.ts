@@ -122,7 +122,11 @@ export function useTestServer(use: (server: TestServer) => void, start: ServerSt
 }
 
 /** Creates a user through the same lib function as `ctl user new`. */
-export async function addUser(server: TestServer, input: Partial<NewUserInput> & { nickname: string }, password: string | null = 'correct-horse'): Promise<number> {
+export async function addUser(
+  server: TestServer,
+  input: Partial<NewUserInput> & { nickname: string },
+  password: string | null = 'correct-horse',
+): Promise<number> {
   return server.withDb(async (_db, ctx) => {
     const created = await createUser(ctx, planNewUser({ email: `${input.nickname}@example.com`, ...input, password }), {
       appUrl: server.config.appUrl,

@@ -41,7 +41,11 @@ test('serves, lets other ctl commands run beside it, logs route patterns, and st
     // On the embedded database the server lets go of the data directory when idle: ctl runs beside it.
     const created = await runCtl(tdb, ['user', 'new', 'alice', 'alice@example.com', '-y', '--password-stdin'], { input: 'alices-password\n' });
     expect(created.code).toBe(0);
-    const login = await fetch(`${s.base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login: 'alice', password: 'alices-password' }) });
+    const login = await fetch(`${s.base}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ login: 'alice', password: 'alices-password' }),
+    });
     expect(login.status).toBe(200);
     const { token } = (await login.json()) as { token: string };
     const signOut = await runCtl(tdb, ['user', 'sign_out', 'alice']);

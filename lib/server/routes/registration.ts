@@ -17,20 +17,28 @@ interface Values {
 
 function form(invite: InviteJson, values: Values, error: string | null): Html {
   const fixedEmail = invite.email !== null;
-  return html`
-    <p>You have been invited to create an account.</p>
+  return html` <p>You have been invited to create an account.</p>
     ${error ? message('error', error) : null}
     <form method="post">
       <label for="username">User name</label>
-      <input id="username" name="username" autocomplete="username" maxlength="64" value="${values.username}" required>
+      <input id="username" name="username" autocomplete="username" maxlength="64" value="${values.username}" required />
       <label for="email">Email address</label>
-      <input id="email" name="email" type="email" autocomplete="email" maxlength="254" value="${fixedEmail ? invite.email : values.email}" ${fixedEmail ? html`readonly` : null} required>
+      <input
+        id="email"
+        name="email"
+        type="email"
+        autocomplete="email"
+        maxlength="254"
+        value="${fixedEmail ? invite.email : values.email}"
+        ${fixedEmail ? html`readonly` : null}
+        required
+      />
       <label for="name">Display name <span class="hint">(optional)</span></label>
-      <input id="name" name="name" autocomplete="name" maxlength="256" value="${values.name}">
+      <input id="name" name="name" autocomplete="name" maxlength="256" value="${values.name}" />
       <label for="password">Password</label>
-      <input id="password" name="password" type="password" autocomplete="new-password" minlength="8" required>
+      <input id="password" name="password" type="password" autocomplete="new-password" minlength="8" required />
       <label for="confirm_password">Repeat the password</label>
-      <input id="confirm_password" name="confirm_password" type="password" autocomplete="new-password" minlength="8" required>
+      <input id="confirm_password" name="confirm_password" type="password" autocomplete="new-password" minlength="8" required />
       <button type="submit">Create account</button>
     </form>`;
 }
@@ -44,7 +52,13 @@ const DEAD: Record<Exclude<InviteCheck['status'], 'valid'>, string> = {
 
 function dead(reply: FastifyReply, checked: InviteCheck['status']): FastifyReply {
   const status = checked === 'valid' ? 'unknown' : checked;
-  return sendPage(reply, status === 'unknown' ? 404 : 410, TITLE, html`${message('error', DEAD[status])}<p class="hint">Ask whoever invited you for a new invitation.</p>`);
+  return sendPage(
+    reply,
+    status === 'unknown' ? 404 : 410,
+    TITLE,
+    html`${message('error', DEAD[status])}
+      <p class="hint">Ask whoever invited you for a new invitation.</p>`,
+  );
 }
 
 function capitalize(text: string): string {
@@ -53,7 +67,6 @@ function capitalize(text: string): string {
 
 /** /registration/<token>: the page behind `ctl user invite`'s link. */
 export function registrationRoutes(app: FastifyInstance, state: AppState): void {
-
   app.get<{ Params: { token: string } }>('/registration/:token', async (request, reply) => {
     const check = await checkInvite(await state.db(request), request.params.token, state.now());
     if (check.status !== 'valid' || !check.invite) return dead(reply, check.status);
@@ -71,18 +84,25 @@ export function registrationRoutes(app: FastifyInstance, state: AppState): void 
     if (password !== (body.confirm_password ?? '')) return sendPage(reply, 400, TITLE, form(check.invite, values, 'The two passwords do not match.'));
     if (values.username === '') return sendPage(reply, 400, TITLE, form(check.invite, values, 'Choose a user name.'));
     try {
-      const created = await register(ctx, { ...state.config, ...state.config.serve }, {
-        nickname: values.username,
-        email: check.invite.email ?? values.email,
-        name: values.name === '' ? null : values.name,
-        password,
-        inviteToken: token,
-      });
+      const created = await register(
+        ctx,
+        { ...state.config, ...state.config.serve },
+        {
+          nickname: values.username,
+          email: check.invite.email ?? values.email,
+          name: values.name === '' ? null : values.name,
+          password,
+          inviteToken: token,
+        },
+      );
       const nick = created.user.nickname;
       let after: Html = html`<p>You can now log in as <strong id="nickname">${nick}</strong>.</p>`;
       if (created.confirmation) {
         const sent = await sendConfirmationMail(state, created.user, created.confirmation);
-        after = html`<p>Before you can log in as <strong id="nickname">${nick}</strong>, confirm your email address${sent ? html` with the link we just sent you` : html`: ask your administrator for a confirmation link`}.</p>`;
+        after = html`<p>
+          Before you can log in as <strong id="nickname">${nick}</strong>, confirm your email
+          address${sent ? html` with the link we just sent you` : html`: ask your administrator for a confirmation link`}.
+        </p>`;
       }
       return sendPage(reply, 201, 'Account created', html`${message('success', `Account ${nick} created.`)}${after}`);
     } catch (error) {

@@ -20,16 +20,20 @@ export function userRoutes(app: FastifyInstance, state: AppState): void {
 
   app.get('/api/user', auth, async (request) => toApiUser(request.auth!.user, terms));
 
-  app.post<{ Body: { plugins: string[] } }>('/api/user/plugins', {
-    ...auth,
-    schema: {
-      body: {
-        type: 'object',
-        required: ['plugins'],
-        properties: { plugins: { type: 'array', maxItems: MAX_PLUGINS, items: { type: 'string', minLength: 1, maxLength: 64 } } },
+  app.post<{ Body: { plugins: string[] } }>(
+    '/api/user/plugins',
+    {
+      ...auth,
+      schema: {
+        body: {
+          type: 'object',
+          required: ['plugins'],
+          properties: { plugins: { type: 'array', maxItems: MAX_PLUGINS, items: { type: 'string', minLength: 1, maxLength: 64 } } },
+        },
       },
     },
-  }, async (request) => toApiUser(await setPlugins(await state.lib(request), request.auth!.user, request.body.plugins), terms));
+    async (request) => toApiUser(await setPlugins(await state.lib(request), request.auth!.user, request.body.plugins), terms),
+  );
 
   app.delete('/api/user/delete', auth, async (request) => {
     if (!config.serve.allowAccountDeletion) throw new HttpError(403, { error: 'Forbidden', message: 'Account deletion is disabled' });
@@ -39,49 +43,61 @@ export function userRoutes(app: FastifyInstance, state: AppState): void {
     return { message: 'User account deleted successfully' };
   });
 
-  app.post<{ Body: { userId: string; token: string } }>('/api/user/verify', {
-    schema: {
-      body: {
-        type: 'object',
-        required: ['userId', 'token'],
-        properties: { userId: { type: 'string', minLength: 1, maxLength: 32 }, token: { type: 'string', minLength: 1, maxLength: 256 } },
+  app.post<{ Body: { userId: string; token: string } }>(
+    '/api/user/verify',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['userId', 'token'],
+          properties: { userId: { type: 'string', minLength: 1, maxLength: 32 }, token: { type: 'string', minLength: 1, maxLength: 256 } },
+        },
       },
     },
-  }, async (request) => {
-    const ctx = await state.lib(request);
-    const found = await inspectToken(ctx.db, 'email_confirmation', request.body.token, ctx.now());
-    // The token must be the one mailed to this user: a token of someone else is as bad as none.
-    if (found.status !== 'valid' || String(found.userId) !== request.body.userId) throw new HttpError(400, INVALID_VERIFICATION);
-    try {
-      await confirmEmail(ctx, request.body.token);
-    } catch (error) {
-      if (error instanceof NotFoundError || error instanceof ConflictError) throw new HttpError(400, INVALID_VERIFICATION);
-      throw error;
-    }
-    return { message: 'Email verified successfully' };
-  });
+    async (request) => {
+      const ctx = await state.lib(request);
+      const found = await inspectToken(ctx.db, 'email_confirmation', request.body.token, ctx.now());
+      // The token must be the one mailed to this user: a token of someone else is as bad as none.
+      if (found.status !== 'valid' || String(found.userId) !== request.body.userId) throw new HttpError(400, INVALID_VERIFICATION);
+      try {
+        await confirmEmail(ctx, request.body.token);
+      } catch (error) {
+        if (error instanceof NotFoundError || error instanceof ConflictError) throw new HttpError(400, INVALID_VERIFICATION);
+        throw error;
+      }
+      return { message: 'Email verified successfully' };
+    },
+  );
 
-  app.post<{ Body: { email: string } }>('/api/user/verify/resend', {
-    schema: { body: { type: 'object', required: ['email'], properties: { email: { type: 'string', minLength: 3, maxLength: 320 } } } },
-  }, async (request) => {
-    const email = request.body.email.trim().toLowerCase();
-    const at = state.now().getTime();
-    const address = clientAddress(request);
-    const wait = Math.max(state.resendPerEmail.retryAfter(email, at), state.resendPerAddress.retryAfter(address, at));
-    if (wait > 0) {
-      throw new HttpError(429, { error: 'Too many requests', message: 'Please wait before requesting another verification email' }, { 'retry-after': String(Math.ceil(wait / 1000)) });
-    }
-    // Counted whether or not the address has an account, so the answers never tell them apart.
-    state.resendPerEmail.hit(email, at);
-    state.resendPerAddress.hit(address, at);
-    const ctx = await state.lib(request);
-    const user = await findUser(ctx.db, email, { localOnly: true });
-    if (user && user.active && !user.confirmed && user.email && user.email.toLowerCase() === email) {
-      const issued = await createConfirmation(ctx, user.email, config);
-      if (issued.confirmation) await sendConfirmationMail(state, user, issued.confirmation);
-    }
-    return { message: 'If an unconfirmed account uses this address, a verification email is on its way' };
-  });
+  app.post<{ Body: { email: string } }>(
+    '/api/user/verify/resend',
+    {
+      schema: { body: { type: 'object', required: ['email'], properties: { email: { type: 'string', minLength: 3, maxLength: 320 } } } },
+    },
+    async (request) => {
+      const email = request.body.email.trim().toLowerCase();
+      const at = state.now().getTime();
+      const address = clientAddress(request);
+      const wait = Math.max(state.resendPerEmail.retryAfter(email, at), state.resendPerAddress.retryAfter(address, at));
+      if (wait > 0) {
+        throw new HttpError(
+          429,
+          { error: 'Too many requests', message: 'Please wait before requesting another verification email' },
+          { 'retry-after': String(Math.ceil(wait / 1000)) },
+        );
+      }
+      // Counted whether or not the address has an account, so the answers never tell them apart.
+      state.resendPerEmail.hit(email, at);
+      state.resendPerAddress.hit(address, at);
+      const ctx = await state.lib(request);
+      const user = await findUser(ctx.db, email, { localOnly: true });
+      if (user && user.active && !user.confirmed && user.email && user.email.toLowerCase() === email) {
+        const issued = await createConfirmation(ctx, user.email, config);
+        if (issued.confirmation) await sendConfirmationMail(state, user, issued.confirmation);
+      }
+      return { message: 'If an unconfirmed account uses this address, a verification email is on its way' };
+    },
+  );
 
   app.get('/api/user/terms', auth, async (request) => termsStatus(request.auth!.user, terms));
 
@@ -100,5 +116,4 @@ export function userRoutes(app: FastifyInstance, state: AppState): void {
     const user = request.auth!.user;
     return { balance: Number(user.balance), currency: config.serve.currency, tokenBalance: Number(user.token_balance) };
   });
-
 }

@@ -36,5 +36,5 @@ describe('hash pool', () => {
     } finally {
       await pool.close();
     }
-});
+  });
 });

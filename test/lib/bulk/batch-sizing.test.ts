@@ -26,7 +26,9 @@ describe('runInBatches sizing', () => {
   });
 
   const confirm = (trx: Parameters<Parameters<typeof runInBatches>[2]>[0], n: number) =>
-    sql`UPDATE users SET confirmed = true WHERE id IN (SELECT id FROM users WHERE NOT confirmed ORDER BY id LIMIT ${n})`.execute(trx).then((r) => Number(r.numAffectedRows));
+    sql`UPDATE users SET confirmed = true WHERE id IN (SELECT id FROM users WHERE NOT confirmed ORDER BY id LIMIT ${n})`
+      .execute(trx)
+      .then((r) => Number(r.numAffectedRows));
 
   test('a batch slower than the target makes the next ones smaller, and the run still finishes every row', async () => {
     const limits: number[] = [];
@@ -60,7 +62,7 @@ describe('runInBatches sizing', () => {
     expect(fixed).toEqual([300, 300, 300, 300]);
   });
 
-  test('beforeBatch runs before each transaction opens, with that batch\'s size and number', async () => {
+  test("beforeBatch runs before each transaction opens, with that batch's size and number", async () => {
     const events: string[] = [];
     await runInBatches(h.db, { batchSize: 400, beforeBatch: async (limit, n) => void events.push(`before ${n} ${limit}`) }, async (trx, limit, n) => {
       const { rows } = await sql<{ open: boolean }>`SELECT now() = statement_timestamp() AS open`.execute(trx);

@@ -51,13 +51,23 @@ describe('activities go in id order, a bounded range at a time, and only the act
     const bobIds = await activityIds(bob);
 
     const controller = new AbortController();
-    const run = deleteActivities(ctx(), { id: alice, nickname: 'alice', activities: 7 }, { batchSize: 3 }, { signal: controller.signal, onProgress: () => controller.abort() });
+    const run = deleteActivities(
+      ctx(),
+      { id: alice, nickname: 'alice', activities: 7 },
+      { batchSize: 3 },
+      { signal: controller.signal, onProgress: () => controller.abort() },
+    );
     await expect(run).rejects.toThrow(InterruptedError);
     // One batch went: exactly alice's three oldest.
     expect(await activityIds(alice)).toEqual(aliceIds.slice(3));
     expect(await activityIds(bob)).toEqual(bobIds);
 
-    expect(await deleteActivities(ctx(), { id: alice, nickname: 'alice', activities: 4 }, { batchSize: 3 })).toEqual({ id: alice, nickname: 'alice', deleted: 4, batches: 2 });
+    expect(await deleteActivities(ctx(), { id: alice, nickname: 'alice', activities: 4 }, { batchSize: 3 })).toEqual({
+      id: alice,
+      nickname: 'alice',
+      deleted: 4,
+      batches: 2,
+    });
     expect(await activityIds(alice)).toEqual([]);
     expect(await activityIds(bob)).toEqual(bobIds);
     expect((await listAudit(h.db)).map((a) => [a.verb, a.targetUserId, a.details])).toEqual([
@@ -87,8 +97,16 @@ describe('activities go in id order, a bounded range at a time, and only the act
     const alice = await seedUser(h.db, { nickname: 'alice' });
     const bob = await seedUser(h.db, { nickname: 'bob' });
     await interleaveActivities([bob, alice], 6);
-    expect(await deleteActivities(ctx(), { id: alice, nickname: 'alice', activities: 6 }, { batchSize: 3 })).toEqual({ id: alice, nickname: 'alice', deleted: 6, batches: 3 });
-    expect((await listAudit(h.db)).map((a) => a.details)).toEqual([{ batch: 1, activities: 3 }, { batch: 2, activities: 3 }]);
+    expect(await deleteActivities(ctx(), { id: alice, nickname: 'alice', activities: 6 }, { batchSize: 3 })).toEqual({
+      id: alice,
+      nickname: 'alice',
+      deleted: 6,
+      batches: 3,
+    });
+    expect((await listAudit(h.db)).map((a) => a.details)).toEqual([
+      { batch: 1, activities: 3 },
+      { batch: 2, activities: 3 },
+    ]);
     expect(await activityIds(bob)).toHaveLength(6);
   });
 
@@ -112,7 +130,12 @@ describe('activities go in id order, a bounded range at a time, and only the act
   test('a fixed batch size (maxBatchSize equal to it) never grows', async () => {
     const alice = await seedUser(h.db, { nickname: 'alice' });
     await interleaveActivities([alice], 9);
-    expect(await deleteActivities(ctx(), { id: alice, nickname: 'alice', activities: 9 }, { batchSize: 2, maxBatchSize: 2 })).toEqual({ id: alice, nickname: 'alice', deleted: 9, batches: 5 });
+    expect(await deleteActivities(ctx(), { id: alice, nickname: 'alice', activities: 9 }, { batchSize: 2, maxBatchSize: 2 })).toEqual({
+      id: alice,
+      nickname: 'alice',
+      deleted: 9,
+      batches: 5,
+    });
   });
 
   test('rm --purge: the counts shown, then the activities in batches and the rest; others keep theirs', async () => {
@@ -176,7 +199,12 @@ describe('deactivate_all_from_instance: the follows with local users, both direc
     await seedFollow(h.db, gone, alice); // not an active user of the instance: stays
     await seedFollow(h.db, alice, bob); // local only: stays
     const plan = await planDeactivateInstance(h.db, 'spam.example');
-    expect(plan).toEqual({ instance: 'spam.example', users: 5, follows: 4, sample: ['s1@spam.example', 's2@spam.example', 's3@spam.example', 's4@spam.example', 's5@spam.example'] });
+    expect(plan).toEqual({
+      instance: 'spam.example',
+      users: 5,
+      follows: 4,
+      sample: ['s1@spam.example', 's2@spam.example', 's3@spam.example', 's4@spam.example', 's5@spam.example'],
+    });
     const result = await deactivateInstance(ctx(), plan, { batchSize: 3 });
     expect(result).toEqual({ instance: 'spam.example', deactivated: 5, unfollowed: 4, revokedSessions: 0, batches: 2 });
     const { rows } = await sql<{ pair: string }>`
@@ -214,7 +242,10 @@ describe('list pages and JSON text', () => {
   });
 
   test('ndjson and json pages are the same text as before', () => {
-    const rows = [{ id: 1n, at: new Date(5) }, { id: 2, at: null }];
+    const rows = [
+      { id: 1n, at: new Date(5) },
+      { id: 2, at: null },
+    ];
     const nd = rowEncoder('ndjson', [], (r) => r);
     expect(nd.page(rows) + nd.end()).toBe('{"id":1,"at":"1970-01-01T00:00:00.005Z"}\n{"id":2,"at":null}\n');
     const json = rowEncoder('json', [], (r) => r);
@@ -234,29 +265,32 @@ describe('one last-admin guard for set --no-admin, rm and deactivate', () => {
   });
 
   // Two connections racing on the last two admins: on PGlite there is only one.
-  (BACKEND === 'postgres' ? test : test.skip)('demoting one admin while deactivating or deleting the other: one wins, the other is refused, never a deadlock', async () => {
-    const second = await tdb.open();
-    try {
-      for (const other of ['deactivate', 'rm'] as const) {
-        for (let round = 0; round < 5; round++) {
-          await sql`TRUNCATE users, tokens, activities, follows, audit_log RESTART IDENTITY CASCADE`.execute(h.db);
-          await seedUser(h.db, { nickname: 'a1', admin: true });
-          await seedUser(h.db, { nickname: 'a2', admin: true });
-          const c2 = libContext(second, { now: () => T0, actor: 'root' });
-          const outcomes = await Promise.allSettled([
-            setUser(ctx(), 'a1', { admin: false }, TEST_SETTINGS),
-            other === 'deactivate' ? deactivateUser(c2, 'a2') : softDeleteUser(c2, 'a2', TEST_SETTINGS),
-          ]);
-          const failures = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason);
-          expect(failures).toHaveLength(1);
-          expect(failures[0]).toBeInstanceOf(ConflictError);
-          expect(String(failures[0].message)).toMatch(/: it is the last active admin/);
-          const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM users WHERE admin AND active AND deleted_at IS NULL`.execute(h.db);
-          expect(rows[0].n).toBe(1);
+  (BACKEND === 'postgres' ? test : test.skip)(
+    'demoting one admin while deactivating or deleting the other: one wins, the other is refused, never a deadlock',
+    async () => {
+      const second = await tdb.open();
+      try {
+        for (const other of ['deactivate', 'rm'] as const) {
+          for (let round = 0; round < 5; round++) {
+            await sql`TRUNCATE users, tokens, activities, follows, audit_log RESTART IDENTITY CASCADE`.execute(h.db);
+            await seedUser(h.db, { nickname: 'a1', admin: true });
+            await seedUser(h.db, { nickname: 'a2', admin: true });
+            const c2 = libContext(second, { now: () => T0, actor: 'root' });
+            const outcomes = await Promise.allSettled([
+              setUser(ctx(), 'a1', { admin: false }, TEST_SETTINGS),
+              other === 'deactivate' ? deactivateUser(c2, 'a2') : softDeleteUser(c2, 'a2', TEST_SETTINGS),
+            ]);
+            const failures = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason);
+            expect(failures).toHaveLength(1);
+            expect(failures[0]).toBeInstanceOf(ConflictError);
+            expect(String(failures[0].message)).toMatch(/: it is the last active admin/);
+            const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM users WHERE admin AND active AND deleted_at IS NULL`.execute(h.db);
+            expect(rows[0].n).toBe(1);
+          }
         }
+      } finally {
+        await second.close();
       }
-    } finally {
-      await second.close();
-    }
-  });
+    },
+  );
 });

@@ -6,15 +6,49 @@ import type { Database } from '../../../lib/db/schema';
 /** Every column of the Database interface; the type makes a missing or extra key a compile error. */
 const COLUMNS: { [T in keyof Database]: Record<keyof Database[T], true> } = {
   users: {
-    id: true, nickname: true, email: true, name: true, bio: true, password_hash: true, local: true, instance: true, admin: true,
-    moderator: true, locked: true, confirmed: true, active: true, tags: true, deleted_at: true, mfa_enabled: true,
-    mfa_totp_secret: true, mfa_backup_codes: true, last_login_at: true, created_at: true, updated_at: true,
-    terms_version: true, terms_accepted_at: true, settings: true, plugins: true, balance: true, token_balance: true, avatar: true,
+    id: true,
+    nickname: true,
+    email: true,
+    name: true,
+    bio: true,
+    password_hash: true,
+    local: true,
+    instance: true,
+    admin: true,
+    moderator: true,
+    locked: true,
+    confirmed: true,
+    active: true,
+    tags: true,
+    deleted_at: true,
+    mfa_enabled: true,
+    mfa_totp_secret: true,
+    mfa_backup_codes: true,
+    last_login_at: true,
+    created_at: true,
+    updated_at: true,
+    terms_version: true,
+    terms_accepted_at: true,
+    settings: true,
+    plugins: true,
+    balance: true,
+    token_balance: true,
+    avatar: true,
     mfa_last_step: true,
   },
   invites: {
-    id: true, token_hash: true, token_prefix: true, invite_type: true, max_use: true, uses: true, used: true, expires_at: true,
-    email: true, name: true, revoked_at: true, created_at: true,
+    id: true,
+    token_hash: true,
+    token_prefix: true,
+    invite_type: true,
+    max_use: true,
+    uses: true,
+    used: true,
+    expires_at: true,
+    email: true,
+    name: true,
+    revoked_at: true,
+    created_at: true,
   },
   tokens: { id: true, kind: true, token_hash: true, user_id: true, expires_at: true, used_at: true, revoked_at: true, created_at: true },
   activities: { id: true, actor_id: true, type: true, object: true, data: true, created_at: true },
@@ -41,8 +75,17 @@ test('the migrated schema has exactly the columns of the Database interface', as
 
 test('the remote instance is derived from the nickname, lower-cased', async () => {
   const { db } = h;
-  await db.insertInto('users').values([{ nickname: 'a@Host.Example', name: 'a', local: false }, { nickname: 'local', name: 'l' }]).execute();
+  await db
+    .insertInto('users')
+    .values([
+      { nickname: 'a@Host.Example', name: 'a', local: false },
+      { nickname: 'local', name: 'l' },
+    ])
+    .execute();
   const rows = await db.selectFrom('users').select(['nickname', 'instance']).orderBy('id').execute();
-  expect(rows).toEqual([{ nickname: 'a@Host.Example', instance: 'host.example' }, { nickname: 'local', instance: null }]);
+  expect(rows).toEqual([
+    { nickname: 'a@Host.Example', instance: 'host.example' },
+    { nickname: 'local', instance: null },
+  ]);
   await sql`TRUNCATE users CASCADE`.execute(db);
 });

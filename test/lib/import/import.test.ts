@@ -26,7 +26,14 @@ beforeEach(() => truncateAll(h));
 
 const nicknames = async () => (await h.db.selectFrom('users').select('nickname').orderBy('id').execute()).map((u) => u.nickname);
 
-function run(text: string, opts: { continueOnError?: boolean; dryRun?: boolean; send?: (m: SetPasswordMail) => Promise<{ status: 'sent' | 'failed' | 'not_configured' | 'no_address'; error: string | null }> } = {}) {
+function run(
+  text: string,
+  opts: {
+    continueOnError?: boolean;
+    dryRun?: boolean;
+    send?: (m: SetPasswordMail) => Promise<{ status: 'sent' | 'failed' | 'not_configured' | 'no_address'; error: string | null }>;
+  } = {},
+) {
   const checked: ImportCheck[] = [];
   const rows: ImportRowResult[] = [];
   const phases: string[] = [];
@@ -53,11 +60,15 @@ test('a row with a problem and no --continue-on-error: nothing written, exit 2 (
   expect(r.rows.map((x) => [x.line, x.status])).toEqual([[3, 'failed']]);
   expect(r.phases).toEqual(['read', 'check']);
   expect(await nicknames()).toEqual([]);
-  expect(importFailure(result, true)).toEqual(new UsageError('nothing imported: 1 of 2 row(s) have problems (listed above); fix them, or pass --continue-on-error to import the rest'));
+  expect(importFailure(result, true)).toEqual(
+    new UsageError('nothing imported: 1 of 2 row(s) have problems (listed above); fix them, or pass --continue-on-error to import the rest'),
+  );
 
   await sql`INSERT INTO users (nickname, email, name) VALUES ('zed', 'zed@example.com', 'z')`.execute(h.db);
   const taken = await run('nickname,email\nzed,other@example.com\n').result;
-  expect(importFailure(taken, false)).toEqual(new ConflictError('nothing imported: 1 of 1 row(s) have problems; fix them, or pass --continue-on-error to import the rest'));
+  expect(importFailure(taken, false)).toEqual(
+    new ConflictError('nothing imported: 1 of 1 row(s) have problems; fix them, or pass --continue-on-error to import the rest'),
+  );
 });
 
 test('a dry run writes nothing and counts the rows that would get a set-password link', async () => {
@@ -91,6 +102,8 @@ test('writes the valid rows, mails each link through the given function, and rep
   ]);
   expect(await nicknames()).toEqual(['ann', 'bob', 'cat']);
   expect(importFailure(result, false)).toEqual(
-    new PartialFailureError('1 of 4 row(s) failed; 3 created; 1 set-password mail(s) could not be sent (to bob@example.com: mailbox full); their links are printed instead'),
+    new PartialFailureError(
+      '1 of 4 row(s) failed; 3 created; 1 set-password mail(s) could not be sent (to bob@example.com: mailbox full); their links are printed instead',
+    ),
   );
 });

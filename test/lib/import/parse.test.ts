@@ -45,19 +45,24 @@ describe('CSV reader', () => {
     const field = fc.string({ unit: fc.constantFrom('a', 'Z', ' ', ',', '"', '\n', '\r\n', 'é', '😀', 'x'), maxLength: 12 });
     const quote = (f: string) => (/[",\r\n]/.test(f) || f === '' ? `"${f.replace(/"/g, '""')}"` : f);
     fc.assert(
-      fc.property(fc.array(fc.tuple(field, field), { minLength: 1, maxLength: 8 }), fc.array(fc.nat(40), { maxLength: 10 }), fc.boolean(), (rows, cuts, crlf) => {
-        const eol = crlf ? '\r\n' : '\n';
-        const text = `email,bio${eol}${rows.map(([a, b]) => `${quote(a)},${quote(b)}`).join(eol)}${eol}`;
-        const reader = new CsvReader();
-        const got: RawRecord[] = [];
-        let at = 0;
-        for (const cut of cuts) {
-          got.push(...reader.push(text.slice(at, at + cut)));
-          at += cut;
-        }
-        got.push(...reader.push(text.slice(at)), ...reader.end());
-        expect(got.map((r) => [r.values.email, r.values.bio])).toEqual(rows);
-      }),
+      fc.property(
+        fc.array(fc.tuple(field, field), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.nat(40), { maxLength: 10 }),
+        fc.boolean(),
+        (rows, cuts, crlf) => {
+          const eol = crlf ? '\r\n' : '\n';
+          const text = `email,bio${eol}${rows.map(([a, b]) => `${quote(a)},${quote(b)}`).join(eol)}${eol}`;
+          const reader = new CsvReader();
+          const got: RawRecord[] = [];
+          let at = 0;
+          for (const cut of cuts) {
+            got.push(...reader.push(text.slice(at, at + cut)));
+            at += cut;
+          }
+          got.push(...reader.push(text.slice(at)), ...reader.end());
+          expect(got.map((r) => [r.values.email, r.values.bio])).toEqual(rows);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -105,6 +110,8 @@ describe('JSON Lines reader and format sniffing', () => {
   test('stdin with no format given: a leading { means JSON Lines, anything else CSV', async () => {
     expect(await collect(readRecords(chunks('  {"email":"a@example.com"}\n'), null))).toEqual([{ line: 1, values: { email: 'a@example.com' } }]);
     expect(await collect(readRecords(chunks('email\na@example.com\n'), null))).toEqual([{ line: 2, values: { email: 'a@example.com' } }]);
-    expect(await collect(readRecords(chunks(Buffer.from('email\n') as unknown as string, 'b@example.com'), 'csv'))).toEqual([{ line: 2, values: { email: 'b@example.com' } }]);
+    expect(await collect(readRecords(chunks(Buffer.from('email\n') as unknown as string, 'b@example.com'), 'csv'))).toEqual([
+      { line: 2, values: { email: 'b@example.com' } },
+    ]);
   });
 });

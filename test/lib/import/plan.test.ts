@@ -11,12 +11,24 @@ async function* chunks(...parts: string[]): AsyncGenerator<string> {
 describe('normalizeRecord', () => {
   test('defaults: nickname from the email, name from the nickname, confirmed, no roles, no tags, no password', () => {
     expect(normalizeRecord({ line: 2, values: { email: 'Jane.Doe@example.com' } })).toEqual({
-      line: 2, nickname: 'Jane.Doe', email: 'Jane.Doe@example.com', name: 'Jane.Doe', bio: '', admin: false, moderator: false, confirmed: true, tags: [], password: null,
+      line: 2,
+      nickname: 'Jane.Doe',
+      email: 'Jane.Doe@example.com',
+      name: 'Jane.Doe',
+      bio: '',
+      admin: false,
+      moderator: false,
+      confirmed: true,
+      tags: [],
+      password: null,
     });
   });
 
   test('flags in words or digits, tags split on spaces, commas or semicolons, lower-cased, unique and sorted', () => {
-    const row = normalizeRecord({ line: 3, values: { email: 'a@example.com', nickname: 'al', admin: 'YES', moderator: '1', confirmed: 'no', tags: ' Staff,beta;  staff ', password: 'long-enough' } });
+    const row = normalizeRecord({
+      line: 3,
+      values: { email: 'a@example.com', nickname: 'al', admin: 'YES', moderator: '1', confirmed: 'no', tags: ' Staff,beta;  staff ', password: 'long-enough' },
+    });
     expect(row).toMatchObject({ admin: true, moderator: true, confirmed: false, tags: ['beta', 'staff'], password: 'long-enough' });
     expect(normalizeRecord({ line: 4, values: { email: 'b@example.com', admin: false, tags: ['Z', 'a'] } })).toMatchObject({ admin: false, tags: ['a', 'z'] });
   });
@@ -71,7 +83,10 @@ describe('planning against the database', () => {
         'erin,erin@example.com\n', // 9 ok
     );
     expect(p.total).toBe(8);
-    expect(p.rows.map((r) => [r.line, r.nickname])).toEqual([[2, 'alice'], [9, 'erin']]);
+    expect(p.rows.map((r) => [r.line, r.nickname])).toEqual([
+      [2, 'alice'],
+      [9, 'erin'],
+    ]);
     expect(p.skipped).toEqual([{ line: 5, nickname: 'Taken', email: 'taken@example.com', id: expect.any(Number) }]);
     expect(p.problems.map((x) => [x.line, x.kind, x.error])).toEqual([
       [3, 'duplicate', 'nickname ALICE is also on line 2'],
@@ -86,7 +101,10 @@ describe('planning against the database', () => {
     const lines = ['email'];
     for (let i = 1; i <= 12000; i++) lines.push(`r${i}@example.com`);
     const seen: string[] = [];
-    const p = await planImport(h.db, readRecords(chunks(`${lines.join('\n')}\n`), 'csv'), { chunkSize: 5000, onProgress: (phase, n) => void seen.push(`${phase} ${n}`) });
+    const p = await planImport(h.db, readRecords(chunks(`${lines.join('\n')}\n`), 'csv'), {
+      chunkSize: 5000,
+      onProgress: (phase, n) => void seen.push(`${phase} ${n}`),
+    });
     expect(p.rows).toHaveLength(12000);
     // The lookups run while the file is still being read, so the two phases interleave.
     expect(seen.filter((x) => x.startsWith('read'))).toEqual(['read 10000', 'read 12000']);
@@ -103,5 +121,4 @@ describe('planning against the database', () => {
     expect(p.skipped).toEqual([]);
     expect(p.problems).toEqual([{ line: 2, nickname: 'bob', email: 'bob@example.com', kind: 'taken', error: 'nickname bob is already taken' }]);
   });
-
 });

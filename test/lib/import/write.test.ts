@@ -42,17 +42,26 @@ describe('writing against the database', () => {
     const counted = countQueries(h.db);
     const now = new Date('2026-11-22T10:00:00Z');
     const batches: CreatedImportRow[][] = [];
-    const result = await writeImport(bulkJobOn(libContext(h, { db: counted.db, now: () => now, actor: 'ops', reason: 'migration' }), { batchSize: 10 }), p.rows, TEST_SETTINGS, {
-      hashPool: pool,
-      onBatch: (done) => void batches.push([...done]),
-    });
+    const result = await writeImport(
+      bulkJobOn(libContext(h, { db: counted.db, now: () => now, actor: 'ops', reason: 'migration' }), { batchSize: 10 }),
+      p.rows,
+      TEST_SETTINGS,
+      {
+        hashPool: pool,
+        onBatch: (done) => void batches.push([...done]),
+      },
+    );
     expect(result).toEqual({ created: 25, lost: 0, batches: 3 });
     // Per batch: SAVEPOINT, the one INSERT statement, RELEASE.
     expect(counted.count()).toBe(9);
-    expect(counted.kinds().filter((k) => k !== "RawNode")).toEqual([]);
+    expect(counted.kinds().filter((k) => k !== 'RawNode')).toEqual([]);
     expect(batches.map((b) => b.length)).toEqual([10, 10, 5]);
 
-    const users = await h.db.selectFrom('users').select(['id', 'nickname', 'name', 'admin', 'tags', 'password_hash', 'local', 'confirmed']).orderBy('id').execute();
+    const users = await h.db
+      .selectFrom('users')
+      .select(['id', 'nickname', 'name', 'admin', 'tags', 'password_hash', 'local', 'confirmed'])
+      .orderBy('id')
+      .execute();
     expect(users).toHaveLength(25);
     expect(users[0]).toMatchObject({ nickname: 'u1', name: 'User 1', admin: true, tags: ['odd'], local: true, confirmed: true });
     expect(users[1]).toMatchObject({ nickname: 'u2', admin: false, tags: [] });
@@ -89,7 +98,9 @@ describe('writing against the database', () => {
     const run = writeImport(bulkJobOn(libContext(h), { batchSize: 10, signal: controller.signal }), first.rows, TEST_SETTINGS, {
       onProgress: (pr) => pr.batches === 2 && controller.abort(),
     });
-    await expect(run).rejects.toThrow(new InterruptedError('interrupted after 20 of 30 rows (20 created); every finished batch is saved, re-run the same import to finish the rest'));
+    await expect(run).rejects.toThrow(
+      new InterruptedError('interrupted after 20 of 30 rows (20 created); every finished batch is saved, re-run the same import to finish the rest'),
+    );
     expect(Number((await sql<{ n: number }>`SELECT count(*) AS n FROM users`.execute(h.db)).rows[0].n)).toBe(20);
 
     const second = await plan(text);
@@ -104,12 +115,17 @@ describe('writing against the database', () => {
     const p = await plan('nickname,email\na1,a1@example.com\na2,a2@example.com\na3,a3@example.com\n');
     await sql`INSERT INTO users (nickname, email, name) VALUES ('late', 'A2@example.com', 'x')`.execute(h.db);
     const lost: string[] = [];
-    const r = await writeImport(bulkJobOn(libContext(h), { batchSize: 10 }), p.rows, TEST_SETTINGS, { onBatch: (_d, gone) => void lost.push(...gone.map((g) => `${g.line}: ${g.error}`)) });
+    const r = await writeImport(bulkJobOn(libContext(h), { batchSize: 10 }), p.rows, TEST_SETTINGS, {
+      onBatch: (_d, gone) => void lost.push(...gone.map((g) => `${g.line}: ${g.error}`)),
+    });
     expect(r).toEqual({ created: 2, lost: 1, batches: 1 });
     expect(lost).toEqual(['3: nickname a2 or email a2@example.com was taken while importing']);
     const names = (await h.db.selectFrom('users').select('nickname').orderBy('nickname').execute()).map((u) => u.nickname);
     expect(names).toEqual(['a1', 'a3', 'late']);
-    expect(await h.db.selectFrom('audit_log').select('target_nickname').orderBy('target_nickname').execute()).toEqual([{ target_nickname: 'a1' }, { target_nickname: 'a3' }]);
+    expect(await h.db.selectFrom('audit_log').select('target_nickname').orderBy('target_nickname').execute()).toEqual([
+      { target_nickname: 'a1' },
+      { target_nickname: 'a3' },
+    ]);
   });
 
   test('a batch that fails rolls back alone and prints no link for it', async () => {
@@ -126,7 +142,9 @@ describe('writing against the database', () => {
       transformResult: async (args) => args.result,
     });
     await expect(
-      writeImport(bulkJobOn(libContext(h, { db: failing }), { batchSize: 2 }), p.rows, TEST_SETTINGS, { onBatch: (done) => void reported.push(...done.map((d) => d.nickname)) }),
+      writeImport(bulkJobOn(libContext(h, { db: failing }), { batchSize: 2 }), p.rows, TEST_SETTINGS, {
+        onBatch: (done) => void reported.push(...done.map((d) => d.nickname)),
+      }),
     ).rejects.toThrow('boom');
     expect(reported).toEqual(['x1', 'x2']);
     expect((await h.db.selectFrom('users').select('nickname').orderBy('id').execute()).map((u) => u.nickname)).toEqual(['x1', 'x2']);

@@ -29,7 +29,12 @@ const NOW = new Date('2026-03-10T12:00:00Z');
 const at = (iso: string) => libContext(h, { now: () => new Date(iso) });
 const ctx = () => at(NOW.toISOString());
 const invite = (input: Parameters<typeof createInvite>[1] = {}, c = ctx()) => createInvite(c, input, TEST_SETTINGS);
-const newUser = (nickname: string, extra: Record<string, unknown> = {}) => ({ nickname, email: `${nickname}@example.com`, password: 'correct-horse', ...extra });
+const newUser = (nickname: string, extra: Record<string, unknown> = {}) => ({
+  nickname,
+  email: `${nickname}@example.com`,
+  password: 'correct-horse',
+  ...extra,
+});
 const inviteRow = async (id: number) => h.db.selectFrom('invites').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 const userCount = async () => (await h.db.selectFrom('users').select('id').execute()).length;
 
@@ -109,7 +114,14 @@ describe('createInvite', () => {
     expect(JSON.stringify(row)).not.toContain(created.token);
     const audit = await listAudit(h.db);
     expect(audit.map((a) => [a.verb, a.actor, a.reason])).toEqual([['invite', 'root', 'onboarding']]);
-    expect(audit[0].details).toEqual({ inviteId: 1, tokenPrefix: created.token.slice(0, 6), type: 'reusable_date_limited', expiresAt: '2026-04-01', maxUse: 3, email: null });
+    expect(audit[0].details).toEqual({
+      inviteId: 1,
+      tokenPrefix: created.token.slice(0, 6),
+      type: 'reusable_date_limited',
+      expiresAt: '2026-04-01',
+      maxUse: 3,
+      email: null,
+    });
   });
 
   test('an invite for an address that already has an account is a conflict, and nothing is written', async () => {
@@ -157,7 +169,7 @@ describe('listInvites and checkInvite', () => {
 });
 
 describe('revokeInvite', () => {
-  test('by token or by id; unknown ones are exit 3 with Pleroma\'s message; a second revoke changes nothing', async () => {
+  test("by token or by id; unknown ones are exit 3 with Pleroma's message; a second revoke changes nothing", async () => {
     const a = await invite();
     const b = await invite();
     const r1 = await revokeInvite(ctx(), a.token);
@@ -206,14 +218,18 @@ describe('redeemInvite', () => {
     await expect(redeemInvite(ctx(), token, newUser('u3'), TEST_SETTINGS)).rejects.toThrow('this invite has already been used');
   });
 
-  test('a failed registration does not use up the invite (Pleroma\'s does)', async () => {
+  test("a failed registration does not use up the invite (Pleroma's does)", async () => {
     const existing = await invite({ maxUse: 5 });
     await redeemInvite(ctx(), existing.token, newUser('alice'), TEST_SETTINGS);
     const { token, invite: inv } = await invite();
-    await expect(redeemInvite(ctx(), token, newUser('ALICE', { email: 'other@example.com' }), TEST_SETTINGS)).rejects.toThrow(new ConflictError('nickname ALICE is already taken'));
+    await expect(redeemInvite(ctx(), token, newUser('ALICE', { email: 'other@example.com' }), TEST_SETTINGS)).rejects.toThrow(
+      new ConflictError('nickname ALICE is already taken'),
+    );
     await expect(redeemInvite(ctx(), token, newUser('bob', { email: 'not-an-email' }), TEST_SETTINGS)).rejects.toThrow(UsageError);
     await expect(redeemInvite(ctx(), token, newUser('bob', { password: 'short' }), TEST_SETTINGS)).rejects.toThrow(UsageError);
-    await expect(redeemInvite(ctx(), token, newUser('bob', { password: null }), TEST_SETTINGS)).rejects.toThrow(new UsageError('a password is required to register'));
+    await expect(redeemInvite(ctx(), token, newUser('bob', { password: null }), TEST_SETTINGS)).rejects.toThrow(
+      new UsageError('a password is required to register'),
+    );
     expect(await inviteRow(inv.id)).toMatchObject({ uses: 0, used: false });
     await redeemInvite(ctx(), token, newUser('bob'), TEST_SETTINGS);
     expect(await inviteRow(inv.id)).toMatchObject({ uses: 1, used: true });
@@ -233,7 +249,9 @@ describe('redeemInvite', () => {
   test('unknown tokens are exit 3; an invite for an address only registers that address', async () => {
     await expect(redeemInvite(ctx(), 'A'.repeat(43), newUser('alice'), TEST_SETTINGS)).rejects.toThrow(new NotFoundError('unknown invite token'));
     const { token } = await invite({ email: 'Jane@Example.com', name: 'Jane' });
-    await expect(redeemInvite(ctx(), token, newUser('mallory'), TEST_SETTINGS)).rejects.toThrow(new ConflictError('this invite was sent to another email address'));
+    await expect(redeemInvite(ctx(), token, newUser('mallory'), TEST_SETTINGS)).rejects.toThrow(
+      new ConflictError('this invite was sent to another email address'),
+    );
     const created = await redeemInvite(ctx(), token, newUser('jane', { email: 'jane@example.COM' }), TEST_SETTINGS);
     expect(created.user.email).toBe('jane@example.COM');
   });
@@ -255,7 +273,9 @@ describe('redeemInvite', () => {
     try {
       const handles = [h, ...extra];
       const results = await Promise.allSettled(
-        Array.from({ length: 20 }, (_, i) => redeemInvite(libContext(handles[i % handles.length], { now: () => NOW }), token, newUser(`racer${i}`), TEST_SETTINGS)),
+        Array.from({ length: 20 }, (_, i) =>
+          redeemInvite(libContext(handles[i % handles.length], { now: () => NOW }), token, newUser(`racer${i}`), TEST_SETTINGS),
+        ),
       );
       const ok = results.filter((r) => r.status === 'fulfilled');
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -28,7 +28,11 @@ describe('settings', () => {
     expect(transportOptions(byHost)).toMatchObject({ host: 'mail.example', port: 587, secure: false, auth: { user: 'app', pass: 'pw' } });
     expect(loadConfig(env({ SMTP_HOST: 'mail.example', SMTP_PORT: '465' })).smtpServer).toEqual({ host: 'mail.example', port: 465, secure: true });
     expect(loadConfig(env({ SMTP_HOST: 'mail.example', SMTP_SECURE: 'true' })).smtpServer).toEqual({ host: 'mail.example', port: 465, secure: true });
-    expect(loadConfig(env({ SMTP_HOST: 'mail.example', SMTP_PORT: '25', SMTP_SECURE: 'no' })).smtpServer).toEqual({ host: 'mail.example', port: 25, secure: false });
+    expect(loadConfig(env({ SMTP_HOST: 'mail.example', SMTP_PORT: '25', SMTP_SECURE: 'no' })).smtpServer).toEqual({
+      host: 'mail.example',
+      port: 25,
+      secure: false,
+    });
   });
 });
 
@@ -43,7 +47,13 @@ describe('delivery through a real SMTP server', () => {
   test('sendMail delivers text and HTML to the recipient, from MAIL_FROM', async () => {
     const mailer = createMailer({ ...base, smtpUrl: smtp.url })!;
     try {
-      const content = passwordResetMail({ appUrl: APP, url: `${APP}/password_reset/abcdefghijklmnopqrstuvwxyz`, nickname: 'bob', name: 'Bob', expiresAt: null });
+      const content = passwordResetMail({
+        appUrl: APP,
+        url: `${APP}/password_reset/abcdefghijklmnopqrstuvwxyz`,
+        nickname: 'bob',
+        name: 'Bob',
+        expiresAt: null,
+      });
       const sent = await sendMail(mailer, { to: { address: 'bob@example.com', name: 'Bob\r\nBcc: evil@example.com' }, ...content });
       expect(sent.accepted).toEqual(['bob@example.com']);
       const [mail] = await smtp.waitFor(1);
@@ -83,16 +93,29 @@ describe('delivery through a real SMTP server', () => {
   test('SMTP_HOST/SMTP_PORT with SMTP_USER/SMTP_PASSWORD authenticate; a wrong password is a delivery error', async () => {
     const authed = await startSmtp({ auth: { user: 'app', pass: 's3cret' } });
     try {
-      const config = loadConfig(env({ SMTP_HOST: '127.0.0.1', SMTP_PORT: String(authed.port), SMTP_USER: 'app', SMTP_PASSWORD: 's3cret', MAIL_FROM: 'ops@example.com' }));
+      const config = loadConfig(
+        env({ SMTP_HOST: '127.0.0.1', SMTP_PORT: String(authed.port), SMTP_USER: 'app', SMTP_PASSWORD: 's3cret', MAIL_FROM: 'ops@example.com' }),
+      );
       const mailer = createMailer(config)!;
       expect(mailer.describe).toBe(`smtp://127.0.0.1:${authed.port}`);
-      await sendMail(mailer, { to: { address: 'carol@example.com' }, ...invitationMail({ appUrl: APP, url: `${APP}/registration/t`, expiresAt: null, uses: 1 }) });
+      await sendMail(mailer, {
+        to: { address: 'carol@example.com' },
+        ...invitationMail({ appUrl: APP, url: `${APP}/registration/t`, expiresAt: null, uses: 1 }),
+      });
       mailer.close();
       const [mail] = await authed.waitFor(1);
-      expect(mail).toMatchObject({ user: 'app', envelopeTo: ['carol@example.com'], envelopeFrom: 'ops@example.com', subject: 'You are invited to join social.example' });
+      expect(mail).toMatchObject({
+        user: 'app',
+        envelopeTo: ['carol@example.com'],
+        envelopeFrom: 'ops@example.com',
+        subject: 'You are invited to join social.example',
+      });
 
       const wrong = createMailer({ ...config, smtpAuth: { user: 'app', password: 'wrong-one' } })!;
-      const error = await sendMail(wrong, { to: { address: 'carol@example.com' }, ...invitationMail({ appUrl: APP, url: 'x', expiresAt: null, uses: 1 }) }).catch((e: unknown) => e);
+      const error = await sendMail(wrong, {
+        to: { address: 'carol@example.com' },
+        ...invitationMail({ appUrl: APP, url: 'x', expiresAt: null, uses: 1 }),
+      }).catch((e: unknown) => e);
       wrong.close();
       expect(error).toBeInstanceOf(MailDeliveryError);
       expect((error as Error).message).not.toContain('wrong-one');
@@ -106,7 +129,11 @@ describe('delivery through a real SMTP server', () => {
     const mailer = createMailer({ ...base, smtpUrl: smtp.url })!;
     try {
       expect(await sendAccountDeletedNotice(mailer, { nickname: 'ghost', email: null }, { appUrl: APP })).toBeNull();
-      const sent = await sendAccountDeletedNotice(mailer, { nickname: 'bob', email: 'bob@example.com', name: 'Bob' }, { appUrl: APP, restorableUntil: new Date('2026-06-01T00:00:00Z') });
+      const sent = await sendAccountDeletedNotice(
+        mailer,
+        { nickname: 'bob', email: 'bob@example.com', name: 'Bob' },
+        { appUrl: APP, restorableUntil: new Date('2026-06-01T00:00:00Z') },
+      );
       expect(sent?.accepted).toEqual(['bob@example.com']);
       const [mail] = await smtp.waitFor(1);
       expect(mail).toMatchObject({ envelopeTo: ['bob@example.com'], subject: 'Your account on social.example was deleted' });

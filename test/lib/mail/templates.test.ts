@@ -1,11 +1,4 @@
-import {
-  accountDeletedMail,
-  confirmationMail,
-  escapeHtml,
-  invitationMail,
-  passwordResetMail,
-  setPasswordMail,
-} from '../../../lib/mail/templates';
+import { accountDeletedMail, confirmationMail, escapeHtml, invitationMail, passwordResetMail, setPasswordMail } from '../../../lib/mail/templates';
 
 const APP = 'https://social.example';
 

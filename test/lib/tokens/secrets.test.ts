@@ -25,7 +25,12 @@ describe('no raw token is stored anywhere', () => {
     tokens.push((await createConfirmation(ctx(), 'bob', TEST_SETTINGS)).confirmation!.token);
     const inv = await createInvite(ctx(), { maxUse: 3, email: 'jane@example.com', name: 'Jane' }, TEST_SETTINGS);
     tokens.push(inv.token);
-    const reg = await redeemInvite(ctx(), inv.token, { nickname: 'jane', email: 'jane@example.com', password: 'janes-password', confirmed: false }, TEST_SETTINGS);
+    const reg = await redeemInvite(
+      ctx(),
+      inv.token,
+      { nickname: 'jane', email: 'jane@example.com', password: 'janes-password', confirmed: false },
+      TEST_SETTINGS,
+    );
     tokens.push(reg.confirmation!.token);
     const other = await createInvite(ctx(), {}, TEST_SETTINGS);
     tokens.push(other.token);
@@ -37,7 +42,9 @@ describe('no raw token is stored anywhere', () => {
     const columns = await sql<{ table_name: string; column_name: string }>`
       SELECT table_name, column_name FROM information_schema.columns
       WHERE table_schema = 'public' ORDER BY table_name, ordinal_position`.execute(h.db);
-    expect(columns.rows.map((c) => `${c.table_name}.${c.column_name}`)).toEqual(expect.arrayContaining(['invites.token_hash', 'tokens.token_hash', 'audit_log.details']));
+    expect(columns.rows.map((c) => `${c.table_name}.${c.column_name}`)).toEqual(
+      expect.arrayContaining(['invites.token_hash', 'tokens.token_hash', 'audit_log.details']),
+    );
     let cells = 0;
     for (const { table_name, column_name } of columns.rows) {
       const values = await sql<{ v: string | null }>`SELECT ${sql.ref(column_name)}::text AS v FROM ${sql.table(table_name)}`.execute(h.db);

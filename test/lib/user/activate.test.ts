@@ -37,7 +37,9 @@ describe('deactivate / activate', () => {
     expect(await follows()).toEqual(['alice>far@remote.example', 'bob>far@remote.example', 'far@remote.example>alice']);
     expect(await liveTokenKinds(alice)).toEqual(['password_reset']);
     const audit = await listAudit(h.db);
-    expect(audit.map((a) => [a.verb, a.targetNickname, a.reason, a.details])).toEqual([['deactivate', 'alice', 'spam', { active: false, unfollowed: 2, revokedSessions: 3 }]]);
+    expect(audit.map((a) => [a.verb, a.targetNickname, a.reason, a.details])).toEqual([
+      ['deactivate', 'alice', 'spam', { active: false, unfollowed: 2, revokedSessions: 3 }],
+    ]);
   });
 
   test('dry run counts the same and writes nothing', async () => {
@@ -58,7 +60,15 @@ describe('deactivate / activate', () => {
     await deactivateUser(ctx(), 'alice');
     expect(await activateUser(ctx(), 'alice', { dryRun: true })).toMatchObject({ changed: true, dryRun: true });
     expect((await findUser(h.db, 'alice'))?.active).toBe(false);
-    expect(await activateUser(ctx(), 'alice')).toEqual({ id: alice, nickname: 'alice', active: true, changed: true, unfollowed: 0, revokedSessions: 0, dryRun: false });
+    expect(await activateUser(ctx(), 'alice')).toEqual({
+      id: alice,
+      nickname: 'alice',
+      active: true,
+      changed: true,
+      unfollowed: 0,
+      revokedSessions: 0,
+      dryRun: false,
+    });
     expect((await findUser(h.db, 'alice'))?.active).toBe(true);
     expect((await listAudit(h.db, { verb: 'activate' }))[0]).toMatchObject({ targetUserId: alice, details: { active: true } });
     await deactivateUser(ctx(), 'FAR@remote.example');

@@ -14,13 +14,22 @@ const NOW = new Date('2026-03-10T12:00:00Z');
 const ctx = (over = {}) => libContext(h, { now: () => NOW, actor: 'ops', reason: 'ticket 1', ...over });
 const seed = (...users: Partial<NewUserRow>[]) => seedUserRows(h.db, ...users);
 const user = (nickname: string) => h.db.selectFrom('users').selectAll().where('nickname', '=', nickname).executeTakeFirstOrThrow();
-const tokens = (kind = 'email_confirmation') => h.db.selectFrom('tokens').selectAll().where('kind', '=', kind as 'email_confirmation').orderBy('id').execute();
+const tokens = (kind = 'email_confirmation') =>
+  h.db
+    .selectFrom('tokens')
+    .selectAll()
+    .where('kind', '=', kind as 'email_confirmation')
+    .orderBy('id')
+    .execute();
 const audit = () => listAudit(h.db);
 
 describe('confirmUser', () => {
   test('confirms once, then reports there is nothing to do', async () => {
     const [id] = await seed({ nickname: 'alice', confirmed: false });
-    await h.db.insertInto('tokens').values({ kind: 'email_confirmation', token_hash: hashToken('t'), user_id: id, expires_at: null }).execute();
+    await h.db
+      .insertInto('tokens')
+      .values({ kind: 'email_confirmation', token_hash: hashToken('t'), user_id: id, expires_at: null })
+      .execute();
     expect(await confirmUser(ctx(), 'alice')).toMatchObject({ changed: true, wasConfirmed: false, revokedConfirmationTokens: 1 });
     expect((await user('alice')).confirmed).toBe(true);
     expect((await tokens())[0].revoked_at).toEqual(NOW);

@@ -16,7 +16,13 @@ const NOW = new Date('2026-03-10T12:00:00Z');
 const ctx = (over = {}) => libContext(h, { now: () => NOW, actor: 'ops', reason: 'ticket 1', ...over });
 const seed = (...users: Partial<NewUserRow>[]) => seedUserRows(h.db, ...users);
 const user = (nickname: string) => h.db.selectFrom('users').selectAll().where('nickname', '=', nickname).executeTakeFirstOrThrow();
-const tokens = (kind = 'email_confirmation') => h.db.selectFrom('tokens').selectAll().where('kind', '=', kind as 'email_confirmation').orderBy('id').execute();
+const tokens = (kind = 'email_confirmation') =>
+  h.db
+    .selectFrom('tokens')
+    .selectAll()
+    .where('kind', '=', kind as 'email_confirmation')
+    .orderBy('id')
+    .execute();
 const audit = () => listAudit(h.db);
 
 /** N regular users in one statement, plus the kinds bulk verbs must leave alone. */
@@ -34,7 +40,7 @@ async function seedBulk(n: number, confirmed: boolean): Promise<void> {
 describe('confirm_all / unconfirm_all', () => {
   const settings = (batchSize: number) => ({ batchSize, confirmationTtlMs: TEST_SETTINGS.confirmationTtlMs });
 
-  test('confirm_all touches local, active, non-staff, not deleted users only (not Pleroma\'s deactivated ones)', async () => {
+  test("confirm_all touches local, active, non-staff, not deleted users only (not Pleroma's deactivated ones)", async () => {
     await seedBulk(7, false);
     expect(await countBulkConfirm(h.db, 'confirm_all')).toBe(7);
     const asked: number[] = [];
@@ -57,13 +63,19 @@ describe('confirm_all / unconfirm_all', () => {
     await seedBulk(2, false);
     const u1 = await user('u1');
     const admin = await user('admin1');
-    await h.db.insertInto('tokens').values([
-      { kind: 'email_confirmation', token_hash: hashToken('1'), user_id: u1.id, expires_at: null },
-      { kind: 'email_confirmation', token_hash: hashToken('2'), user_id: admin.id, expires_at: null },
-    ]).execute();
+    await h.db
+      .insertInto('tokens')
+      .values([
+        { kind: 'email_confirmation', token_hash: hashToken('1'), user_id: u1.id, expires_at: null },
+        { kind: 'email_confirmation', token_hash: hashToken('2'), user_id: admin.id, expires_at: null },
+      ])
+      .execute();
     const r = await bulkConfirm(ctx(), 'confirm_all', settings(10));
     expect(r.tokensRevoked).toBe(1);
-    expect((await tokens()).map((t) => [t.user_id, t.revoked_at])).toEqual([[u1.id, NOW], [admin.id, null]]);
+    expect((await tokens()).map((t) => [t.user_id, t.revoked_at])).toEqual([
+      [u1.id, NOW],
+      [admin.id, null],
+    ]);
   });
 
   test('unconfirm_all issues one confirmation token per user, stored only as a sha256 hash, with the configured expiry', async () => {
@@ -110,13 +122,26 @@ describe('confirm_all / unconfirm_all', () => {
     // unconfirm_all adds one token INSERT per batch, whatever its size.
     const un = await run(2500, 1000, 'unconfirm_all');
     expect(un).toEqual({ batches: 3, statements: 1 + 1 + 3 * 5 + 1 });
-    expect(await h.db.selectFrom('tokens').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).toEqual({ n: 2500 });
+    expect(
+      await h.db
+        .selectFrom('tokens')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow(),
+    ).toEqual({ n: 2500 });
   });
 
   test('a dry run counts and writes nothing', async () => {
     await seedBulk(4, false);
     const confirm = jest.fn();
-    expect(await bulkConfirm(ctx(), 'confirm_all', settings(2), { dryRun: true, confirm })).toEqual({ verb: 'confirm_all', matched: 4, changed: 0, tokensIssued: 0, tokensRevoked: 0, batches: 0, dryRun: true });
+    expect(await bulkConfirm(ctx(), 'confirm_all', settings(2), { dryRun: true, confirm })).toEqual({
+      verb: 'confirm_all',
+      matched: 4,
+      changed: 0,
+      tokensIssued: 0,
+      tokensRevoked: 0,
+      batches: 0,
+      dryRun: true,
+    });
     expect(confirm).not.toHaveBeenCalled();
     expect(await countBulkConfirm(h.db, 'confirm_all')).toBe(4);
     expect(await audit()).toEqual([]);
@@ -124,7 +149,13 @@ describe('confirm_all / unconfirm_all', () => {
 
   test('a declined confirmation writes nothing', async () => {
     await seedBulk(4, false);
-    await expect(bulkConfirm(ctx(), 'confirm_all', settings(2), { confirm: async () => { throw new UsageError('no'); } })).rejects.toThrow('no');
+    await expect(
+      bulkConfirm(ctx(), 'confirm_all', settings(2), {
+        confirm: async () => {
+          throw new UsageError('no');
+        },
+      }),
+    ).rejects.toThrow('no');
     expect(await countBulkConfirm(h.db, 'confirm_all')).toBe(4);
   });
 
@@ -132,7 +163,9 @@ describe('confirm_all / unconfirm_all', () => {
     await seedBulk(5, false);
     const controller = new AbortController();
     const run = bulkConfirm(ctx(), 'confirm_all', settings(2), { signal: controller.signal, onProgress: () => controller.abort() });
-    await expect(run).rejects.toThrow(new InterruptedError('interrupted: confirmed 2 users in 1 batch; every finished batch is saved, re-run confirm_all to finish the rest'));
+    await expect(run).rejects.toThrow(
+      new InterruptedError('interrupted: confirmed 2 users in 1 batch; every finished batch is saved, re-run confirm_all to finish the rest'),
+    );
     expect(await countBulkConfirm(h.db, 'confirm_all')).toBe(3);
     expect(await audit()).toHaveLength(2);
     expect(await bulkConfirm(ctx(), 'confirm_all', settings(2))).toMatchObject({ matched: 3, changed: 3 });
@@ -140,12 +173,16 @@ describe('confirm_all / unconfirm_all', () => {
 
   test('a batch that fails after others committed is a partial failure (exit 7) naming how many were done', async () => {
     await seedBulk(5, false);
-    await sql`CREATE FUNCTION refuse_u4() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.nickname = 'u4' THEN RAISE EXCEPTION 'u4 is special'; END IF; RETURN NEW; END $$`.execute(h.db);
+    await sql`CREATE FUNCTION refuse_u4() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.nickname = 'u4' THEN RAISE EXCEPTION 'u4 is special'; END IF; RETURN NEW; END $$`.execute(
+      h.db,
+    );
     await sql`CREATE TRIGGER refuse_u4 BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION refuse_u4()`.execute(h.db);
     try {
       const run = bulkConfirm(ctx(), 'confirm_all', settings(2));
       await expect(run).rejects.toThrow(PartialFailureError);
-      await expect(run).rejects.toThrow('confirmed 2 users in 1 batch, then a batch failed and was rolled back: u4 is special; the users done stay done, re-run confirm_all to finish');
+      await expect(run).rejects.toThrow(
+        'confirmed 2 users in 1 batch, then a batch failed and was rolled back: u4 is special; the users done stay done, re-run confirm_all to finish',
+      );
       const { rows } = await sql<{ nickname: string }>`SELECT nickname FROM users WHERE confirmed ORDER BY nickname`.execute(h.db);
       expect(rows.map((x) => x.nickname)).toEqual(['u1', 'u2']);
       expect(await audit()).toHaveLength(2);

@@ -41,8 +41,15 @@ describe('deactivate_all_from_instance', () => {
     expect(result).toEqual({ instance: 'spam.example', deactivated: 2, unfollowed: 2, revokedSessions: 1, batches: 1 });
     const { rows } = await sql<{ nickname: string; active: boolean }>`SELECT nickname, active FROM users ORDER BY id`.execute(h.db);
     expect(rows.map((r) => `${r.nickname}:${r.active}`)).toEqual([
-      'alice:true', 's1@spam.example:false', 'S2@Spam.Example:false', 's3@spam.example:false', 's4@spam.example:true',
-      'c@spam.example.com:true', 'd@notspam.example:true', 'e@sub.spam.example:true', 'o@other.example:true',
+      'alice:true',
+      's1@spam.example:false',
+      'S2@Spam.Example:false',
+      's3@spam.example:false',
+      's4@spam.example:true',
+      'c@spam.example.com:true',
+      'd@notspam.example:true',
+      'e@sub.spam.example:true',
+      'o@other.example:true',
     ]);
     expect(await follows()).toEqual(['alice>c@spam.example.com', 's1@spam.example>o@other.example']);
     const audit = await listAudit(h.db);
@@ -74,7 +81,12 @@ describe('deactivate_all_from_instance', () => {
     await truncateAll(h);
     await seedUsers(h.db, 'u', 25, '@bulk.example');
     const controller = new AbortController();
-    const run = deactivateInstance(ctx(), { instance: 'bulk.example', users: 25 }, { batchSize: 10 }, { signal: controller.signal, onProgress: () => controller.abort() });
+    const run = deactivateInstance(
+      ctx(),
+      { instance: 'bulk.example', users: 25 },
+      { batchSize: 10 },
+      { signal: controller.signal, onProgress: () => controller.abort() },
+    );
     await expect(run).rejects.toThrow(InterruptedError);
     expect((await planDeactivateInstance(h.db, 'bulk.example')).users).toBe(15);
     expect((await deactivateInstance(ctx(), { instance: 'bulk.example', users: 15 }, { batchSize: 10 })).deactivated).toBe(15);

@@ -21,7 +21,7 @@ describe('delete_activities', () => {
     await seedActivities(h.db, await seedUser(h.db, { nickname: 'bob' }), 3);
   });
 
-  test('plans with a count, deletes only that user\'s activities in batches, an audit row per batch', async () => {
+  test("plans with a count, deletes only that user's activities in batches, an audit row per batch", async () => {
     const plan = await planDeleteActivities(ctx(), 'ALICE');
     expect(plan).toEqual({ id: alice, nickname: 'alice', activities: 25 });
     const result = await deleteActivities(ctx(), plan, { batchSize: 10 });
@@ -51,7 +51,12 @@ describe('delete_activities', () => {
 
   test('interrupted: whole batches deleted, a re-run finishes', async () => {
     const controller = new AbortController();
-    const run = deleteActivities(ctx(), { id: alice, nickname: 'alice', activities: 25 }, { batchSize: 10 }, { signal: controller.signal, onProgress: () => controller.abort() });
+    const run = deleteActivities(
+      ctx(),
+      { id: alice, nickname: 'alice', activities: 25 },
+      { batchSize: 10 },
+      { signal: controller.signal, onProgress: () => controller.abort() },
+    );
     await expect(run).rejects.toThrow(new InterruptedError('interrupted after 10 rows in 1 batch; every finished batch is saved, re-run to finish the rest'));
     expect((await tableCounts(h.db)).activities).toBe(18);
     expect(await deleteActivities(ctx(), { id: alice, nickname: 'alice', activities: 15 }, { batchSize: 10 })).toMatchObject({ deleted: 15 });

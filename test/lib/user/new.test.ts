@@ -11,7 +11,16 @@ useOpenTestDatabase((_tdb, handle) => (h = handle));
 describe('planNewUser', () => {
   test('defaults the name to the nickname and confirms admin-made accounts', () => {
     const plan = planNewUser({ nickname: 'alice', email: 'alice@example.com' });
-    expect(plan).toEqual({ nickname: 'alice', email: 'alice@example.com', name: 'alice', bio: '', password: null, admin: false, moderator: false, confirmed: true });
+    expect(plan).toEqual({
+      nickname: 'alice',
+      email: 'alice@example.com',
+      name: 'alice',
+      bio: '',
+      password: null,
+      admin: false,
+      moderator: false,
+      confirmed: true,
+    });
   });
 
   test('takes the nickname from the email local part when none is given', () => {

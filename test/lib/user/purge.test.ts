@@ -45,7 +45,12 @@ describe('rm --purge', () => {
   test('the plan shows the user and the rows per table, and writes nothing', async () => {
     const before = await tableCounts(h.db);
     expect(await planPurgeUser(at(T0), 'alice')).toEqual({
-      id: alice, nickname: 'alice', email: 'alice@example.com', admin: false, active: true, deletedAt: null,
+      id: alice,
+      nickname: 'alice',
+      email: 'alice@example.com',
+      admin: false,
+      active: true,
+      deletedAt: null,
       counts: { users: 1, activities: 25, follows: 3, tokens: 2 },
     });
     expect(await tableCounts(h.db)).toEqual(before);
@@ -83,12 +88,17 @@ describe('rm --purge', () => {
 
   test('interrupted in the batch phase: whole batches, a deleted signed-out account, and a re-run finishes', async () => {
     const controller = new AbortController();
-    const run = purgeUser(at(T0), 'alice', { ...SETTINGS, batchSize: 10 }, {
-      signal: controller.signal,
-      onProgress: (_stage, p) => {
-        if (p.batches === 1) controller.abort();
+    const run = purgeUser(
+      at(T0),
+      'alice',
+      { ...SETTINGS, batchSize: 10 },
+      {
+        signal: controller.signal,
+        onProgress: (_stage, p) => {
+          if (p.batches === 1) controller.abort();
+        },
       },
-    });
+    );
     await expect(run).rejects.toThrow(new InterruptedError('interrupted after 10 rows in 1 batch; every finished batch is saved, re-run to finish the rest'));
     const row = await findUser(h.db, 'alice', { includeDeleted: true });
     expect(row).toMatchObject({ deleted_at: T0, active: false });
@@ -180,12 +190,17 @@ describe('purge_deleted', () => {
     await truncateAll(h);
     await seedUsers(h.db, 'gone', 25, '', { deletedAt: old, active: false });
     const controller = new AbortController();
-    const run = purgeDeleted(at(T0), purgeCutoff(T0, SETTINGS), { batchSize: 10 }, {
-      signal: controller.signal,
-      onProgress: (stage, p) => {
-        if (stage === 'users' && p.batches === 1) controller.abort();
+    const run = purgeDeleted(
+      at(T0),
+      purgeCutoff(T0, SETTINGS),
+      { batchSize: 10 },
+      {
+        signal: controller.signal,
+        onProgress: (stage, p) => {
+          if (stage === 'users' && p.batches === 1) controller.abort();
+        },
       },
-    });
+    );
     await expect(run).rejects.toThrow(InterruptedError);
     expect((await tableCounts(h.db)).users).toBe(15);
     expect((await purgeDeleted(at(T0), purgeCutoff(T0, SETTINGS), { batchSize: 10 })).deleted.users).toBe(15);

@@ -20,7 +20,8 @@ const DAY = 86400e3;
 const at = (ms: number) => libContext(h, { now: () => new Date(NOW.getTime() + ms) });
 const ctx = () => at(0);
 const makeUser = (nickname: string, extra: Record<string, unknown> = {}) => createUserWithPassword(ctx(), nickname, extra);
-const passwordHash = async (id: number) => (await h.db.selectFrom('users').select('password_hash').where('id', '=', id).executeTakeFirstOrThrow()).password_hash;
+const passwordHash = async (id: number) =>
+  (await h.db.selectFrom('users').select('password_hash').where('id', '=', id).executeTakeFirstOrThrow()).password_hash;
 const tokenRows = (userId: number, kind: TokenKind) => tokenRowsOf(h.db, userId, kind);
 async function addSessions(userId: number, n: number) {
   for (let i = 0; i < n; i++) await issueToken(h.db, { kind: i % 2 ? 'refresh' : 'access', userId, now: NOW, ttlMs: DAY });
@@ -30,7 +31,11 @@ describe('password reset links', () => {
   test('reset_password issues a hashed single-use token valid for the configured TTL, for local users only', async () => {
     const { user } = await makeUser('alice');
     const issued = await createPasswordReset(libContext(h, { now: () => NOW, actor: 'root' }), 'ALICE@example.com', TEST_SETTINGS);
-    expect(issued).toMatchObject({ user: { id: user.id, nickname: 'alice' }, url: `http://ctl.test/password_reset/${issued.token}`, expiresAt: new Date(NOW.getTime() + DAY) });
+    expect(issued).toMatchObject({
+      user: { id: user.id, nickname: 'alice' },
+      url: `http://ctl.test/password_reset/${issued.token}`,
+      expiresAt: new Date(NOW.getTime() + DAY),
+    });
     const rows = await tokenRows(user.id, 'password_reset');
     expect(rows).toHaveLength(1);
     expect(rows[0].token_hash).toBe(hashToken(issued.token));
@@ -63,7 +68,9 @@ describe('password reset links', () => {
 
     expect(await checkPasswordResetToken(h.db, first.token, NOW)).toEqual({ status: 'used', nickname: 'alice' });
     expect(await checkPasswordResetToken(h.db, second.token, NOW)).toEqual({ status: 'used', nickname: 'alice' });
-    await expect(resetPasswordWithToken(ctx(), first.token, 'another-pass', TEST_SETTINGS)).rejects.toThrow(new ConflictError('this password reset link was already used'));
+    await expect(resetPasswordWithToken(ctx(), first.token, 'another-pass', TEST_SETTINGS)).rejects.toThrow(
+      new ConflictError('this password reset link was already used'),
+    );
     await expect(resetPasswordWithToken(ctx(), second.token, 'another-pass', TEST_SETTINGS)).rejects.toThrow(ConflictError);
     expect(await verifyPassword('brand-new-pass', await passwordHash(user.id))).toBe(true);
     const audit = (await listAudit(h.db, { verb: 'password_reset' }))[0];
@@ -76,7 +83,9 @@ describe('password reset links', () => {
     const { token } = await createPasswordReset(ctx(), 'alice', { ...TEST_SETTINGS, passwordResetTtlMs: 3600e3 });
     expect((await checkPasswordResetToken(h.db, token, new Date(NOW.getTime() + 3600e3 - 1))).status).toBe('valid');
     expect((await checkPasswordResetToken(h.db, token, new Date(NOW.getTime() + 3600e3))).status).toBe('expired');
-    await expect(resetPasswordWithToken(at(3600e3), token, 'brand-new-pass', TEST_SETTINGS)).rejects.toThrow(new ConflictError('this password reset link has expired'));
+    await expect(resetPasswordWithToken(at(3600e3), token, 'brand-new-pass', TEST_SETTINGS)).rejects.toThrow(
+      new ConflictError('this password reset link has expired'),
+    );
   });
 
   test('a bad password is a usage error and leaves the link usable; unknown tokens are exit 3', async () => {
@@ -84,7 +93,9 @@ describe('password reset links', () => {
     const { token } = await createPasswordReset(ctx(), 'alice', TEST_SETTINGS);
     await expect(resetPasswordWithToken(ctx(), token, 'short', TEST_SETTINGS)).rejects.toThrow(UsageError);
     expect((await checkPasswordResetToken(h.db, token, NOW)).status).toBe('valid');
-    await expect(resetPasswordWithToken(ctx(), 'A'.repeat(43), 'brand-new-pass', TEST_SETTINGS)).rejects.toThrow(new NotFoundError('unknown password reset token'));
+    await expect(resetPasswordWithToken(ctx(), 'A'.repeat(43), 'brand-new-pass', TEST_SETTINGS)).rejects.toThrow(
+      new NotFoundError('unknown password reset token'),
+    );
     await expect(resetPasswordWithToken(ctx(), 'short', 'brand-new-pass', TEST_SETTINGS)).rejects.toThrow(NotFoundError);
     expect(await checkPasswordResetToken(h.db, '', NOW)).toEqual({ status: 'unknown' });
     expect(await verifyPassword('old-password', await passwordHash(user.id))).toBe(true);
@@ -132,7 +143,12 @@ describe('password reset links', () => {
     const { user } = await makeUser('alice');
     await addSessions(user.id, 2);
     const { token } = await createPasswordReset(ctx(), 'alice', TEST_SETTINGS);
-    expect(await setPassword(ctx(), 'alice', 'admin-chosen-pass', TEST_SETTINGS)).toEqual({ userId: user.id, nickname: 'alice', sessionsRevoked: 2, resetLinksRevoked: 1 });
+    expect(await setPassword(ctx(), 'alice', 'admin-chosen-pass', TEST_SETTINGS)).toEqual({
+      userId: user.id,
+      nickname: 'alice',
+      sessionsRevoked: 2,
+      resetLinksRevoked: 1,
+    });
     expect(await verifyPassword('admin-chosen-pass', await passwordHash(user.id))).toBe(true);
     expect((await checkPasswordResetToken(h.db, token, NOW)).status).toBe('used');
     await expect(setPassword(ctx(), 'alice', 'short', TEST_SETTINGS)).rejects.toThrow(UsageError);

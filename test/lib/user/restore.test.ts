@@ -80,7 +80,9 @@ describe('restore', () => {
     await softDeleteUser(at(T0), 'alice', SETTINGS);
     if (tdb.backend === 'pglite') {
       // One connection, so the lock holder can only be this very session: it does not block itself.
-      await expect(withBulkLock(h.db, 'purge_deleted', (conn) => restoreUser({ ...at(T0), db: conn }, 'alice', SETTINGS))).resolves.toMatchObject({ changed: true });
+      await expect(withBulkLock(h.db, 'purge_deleted', (conn) => restoreUser({ ...at(T0), db: conn }, 'alice', SETTINGS))).resolves.toMatchObject({
+        changed: true,
+      });
       return;
     }
     const other = await tdb.open();
@@ -88,7 +90,9 @@ describe('restore', () => {
       let release!: () => void;
       const held = withBulkLock(other.db, 'purge_deleted', () => new Promise<void>((r) => (release = r)));
       await new Promise((r) => setTimeout(r, 100));
-      await expect(restoreUser(at(T0), 'alice', SETTINGS)).rejects.toThrow(new ConflictError('cannot restore alice while purge_deleted is running: try again when it has finished'));
+      await expect(restoreUser(at(T0), 'alice', SETTINGS)).rejects.toThrow(
+        new ConflictError('cannot restore alice while purge_deleted is running: try again when it has finished'),
+      );
       release();
       await held;
       await expect(restoreUser(at(T0), 'alice', SETTINGS)).resolves.toMatchObject({ changed: true });

@@ -34,14 +34,29 @@ describe('soft delete (rm)', () => {
 
   test('marks deleted and deactivated, revokes every live token, keeps the data, writes one audit row', async () => {
     const result = await softDeleteUser(at(T0), 'ALICE@example.com', SETTINGS);
-    expect(result).toEqual({ id: alice, nickname: 'alice', changed: true, deletedAt: T0, restorableUntil: new Date(T0.getTime() + 90 * DAY), revokedTokens: 5, dryRun: false });
+    expect(result).toEqual({
+      id: alice,
+      nickname: 'alice',
+      changed: true,
+      deletedAt: T0,
+      restorableUntil: new Date(T0.getTime() + 90 * DAY),
+      revokedTokens: 5,
+      dryRun: false,
+    });
     const row = await h.db.selectFrom('users').selectAll().where('id', '=', alice).executeTakeFirstOrThrow();
     expect(row).toMatchObject({ deleted_at: T0, active: false, updated_at: T0 });
     expect(await liveTokens(alice)).toBe(0);
     expect(await tableCounts(h.db)).toMatchObject({ users: 2, activities: 3, tokens: 6 });
     const audit = await listAudit(h.db);
     expect(audit).toHaveLength(1);
-    expect(audit[0]).toMatchObject({ verb: 'rm', actor: 'root', reason: 'gdpr request', targetUserId: alice, targetNickname: 'alice', details: { soft: true, wasActive: true, revokedTokens: 5 } });
+    expect(audit[0]).toMatchObject({
+      verb: 'rm',
+      actor: 'root',
+      reason: 'gdpr request',
+      targetUserId: alice,
+      targetNickname: 'alice',
+      details: { soft: true, wasActive: true, revokedTokens: 5 },
+    });
   });
 
   test('the account disappears from list and lookups, but not from lookups that include deleted ones', async () => {

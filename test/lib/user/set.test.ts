@@ -15,12 +15,20 @@ const NOW = new Date('2026-03-10T12:00:00Z');
 const ctx = (over = {}) => libContext(h, { now: () => NOW, actor: 'ops', reason: 'ticket 1', ...over });
 const seed = (...users: Partial<NewUserRow>[]) => seedUserRows(h.db, ...users);
 const user = (nickname: string) => h.db.selectFrom('users').selectAll().where('nickname', '=', nickname).executeTakeFirstOrThrow();
-const tokens = (kind = 'email_confirmation') => h.db.selectFrom('tokens').selectAll().where('kind', '=', kind as 'email_confirmation').orderBy('id').execute();
+const tokens = (kind = 'email_confirmation') =>
+  h.db
+    .selectFrom('tokens')
+    .selectAll()
+    .where('kind', '=', kind as 'email_confirmation')
+    .orderBy('id')
+    .execute();
 const audit = () => listAudit(h.db);
 
 describe('setUser', () => {
   test('no change asked for is exit 2, before the user is even looked up', async () => {
-    await expect(setUser(ctx(), 'nobody', {}, TEST_SETTINGS)).rejects.toThrow(new UsageError('nothing to change: pass at least one of --[no-]admin, --[no-]confirmed, --[no-]locked, --[no-]moderator, --email, --name, --bio'));
+    await expect(setUser(ctx(), 'nobody', {}, TEST_SETTINGS)).rejects.toThrow(
+      new UsageError('nothing to change: pass at least one of --[no-]admin, --[no-]confirmed, --[no-]locked, --[no-]moderator, --email, --name, --bio'),
+    );
     await expect(setUser(ctx(), 'nobody', { name: '  ' }, TEST_SETTINGS)).rejects.toThrow('the name cannot be empty');
     await expect(setUser(ctx(), 'nobody', { email: 'nope' }, TEST_SETTINGS)).rejects.toThrow('invalid email "nope"');
   });
@@ -100,7 +108,10 @@ describe('setUser', () => {
 
   test('--no-confirmed replaces pending confirmation links with a fresh one stored only as its hash', async () => {
     const [id] = await seed({ nickname: 'alice', confirmed: true });
-    await h.db.insertInto('tokens').values({ kind: 'email_confirmation', token_hash: hashToken('old'), user_id: id, expires_at: null }).execute();
+    await h.db
+      .insertInto('tokens')
+      .values({ kind: 'email_confirmation', token_hash: hashToken('old'), user_id: id, expires_at: null })
+      .execute();
     const r = await setUser(ctx(), 'alice', { confirmed: false }, TEST_SETTINGS);
     expect(r.changed).toBe(true);
     expect(r.revokedConfirmationTokens).toBe(1);
@@ -109,7 +120,12 @@ describe('setUser', () => {
     const rows = await tokens();
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatchObject({ token_hash: hashToken('old'), revoked_at: NOW });
-    expect(rows[1]).toMatchObject({ token_hash: hashToken(token), user_id: id, revoked_at: null, expires_at: new Date(NOW.getTime() + TEST_SETTINGS.confirmationTtlMs) });
+    expect(rows[1]).toMatchObject({
+      token_hash: hashToken(token),
+      user_id: id,
+      revoked_at: null,
+      expires_at: new Date(NOW.getTime() + TEST_SETTINGS.confirmationTtlMs),
+    });
     expect((await user('alice')).confirmed).toBe(false);
     const [entry] = await audit();
     expect(JSON.stringify(entry)).not.toContain(token);
@@ -123,10 +139,13 @@ describe('setUser', () => {
 
   test('--confirmed clears pending confirmation links', async () => {
     const [id] = await seed({ nickname: 'alice', confirmed: false });
-    await h.db.insertInto('tokens').values([
-      { kind: 'email_confirmation', token_hash: hashToken('a'), user_id: id, expires_at: null },
-      { kind: 'password_reset', token_hash: hashToken('b'), user_id: id, expires_at: null },
-    ]).execute();
+    await h.db
+      .insertInto('tokens')
+      .values([
+        { kind: 'email_confirmation', token_hash: hashToken('a'), user_id: id, expires_at: null },
+        { kind: 'password_reset', token_hash: hashToken('b'), user_id: id, expires_at: null },
+      ])
+      .execute();
     const r = await setUser(ctx(), 'alice', { confirmed: true }, TEST_SETTINGS);
     expect(r).toMatchObject({ changed: true, revokedConfirmationTokens: 1, confirmation: null });
     expect((await tokens())[0].revoked_at).toEqual(NOW);
@@ -135,7 +154,9 @@ describe('setUser', () => {
 
   test('email: validated, unique case-insensitively (exit 4), changed otherwise', async () => {
     await seed({ nickname: 'alice', email: 'alice@example.com' }, { nickname: 'bob', email: 'bob@example.com' });
-    await expect(setUser(ctx(), 'alice', { email: 'BOB@example.com' }, TEST_SETTINGS)).rejects.toThrow(new ConflictError('email BOB@example.com is already taken'));
+    await expect(setUser(ctx(), 'alice', { email: 'BOB@example.com' }, TEST_SETTINGS)).rejects.toThrow(
+      new ConflictError('email BOB@example.com is already taken'),
+    );
     const r = await setUser(ctx(), 'alice', { email: 'Alice@New.example' }, TEST_SETTINGS);
     expect(r.user.email).toBe('Alice@New.example');
     expect((await user('alice')).email).toBe('Alice@New.example');

@@ -28,9 +28,21 @@ describe('sign_out', () => {
   });
 
   test('revokes every session token of the user, by kind, and nothing else', async () => {
-    expect(await signOutUser(ctx(), 'alice', { dryRun: true })).toEqual({ id: alice, nickname: 'alice', revoked: { access: 2, refresh: 1, authorization: 0 }, total: 3, dryRun: true });
+    expect(await signOutUser(ctx(), 'alice', { dryRun: true })).toEqual({
+      id: alice,
+      nickname: 'alice',
+      revoked: { access: 2, refresh: 1, authorization: 0 },
+      total: 3,
+      dryRun: true,
+    });
     expect(await liveTokenKinds(alice)).toEqual(['access', 'access', 'password_reset', 'refresh']);
-    expect(await signOutUser(ctx(), 'alice')).toEqual({ id: alice, nickname: 'alice', revoked: { access: 2, refresh: 1, authorization: 0 }, total: 3, dryRun: false });
+    expect(await signOutUser(ctx(), 'alice')).toEqual({
+      id: alice,
+      nickname: 'alice',
+      revoked: { access: 2, refresh: 1, authorization: 0 },
+      total: 3,
+      dryRun: false,
+    });
     expect(await liveTokenKinds(alice)).toEqual(['password_reset']);
     expect(await liveTokenKinds(bob)).toEqual(['access']);
     const audit = await listAudit(h.db);

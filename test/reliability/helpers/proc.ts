@@ -29,7 +29,10 @@ export function startCtl(
 ): LiveCtl {
   const started = Date.now();
   const child = opts.tty
-    ? spawn('script', ['-qfec', [process.execPath, CTL, ...args].map(shellQuote).join(' '), '/dev/null'], { env: ctlEnv(db, opts.env), stdio: ['pipe', 'pipe', 'pipe'] })
+    ? spawn('script', ['-qfec', [process.execPath, CTL, ...args].map(shellQuote).join(' '), '/dev/null'], {
+        env: ctlEnv(db, opts.env),
+        stdio: ['pipe', 'pipe', 'pipe'],
+      })
     : spawn(process.execPath, [CTL, ...args], { env: ctlEnv(db, opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

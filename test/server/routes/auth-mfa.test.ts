@@ -75,7 +75,10 @@ describe('login with MFA on', () => {
     await enrol();
     for (let i = 0; i < 7; i++) {
       const res = await login({ login: 'alice', password: 'correct-horse' });
-      expect([res.statusCode, res.json()]).toEqual([401, { error: 'Unauthorized', message: 'A two-factor authentication code is required', mfaRequired: true }]);
+      expect([res.statusCode, res.json()]).toEqual([
+        401,
+        { error: 'Unauthorized', message: 'A two-factor authentication code is required', mfaRequired: true },
+      ]);
     }
   });
 
@@ -105,7 +108,9 @@ describe('login with MFA on', () => {
     expect((await login({ login: 'alice', password: 'correct-horse', totp: typed })).statusCode).toBe(200);
     expect((await login({ login: 'alice', password: 'correct-horse', totp: backupCodes[3] })).statusCode).toBe(401);
     expect((await login({ login: 'alice', password: 'correct-horse', totp: backupCodes[4] })).statusCode).toBe(200);
-    await server.withDb(async (db) => expect((await db.selectFrom('users').select('mfa_backup_codes').executeTakeFirstOrThrow()).mfa_backup_codes).toHaveLength(8));
+    await server.withDb(async (db) =>
+      expect((await db.selectFrom('users').select('mfa_backup_codes').executeTakeFirstOrThrow()).mfa_backup_codes).toHaveLength(8),
+    );
   });
 
   test('wrong codes count as failed logins', async () => {
@@ -114,7 +119,7 @@ describe('login with MFA on', () => {
     expect((await login({ login: 'alice', password: 'correct-horse', totp: '000002' })).statusCode).toBe(429);
   });
 
-  test('reset_mfa (the CLI verb\'s lib function) lets a locked-out user back in with the password alone', async () => {
+  test("reset_mfa (the CLI verb's lib function) lets a locked-out user back in with the password alone", async () => {
     await enrol();
     expect((await login({ login: 'alice', password: 'correct-horse' })).json().mfaRequired).toBe(true);
     await server.withDb((_db, ctx) => resetMfa(ctx, 'alice'));
@@ -131,8 +136,12 @@ describe('disable and regenerate', () => {
     const res = await post('/api/auth/2fa/disable', token, { token: totpCode(secret, server.clock) });
     expect([res.statusCode, res.json()]).toEqual([200, { message: 'Two-factor authentication disabled', twoFactorEnabled: false }]);
     await server.withDb(async (db) => {
-      expect(await db.selectFrom('users').select(['mfa_enabled', 'mfa_totp_secret', 'mfa_backup_codes', 'mfa_last_step']).executeTakeFirstOrThrow())
-        .toEqual({ mfa_enabled: false, mfa_totp_secret: null, mfa_backup_codes: [], mfa_last_step: null });
+      expect(await db.selectFrom('users').select(['mfa_enabled', 'mfa_totp_secret', 'mfa_backup_codes', 'mfa_last_step']).executeTakeFirstOrThrow()).toEqual({
+        mfa_enabled: false,
+        mfa_totp_secret: null,
+        mfa_backup_codes: [],
+        mfa_last_step: null,
+      });
     });
     expect((await login({ login: 'alice', password: 'correct-horse' })).statusCode).toBe(200);
     expect((await post('/api/auth/2fa/disable', token, { token: '123456' })).statusCode).toBe(409);

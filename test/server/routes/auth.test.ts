@@ -172,7 +172,11 @@ describe('POST /api/auth/register', () => {
     await control.restart({ CTL_REGISTRATIONS_OPEN: 'yes' });
     const res = await server.app.inject({ method: 'POST', url: '/api/auth/register', payload: body });
     expect(res.statusCode).toBe(201);
-    expect(res.json()).toMatchObject({ message: 'User registered', emailVerificationRequired: false, user: { username: 'dana', name: 'Dana D.', emailVerified: true } });
+    expect(res.json()).toMatchObject({
+      message: 'User registered',
+      emailVerificationRequired: false,
+      user: { username: 'dana', name: 'Dana D.', emailVerified: true },
+    });
     await server.withDb(async (db) => {
       const audit = await db.selectFrom('audit_log').select(['verb', 'actor', 'target_nickname']).execute();
       expect(audit).toEqual([{ verb: 'new', actor: 'app', target_nickname: 'dana' }]);
@@ -217,10 +221,18 @@ describe('POST /api/auth/register', () => {
     const invite = await server.withDb((_db, ctx) => createInvite(ctx, { maxUse: 1 }, { appUrl: 'http://ctl.test' }));
     const res = await server.app.inject({ method: 'POST', url: '/api/auth/register', payload: { ...body, inviteToken: invite.token } });
     expect(res.statusCode).toBe(201);
-    const again = await server.app.inject({ method: 'POST', url: '/api/auth/register', payload: { ...body, username: 'eve', email: 'eve@example.com', inviteToken: invite.token } });
+    const again = await server.app.inject({
+      method: 'POST',
+      url: '/api/auth/register',
+      payload: { ...body, username: 'eve', email: 'eve@example.com', inviteToken: invite.token },
+    });
     expect(again.statusCode).toBe(409);
     expect(again.json()).toEqual({ error: 'Conflict', message: 'this invite has already been used' });
-    const unknown = await server.app.inject({ method: 'POST', url: '/api/auth/register', payload: { ...body, username: 'eve', email: 'eve@example.com', inviteToken: 'B'.repeat(43) } });
+    const unknown = await server.app.inject({
+      method: 'POST',
+      url: '/api/auth/register',
+      payload: { ...body, username: 'eve', email: 'eve@example.com', inviteToken: 'B'.repeat(43) },
+    });
     expect(unknown.statusCode).toBe(404);
     await server.withDb(async (db) => {
       expect((await db.selectFrom('users').select('nickname').execute()).map((u) => u.nickname)).toEqual(['dana']);
@@ -256,12 +268,21 @@ describe('POST /api/auth/password_reset', () => {
     const expired = await resetToken(id, 1000);
     server.clock = new Date(server.clock.getTime() + 2000);
     const late = await server.app.inject({ method: 'POST', url: '/api/auth/password_reset', payload: { token: expired, password: 'brand-new-pass' } });
-    expect([late.statusCode, late.json()]).toEqual([400, { error: 'Invalid or expired password reset token', message: 'this password reset link has expired' }]);
-    const unknown = await server.app.inject({ method: 'POST', url: '/api/auth/password_reset', payload: { token: 'C'.repeat(43), password: 'brand-new-pass' } });
+    expect([late.statusCode, late.json()]).toEqual([
+      400,
+      { error: 'Invalid or expired password reset token', message: 'this password reset link has expired' },
+    ]);
+    const unknown = await server.app.inject({
+      method: 'POST',
+      url: '/api/auth/password_reset',
+      payload: { token: 'C'.repeat(43), password: 'brand-new-pass' },
+    });
     expect([unknown.statusCode, unknown.json()]).toEqual([400, { error: 'Invalid or expired password reset token', message: 'unknown password reset token' }]);
     const token = await resetToken(id);
     const weak = await server.app.inject({ method: 'POST', url: '/api/auth/password_reset', payload: { token, password: 'short' } });
     expect([weak.statusCode, weak.json()]).toEqual([400, { error: 'Bad Request', message: 'the password is too short: at least 8 characters' }]);
-    expect((await server.app.inject({ method: 'POST', url: '/api/auth/password_reset', payload: { token, password: 'long-enough-now' } })).statusCode).toBe(200);
+    expect((await server.app.inject({ method: 'POST', url: '/api/auth/password_reset', payload: { token, password: 'long-enough-now' } })).statusCode).toBe(
+      200,
+    );
   });
 });

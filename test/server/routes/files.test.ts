@@ -18,7 +18,10 @@ describe('POST /api/files/images/avatar', () => {
   function multipart(content: Buffer, opts: { field?: string; type?: string; filename?: string } = {}) {
     const boundary = '----ctltestboundary';
     const head = `--${boundary}\r\nContent-Disposition: form-data; name="${opts.field ?? 'file'}"; filename="${opts.filename ?? 'avatar.png'}"\r\nContent-Type: ${opts.type ?? 'image/png'}\r\n\r\n`;
-    return { payload: Buffer.concat([Buffer.from(head), content, Buffer.from(`\r\n--${boundary}--\r\n`)]), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+    return {
+      payload: Buffer.concat([Buffer.from(head), content, Buffer.from(`\r\n--${boundary}--\r\n`)]),
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    };
   }
 
   const upload = (token: string, content: Buffer, opts = {}) => {

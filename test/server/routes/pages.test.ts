@@ -22,7 +22,9 @@ test('pages are HTML with a strict CSP, no referrer (the URL holds the token) an
 });
 
 test('what a person typed or an admin wrote is escaped', async () => {
-  const invite = await server.withDb((_db, ctx) => createInvite(ctx, { email: 'eve@example.com', name: '<script>alert(1)</script>' }, { appUrl: 'http://ctl.test' }));
+  const invite = await server.withDb((_db, ctx) =>
+    createInvite(ctx, { email: 'eve@example.com', name: '<script>alert(1)</script>' }, { appUrl: 'http://ctl.test' }),
+  );
   const res = await server.app.inject({ method: 'GET', url: `/registration/${invite.token}` });
   expect(res.statusCode).toBe(200);
   expect(res.body).toContain('value="&lt;script&gt;alert(1)&lt;/script&gt;"');
@@ -35,7 +37,11 @@ test('what a person typed or an admin wrote is escaped', async () => {
     ...form({ username: 'eve', email: 'mallory@example.com', name: '"><b>x', password: 'eves-password', confirm_password: 'eves-password' }),
   });
   expect(post.statusCode).toBe(201);
-  await server.withDb(async (db) => expect(await db.selectFrom('users').select(['nickname', 'email', 'name']).execute()).toEqual([{ nickname: 'eve', email: 'eve@example.com', name: '"><b>x' }]));
+  await server.withDb(async (db) =>
+    expect(await db.selectFrom('users').select(['nickname', 'email', 'name']).execute()).toEqual([
+      { nickname: 'eve', email: 'eve@example.com', name: '"><b>x' },
+    ]),
+  );
 });
 
 test('a registration that fails (taken name) keeps the invite and the typed values', async () => {
@@ -55,10 +61,18 @@ test('a registration that fails (taken name) keeps the invite and the typed valu
 test('POST /password_reset/<token> with a used token is the dead-link page, and nothing changes', async () => {
   const id = await addUser(server, { nickname: 'alice' });
   const { token } = await server.withDb((db) => issueToken(db, { kind: 'password_reset', userId: id, now: server.clock, ttlMs: 3600e3 }));
-  const ok = await server.app.inject({ method: 'POST', url: `/password_reset/${token}`, ...form({ password: 'first-new-pass', confirm_password: 'first-new-pass' }) });
+  const ok = await server.app.inject({
+    method: 'POST',
+    url: `/password_reset/${token}`,
+    ...form({ password: 'first-new-pass', confirm_password: 'first-new-pass' }),
+  });
   expect(ok.statusCode).toBe(200);
   expect(ok.body).toContain('Your password has been set. You can now log in as alice.');
-  const again = await server.app.inject({ method: 'POST', url: `/password_reset/${token}`, ...form({ password: 'second-new-pass', confirm_password: 'second-new-pass' }) });
+  const again = await server.app.inject({
+    method: 'POST',
+    url: `/password_reset/${token}`,
+    ...form({ password: 'second-new-pass', confirm_password: 'second-new-pass' }),
+  });
   expect(again.statusCode).toBe(410);
   expect((await server.app.inject({ method: 'POST', url: '/api/auth/login', payload: { login: 'alice', password: 'first-new-pass' } })).statusCode).toBe(200);
 });

@@ -15,7 +15,7 @@ const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, token?: st
 describe('GET /api/user and POST /api/user/plugins', () => {
   beforeEach(() => control.restart());
 
-  test('the user as LibreChat\'s TUser', async () => {
+  test("the user as LibreChat's TUser", async () => {
     const { id, token } = await signedIn('alice', { name: 'Alice A.', admin: true });
     const res = await call('GET', '/api/user', token);
     expect(res.statusCode).toBe(200);
@@ -104,7 +104,9 @@ describe('DELETE /api/user/delete', () => {
     const res = await call('DELETE', '/api/user/delete', token);
     expect(res.statusCode).toBe(403);
     expect(res.json()).toEqual({ error: 'Forbidden', message: 'Account deletion is disabled' });
-    await server.withDb(async (db) => expect((await db.selectFrom('users').select('deleted_at').where('id', '=', id).executeTakeFirstOrThrow()).deleted_at).toBeNull());
+    await server.withDb(async (db) =>
+      expect((await db.selectFrom('users').select('deleted_at').where('id', '=', id).executeTakeFirstOrThrow()).deleted_at).toBeNull(),
+    );
   });
 });
 
@@ -121,19 +123,25 @@ describe('email verification', () => {
     const res = await call('POST', '/api/user/verify', undefined, { userId: String(id), token });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ message: 'Email verified successfully' });
-    await server.withDb(async (db) => expect((await db.selectFrom('users').select('confirmed').where('id', '=', id).executeTakeFirstOrThrow()).confirmed).toBe(true));
+    await server.withDb(async (db) =>
+      expect((await db.selectFrom('users').select('confirmed').where('id', '=', id).executeTakeFirstOrThrow()).confirmed).toBe(true),
+    );
     const again = await call('POST', '/api/user/verify', undefined, { userId: String(id), token });
     expect(again.statusCode).toBe(400);
     expect(again.json()).toEqual({ error: 'Invalid or expired verification token' });
   });
 
-  test('another user\'s id, an expired token or an unknown one: 400 and nothing confirmed', async () => {
+  test("another user's id, an expired token or an unknown one: 400 and nothing confirmed", async () => {
     const id = await addUser(server, { nickname: 'carol', confirmed: false });
     const other = await addUser(server, { nickname: 'dave', confirmed: false });
     const token = await confirmationToken(id);
     const expired = await confirmationToken(id, 1000);
     server.clock = new Date(server.clock.getTime() + 2000);
-    for (const body of [{ userId: String(other), token }, { userId: String(id), token: expired }, { userId: String(id), token: 'E'.repeat(43) }]) {
+    for (const body of [
+      { userId: String(other), token },
+      { userId: String(id), token: expired },
+      { userId: String(id), token: 'E'.repeat(43) },
+    ]) {
       const res = await call('POST', '/api/user/verify', undefined, body);
       expect([res.statusCode, res.json()]).toEqual([400, { error: 'Invalid or expired verification token' }]);
     }
@@ -189,7 +197,12 @@ describe('terms, settings, balance', () => {
     expect(put.json()).toEqual({ theme: 'dark', language: 'fr', notifications: { email: false } });
     expect((await call('PUT', '/api/user/settings', token, { theme: 'light' })).json()).toEqual({ theme: 'light' });
     expect((await call('GET', '/api/user/settings', token)).json()).toEqual({ theme: 'light' });
-    const bad = await server.app.inject({ method: 'PUT', url: '/api/user/settings', headers: { ...bearer(token), 'content-type': 'application/json' }, payload: '["dark"]' });
+    const bad = await server.app.inject({
+      method: 'PUT',
+      url: '/api/user/settings',
+      headers: { ...bearer(token), 'content-type': 'application/json' },
+      payload: '["dark"]',
+    });
     expect([bad.statusCode, bad.json()]).toEqual([400, { error: 'Bad Request', message: 'body must be object' }]);
     const huge = await call('PUT', '/api/user/settings', token, { blob: 'x'.repeat(20000) });
     expect([huge.statusCode, huge.json().message]).toEqual([400, 'settings are too large: at most 16384 bytes of JSON']);

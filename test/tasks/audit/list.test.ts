@@ -26,8 +26,14 @@ describe('ctl audit list', () => {
     ]);
     expect(lines[1]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ {2}/);
     const byUser = await ctl(['audit', 'list', '--user', 'ALICE@example.com', '--format', 'ndjson']);
-    const rows = byUser.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(rows.map((r) => [r.actor, r.verb, r.targetNickname, r.reason])).toEqual([['root', 'tag', 'alice', 'ticket 1'], ['tester', 'set', 'alice', 'abuse']]);
+    const rows = byUser.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(rows.map((r) => [r.actor, r.verb, r.targetNickname, r.reason])).toEqual([
+      ['root', 'tag', 'alice', 'ticket 1'],
+      ['tester', 'set', 'alice', 'abuse'],
+    ]);
     expect(Object.keys(rows[0])).toEqual(['id', 'at', 'actor', 'verb', 'targetUserId', 'targetNickname', 'reason', 'details']);
     const byVerb = await ctl(['audit', 'list', '--verb', 'tag', '--limit', '1', '--json']);
     expect(JSON.parse(byVerb.stdout).map((r: { targetNickname: string }) => r.targetNickname)).toEqual(['bob']);
@@ -42,7 +48,10 @@ describe('ctl audit list', () => {
   });
 
   test.each([
-    [['audit', 'list', '--since', '2019-02-30'], 'invalid date "2019-02-30" for --since: expected YYYY-MM-DD, an ISO timestamp or a duration like 7d, 12h or 2w\n'],
+    [
+      ['audit', 'list', '--since', '2019-02-30'],
+      'invalid date "2019-02-30" for --since: expected YYYY-MM-DD, an ISO timestamp or a duration like 7d, 12h or 2w\n',
+    ],
     [['audit', 'list', '--limit', '0'], '--limit must be a positive whole number, got 0\n'],
     [['audit', 'show'], /^Invalid values:/],
   ])('%j is exit 2', async (args, stderr) => {

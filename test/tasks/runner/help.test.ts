@@ -19,7 +19,17 @@ describe('--help of every verb', () => {
   });
 
   test('every verb of this part has usage and an example', async () => {
-    for (const args of [['user', 'set'], ['user', 'tag'], ['user', 'untag'], ['user', 'confirm'], ['user', 'confirm_all'], ['user', 'unconfirm_all'], ['user', 'reset_mfa'], ['user', 'count'], ['audit', 'list']]) {
+    for (const args of [
+      ['user', 'set'],
+      ['user', 'tag'],
+      ['user', 'untag'],
+      ['user', 'confirm'],
+      ['user', 'confirm_all'],
+      ['user', 'unconfirm_all'],
+      ['user', 'reset_mfa'],
+      ['user', 'count'],
+      ['audit', 'list'],
+    ]) {
       const r = await run(null, [...args, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(args[0] === 'audit' ? 'ctl audit <action>' : `ctl ${args.join(' ')}`);

@@ -18,13 +18,31 @@ async function endedStdin(): Promise<PassThrough> {
 test('after stdin ended, the answer is read from the terminal, which is closed again', async () => {
   const terminal = new PassThrough();
   terminal.end('y\n');
-  const io: Io = { stdin: await endedStdin(), stdout: sink, stderr: sink, stdinIsTTY: true, stdoutIsTTY: true, stderrIsTTY: true, columns: 80, openTerminal: () => terminal as unknown as tty.ReadStream };
+  const io: Io = {
+    stdin: await endedStdin(),
+    stdout: sink,
+    stderr: sink,
+    stdinIsTTY: true,
+    stdoutIsTTY: true,
+    stderrIsTTY: true,
+    columns: 80,
+    openTerminal: () => terminal as unknown as tty.ReadStream,
+  };
   expect(await readAnswer(io)).toBe('y');
   expect(terminal.destroyed).toBe(true);
 });
 
 test('after stdin ended and with no terminal, the question is refused (exit 5)', async () => {
-  const io: Io = { stdin: await endedStdin(), stdout: sink, stderr: sink, stdinIsTTY: true, stdoutIsTTY: false, stderrIsTTY: false, columns: null, openTerminal: () => null };
+  const io: Io = {
+    stdin: await endedStdin(),
+    stdout: sink,
+    stderr: sink,
+    stdinIsTTY: true,
+    stdoutIsTTY: false,
+    stderrIsTTY: false,
+    columns: null,
+    openTerminal: () => null,
+  };
   await expect(readAnswer(io)).rejects.toBeInstanceOf(RefusedError);
 });
 

@@ -17,7 +17,7 @@ const seed = () => withDb(seedFollowsAndSessions);
 describe('ctl user activate', () => {
   beforeEach(seed);
 
-  test('activate: Pleroma\'s messages, audit row; already active is exit 0', async () => {
+  test("activate: Pleroma's messages, audit row; already active is exit 0", async () => {
     await ctl(['user', 'deactivate', 'alice']);
     const r = await ctl(['user', 'activate', 'ALICE@example.com']);
     expect(r).toMatchObject({ code: 0, stderr: '', stdout: 'Successfully activated alice\n' });
@@ -30,8 +30,18 @@ describe('ctl user activate', () => {
   test('remote users too; --json gives the result object', async () => {
     const d = await ctl(['user', 'deactivate', 'far@remote.example', '--json']);
     expect(d.code).toBe(0);
-    expect(JSON.parse(d.stdout)).toEqual({ id: 4, nickname: 'far@remote.example', active: false, changed: true, unfollowed: 2, revokedSessions: 0, dryRun: false });
-    expect(d.stderr).toBe('Successfully deactivated far@remote.example and unsubscribed all local followers\nRemoved 2 follows with local users, 0 sessions.\n');
+    expect(JSON.parse(d.stdout)).toEqual({
+      id: 4,
+      nickname: 'far@remote.example',
+      active: false,
+      changed: true,
+      unfollowed: 2,
+      revokedSessions: 0,
+      dryRun: false,
+    });
+    expect(d.stderr).toBe(
+      'Successfully deactivated far@remote.example and unsubscribed all local followers\nRemoved 2 follows with local users, 0 sessions.\n',
+    );
     const a = await ctl(['user', 'activate', 'far@remote.example', '--format', 'ndjson']);
     expect(JSON.parse(a.stdout)).toEqual({ id: 4, nickname: 'far@remote.example', active: true, changed: true, dryRun: false });
   });

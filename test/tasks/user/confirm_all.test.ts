@@ -62,19 +62,20 @@ describe('ctl user confirm_all', () => {
   });
 
   // The embedded database admits one process at a time: that refusal needs a second process (test/bin/process-lock.test.ts).
-  if (BACKEND === 'postgres') test('a second run while one holds the job is refused', async () => {
-    // On a server the job's advisory lock is the guard: exit 4.
-    const holder = new Client({ connectionString: tdb.url! });
-    await holder.connect();
-    try {
-      await holder.query(`SELECT pg_advisory_lock(hashtext('userctl:confirm_all'))`);
-      const r = await ctl(['user', 'confirm_all', '-y']);
-      expect(r).toMatchObject({ code: 4, stdout: '', stderr: 'another confirm_all is already running\n' });
-      // Another job is not blocked by it.
-      expect((await ctl(['user', 'unconfirm_all', '--dry-run'])).code).toBe(0);
-    } finally {
-      await holder.end();
-    }
-    expect(await withConfirmation(true)).toEqual([]);
-  });
+  if (BACKEND === 'postgres')
+    test('a second run while one holds the job is refused', async () => {
+      // On a server the job's advisory lock is the guard: exit 4.
+      const holder = new Client({ connectionString: tdb.url! });
+      await holder.connect();
+      try {
+        await holder.query(`SELECT pg_advisory_lock(hashtext('userctl:confirm_all'))`);
+        const r = await ctl(['user', 'confirm_all', '-y']);
+        expect(r).toMatchObject({ code: 4, stdout: '', stderr: 'another confirm_all is already running\n' });
+        // Another job is not blocked by it.
+        expect((await ctl(['user', 'unconfirm_all', '--dry-run'])).code).toBe(0);
+      } finally {
+        await holder.end();
+      }
+      expect(await withConfirmation(true)).toEqual([]);
+    });
 });

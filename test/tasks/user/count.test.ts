@@ -31,6 +31,10 @@ describe('ctl user count', () => {
     const day0 = await ctl(['user', 'count', '--active-since', '2000-01-01', '--format', 'csv']);
     expect(day0.stdout).toBe('total,activeInWindow,activeSince,deactivated,deleted\r\n4,3,2000-01-01T00:00:00.000Z,1,1\r\n');
     const bad = await ctl(['user', 'count', '--active-since', '2019-02-30']);
-    expect(bad).toMatchObject({ code: 2, stdout: '', stderr: 'invalid date "2019-02-30" for --active-since: expected YYYY-MM-DD, an ISO timestamp or a duration like 7d, 12h or 2w\n' });
+    expect(bad).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: 'invalid date "2019-02-30" for --active-since: expected YYYY-MM-DD, an ISO timestamp or a duration like 7d, 12h or 2w\n',
+    });
   });
 });

@@ -5,7 +5,11 @@ import { ctl, useHeldTestDatabase, type HeldTestDatabase } from '../../helpers/i
 let tdb: HeldTestDatabase;
 useHeldTestDatabase((d) => (tdb = d));
 
-const users = async () => (JSON.parse((await ctl(tdb, ['user', 'list', '--json'])).stdout) as { nickname: string; admin: boolean; deleted: boolean }[]).map((u) => [u.nickname, u.admin]);
+const users = async () =>
+  (JSON.parse((await ctl(tdb, ['user', 'list', '--json'])).stdout) as { nickname: string; admin: boolean; deleted: boolean }[]).map((u) => [
+    u.nickname,
+    u.admin,
+  ]);
 
 test('create-user --admin --email=joe@example.com creates admin joe without asking, printing his link', async () => {
   const r = await ctl(tdb, ['user', 'create-user', '--admin', '--email=joe@example.com']);

@@ -20,14 +20,20 @@ const seed = () => withDb(seedFollowsAndSessions);
 describe('ctl user deactivate', () => {
   beforeEach(seed);
 
-  test('deactivate: Pleroma\'s message, local follows gone both ways, sessions revoked, audit row with --reason', async () => {
+  test("deactivate: Pleroma's message, local follows gone both ways, sessions revoked, audit row with --reason", async () => {
     const r = await ctl(['user', 'deactivate', 'alice', '--reason', 'spam', '--actor', 'mod1']);
-    expect(r).toMatchObject({ code: 0, stderr: '', stdout: 'Successfully deactivated alice and unsubscribed all local followers\nRemoved 2 follows with local users, 3 sessions.\n' });
+    expect(r).toMatchObject({
+      code: 0,
+      stderr: '',
+      stdout: 'Successfully deactivated alice and unsubscribed all local followers\nRemoved 2 follows with local users, 3 sessions.\n',
+    });
     expect((await user('alice'))?.active).toBe(false);
     expect(await follows()).toEqual(['far@remote.example>alice', 'alice>far@remote.example']);
     expect(await liveTokens('alice')).toEqual(['password_reset']);
     expect(await liveTokens('bob')).toEqual(['access']);
-    expect(await audit()).toEqual([{ verb: 'deactivate', actor: 'mod1', target_nickname: 'alice', reason: 'spam', details: { active: false, unfollowed: 2, revokedSessions: 3 } }]);
+    expect(await audit()).toEqual([
+      { verb: 'deactivate', actor: 'mod1', target_nickname: 'alice', reason: 'spam', details: { active: false, unfollowed: 2, revokedSessions: 3 } },
+    ]);
     const again = await ctl(['user', 'ban', 'alice']);
     expect(again).toMatchObject({ code: 0, stdout: 'User alice already deactivated\n' });
     expect(await audit()).toHaveLength(1);
@@ -35,7 +41,10 @@ describe('ctl user deactivate', () => {
 
   test('--dry-run says what would change and writes nothing', async () => {
     const before = await state();
-    expect(await ctl(['user', 'deactivate', 'alice', '--dry-run'])).toMatchObject({ code: 0, stdout: 'alice would be deactivated; it would lose 2 follows with local users, 3 sessions (dry run)\n' });
+    expect(await ctl(['user', 'deactivate', 'alice', '--dry-run'])).toMatchObject({
+      code: 0,
+      stdout: 'alice would be deactivated; it would lose 2 follows with local users, 3 sessions (dry run)\n',
+    });
     expect(await state()).toEqual(before);
     await ctl(['user', 'deactivate', 'bob']);
     const after = await state();

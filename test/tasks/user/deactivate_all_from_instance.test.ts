@@ -24,13 +24,23 @@ describe('ctl user deactivate_all_from_instance', () => {
 
   test('-y: only users of exactly that host, in batches, a summary, an audit row each', async () => {
     const r = await ctl(['user', 'deactivate_all_from_instance', 'Spam.Example', '-y', '--batch-size', '5']);
-    expect(r).toMatchObject({ code: 0, stderr: '', stdout: [...PLAN, 'Deactivated 12 users from spam.example, removed 2 follows with local users, revoked 0 sessions.', ''].join('\n') });
+    expect(r).toMatchObject({
+      code: 0,
+      stderr: '',
+      stdout: [...PLAN, 'Deactivated 12 users from spam.example, removed 2 follows with local users, revoked 0 sessions.', ''].join('\n'),
+    });
     const { rows } = await withDb((db) => sql<{ nickname: string }>`SELECT nickname FROM users WHERE active ORDER BY id`.execute(db));
     expect(rows.map((u) => u.nickname)).toEqual(['alice', 'x@spam.example.com', 'y@sub.spam.example']);
     expect(await follows()).toEqual([]);
     const rowsAudit = await audit();
     expect(rowsAudit).toHaveLength(12);
-    expect(rowsAudit[11]).toEqual({ verb: 'deactivate_all_from_instance', actor: 'tester', target_nickname: 's12@spam.example', reason: null, details: { instance: 'spam.example', batch: 3, active: false } });
+    expect(rowsAudit[11]).toEqual({
+      verb: 'deactivate_all_from_instance',
+      actor: 'tester',
+      target_nickname: 's12@spam.example',
+      reason: null,
+      details: { instance: 'spam.example', batch: 3, active: false },
+    });
     const again = await ctl(['user', 'deactivate_all_from_instance', 'spam.example', '-y']);
     expect(again).toMatchObject({ code: 0, stdout: 'No active users from spam.example.\n' });
   });

@@ -17,7 +17,7 @@ const seed = () => withDb(seedFollowsAndSessions);
 describe('ctl user delete_activities', () => {
   beforeEach(seed);
 
-  test('-y: deletes the user\'s activities in batches, Pleroma\'s message, an audit row per batch', async () => {
+  test("-y: deletes the user's activities in batches, Pleroma's message, an audit row per batch", async () => {
     const r = await ctl(['user', 'delete_activities', 'alice', '-y', '--batch-size', '3']);
     expect(r).toMatchObject({ code: 0, stderr: '', stdout: 'User alice statuses deleted.\nDeleted 7 activities in 3 batches.\n' });
     const left = await withDb((db) => db.selectFrom('activities').select('actor_id').execute());
@@ -41,7 +41,10 @@ describe('ctl user delete_activities', () => {
 
   test('--dry-run and --json', async () => {
     const before = await state();
-    expect(await ctl(['user', 'delete_activities', 'alice', '--dry-run'])).toMatchObject({ code: 0, stdout: '7 activities of alice would be deleted (dry run)\n' });
+    expect(await ctl(['user', 'delete_activities', 'alice', '--dry-run'])).toMatchObject({
+      code: 0,
+      stdout: '7 activities of alice would be deleted (dry run)\n',
+    });
     expect(await state()).toEqual(before);
     const r = await ctl(['user', 'delete-activities', 'alice', '-y', '--json']);
     expect(JSON.parse(r.stdout)).toEqual({ id: 2, nickname: 'alice', dryRun: false, deleted: 7, batches: 1 });
@@ -49,7 +52,10 @@ describe('ctl user delete_activities', () => {
 
   test('nothing to delete: no question, exit 0; remote or missing: exit 3', async () => {
     await withDb((db) => db.deleteFrom('activities').execute());
-    expect(await ctl(['user', 'delete_activities', 'alice'])).toMatchObject({ code: 0, stdout: 'User alice statuses deleted.\nDeleted 0 activities in 1 batch.\n' });
+    expect(await ctl(['user', 'delete_activities', 'alice'])).toMatchObject({
+      code: 0,
+      stdout: 'User alice statuses deleted.\nDeleted 0 activities in 1 batch.\n',
+    });
     expect(await ctl(['user', 'delete_activities', 'far@remote.example', '-y'])).toMatchObject({ code: 3, stderr: 'No local user far@remote.example\n' });
     expect(await ctl(['user', 'delete_activities', 'nobody', '-y'])).toMatchObject({ code: 3, stderr: 'No local user nobody\n' });
   });

@@ -5,7 +5,8 @@ import { ctl, useHeldTestDatabase, type HeldTestDatabase } from '../../helpers/i
 let tdb: HeldTestDatabase;
 useHeldTestDatabase((d) => (tdb = d));
 
-const tagsOf = (nickname: string) => tdb.withDb(({ db }) => db.selectFrom('users').select('tags').where('nickname', '=', nickname).executeTakeFirstOrThrow()).then((r) => r.tags);
+const tagsOf = (nickname: string) =>
+  tdb.withDb(({ db }) => db.selectFrom('users').select('tags').where('nickname', '=', nickname).executeTakeFirstOrThrow()).then((r) => r.tags);
 
 test('a CSV cell ["x","y"] becomes the tags x and y', async () => {
   const csv = 'nickname,email,tags\nann,ann@example.com,"[""x"",""Y""]"\nbob,bob@example.com,"a b"\n';

@@ -23,7 +23,13 @@ function file(name: string, text: string): string {
 }
 
 const users = () =>
-  tdb.withDb(({ db }) => db.selectFrom('users').select(['id', 'nickname', 'email', 'name', 'bio', 'admin', 'moderator', 'confirmed', 'tags', 'password_hash', 'local']).orderBy('id').execute());
+  tdb.withDb(({ db }) =>
+    db
+      .selectFrom('users')
+      .select(['id', 'nickname', 'email', 'name', 'bio', 'admin', 'moderator', 'confirmed', 'tags', 'password_hash', 'local'])
+      .orderBy('id')
+      .execute(),
+  );
 const URL_RE = 'http://ctl\\.test/password_reset/[A-Za-z0-9_-]{43}';
 
 const userCount = () => tdb.withDb(async ({ db }) => (await db.selectFrom('users').select('id').execute()).length);
@@ -44,13 +50,53 @@ describe('ctl user import', () => {
     );
     const r = await ctl(['user', 'import', csv]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toBe('Checked 3 row(s): 3 to create, 0 already there, 0 with problems\nNo mail was sent: mail is not configured (set SMTP_URL, or SMTP_HOST); pass the set-password links on yourself\n');
-    expect(r.stdout).toMatch(new RegExp(`^Password reset URL for alice: ${URL_RE}\nPassword reset URL for carol: ${URL_RE}\nCreated: 3, Skipped: 0, Failed: 0\n$`));
+    expect(r.stderr).toBe(
+      'Checked 3 row(s): 3 to create, 0 already there, 0 with problems\nNo mail was sent: mail is not configured (set SMTP_URL, or SMTP_HOST); pass the set-password links on yourself\n',
+    );
+    expect(r.stdout).toMatch(
+      new RegExp(`^Password reset URL for alice: ${URL_RE}\nPassword reset URL for carol: ${URL_RE}\nCreated: 3, Skipped: 0, Failed: 0\n$`),
+    );
     const rows = await users();
     expect(rows.map((u) => ({ ...u, id: undefined, password_hash: u.password_hash === null ? null : 'hash' }))).toEqual([
-      { id: undefined, nickname: 'alice', email: 'alice@example.com', name: 'Alice A.', bio: 'Line one\nline two, with "quotes"', admin: true, moderator: false, confirmed: true, tags: ['pleroma', 'staff'], password_hash: null, local: true },
-      { id: undefined, nickname: 'bob', email: 'bob@example.com', name: 'bob', bio: '', admin: false, moderator: true, confirmed: false, tags: [], password_hash: 'hash', local: true },
-      { id: undefined, nickname: 'carol', email: 'carol@example.com', name: 'Carol', bio: '', admin: false, moderator: false, confirmed: true, tags: [], password_hash: null, local: true },
+      {
+        id: undefined,
+        nickname: 'alice',
+        email: 'alice@example.com',
+        name: 'Alice A.',
+        bio: 'Line one\nline two, with "quotes"',
+        admin: true,
+        moderator: false,
+        confirmed: true,
+        tags: ['pleroma', 'staff'],
+        password_hash: null,
+        local: true,
+      },
+      {
+        id: undefined,
+        nickname: 'bob',
+        email: 'bob@example.com',
+        name: 'bob',
+        bio: '',
+        admin: false,
+        moderator: true,
+        confirmed: false,
+        tags: [],
+        password_hash: 'hash',
+        local: true,
+      },
+      {
+        id: undefined,
+        nickname: 'carol',
+        email: 'carol@example.com',
+        name: 'Carol',
+        bio: '',
+        admin: false,
+        moderator: false,
+        confirmed: true,
+        tags: [],
+        password_hash: null,
+        local: true,
+      },
     ]);
     expect(await bcrypt.compare('bob-s3cret-pass', rows[1].password_hash!)).toBe(true);
     // The printed link is the one stored (as a hash), single use and unexpired.
@@ -115,16 +161,43 @@ describe('ctl user import', () => {
     );
     const r = await ctl(['user', 'import', jsonl, '--continue-on-error', '--format', 'ndjson']);
     expect(r.code).toBe(7);
-    const lines = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toEqual([
       { line: 1, status: 'skipped', nickname: 'alice', email: 'alice@example.com', id: expect.any(Number), passwordResetUrl: null, mailed: false, error: null },
-      { line: 3, status: 'failed', nickname: null, email: null, id: null, passwordResetUrl: null, mailed: false, error: expect.stringMatching(/^not valid JSON: /) },
-      { line: 2, status: 'created', nickname: 'bob', email: 'bob@example.com', id: expect.any(Number), passwordResetUrl: expect.stringMatching(new RegExp(`^${URL_RE}$`)), mailed: false, error: null },
+      {
+        line: 3,
+        status: 'failed',
+        nickname: null,
+        email: null,
+        id: null,
+        passwordResetUrl: null,
+        mailed: false,
+        error: expect.stringMatching(/^not valid JSON: /),
+      },
+      {
+        line: 2,
+        status: 'created',
+        nickname: 'bob',
+        email: 'bob@example.com',
+        id: expect.any(Number),
+        passwordResetUrl: expect.stringMatching(new RegExp(`^${URL_RE}$`)),
+        mailed: false,
+        error: null,
+      },
       { line: 4, status: 'created', nickname: 'carol', email: 'carol@example.com', id: expect.any(Number), passwordResetUrl: null, mailed: false, error: null },
     ]);
-    expect(r.stderr).toBe('Checked 4 row(s): 2 to create, 1 already there, 1 with problems\nCreated: 2, Skipped: 1, Failed: 1\nNo mail was sent: mail is not configured (set SMTP_URL, or SMTP_HOST); pass the set-password links on yourself\n1 of 4 row(s) failed; 2 created\n');
+    expect(r.stderr).toBe(
+      'Checked 4 row(s): 2 to create, 1 already there, 1 with problems\nCreated: 2, Skipped: 1, Failed: 1\nNo mail was sent: mail is not configured (set SMTP_URL, or SMTP_HOST); pass the set-password links on yourself\n1 of 4 row(s) failed; 2 created\n',
+    );
     const rows = await users();
-    expect(rows.map((u) => [u.nickname, u.admin, u.tags])).toEqual([['alice', false, []], ['bob', true, ['a', 'b']], ['carol', false, []]]);
+    expect(rows.map((u) => [u.nickname, u.admin, u.tags])).toEqual([
+      ['alice', false, []],
+      ['bob', true, ['a', 'b']],
+      ['carol', false, []],
+    ]);
   });
 
   test('stdin (-) with the format guessed, --json gives the totals and every row', async () => {
@@ -132,10 +205,27 @@ describe('ctl user import', () => {
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out).toEqual({
-      created: 1, skipped: 0, failed: 0, total: 1, dryRun: false,
-      rows: [{ line: 1, status: 'created', nickname: 'zoe', email: 'zoe@example.com', id: expect.any(Number), passwordResetUrl: expect.stringMatching(new RegExp(`^${URL_RE}$`)), mailed: false, error: null }],
+      created: 1,
+      skipped: 0,
+      failed: 0,
+      total: 1,
+      dryRun: false,
+      rows: [
+        {
+          line: 1,
+          status: 'created',
+          nickname: 'zoe',
+          email: 'zoe@example.com',
+          id: expect.any(Number),
+          passwordResetUrl: expect.stringMatching(new RegExp(`^${URL_RE}$`)),
+          mailed: false,
+          error: null,
+        },
+      ],
     });
-    expect(r.stderr).toBe('Checked 1 row(s): 1 to create, 0 already there, 0 with problems\nCreated: 1, Skipped: 0, Failed: 0\nNo mail was sent: mail is not configured (set SMTP_URL, or SMTP_HOST); pass the set-password links on yourself\n');
+    expect(r.stderr).toBe(
+      'Checked 1 row(s): 1 to create, 0 already there, 0 with problems\nCreated: 1, Skipped: 0, Failed: 0\nNo mail was sent: mail is not configured (set SMTP_URL, or SMTP_HOST); pass the set-password links on yourself\n',
+    );
     const csv = await ctl(['user', 'import', '-', '--input-format', 'csv', '-q'], { input: 'email\nyan@example.com\n' });
     expect(csv.code).toBe(0);
     expect(csv.stdout).toMatch(new RegExp(`^Password reset URL for yan: ${URL_RE}\n$`));
@@ -149,7 +239,12 @@ describe('ctl user import', () => {
     expect(dry.stdout).toBe('1 user without a password would get a set-password link (dry run)\nCreated: 2, Skipped: 0, Failed: 0 (dry run)\n');
     expect(dry.stderr).toBe('Checked 2 row(s): 2 to create, 0 already there, 0 with problems (dry run)\n');
     const dryJson = await ctl(['user', 'import', csv, '--dry-run', '--format', 'ndjson']);
-    expect(dryJson.stdout.trimEnd().split('\n').map((l) => JSON.parse(l).status)).toEqual(['would_create', 'would_create']);
+    expect(
+      dryJson.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l).status),
+    ).toEqual(['would_create', 'would_create']);
     expect(await users()).toEqual([]);
     expect(await tdb.withDb(({ db }) => db.selectFrom('audit_log').select('id').execute())).toEqual([]);
 
@@ -168,7 +263,10 @@ describe('ctl user import', () => {
     const unclosed = await ctl(['user', 'import', file('q.csv', 'email,bio\na@example.com,"open\n')]);
     expect(unclosed).toMatchObject({ code: 2, stdout: '', stderr: 'line 2: a quoted field is never closed\n' });
     const header = await ctl(['user', 'import', file('h.csv', 'mail,name\nx,y\n')]);
-    expect(header).toMatchObject({ code: 2, stderr: 'unknown column "mail" in the header: expected nickname, email, name, bio, admin, moderator, confirmed, tags, password\n' });
+    expect(header).toMatchObject({
+      code: 2,
+      stderr: 'unknown column "mail" in the header: expected nickname, email, name, bio, admin, moderator, confirmed, tags, password\n',
+    });
     const batch = await ctl(['user', 'import', file('b.csv', 'email\n'), '--batch-size', '0']);
     expect(batch).toMatchObject({ code: 2, stderr: '--batch-size must be a whole number from 1 to 1000000, got 0\n' });
     expect(await users()).toEqual([]);
@@ -197,72 +295,89 @@ describe('ctl user import', () => {
 
 // import with mail configured: each set-password link goes to its user instead of the terminal.
 describe('ctl user import, with mail', () => {
-test('links are mailed, not printed; each mailed link is the stored token; the user with a password gets nothing', async () => {
-  const r = await run(tdb, ['user', 'import', '-', '--input-format', 'csv'], { input: CSV, env: ENV() });
-  expect(r.code).toBe(0);
-  expect(r.stdout).toBe('Set-password link mailed to ann@example.com\nSet-password link mailed to cid@example.com\nCreated: 3, Skipped: 0, Failed: 0\n');
-  expect(r.stderr).toBe('Checked 3 row(s): 3 to create, 0 already there, 0 with problems\n');
-  const mails = await smtp.waitFor(2);
-  expect(mails.map((m) => m.envelopeTo[0]).sort()).toEqual(['ann@example.com', 'cid@example.com']);
-  const ann = mails.find((m) => m.envelopeTo[0] === 'ann@example.com')!;
-  expect(ann.to).toBe('"Ann Lee" <ann@example.com>');
-  const link = ann.textLinks.find((l) => l.includes('/password_reset/'))!;
-  expect(link).toMatch(/^http:\/\/ctl\.test\/password_reset\/[A-Za-z0-9_-]{43}$/);
-  const stored = await tdb.withDb(({ db }) => db.selectFrom('tokens').innerJoin('users', 'users.id', 'tokens.user_id').select(['users.nickname', 'tokens.kind']).where('token_hash', '=', hashToken(tokenOf(link))).executeTakeFirst());
-  expect(stored).toEqual({ nickname: 'ann', kind: 'password_reset' });
-});
+  test('links are mailed, not printed; each mailed link is the stored token; the user with a password gets nothing', async () => {
+    const r = await run(tdb, ['user', 'import', '-', '--input-format', 'csv'], { input: CSV, env: ENV() });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('Set-password link mailed to ann@example.com\nSet-password link mailed to cid@example.com\nCreated: 3, Skipped: 0, Failed: 0\n');
+    expect(r.stderr).toBe('Checked 3 row(s): 3 to create, 0 already there, 0 with problems\n');
+    const mails = await smtp.waitFor(2);
+    expect(mails.map((m) => m.envelopeTo[0]).sort()).toEqual(['ann@example.com', 'cid@example.com']);
+    const ann = mails.find((m) => m.envelopeTo[0] === 'ann@example.com')!;
+    expect(ann.to).toBe('"Ann Lee" <ann@example.com>');
+    const link = ann.textLinks.find((l) => l.includes('/password_reset/'))!;
+    expect(link).toMatch(/^http:\/\/ctl\.test\/password_reset\/[A-Za-z0-9_-]{43}$/);
+    const stored = await tdb.withDb(({ db }) =>
+      db
+        .selectFrom('tokens')
+        .innerJoin('users', 'users.id', 'tokens.user_id')
+        .select(['users.nickname', 'tokens.kind'])
+        .where('token_hash', '=', hashToken(tokenOf(link)))
+        .executeTakeFirst(),
+    );
+    expect(stored).toEqual({ nickname: 'ann', kind: 'password_reset' });
+  });
 
-test('--format ndjson marks mailed rows; --skip-email prints every link and sends nothing', async () => {
-  const nd = await run(tdb, ['user', 'import', '-', '--input-format', 'csv', '--format', 'ndjson'], { input: CSV, env: ENV() });
-  expect(nd.code).toBe(0);
-  const rows = nd.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
-  expect(rows.map((x) => [x.nickname, x.mailed, x.passwordResetUrl])).toEqual([['ann', true, null], ['ben', false, null], ['cid', true, null]]);
-  await smtp.waitFor(2);
-  await tdb.reset();
-  smtp.clear();
+  test('--format ndjson marks mailed rows; --skip-email prints every link and sends nothing', async () => {
+    const nd = await run(tdb, ['user', 'import', '-', '--input-format', 'csv', '--format', 'ndjson'], { input: CSV, env: ENV() });
+    expect(nd.code).toBe(0);
+    const rows = nd.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(rows.map((x) => [x.nickname, x.mailed, x.passwordResetUrl])).toEqual([
+      ['ann', true, null],
+      ['ben', false, null],
+      ['cid', true, null],
+    ]);
+    await smtp.waitFor(2);
+    await tdb.reset();
+    smtp.clear();
 
-  const skip = await run(tdb, ['user', 'import', '-', '--input-format', 'csv', '--skip-email'], { input: CSV, env: ENV() });
-  expect(skip.code).toBe(0);
-  expect(skip.stdout).toMatch(/^Password reset URL for ann: \S+\nPassword reset URL for cid: \S+\nCreated: 3, Skipped: 0, Failed: 0\n$/);
-  expect(skip.stderr).toBe('Checked 3 row(s): 3 to create, 0 already there, 0 with problems\n');
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  expect(smtp.messages).toHaveLength(0);
-});
+    const skip = await run(tdb, ['user', 'import', '-', '--input-format', 'csv', '--skip-email'], { input: CSV, env: ENV() });
+    expect(skip.code).toBe(0);
+    expect(skip.stdout).toMatch(/^Password reset URL for ann: \S+\nPassword reset URL for cid: \S+\nCreated: 3, Skipped: 0, Failed: 0\n$/);
+    expect(skip.stderr).toBe('Checked 3 row(s): 3 to create, 0 already there, 0 with problems\n');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(smtp.messages).toHaveLength(0);
+  });
 
-test('a mail the server refuses: that link is printed instead, the others mailed, exit 7 saying so', async () => {
-  const csv = 'nickname,email\nann,ann@example.com\nbounce,bounce@example.com\n';
-  const r = await run(tdb, ['user', 'import', '-', '--input-format', 'csv'], { input: csv, env: ENV() });
-  expect(r.code).toBe(7);
-  expect(r.stdout).toMatch(/^Set-password link mailed to ann@example.com\nPassword reset URL for bounce: http:\/\/ctl\.test\/password_reset\/\S+\nCreated: 2, Skipped: 0, Failed: 0\n$/);
-  expect(r.stderr).toMatch(/\n1 set-password mail\(s\) could not be sent \(to bounce@example\.com: .+\); their links are printed instead\n$/);
-  expect((await smtp.waitFor(1)).map((m) => m.envelopeTo[0])).toEqual(['ann@example.com']);
-  const users = await tdb.withDb(({ db }) => db.selectFrom('users').select('nickname').orderBy('nickname').execute());
-  expect(users.map((u) => u.nickname)).toEqual(['ann', 'bounce']);
-});
+  test('a mail the server refuses: that link is printed instead, the others mailed, exit 7 saying so', async () => {
+    const csv = 'nickname,email\nann,ann@example.com\nbounce,bounce@example.com\n';
+    const r = await run(tdb, ['user', 'import', '-', '--input-format', 'csv'], { input: csv, env: ENV() });
+    expect(r.code).toBe(7);
+    expect(r.stdout).toMatch(
+      /^Set-password link mailed to ann@example.com\nPassword reset URL for bounce: http:\/\/ctl\.test\/password_reset\/\S+\nCreated: 2, Skipped: 0, Failed: 0\n$/,
+    );
+    expect(r.stderr).toMatch(/\n1 set-password mail\(s\) could not be sent \(to bounce@example\.com: .+\); their links are printed instead\n$/);
+    expect((await smtp.waitFor(1)).map((m) => m.envelopeTo[0])).toEqual(['ann@example.com']);
+    const users = await tdb.withDb(({ db }) => db.selectFrom('users').select('nickname').orderBy('nickname').execute());
+    expect(users.map((u) => u.nickname)).toEqual(['ann', 'bounce']);
+  });
 
-test('--dry-run mails nothing', async () => {
-  const r = await run(tdb, ['user', 'import', '-', '--input-format', 'csv', '--dry-run'], { input: CSV, env: ENV() });
-  expect(r.code).toBe(0);
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  expect(smtp.messages).toHaveLength(0);
-});
+  test('--dry-run mails nothing', async () => {
+    const r = await run(tdb, ['user', 'import', '-', '--input-format', 'csv', '--dry-run'], { input: CSV, env: ENV() });
+    expect(r.code).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(smtp.messages).toHaveLength(0);
+  });
 });
 
 // PGlite has no other sessions: its data-directory lock (test/bin/process-lock.test.ts) is what keeps a
 // second run out, so this one exists on the server run only.
-if (BACKEND === 'postgres') test('the lock is held in the server, so a session on any host keeps import out', async () => {
-  const other = new Client({ connectionString: tdb.url! });
-  await other.connect();
-  try {
-    await other.query(`SELECT pg_advisory_lock(hashtext('userctl:import'))`);
-    const refused = await run(tdb, ['user', 'import', '-'], { input: 'email\nq@example.com\n' });
-    expect(refused).toMatchObject({ code: 4, stderr: 'another import is already running\n' });
-    expect(await userCount()).toBe(0);
-    await other.query(`SELECT pg_advisory_unlock(hashtext('userctl:import'))`);
-    const ok = await run(tdb, ['user', 'import', '-'], { input: 'email\nq@example.com\n' });
-    expect(ok.code).toBe(0);
-    expect(await userCount()).toBe(1);
-  } finally {
-    await other.end();
-  }
-});
+if (BACKEND === 'postgres')
+  test('the lock is held in the server, so a session on any host keeps import out', async () => {
+    const other = new Client({ connectionString: tdb.url! });
+    await other.connect();
+    try {
+      await other.query(`SELECT pg_advisory_lock(hashtext('userctl:import'))`);
+      const refused = await run(tdb, ['user', 'import', '-'], { input: 'email\nq@example.com\n' });
+      expect(refused).toMatchObject({ code: 4, stderr: 'another import is already running\n' });
+      expect(await userCount()).toBe(0);
+      await other.query(`SELECT pg_advisory_unlock(hashtext('userctl:import'))`);
+      const ok = await run(tdb, ['user', 'import', '-'], { input: 'email\nq@example.com\n' });
+      expect(ok.code).toBe(0);
+      expect(await userCount()).toBe(1);
+    } finally {
+      await other.end();
+    }
+  });

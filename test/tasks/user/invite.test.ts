@@ -22,7 +22,8 @@ useTestSmtp((s) => (smtp = s));
 
 const MAIL_ENV = () => ({ SMTP_URL: smtp.url, MAIL_FROM: 'Example Social <no-reply@social.example>' });
 /** ctl with mail configured, through the file's SMTP server. */
-const mailCtl = (args: string[], opts: { env?: Record<string, string | undefined>; input?: string } = {}) => ctl(args, { ...opts, env: { ...MAIL_ENV(), ...opts.env } });
+const mailCtl = (args: string[], opts: { env?: Record<string, string | undefined>; input?: string } = {}) =>
+  ctl(args, { ...opts, env: { ...MAIL_ENV(), ...opts.env } });
 const lib = <T>(fn: (ctx: ReturnType<typeof libContext>) => Promise<T>) => tdb.withDb((h) => fn(libContext(h)));
 
 describe('ctl user invite', () => {
@@ -31,7 +32,7 @@ describe('ctl user invite', () => {
     [['--expires-at', '2099-12-31'], 'date limited', 'date_limited', '2099-12-31', null],
     [['--max-use', '7'], 'reusable', 'reusable', null, 7],
     [['--max-use', '7', '--expires-in', '7d'], 'reusable date limited', 'reusable_date_limited', 'in7', 7],
-  ])('%j: Pleroma\'s line, then the URL on its own line, and the printed token registers', async (args, label, type, expires, maxUse) => {
+  ])("%j: Pleroma's line, then the URL on its own line, and the printed token registers", async (args, label, type, expires, maxUse) => {
     const r = await ctl(['user', 'invite', ...(args as string[])]);
     expect(r).toMatchObject({ code: 0, stderr: '' });
     expect(r.stdout).toMatch(new RegExp(`^Generated user invite token ${label}\\nhttp://ctl\\.test/registration/${TOKEN}\\n$`));
@@ -60,7 +61,10 @@ describe('ctl user invite', () => {
   });
 
   test.each([
-    [['--expires-at', '2020-01-01'], /^--expires-at 2020-01-01 is in the past: the last day an invite works cannot be before today \(\d{4}-\d\d-\d\d, UTC\)\n$/],
+    [
+      ['--expires-at', '2020-01-01'],
+      /^--expires-at 2020-01-01 is in the past: the last day an invite works cannot be before today \(\d{4}-\d\d-\d\d, UTC\)\n$/,
+    ],
     [['--expires-at', '2099-02-30'], 'invalid date "2099-02-30" for --expires-at: expected YYYY-MM-DD\n'],
     [['--expires-at', 'tomorrow'], 'invalid date "tomorrow" for --expires-at: expected YYYY-MM-DD or an ISO timestamp\n'],
     [['--expires-in', 'soon'], 'invalid duration "soon" for --expires-in: expected a duration like 7d, 12h or 2w\n'],
@@ -72,7 +76,7 @@ describe('ctl user invite', () => {
     [['--name', 'Jane'], 'a name goes with an email: give --email too\n'],
     [['--email', 'not-an-email'], 'invalid email "not-an-email"\n'],
   ])('%j is exit 2 and writes nothing', async (args, message) => {
-    const r = await ctl(['user', 'invite', ...(args)]);
+    const r = await ctl(['user', 'invite', ...args]);
     expect(r.code).toBe(2);
     if (typeof message === 'string') expect(r.stderr).toBe(message);
     else expect(r.stderr).toMatch(message);
@@ -147,7 +151,9 @@ describe('ctl user invite, with mail', () => {
     const user = { nickname: 'jane', email: 'jane@example.com', password: 'janes-password' };
     const created = await lib((ctx) => redeemInvite(ctx, token, user, TEST_SETTINGS));
     expect(created.user.nickname).toBe('jane');
-    await expect(lib((ctx) => redeemInvite(ctx, token, { ...user, nickname: 'jane2' }, TEST_SETTINGS))).rejects.toThrow(new ConflictError('this invite has already been used'));
+    await expect(lib((ctx) => redeemInvite(ctx, token, { ...user, nickname: 'jane2' }, TEST_SETTINGS))).rejects.toThrow(
+      new ConflictError('this invite has already been used'),
+    );
     expect(smtp.messages).toHaveLength(1);
   });
 
@@ -171,7 +177,9 @@ describe('ctl user invite, with mail', () => {
     expect(r.code).toBe(7);
     expect(r.stdout).toMatch(new RegExp(`^Generated user invite token one time\\nhttp://ctl\\.test/registration/${TOKEN}\\n$`));
     expect(r.stderr).toMatch(
-      new RegExp(`^Invite 1 was saved, but the invitation could not be mailed to jane@example\\.com \\([^\\n]*ECONNREFUSED[^\\n]*\\); pass the link above on yourself\\n$`),
+      new RegExp(
+        `^Invite 1 was saved, but the invitation could not be mailed to jane@example\\.com \\([^\\n]*ECONNREFUSED[^\\n]*\\); pass the link above on yourself\\n$`,
+      ),
     );
     expect(r.stderr).not.toContain('hunter2');
     const token = tokenOf(r.stdout.trim().split('\n')[1]);

@@ -35,7 +35,8 @@ describe('ctl user invites', () => {
       [3, 'revoked', 0],
       [4, 'valid', 1],
     ]);
-    const everything = (await ctl(['user', 'invites', '--all'])).stdout + JSON.stringify(all) + (await ctl(['user', 'invites', '--all', '--format', 'csv'])).stdout;
+    const everything =
+      (await ctl(['user', 'invites', '--all'])).stdout + JSON.stringify(all) + (await ctl(['user', 'invites', '--all', '--format', 'csv'])).stdout;
     for (const token of made) expect(everything).not.toContain(token);
   });
 });

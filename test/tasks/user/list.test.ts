@@ -22,7 +22,10 @@ describe('ctl user list', () => {
 
   test('ndjson and csv carry the full user object; filters apply', async () => {
     const nd = await ctl(['user', 'list', '--format', 'ndjson', '--unconfirmed']);
-    const rows = nd.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const rows = nd.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows.map((u) => u.nickname)).toEqual(['bob']);
     const csv = await ctl(['user', 'list', '--format', 'csv', '--admin']);
     const [header, line, ...rest] = csv.stdout.split('\r\n');

@@ -19,11 +19,12 @@ useTestSmtp((s) => (smtp = s));
 
 const MAIL_ENV = () => ({ SMTP_URL: smtp.url, MAIL_FROM: 'Example Social <no-reply@social.example>' });
 /** ctl with mail configured, through the file's SMTP server. */
-const mailCtl = (args: string[], opts: { env?: Record<string, string | undefined>; input?: string } = {}) => ctl(args, { ...opts, env: { ...MAIL_ENV(), ...opts.env } });
+const mailCtl = (args: string[], opts: { env?: Record<string, string | undefined>; input?: string } = {}) =>
+  ctl(args, { ...opts, env: { ...MAIL_ENV(), ...opts.env } });
 const lib = <T>(fn: (ctx: ReturnType<typeof libContext>) => Promise<T>) => tdb.withDb((h) => fn(libContext(h)));
 
 describe('ctl user new', () => {
-  test('prints Pleroma\'s summary and creates the user with a password from stdin', async () => {
+  test("prints Pleroma's summary and creates the user with a password from stdin", async () => {
     const r = await ctl(['user', 'new', 'alice', 'alice@example.com', '-y', '--password-stdin'], { input: 's3cret-pass\n' });
     expect(r).toMatchObject({ code: 0, stderr: '' });
     expect(r.stdout).toBe(
@@ -44,7 +45,25 @@ describe('ctl user new', () => {
     expect(list.code).toBe(0);
     const users = JSON.parse(list.stdout);
     expect(users).toHaveLength(1);
-    expect(Object.keys(users[0])).toEqual(expect.arrayContaining(['id', 'nickname', 'email', 'name', 'bio', 'local', 'admin', 'moderator', 'locked', 'confirmed', 'active', 'deleted', 'tags', 'createdAt', 'lastLoginAt']));
+    expect(Object.keys(users[0])).toEqual(
+      expect.arrayContaining([
+        'id',
+        'nickname',
+        'email',
+        'name',
+        'bio',
+        'local',
+        'admin',
+        'moderator',
+        'locked',
+        'confirmed',
+        'active',
+        'deleted',
+        'tags',
+        'createdAt',
+        'lastLoginAt',
+      ]),
+    );
     expect(users[0]).toMatchObject({ nickname: 'alice', email: 'alice@example.com', confirmed: true, active: true });
   });
 
@@ -52,7 +71,9 @@ describe('ctl user new', () => {
     const r = await ctl(['user', 'new', 'bob@example.com', '--admin', '--moderator', '-y']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('  - password: [generated; a reset link will be created]\n');
-    expect(r.stdout).toMatch(/User bob created\nModerator status of bob: true\nAdmin status of bob: true\nGenerated password reset token for bob\nURL: http:\/\/ctl\.test\/password_reset\/[A-Za-z0-9_-]{43}\n$/);
+    expect(r.stdout).toMatch(
+      /User bob created\nModerator status of bob: true\nAdmin status of bob: true\nGenerated password reset token for bob\nURL: http:\/\/ctl\.test\/password_reset\/[A-Za-z0-9_-]{43}\n$/,
+    );
     const j = await ctl(['user', 'new', 'carol', 'carol@example.com', '-y', '--json', '--name', 'Carol Q. Doe', '--no-confirmed']);
     expect(j.code).toBe(0);
     const out = JSON.parse(j.stdout);
@@ -171,8 +192,13 @@ describe('ctl user new, with mail', () => {
     const r = await mailCtl(['user', 'new', 'bob', 'bob@example.com', '-y', '--json'], { env: { SMTP_URL: `smtp://127.0.0.1:${port}` } });
     expect(r.code).toBe(7);
     const out = JSON.parse(r.stdout);
-    expect(out).toMatchObject({ nickname: 'bob', mail: [{ kind: 'set_password', to: 'bob@example.com', status: 'failed', error: expect.stringContaining('ECONNREFUSED') }] });
-    expect(r.stderr.trim().split('\n').pop()).toMatch(/^User bob was created, but the set-password link could not be mailed to bob@example\.com \(.*ECONNREFUSED.*\); pass the link above to bob yourself$/);
+    expect(out).toMatchObject({
+      nickname: 'bob',
+      mail: [{ kind: 'set_password', to: 'bob@example.com', status: 'failed', error: expect.stringContaining('ECONNREFUSED') }],
+    });
+    expect(r.stderr.trim().split('\n').pop()).toMatch(
+      /^User bob was created, but the set-password link could not be mailed to bob@example\.com \(.*ECONNREFUSED.*\); pass the link above to bob yourself$/,
+    );
     await lib((ctx) => resetPasswordWithToken(ctx, tokenOf(out.passwordResetUrl), 'bobs-password', TEST_SETTINGS));
   });
 });

@@ -47,11 +47,25 @@ describe('ctl user purge_deleted', () => {
     expect(r.code).toBe(0);
     const cutoff = /deleted before (\S+) will be purged/.exec(r.stdout)![1];
     expect(Math.abs(Date.parse(cutoff) - (Date.now() - 90 * DAY))).toBeLessThan(60e3);
-    expect(r.stdout).toBe([...PLAN(cutoff), `Purged 2 accounts deleted before ${cutoff}.`, 'Deleted:', '  users      2', '  activities 4', '  follows    1', '  tokens     1', ''].join('\n'));
+    expect(r.stdout).toBe(
+      [
+        ...PLAN(cutoff),
+        `Purged 2 accounts deleted before ${cutoff}.`,
+        'Deleted:',
+        '  users      2',
+        '  activities 4',
+        '  follows    1',
+        '  tokens     1',
+        '',
+      ].join('\n'),
+    );
     expect(await counts()).toEqual({ users: 2, activities: 2, follows: 0, tokens: 0 });
     expect(await user('recent')).toBeDefined();
     const accounts = (await audit()).filter((a) => a.target_nickname !== null);
-    expect(accounts.map((a) => [a.verb, a.target_nickname])).toEqual([['purge_deleted', 'old1'], ['purge_deleted', 'old2']]);
+    expect(accounts.map((a) => [a.verb, a.target_nickname])).toEqual([
+      ['purge_deleted', 'old1'],
+      ['purge_deleted', 'old2'],
+    ]);
     // The cron job's next run: nothing to do, exit 0.
     const again = await ctl(['user', 'purge_deleted', '-y']);
     expect(again.code).toBe(0);
@@ -62,7 +76,12 @@ describe('ctl user purge_deleted', () => {
     const r = await ctl(['user', 'purge_deleted', '--older-than', '30d', '-y', '--json']);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out).toEqual({ cutoff: expect.any(String), dryRun: false, deleted: { users: 3, activities: 4, follows: 1, tokens: 1 }, batches: expect.any(Number) });
+    expect(out).toEqual({
+      cutoff: expect.any(String),
+      dryRun: false,
+      deleted: { users: 3, activities: 4, follows: 1, tokens: 1 },
+      batches: expect.any(Number),
+    });
     expect(Math.abs(Date.parse(out.cutoff) - (Date.now() - 30 * DAY))).toBeLessThan(60e3);
     expect(await counts()).toMatchObject({ users: 1 });
   });
@@ -74,7 +93,10 @@ describe('ctl user purge_deleted', () => {
     const cutoff = /deleted before (\S+) will be purged/.exec(dry.stdout)![1];
     expect(dry.stdout).toBe([...PLAN(cutoff), '2 accounts would be purged (dry run)', ''].join('\n'));
     const refused = await ctl(['user', 'purge_deleted']);
-    expect(refused).toMatchObject({ code: 5, stderr: 'refusing to purge deleted accounts without confirmation: stdin is not a terminal; pass -y to confirm\n' });
+    expect(refused).toMatchObject({
+      code: 5,
+      stderr: 'refusing to purge deleted accounts without confirmation: stdin is not a terminal; pass -y to confirm\n',
+    });
     expect(await state()).toEqual(before);
   });
 

@@ -18,7 +18,8 @@ useTestSmtp((s) => (smtp = s));
 
 const MAIL_ENV = () => ({ SMTP_URL: smtp.url, MAIL_FROM: 'Example Social <no-reply@social.example>' });
 /** ctl with mail configured, through the file's SMTP server. */
-const mailCtl = (args: string[], opts: { env?: Record<string, string | undefined>; input?: string } = {}) => ctl(args, { ...opts, env: { ...MAIL_ENV(), ...opts.env } });
+const mailCtl = (args: string[], opts: { env?: Record<string, string | undefined>; input?: string } = {}) =>
+  ctl(args, { ...opts, env: { ...MAIL_ENV(), ...opts.env } });
 const lib = <T>(fn: (ctx: ReturnType<typeof libContext>) => Promise<T>) => tdb.withDb((h) => fn(libContext(h)));
 
 describe('ctl user reset_password, without mail', () => {
@@ -26,7 +27,7 @@ describe('ctl user reset_password, without mail', () => {
     await ctl(['user', 'new', 'alice', 'alice@example.com', '-y', '--password', 'old-password']);
   });
 
-  test('reset_password prints Pleroma\'s two lines; the link sets a password once and signs out', async () => {
+  test("reset_password prints Pleroma's two lines; the link sets a password once and signs out", async () => {
     const r = await ctl(['user', 'reset_password', 'ALICE']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^Generated password reset token for alice\\nURL: http://ctl\\.test/password_reset/${TOKEN}\\n$`));
@@ -60,7 +61,10 @@ describe('ctl user reset_password, without mail', () => {
     expect(out).toEqual({ userId: 1, nickname: 'alice', sessionsRevoked: 0, resetLinksRevoked: 0, password: expect.stringMatching(/^[A-Za-z0-9_-]{20}$/) });
     const hash = await tdb.withDb(async ({ db }) => (await db.selectFrom('users').select('password_hash').executeTakeFirstOrThrow()).password_hash);
     expect(await verifyPassword(out.password, hash)).toBe(true);
-    expect(await ctl(['user', 'reset_password', 'alice', '--password-stdin'], { input: 'short\n' })).toMatchObject({ code: 2, stderr: 'the password is too short: at least 8 characters\n' });
+    expect(await ctl(['user', 'reset_password', 'alice', '--password-stdin'], { input: 'short\n' })).toMatchObject({
+      code: 2,
+      stderr: 'the password is too short: at least 8 characters\n',
+    });
   });
 });
 

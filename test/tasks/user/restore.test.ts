@@ -44,10 +44,20 @@ describe('ctl user restore', () => {
 
   test('past the retention window: exit 4, still deleted', async () => {
     await ctl(['user', 'rm', 'alice']);
-    await withDb((db) => db.updateTable('users').set({ deleted_at: new Date('2020-03-01T00:00:00Z') }).where('nickname', '=', 'alice').execute());
+    await withDb((db) =>
+      db
+        .updateTable('users')
+        .set({ deleted_at: new Date('2020-03-01T00:00:00Z') })
+        .where('nickname', '=', 'alice')
+        .execute(),
+    );
     const before = await state();
     const r = await ctl(['user', 'restore', 'alice']);
-    expect(r).toMatchObject({ code: 4, stdout: '', stderr: 'cannot restore alice: deleted on 2020-03-01, more than 90 days ago (CTL_RETENTION_DAYS): past the retention window\n' });
+    expect(r).toMatchObject({
+      code: 4,
+      stdout: '',
+      stderr: 'cannot restore alice: deleted on 2020-03-01, more than 90 days ago (CTL_RETENTION_DAYS): past the retention window\n',
+    });
     expect(await state()).toEqual(before);
   });
 

@@ -14,7 +14,7 @@ const register = (token: string, nickname: string) =>
   tdb.withDb((h) => redeemInvite(libContext(h), token, { nickname, email: `${nickname}@example.com`, password: 'a-good-password' }, TEST_SETTINGS));
 
 describe('ctl user revoke_invite', () => {
-  test('revoke by token (Pleroma\'s message), by id or by pasted URL; the token then no longer registers', async () => {
+  test("revoke by token (Pleroma's message), by id or by pasted URL; the token then no longer registers", async () => {
     const out = (await ctl(['user', 'invite', '--max-use', '5'])).stdout.trim().split('\n');
     const token = tokenOf(out[1]);
     const dry = await ctl(['user', 'revoke_invite', token, '--dry-run']);
@@ -38,7 +38,7 @@ describe('ctl user revoke_invite', () => {
     expect((await invites()).map((i) => i.used)).toEqual([true, true, true]);
   });
 
-  test('an unknown token is exit 3 with Pleroma\'s message', async () => {
+  test("an unknown token is exit 3 with Pleroma's message", async () => {
     const r = await ctl(['user', 'revoke_invite', 'NoSuchToken']);
     expect(r).toMatchObject({ code: 3, stdout: '', stderr: 'No invite found with token NoSuchToken\n' });
     expect(await ctl(['user', 'revoke_invite', '42'])).toMatchObject({ code: 3, stderr: 'No invite found with id 42\n' });

@@ -24,7 +24,8 @@ useTestSmtp((s) => (smtp = s));
 
 const MAIL_ENV = () => ({ SMTP_URL: smtp.url, MAIL_FROM: 'Example Social <no-reply@social.example>' });
 /** ctl with mail configured, through the file's SMTP server. */
-const mailCtl = (args: string[], opts: { env?: Record<string, string | undefined>; input?: string } = {}) => ctl(args, { ...opts, env: { ...MAIL_ENV(), ...opts.env } });
+const mailCtl = (args: string[], opts: { env?: Record<string, string | undefined>; input?: string } = {}) =>
+  ctl(args, { ...opts, env: { ...MAIL_ENV(), ...opts.env } });
 
 describe('ctl user rm (soft delete)', () => {
   beforeEach(seed);
@@ -39,7 +40,9 @@ describe('ctl user rm (soft delete)', () => {
     expect(await counts()).toEqual({ users: 4, activities: 7, follows: 2, tokens: 4 });
     const live = await withDb((db) => db.selectFrom('tokens').select('id').where('user_id', '=', row!.id).where('revoked_at', 'is', null).execute());
     expect(live).toEqual([]);
-    expect(await audit()).toEqual([{ verb: 'rm', actor: 'ops', target_nickname: 'alice', reason: 'asked to leave', details: { soft: true, wasActive: true, revokedTokens: 2 } }]);
+    expect(await audit()).toEqual([
+      { verb: 'rm', actor: 'ops', target_nickname: 'alice', reason: 'asked to leave', details: { soft: true, wasActive: true, revokedTokens: 2 } },
+    ]);
   });
 
   test('the deleted account is hidden from list and shown with --deleted', async () => {
@@ -55,7 +58,15 @@ describe('ctl user rm (soft delete)', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/^User alice deleted\.\nRestorable until \d{4}-\d\d-\d\d with: ctl user restore alice\n$/);
     const out = JSON.parse(r.stdout);
-    expect(out).toEqual({ id: 2, nickname: 'alice', changed: true, deletedAt: expect.any(String), restorableUntil: expect.any(String), revokedTokens: 2, dryRun: false });
+    expect(out).toEqual({
+      id: 2,
+      nickname: 'alice',
+      changed: true,
+      deletedAt: expect.any(String),
+      restorableUntil: expect.any(String),
+      revokedTokens: 2,
+      dryRun: false,
+    });
     expect(Date.parse(out.restorableUntil) - Date.parse(out.deletedAt)).toBe(90 * DAY);
     const again = await ctl(['user', 'rm', 'alice']);
     expect(again).toMatchObject({ code: 0, stdout: 'User alice already deleted.\n', stderr: '' });
@@ -79,9 +90,13 @@ describe('ctl user rm (soft delete)', () => {
   test.each([
     ['nobody', 'No local user nobody\n'],
     ['far@remote.example', 'No local user far@remote.example\n'],
-  ])('%s: exit 3 with Pleroma\'s message', async (ref, message) => {
+  ])("%s: exit 3 with Pleroma's message", async (ref, message) => {
     const before = await state();
-    for (const args of [['user', 'rm', ref], ['user', 'rm', ref, '--purge', '-y'], ['user', 'rm', ref, '--dry-run']]) {
+    for (const args of [
+      ['user', 'rm', ref],
+      ['user', 'rm', ref, '--purge', '-y'],
+      ['user', 'rm', ref, '--dry-run'],
+    ]) {
       expect(await ctl(args)).toMatchObject({ code: 3, stdout: '', stderr: message });
     }
     expect(await state()).toEqual(before);
@@ -133,7 +148,11 @@ describe('ctl user rm --purge', () => {
   test('no TTY and no -y: exit 5 after the plan, nothing deleted', async () => {
     const before = await state();
     const r = await ctl(['user', 'rm', 'alice', '--purge']);
-    expect(r).toMatchObject({ code: 5, stdout: [...PLAN, ''].join('\n'), stderr: 'refusing to delete alice permanently without confirmation: stdin is not a terminal; pass -y to confirm\n' });
+    expect(r).toMatchObject({
+      code: 5,
+      stdout: [...PLAN, ''].join('\n'),
+      stderr: 'refusing to delete alice permanently without confirmation: stdin is not a terminal; pass -y to confirm\n',
+    });
     expect(await state()).toEqual(before);
   });
 
@@ -142,7 +161,13 @@ describe('ctl user rm --purge', () => {
     const r = await ctl(['user', 'rm', 'alice', '--purge', '--dry-run']);
     expect(r).toMatchObject({ code: 0, stderr: '', stdout: [...PLAN, 'User alice would be deleted with everything it owns (dry run)', ''].join('\n') });
     const j = await ctl(['user', 'rm', 'alice', '--purge', '--dry-run', '--json']);
-    expect(JSON.parse(j.stdout)).toEqual({ id: 2, nickname: 'alice', purge: true, dryRun: true, wouldDelete: { users: 1, activities: 5, follows: 2, tokens: 3 } });
+    expect(JSON.parse(j.stdout)).toEqual({
+      id: 2,
+      nickname: 'alice',
+      purge: true,
+      dryRun: true,
+      wouldDelete: { users: 1, activities: 5, follows: 2, tokens: 3 },
+    });
     expect(await state()).toEqual(before);
   });
 
@@ -179,7 +204,9 @@ describe('rm: the account-deleted notice', () => {
   test('a soft delete mails the notice with the restore deadline; a purge says it cannot be restored', async () => {
     const r = await mailCtl(['user', 'rm', 'alice']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^User alice deleted\.\nRestorable until (\d{4}-\d\d-\d\d) with: ctl user restore alice\nAccount-deleted notice mailed to alice@example\.com\n$/);
+    expect(r.stdout).toMatch(
+      /^User alice deleted\.\nRestorable until (\d{4}-\d\d-\d\d) with: ctl user restore alice\nAccount-deleted notice mailed to alice@example\.com\n$/,
+    );
     const [soft] = await smtp.waitFor(1);
     expect(soft).toMatchObject({ envelopeTo: ['alice@example.com'], subject: 'Your account on ctl.test was deleted' });
     expect(soft.text).toMatch(/^Hello Alice A\.,\n/);
@@ -208,7 +235,9 @@ describe('rm: the account-deleted notice', () => {
     const r = await mailCtl(['user', 'rm', 'alice'], { env: { SMTP_URL: `smtp://127.0.0.1:${port}` } });
     expect(r.code).toBe(7);
     expect(r.stdout).toMatch(/^User alice deleted\.\n/);
-    expect(r.stderr).toMatch(/^User alice was deleted, but the account-deleted notice could not be mailed to alice@example\.com \(.*ECONNREFUSED.*\); the user was not notified\n$/);
+    expect(r.stderr).toMatch(
+      /^User alice was deleted, but the account-deleted notice could not be mailed to alice@example\.com \(.*ECONNREFUSED.*\); the user was not notified\n$/,
+    );
     expect(JSON.parse((await mailCtl(['user', 'list', '--deleted', '--json'])).stdout).map((u: { nickname: string }) => u.nickname)).toEqual(['alice']);
   });
 });

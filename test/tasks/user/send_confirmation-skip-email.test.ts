@@ -8,7 +8,14 @@ useHeldTestDatabase((d) => (tdb = d));
 
 test('--skip-email prints the link and mails nothing, even with a mail server that is down', async () => {
   const env = { SMTP_URL: `smtp://127.0.0.1:${await closedPort()}` };
-  expect((await ctl(tdb, ['user', 'new', 'alice', 'alice@example.com', '--no-confirmed', '--password-stdin', '-y', '--skip-email'], { input: 'a-long-password\n', env })).code).toBe(0);
+  expect(
+    (
+      await ctl(tdb, ['user', 'new', 'alice', 'alice@example.com', '--no-confirmed', '--password-stdin', '-y', '--skip-email'], {
+        input: 'a-long-password\n',
+        env,
+      })
+    ).code,
+  ).toBe(0);
   const r = await ctl(tdb, ['user', 'send_confirmation', 'alice', '--skip-email'], { env });
   expect(r.stderr).toBe('');
   expect(r.stdout).toMatch(/^Generated email confirmation token for alice\nURL: http:\/\/ctl\.test\/\S+\n$/);

@@ -16,7 +16,8 @@ useTestSmtp((s) => (smtp = s));
 
 const MAIL_ENV = () => ({ SMTP_URL: smtp.url, MAIL_FROM: 'Example Social <no-reply@social.example>' });
 /** ctl with mail configured, through the file's SMTP server. */
-const mailCtl = (args: string[], opts: { env?: Record<string, string | undefined>; input?: string } = {}) => ctl(args, { ...opts, env: { ...MAIL_ENV(), ...opts.env } });
+const mailCtl = (args: string[], opts: { env?: Record<string, string | undefined>; input?: string } = {}) =>
+  ctl(args, { ...opts, env: { ...MAIL_ENV(), ...opts.env } });
 const lib = <T>(fn: (ctx: ReturnType<typeof libContext>) => Promise<T>) => tdb.withDb((h) => fn(libContext(h)));
 
 describe('ctl user send_confirmation, without mail', () => {
@@ -42,7 +43,9 @@ describe('ctl user send_confirmation, with mail', () => {
     await mailCtl(['user', 'new', 'carol', 'carol@example.com', '-y', '--password', 'a-good-password', '--no-confirmed', '--skip-email']);
     const r = await mailCtl(['user', 'send_confirmation', 'carol']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^Generated email confirmation token for carol\\nURL: http://ctl\\.test/verify/${TOKEN}\\nConfirmation link mailed to carol@example.com\\n$`));
+    expect(r.stdout).toMatch(
+      new RegExp(`^Generated email confirmation token for carol\\nURL: http://ctl\\.test/verify/${TOKEN}\\nConfirmation link mailed to carol@example.com\\n$`),
+    );
     const [mail] = await smtp.waitFor(1);
     expect(mail).toMatchObject({ envelopeTo: ['carol@example.com'], subject: 'Confirm your email address for ctl.test' });
     await lib((ctx) => confirmEmail(ctx, tokenOf(mail.textLinks[0])));

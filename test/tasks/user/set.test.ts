@@ -16,14 +16,34 @@ const auditRows = () => tdb.withDb(({ db }) => db.selectFrom('audit_log').select
 const tokenRows = () => tdb.withDb(({ db }) => db.selectFrom('tokens').selectAll().orderBy('id').execute());
 
 describe('ctl user set', () => {
-  beforeEach(() => seed(
-    { nickname: 'alice', email: 'alice@example.com', admin: true },
-    { nickname: 'bob', email: 'bob@example.com', confirmed: false },
-    { nickname: 'carol@remote.example', local: false },
-  ));
+  beforeEach(() =>
+    seed(
+      { nickname: 'alice', email: 'alice@example.com', admin: true },
+      { nickname: 'bob', email: 'bob@example.com', confirmed: false },
+      { nickname: 'carol@remote.example', local: false },
+    ),
+  );
 
-  test('one Pleroma line per flag, in Pleroma\'s order, then the profile fields; an audit row with actor and reason', async () => {
-    const r = await ctl(['user', 'set', 'BOB@example.com', '--moderator', '--locked', '--confirmed', '--admin', '--name', 'Bob B.', '--bio', 'line 1\nline 2', '--email', 'bob@new.example', '--actor', 'root', '--reason', 'ticket 7']);
+  test("one Pleroma line per flag, in Pleroma's order, then the profile fields; an audit row with actor and reason", async () => {
+    const r = await ctl([
+      'user',
+      'set',
+      'BOB@example.com',
+      '--moderator',
+      '--locked',
+      '--confirmed',
+      '--admin',
+      '--name',
+      'Bob B.',
+      '--bio',
+      'line 1\nline 2',
+      '--email',
+      'bob@new.example',
+      '--actor',
+      'root',
+      '--reason',
+      'ticket 7',
+    ]);
     expect(r).toMatchObject({ code: 0, stderr: '' });
     expect(r.stdout).toBe(
       [
@@ -37,11 +57,23 @@ describe('ctl user set', () => {
         '',
       ].join('\n'),
     );
-    expect(await userRow('bob')).toMatchObject({ admin: true, confirmed: true, locked: true, moderator: true, email: 'bob@new.example', name: 'Bob B.', bio: 'line 1\nline 2' });
+    expect(await userRow('bob')).toMatchObject({
+      admin: true,
+      confirmed: true,
+      locked: true,
+      moderator: true,
+      email: 'bob@new.example',
+      name: 'Bob B.',
+      bio: 'line 1\nline 2',
+    });
     const audit = await auditRows();
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ verb: 'set', actor: 'root', reason: 'ticket 7', target_nickname: 'bob' });
-    expect(audit[0].details).toMatchObject({ admin: { from: false, to: true }, email: { from: 'bob@example.com', to: 'bob@new.example' }, bio: { changed: true, length: 13 } });
+    expect(audit[0].details).toMatchObject({
+      admin: { from: false, to: true },
+      email: { from: 'bob@example.com', to: 'bob@new.example' },
+      bio: { changed: true, length: 13 },
+    });
   });
 
   test('--no-flags print false; a flag already set still prints its line, and nothing is written', async () => {
@@ -54,7 +86,10 @@ describe('ctl user set', () => {
   test('--no-confirmed unconfirms, prints a confirmation link once, and stores only its hash', async () => {
     const r = await ctl(['user', 'set', 'alice', '--no-confirmed']);
     expect(r.code).toBe(0);
-    const match = /^Confirmation status of alice: false\nGenerated email confirmation token for alice\nURL: http:\/\/ctl\.test\/verify\/([A-Za-z0-9_-]{43})\n$/.exec(r.stdout);
+    const match =
+      /^Confirmation status of alice: false\nGenerated email confirmation token for alice\nURL: http:\/\/ctl\.test\/verify\/([A-Za-z0-9_-]{43})\n$/.exec(
+        r.stdout,
+      );
     expect(match).not.toBeNull();
     const tokens = await tokenRows();
     expect(tokens).toHaveLength(1);
@@ -71,7 +106,13 @@ describe('ctl user set', () => {
     const r = await ctl(['user', 'set', 'bob', '--locked', '--no-confirmed', '--json']);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out).toMatchObject({ nickname: 'bob', changed: true, changes: { locked: { from: false, to: true } }, dryRun: false, user: { nickname: 'bob', locked: true, confirmed: false } });
+    expect(out).toMatchObject({
+      nickname: 'bob',
+      changed: true,
+      changes: { locked: { from: false, to: true } },
+      dryRun: false,
+      user: { nickname: 'bob', locked: true, confirmed: false },
+    });
     expect(out.confirmationUrl).toMatch(/^http:\/\/ctl\.test\/verify\/[A-Za-z0-9_-]{43}$/);
     expect(out.changes.confirmed).toBeUndefined(); // bob was unconfirmed already: only a new link
     expect(r.stderr).toContain('Locked status of bob: true\n');
@@ -81,7 +122,9 @@ describe('ctl user set', () => {
     const before = await users();
     const r = await ctl(['user', 'set', 'bob', '--moderator', '--no-confirmed', '--dry-run']);
     expect(r).toMatchObject({ code: 0, stderr: '' });
-    expect(r.stdout).toBe('Confirmation status of bob: false (dry run)\nModerator status of bob: true (dry run)\nA new email confirmation link would be issued for bob (dry run)\n');
+    expect(r.stdout).toBe(
+      'Confirmation status of bob: false (dry run)\nModerator status of bob: true (dry run)\nA new email confirmation link would be issued for bob (dry run)\n',
+    );
     expect(await users()).toEqual(before);
     expect(await tokenRows()).toEqual([]);
     expect(await auditRows()).toEqual([]);
@@ -90,7 +133,11 @@ describe('ctl user set', () => {
   test('--no-admin on the last active admin is exit 4 and changes nothing, also in a dry run', async () => {
     for (const extra of [[], ['--dry-run']]) {
       const r = await ctl(['user', 'set', 'alice', '--no-admin', ...extra]);
-      expect(r).toMatchObject({ code: 4, stdout: '', stderr: 'refusing to remove admin status from alice: it is the last active admin (make another user admin first: ctl user set <user> --admin)\n' });
+      expect(r).toMatchObject({
+        code: 4,
+        stdout: '',
+        stderr: 'refusing to remove admin status from alice: it is the last active admin (make another user admin first: ctl user set <user> --admin)\n',
+      });
     }
     expect((await userRow('alice')).admin).toBe(true);
     expect(await auditRows()).toEqual([]);
@@ -99,7 +146,11 @@ describe('ctl user set', () => {
   test.each([
     [['user', 'set', 'nobody', '--admin'], 3, 'No local user nobody\n'],
     [['user', 'set', 'carol@remote.example', '--locked'], 3, 'No local user carol@remote.example\n'],
-    [['user', 'set', 'alice'], 2, 'nothing to change: pass at least one of --[no-]admin, --[no-]confirmed, --[no-]locked, --[no-]moderator, --email, --name, --bio\n'],
+    [
+      ['user', 'set', 'alice'],
+      2,
+      'nothing to change: pass at least one of --[no-]admin, --[no-]confirmed, --[no-]locked, --[no-]moderator, --email, --name, --bio\n',
+    ],
     [['user', 'set', 'alice', '--email', 'nope'], 2, 'invalid email "nope"\n'],
     [['user', 'set', 'alice', '--email', 'BOB@example.com'], 4, 'email BOB@example.com is already taken\n'],
     [['user', 'set', 'alice', '--frob'], 2, 'Unknown argument: frob\n'],

@@ -14,7 +14,11 @@ describe('ctl user show', () => {
   test('show gives every field and counts; unknown user is exit 3', async () => {
     const r = await ctl(['user', 'show', 'BOB@example.com', '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ nickname: 'bob', confirmed: false, counts: { activities: 0, followers: 0, following: 0, activeSessions: 0, tags: 0 } });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      nickname: 'bob',
+      confirmed: false,
+      counts: { activities: 0, followers: 0, following: 0, activeSessions: 0, tags: 0 },
+    });
     const stats = await ctl(['user', 'stats', 'alice']);
     expect(stats.stdout).toMatch(/^nickname\s+alice$/m);
     const missing = await ctl(['user', 'show', 'nobody']);

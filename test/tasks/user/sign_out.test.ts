@@ -23,7 +23,9 @@ describe('ctl user sign_out', () => {
     expect(r).toMatchObject({ code: 0, stderr: '', stdout: 'alice signed out from all apps.\nRevoked 3 tokens (access 1, refresh 1, authorization 1).\n' });
     expect(await liveTokens('alice')).toEqual(['password_reset']);
     expect(await liveTokens('bob')).toEqual(['access']);
-    expect(await audit()).toEqual([{ verb: 'sign_out', actor: 'tester', target_nickname: 'alice', reason: null, details: { revoked: { access: 1, refresh: 1, authorization: 1 } } }]);
+    expect(await audit()).toEqual([
+      { verb: 'sign_out', actor: 'tester', target_nickname: 'alice', reason: null, details: { revoked: { access: 1, refresh: 1, authorization: 1 } } },
+    ]);
     const again = await ctl(['user', 'sign-out', 'alice', '--json']);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toEqual({ id: 2, nickname: 'alice', revoked: { access: 0, refresh: 0, authorization: 0 }, total: 0, dryRun: false });

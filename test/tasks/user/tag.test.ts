@@ -17,7 +17,15 @@ describe('ctl user tag', () => {
   test('remote users can be tagged; --json gives the result object', async () => {
     const r = await ctl(['user', 'tag', 'dave@remote.example', 'spam', '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ userId: 2, nickname: 'dave@remote.example', tags: ['spam'], added: ['spam'], removed: [], changed: true, dryRun: false });
+    expect(JSON.parse(r.stdout)).toEqual({
+      userId: 2,
+      nickname: 'dave@remote.example',
+      tags: ['spam'],
+      added: ['spam'],
+      removed: [],
+      changed: true,
+      dryRun: false,
+    });
     expect(r.stderr).toBe('Tags of dave@remote.example: ["spam"]\n');
   });
 

@@ -52,7 +52,10 @@ describe('ctl user unconfirm_all', () => {
 
   test('no TTY and no -y is exit 5 with nothing changed', async () => {
     const r = await ctl(['user', 'unconfirm_all']);
-    expect(r).toMatchObject({ code: 5, stderr: 'refusing to unconfirm every regular user without confirmation: stdin is not a terminal; pass -y to confirm\n' });
+    expect(r).toMatchObject({
+      code: 5,
+      stderr: 'refusing to unconfirm every regular user without confirmation: stdin is not a terminal; pass -y to confirm\n',
+    });
     expect(await withConfirmation(false)).toEqual([]);
     expect(await tokenRows()).toEqual([]);
   });

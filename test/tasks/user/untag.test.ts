@@ -14,7 +14,7 @@ const auditRows = () => tdb.withDb(({ db }) => db.selectFrom('audit_log').select
 describe('ctl user untag', () => {
   beforeEach(() => seed({ nickname: 'alice', tags: ['old'] }, { nickname: 'dave@remote.example', local: false }));
 
-  test('tag prints Pleroma\'s line with the lower-cased, sorted union; untag the difference', async () => {
+  test("tag prints Pleroma's line with the lower-cased, sorted union; untag the difference", async () => {
     const t = await ctl(['user', 'tag', 'alice', 'Pleroma', 'beta']);
     expect(t).toMatchObject({ code: 0, stderr: '', stdout: 'Tags of alice: ["beta", "old", "pleroma"]\n' });
     const u = await ctl(['user', 'untag', 'alice', 'OLD', 'beta', 'never-there']);
@@ -30,9 +30,7 @@ describe('ctl user untag', () => {
     ]);
   });
 
-  test.each([
-    [['user', 'untag', 'nobody', 'x'], 3, 'Could not change user tags for nobody\n'],
-  ])('%j is exit %i', async (args, code, stderr) => {
+  test.each([[['user', 'untag', 'nobody', 'x'], 3, 'Could not change user tags for nobody\n']])('%j is exit %i', async (args, code, stderr) => {
     const r = await ctl(args);
     expect(r.code).toBe(code);
     if (typeof stderr === 'string') expect(r.stderr).toBe(stderr);
