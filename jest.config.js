@@ -16,6 +16,10 @@ const common = {
   moduleFileExtensions: ['ts', 'js', 'json'],
 };
 
+// *.pg.test.ts run on PostgreSQL only, *.pglite.test.ts on PGlite only (as in test/reliability):
+// test/bin's process-level checks (exit status, TTY prompts, every verb's happy path through
+// bin/ctl) do not depend on the database, and a spawn there costs ~0.2 s against ~1 s on PGlite;
+// what the embedded database does through a real process has files of its own.
 module.exports = {
   // Two workers on two cores; the parent only reports.
   maxWorkers: 2,
@@ -25,6 +29,7 @@ module.exports = {
     {
       ...common,
       displayName: 'pglite',
+      testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.pg\\.test\\.ts$'],
       globalSetup: '<rootDir>/test/setup/global-setup-pglite.ts',
       globalTeardown: '<rootDir>/test/setup/global-teardown-pglite.ts',
       setupFiles: ['<rootDir>/test/setup/use-pglite.js'],
@@ -32,6 +37,7 @@ module.exports = {
     {
       ...common,
       displayName: 'postgres',
+      testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.pglite\\.test\\.ts$'],
       globalSetup: '<rootDir>/test/setup/global-setup-postgres.ts',
       globalTeardown: '<rootDir>/test/setup/global-teardown-postgres.ts',
       setupFiles: ['<rootDir>/test/setup/use-postgres.js'],

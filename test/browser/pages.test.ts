@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { createTestDatabase, type TestDatabase } from '../helpers/backend';
+import { createOpenTestDatabase, type OpenTestDatabase, type TestDatabase } from '../helpers/backend';
+import { holdTestDatabase } from '../helpers/in-process';
 import { startServer, type TestServer } from '../server/helpers';
 
 /**
@@ -12,6 +13,7 @@ import { startServer, type TestServer } from '../server/helpers';
  */
 const CHROMIUM = '/usr/bin/chromium';
 
+let opened: OpenTestDatabase;
 let tdb: TestDatabase;
 let server: TestServer;
 let browser: Browser;
@@ -20,7 +22,8 @@ let page: Page;
 
 beforeAll(async () => {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`);
-  tdb = await createTestDatabase();
+  opened = await createOpenTestDatabase();
+  tdb = holdTestDatabase(opened.tdb, opened.handle);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -30,7 +33,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await server?.close();
-  await tdb?.destroy();
+  await opened?.handle.close();
+  await opened?.tdb.destroy();
 });
 beforeEach(async () => {
   await server?.close();

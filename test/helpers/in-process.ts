@@ -21,7 +21,8 @@ export interface HeldTestDatabase extends TestDatabase {
   readonly openDatabase: OpenDatabase;
 }
 
-function holding(tdb: TestDatabase, handle: DbHandle): HeldTestDatabase {
+/** `tdb` with `handle` lent to every in-process run and to `open`/`withDb`. */
+export function holdTestDatabase(tdb: TestDatabase, handle: DbHandle): HeldTestDatabase {
   // The runner closes what it opened; the held handle outlives every run, so its close is a no-op.
   const lent: DbHandle = { db: handle.db, backend: handle.backend, where: handle.where, close: async () => undefined };
   const isThis = (opts: OpenOptions) => (tdb.url ? opts.databaseUrl === tdb.url : !opts.databaseUrl && opts.dataDir === tdb.dataDir);
@@ -45,7 +46,7 @@ export function useHeldTestDatabase(use: (tdb: HeldTestDatabase) => void): void 
   beforeAll(async () => {
     const opened = await createOpenTestDatabase();
     tdb = opened.tdb;
-    held = holding(tdb, opened.handle);
+    held = holdTestDatabase(tdb, opened.handle);
     use(held);
   });
   afterAll(async () => {

@@ -2,10 +2,10 @@ import { totpCode } from '../../lib/auth/mfa';
 import { bearer, loginAs, useTestServer, type TestServer } from './helpers';
 
 /**
- * The admin verbs' effects, seen from the app: the real bin/ctl and the server on one database.
- * On PGlite the two cannot have the data directory open at once, so server.ctl() makes the server
- * let go of it first (ServerDatabase.release) and the server's next request opens it again; on
- * PostgreSQL both simply connect.
+ * The admin verbs' effects, seen from the app: command lines through the real parser and runner
+ * (in-process) and the server on one database. server.ctl() makes the server let go of the
+ * database first (ServerDatabase.release), as a CLI beside `ctl serve` does, and the server's next
+ * request takes it again. The two as separate processes: test/server/serve-cli.test.ts.
  */
 let server: TestServer;
 useTestServer((s) => (server = s), 'each');

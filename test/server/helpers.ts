@@ -7,8 +7,9 @@ import type { Mailer, OutgoingMail } from '../../lib/mail/mailer';
 import { ServerDatabase } from '../../lib/server/database';
 import { buildServer } from '../../lib/server/app';
 import { createUser, planNewUser, type NewUserInput } from '../../lib/user/new';
-import { createTestDatabase, truncateAll, type TestDatabase } from '../helpers/backend';
-import { runCtl, type CtlOptions, type CtlResult } from '../helpers/cli';
+import { createOpenTestDatabase, truncateAll, type OpenTestDatabase, type TestDatabase } from '../helpers/backend';
+import type { CtlOptions, CtlResult } from '../helpers/cli';
+import { ctl as runCtlInProcess, holdTestDatabase } from '../helpers/in-process';
 
 /** A mailer that keeps what it was asked to send. */
 export class MemoryMailer implements Mailer {
@@ -32,9 +33,9 @@ export interface TestServer {
   /** Runs fn with the database the server uses (held like a request holds it). */
   withDb<T>(fn: (db: Kysely<Database>, ctx: LibContext) => Promise<T>): Promise<T>;
   /**
-   * Runs the real bin/ctl against the same database. The server lets go of the database first:
-   * on PGlite only one process may have the data directory open, and the server reopens it on
-   * its next request.
+   * Runs a command line in-process, through the real parser and runner, against the same
+   * database (test/helpers/in-process.ts). The server lets go of the database first, as it does
+   * for a CLI beside it, and takes it again on its next request.
    */
   ctl(args: readonly string[], opts?: CtlOptions): Promise<CtlResult>;
   close(): Promise<void>;
@@ -64,7 +65,7 @@ export async function startServer(tdb: TestDatabase, env: Record<string, string>
     },
     async ctl(args, opts = {}) {
       await database.release();
-      return runCtl(tdb, args, { ...opts, env: { ...env, ...(opts.env ?? {}) } });
+      return runCtlInProcess(tdb, args, { ...opts, env: { ...env, ...(opts.env ?? {}) } });
     },
     async close() {
       await server.app.close();
@@ -95,6 +96,7 @@ export interface ServerControl {
  * - `manual`: a server only when the file calls `restart` (each describe with its own settings).
  */
 export function useTestServer(use: (server: TestServer) => void, start: ServerStart = 'manual'): ServerControl {
+  let opened: OpenTestDatabase | undefined;
   let tdb: TestDatabase | undefined;
   let server: TestServer | undefined;
   const reopen = async (env: Record<string, string> = {}) => {
@@ -109,12 +111,14 @@ export function useTestServer(use: (server: TestServer) => void, start: ServerSt
     await empty();
   };
   beforeAll(async () => {
-    tdb = await createTestDatabase();
+    opened = await createOpenTestDatabase();
+    tdb = holdTestDatabase(opened.tdb, opened.handle);
     if (start === 'once') await reopen();
   });
   afterAll(async () => {
     await server?.close();
-    await tdb?.destroy();
+    await opened?.handle.close();
+    await opened?.tdb.destroy();
   });
   if (start === 'once') beforeEach(empty);
   if (start === 'each') beforeEach(() => restart());
