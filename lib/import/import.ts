@@ -6,7 +6,7 @@ import { createHashPool } from '../auth/hash-pool';
 import type { RawRecord } from './parse';
 import { planImport, type ImportProblem } from './plan';
 import { writeImport, type CreatedImportRow, type ImportSettings, type LostImportRow } from './write';
-import { DRY_RUN_SUFFIX } from '../text';
+import { DRY_RUN_SUFFIX, plural } from '../text';
 
 /**
  * `ctl user import` as one domain function: under the `import` bulk lock, read and check the
@@ -255,15 +255,15 @@ export async function importUsers(ctx: LibContext, records: AsyncIterable<RawRec
 export function importFailure(r: ImportResult, listedAbove: boolean): CtlError | null {
   const above = listedAbove ? ' (listed above)' : '';
   if (r.outcome === 'refused') {
-    const why = `nothing imported: ${r.failed} of ${r.total} row(s) have problems${above}; fix them, or pass --continue-on-error to import the rest`;
+    const why = `nothing imported: ${r.failed} of ${plural(r.total, 'row')} have problems${above}; fix them, or pass --continue-on-error to import the rest`;
     return r.onlyTaken ? new ConflictError(why) : new UsageError(why);
   }
-  if (r.outcome === 'dry_run') return r.failed > 0 ? new PartialFailureError(`${r.failed} of ${r.total} row(s) would fail${DRY_RUN_SUFFIX}`) : null;
+  if (r.outcome === 'dry_run') return r.failed > 0 ? new PartialFailureError(`${r.failed} of ${plural(r.total, 'row')} would fail${DRY_RUN_SUFFIX}`) : null;
   const why: string[] = [];
-  if (r.failed > 0) why.push(`${r.failed} of ${r.total} row(s) failed${above}; ${r.created} created`);
+  if (r.failed > 0) why.push(`${r.failed} of ${plural(r.total, 'row')} failed${above}; ${r.created} created`);
   if (r.mail.failed.length > 0) {
     const first = r.mail.failed[0];
-    why.push(`${r.mail.failed.length} set-password mail(s) could not be sent (to ${first.to}: ${first.error}); their links are printed instead`);
+    why.push(`${plural(r.mail.failed.length, 'set-password mail')} could not be sent (to ${first.to}: ${first.error}); their links are printed instead`);
   }
   return why.length > 0 ? new PartialFailureError(why.join('; ')) : null;
 }

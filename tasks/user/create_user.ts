@@ -1,6 +1,7 @@
 import type { VerbModule } from '../runner/verb';
 import { CtlError, PartialFailureError, UsageError } from '../../lib/errors';
 import newVerbModule from './new';
+import { plural } from '../../lib/text';
 
 /**
  * The create-user scripts of the other tools, both non-interactive (no `Continue?`): Overleaf's
@@ -39,7 +40,7 @@ const verb: VerbModule = {
         ctx.io.stderr.write(`${email}: ${error.message}\n`);
       }
     }
-    if (failed > 0) throw new PartialFailureError(`${failed} of ${emails.length} account(s) were not created (listed above); the others were`);
+    if (failed > 0) throw new PartialFailureError(`${failed} of ${plural(emails.length, 'account')} were not created (listed above); the others were`);
   },
 };
 

@@ -47,7 +47,7 @@ class Results {
   }
 
   endProblems(): void {
-    if (this.unlisted > 0) this.ctx.io.stderr.write(`... and ${this.unlisted} more row(s) with problems (--format ndjson lists every row)\n`);
+    if (this.unlisted > 0) this.ctx.io.stderr.write(`... and ${plural(this.unlisted, 'more row')} with problems (--format ndjson lists every row)\n`);
     this.unlisted = 0;
   }
 }
@@ -154,7 +154,7 @@ const verb: VerbModule = {
         onChecked: async (check, rows) => {
           stopProgress();
           ctx.warn(
-            `Checked ${check.total} row(s): ${check.toCreate} to create, ${check.skipped} already there, ${check.failed} with problems${ctx.dryRunSuffix}`,
+            `Checked ${plural(check.total, 'row')}: ${check.toCreate} to create, ${check.skipped} already there, ${check.failed} with problems${ctx.dryRunSuffix}`,
           );
           for (const r of rows) if (r.status === 'failed') results.problem(r.line, r.error ?? '');
           results.endProblems();
