@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: type-check and build (the e2e tests spawn the compiled bin/ctl), then one jest run
+// `npm test`: type-check and build (test/bin spawns the compiled bin/ctl), then one jest run
 // with both projects, PGlite and PostgreSQL. Fails when either backend ran no test; prints its
 // wall time.
 'use strict';
@@ -12,7 +12,7 @@ const started = Date.now();
 const TSC_ARGS = ['-p', 'tsconfig.test.json', '--incremental', '--tsBuildInfoFile', 'dist/.tsbuildinfo'];
 
 // One type-check of everything (lib, tasks, bench, migrations and the tests, which jest's
-// transform only strips of their types) that also emits dist/ (the e2e tests spawn the compiled
+// transform only strips of their types) that also emits dist/ (test/bin spawns the compiled
 // bin/ctl). It used to be two tsc runs, the build and then the tests with --noEmit, which
 // checked lib/ and tasks/ twice (19 s of CPU against 11 s for this one, cold). Incremental: the
 // build info lives in dist/, so deleting dist/ starts afresh; an unchanged tree costs ~3 s.

@@ -1,3 +1,5 @@
+// lib/audit owns the audit log: writing a row inside the change's own transaction, and reading the
+// log back page by page (`ctl audit list`).
 import { sql, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
 import type { AuditRow, Database } from '../db/schema';
 import type { LibContext } from '../lib-context';

@@ -1,3 +1,6 @@
+// lib/auth owns proving who someone is: login, sessions and registration (this file), password
+// rules and bcrypt (passwords.ts, hash-pool.ts for bulk hashing off the main thread), and TOTP
+// with backup codes (mfa.ts).
 import type { UserRow, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { CtlError, RefusedError } from '../errors';
@@ -243,7 +246,7 @@ export interface RegistrationInput {
 
 /**
  * A person creates their own account: the same plan, checks and insert as `ctl user new`
- * (lib/users/create.ts). With an invite token the invite is redeemed in the same transaction as
+ * (lib/user/new.ts). With an invite token the invite is redeemed in the same transaction as
  * the account; without one, only while registrations are open.
  */
 export async function register(ctx: LibContext, settings: RegistrationSettings, input: RegistrationInput): Promise<CreatedUser> {

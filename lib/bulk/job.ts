@@ -1,3 +1,5 @@
+// lib/bulk owns set-based bulk work: the job helper every bulk verb runs through (this file),
+// batch sizing and the batch loop (batches.ts), and SQL shared by the batches (sql.ts).
 import type { Expression, ExpressionBuilder, SqlBool, Transaction } from 'kysely';
 import type { Database } from '../db/schema';
 import type { LibContext } from '../lib-context';

@@ -1,3 +1,7 @@
+// lib/db owns the database: opening PostgreSQL or the embedded PGlite (this file, the only one
+// that tells them apart), the schema's types (schema.ts: the one Database interface migrations and
+// queries share), migrations (migrate.ts), the data directory's lock (lock-file.ts) and driver
+// errors (pg-errors.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Kysely, OperationNodeTransformer, PostgresDialect, type KyselyPlugin, type PrimitiveValueListNode, type ValueNode } from 'kysely';

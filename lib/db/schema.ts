@@ -2,7 +2,7 @@ import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction
 
 /**
  * The one description of every table. Migrations create exactly these columns
- * (test/schema.test.ts compares this file with the live catalog on both backends).
+ * (test/lib/db/schema.test.ts compares this file with the live catalog on both backends).
  */
 export interface Database {
   users: UsersTable;

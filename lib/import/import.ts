@@ -1,3 +1,5 @@
+// lib/import owns `ctl user import`: reading CSV/JSONL (parse.ts), checking every row (plan.ts),
+// writing batches (write.ts), and running it all as one job (this file).
 import type { LibContext } from '../lib-context';
 import { ConflictError, InterruptedError, PartialFailureError, UsageError, type CtlError } from '../errors';
 import type { BatchProgress } from '../bulk/batches';

@@ -1,3 +1,5 @@
+// lib/invites owns invite tokens: `ctl user invite`, `invites` and `revoke_invite`, and redeeming
+// an invite at registration (the server calls the same functions).
 import { isExists, isValid, parseISO } from 'date-fns';
 import type { Kysely } from 'kysely';
 import type { Database, InviteRow, InviteType, Db } from '../db/schema';

@@ -1,3 +1,5 @@
+// lib/mail owns mail: the SMTP mailer made from the settings (this file) and the text of every
+// mail ctl sends (templates.ts, pure functions). lib/ never decides to mail; callers do.
 import type { SMTPTransportOptions } from 'nodemailer';
 import type { Config } from '../config';
 import { accountDeletedMail, type AccountDeletedMailInput, type MailContent } from './templates';

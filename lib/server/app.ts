@@ -1,3 +1,6 @@
+// lib/server owns the app side (`ctl serve`): the Fastify app (this file), its routes (routes/),
+// what every route is handed (state.ts), the server's database handle (database.ts), and the link
+// pages' HTML (html.ts). Every rule it applies is a lib/ function the CLI calls too.
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Config } from '../config';
 import { authenticate, LoginThrottle, RateLimiter } from '../auth/login';

@@ -1,3 +1,6 @@
+// lib/tokens owns tokens and links: random tokens and their hashes (secrets.ts), issuing and
+// revoking a user's tokens (this file), single-use links and their state (single-use.ts),
+// email-confirmation links (confirmation.ts) and the URLs of the pages behind them (links.ts).
 import type { TokenKind, Db } from '../db/schema';
 import { hashToken, newToken } from './secrets';
 

@@ -1,3 +1,7 @@
+// lib/user owns the accounts: lib/user/<verb>.ts is the domain function of `ctl user <verb>`
+// (activate.ts also holds deactivate, tag.ts untag, confirm_all.ts unconfirm_all, purge.ts rm --purge
+// and purge_deleted); this file resolves `<user>`, present.ts is a user's JSON shape, last-admin.ts
+// the last-admin guard every verb that demotes or removes an admin goes through.
 import type { UserRow, Db } from '../db/schema';
 import { NotFoundError } from '../errors';
 

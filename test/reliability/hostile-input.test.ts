@@ -15,7 +15,7 @@ import { normalizeTag } from '../../lib/validate';
 import { tally } from './helpers/tally';
 
 // Hostile input: random argument vectors and field values through the real parser and verbs.
-// Most runs go through tasks/main.ts `main` in this process (the code bin/ctl runs, with a NUL
+// Most runs go through tasks/runner/main.ts `main` in this process (the code bin/ctl runs, with a NUL
 // byte possible, which argv cannot carry), on one shared open database so thousands of runs fit
 // in CI; a sample goes through the real bin/ctl. Never exit 1, never a stack trace, never a
 // write on a rejected input, and what is stored reads back byte for byte.
