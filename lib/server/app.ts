@@ -24,7 +24,7 @@ export interface ServerDeps {
   readonly now?: () => Date;
   /** One line per request and every internal error; nothing by default. */
   readonly log?: (line: string) => void;
-  /** Sends verification mail (lib/mail.ts); null: mail is not configured. */
+  /** Sends verification mail (lib/mail/mailer.ts); null: mail is not configured. */
   readonly mailer?: Mailer | null;
 }
 

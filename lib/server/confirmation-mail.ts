@@ -7,7 +7,7 @@ export interface MailLink {
 }
 
 /**
- * Mails a confirmation link (lib/mail.ts templates). Without SMTP settings, or when the server
+ * Mails a confirmation link (lib/mail/templates.ts). Without SMTP settings, or when the server
  * refuses, the request still succeeds: the log says so, and `ctl user send_confirmation` can
  * mail a fresh link later. Never logs the link itself.
  */

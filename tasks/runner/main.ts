@@ -45,7 +45,7 @@ export function registerVerb(y: Argv, state: RunState, entry: VerbEntry): Argv {
   return y.command({
     command: entry.command,
     aliases: aliasesOf(entry),
-    describe: entry.describe,
+    describe: entry.hidden ? false : entry.describe,
     builder: (inner: Argv) => load().builder(inner),
     // The runner's one lazy boundary: the verb's module, and the context that runs it, load here.
     // The one lazy boundary: the context, settings and lib/db load only once yargs has picked a verb.

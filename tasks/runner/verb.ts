@@ -12,6 +12,12 @@ export interface VerbEntry {
   /** yargs command string: the snake_case name and its positionals. */
   readonly command: string;
   readonly describe: string;
+  /**
+   * Another tool's name for what a listed verb does (Overleaf's create_user, Pleroma's older
+   * toggle_*): it works and has its own --help, but `ctl user --help` does not list it, keeping the
+   * listing (and its start-up cost) to ctl's own verbs. The README lists them.
+   */
+  readonly hidden?: boolean;
   readonly aliases?: readonly string[];
   readonly load: () => VerbModule;
 }

@@ -21,11 +21,13 @@ export const USER_VERBS: readonly VerbEntry[] = [
   },
   {
     command: 'create_user [nickname] [email] [more..]',
+    hidden: true,
     describe: "Create users, Overleaf's (--email=a@x,b@y) or LibreChat's way, without asking",
     load: () => (require('./create_user') as typeof import('./create_user')).default,
   },
   {
     command: 'delete_user [user]',
+    hidden: true,
     describe: "Delete a user (rm), Overleaf's (--email=) or LibreChat's way",
     load: () => (require('./delete_user') as typeof import('./delete_user')).default,
   },
@@ -106,11 +108,13 @@ export const USER_VERBS: readonly VerbEntry[] = [
   },
   {
     command: 'toggle_activated <user>',
+    hidden: true,
     describe: 'Deactivate an active user, activate an inactive one (Pleroma)',
     load: () => (require('./toggle_activated') as typeof import('./toggle_activated')).default,
   },
   {
     command: 'toggle_confirmed <user>',
+    hidden: true,
     describe: "Unconfirm a confirmed user's email, confirm an unconfirmed one (Pleroma)",
     load: () => (require('./toggle_confirmed') as typeof import('./toggle_confirmed')).default,
   },
