@@ -14,7 +14,7 @@ class BackendReporter {
     c.passed += result.numPassingTests;
     c.failed += result.numFailingTests + (result.testExecError ? 1 : 0);
     c.skipped += result.numPendingTests + result.numTodoTests;
-    // expect() calls that passed: the suite's size, which moving tests around must not shrink.
+    // Passed expect calls: the suite's size, which moving tests around must not shrink.
     for (const t of result.testResults) c.assertions += t.numPassingAsserts ?? 0;
   }
 

@@ -31,12 +31,3 @@ test("LibreChat's positional form works under the same name", async () => {
   expect((await ctl(tdb, ['user', 'create-user', 'grace@example.com', 'Grace Hopper', 'grace'])).code).toBe(0);
   expect(await users()).toEqual([['grace', false]]);
 });
-
-test('delete-user --email=joe@example.com --skip-email is rm; delete-user <email> too', async () => {
-  expect((await ctl(tdb, ['user', 'create-user', '--email=joe@example.com,ann@example.com'])).code).toBe(0);
-  const r = await ctl(tdb, ['user', 'delete-user', '--email=joe@example.com', '--skip-email']);
-  expect(r.code).toBe(0);
-  expect(r.stdout).toContain('User joe deleted.');
-  expect((await ctl(tdb, ['user', 'delete-user', 'ann@example.com'])).stdout).toContain('User ann deleted.');
-  expect((await ctl(tdb, ['user', 'delete-user'])).code).toBe(2);
-});

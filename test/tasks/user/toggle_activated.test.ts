@@ -1,6 +1,6 @@
 import { ctl, useHeldTestDatabase, type HeldTestDatabase } from '../../helpers/in-process';
 
-// Issue 12: Pleroma's older verbs were `Unknown commands`.
+// Pleroma's older toggle_activated (issue 12: it was `Unknown command`).
 let tdb: HeldTestDatabase;
 useHeldTestDatabase((d) => (tdb = d));
 
@@ -17,22 +17,6 @@ test('toggle_activated deactivates an active user, then activates her again', as
   const on = await ctl(tdb, ['user', 'toggle-activated', 'alice']);
   expect(on.stdout).toBe('Successfully activated alice\n');
   expect((await show('alice')).active).toBe(true);
-});
-
-test('toggle_confirmed unconfirms (issuing a link), then confirms', async () => {
-  const off = await ctl(tdb, ['user', 'toggle_confirmed', 'alice']);
-  expect(off.code).toBe(0);
-  expect((await show('alice')).confirmed).toBe(false);
-  const on = await ctl(tdb, ['user', 'toggle_confirmed', 'alice']);
-  expect(on.stdout).toBe('alice confirmed.\n');
-  expect((await show('alice')).confirmed).toBe(true);
-});
-
-test('unsubscribe is deactivate; unsubscribe_all_from_instance is deactivate_all_from_instance', async () => {
-  expect((await ctl(tdb, ['user', 'unsubscribe', 'alice'])).code).toBe(0);
-  expect((await show('alice')).active).toBe(false);
-  const r = await ctl(tdb, ['user', 'unsubscribe_all_from_instance', 'remote.example', '-y']);
-  expect(r.code).toBe(0);
 });
 
 test('an unknown user is exit 3', async () => {
