@@ -1,8 +1,8 @@
 import type { Argv } from 'yargs';
 import type { TaskContext } from '../runner/task-context';
 import type { BatchSizing } from '../../lib/bulk/batches';
+import type { OwnedCounts } from '../../lib/user/purge';
 import { UsageError } from '../../lib/errors';
-import { encodeObject } from '../runner/formats';
 
 /**
  * `--batch-size N` for every bulk verb: rows per statement, each batch its own transaction; 1 to
@@ -37,15 +37,7 @@ export function sampleText(sample: readonly string[], total: number): string {
   return `${sample.join(', ')}${more > 0 ? ` (and ${more} more)` : ''}`;
 }
 
-/**
- * The result object on stdout in json/ndjson/csv; in table format the human lines are the result.
- * @deprecated Use `ctx.result(data, lines)`, the one way a verb prints its result; kept only for
- * the bulk verbs not yet moved to it.
- */
-export function emitResult(ctx: TaskContext, value: Record<string, unknown>): void {
-  if (ctx.format === 'table') return;
-  ctx.data(encodeObject(ctx.format, value));
+/** `  users      3`: the rows of each table a purge deletes (rm --purge, purge_deleted), under a heading. */
+export function ownedCountLines(heading: string, counts: OwnedCounts): string[] {
+  return [heading, ...Object.entries(counts).map(([table, n]) => `  ${table.padEnd(10)} ${n}`)];
 }
-
-/** Re-exported for the bulk verbs that import it from here; new code imports lib/text. */
-export { plural } from '../../lib/text';

@@ -1,7 +1,8 @@
 import type { TaskContext } from '../runner/task-context';
 import { startProgress, type Progress } from '../runner/progress';
 import { bulkConfirm, type BulkConfirmVerb } from '../../lib/user/confirm_all';
-import { batchSizingOf, plural } from './bulk-options';
+import { batchSizingOf } from './bulk-options';
+import { plural } from '../../lib/text';
 
 const users = (n: number) => plural(n, 'user');
 const batches = (n: number) => plural(n, 'batch', 'batches');

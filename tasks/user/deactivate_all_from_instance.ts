@@ -1,6 +1,7 @@
 import type { VerbModule } from '../runner/verb';
 import { startProgress } from '../runner/progress';
-import { batchSizingOf, batchSizeOption, plural, sampleText } from '../shared/bulk-options';
+import { batchSizingOf, batchSizeOption, sampleText } from '../shared/bulk-options';
+import { plural } from '../../lib/text';
 import { deactivateInstance, planDeactivateInstance } from '../../lib/user/deactivate_all_from_instance';
 
 const verb: VerbModule = {

@@ -1,6 +1,7 @@
 import type { VerbModule } from '../runner/verb';
 import { startProgress } from '../runner/progress';
-import { batchSizingOf, batchSizeOption, plural } from '../shared/bulk-options';
+import { batchSizingOf, batchSizeOption } from '../shared/bulk-options';
+import { plural } from '../../lib/text';
 import { deleteActivities, planDeleteActivities } from '../../lib/user/delete_activities';
 
 const verb: VerbModule = {

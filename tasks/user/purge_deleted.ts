@@ -1,14 +1,10 @@
 import type { VerbModule } from '../runner/verb';
 import { startProgress } from '../runner/progress';
-import { batchSizingOf, batchSizeOption, plural, sampleText } from '../shared/bulk-options';
+import { batchSizingOf, batchSizeOption, sampleText, ownedCountLines } from '../shared/bulk-options';
+import { plural } from '../../lib/text';
 import { UsageError } from '../../lib/errors';
 import { parseDuration } from '../../lib/config';
-import { planPurgeDeleted, purgeCutoff, purgeDeleted, type OwnedCounts } from '../../lib/user/purge';
-
-/** `  users      3`: the rows of each table, as Pleroma-style lines under a heading. */
-function countLines(heading: string, counts: OwnedCounts): string[] {
-  return [heading, ...Object.entries(counts).map(([table, n]) => `  ${table.padEnd(10)} ${n}`)];
-}
+import { planPurgeDeleted, purgeCutoff, purgeDeleted } from '../../lib/user/purge';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -35,7 +31,7 @@ const verb: VerbModule = {
     }
     const preview = [
       `${plural(counts.users, 'account')} deleted before ${before} will be purged: ${sampleText(plan.sample, counts.users)}`,
-      ...countLines('Rows to delete:', counts),
+      ...ownedCountLines('Rows to delete:', counts),
     ];
     if (ctx.dryRun) {
       ctx.result({ cutoff, dryRun: true, wouldDelete: counts, sample: plan.sample }, [
@@ -65,7 +61,7 @@ const verb: VerbModule = {
     }
     ctx.result({ cutoff, dryRun: false, deleted: result.deleted, batches: result.batches }, [
       `Purged ${plural(result.deleted.users, 'account')} deleted before ${before}.`,
-      ...countLines('Deleted:', result.deleted),
+      ...ownedCountLines('Deleted:', result.deleted),
     ]);
   },
 };

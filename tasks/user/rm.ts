@@ -1,18 +1,14 @@
 import type { VerbModule } from '../runner/verb';
 import type { TaskContext } from '../runner/task-context';
 import { startProgress } from '../runner/progress';
-import { batchSizingOf, batchSizeOption, plural } from '../shared/bulk-options';
+import { batchSizingOf, batchSizeOption, ownedCountLines } from '../shared/bulk-options';
+import { plural } from '../../lib/text';
 import { notifyAccountDeleted } from '../shared/mailing';
 import { findUser } from '../../lib/user/find';
 import { planSoftDelete, softDeleteUser } from '../../lib/user/rm';
-import { planPurgeUser, purgeUser, type OwnedCounts } from '../../lib/user/purge';
+import { planPurgeUser, purgeUser } from '../../lib/user/purge';
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
-
-/** `  users      1`: the rows of each table, under a heading. */
-function countLines(heading: string, counts: OwnedCounts): string[] {
-  return [heading, ...Object.entries(counts).map(([table, n]) => `  ${table.padEnd(10)} ${n}`)];
-}
 
 async function softDelete(ref: string, ctx: TaskContext, skipEmail: boolean): Promise<void> {
   const lib = await ctx.lib();
@@ -43,7 +39,7 @@ async function purge(ref: string, argv: Record<string, unknown>, ctx: TaskContex
     `  - email: ${plan.email ?? ''}`,
     `  - id: ${plan.id}`,
     `  - status: ${plan.deletedAt ? `deleted on ${day(plan.deletedAt)}` : plan.active ? 'active' : 'deactivated'}${plan.admin ? ', admin' : ''}`,
-    ...countLines('Rows to delete:', counts),
+    ...ownedCountLines('Rows to delete:', counts),
   ];
   if (ctx.dryRun) {
     ctx.result({ id: plan.id, nickname: nick, purge: true, dryRun: true, wouldDelete: counts }, [
@@ -75,7 +71,7 @@ async function purge(ref: string, argv: Record<string, unknown>, ctx: TaskContex
   }
   ctx.result({ id: result.id, nickname: nick, purge: true, dryRun: false, deleted: result.deleted }, [
     `User ${nick} deleted.`,
-    ...countLines('Deleted:', result.deleted),
+    ...ownedCountLines('Deleted:', result.deleted),
   ]);
   if (!argv.skipEmail) await notifyAccountDeleted(ctx, { nickname: nick, email: plan.email }, null);
 }
