@@ -2,7 +2,6 @@ import { UsageError } from '../errors';
 
 /** The columns an import file may have; `email` is required, the rest optional. */
 export const IMPORT_COLUMNS = ['nickname', 'email', 'name', 'bio', 'admin', 'moderator', 'confirmed', 'tags', 'password'] as const;
-export type ImportColumn = (typeof IMPORT_COLUMNS)[number];
 
 export type InputFormat = 'csv' | 'jsonl';
 

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { effectiveEnv, loadConfig, parseDotenv } from '../../../lib/config';
+import { effectiveEnv, loadConfig, parseDotenv } from '../../lib/config';
 
 // Issue 12, bug 6: a quoted .env value followed by a comment kept its quotes (exit 6).
 test('a quoted value followed by a comment is the value inside the quotes', () => {

@@ -1,5 +1,5 @@
-import { checkEmail, emailKey } from '../../../lib/validate';
-import { UsageError } from '../../../lib/errors';
+import { checkEmail, emailKey } from '../../lib/validate';
+import { UsageError } from '../../lib/errors';
 
 // Issue 12, bug 9: `z\u200bw@example.com` was accepted next to `zw@example.com`.
 test.each([
