@@ -194,8 +194,18 @@ export interface Session {
   readonly user: UserRow;
 }
 
-// Compared against when the login names nobody, so a miss costs as long as a wrong password.
-let dummyHash: Promise<string> | null = null;
+// Compared against when the login names nobody or an account without a password, at the
+// configured cost, so such a miss costs as long as a wrong password and reveals nothing.
+const dummyHashes = new Map<number, Promise<string>>();
+
+function dummyHash(cost: number): Promise<string> {
+  let hash = dummyHashes.get(cost);
+  if (!hash) {
+    hash = hashPassword('not-a-password-of-anyone', cost);
+    dummyHashes.set(cost, hash);
+  }
+  return hash;
+}
 
 /**
  * Checks the credentials and opens a session: an 'access' token (hashed in the tokens table, with
@@ -216,10 +226,9 @@ export async function login(ctx: LibContext, settings: AuthSettings, throttle: L
     const found = await findUser(ctx.db, input.login, { localOnly: true, includeDeleted: true });
     accountSlot = throttle.takeAccount(LoginThrottle.accountKey(input.login, found?.id ?? null), now.getTime());
     counted = true;
-    dummyHash ??= hashPassword('not-a-password-of-anyone', settings.bcryptCost);
     let passwordOk = false;
-    if (found) passwordOk = await verifyPassword(input.password, found.password_hash);
-    else await verifyPassword(input.password, await dummyHash);
+    if (found?.password_hash) passwordOk = await verifyPassword(input.password, found.password_hash);
+    else await verifyPassword(input.password, await dummyHash(settings.bcryptCost));
     if (!found || !passwordOk) throw new LoginFailedError('Invalid login or password');
     // The password is right: from here only a wrong second factor counts as a failure.
     counted = false;

@@ -104,3 +104,29 @@ describe('parallel password guessing (issue 13, finding 1)', () => {
     expect((await login({ login: 'alice', password: 'correct-horse', totp: right })).status).toBe(429);
   });
 });
+
+describe('timing (issue 13, finding 3)', () => {
+  /** The median time of `tries` sequential logins, in milliseconds. */
+  async function medianMs(payload: object, tries = 7): Promise<number> {
+    const times: number[] = [];
+    for (let i = 0; i < tries; i++) {
+      const started = process.hrtime.bigint();
+      expect((await login(payload)).status).toBe(401);
+      times.push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+    return times.sort((a, b) => a - b)[Math.floor(tries / 2)];
+  }
+
+  test('a wrong password for an account without one costs a bcrypt at the configured cost, as for an account with one', async () => {
+    await listen({ CTL_BCRYPT_COST: '8', CTL_LOGIN_MAX_FAILURES: '100', CTL_LOGIN_MAX_FAILURES_PER_ADDRESS: '100' });
+    const id = await addUser(server, { nickname: 'alice' });
+    const hash = await bcrypt.hash('correct-horse', 8);
+    await server.withDb((db) => db.updateTable('users').set({ password_hash: hash }).where('id', '=', id).execute());
+    await addUser(server, { nickname: 'nopass' }, null);
+    await login({ login: 'nobody', password: 'warm-up-horse' }); // the dummy hash is made once, on first use
+    const normal = await medianMs({ login: 'alice', password: 'wrong-horse' });
+    const passwordless = await medianMs({ login: 'nopass', password: 'wrong-horse' });
+    // A generous bound: without the fix the password-less account answered ~10 times faster.
+    expect(passwordless).toBeGreaterThanOrEqual(normal / 2);
+  });
+});
