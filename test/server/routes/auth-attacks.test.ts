@@ -130,3 +130,16 @@ describe('timing (issue 13, finding 3)', () => {
     expect(passwordless).toBeGreaterThanOrEqual(normal / 2);
   });
 });
+
+describe('long passwords (issue 13, also)', () => {
+  beforeEach(() => listen());
+
+  test('a password over 72 bytes is refused at login, though its first 72 bytes are the password: bcrypt would compare only those', async () => {
+    const password = 'p'.repeat(70) + 'é'; // 72 bytes in UTF-8, the longest `new` accepts
+    expect(Buffer.byteLength(password, 'utf8')).toBe(72);
+    await addUser(server, { nickname: 'alice' }, password);
+    expect((await login({ login: 'alice', password: `${password}x` })).status).toBe(401);
+    expect((await login({ login: 'alice', password: `${password}${'y'.repeat(100)}` })).status).toBe(401);
+    expect((await login({ login: 'alice', password })).status).toBe(200);
+  });
+});
