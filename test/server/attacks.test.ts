@@ -1,6 +1,6 @@
 import bcrypt from 'bcryptjs';
-import { totpCode } from '../../../lib/auth/mfa';
-import { addUser, bearer, loginAs, useTestServer, type TestServer } from '../helpers';
+import { totpCode } from '../../lib/auth/mfa';
+import { addUser, bearer, loginAs, useTestServer, type TestServer } from './helpers';
 
 /**
  * Issue 13's attacks on login, performed against a real `ctl serve` app listening on 127.0.0.1
@@ -141,5 +141,24 @@ describe('long passwords (issue 13, also)', () => {
     expect((await login({ login: 'alice', password: `${password}x` })).status).toBe(401);
     expect((await login({ login: 'alice', password: `${password}${'y'.repeat(100)}` })).status).toBe(401);
     expect((await login({ login: 'alice', password })).status).toBe(200);
+  });
+});
+
+describe('deep JSON (issue 13, finding 10)', () => {
+  beforeEach(() => listen());
+
+  test('8,000-deep JSON in PUT /api/user/settings is 400 naming the bound, not a 500; 32 levels still pass', async () => {
+    await addUser(server, { nickname: 'alice' });
+    const token = await loginAs(server, 'alice');
+    const put = async (body: string) => {
+      const res = await fetch(`${base}/api/user/settings`, { method: 'PUT', headers: { 'content-type': 'application/json', ...bearer(token) }, body });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const deep = `{"a":${'['.repeat(8000)}${']'.repeat(8000)}}`;
+    expect(deep.length).toBeGreaterThan(16000);
+    expect(await put(deep)).toEqual({ status: 400, body: { error: 'Bad Request', message: 'The request body nests deeper than 32 levels' } });
+    expect((await put(`{"a":${'['.repeat(33)}${']'.repeat(33)}}`)).status).toBe(400);
+    expect((await put(`{"a":${'['.repeat(31)}${']'.repeat(31)}}`)).status).toBe(200);
+    expect((await fetch(`${base}/api/user/settings`, { headers: bearer(token) })).status).toBe(200);
   });
 });
