@@ -149,6 +149,19 @@ function url(name: string, value: string | undefined, protocols: readonly string
     return bad(name, value, 'not a URL');
   }
   if (!protocols.includes(parsed.protocol)) bad(name, value, `expected ${protocols.join(' or ')} URL`);
+  // An unencoded '@', '/', '?' or '#' in a password moves where a parser thinks the host is:
+  // `postgres://u:Sup3r@SECRET#PW@db/x` parses with host "SECRET", and the driver's "getaddrinfo
+  // ENOTFOUND SECRET" then printed part of the password. The host must be what follows the last '@'.
+  const at = value.lastIndexOf('@');
+  if (
+    at >= 0 &&
+    value
+      .slice(at + 1)
+      .split(/[/?#]/)[0]
+      .toLowerCase() !== parsed.host.toLowerCase()
+  ) {
+    bad(name, value, "the host is not what follows the last '@': percent-encode '@', '/', '?' and '#' in the password (%40, %2F, %3F, %23)");
+  }
   if (parsed.port !== '' && (Number(parsed.port) < 1 || Number(parsed.port) > 65535)) bad(name, value, 'port out of range');
   return value;
 }

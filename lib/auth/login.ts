@@ -58,12 +58,25 @@ export function accountRefusal(
   return null;
 }
 
+interface Hit {
+  readonly at: number;
+  /** Which hit this is, so one attempt can take back its own hit and no other. */
+  readonly seq: number;
+}
+
+/** A hit counted by `RateLimiter.take`: the key and which hit, to give back or forgive later. */
+export interface Slot {
+  readonly key: string;
+  readonly seq: number;
+}
+
 /**
  * Counts events per key in a sliding window, in memory (one `ctl serve` process). Bounded: past
  * `maxKeys` the keys idle longest are forgotten first, so a flood of addresses cannot exhaust memory.
  */
 export class RateLimiter {
-  private readonly hits = new Map<string, number[]>();
+  private readonly hits = new Map<string, Hit[]>();
+  private seq = 0;
 
   constructor(
     readonly limit: number,
@@ -71,10 +84,10 @@ export class RateLimiter {
     private readonly maxKeys = 100_000,
   ) {}
 
-  private live(key: string, now: number): number[] {
+  private live(key: string, now: number): Hit[] {
     const list = this.hits.get(key);
     if (!list) return [];
-    const fresh = list.filter((t) => t > now - this.windowMs);
+    const fresh = list.filter((h) => h.at > now - this.windowMs);
     if (fresh.length === 0) this.hits.delete(key);
     else if (fresh.length !== list.length) this.hits.set(key, fresh);
     return fresh;
@@ -84,15 +97,44 @@ export class RateLimiter {
   retryAfter(key: string, now: number): number {
     const list = this.live(key, now);
     if (list.length < this.limit) return 0;
-    return list[list.length - this.limit] + this.windowMs - now;
+    return list[list.length - this.limit].at + this.windowMs - now;
   }
 
-  hit(key: string, now: number): void {
+  hit(key: string, now: number): Slot {
     const list = this.live(key, now);
-    list.push(now);
+    const slot = { key, seq: ++this.seq };
+    list.push({ at: now, seq: slot.seq });
     this.hits.delete(key);
     this.hits.set(key, list);
     if (this.hits.size > this.maxKeys) this.hits.delete(this.hits.keys().next().value as string);
+    return slot;
+  }
+
+  /**
+   * Checks and counts in one synchronous step, so requests running at the same time cannot all
+   * pass the check before any of them is counted: the counted slot, or the wait when at the limit.
+   */
+  take(key: string, now: number): Slot | { readonly wait: number } {
+    const wait = this.retryAfter(key, now);
+    return wait > 0 ? { wait } : this.hit(key, now);
+  }
+
+  /** Takes back one slot (an attempt that turned out not to be a failure). */
+  release(slot: Slot): void {
+    const list = this.hits.get(slot.key);
+    if (!list) return;
+    const rest = list.filter((h) => h.seq !== slot.seq);
+    if (rest.length === 0) this.hits.delete(slot.key);
+    else this.hits.set(slot.key, rest);
+  }
+
+  /** Forgets the slot and those counted before it; slots taken after it (attempts still running) stay. */
+  forgiveUpTo(slot: Slot): void {
+    const list = this.hits.get(slot.key);
+    if (!list) return;
+    const rest = list.filter((h) => h.seq > slot.seq);
+    if (rest.length === 0) this.hits.delete(slot.key);
+    else this.hits.set(slot.key, rest);
   }
 
   clear(key: string): void {
@@ -100,7 +142,11 @@ export class RateLimiter {
   }
 }
 
-/** Failed logins, counted per account (the login as typed, lower-cased) and per client address. */
+/**
+ * Login attempts, counted per account and per client address. The account is the user's id once
+ * the login names one (so `alice` and `alice@example.com` share a count), else the login as typed,
+ * lower-cased. An attempt is counted when it starts and stays counted unless it proves the password.
+ */
 export class LoginThrottle {
   readonly perAccount: RateLimiter;
   readonly perAddress: RateLimiter;
@@ -110,19 +156,25 @@ export class LoginThrottle {
     this.perAddress = new RateLimiter(opts.maxPerAddress, opts.windowMs);
   }
 
-  check(login: string, address: string, now: number): void {
-    const wait = Math.max(this.perAccount.retryAfter(`a:${login.toLowerCase()}`, now), this.perAddress.retryAfter(`i:${address}`, now));
-    if (wait > 0) throw new RateLimitedError('Too many failed login attempts; try again later', wait);
+  /** The account's key: its id when the login names one, else the login as typed. */
+  static accountKey(login: string, userId: number | null): string {
+    return userId === null ? `a:${login.toLowerCase()}` : `u:${userId}`;
   }
 
-  fail(login: string, address: string, now: number): void {
-    this.perAccount.hit(`a:${login.toLowerCase()}`, now);
-    this.perAddress.hit(`i:${address}`, now);
+  /** Counts an attempt from the address, or refuses it (429) when the address is at its limit. */
+  takeAddress(address: string, now: number): Slot {
+    return taken(this.perAddress.take(`i:${address}`, now));
   }
 
-  succeed(login: string): void {
-    this.perAccount.clear(`a:${login.toLowerCase()}`);
+  /** Counts an attempt at the account, or refuses it (429) when the account is at its limit. */
+  takeAccount(accountKey: string, now: number): Slot {
+    return taken(this.perAccount.take(accountKey, now));
   }
+}
+
+function taken(result: Slot | { readonly wait: number }): Slot {
+  if ('wait' in result) throw new RateLimitedError('Too many failed login attempts; try again later', result.wait);
+  return result;
 }
 
 export interface LoginInput {
@@ -142,56 +194,80 @@ export interface Session {
   readonly user: UserRow;
 }
 
-// Compared against when the login names nobody, so a miss costs as long as a wrong password.
-let dummyHash: Promise<string> | null = null;
+// Compared against when the login names nobody or an account without a password, at the
+// configured cost, so such a miss costs as long as a wrong password and reveals nothing.
+const dummyHashes = new Map<number, Promise<string>>();
+
+function dummyHash(cost: number): Promise<string> {
+  let hash = dummyHashes.get(cost);
+  if (!hash) {
+    hash = hashPassword('not-a-password-of-anyone', cost);
+    dummyHashes.set(cost, hash);
+  }
+  return hash;
+}
 
 /**
  * Checks the credentials and opens a session: an 'access' token (hashed in the tokens table, with
  * expiry), last_login_at, and, when MFA is on, the second factor consumed in the same transaction.
- * Order matters: the throttle first, then the password (so the account state is never revealed to
- * someone without it), then the account state, then the second factor.
+ * Order matters: the attempt is counted first (per address, then per account, each checked and
+ * counted in one step so parallel guesses cannot all pass the check), then the password (so the
+ * account state is never revealed to someone without it), then the account state, then the second
+ * factor. A wrong password or code stays counted; an attempt that proves the password gives its
+ * address slot back, and a success forgives the account's earlier failures but not those of
+ * attempts still running beside it.
  */
 export async function login(ctx: LibContext, settings: AuthSettings, throttle: LoginThrottle, input: LoginInput): Promise<Session> {
   const now = ctx.now();
-  throttle.check(input.login, input.address, now.getTime());
-  const found = await findUser(ctx.db, input.login, { localOnly: true, includeDeleted: true });
-  dummyHash ??= hashPassword('not-a-password-of-anyone', settings.bcryptCost);
-  let passwordOk = false;
-  if (found) passwordOk = await verifyPassword(input.password, found.password_hash);
-  else await verifyPassword(input.password, await dummyHash);
-  if (!found || !passwordOk) {
-    throttle.fail(input.login, input.address, now.getTime());
-    throw new LoginFailedError('Invalid login or password');
-  }
-  const refusal = accountRefusal(found, settings);
-  if (refusal) throw new AccountRefusedError(refusal);
-  if (found.mfa_enabled && !input.totp) throw new LoginFailedError('A two-factor authentication code is required', true);
+  const addressSlot = throttle.takeAddress(input.address, now.getTime());
+  let accountSlot: Slot | null = null;
+  let counted = false;
+  try {
+    const found = await findUser(ctx.db, input.login, { localOnly: true, includeDeleted: true });
+    accountSlot = throttle.takeAccount(LoginThrottle.accountKey(input.login, found?.id ?? null), now.getTime());
+    counted = true;
+    let passwordOk = false;
+    if (found?.password_hash) passwordOk = await verifyPassword(input.password, found.password_hash);
+    else await verifyPassword(input.password, await dummyHash(settings.bcryptCost));
+    if (!found || !passwordOk) throw new LoginFailedError('Invalid login or password');
+    // The password is right: from here only a wrong second factor counts as a failure.
+    counted = false;
+    const refusal = accountRefusal(found, settings);
+    if (refusal) throw new AccountRefusedError(refusal);
+    if (found.mfa_enabled && !input.totp) throw new LoginFailedError('A two-factor authentication code is required', true);
 
-  const rehash = costOf(found.password_hash!) < settings.bcryptCost ? await hashPassword(input.password, settings.bcryptCost) : null;
-  const session = await ctx.db.transaction().execute(async (trx) => {
-    const user = await trx.selectFrom('users').selectAll().where('id', '=', found.id).forUpdate().executeTakeFirstOrThrow();
-    // Re-checked under the row lock: a deactivate or reset_mfa that landed meanwhile wins.
-    const again = accountRefusal(user, settings);
-    if (again) throw new AccountRefusedError(again);
-    if (user.mfa_enabled) {
-      if (!input.totp) throw new LoginFailedError('A two-factor authentication code is required', true);
-      if (!(await verifySecondFactor(trx, user, input.totp, now))) return null;
+    const rehash = costOf(found.password_hash!) < settings.bcryptCost ? await hashPassword(input.password, settings.bcryptCost) : null;
+    const session = await ctx.db.transaction().execute(async (trx) => {
+      const user = await trx.selectFrom('users').selectAll().where('id', '=', found.id).forUpdate().executeTakeFirstOrThrow();
+      // Re-checked under the row lock: a deactivate or reset_mfa that landed meanwhile wins.
+      const again = accountRefusal(user, settings);
+      if (again) throw new AccountRefusedError(again);
+      if (user.mfa_enabled) {
+        if (!input.totp) throw new LoginFailedError('A two-factor authentication code is required', true);
+        if (!(await verifySecondFactor(trx, user, input.totp, now))) return null;
+      }
+      const issued = await issueToken(trx, { kind: 'access', userId: user.id, now, ttlMs: settings.sessionTtlMs });
+      const updated = await trx
+        .updateTable('users')
+        .set({ last_login_at: now, ...(rehash ? { password_hash: rehash } : {}) })
+        .where('id', '=', user.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return { token: issued.token, expiresAt: issued.expiresAt, user: updated };
+    });
+    if (!session) {
+      counted = true;
+      throw new LoginFailedError('Invalid two-factor authentication code', true);
     }
-    const issued = await issueToken(trx, { kind: 'access', userId: user.id, now, ttlMs: settings.sessionTtlMs });
-    const updated = await trx
-      .updateTable('users')
-      .set({ last_login_at: now, ...(rehash ? { password_hash: rehash } : {}) })
-      .where('id', '=', user.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    return { token: issued.token, expiresAt: issued.expiresAt, user: updated };
-  });
-  if (!session) {
-    throttle.fail(input.login, input.address, now.getTime());
-    throw new LoginFailedError('Invalid two-factor authentication code', true);
+    throttle.perAccount.forgiveUpTo(accountSlot);
+    accountSlot = null;
+    return session;
+  } finally {
+    if (!counted) {
+      throttle.perAddress.release(addressSlot);
+      if (accountSlot) throttle.perAccount.release(accountSlot);
+    }
   }
-  throttle.succeed(input.login);
-  return session;
 }
 
 export interface Authenticated {

@@ -17,6 +17,13 @@ export async function hashPassword(password: string, cost: number): Promise<stri
 
 export async function verifyPassword(password: string, hash: string | null): Promise<boolean> {
   if (!hash) return false;
+  // bcrypt would compare only the first 72 bytes, so a longer password with the right prefix would
+  // pass; no password that long was ever set (checkPassword refuses it). Still pays the bcrypt, so
+  // the refusal takes as long as any wrong password.
+  if (Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
+    await bcrypt.compare('', hash);
+    return false;
+  }
   return bcrypt.compare(password, hash);
 }
 

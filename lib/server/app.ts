@@ -9,6 +9,7 @@ import type { ServerDatabase } from './database';
 import type { Mailer } from '../mail/mailer';
 import { errorBody, HttpError, sendHttpError, toHttpError, UNAUTHORIZED } from './http';
 import type { AppState } from './state';
+import { nestsDeeperThan, MAX_JSON_DEPTH } from './json-depth';
 import { authRoutes } from './routes/auth';
 import { registrationRoutes } from './routes/registration';
 import { userRoutes } from './routes/user';
@@ -100,6 +101,12 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     reply.header('referrer-policy', 'no-referrer');
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     return payload;
+  });
+
+  app.addHook('preValidation', async (request) => {
+    if (nestsDeeperThan(request.body, MAX_JSON_DEPTH)) {
+      throw new HttpError(400, errorBody(400, `The request body nests deeper than ${MAX_JSON_DEPTH} levels`));
+    }
   });
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => {

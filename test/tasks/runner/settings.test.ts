@@ -25,6 +25,25 @@ describe('settings', () => {
     expect(port.stderr).toMatch(/^DATABASE_URL has a bad value/);
   });
 
+  test('a DATABASE_URL whose password has an unencoded @ is exit 6 naming the variable, without any part of the password (issue 13, finding 4)', async () => {
+    const value = 'postgres://postgres:Sup3r@SECRETPART#PW@127.0.0.1:5432/x';
+    for (const env of [{ DATABASE_URL: value }, { DATABASE_URL: value.replace('#', '/') }, { DATABASE_URL: value.replace('#', '?') }]) {
+      const r = await run(null, ['user', 'list'], { env });
+      expect(r.code).toBe(6);
+      expect(r.stderr).toMatch(/^DATABASE_URL has a bad value "postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:5432\/x": the host is not what follows the last '@'/);
+      for (const secret of ['SECRETPART', 'Sup3r', 'PW']) expect(r.stderr + r.stdout).not.toContain(secret);
+    }
+    const served = await run(null, ['serve'], { env: { DATABASE_URL: value } });
+    expect(served.code).toBe(6);
+    expect(served.stderr + served.stdout).not.toContain('SECRETPART');
+    // Percent-encoded, the same password is a good setting (here: an unreachable database, exit 6 without it).
+    const encoded = await run(null, ['user', 'list'], { env: { DATABASE_URL: 'postgres://postgres:Sup3r%40SECRETPART%23PW@127.0.0.1:1/x' } });
+    expect(encoded).toMatchObject({
+      code: 6,
+      stderr: 'cannot reach the database at postgres://postgres:***@127.0.0.1:1/x: connect ECONNREFUSED 127.0.0.1:1\n',
+    });
+  });
+
   test('settings come from the .env file when the environment lacks them, and the environment wins', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-env-'));
     const file = path.join(dir, '.env');
