@@ -1,29 +1,14 @@
 import { sql } from 'kysely';
-import { libContext, truncateAll, TEST_SETTINGS, useOpenTestDatabase } from '../../helpers/backend';
+import { truncateAll, TEST_SETTINGS } from '../../helpers/backend';
 import { countQueries } from '../../helpers/query-counter';
-import { seedUserRows } from '../../helpers/seed-users';
 import type { DbHandle } from '../../../lib/db/db';
-import type { NewUserRow } from '../../../lib/db/schema';
 import { bulkConfirm, countBulkConfirm } from '../../../lib/user/confirm_all';
-import { listAudit } from '../../../lib/audit/audit';
 import { hashToken } from '../../../lib/tokens/secrets';
 import { InterruptedError, PartialFailureError, UsageError } from '../../../lib/errors';
+import { NOW, useUserFixture } from '../../helpers/user-fixture';
 
 let h: DbHandle;
-useOpenTestDatabase((_tdb, handle) => (h = handle));
-
-const NOW = new Date('2026-03-10T12:00:00Z');
-const ctx = (over = {}) => libContext(h, { now: () => NOW, actor: 'ops', reason: 'ticket 1', ...over });
-const seed = (...users: Partial<NewUserRow>[]) => seedUserRows(h.db, ...users);
-const user = (nickname: string) => h.db.selectFrom('users').selectAll().where('nickname', '=', nickname).executeTakeFirstOrThrow();
-const tokens = (kind = 'email_confirmation') =>
-  h.db
-    .selectFrom('tokens')
-    .selectAll()
-    .where('kind', '=', kind as 'email_confirmation')
-    .orderBy('id')
-    .execute();
-const audit = () => listAudit(h.db);
+const { ctx, seed, user, tokens, audit } = useUserFixture((handle) => (h = handle));
 
 /** N regular users in one statement, plus the kinds bulk verbs must leave alone. */
 async function seedBulk(n: number, confirmed: boolean): Promise<void> {

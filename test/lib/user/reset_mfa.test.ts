@@ -1,19 +1,8 @@
-import { libContext, useOpenTestDatabase } from '../../helpers/backend';
-import { seedUserRows } from '../../helpers/seed-users';
-import type { DbHandle } from '../../../lib/db/db';
-import type { NewUserRow } from '../../../lib/db/schema';
 import { resetMfa } from '../../../lib/user/reset_mfa';
-import { listAudit } from '../../../lib/audit/audit';
 import { NotFoundError } from '../../../lib/errors';
+import { NOW, useUserFixture } from '../../helpers/user-fixture';
 
-let h: DbHandle;
-useOpenTestDatabase((_tdb, handle) => (h = handle));
-
-const NOW = new Date('2026-03-10T12:00:00Z');
-const ctx = (over = {}) => libContext(h, { now: () => NOW, actor: 'ops', reason: 'ticket 1', ...over });
-const seed = (...users: Partial<NewUserRow>[]) => seedUserRows(h.db, ...users);
-const user = (nickname: string) => h.db.selectFrom('users').selectAll().where('nickname', '=', nickname).executeTakeFirstOrThrow();
-const audit = () => listAudit(h.db);
+const { ctx, seed, user, audit } = useUserFixture();
 
 describe('resetMfa', () => {
   test('removes the secret, the backup codes and the replay guard, and says what was there', async () => {
