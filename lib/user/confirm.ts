@@ -1,4 +1,4 @@
-import type { LibContext } from '../lib-context';
+import { writeOnce, type LibContext } from '../lib-context';
 import type { Db } from '../db/schema';
 import { revokeTokens } from '../tokens/store';
 import { writeAudit } from '../audit/audit';
@@ -40,6 +40,5 @@ export async function confirmUser(ctx: LibContext, ref: string, opts: { readonly
     }
     return { userId: row.id, nickname: row.nickname, changed, wasConfirmed: row.confirmed, revokedConfirmationTokens: pending, dryRun };
   };
-  if (dryRun) return work(ctx.db);
-  return ctx.db.transaction().execute((trx) => work(trx));
+  return writeOnce(ctx, dryRun, work);
 }

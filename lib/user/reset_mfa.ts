@@ -1,4 +1,4 @@
-import type { LibContext } from '../lib-context';
+import { writeOnce, type LibContext } from '../lib-context';
 import type { Db } from '../db/schema';
 import { writeAudit } from '../audit/audit';
 import { requireLocalUser } from './find';
@@ -41,6 +41,5 @@ export async function resetMfa(ctx: LibContext, ref: string, opts: { readonly dr
     }
     return { userId: row.id, nickname: row.nickname, removed, changed, dryRun };
   };
-  if (dryRun) return work(ctx.db);
-  return ctx.db.transaction().execute((trx) => work(trx));
+  return writeOnce(ctx, dryRun, work);
 }

@@ -1,5 +1,5 @@
 import type { Transaction } from 'kysely';
-import type { LibContext } from '../lib-context';
+import { writeOnce, type LibContext } from '../lib-context';
 import type { Database, UserRow, UserUpdate, Db } from '../db/schema';
 import { ConflictError, UsageError } from '../errors';
 import { checkEmail, checkText, MAX_BIO_LENGTH, MAX_NAME_LENGTH } from '../validate';
@@ -174,8 +174,7 @@ export async function setUser(
   };
   for (let attempt = 1; ; attempt++) {
     try {
-      if (dryRun) return await work(ctx.db);
-      return await ctx.db.transaction().execute((trx) => work(trx));
+      return await writeOnce(ctx, dryRun, work);
     } catch (error) {
       // PostgreSQL broke a lock cycle with another verb by rolling this transaction back: run it again.
       if ((error as { code?: string }).code === '40P01' && attempt < 3) continue;

@@ -1,4 +1,4 @@
-import type { LibContext } from '../lib-context';
+import { writeOnce, type LibContext } from '../lib-context';
 import type { Db } from '../db/schema';
 import { UsageError } from '../errors';
 import { normalizeTag } from '../validate';
@@ -62,8 +62,7 @@ export async function changeTags(
     }
     return { userId: row.id, nickname: row.nickname, tags: next, added, removed, changed, dryRun };
   };
-  if (dryRun) return work(ctx.db);
-  return ctx.db.transaction().execute((trx) => work(trx));
+  return writeOnce(ctx, dryRun, work);
 }
 
 /** Pleroma's `inspect(user.tags)`: `["a", "b"]`. */
