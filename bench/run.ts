@@ -10,6 +10,8 @@ import { openDatabase } from '../lib/db/db';
 import { migrateToLatest } from '../lib/db/migrate';
 import { ctl, check, median, timed, ROOT, type Run } from './measure';
 import * as seed from './seed';
+import { parse as parseCsv } from 'csv-parse';
+import { readRecords } from '../lib/import/parse';
 
 export interface CaseResult {
   readonly case: string;
@@ -139,6 +141,66 @@ async function repeated(
     await seed.vacuum(b.db);
   }
   return result(name, median(cli), median(base), rss || null, b.repeat > 1 ? `${note}; median of ${b.repeat}` : note);
+}
+
+/**
+ * Import's CSV reader against csv-parse, on the same file in this process: issue 17 asks to use
+ * the library unless it is more than 20% slower on a million rows. Both turn each record into
+ * import's `{line, values}`; the ratio is ours / csv-parse (under 1 means ours is faster).
+ */
+const csvReaderCase: CaseDef = {
+  name: 'CSV reader vs csv-parse (import file)',
+  verb: 'import',
+  async run(b) {
+    const n = b.importUsers;
+    const file = path.join(os.tmpdir(), `userctl-bench-csv-${process.pid}.csv`);
+    try {
+      const out = fs.createWriteStream(file);
+      out.write('nickname,email,name,bio,tags\n');
+      for (let i = 0; i < n; i++) {
+        // Every tenth bio quoted, with doubled quotes and a line break: the slow path of both.
+        const bio = i % 10 === 0 ? '"a bio with ""quotes""\nand a line break"' : 'plain bio';
+        if (!out.write(`csv${i},csv${i}@import.example,"Reader, Number ${i}",${bio},"x,y"\n`))
+          await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      }
+      await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+      const ours = await readerSeconds(async () => {
+        let count = 0;
+        for await (const record of readRecords(fs.createReadStream(file), 'csv')) if (record.values) count++;
+        return count;
+      });
+      const library = await readerSeconds(async () => {
+        let count = 0;
+        let header: string[] | null = null;
+        const parser = fs.createReadStream(file).pipe(parseCsv({ bom: true, skip_empty_lines: true, relax_column_count: true, info: true }));
+        for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+          if (header === null) {
+            header = record.map((f) => f.trim().toLowerCase());
+            continue;
+          }
+          const values: Record<string, string> = {};
+          header.forEach((name, k) => (values[name] = record[k]));
+          if ({ line: info.lines, values }.values) count++;
+        }
+        return count;
+      });
+      for (const [who, r] of [
+        ['ours', ours],
+        ['csv-parse', library],
+      ] as const) {
+        if (r.count !== n) throw new Error(`${who} read ${r.count} records, expected ${n}`);
+      }
+      return result(this.name, ours.seconds, library.seconds, null, `${n} records; baseline csv-parse (bom, info, relax_column_count), same process`);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  },
+};
+
+async function readerSeconds(read: () => Promise<number>): Promise<{ seconds: number; count: number }> {
+  const started = process.hrtime.bigint();
+  const count = await read();
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, count };
 }
 
 const CASES: CaseDef[] = [
@@ -293,6 +355,7 @@ const CASES: CaseDef[] = [
     },
     restore: (b) => seed.restoreHeavy(b.db, b.sizes),
   },
+  csvReaderCase,
   {
     name: 'import (users without passwords)',
     verb: 'import',
