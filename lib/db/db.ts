@@ -12,6 +12,7 @@ import { UnavailableError } from '../errors';
 import { acquireFileLock, type FileLock } from './lock-file';
 import { assertMigrated, migrateToLatest } from './migrate';
 import { redactUrl } from '../config';
+import { registerPgliteCopy, registerServerCopy } from './copy-out';
 
 export type Backend = 'postgres' | 'pglite';
 
@@ -65,6 +66,7 @@ async function openPostgres(opts: OpenOptions): Promise<DbHandle> {
     throw connectionError(error, where);
   }
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  registerServerCopy(db, pool);
   // Kysely ends the pool only if it ran a query: a run that stops before its first one (a refused
   // `migrate down`) left the probe's idle client open, keeping the process alive for pg's 10 s
   // idle timeout. The pool is ours, so we end it.
@@ -134,7 +136,9 @@ export function kyselyOnPglite(pglite: PGliteInterface): Kysely<Database> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- PGlite's modules load for the embedded database only (~65 ms a server never pays)
   const { createPgConfig } = require('@electric-sql/pglite/node-postgres') as typeof import('@electric-sql/pglite/node-postgres');
   const pool = new Pool(createPgConfig(pglite as PGlite));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [wellFormedParameters] });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [wellFormedParameters] });
+  registerPgliteCopy(db, pglite);
+  return db;
 }
 
 async function openPglite(opts: OpenOptions): Promise<DbHandle> {

@@ -1,7 +1,8 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { Database } from '../db/schema';
 import { toUserJson, USER_COLUMNS, type UserJson } from './present';
 import { UsageError } from '../errors';
+import { copySourceOf, sqlLiteral } from '../db/copy-out';
 
 export interface UserFilter {
   readonly admin?: boolean;
@@ -30,31 +31,37 @@ function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
+/** The users a filter selects, as a query on `users` that callers give their columns and order. */
+function selectUsers(db: Kysely<Database>, filter: UserFilter) {
+  // PostgreSQL cannot compare with a NUL byte (it would be an internal error, exit 1).
+  if (filter.search?.includes('\0') || filter.tag?.includes('\0'))
+    throw new UsageError(`the ${filter.search?.includes('\0') ? 'search text' : 'tag'} contains a NUL byte`);
+  let query = db.selectFrom('users');
+  const local = filter.local === undefined ? true : filter.local;
+  if (local !== null) query = query.where('local', '=', local);
+  if (filter.admin !== undefined) query = query.where('admin', '=', filter.admin);
+  if (filter.moderator !== undefined) query = query.where('moderator', '=', filter.moderator);
+  if (filter.active !== undefined) query = query.where('active', '=', filter.active);
+  if (filter.confirmed !== undefined) query = query.where('confirmed', '=', filter.confirmed);
+  query = filter.deleted ? query.where('deleted_at', 'is not', null) : query.where('deleted_at', 'is', null);
+  if (filter.tag !== undefined) query = query.where(sql<boolean>`tags @> ARRAY[${filter.tag.toLowerCase()}]::text[]`);
+  if (filter.search !== undefined && filter.search !== '') {
+    const pattern = `%${escapeLike(filter.search)}%`;
+    query = query.where((eb) => eb.or([eb('nickname', 'ilike', pattern), eb('email', 'ilike', pattern), eb('name', 'ilike', pattern)]));
+  }
+  return query;
+}
+
 /**
  * Streams matching users in id order, one keyset page at a time, so memory stays flat whatever
  * the number of users (no OFFSET, no full result set in memory).
  */
 export async function* listUsers(db: Kysely<Database>, filter: UserFilter = {}, pageSize = LIST_PAGE_SIZE): AsyncGenerator<UserJson[]> {
-  // PostgreSQL cannot compare with a NUL byte (it would be an internal error, exit 1).
-  if (filter.search?.includes('\0') || filter.tag?.includes('\0'))
-    throw new UsageError(`the ${filter.search?.includes('\0') ? 'search text' : 'tag'} contains a NUL byte`);
+  const users = selectUsers(db, filter);
   let after = 0;
   let left = filter.limit ?? Infinity;
   while (left > 0) {
-    let query = db.selectFrom('users').select(USER_COLUMNS).where('id', '>', after).orderBy('id').limit(Math.min(pageSize, left));
-    const local = filter.local === undefined ? true : filter.local;
-    if (local !== null) query = query.where('local', '=', local);
-    if (filter.admin !== undefined) query = query.where('admin', '=', filter.admin);
-    if (filter.moderator !== undefined) query = query.where('moderator', '=', filter.moderator);
-    if (filter.active !== undefined) query = query.where('active', '=', filter.active);
-    if (filter.confirmed !== undefined) query = query.where('confirmed', '=', filter.confirmed);
-    query = filter.deleted ? query.where('deleted_at', 'is not', null) : query.where('deleted_at', 'is', null);
-    if (filter.tag !== undefined) query = query.where(sql<boolean>`tags @> ARRAY[${filter.tag.toLowerCase()}]::text[]`);
-    if (filter.search !== undefined && filter.search !== '') {
-      const pattern = `%${escapeLike(filter.search)}%`;
-      query = query.where((eb) => eb.or([eb('nickname', 'ilike', pattern), eb('email', 'ilike', pattern), eb('name', 'ilike', pattern)]));
-    }
-    const rows = await query.execute();
+    const rows = await users.select(USER_COLUMNS).where('id', '>', after).orderBy('id').limit(Math.min(pageSize, left)).execute();
     if (rows.length === 0) return;
     const page = rows.map(toUserJson);
     const short = rows.length < pageSize;
@@ -68,4 +75,100 @@ export async function* listUsers(db: Kysely<Database>, filter: UserFilter = {}, 
     left -= page.length;
     if (short) return;
   }
+}
+
+/**
+ * The fields of an export row, in order, as `exportUsers` has the server write them: the
+ * UserJson keys (`deleted` is derived from `deletedAt`), with the timestamps in UTC.
+ */
+export const EXPORT_FIELDS = [
+  'id',
+  'nickname',
+  'email',
+  'name',
+  'bio',
+  'local',
+  'admin',
+  'moderator',
+  'locked',
+  'confirmed',
+  'active',
+  'deletedAt',
+  'tags',
+  'mfaEnabled',
+  'createdAt',
+  'updatedAt',
+  'lastLoginAt',
+] as const;
+
+/** Rows per COPY where the database pages (PGlite writes each COPY to memory first). */
+export const EXPORT_PAGE_SIZE = 5000;
+
+/**
+ * Matching users in id order as PostgreSQL's COPY text output (one line per user, the columns of
+ * EXPORT_FIELDS, tab-separated, `\N` for null), in chunks that may split a line: the server
+ * writes the rows and no object is built per row here. On PGlite, one COPY per keyset page.
+ */
+export async function* exportUsers(db: Kysely<Database>, filter: UserFilter = {}, pageSize = EXPORT_PAGE_SIZE): AsyncGenerator<Uint8Array> {
+  const source = copySourceOf(db);
+  if (!source) throw new Error('this database handle cannot COPY');
+  const utc = (column: 'deleted_at' | 'created_at' | 'updated_at' | 'last_login_at') => sql.raw(`${column} AT TIME ZONE 'UTC'`);
+  const users = selectUsers(db, filter).select([
+    'id',
+    'nickname',
+    'email',
+    'name',
+    'bio',
+    'local',
+    'admin',
+    'moderator',
+    'locked',
+    'confirmed',
+    'active',
+    utc('deleted_at').as('deleted_at'),
+    'tags',
+    'mfa_enabled',
+    utc('created_at').as('created_at'),
+    utc('updated_at').as('updated_at'),
+    utc('last_login_at').as('last_login_at'),
+  ]);
+  const statement = (after: number, limit: number | null): string => {
+    let query = users.where('id', '>', after).orderBy('id');
+    if (limit !== null) query = query.limit(limit);
+    return inlined(query.compile());
+  };
+  if (!source.paged) {
+    yield* source.copyOut(statement(0, filter.limit ?? null));
+    return;
+  }
+  let after = 0;
+  let left = filter.limit ?? Infinity;
+  while (left > 0) {
+    const size = Math.min(pageSize, left);
+    let rows = 0;
+    let last: Uint8Array | null = null;
+    for await (const chunk of source.copyOut(statement(after, size))) {
+      for (const byte of chunk) if (byte === 10) rows++;
+      last = chunk;
+      yield chunk;
+    }
+    if (rows === 0 || last === null) return;
+    after = lastId(last);
+    left -= rows;
+    if (rows < size) return;
+  }
+}
+
+/** The id (first field) of the last line of a COPY page, which ends with a line break. */
+function lastId(chunk: Uint8Array): number {
+  let start = chunk.length - 2;
+  while (start >= 0 && chunk[start] !== 10) start--;
+  let id = 0;
+  for (let i = start + 1; chunk[i] !== 9; i++) id = id * 10 + (chunk[i] - 48);
+  return id;
+}
+
+/** A compiled query with its parameters written in as literals: COPY takes no parameters. */
+function inlined(query: CompiledQuery): string {
+  return query.sql.replace(/\$(\d+)/g, (_m, n: string) => sqlLiteral(query.parameters[Number(n) - 1]));
 }

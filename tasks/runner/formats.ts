@@ -35,7 +35,7 @@ export function sanitizeForTerminal(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => (c === '\t' ? ' ' : '\uFFFD'));
 }
 
-function csvField(value: unknown): string {
+export function csvField(value: unknown): string {
   const text = displayValue(value);
   return /[",\r\n]/.test(text) || /^[=+\-@\t]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }

@@ -1,4 +1,7 @@
 import { ctl as run, useHeldTestDatabase, type HeldTestDatabase } from '../../helpers/in-process';
+import { rowEncoder, type Format } from '../../../tasks/runner/formats';
+import { toJson } from '../../../tasks/user/list';
+import { exportUsers, listUsers, type UserFilter } from '../../../lib/user/list';
 
 let tdb: HeldTestDatabase;
 useHeldTestDatabase((d) => (tdb = d));
@@ -32,5 +35,81 @@ describe('ctl user list', () => {
     expect(header.split(',').slice(0, 4)).toEqual(['id', 'nickname', 'email', 'name']);
     expect(line.split(',').slice(1, 3)).toEqual(['alice', 'alice@example.com']);
     expect(rest).toEqual(['']);
+  });
+});
+
+describe('ctl user list: data formats stream from COPY, byte for byte what the row renderer gave', () => {
+  // Values that stress both COPY's escaping and each format's: quotes, commas, line breaks, tabs,
+  // backslashes, control characters, non-BMP characters, formula-like starts, nulls, empty and
+  // long tag arrays with array-literal metacharacters, and timestamps of every precision.
+  const AWKWARD: readonly { nickname: string; set: Record<string, unknown> }[] = [
+    { nickname: 'quotes', set: { name: 'Jane "JJ" O\'Neil', bio: 'a,b,"c"', tags: ['x"y', 'a,b', '{brace}', 'back\\slash', 'NULL', 'sp ace', ''] } },
+    {
+      nickname: 'breaks',
+      set: { name: 'line\nbreak\r\nand\ttab', bio: '\\n is not a line break \\\\ \\N', tags: Array.from({ length: 40 }, (_, i) => `tag${i}`) },
+    },
+    { nickname: 'controls', set: { name: '\u001b[31mred\u001b[0m \u000b\u0008\u000c\u0001\u007f', bio: '=SUM(A1)', tags: ['\u001btag'] } },
+    { nickname: 'unicode', set: { name: '😀 𝒳 ℂ ﬀ \u2028\u2029 \u202e', bio: '+1', email: null } },
+    { nickname: 'formulas', set: { name: '-minus', bio: '@at', tags: ['\ttab-first'] } },
+    { nickname: 'empty', set: { name: '', bio: '' } },
+  ];
+  const STAMPS = [
+    '2026-01-02 03:04:05+00',
+    '2026-01-02 03:04:05.1+00',
+    '2026-01-02 03:04:05.123456+00',
+    '1999-12-31 23:59:59.999999+00',
+    '0099-06-01 00:00:00+00',
+  ];
+
+  async function seedAwkward(): Promise<void> {
+    const db = tdb.handle.db;
+    for (const [i, u] of AWKWARD.entries()) {
+      expect((await ctl(['user', 'new', u.nickname, `${u.nickname}@example.com`, '-y'])).code).toBe(0);
+      await db
+        .updateTable('users')
+        .set({ ...u.set, created_at: new Date(STAMPS[i % STAMPS.length]), last_login_at: i % 2 ? new Date(STAMPS[(i + 1) % STAMPS.length]) : null } as never)
+        .where('nickname', '=', u.nickname)
+        .execute();
+    }
+    expect((await ctl(['user', 'rm', 'empty', '-y'])).code).toBe(0);
+  }
+
+  /** The row renderer's text: listUsers' UserJson pages through the json/ndjson/csv encoders. */
+  async function rowRendered(format: Exclude<Format, 'table'>, filter: UserFilter): Promise<string> {
+    const encoder = rowEncoder(format, [], toJson);
+    let text = '';
+    for await (const page of listUsers(tdb.handle.db, filter)) text += encoder.page(page);
+    return text + encoder.end();
+  }
+
+  test.each(['ndjson', 'json', 'csv'] as const)('%s equals the row renderer on awkward values, deleted users and filters', async (format) => {
+    await seedAwkward();
+    for (const [args, filter] of [
+      [[], {}],
+      [['--deleted'], { deleted: true }],
+      [['--all', '--search', 'o'], { local: null, search: 'o' }],
+      [['--tag', 'tag7'], { tag: 'tag7' }],
+      [['--limit', '2'], { limit: 2 }],
+      [['--admin'], { admin: true }],
+    ] as const) {
+      const r = await ctl(['user', 'list', '--format', format, ...args]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(await rowRendered(format, filter as UserFilter));
+    }
+    const all = await ctl(['user', 'list', '--format', format]);
+    expect(all.stdout).toContain('quotes');
+    expect(all.stdout).toContain('😀');
+  });
+
+  test('PGlite pages its COPY by keyset: any page size gives the same text as one COPY', async () => {
+    await seedAwkward();
+    const text = async (pageSize: number) => {
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of exportUsers(tdb.handle.db, { local: null }, pageSize)) chunks.push(chunk);
+      return Buffer.concat(chunks).toString('utf8');
+    };
+    const whole = await text(1000);
+    expect(whole.split('\n')).toHaveLength(AWKWARD.length - 1 + 1);
+    for (const size of [1, 2, 3]) expect(await text(size)).toBe(whole);
   });
 });
