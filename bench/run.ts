@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { Client } from 'pg';
 import { openDatabase } from '../lib/db/db';
 import { migrateToLatest } from '../lib/db/migrate';
-import { ctl, check, median, timed, ROOT, type Run } from './measure';
+import { ctl, check, median, timed, CTL, ROOT, type Run } from './measure';
 import * as seed from './seed';
 import { parse as parseCsv } from 'csv-parse';
 import { readRecords } from '../lib/import/parse';
@@ -203,23 +203,94 @@ async function readerSeconds(read: () => Promise<number>): Promise<{ seconds: nu
   return { seconds: Number(process.hrtime.bigint() - started) / 1e9, count };
 }
 
-const CASES: CaseDef[] = [
-  coldStart('ctl user --help (cold start)', null, ['user', '--help']),
-  coldStart('ctl user show alice (cold start)', 'show', ['user', 'show', 'alice']),
-  {
-    name: 'list --format ndjson (all users)',
+/** `list --format <format>` of every user against psql's COPY of the same rows. */
+function listCase(format: 'ndjson' | 'json' | 'csv'): CaseDef {
+  return {
+    name: `list --format ${format} (all users)`,
     verb: 'list',
     async run(b) {
       const expected = await b.count('SELECT count(*) AS n FROM users WHERE deleted_at IS NULL');
-      const r = check(await b.ctl(['user', 'list', '--all', '--format', 'ndjson']), 'list');
-      if (r.stdoutLines !== expected) throw new Error(`list printed ${r.stdoutLines} lines, expected ${expected}`);
+      const r = check(await b.ctl(['user', 'list', '--all', '--format', format]), 'list');
+      // ndjson: a line per user; json adds the brackets; csv the header.
+      const lines = format === 'ndjson' ? expected : format === 'json' ? expected + 2 : expected + 1;
+      if (r.stdoutLines !== lines) throw new Error(`list printed ${r.stdoutLines} lines, expected ${lines}`);
       const copy = `COPY (SELECT id, nickname, email, name, bio, local, admin, moderator, locked, confirmed, active, deleted_at, tags, mfa_enabled, created_at, updated_at, last_login_at
                          FROM users WHERE deleted_at IS NULL ORDER BY id) TO STDOUT`;
       const base = check(await timed('psql', ['-X', '-q', '-d', b.url, '-c', copy]), 'psql COPY');
       if (base.stdoutLines !== expected) throw new Error(`COPY printed ${base.stdoutLines} lines, expected ${expected}`);
       return result(this.name, r.seconds, base.seconds, r.peakRssMb, `${expected} rows; baseline psql COPY TO STDOUT`);
     },
+  };
+}
+
+/** `ctl` on the embedded database (no DATABASE_URL), its data in `dataDir`. */
+function embeddedCtl(dataDir: string, args: readonly string[]): Promise<Run> {
+  return timed(process.execPath, [CTL, ...args], {
+    probe: true,
+    env: { DATABASE_URL: undefined, CTL_DATA_DIR: dataDir, CTL_ENV_FILE: '', NO_COLOR: '1', USER: 'bench' },
+  });
+}
+
+const PGLITE_FLOOR = path.join(__dirname, 'pglite-floor.js');
+
+/**
+ * The embedded database against PGlite's own floor, medians of BENCH_COLD_RUNS: `show` on an
+ * existing data directory against loading PGlite, opening that directory, one query and closing;
+ * the first command on a new directory against PGlite's own initdb (the same on a new directory).
+ */
+const embeddedCases: CaseDef[] = [
+  {
+    name: 'embedded: show alice vs PGlite open-query-close',
+    verb: 'show',
+    async run(b) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'userctl-bench-embedded-'));
+      try {
+        check(await embeddedCtl(dir, ['user', 'new', 'alice', 'alice@example.com', '-y']), 'ctl user new (embedded)');
+        const cli: number[] = [];
+        const floor: number[] = [];
+        let rss = 0;
+        for (let i = 0; i < b.coldRuns; i++) {
+          const r = check(await embeddedCtl(dir, ['user', 'show', 'alice']), 'ctl user show (embedded)');
+          cli.push(r.seconds);
+          rss = Math.max(rss, r.peakRssMb ?? 0);
+          floor.push(check(await timed(process.execPath, [PGLITE_FLOOR, path.join(dir, 'pgdata')]), 'PGlite floor').seconds);
+        }
+        return result(this.name, median(cli), median(floor), rss || null, `median of ${b.coldRuns}; baseline PGlite import, open, SELECT 1, close`);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
   },
+  {
+    name: 'embedded: first command on a new directory vs PGlite initdb',
+    verb: 'count',
+    async run(b) {
+      const cli: number[] = [];
+      const floor: number[] = [];
+      let rss = 0;
+      const runs = Math.max(1, Math.min(b.coldRuns, 5));
+      for (let i = 0; i < runs; i++) {
+        const dirs = [fs.mkdtempSync(path.join(os.tmpdir(), 'userctl-bench-new-')), fs.mkdtempSync(path.join(os.tmpdir(), 'userctl-bench-initdb-'))];
+        try {
+          const r = check(await embeddedCtl(path.join(dirs[0], 'data'), ['user', 'count']), 'ctl user count (new embedded directory)');
+          cli.push(r.seconds);
+          rss = Math.max(rss, r.peakRssMb ?? 0);
+          floor.push(check(await timed(process.execPath, [PGLITE_FLOOR, path.join(dirs[1], 'pgdata')]), 'PGlite initdb').seconds);
+        } finally {
+          for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+        }
+      }
+      return result(this.name, median(cli), median(floor), rss || null, `median of ${runs}; baseline PGlite.create on a new directory, SELECT 1, close`);
+    },
+  },
+];
+
+const CASES: CaseDef[] = [
+  coldStart('ctl user --help (cold start)', null, ['user', '--help']),
+  coldStart('ctl user show alice (cold start)', 'show', ['user', 'show', 'alice']),
+  listCase('ndjson'),
+  listCase('json'),
+  listCase('csv'),
   {
     name: 'confirm_all',
     verb: 'confirm_all',
@@ -479,32 +550,53 @@ function table(outcomes: readonly Outcome[]): string {
     .join('\n');
 }
 
-async function main(): Promise<number> {
-  const json = process.argv.includes('--json');
-  const sizes: seed.Sizes = { users: intEnv('BENCH_USERS', 1_000_000, 100), activities: intEnv('BENCH_ACTIVITIES', 1_000_000, 1) };
-  const importUsers = intEnv('BENCH_IMPORT_USERS', 100_000, 1);
-  const coldRuns = intEnv('BENCH_COLD_RUNS', 10, 1);
-  const repeat = intEnv('BENCH_REPEAT', 3, 1);
-  const timeoutMs = intEnv('BENCH_CASE_TIMEOUT', 240, 1) * 1000;
-  const url = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/userctl_bench';
-  const only = (process.env.BENCH_CASES ?? '')
-    .split(',')
-    .map((s) => s.trim().toLowerCase())
-    .filter(Boolean);
+function intListEnv(name: string, fallback: readonly number[], min: number): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return [...fallback];
+  return raw.split(',').map((part) => {
+    const n = Number(part.trim().replace(/_/g, ''));
+    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must list whole numbers of at least ${min}, got ${JSON.stringify(raw)}`);
+    return n;
+  });
+}
 
-  log(
-    `${sizes.users} users, ${sizes.activities} activities of heavy, import of ${importUsers}; ${os.cpus().length} cores, load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+/** Runs `cases` and collects their outcomes; a failed case is reported and the next one runs. */
+async function runCases(bench: Bench, cases: readonly CaseDef[], only: readonly string[], outcomes: Outcome[]): Promise<void> {
+  for (const c of cases) {
+    if (only.length > 0 && !only.some((o) => c.name.toLowerCase().includes(o))) continue;
+    if (c.verb !== null && !verbExists(c.verb)) {
+      log(`${c.name}: MISSING (no tasks/user/${c.verb}.ts yet)`);
+      outcomes.push({ ...result(c.name, null, null, null), note: `missing: tasks/user/${c.verb}.ts does not exist` });
+      continue;
+    }
+    log(`${c.name}: running`);
+    try {
+      const o = await c.run(bench);
+      log(`${c.name}: ${fmt(o.seconds, 3)} s vs ${fmt(o.baselineSeconds, 3)} s (${fmt(o.ratio, 2, 'x')}), peak RSS ${fmt(o.peakRssMb, 0, ' MB')}`);
+      outcomes.push(o);
+    } catch (error) {
+      await bench.cancelOthers().catch(() => undefined);
+      log(`${c.name}: FAILED: ${(error as Error).message}`);
+      if (c.restore) await c.restore(bench).then(() => seed.vacuum(bench.db));
+      outcomes.push({ ...result(c.name, null, null, null), note: `failed: ${(error as Error).message.split('\n')[0]}`, failed: true });
+    }
+  }
+}
+
+/** Seeds a fresh database with `sizes`, runs the PostgreSQL cases on it, drops it (unless BENCH_KEEP). */
+async function runSize(
+  url: string,
+  sizes: seed.Sizes,
+  importUsers: number,
+  settings: { coldRuns: number; repeat: number; timeoutMs: number; only: readonly string[] },
+  outcomes: Outcome[],
+): Promise<void> {
   await freshDatabase(url);
   const db = new Client({ connectionString: url });
   await db.connect();
-  const outcomes: Outcome[] = [];
   try {
     const { rows } = await db.query<{ server_version: string }>('SHOW server_version');
-    log(`PostgreSQL ${rows[0].server_version}; seeding`);
+    log(`PostgreSQL ${rows[0].server_version}; seeding ${sizes.users} users, ${sizes.activities} activities`);
     await db.query('SET synchronous_commit = off');
     let t = Date.now();
     await seed.seedUsers(db, sizes);
@@ -515,31 +607,47 @@ async function main(): Promise<number> {
     await db.query('RESET synchronous_commit');
     await seed.vacuum(db);
     log(`follows and activities seeded in ${((Date.now() - t) / 1000).toFixed(1)} s`);
-
-    const bench = new Bench(db, url, sizes, importUsers, coldRuns, repeat, timeoutMs);
-    for (const c of CASES) {
-      if (only.length > 0 && !only.some((o) => c.name.toLowerCase().includes(o))) continue;
-      if (c.verb !== null && !verbExists(c.verb)) {
-        log(`${c.name}: MISSING (no tasks/user/${c.verb}.ts yet)`);
-        outcomes.push({ ...result(c.name, null, null, null), note: `missing: tasks/user/${c.verb}.ts does not exist` });
-        continue;
-      }
-      log(`${c.name}: running`);
-      try {
-        const o = await c.run(bench);
-        log(`${c.name}: ${fmt(o.seconds, 3)} s vs ${fmt(o.baselineSeconds, 3)} s (${fmt(o.ratio, 2, 'x')}), peak RSS ${fmt(o.peakRssMb, 0, ' MB')}`);
-        outcomes.push(o);
-      } catch (error) {
-        await bench.cancelOthers().catch(() => undefined);
-        log(`${c.name}: FAILED: ${(error as Error).message}`);
-        if (c.restore) await c.restore(bench).then(() => seed.vacuum(db));
-        outcomes.push({ ...result(c.name, null, null, null), note: `failed: ${(error as Error).message.split('\n')[0]}`, failed: true });
-      }
-    }
+    const bench = new Bench(db, url, sizes, importUsers, settings.coldRuns, settings.repeat, settings.timeoutMs);
+    await runCases(bench, CASES, settings.only, outcomes);
   } finally {
     await db.end();
     if (!process.env.BENCH_KEEP) await dropDatabase(url);
   }
+}
+
+async function main(): Promise<number> {
+  const json = process.argv.includes('--json');
+  // BENCH_SIZES=200000,1000000 runs every case at each size in one invocation; BENCH_USERS is
+  // the one-size form. Activities default to as many as users.
+  const userCounts = intListEnv('BENCH_SIZES', [intEnv('BENCH_USERS', 1_000_000, 100)], 100);
+  const importCounts = intListEnv('BENCH_IMPORT_USERS', [100_000], 1);
+  const coldRuns = intEnv('BENCH_COLD_RUNS', 10, 1);
+  const repeat = intEnv('BENCH_REPEAT', 3, 1);
+  const timeoutMs = intEnv('BENCH_CASE_TIMEOUT', 240, 1) * 1000;
+  const url = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/userctl_bench';
+  const only = (process.env.BENCH_CASES ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+
+  log(
+    `sizes ${userCounts.join(', ')} users; ${os.cpus().length} cores, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
+  const bySize: { users: number; outcomes: Outcome[] }[] = [];
+  for (const [k, users] of userCounts.entries()) {
+    const sizes: seed.Sizes = { users, activities: process.env.BENCH_ACTIVITIES ? intEnv('BENCH_ACTIVITIES', users, 1) : users };
+    const outcomes: Outcome[] = [];
+    await runSize(url, sizes, importCounts[Math.min(k, importCounts.length - 1)], { coldRuns, repeat, timeoutMs, only }, outcomes);
+    bySize.push({ users, outcomes });
+  }
+  // The embedded cases do not depend on the server's data: once, in their own table.
+  const embedded: Outcome[] = [];
+  const none = new Bench(null as unknown as Client, url, { users: 0, activities: 0 }, 0, coldRuns, repeat, timeoutMs);
+  await runCases(none, embeddedCases, only, embedded);
+  if (embedded.length > 0) bySize.push({ users: 0, outcomes: embedded });
   log(
     `done; load average ${os
       .loadavg()
@@ -547,18 +655,23 @@ async function main(): Promise<number> {
       .join(' ')}`,
   );
   if (json) {
-    const out: CaseResult[] = outcomes.map((o) => ({
-      case: o.case,
-      seconds: o.seconds,
-      baselineSeconds: o.baselineSeconds,
-      ratio: o.ratio,
-      peakRssMb: o.peakRssMb,
-    }));
+    const out = bySize.flatMap(({ users, outcomes }) =>
+      outcomes.map((o) => ({
+        size: users || null,
+        case: o.case,
+        seconds: o.seconds,
+        baselineSeconds: o.baselineSeconds,
+        ratio: o.ratio,
+        peakRssMb: o.peakRssMb,
+      })),
+    );
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } else {
-    process.stdout.write(`${table(outcomes)}\n`);
+    for (const { users, outcomes } of bySize) {
+      process.stdout.write(`\n${users ? `${users} users` : 'embedded database (PGlite)'}\n${table(outcomes)}\n`);
+    }
   }
-  return outcomes.some((o) => o.failed) ? 1 : 0;
+  return bySize.some(({ outcomes }) => outcomes.some((o) => o.failed)) ? 1 : 0;
 }
 
 main().then(
