@@ -21,4 +21,6 @@ try {
   process.exit(0);
 }
 const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
-process.exit(result.status ?? 1);
+if (result.status !== 0) process.exit(result.status ?? 1);
+const bundle = spawnSync(process.execPath, [path.join(__dirname, 'bundle-vendor.js')], { cwd: root, stdio: 'inherit' });
+process.exit(bundle.status ?? 1);

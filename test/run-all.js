@@ -18,6 +18,9 @@ const TSC_ARGS = ['-p', 'tsconfig.test.json', '--incremental', '--tsBuildInfoFil
 // build info lives in dist/, so deleting dist/ starts afresh; an unchanged tree costs ~3 s.
 const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), ...TSC_ARGS], { cwd: root, stdio: 'inherit' });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+// test/bin spawns bin/ctl as users run it: with the bundled kysely and pg.
+const bundle = spawnSync(process.execPath, [path.join(__dirname, '..', 'scripts', 'bundle-vendor.js')], { cwd: root, stdio: 'inherit' });
+if (bundle.status !== 0) process.exit(bundle.status ?? 1);
 
 const countsFile = path.join(os.tmpdir(), `userctl-test-counts-${process.pid}.json`);
 const args = require('./setup/jest-args').jestArgs(process.argv.slice(2));

@@ -40,3 +40,16 @@ test('ctl symlinked into a folder on the PATH (README, Deploy) runs from anywher
   expect(JSON.parse(r.stdout)).toMatchObject({ total: 0 });
   expect(r.status).toBe(0);
 });
+
+test('bin/ctl loads kysely and pg from their bundles in dist/vendor, not from node_modules (start-up, issue 17)', () => {
+  const probe = path.join(dir, 'probe.js');
+  const report = path.join(dir, 'loaded.json');
+  fs.writeFileSync(probe, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify(Object.keys(require.cache))));\n`);
+  const env = ctlEnv(tdb, { NODE_OPTIONS: `--require ${probe}` });
+  const r = spawnSync(process.execPath, [CTL, 'user', 'count', '--json'], { cwd: dir, env, encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  const loaded: string[] = JSON.parse(fs.readFileSync(report, 'utf8'));
+  expect(loaded).toContain(path.join(ROOT, 'dist', 'vendor', 'kysely.js'));
+  expect(loaded).toContain(path.join(ROOT, 'dist', 'vendor', 'pg.js'));
+  expect(loaded.filter((f) => /node_modules\/(kysely|pg)\//.test(f))).toEqual([]);
+});
