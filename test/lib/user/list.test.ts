@@ -1,7 +1,7 @@
 import { useOpenTestDatabase } from '../../helpers/backend';
 import { collect } from '../../helpers/collect';
 import type { DbHandle } from '../../../lib/db/db';
-import { listUsers } from '../../../lib/user/list';
+import { exportUsers, listUsers } from '../../../lib/user/list';
 
 let h: DbHandle;
 useOpenTestDatabase((_tdb, handle) => (h = handle));
@@ -45,5 +45,27 @@ describe('listUsers', () => {
     [{ confirmed: false, admin: false, limit: 2 }, ['user01', 'user03']],
   ])('filter %j', async (filter, expected) => {
     expect((await collect(listUsers(h.db, filter, 2))).map((u) => u.nickname)).toEqual(expected);
+  });
+
+  /** exportUsers' COPY text, whole. */
+  async function exported(filter: Parameters<typeof exportUsers>[1], pageSize?: number): Promise<string> {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of exportUsers(h.db, filter, pageSize)) chunks.push(chunk);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  test('exportUsers: COPY text of the same users in id order, whatever the page size (PGlite pages its COPY by keyset)', async () => {
+    const whole = await exported({ local: null });
+    const listed: string[] = [];
+    for await (const page of listUsers(h.db, { local: null })) listed.push(...page.map((u) => u.nickname));
+    expect(
+      whole
+        .split('\n')
+        .slice(0, -1)
+        .map((line) => line.split('\t')[1]),
+    ).toEqual(listed);
+    for (const size of [1, 2, 7]) expect(await exported({ local: null }, size)).toBe(whole);
+    expect(await exported({ local: null, limit: 5 }, 2)).toBe(whole.split('\n').slice(0, 5).join('\n') + '\n');
+    expect(await exported({ search: '100%_' })).toMatch(/^\d+\tuser03\t/);
   });
 });

@@ -1,7 +1,7 @@
 import { ctl as run, useHeldTestDatabase, type HeldTestDatabase } from '../../helpers/in-process';
 import { rowEncoder, type Format } from '../../../tasks/runner/formats';
 import { toJson } from '../../../tasks/user/list';
-import { exportUsers, listUsers, type UserFilter } from '../../../lib/user/list';
+import { listUsers, type UserFilter } from '../../../lib/user/list';
 
 let tdb: HeldTestDatabase;
 useHeldTestDatabase((d) => (tdb = d));
@@ -99,17 +99,5 @@ describe('ctl user list: data formats stream from COPY, byte for byte what the r
     const all = await ctl(['user', 'list', '--format', format]);
     expect(all.stdout).toContain('quotes');
     expect(all.stdout).toContain('😀');
-  });
-
-  test('PGlite pages its COPY by keyset: any page size gives the same text as one COPY', async () => {
-    await seedAwkward();
-    const text = async (pageSize: number) => {
-      const chunks: Uint8Array[] = [];
-      for await (const chunk of exportUsers(tdb.handle.db, { local: null }, pageSize)) chunks.push(chunk);
-      return Buffer.concat(chunks).toString('utf8');
-    };
-    const whole = await text(1000);
-    expect(whole.split('\n')).toHaveLength(AWKWARD.length - 1 + 1);
-    for (const size of [1, 2, 3]) expect(await text(size)).toBe(whole);
   });
 });
