@@ -325,3 +325,25 @@ export async function writeUserExport(ctx: TaskContext, chunks: AsyncIterable<Ui
   await flush();
   return count;
 }
+
+/**
+ * The export's lines as pages of fields (COPY's escapes undone, null for `\N`), `pageSize` lines
+ * each: for the table, whose column widths come from its first page as on the row path.
+ */
+export async function* exportFieldPages(chunks: AsyncIterable<Uint8Array>, pageSize: number): AsyncGenerator<(string | null)[][]> {
+  const decoder = new TextDecoder('utf-8');
+  let rest = '';
+  let page: (string | null)[][] = [];
+  for await (const chunk of chunks) {
+    const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+    rest = lines.pop() as string;
+    for (const line of lines) {
+      page.push(copyFields(line));
+      if (page.length === pageSize) {
+        yield page;
+        page = [];
+      }
+    }
+  }
+  if (page.length > 0) yield page;
+}

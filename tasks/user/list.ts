@@ -3,8 +3,9 @@ import type { UserJson } from '../../lib/user/present';
 import type { Column } from '../runner/formats';
 import { writeRows } from '../runner/render';
 import { UsageError } from '../../lib/errors';
-import { exportUsers, listUsers, type UserFilter } from '../../lib/user/list';
-import { writeUserExport } from '../shared/user-export';
+import { exportUsers, listUsers, LIST_PAGE_SIZE, type UserFilter } from '../../lib/user/list';
+import { timestampAsDriverReadsIt } from '../../lib/db/copy-text';
+import { exportFieldPages, writeUserExport } from '../shared/user-export';
 import { writePleromaUserLines } from '../shared/pleroma-lines';
 
 function roles(u: UserJson): string {
@@ -23,14 +24,15 @@ function iso<T>(value: T | Date): T | string {
 
 /**
  * The row for json/ndjson/csv on the row path: the same fields and the same text, with the dates
- * already ISO strings. The data formats now stream from COPY (tasks/shared/user-export.ts); this
+ * already ISO strings. Every format now streams from COPY (tasks/shared/user-export.ts); this
  * stays as the reference their output is tested against, byte for byte.
  */
 export function toJson(u: UserJson): unknown {
   return { ...u, deletedAt: iso(u.deletedAt), createdAt: iso(u.createdAt), updatedAt: iso(u.updatedAt), lastLoginAt: iso(u.lastLoginAt) };
 }
 
-const COLUMNS: readonly Column<UserJson>[] = [
+/** The table's columns on the row path: kept as the reference the COPY path is tested against. */
+export const COLUMNS: readonly Column<UserJson>[] = [
   { header: 'nickname', value: (u) => u.nickname, flexible: true },
   { header: 'email', value: (u) => u.email, flexible: true },
   { header: 'name', value: (u) => u.name, flexible: true },
@@ -39,6 +41,27 @@ const COLUMNS: readonly Column<UserJson>[] = [
   { header: 'confirmed', value: (u) => (u.confirmed ? 'yes' : 'no') },
   { header: 'created', value: (u) => u.createdAt.toISOString().slice(0, 10) },
 ];
+
+/**
+ * The same columns over an export line's fields (lib/user/list.ts EXPORT_FIELDS order): the table
+ * streams from COPY too, without a UserJson per row. The timestamps are UTC, DateStyle ISO.
+ */
+const FIELD_COLUMNS: readonly Column<(string | null)[]>[] = [
+  { header: 'nickname', value: (f) => f[1], flexible: true },
+  { header: 'email', value: (f) => f[2], flexible: true },
+  { header: 'name', value: (f) => f[3], flexible: true },
+  { header: 'roles', value: (f) => [f[6] === 't' && 'admin', f[7] === 't' && 'moderator'].filter(Boolean).join(',') || '-' },
+  { header: 'status', value: (f) => (f[11] !== null ? 'deleted' : f[10] === 't' ? 'active' : 'deactivated') },
+  { header: 'confirmed', value: (f) => (f[9] === 't' ? 'yes' : 'no') },
+  { header: 'created', value: (f) => createdDay(f[14] as string) },
+];
+
+/** The UTC day of a timestamp as the row path printed it (toISOString's first ten characters). */
+function createdDay(timestamp: string): string {
+  if (/^\d{4}-\d\d-\d\d /.test(timestamp)) return timestamp.slice(0, 10);
+  const value = timestampAsDriverReadsIt(timestamp);
+  return value instanceof Date ? value.toISOString().slice(0, 10) : String(value);
+}
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -82,15 +105,13 @@ const verb: VerbModule = {
       search: argv.search as string | undefined,
       limit: argv.limit as number | undefined,
     };
-    // Data formats stream from the server's COPY; the table and Pleroma's lines are for people
-    // (widths from the first page, a terminal's worth of rows) and keep the row path.
-    if (ctx.format !== 'table' && !argv.pleroma) {
-      await writeUserExport(ctx, exportUsers(db, filter), ctx.format);
+    // Every format streams from the server's COPY; only Pleroma's lines keep the row path.
+    if (argv.pleroma) return writePleromaUserLines(ctx, listUsers(db, filter));
+    if (ctx.format === 'table') {
+      await writeRows(ctx, exportFieldPages(exportUsers(db, filter), LIST_PAGE_SIZE), FIELD_COLUMNS);
       return;
     }
-    const pages = listUsers(db, filter);
-    if (argv.pleroma) return writePleromaUserLines(ctx, pages);
-    await writeRows(ctx, pages, COLUMNS, toJson);
+    await writeUserExport(ctx, exportUsers(db, filter), ctx.format);
   },
 };
 
