@@ -30,6 +30,10 @@ test('the email_key migration lists addresses that collide under the email rule 
   expect(indexes.rows).toEqual([{ indexname: 'users_email_lower_key' }]);
 
   await tdb.withDb(({ db }) => sql`UPDATE users SET email = nickname || '@elsewhere.example' WHERE nickname IN ('squatter', 'zoe2')`.execute(db));
+  // An avatar stored under its sequential path gets an unguessable one.
+  await tdb.withDb(({ db }) => sql`UPDATE users SET avatar = '/avatars/' || id || '.png' WHERE nickname = 'kate'`.execute(db));
   const fixed = await ctl(tdb, ['migrate']);
   expect([fixed.code, fixed.stdout]).toEqual([0, `Applied 1 migration: ${EMAIL_KEY}\n`]);
+  const kate = await tdb.withDb(({ db }) => db.selectFrom('users').select(['id', 'avatar']).where('nickname', '=', 'kate').executeTakeFirstOrThrow());
+  expect(kate.avatar).toMatch(new RegExp(`^/avatars/${kate.id}-[0-9a-f]{32}\\.png$`));
 });
