@@ -2,15 +2,17 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { html, message, sendPage } from './html';
 
 /**
- * Whether a form post comes from this site's own pages. Browsers send `Origin` with every POST
- * (and `Sec-Fetch-Site` in current ones); a post another site's page makes carries that site's
- * origin. This site is APP_URL's origin, or the origin the request itself was addressed to (the
- * Host header), so a server reached under another name still accepts its own forms. A request
- * with neither header is not a browser's cross-site post (curl, scripts) and passes.
+ * Whether a form post comes from this site's own pages. Current browsers say so in
+ * `Sec-Fetch-Site` (`same-origin`; `none` when the user started it), and that is trusted first:
+ * the pages are served with `Referrer-Policy: no-referrer`, under which a browser sends
+ * `Origin: null` even for its own forms. Without it, `Origin` must be APP_URL's origin or the one
+ * the request was addressed to (the Host header, so a server reached under another name still
+ * accepts its own forms); `null` is refused. A request with neither header is not a browser's
+ * cross-site post (curl, scripts) and passes.
  */
 export function isSameOrigin(request: FastifyRequest, appUrl: string): boolean {
   const site = request.headers['sec-fetch-site'];
-  if (site === 'cross-site' || site === 'same-site') return false;
+  if (site !== undefined) return site === 'same-origin' || site === 'none';
   const origin = request.headers.origin;
   if (origin === undefined) return true;
   return origin === new URL(appUrl).origin || origin === `${request.protocol}://${request.host}`;
