@@ -25,6 +25,9 @@ export class ConflictError extends CtlError {
   override readonly exitCode = 4;
 }
 
+/** Exit 4 for an email address that already has an account (registration spends an invite use on it). */
+export class EmailTakenError extends ConflictError {}
+
 /** Exit 5: confirmation declined, or needed while stdin is not a TTY. */
 export class RefusedError extends CtlError {
   override readonly exitCode = 5;

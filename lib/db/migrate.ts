@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { Migrator, sql, type Kysely, type MigrationResultSet } from 'kysely';
 import { MIGRATIONS } from '../../migrations/index';
 import type { Database } from './schema';
-import { UnavailableError } from '../errors';
+import { CtlError, UnavailableError } from '../errors';
 
 function migratorFor(db: Kysely<Database>): Migrator {
   return new Migrator({ db, provider: { getMigrations: async () => ({ ...MIGRATIONS }) } });
@@ -23,7 +23,10 @@ function unwrap(result: MigrationResultSet): MigrationResultSet {
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error');
     const why = failureReason(result.error);
-    throw new UnavailableError(`migration ${failed?.migrationName ?? ''} failed: ${why}`.replace('  ', ' '));
+    const message = `migration ${failed?.migrationName ?? ''} failed: ${why}`.replace('  ', ' ');
+    // A migration that refuses on purpose (existing rows it cannot change) says which exit code.
+    if (result.error instanceof CtlError) throw new (result.error.constructor as new (message: string) => CtlError)(message);
+    throw new UnavailableError(message);
   }
   return result;
 }

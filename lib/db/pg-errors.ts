@@ -1,4 +1,4 @@
-import { ConflictError } from '../errors';
+import { ConflictError, EmailTakenError } from '../errors';
 
 /** PostgreSQL's unique_violation, with the index it hit. */
 export function uniqueViolation(error: unknown): string | null {
@@ -10,7 +10,7 @@ export function uniqueViolation(error: unknown): string | null {
 export function userConflict(error: unknown, nickname: string, email: string | null): ConflictError | null {
   const constraint = uniqueViolation(error);
   if (constraint === null) return null;
-  if (constraint.includes('email')) return new ConflictError(`email ${email} is already taken`);
+  if (constraint.includes('email')) return new EmailTakenError(`email ${email} is already taken`);
   return new ConflictError(`nickname ${nickname} is already taken`);
 }
 

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema';
 import { CtlError, InterruptedError } from '../errors';
-import { checkEmail, checkLocalNickname, checkText, LOCAL_NICKNAME, MAX_BIO_LENGTH, MAX_NAME_LENGTH, normalizeTag } from '../validate';
+import { checkEmail, checkLocalNickname, checkText, emailKey, LOCAL_NICKNAME, MAX_BIO_LENGTH, MAX_NAME_LENGTH, normalizeTag } from '../validate';
 import { checkPassword } from '../auth/passwords';
 import type { RawRecord } from './parse';
 
@@ -170,11 +170,12 @@ export async function planImport(db: Kysely<Database>, records: AsyncIterable<Ra
   const lookUp = (to: number) => {
     const part = rows.slice(looked, to);
     const nicks = part.map((r) => r.nickname.toLowerCase());
-    const mails = part.map((r) => r.email.toLowerCase());
+    const mails = part.map((r) => r.email);
     const found = sql<Found>`
       SELECT id, nickname, email FROM users WHERE lower(nickname) = ANY(${nicks}::text[])
       UNION
-      SELECT id, nickname, email FROM users WHERE lower(email) = ANY(${mails}::text[])`
+      SELECT id, nickname, email FROM users
+       WHERE lower(normalize(email, NFKC)) = ANY(ARRAY(SELECT lower(normalize(m, NFKC)) FROM unnest(${mails}::text[]) AS m))`
       .execute(db)
       .then((r) => {
         // On a pool the chunks may come back in any order: report how many rows are checked.
@@ -203,7 +204,7 @@ export async function planImport(db: Kysely<Database>, records: AsyncIterable<Ra
       continue;
     }
     const nick = row.nickname.toLowerCase();
-    const mail = row.email.toLowerCase();
+    const mail = emailKey(row.email);
     const nickLine = nicknames.get(nick);
     const mailLine = emails.get(mail);
     if (nickLine !== undefined || mailLine !== undefined) {
@@ -228,11 +229,11 @@ export async function planImport(db: Kysely<Database>, records: AsyncIterable<Ra
     if (opts.signal?.aborted) throw interrupted();
     if (found.length === 0) continue;
     const byNick = new Map(found.map((u) => [u.nickname.toLowerCase(), u]));
-    const byMail = new Map(found.filter((u) => u.email !== null).map((u) => [u.email!.toLowerCase(), u]));
+    const byMail = new Map(found.filter((u) => u.email !== null).map((u) => [emailKey(u.email!), u]));
     for (let i = from; i < to; i++) {
       const row = rows[i];
       const sameNick = byNick.get(row.nickname.toLowerCase());
-      const sameMail = byMail.get(row.email.toLowerCase());
+      const sameMail = byMail.get(emailKey(row.email));
       if (!sameNick && !sameMail) continue;
       keep[i] = false;
       // UNION returns an account once, so one object under both keys is one account matching both.

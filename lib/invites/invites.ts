@@ -4,12 +4,13 @@ import { isExists, isValid, parseISO } from 'date-fns';
 import type { Kysely } from 'kysely';
 import type { Database, InviteRow, InviteType, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
-import { ConflictError, NotFoundError, UsageError } from '../errors';
+import { ConflictError, EmailTakenError, NotFoundError, UsageError } from '../errors';
 import { hashToken, newToken } from '../tokens/secrets';
 import { writeAudit } from '../audit/audit';
 import { links } from '../tokens/links';
 import { parseDuration } from '../config';
-import { checkEmail, checkText, MAX_NAME_LENGTH } from '../validate';
+import { checkEmail, checkText, emailKey, MAX_NAME_LENGTH } from '../validate';
+import { emailKeyOf, storedEmailKey } from '../user/email-key';
 import { hashPassword } from '../auth/passwords';
 import { userConflict } from '../db/pg-errors';
 import { assertAvailable, insertUser, planNewUser, type CreatedUser, type CreateUserSettings, type NewUserInput } from '../user/new';
@@ -144,7 +145,7 @@ export async function assertInviteEmailFree(db: Db, email: string | null): Promi
   const taken = await db
     .selectFrom('users')
     .select('id')
-    .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+    .where((eb) => eb(storedEmailKey, '=', emailKeyOf(email)))
     .executeTakeFirst();
   if (taken) throw new ConflictError(`email ${email} is already taken`);
 }
@@ -299,7 +300,7 @@ const UNUSABLE: Record<Exclude<InviteStatus, 'valid'>, string> = {
 function assertRedeemable(check: InviteCheck, email: string): InviteJson {
   if (check.status === 'unknown' || !check.invite) throw new NotFoundError('unknown invite token');
   if (check.status !== 'valid') throw new ConflictError(UNUSABLE[check.status]);
-  if (check.invite.email !== null && check.invite.email.toLowerCase() !== email.toLowerCase()) {
+  if (check.invite.email !== null && emailKey(check.invite.email) !== emailKey(email)) {
     throw new ConflictError('this invite was sent to another email address');
   }
   return check.invite;
@@ -309,22 +310,26 @@ function assertRedeemable(check: InviteCheck, email: string): InviteJson {
  * Registers an account with an invite. In one transaction, with the invite row locked
  * (`SELECT ... FOR UPDATE`), the invite is checked as Pleroma does, the account created and the
  * use counted, so concurrent redemptions never exceed max_use; a registration that fails (taken
- * nickname, bad input) rolls back and leaves the invite as it was. An invite made for an email
- * address only registers that address.
+ * nickname, bad input) rolls back and leaves the invite as it was, except a taken email, which
+ * spends one use (spendOnTakenEmail). An invite made for an email
+ * address only registers that address (and confirms it: the invite was sent there); an invite for
+ * anyone gives an unconfirmed account with a confirmation link.
  */
 export async function redeemInvite(ctx: LibContext, token: string, newUser: NewUserInput, settings: CreateUserSettings): Promise<CreatedUser> {
   const plan = planNewUser(newUser);
   if (plan.password === null) throw new UsageError('a password is required to register');
   // Cheap checks first, so a dead invite or a taken name fails before the bcrypt work.
   assertRedeemable(await checkInvite(ctx.db, token, ctx.now()), plan.email);
-  await assertAvailable(ctx.db, plan.nickname, plan.email);
+  await assertAvailable(ctx.db, plan.nickname, plan.email).catch((error: unknown) => spendOnTakenEmail(ctx, token, error));
   const passwordHash = await hashPassword(plan.password, settings.bcryptCost);
   try {
     return await ctx.db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('invites').selectAll().where('token_hash', '=', hashToken(token)).forUpdate().executeTakeFirst();
       const now = ctx.now();
       const invite = assertRedeemable(row ? { status: inviteStatus(row, now), invite: toInviteJson(row, now) } : { status: 'unknown' }, plan.email);
-      const created = await insertUser(trx, ctx, plan, passwordHash, settings, { inviteId: invite.id });
+      // An invite made for an address vouches for it; one made for anyone does not, so that account
+      // starts unconfirmed and gets a confirmation link like any other unverified address.
+      const created = await insertUser(trx, ctx, invite.email === null ? { ...plan, confirmed: false } : plan, passwordHash, settings, { inviteId: invite.id });
       const uses = row!.uses + 1;
       const usedUp = row!.max_use === null || uses >= row!.max_use;
       await trx.updateTable('invites').set({ uses, used: usedUp }).where('id', '=', invite.id).execute();
@@ -337,6 +342,28 @@ export async function redeemInvite(ctx: LibContext, token: string, newUser: NewU
       return created;
     });
   } catch (error) {
-    throw userConflict(error, plan.nickname, plan.email) ?? error;
+    return spendOnTakenEmail(ctx, token, userConflict(error, plan.nickname, plan.email) ?? error);
   }
+}
+
+/**
+ * Rethrows `error`; when it says the email already has an account, one use of the invite is spent
+ * first (its own transaction, audited as `spend_invite`). Whoever holds an invite can then ask
+ * "is this address taken?" only as many times as the invite has uses, not without end. A taken
+ * nickname (public anyway: it names the profile) or a bad field leaves the invite as it was.
+ */
+async function spendOnTakenEmail(ctx: LibContext, token: string, error: unknown): Promise<never> {
+  if (!(error instanceof EmailTakenError)) throw error;
+  await ctx.db.transaction().execute(async (trx) => {
+    const row = await trx.selectFrom('invites').selectAll().where('token_hash', '=', hashToken(token)).forUpdate().executeTakeFirst();
+    if (!row || inviteStatus(row, ctx.now()) !== 'valid') return;
+    const uses = row.uses + 1;
+    const usedUp = row.max_use === null || uses >= row.max_use;
+    await trx.updateTable('invites').set({ uses, used: usedUp }).where('id', '=', row.id).execute();
+    await writeAudit(trx, ctx, {
+      verb: 'spend_invite',
+      details: { inviteId: row.id, tokenPrefix: row.token_prefix, uses, maxUse: row.max_use, usedUp, why: 'the email address already has an account' },
+    });
+  });
+  throw error;
 }

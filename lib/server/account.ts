@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { LibContext } from '../lib-context';
 import type { AvatarType, UserRow } from '../db/schema';
 import { writeAudit } from '../audit/audit';
@@ -131,8 +132,16 @@ export function sniffImage(data: Buffer): AvatarType | null {
   return null;
 }
 
+/** `/avatars/<id>-<32 hex>.<ext>`: the file name of an avatar, as the route matches it. */
+export const AVATAR_FILE = /^(\d{1,15})-([0-9a-f]{32})\.(png|jpg|webp)$/;
+
+/**
+ * A fresh, unguessable path for each upload: an avatar is shown without credentials (an <img>),
+ * so whoever has not been given its URL must not find it by counting ids, and an old URL dies
+ * with the next upload.
+ */
 export function avatarPath(userId: number, type: AvatarType): string {
-  return `/avatars/${userId}.${EXTENSIONS[type]}`;
+  return `/avatars/${userId}-${randomBytes(16).toString('hex')}.${EXTENSIONS[type]}`;
 }
 
 /** Stores the avatar (replacing the old one) and points the user at it. */
@@ -153,15 +162,22 @@ export async function saveAvatar(ctx: LibContext, user: UserRow, data: Buffer): 
   return { url, type };
 }
 
-/** The avatar image at `/avatars/<id>.<ext>` of a user who is not deleted, or NotFoundError. */
-export async function loadAvatar(ctx: Pick<LibContext, 'db'>, userId: number, ext: string): Promise<{ type: AvatarType; data: Buffer; updatedAt: Date }> {
+/**
+ * The avatar at `/avatars/<file>`: only under the path its last upload was given, and only while
+ * its account is active and not deleted; else NotFoundError (the same answer as for no avatar).
+ */
+export async function loadAvatar(ctx: Pick<LibContext, 'db'>, file: string): Promise<{ type: AvatarType; data: Buffer; updatedAt: Date }> {
+  const match = AVATAR_FILE.exec(file);
+  if (!match) throw new NotFoundError('No such avatar');
   const row = await ctx.db
     .selectFrom('avatars')
     .innerJoin('users', 'users.id', 'avatars.user_id')
     .select(['avatars.content_type', 'avatars.data', 'avatars.updated_at'])
-    .where('avatars.user_id', '=', userId)
+    .where('avatars.user_id', '=', Number(match[1]))
+    .where('users.avatar', '=', `/avatars/${file}`)
+    .where('users.active', '=', true)
     .where('users.deleted_at', 'is', null)
     .executeTakeFirst();
-  if (!row || EXTENSIONS[row.content_type] !== ext) throw new NotFoundError('No such avatar');
+  if (!row || EXTENSIONS[row.content_type] !== match[3]) throw new NotFoundError('No such avatar');
   return { type: row.content_type, data: row.data, updatedAt: row.updated_at };
 }

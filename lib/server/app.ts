@@ -10,6 +10,8 @@ import type { Mailer } from '../mail/mailer';
 import { errorBody, HttpError, sendHttpError, toHttpError, UNAUTHORIZED } from './http';
 import type { AppState } from './state';
 import { nestsDeeperThan, MAX_JSON_DEPTH } from './json-depth';
+import { jsonOnlyApi } from './json-only';
+import { sameOriginForms } from './same-origin';
 import { authRoutes } from './routes/auth';
 import { registrationRoutes } from './routes/registration';
 import { userRoutes } from './routes/user';
@@ -102,6 +104,9 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     return payload;
   });
+
+  app.addHook('onRequest', jsonOnlyApi);
+  app.addHook('onRequest', sameOriginForms(config.appUrl));
 
   app.addHook('preValidation', async (request) => {
     if (nestsDeeperThan(request.body, MAX_JSON_DEPTH)) {

@@ -22,7 +22,9 @@ const TOKEN_SHAPE = /^[A-Za-z0-9_-]{16,128}$/;
 
 /**
  * Looks a raw token up by its hash. A token whose account is gone (soft-deleted or purged) is
- * `unknown`: the link must not reveal that the account existed. `forUpdate` locks the token and
+ * `unknown`: the link must not reveal that the account existed. A deactivated account's links read
+ * as `used` (revoked): they work only in the state they were issued for, whichever way the account
+ * was deactivated. `forUpdate` locks the token and
  * user rows until the transaction ends, so two uses of one token are decided one after the other.
  */
 export async function inspectToken(db: Db, kind: TokenKind, token: string, now: Date, opts: { readonly forUpdate?: boolean } = {}): Promise<SingleUseToken> {
@@ -30,14 +32,14 @@ export async function inspectToken(db: Db, kind: TokenKind, token: string, now: 
   let query = db
     .selectFrom('tokens')
     .innerJoin('users', 'users.id', 'tokens.user_id')
-    .select(['tokens.id', 'tokens.user_id', 'tokens.expires_at', 'tokens.used_at', 'tokens.revoked_at', 'users.nickname', 'users.deleted_at'])
+    .select(['tokens.id', 'tokens.user_id', 'tokens.expires_at', 'tokens.used_at', 'tokens.revoked_at', 'users.nickname', 'users.deleted_at', 'users.active'])
     .where('tokens.token_hash', '=', hashToken(token))
     .where('tokens.kind', '=', kind);
   if (opts.forUpdate) query = query.forUpdate();
   const row = await query.executeTakeFirst();
   if (!row || row.deleted_at !== null) return { status: 'unknown' };
   const base = { tokenId: row.id, userId: row.user_id, nickname: row.nickname };
-  if (row.used_at !== null || row.revoked_at !== null) return { status: 'used', ...base };
+  if (row.used_at !== null || row.revoked_at !== null || !row.active) return { status: 'used', ...base };
   if (row.expires_at !== null && row.expires_at.getTime() <= now.getTime()) return { status: 'expired', ...base };
   return { status: 'valid', ...base };
 }

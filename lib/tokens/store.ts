@@ -6,6 +6,13 @@ import { hashToken, newToken } from './secrets';
 
 export const SESSION_KINDS: readonly TokenKind[] = ['access', 'refresh', 'authorization'];
 
+/**
+ * The single-use links mailed to an address (set a password, confirm the email): each is good only
+ * for the address and account state it was issued for, so changing the email or deactivating the
+ * account revokes them (lib/user/set.ts, lib/user/activate.ts).
+ */
+export const LINK_KINDS: readonly TokenKind[] = ['password_reset', 'email_confirmation'];
+
 export interface IssuedToken {
   readonly id: number;
   /** The raw token: returned once to be printed or mailed, never stored. */
@@ -39,6 +46,11 @@ export async function revokeTokens(db: Db, userId: number, kinds: readonly Token
     .where('used_at', 'is', null)
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
+}
+
+/** Revokes the user's live single-use links (LINK_KINDS). */
+export function revokeLinks(db: Db, userId: number, now: Date): Promise<number> {
+  return revokeTokens(db, userId, LINK_KINDS, now);
 }
 
 /** Revokes every session-like token (access, refresh, authorization) of the user. */

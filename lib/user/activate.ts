@@ -2,7 +2,7 @@ import type { ExpressionBuilder, Transaction } from 'kysely';
 import type { Database, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { writeAudit } from '../audit/audit';
-import { revokeSessions, SESSION_KINDS } from '../tokens/store';
+import { revokeLinks, revokeSessions, SESSION_KINDS } from '../tokens/store';
 import { countRevocable } from './sign_out';
 import { requireUser } from './find';
 import { assertNotLastAdmin, lockUserGuardingLastAdmin } from './last-admin';
@@ -63,7 +63,8 @@ export async function activateUser(ctx: LibContext, ref: string, opts: { readonl
 
 /**
  * `deactivate <user>`: any user (`No user X`, exit 3). In one transaction: removes the follows
- * between the user and local users (both directions, as Pleroma), revokes its sessions and
+ * between the user and local users (both directions, as Pleroma), revokes its sessions and its
+ * set-password and confirmation links (they stay dead after `activate`: ask for new ones) and
  * deactivates it, with its audit row. Exit 4 for the last active admin. No sleeps.
  */
 export async function deactivateUser(ctx: LibContext, ref: string, opts: { readonly dryRun?: boolean } = {}): Promise<ActivationResult> {
@@ -96,12 +97,13 @@ export async function deactivateUser(ctx: LibContext, ref: string, opts: { reado
     const now = ctx.now();
     const unfollowed = await deleteLocalFollows(trx, user.id);
     const revokedSessions = await revokeSessions(trx, user.id, now);
+    const revokedLinks = await revokeLinks(trx, user.id, now);
     await trx.updateTable('users').set({ active: false, updated_at: now }).where('id', '=', user.id).execute();
     await writeAudit(trx, ctx, {
       verb: 'deactivate',
       targetUserId: user.id,
       targetNickname: user.nickname,
-      details: { active: false, unfollowed, revokedSessions },
+      details: { active: false, unfollowed, revokedSessions, ...(revokedLinks > 0 ? { revokedLinks } : {}) },
     });
     return { id: user.id, nickname: user.nickname, active: false, changed: true, unfollowed, revokedSessions, dryRun: false };
   });

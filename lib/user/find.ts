@@ -4,6 +4,7 @@
 // the last-admin guard every verb that demotes or removes an admin goes through.
 import type { UserRow, Db } from '../db/schema';
 import { NotFoundError } from '../errors';
+import { emailKeyOf, storedEmailKey } from './email-key';
 
 export interface FindOptions {
   /** Only local accounts count (Pleroma: rm, sign_out, set, ...). */
@@ -15,7 +16,8 @@ export interface FindOptions {
 }
 
 /**
- * Resolves `<user>`: a nickname or an email address, case-insensitively. A nickname match wins
+ * Resolves `<user>`: a nickname, case-insensitively, or an email address by the email rule's key
+ * (lib/user/email-key.ts), so a look-alike of an address finds the address's one owner. A nickname match wins
  * over an email match, so `alice` never resolves to someone whose email happens to be `alice`.
  */
 export async function findUser(db: Db, ref: string, opts: FindOptions = {}): Promise<UserRow | undefined> {
@@ -24,7 +26,7 @@ export async function findUser(db: Db, ref: string, opts: FindOptions = {}): Pro
   let query = db
     .selectFrom('users')
     .selectAll()
-    .where((eb) => eb.or([eb(eb.fn('lower', ['nickname']), '=', key), eb(eb.fn('lower', ['email']), '=', key)]))
+    .where((eb) => eb.or([eb(eb.fn('lower', ['nickname']), '=', key), eb(storedEmailKey, '=', emailKeyOf(ref))]))
     .orderBy((eb) =>
       eb
         .case()

@@ -1,12 +1,13 @@
 import type { LibContext } from '../lib-context';
 import type { UserJson } from './present';
 import { toUserJson, USER_COLUMNS } from './present';
-import { ConflictError, UsageError } from '../errors';
+import { ConflictError, EmailTakenError, UsageError } from '../errors';
 import { checkEmail, checkLocalNickname, checkText, MAX_BIO_LENGTH, MAX_NAME_LENGTH } from '../validate';
 import { checkPassword, hashPassword } from '../auth/passwords';
 import { issueToken } from '../tokens/store';
 import { writeAudit } from '../audit/audit';
 import { userConflict } from '../db/pg-errors';
+import { emailKeyOf, storedEmailKey } from './email-key';
 import { links } from '../tokens/links';
 import { issueConfirmation } from '../tokens/confirmation';
 import type { Kysely, Transaction } from 'kysely';
@@ -95,13 +96,13 @@ export async function assertAvailable(db: Kysely<Database>, nickname: string, em
     .select(['nickname', 'email', 'deleted_at'])
     .where((eb) => {
       const ors = [eb(eb.fn('lower', ['nickname']), '=', nickname.toLowerCase())];
-      if (email !== null) ors.push(eb(eb.fn('lower', ['email']), '=', email.toLowerCase()));
+      if (email !== null) ors.push(eb(storedEmailKey, '=', emailKeyOf(email)));
       return eb.or(ors);
     })
     .execute();
   const byNickname = taken.find((u) => u.nickname.toLowerCase() === nickname.toLowerCase());
   if (byNickname) throw new ConflictError(`nickname ${nickname} is already taken${heldByDeleted(byNickname)}`);
-  if (taken.length > 0) throw new ConflictError(`email ${email} is already taken${heldByDeleted(taken[0])}`);
+  if (taken.length > 0) throw new EmailTakenError(`email ${email} is already taken${heldByDeleted(taken[0])}`);
 }
 
 /**

@@ -3,11 +3,12 @@ import { writeOnce, type LibContext } from '../lib-context';
 import type { Database, UserRow, UserUpdate, Db } from '../db/schema';
 import { ConflictError, UsageError } from '../errors';
 import { checkEmail, checkText, MAX_BIO_LENGTH, MAX_NAME_LENGTH } from '../validate';
-import { issueToken, revokeTokens } from '../tokens/store';
+import { issueToken, revokeLinks, revokeTokens } from '../tokens/store';
 import { writeAudit } from '../audit/audit';
 import { userConflict } from '../db/pg-errors';
 import { links } from '../tokens/links';
 import { requireLocalUser } from './find';
+import { emailKeyOf, storedEmailKey } from './email-key';
 import { assertNotLastAdmin, lockUserGuardingLastAdmin } from './last-admin';
 import { toUserJson, type UserJson } from './present';
 
@@ -98,7 +99,9 @@ function fieldsOf(row: UserRow, changes: UserChanges): FieldChange[] {
 /**
  * `set`: changes a local user's flags and profile in one transaction with its audit row.
  * `confirmed: true` revokes pending email-confirmation tokens; `confirmed: false` replaces them
- * with a fresh one (even when the user was already unconfirmed, as Pleroma does). Taking admin
+ * with a fresh one (even when the user was already unconfirmed, as Pleroma does). A new email
+ * revokes every live set-password and confirmation link, in the same transaction: they were sent
+ * to the old address. Taking admin
  * status from the last active admin is exit 4; a taken email is exit 4. A dry run does every
  * check and writes nothing.
  */
@@ -127,7 +130,7 @@ export async function setUser(
       const taken = await db
         .selectFrom('users')
         .select('id')
-        .where((eb) => eb(eb.fn('lower', ['email']), '=', String(patch.email).toLowerCase()))
+        .where((eb) => eb(storedEmailKey, '=', emailKeyOf(String(patch.email))))
         .where('id', '<>', row.id)
         .executeTakeFirst();
       if (taken) throw new ConflictError(`email ${patch.email} is already taken`);
@@ -156,6 +159,8 @@ export async function setUser(
             .executeTakeFirstOrThrow()
         : row;
     const revoked = pending > 0 ? await revokeTokens(db, row.id, ['email_confirmation'], now) : 0;
+    // A link mailed to the old address must not confirm the new one or reset the account's password.
+    const revokedLinks = patch.email !== undefined ? await revokeLinks(db, row.id, now) : 0;
     let confirmation: SetResult['confirmation'] = null;
     if (issuesToken) {
       const issued = await issueToken(db, { kind: 'email_confirmation', userId: row.id, now, ttlMs: settings.confirmationTtlMs });
@@ -169,6 +174,7 @@ export async function setUser(
     }
     if (issuesToken) details.confirmationTokenIssued = true;
     if (revoked > 0) details.confirmationTokensRevoked = revoked;
+    if (revokedLinks > 0) details.linksRevoked = revokedLinks;
     await writeAudit(db, ctx, { verb: 'set', targetUserId: row.id, targetNickname: row.nickname, details });
     return { user: toUserJson(updated), fields, changed, confirmation, revokedConfirmationTokens: revoked, dryRun };
   };

@@ -6,6 +6,16 @@ import type { Io } from './io';
 import { TaskContext, type OpenDatabase } from './task-context';
 import type { VerbModule } from './verb';
 
+/** A password in a URL's user part or in its query (`?password=`, as libpq and pg accept). */
+function urlHasPassword(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.password !== '' || parsed.searchParams.has('password');
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Runs a verb's module with its context. main.ts requires this module (and with it the context,
  * the settings and lib/db) only once yargs has picked a verb: `ctl --help` never loads them.
@@ -32,6 +42,11 @@ export async function runVerb(
     undefined,
     state.openDatabase,
   );
+  if (typeof argv.databaseUrl === 'string' && urlHasPassword(argv.databaseUrl)) {
+    ctx.warn(
+      'warning: --database-url holds a password, visible to every user of this machine in the process table; set DATABASE_URL in the environment or the .env file',
+    );
+  }
   try {
     await mod.run(argv, ctx);
   } finally {

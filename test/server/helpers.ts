@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { loadConfig, type Config } from '../../lib/config';
 import type { Database } from '../../lib/db/schema';
 import type { LibContext } from '../../lib/lib-context';
-import type { Mailer, OutgoingMail } from '../../lib/mail/mailer';
+import { createMailer, type Mailer, type OutgoingMail } from '../../lib/mail/mailer';
 import { ServerDatabase } from '../../lib/server/database';
 import { buildServer } from '../../lib/server/app';
 import { createUser, planNewUser, type NewUserInput } from '../../lib/user/new';
@@ -47,6 +47,8 @@ export async function startServer(tdb: TestDatabase, env: Record<string, string>
   const config = loadConfig(fullEnv);
   const database = new ServerDatabase(() => tdb.open(), null);
   const mailer = new MemoryMailer();
+  // With SMTP_URL in `env` (a test/helpers/smtp.ts server), the server mails over real SMTP, as `ctl serve` does.
+  const smtp = config.smtpUrl ? createMailer(config) : null;
   const log: string[] = [];
   const server: TestServer = {
     app: undefined as unknown as FastifyInstance,
@@ -69,10 +71,11 @@ export async function startServer(tdb: TestDatabase, env: Record<string, string>
     },
     async close() {
       await server.app.close();
+      smtp?.close();
       await database.close();
     },
   };
-  (server as { app: FastifyInstance }).app = buildServer({ database, config, mailer, now: () => server.clock, log: (line) => log.push(line) });
+  (server as { app: FastifyInstance }).app = buildServer({ database, config, mailer: smtp ?? mailer, now: () => server.clock, log: (line) => log.push(line) });
   await server.app.ready();
   return server;
 }

@@ -3,6 +3,7 @@ import type { AppState } from '../state';
 import { HttpError, clientAddress, errorBody } from '../http';
 import { toApiUser } from '../account';
 import { login, logout, register } from '../../auth/login';
+import { throttleRegistration } from '../../auth/registration-throttle';
 import { beginMfa, confirmMfa, disableMfa, regenerateBackupCodes } from '../../auth/mfa';
 import { ConflictError, NotFoundError } from '../../errors';
 import { sendConfirmationMail } from '../confirmation-mail';
@@ -68,16 +69,18 @@ export function authRoutes(app: FastifyInstance, state: AppState): void {
         throw new HttpError(400, errorBody(400, 'Passwords do not match'));
       }
       const ctx = await state.lib(request);
-      const created = await register(
-        ctx,
-        { ...config, ...config.serve },
-        {
-          nickname: body.username ?? null,
-          email: body.email,
-          name: body.name ?? null,
-          password: body.password,
-          inviteToken: body.inviteToken ?? null,
-        },
+      const created = await throttleRegistration(state.loginThrottle, clientAddress(request), ctx.now().getTime(), () =>
+        register(
+          ctx,
+          { ...config, ...config.serve },
+          {
+            nickname: body.username ?? null,
+            email: body.email,
+            name: body.name ?? null,
+            password: body.password,
+            inviteToken: body.inviteToken ?? null,
+          },
+        ),
       );
       const mailed = created.confirmation ? await sendConfirmationMail(state, created.user, created.confirmation) : false;
       const row = await (await state.db(request)).selectFrom('users').selectAll().where('id', '=', created.user.id).executeTakeFirstOrThrow();

@@ -4,14 +4,14 @@ import type { AppState } from '../state';
 import { HttpError, errorBody } from '../http';
 import { loadAvatar, saveAvatar } from '../account';
 
-/** POST /api/files/images/avatar (multipart, field "file") and the images at /avatars/<id>.<ext>. */
+/** POST /api/files/images/avatar (multipart, field "file") and the images at /avatars/<id>-<random>.<ext>. */
 export function fileRoutes(app: FastifyInstance, state: AppState): void {
   const max = state.config.serve.avatarMaxBytes;
   void app.register(multipart, {
     limits: { fileSize: max, files: 1, fields: 10, parts: 20, fieldSize: 1024 },
   });
 
-  app.post('/api/files/images/avatar', { onRequest: state.requireAuth }, async (request) => {
+  app.post('/api/files/images/avatar', { onRequest: state.requireAuth, config: { bodyTypes: ['multipart/form-data'] } }, async (request) => {
     if (!request.isMultipart()) {
       throw new HttpError(400, errorBody(400, 'Send the image as multipart/form-data, in a field named "file"'));
     }
@@ -36,9 +36,7 @@ export function fileRoutes(app: FastifyInstance, state: AppState): void {
   });
 
   app.get<{ Params: { file: string } }>('/avatars/:file', async (request, reply) => {
-    const match = /^(\d{1,15})\.(png|jpg|webp)$/.exec(request.params.file);
-    if (!match) throw new HttpError(404, errorBody(404, 'No such avatar'));
-    const avatar = await loadAvatar({ db: await state.db(request) }, Number(match[1]), match[2]);
+    const avatar = await loadAvatar({ db: await state.db(request) }, request.params.file);
     return reply
       .header('content-type', avatar.type)
       .header('cache-control', 'public, max-age=300')

@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppState } from '../state';
 import { html, message, sendPage, type Html } from '../html';
-import { register } from '../../auth/login';
+import { register, RateLimitedError } from '../../auth/login';
+import { throttleRegistration } from '../../auth/registration-throttle';
+import { clientAddress } from '../http';
 import { ConflictError, NotFoundError, UsageError } from '../../errors';
 import { sendConfirmationMail } from '../confirmation-mail';
 import type { InviteCheck, InviteJson } from '../../invites/invites';
@@ -83,29 +85,36 @@ export function registrationRoutes(app: FastifyInstance, state: AppState): void 
     const password = body.password ?? '';
     if (password !== (body.confirm_password ?? '')) return sendPage(reply, 400, TITLE, form(check.invite, values, 'The two passwords do not match.'));
     if (values.username === '') return sendPage(reply, 400, TITLE, form(check.invite, values, 'Choose a user name.'));
+    const email = check.invite.email ?? values.email;
     try {
-      const created = await register(
-        ctx,
-        { ...state.config, ...state.config.serve },
-        {
-          nickname: values.username,
-          email: check.invite.email ?? values.email,
-          name: values.name === '' ? null : values.name,
-          password,
-          inviteToken: token,
-        },
+      const created = await throttleRegistration(state.loginThrottle, clientAddress(request), ctx.now().getTime(), () =>
+        register(
+          ctx,
+          { ...state.config, ...state.config.serve },
+          {
+            nickname: values.username,
+            email,
+            name: values.name === '' ? null : values.name,
+            password,
+            inviteToken: token,
+          },
+        ),
       );
       const nick = created.user.nickname;
       let after: Html = html`<p>You can now log in as <strong id="nickname">${nick}</strong>.</p>`;
       if (created.confirmation) {
         const sent = await sendConfirmationMail(state, created.user, created.confirmation);
-        after = html`<p>
-          Before you can log in as <strong id="nickname">${nick}</strong>, confirm your email
-          address${sent ? html` with the link we just sent you` : html`: ask your administrator for a confirmation link`}.
-        </p>`;
+        const how = sent ? html` with the link we just sent you` : html`: ask your administrator for a confirmation link`;
+        after = state.config.serve.requireConfirmation
+          ? html`<p>Before you can log in as <strong id="nickname">${nick}</strong>, confirm your email address${how}.</p>`
+          : html`<p>You can now log in as <strong id="nickname">${nick}</strong>. Confirm your email address${how}.</p>`;
       }
       return sendPage(reply, 201, 'Account created', html`${message('success', `Account ${nick} created.`)}${after}`);
     } catch (error) {
+      if (error instanceof RateLimitedError) {
+        const wait = String(Math.ceil(error.retryAfterMs / 1000));
+        return sendPage(reply.header('retry-after', wait), 429, TITLE, form(check.invite, values, 'Too many attempts from your address; try again later.'));
+      }
       if (error instanceof UsageError || error instanceof ConflictError || error instanceof NotFoundError) {
         // The invite may have been used up meanwhile: then say that, not the form's error.
         const again = await checkInvite(ctx.db, token, ctx.now());

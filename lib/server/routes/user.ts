@@ -5,6 +5,7 @@ import { acceptTerms, MAX_PLUGINS, putSettings, setPlugins, termsStatus, toApiUs
 import { sendConfirmationMail } from '../confirmation-mail';
 import { ConflictError, NotFoundError } from '../../errors';
 import { findUser } from '../../user/find';
+import { emailKey } from '../../validate';
 import { softDeleteUser } from '../../user/rm';
 import { inspectToken } from '../../tokens/single-use';
 import { confirmEmail, createConfirmation } from '../../tokens/confirmation';
@@ -75,7 +76,8 @@ export function userRoutes(app: FastifyInstance, state: AppState): void {
       schema: { body: { type: 'object', required: ['email'], properties: { email: { type: 'string', minLength: 3, maxLength: 320 } } } },
     },
     async (request) => {
-      const email = request.body.email.trim().toLowerCase();
+      // Keyed by the email rule, so look-alikes of one address share its limit.
+      const email = emailKey(request.body.email.trim());
       const at = state.now().getTime();
       const address = clientAddress(request);
       const wait = Math.max(state.resendPerEmail.retryAfter(email, at), state.resendPerAddress.retryAfter(address, at));
@@ -91,7 +93,7 @@ export function userRoutes(app: FastifyInstance, state: AppState): void {
       state.resendPerAddress.hit(address, at);
       const ctx = await state.lib(request);
       const user = await findUser(ctx.db, email, { localOnly: true });
-      if (user && user.active && !user.confirmed && user.email && user.email.toLowerCase() === email) {
+      if (user && user.active && !user.confirmed && user.email && emailKey(user.email) === email) {
         const issued = await createConfirmation(ctx, user.email, config);
         if (issued.confirmation) await sendConfirmationMail(state, user, issued.confirmation);
       }

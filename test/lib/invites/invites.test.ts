@@ -189,9 +189,10 @@ describe('redeemInvite', () => {
   test('a one-time invite creates exactly one account with the given password, then is used', async () => {
     const { token, invite: inv } = await invite();
     const created = await redeemInvite(libContext(h, { now: () => NOW, actor: 'registration' }), token, newUser('alice', { name: 'Alice A.' }), TEST_SETTINGS);
-    expect(created.user).toMatchObject({ nickname: 'alice', email: 'alice@example.com', name: 'Alice A.', confirmed: true, admin: false });
+    // Not made for an address: nothing vouches for the one given, so it starts unconfirmed.
+    expect(created.user).toMatchObject({ nickname: 'alice', email: 'alice@example.com', name: 'Alice A.', confirmed: false, admin: false });
     expect(created.passwordReset).toBeNull();
-    expect(created.confirmation).toBeNull();
+    expect(created.confirmation?.url).toMatch(/\/verify\/[A-Za-z0-9_-]{43}$/);
     const row = await h.db.selectFrom('users').select('password_hash').executeTakeFirstOrThrow();
     expect(await verifyPassword('correct-horse', row.password_hash)).toBe(true);
     expect(await inviteRow(inv.id)).toMatchObject({ uses: 1, used: true });

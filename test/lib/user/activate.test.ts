@@ -30,15 +30,15 @@ describe('deactivate / activate', () => {
     for (const kind of ['access', 'refresh', 'authorization', 'password_reset'] as const) await seedToken(h.db, alice, kind);
   });
 
-  test('deactivate: follows with local users go both ways, remote ones stay, sessions revoked, one audit row', async () => {
+  test('deactivate: follows with local users go both ways, remote ones stay, sessions and links revoked, one audit row', async () => {
     const result = await deactivateUser(ctx(), 'alice');
     expect(result).toEqual({ id: alice, nickname: 'alice', active: false, changed: true, unfollowed: 2, revokedSessions: 3, dryRun: false });
     expect(await findUser(h.db, 'alice')).toMatchObject({ active: false, updated_at: T0 });
     expect(await follows()).toEqual(['alice>far@remote.example', 'bob>far@remote.example', 'far@remote.example>alice']);
-    expect(await liveTokenKinds(alice)).toEqual(['password_reset']);
+    expect(await liveTokenKinds(alice)).toEqual([]);
     const audit = await listAudit(h.db);
     expect(audit.map((a) => [a.verb, a.targetNickname, a.reason, a.details])).toEqual([
-      ['deactivate', 'alice', 'spam', { active: false, unfollowed: 2, revokedSessions: 3 }],
+      ['deactivate', 'alice', 'spam', { active: false, unfollowed: 2, revokedSessions: 3, revokedLinks: 1 }],
     ]);
   });
 

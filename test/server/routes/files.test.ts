@@ -34,16 +34,19 @@ describe('POST /api/files/images/avatar', () => {
     const { id, token } = await signedIn();
     const res = await upload(token, PNG);
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ url: `/avatars/${id}.png`, filepath: `/avatars/${id}.png` });
-    expect((await call('GET', '/api/user', token)).json().avatar).toBe(`/avatars/${id}.png`);
-    const image = await server.app.inject({ method: 'GET', url: `/avatars/${id}.png` });
+    const png = res.json().url as string;
+    expect(png).toMatch(new RegExp(`^/avatars/${id}-[0-9a-f]{32}\\.png$`));
+    expect(res.json()).toEqual({ url: png, filepath: png });
+    expect((await call('GET', '/api/user', token)).json().avatar).toBe(png);
+    const image = await server.app.inject({ method: 'GET', url: png });
     expect(image.statusCode).toBe(200);
     expect(image.headers['content-type']).toBe('image/png');
     expect(image.rawPayload.equals(PNG)).toBe(true);
     // Replaced by a WebP: the old path is gone.
-    expect((await upload(token, WEBP, { type: 'image/webp', filename: 'a.webp' })).json().url).toBe(`/avatars/${id}.webp`);
-    expect((await server.app.inject({ method: 'GET', url: `/avatars/${id}.png` })).statusCode).toBe(404);
-    expect((await server.app.inject({ method: 'GET', url: `/avatars/${id}.webp` })).headers['content-type']).toBe('image/webp');
+    const webp = (await upload(token, WEBP, { type: 'image/webp', filename: 'a.webp' })).json().url as string;
+    expect(webp).toMatch(new RegExp(`^/avatars/${id}-[0-9a-f]{32}\\.webp$`));
+    expect((await server.app.inject({ method: 'GET', url: png })).statusCode).toBe(404);
+    expect((await server.app.inject({ method: 'GET', url: webp })).headers['content-type']).toBe('image/webp');
   });
 
   test('the type is read from the content: a script named .png is 415 and nothing is stored', async () => {
