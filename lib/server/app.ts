@@ -2,9 +2,12 @@
 // what every route is handed (state.ts), the server's database handle (database.ts), and the link
 // pages' HTML (html.ts). Every rule it applies is a lib/ function the CLI calls too.
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { Config } from '../config';
-import { authenticate, LoginThrottle, RateLimiter } from '../auth/login';
-import { isConnectionLoss } from '../db/pg-errors';
+import type { Config, TrustProxy } from '../config';
+import { authenticate, LoginThrottle } from '../auth/login';
+import { RateLimiter } from '../auth/limits';
+import { createHashPool } from '../auth/hash-pool';
+import { PasswordChecks } from '../auth/password-checks';
+import { isConnectionLoss, isPoolExhausted } from '../db/pg-errors';
 import type { ServerDatabase } from './database';
 import type { Mailer } from '../mail/mailer';
 import { errorBody, HttpError, sendHttpError, toHttpError, UNAUTHORIZED } from './http';
@@ -29,6 +32,21 @@ export interface ServerDeps {
   readonly mailer?: Mailer | null;
 }
 
+// How many login password checks may run or wait at once before a login is answered 503: a
+// second or two of work on two cores at cost 12, and room for a whole per-address limit (20).
+const MIN_PENDING_CHECKS = 32;
+const PENDING_CHECKS_PER_WORKER = 16;
+
+/**
+ * CTL_TRUST_PROXY as Fastify takes it: the proxies' addresses, or for a hop count the function
+ * Fastify itself builds from a number (the `hop` nearest entries are the proxies'), which its
+ * types do not list. Never `true` (lib/config.ts refuses "trust all").
+ */
+function trustProxyOption(trust: TrustProxy): false | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust === 'number') return (_address, hop) => hop < trust;
+  return trust === false ? false : [...trust];
+}
+
 /** The bearer token of a request, or null. */
 function bearer(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
@@ -48,11 +66,15 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   const log = deps.log ?? (() => undefined);
   const app = Fastify({
     logger: false,
-    trustProxy: config.serve.trustProxy,
+    trustProxy: trustProxyOption(config.serve.trustProxy),
     bodyLimit: 256 * 1024,
     // A string is not a list and 1 is not a name: no silent type coercion of request bodies.
     ajv: { customOptions: { coerceTypes: false } },
   });
+
+  // Password checks run on worker threads; the workers start on the first login.
+  const hashPool = createHashPool();
+  app.addHook('onClose', () => hashPool.close());
 
   app.decorateRequest('auth', null);
   app.decorateRequest('leasedDb', null);
@@ -66,9 +88,10 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       maxPerAccount: config.serve.loginMaxFailures,
       maxPerAddress: config.serve.loginMaxFailuresPerAddress,
       windowMs: config.serve.loginWindowMs,
+      passwords: new PasswordChecks(hashPool, Math.max(MIN_PENDING_CHECKS, PENDING_CHECKS_PER_WORKER * hashPool.size)),
     }),
-    resendPerEmail: new RateLimiter(1, config.serve.verifyResendIntervalMs),
-    resendPerAddress: new RateLimiter(10, 3600e3),
+    resendPerEmail: new RateLimiter({ name: 'resend-email', limit: 1, windowMs: config.serve.verifyResendIntervalMs }),
+    resendPerAddress: new RateLimiter({ name: 'resend-address', limit: 10, windowMs: 3600e3 }),
     async db(request) {
       request.leasedDb ??= await deps.database.acquire();
       return request.leasedDb;
@@ -125,9 +148,14 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
       return reply.code(e.statusCode).send(errorBody(e.statusCode, e.message ?? 'bad request'));
     }
+    if (isPoolExhausted(error)) {
+      // Every connection was busy for the pool's whole wait: overload, not a fault of the request.
+      log(`no free database connection on ${request.method} ${request.routeOptions.url}`);
+      return reply.code(503).header('retry-after', '1').send(errorBody(503, 'The server is busy; try again shortly'));
+    }
     if (isConnectionLoss(error)) {
       log(`lost the database on ${request.method} ${request.routeOptions.url}: ${e.message}`);
-      return reply.code(503).send(errorBody(503, 'The database is unavailable; try again shortly'));
+      return reply.code(503).header('retry-after', '5').send(errorBody(503, 'The database is unavailable; try again shortly'));
     }
     log(`internal error on ${request.method} ${request.routeOptions.url}: ${e.stack ?? e.message}`);
     return reply.code(500).send(errorBody(500, 'Internal server error'));
