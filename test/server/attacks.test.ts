@@ -27,12 +27,22 @@ const login = (payload: object) => post('/api/auth/login', payload);
  * A POST over a socket bound to `from` (127.0.0.2, 127.0.0.3 …: on Linux all of 127/8 is the
  * loopback), so the server sees a different client address per caller, as it would per attacker.
  */
-function postFrom(from: string, url: string, payload: object, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown>; headers: http.IncomingHttpHeaders }> {
+function postFrom(
+  from: string,
+  url: string,
+  payload: object,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown>; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const body = JSON.stringify(payload);
     const req = http.request(
       `${base}${url}`,
-      { method: 'POST', localAddress: from, agent: false, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers } },
+      {
+        method: 'POST',
+        localAddress: from,
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -233,15 +243,18 @@ describe('trusted proxies (issue 13, finding 6): made-up X-Forwarded-For entries
   // X-Forwarded-For the client sent, as nginx's $proxy_add_x_forwarded_for does.
   const viaProxy = (madeUp: string, client = '203.0.113.7') => ({ 'x-forwarded-for': `${madeUp}, ${client}` });
 
-  test.each([['1'], ['127.0.0.1'], ['127.0.0.0/8, ::1']])('CTL_TRUST_PROXY=%s: 40 logins with rotating made-up left parts are limited like one address (20)', async (trust) => {
-    await listen({ CTL_TRUST_PROXY: trust });
-    const answers = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => post('/api/auth/login', { login: `nobody${i}`, password: 'wrong-horse' }, viaProxy(`198.51.100.${i}`))),
-    );
-    expect(tally(answers)).toEqual({ 401: 20, 429: 20 });
-    // Another client behind the same proxy is another address.
-    expect((await post('/api/auth/login', { login: 'nobody', password: 'wrong-horse' }, viaProxy('198.51.100.1', '203.0.113.8'))).status).toBe(401);
-  });
+  test.each([['1'], ['127.0.0.1'], ['127.0.0.0/8, ::1']])(
+    'CTL_TRUST_PROXY=%s: 40 logins with rotating made-up left parts are limited like one address (20)',
+    async (trust) => {
+      await listen({ CTL_TRUST_PROXY: trust });
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => post('/api/auth/login', { login: `nobody${i}`, password: 'wrong-horse' }, viaProxy(`198.51.100.${i}`))),
+      );
+      expect(tally(answers)).toEqual({ 401: 20, 429: 20 });
+      // Another client behind the same proxy is another address.
+      expect((await post('/api/auth/login', { login: 'nobody', password: 'wrong-horse' }, viaProxy('198.51.100.1', '203.0.113.8'))).status).toBe(401);
+    },
+  );
 
   test('the verification-resend limit counts the same address: 12 resends with made-up left parts, 10 go through', async () => {
     await listen({ CTL_TRUST_PROXY: '1' });

@@ -48,10 +48,17 @@ describe('settings', () => {
     const help = 'give the number of proxies in front of ctl serve (e.g. 1) or their addresses (e.g. 127.0.0.1,10.0.0.0/8)';
     for (const value of ['true', 'on', 'all']) {
       const r = await ctl(['serve'], { env: { CTL_TRUST_PROXY: value } });
-      expect(r).toMatchObject({ code: 6, stdout: '', stderr: `CTL_TRUST_PROXY has a bad value "${value}": trusting every proxy lets a client choose its own address; ${help}\n` });
+      expect(r).toMatchObject({
+        code: 6,
+        stdout: '',
+        stderr: `CTL_TRUST_PROXY has a bad value "${value}": trusting every proxy lets a client choose its own address; ${help}\n`,
+      });
     }
     const list = await ctl(['serve'], { env: { CTL_TRUST_PROXY: '127.0.0.1,proxy.example' } });
-    expect(list).toMatchObject({ code: 6, stderr: `CTL_TRUST_PROXY has a bad value "127.0.0.1,proxy.example": "proxy.example" is not an address or CIDR range; ${help}\n` });
+    expect(list).toMatchObject({
+      code: 6,
+      stderr: `CTL_TRUST_PROXY has a bad value "127.0.0.1,proxy.example": "proxy.example" is not an address or CIDR range; ${help}\n`,
+    });
     const hops = await ctl(['serve'], { env: { CTL_TRUST_PROXY: '99' } });
     expect(hops).toMatchObject({ code: 6, stderr: 'CTL_TRUST_PROXY has a bad value "99": must be between 1 and 20\n' });
     for (const value of ['1', '2', '127.0.0.1', '10.0.0.0/8, ::1, fd00::/8', 'false', '']) {
