@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema';
 import { RefusedError } from '../errors';
 import { countOf, forgiveUpTo, mark, releaseAll, takeAll, type LimitRule, type Slot, type Want } from './limits';
-import { PasswordChecks } from './password-checks';
+import { OverloadedError, PasswordChecks } from './password-checks';
 
 /** Too many attempts: HTTP 429 with Retry-After. */
 export class RateLimitedError extends RefusedError {
@@ -28,8 +28,32 @@ export interface LoginThrottleOptions {
   readonly maxPerAddress: number;
   /** CTL_LOGIN_WINDOW; also the longest wait of the account back-off. */
   readonly windowMs: number;
-  /** Where passwords are checked (the hash pool, bounded); bcryptjs on this thread without one. */
+  /** Where passwords are checked (the hash pool); bcryptjs on this thread without one. */
   readonly passwords?: PasswordChecks;
+  /** Logins under way in this process at most; past that 503 with Retry-After. Default: no bound. */
+  readonly maxActive?: number;
+  /** Logins using the database at once; the rest wait their turn without holding a connection. Default: no bound. */
+  readonly databaseLanes?: number;
+}
+
+/** Lets `size` callers run at once; the others wait in order, holding nothing. */
+class Lanes {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly size: number) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running += 1;
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running -= 1;
+    }
+  }
 }
 
 /** What one login attempt counted: given back when it proves the password, forgiven on success. */
@@ -58,8 +82,13 @@ export class LoginThrottle {
   readonly perAccount: LimitRule;
   readonly knownAddress: LimitRule = { name: 'login-known', limit: 1, windowMs: KNOWN_ADDRESS_MS };
   readonly passwords: PasswordChecks;
+  private readonly maxActive: number;
+  private active = 0;
+  private readonly lanes: Lanes;
 
   constructor(opts: LoginThrottleOptions) {
+    this.maxActive = opts.maxActive ?? Infinity;
+    this.lanes = new Lanes(opts.databaseLanes ?? Infinity);
     this.perAddress = { name: 'login-address', limit: opts.maxPerAddress, windowMs: opts.windowMs };
     this.perAccountAddress = { name: 'login-account-address', limit: opts.maxPerAccount, windowMs: opts.windowMs };
     this.perAccount = {
@@ -68,7 +97,34 @@ export class LoginThrottle {
       windowMs: Math.max(ACCOUNT_BACKOFF_MEMORY_MS, opts.windowMs),
       backoff: { baseMs: ACCOUNT_BACKOFF_BASE_MS, maxMs: opts.windowMs },
     };
-    this.passwords = opts.passwords ?? new PasswordChecks(null, Infinity);
+    this.passwords = opts.passwords ?? new PasswordChecks(null);
+  }
+
+  /**
+   * Admits one login, or refuses it with 503 before it costs anything (no query, no bcrypt, not
+   * counted) when `maxActive` are under way: a burst gets quick answers instead of a queue that
+   * outlives the client's patience. Call the returned function when the login is over.
+   */
+  admit(): () => void {
+    if (this.active >= this.maxActive) {
+      // About how long the logins ahead take, at ~250 ms of bcrypt each (cost 12) per worker.
+      const ms = Math.ceil((this.active * 250) / this.passwords.size);
+      throw new OverloadedError('The server is busy; try again shortly', Math.max(1000, ms));
+    }
+    this.active += 1;
+    let done = false;
+    return () => {
+      if (!done) this.active -= 1;
+      done = true;
+    };
+  }
+
+  /**
+   * Runs a login's database work in one of a few lanes: a burst of logins waits here, not in the
+   * connection pool, so other requests (a logged-in `GET /api/user`) still find a connection.
+   */
+  inLane<T>(work: () => Promise<T>): Promise<T> {
+    return this.lanes.run(work);
   }
 
   /** The account's key: its id when the login names one, else the login as typed. */

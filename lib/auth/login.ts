@@ -6,7 +6,6 @@ import type { LibContext } from '../lib-context';
 import { CtlError, RefusedError } from '../errors';
 import { costOf, hashPassword } from './passwords';
 import { LoginThrottle, RateLimitedError, type LoginSlots } from './login-throttle';
-import { OverloadedError } from './password-checks';
 import { hashToken } from '../tokens/secrets';
 import { issueToken } from '../tokens/store';
 import { findUser } from '../user/find';
@@ -93,29 +92,33 @@ function dummyHash(cost: number): Promise<string> {
  * never revealed to someone without it), then the account state, then the second factor. A wrong
  * password or code stays counted; an attempt that proves the password gives its slots back, and a
  * success forgives the account's earlier failures but not those of attempts still running beside
- * it. The password is checked off the event loop (throttle.passwords); when too many checks are
- * queued the attempt is refused with 503 and not counted.
+ * it. The password is checked off the event loop (throttle.passwords); past the throttle's bound
+ * of logins under way one is refused with 503 before it costs anything, and the database work of
+ * logins runs in a few lanes, so a burst leaves connections for other requests.
  */
 export async function login(ctx: LibContext, settings: AuthSettings, throttle: LoginThrottle, input: LoginInput): Promise<Session> {
+  const leave = throttle.admit();
+  try {
+    return await attempt(ctx, settings, throttle, input);
+  } finally {
+    leave();
+  }
+}
+
+async function attempt(ctx: LibContext, settings: AuthSettings, throttle: LoginThrottle, input: LoginInput): Promise<Session> {
   const now = ctx.now();
-  const found = await findUser(ctx.db, input.login, { localOnly: true, includeDeleted: true });
-  const slots: LoginSlots = await throttle.take(
-    ctx.db,
-    { address: input.address, accountKey: LoginThrottle.accountKey(input.login, found?.id ?? null), userId: found?.id ?? null },
-    now.getTime(),
-  );
+  const { found, slots } = await throttle.inLane(async () => {
+    const user = await findUser(ctx.db, input.login, { localOnly: true, includeDeleted: true });
+    const accountKey = LoginThrottle.accountKey(input.login, user?.id ?? null);
+    const taken: LoginSlots = await throttle.take(ctx.db, { address: input.address, accountKey, userId: user?.id ?? null }, now.getTime());
+    return { found: user, slots: taken };
+  });
   let counted = true;
   let succeeded = false;
   try {
     let passwordOk = false;
-    try {
-      if (found?.password_hash) passwordOk = await throttle.passwords.verify(input.password, found.password_hash);
-      else await throttle.passwords.verify(input.password, await dummyHash(settings.bcryptCost));
-    } catch (error) {
-      // Refused for load before the password was read: not an attempt.
-      if (error instanceof OverloadedError) counted = false;
-      throw error;
-    }
+    if (found?.password_hash) passwordOk = await throttle.passwords.verify(input.password, found.password_hash);
+    else await throttle.passwords.verify(input.password, await dummyHash(settings.bcryptCost));
     if (!found || !passwordOk) throw new LoginFailedError('Invalid login or password');
     // The password is right: from here only a wrong second factor counts as a failure.
     counted = false;
@@ -124,35 +127,37 @@ export async function login(ctx: LibContext, settings: AuthSettings, throttle: L
     if (found.mfa_enabled && !input.totp) throw new LoginFailedError('A two-factor authentication code is required', true);
 
     const rehash = costOf(found.password_hash!) < settings.bcryptCost ? await throttle.passwords.hash(input.password, settings.bcryptCost) : null;
-    const session = await ctx.db.transaction().execute(async (trx) => {
-      const user = await trx.selectFrom('users').selectAll().where('id', '=', found.id).forUpdate().executeTakeFirstOrThrow();
-      // Re-checked under the row lock: a deactivate or reset_mfa that landed meanwhile wins.
-      const again = accountRefusal(user, settings);
-      if (again) throw new AccountRefusedError(again);
-      if (user.mfa_enabled) {
-        if (!input.totp) throw new LoginFailedError('A two-factor authentication code is required', true);
-        if (!(await verifySecondFactor(trx, user, input.totp, now))) return null;
-      }
-      const issued = await issueToken(trx, { kind: 'access', userId: user.id, now, ttlMs: settings.sessionTtlMs });
-      const updated = await trx
-        .updateTable('users')
-        .set({ last_login_at: now, ...(rehash ? { password_hash: rehash } : {}) })
-        .where('id', '=', user.id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return { token: issued.token, expiresAt: issued.expiresAt, user: updated };
-    });
+    const session = await throttle.inLane(() =>
+      ctx.db.transaction().execute(async (trx) => {
+        const user = await trx.selectFrom('users').selectAll().where('id', '=', found.id).forUpdate().executeTakeFirstOrThrow();
+        // Re-checked under the row lock: a deactivate or reset_mfa that landed meanwhile wins.
+        const again = accountRefusal(user, settings);
+        if (again) throw new AccountRefusedError(again);
+        if (user.mfa_enabled) {
+          if (!input.totp) throw new LoginFailedError('A two-factor authentication code is required', true);
+          if (!(await verifySecondFactor(trx, user, input.totp, now))) return null;
+        }
+        const issued = await issueToken(trx, { kind: 'access', userId: user.id, now, ttlMs: settings.sessionTtlMs });
+        const updated = await trx
+          .updateTable('users')
+          .set({ last_login_at: now, ...(rehash ? { password_hash: rehash } : {}) })
+          .where('id', '=', user.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return { token: issued.token, expiresAt: issued.expiresAt, user: updated };
+      }),
+    );
     if (!session) {
       counted = true;
       throw new LoginFailedError('Invalid two-factor authentication code', true);
     }
     succeeded = true;
     // The session is committed: a lost count cannot take it back, so it is not a reason to fail.
-    await throttle.succeeded(ctx.db, slots, found.id, input.address, now.getTime()).catch(() => undefined);
+    await throttle.inLane(() => throttle.succeeded(ctx.db, slots, found.id, input.address, now.getTime())).catch(() => undefined);
     return session;
   } finally {
     // A failure here leaves the attempt counted: the safe side of a lost connection.
-    if (!counted && !succeeded) await throttle.giveBack(ctx.db, slots).catch(() => undefined);
+    if (!counted && !succeeded) await throttle.inLane(() => throttle.giveBack(ctx.db, slots)).catch(() => undefined);
   }
 }
 

@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Config, TrustProxy } from '../config';
 import { authenticate, LoginThrottle } from '../auth/login';
 import { RateLimiter } from '../auth/limits';
-import { createHashPool } from '../auth/hash-pool';
+import { createHashPool, defaultPoolSize } from '../auth/hash-pool';
 import { PasswordChecks } from '../auth/password-checks';
 import { isConnectionLoss, isPoolExhausted } from '../db/pg-errors';
 import type { ServerDatabase } from './database';
@@ -32,10 +32,13 @@ export interface ServerDeps {
   readonly mailer?: Mailer | null;
 }
 
-// How many login password checks may run or wait at once before a login is answered 503: a
-// second or two of work on two cores at cost 12, and room for a whole per-address limit (20).
-const MIN_PENDING_CHECKS = 32;
-const PENDING_CHECKS_PER_WORKER = 16;
+// How many logins may be under way at once before one is answered 503: a few seconds of bcrypt
+// at cost 12, and room for a whole per-address limit (20) at once.
+const MIN_ACTIVE_LOGINS = 32;
+const ACTIVE_LOGINS_PER_WORKER = 16;
+// Logins using the database at once: fewer than the smallest pool (4), so a burst of logins never
+// holds every connection.
+const LOGIN_DATABASE_LANES = 2;
 
 /**
  * CTL_TRUST_PROXY as Fastify takes it: the proxies' addresses, or for a hop count the function
@@ -72,8 +75,9 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     ajv: { customOptions: { coerceTypes: false } },
   });
 
-  // Password checks run on worker threads; the workers start on the first login.
-  const hashPool = createHashPool();
+  // Password checks run on worker threads, one core left to the event loop; they start on the
+  // first login.
+  const hashPool = createHashPool(Math.max(1, defaultPoolSize() - 1));
   app.addHook('onClose', () => hashPool.close());
 
   app.decorateRequest('auth', null);
@@ -88,7 +92,9 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       maxPerAccount: config.serve.loginMaxFailures,
       maxPerAddress: config.serve.loginMaxFailuresPerAddress,
       windowMs: config.serve.loginWindowMs,
-      passwords: new PasswordChecks(hashPool, Math.max(MIN_PENDING_CHECKS, PENDING_CHECKS_PER_WORKER * hashPool.size)),
+      passwords: new PasswordChecks(hashPool),
+      maxActive: Math.max(MIN_ACTIVE_LOGINS, ACTIVE_LOGINS_PER_WORKER * hashPool.size),
+      databaseLanes: LOGIN_DATABASE_LANES,
     }),
     resendPerEmail: new RateLimiter({ name: 'resend-email', limit: 1, windowMs: config.serve.verifyResendIntervalMs }),
     resendPerAddress: new RateLimiter({ name: 'resend-address', limit: 10, windowMs: 3600e3 }),
