@@ -30,7 +30,7 @@ export interface LoginThrottleOptions {
   readonly windowMs: number;
   /** Where passwords are checked (the hash pool); bcryptjs on this thread without one. */
   readonly passwords?: PasswordChecks;
-  /** Logins under way in this process at most; past that 503 with Retry-After. Default: no bound. */
+  /** Password checks under way (running or queued) in this process at most; past that 503 with Retry-After. Default: no bound. */
   readonly maxActive?: number;
   /** Logins using the database at once; the rest wait their turn without holding a connection. Default: no bound. */
   readonly databaseLanes?: number;
@@ -101,13 +101,13 @@ export class LoginThrottle {
   }
 
   /**
-   * Admits one login, or refuses it with 503 before it costs anything (no query, no bcrypt, not
-   * counted) when `maxActive` are under way: a burst gets quick answers instead of a queue that
-   * outlives the client's patience. Call the returned function when the login is over.
+   * Admits one password check, or refuses it with 503 when `maxActive` are under way: a burst gets
+   * quick answers instead of a queue that outlives the client's patience. Call the returned
+   * function when the check is over (calling it twice is harmless).
    */
   admit(): () => void {
     if (this.active >= this.maxActive) {
-      // About how long the logins ahead take, at ~250 ms of bcrypt each (cost 12) per worker.
+      // About how long the checks ahead take, at ~250 ms of bcrypt each (cost 12) per worker.
       const ms = Math.ceil((this.active * 250) / this.passwords.size);
       throw new OverloadedError('The server is busy; try again shortly', Math.max(1000, ms));
     }

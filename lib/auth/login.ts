@@ -93,19 +93,10 @@ function dummyHash(cost: number): Promise<string> {
  * password or code stays counted; an attempt that proves the password gives its slots back, and a
  * success forgives the account's earlier failures but not those of attempts still running beside
  * it. The password is checked off the event loop (throttle.passwords); past the throttle's bound
- * of logins under way one is refused with 503 before it costs anything, and the database work of
- * logins runs in a few lanes, so a burst leaves connections for other requests.
+ * of checks under way an attempt is refused with 503 and given back, and the database work of
+ * logins runs in a lane of its own, so a burst leaves connections for other requests.
  */
 export async function login(ctx: LibContext, settings: AuthSettings, throttle: LoginThrottle, input: LoginInput): Promise<Session> {
-  const leave = throttle.admit();
-  try {
-    return await attempt(ctx, settings, throttle, input);
-  } finally {
-    leave();
-  }
-}
-
-async function attempt(ctx: LibContext, settings: AuthSettings, throttle: LoginThrottle, input: LoginInput): Promise<Session> {
   const now = ctx.now();
   const { found, slots } = await throttle.inLane(async () => {
     const user = await findUser(ctx.db, input.login, { localOnly: true, includeDeleted: true });
@@ -115,10 +106,19 @@ async function attempt(ctx: LibContext, settings: AuthSettings, throttle: LoginT
   });
   let counted = true;
   let succeeded = false;
+  let leave: (() => void) | null = null;
   try {
+    try {
+      leave = throttle.admit();
+    } catch (error) {
+      // Refused for load before the password was read: not an attempt.
+      counted = false;
+      throw error;
+    }
     let passwordOk = false;
     if (found?.password_hash) passwordOk = await throttle.passwords.verify(input.password, found.password_hash);
     else await throttle.passwords.verify(input.password, await dummyHash(settings.bcryptCost));
+    leave();
     if (!found || !passwordOk) throw new LoginFailedError('Invalid login or password');
     // The password is right: from here only a wrong second factor counts as a failure.
     counted = false;
@@ -156,6 +156,7 @@ async function attempt(ctx: LibContext, settings: AuthSettings, throttle: LoginT
     await throttle.inLane(() => throttle.succeeded(ctx.db, slots, found.id, input.address, now.getTime())).catch(() => undefined);
     return session;
   } finally {
+    leave?.();
     // A failure here leaves the attempt counted: the safe side of a lost connection.
     if (!counted && !succeeded) await throttle.inLane(() => throttle.giveBack(ctx.db, slots)).catch(() => undefined);
   }

@@ -32,13 +32,15 @@ export interface ServerDeps {
   readonly mailer?: Mailer | null;
 }
 
-// How many logins may be under way at once before one is answered 503: a few seconds of bcrypt
-// at cost 12, and room for a whole per-address limit (20) at once.
+// How many password checks may be under way at once before a login is answered 503: a few
+// seconds of bcrypt at cost 12, and room for a whole per-address limit (20) at once.
 const MIN_ACTIVE_LOGINS = 32;
 const ACTIVE_LOGINS_PER_WORKER = 16;
-// Logins using the database at once: fewer than the smallest pool (4), so a burst of logins never
-// holds every connection.
-const LOGIN_DATABASE_LANES = 2;
+// Logins using the database at once. One: a burst of logins then never holds more than one
+// connection (the embedded database has only one), and a login's counting is a few milliseconds,
+// so one lane still passes hundreds of logins a second; a burst from one address is serialised by
+// its counter's lock anyway.
+const LOGIN_DATABASE_LANES = 1;
 
 /**
  * CTL_TRUST_PROXY as Fastify takes it: the proxies' addresses, or for a hop count the function
