@@ -4,7 +4,7 @@
 import type { UserRow, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { CtlError, RefusedError } from '../errors';
-import { costOf, hashPassword } from './passwords';
+import { costOf } from './passwords';
 import { LoginThrottle, RateLimitedError, type LoginSlots } from './login-throttle';
 import { hashToken } from '../tokens/secrets';
 import { issueToken } from '../tokens/store';
@@ -74,11 +74,13 @@ export interface Session {
 // configured cost, so such a miss costs as long as a wrong password and reveals nothing.
 const dummyHashes = new Map<number, Promise<string>>();
 
-function dummyHash(cost: number): Promise<string> {
+function dummyHash(cost: number, passwords: LoginThrottle['passwords']): Promise<string> {
   let hash = dummyHashes.get(cost);
   if (!hash) {
-    hash = hashPassword('not-a-password-of-anyone', cost);
+    hash = passwords.hash('not-a-password-of-anyone', cost);
     dummyHashes.set(cost, hash);
+    // A pool closed mid-hash must not leave a failed promise here for every later login.
+    hash.catch(() => dummyHashes.delete(cost));
   }
   return hash;
 }
@@ -117,7 +119,7 @@ export async function login(ctx: LibContext, settings: AuthSettings, throttle: L
     }
     let passwordOk = false;
     if (found?.password_hash) passwordOk = await throttle.passwords.verify(input.password, found.password_hash);
-    else await throttle.passwords.verify(input.password, await dummyHash(settings.bcryptCost));
+    else await throttle.passwords.verify(input.password, await dummyHash(settings.bcryptCost, throttle.passwords));
     leave();
     if (!found || !passwordOk) throw new LoginFailedError('Invalid login or password');
     // The password is right: from here only a wrong second factor counts as a failure.
