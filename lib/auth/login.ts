@@ -1,6 +1,7 @@
 // lib/auth owns proving who someone is: login, sessions and registration (this file), password
-// rules and bcrypt (passwords.ts, hash-pool.ts for bulk hashing off the main thread), and TOTP
-// with backup codes (mfa.ts).
+// rules and bcrypt (passwords.ts, hash-pool.ts for hashing off the main thread, password-checks.ts
+// for login's checks on it), TOTP with backup codes (mfa.ts), and the login limits (the lock-out
+// policy in login-throttle.ts over the database-kept counts of limits.ts).
 import type { UserRow, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { CtlError, RefusedError } from '../errors';
