@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { UnavailableError, UsageError } from './errors';
 import { parseEnv } from 'node:util';
+import { isIP } from 'node:net';
 
 /** SMTP_HOST, SMTP_PORT, SMTP_SECURE: the mail server when it is not given as SMTP_URL. */
 export interface SmtpServerConfig {
@@ -64,11 +65,18 @@ export interface ServeConfig {
   readonly avatarMaxBytes: number;
   /** CTL_BALANCE_CURRENCY: the currency GET /api/balance names. */
   readonly currency: string;
-  /** CTL_TRUST_PROXY: take the client address from X-Forwarded-For (behind a reverse proxy). */
-  readonly trustProxy: boolean;
+  /**
+   * CTL_TRUST_PROXY: which proxies' X-Forwarded-For to believe for the client address: false
+   * (none), a hop count (the proxies in front, each adding one entry), or their addresses and
+   * CIDR ranges. Never "all": then the client's own leftmost entry would be its address.
+   */
+  readonly trustProxy: TrustProxy;
   /** CTL_ACTIVE_WINDOW: a user counts as recently active (metrics) after a login this recent. */
   readonly activeWindowMs: number;
 }
+
+/** See ServeConfig.trustProxy; the forms Fastify's trustProxy takes, bar `true`. */
+export type TrustProxy = false | number | readonly string[];
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -236,6 +244,34 @@ function boolean(name: string, value: string | undefined, fallback: boolean): bo
   return bad(name, value, 'expected true or false');
 }
 
+const TRUST_PROXY_HELP = 'give the number of proxies in front of ctl serve (e.g. 1) or their addresses (e.g. 127.0.0.1,10.0.0.0/8)';
+
+/** One address or CIDR range: 10.0.0.1, 10.0.0.0/8, ::1, fd00::/8. */
+function isAddressOrRange(text: string): boolean {
+  const [address, bits, extra] = text.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * CTL_TRUST_PROXY. "true" used to trust every proxy: the client's own leftmost X-Forwarded-For
+ * entry became its address, and the per-address login limit counted made-up addresses. It is
+ * refused, with what to write instead.
+ */
+function trustProxy(value: string | undefined): TrustProxy {
+  const v = (value ?? '').trim().toLowerCase();
+  if (v === '' || ['0', 'false', 'no', 'off'].includes(v)) return false;
+  if (['true', 'yes', 'on', 'all', '*'].includes(v)) {
+    bad('CTL_TRUST_PROXY', value!, `trusting every proxy lets a client choose its own address; ${TRUST_PROXY_HELP}`);
+  }
+  if (/^\d+$/.test(v)) return integer('CTL_TRUST_PROXY', v, 0, 1, 20);
+  const list = v.split(',').map((part) => part.trim());
+  for (const part of list) if (!isAddressOrRange(part)) bad('CTL_TRUST_PROXY', value!, `"${part}" is not an address or CIDR range; ${TRUST_PROXY_HELP}`);
+  return list;
+}
+
 function serveConfig(env: Env): ServeConfig {
   const host = env.CTL_SERVE_HOST || '127.0.0.1';
   if (!/^[A-Za-z0-9.:[\]-]{1,253}$/.test(host)) bad('CTL_SERVE_HOST', host, 'not a host name or address');
@@ -257,7 +293,7 @@ function serveConfig(env: Env): ServeConfig {
     verifyResendIntervalMs: duration('CTL_VERIFY_RESEND_INTERVAL', env.CTL_VERIFY_RESEND_INTERVAL, 60e3),
     avatarMaxBytes: integer('CTL_AVATAR_MAX_BYTES', env.CTL_AVATAR_MAX_BYTES, 2 * 1024 * 1024, 1024, 50 * 1024 * 1024),
     currency,
-    trustProxy: boolean('CTL_TRUST_PROXY', env.CTL_TRUST_PROXY, false),
+    trustProxy: trustProxy(env.CTL_TRUST_PROXY),
     activeWindowMs: duration('CTL_ACTIVE_WINDOW', env.CTL_ACTIVE_WINDOW, 30 * 86400e3),
   };
 }

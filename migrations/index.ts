@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import * as initial from './20261122000000_initial';
 import * as app from './20261122010000_app';
+import * as loginLimits from './20261127010000_login_limits';
 import * as emailKey from './20261127020000_email_key';
 
 /**
@@ -10,5 +11,6 @@ import * as emailKey from './20261127020000_email_key';
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '20261122000000_initial': initial,
   '20261122010000_app': app,
+  '20261127010000_login_limits': loginLimits,
   '20261127020000_email_key': emailKey,
 };

@@ -14,6 +14,8 @@ export interface HashPool {
   /** How many worker threads hash at once. */
   readonly size: number;
   hash(password: string, cost: number): Promise<string>;
+  /** bcrypt's compare on a worker: login checks a password without blocking the event loop. */
+  verify(password: string, hash: string): Promise<boolean>;
   /** Hashes in input order, spread over every worker. */
   hashMany(passwords: readonly string[], cost: number): Promise<string[]>;
   close(): Promise<void>;
@@ -27,6 +29,10 @@ const loaded = require(workerData.bcryptPath);
 const bcrypt = loaded.default || loaded;
 parentPort.on('message', (job) => {
   try {
+    if (job.against !== undefined) {
+      parentPort.postMessage({ id: job.id, hashes: [bcrypt.compareSync(job.passwords[0], job.against) ? 'yes' : 'no'] });
+      return;
+    }
     const hashes = job.passwords.map((p) => bcrypt.hashSync(p, job.cost));
     parentPort.postMessage({ id: job.id, hashes });
   } catch (error) {
@@ -79,7 +85,7 @@ export function createHashPool(size: number = defaultPoolSize()): HashPool {
     while (workers.length < size) workers.push(spawn());
   };
 
-  const submit = (passwords: string[], cost: number): Promise<string[]> => {
+  const submit = (passwords: string[], cost: number, against?: string): Promise<string[]> => {
     if (closed) return Promise.reject(new Error('the hash pool is closed'));
     if (failure) return Promise.reject(failure);
     ensureWorkers();
@@ -90,7 +96,7 @@ export function createHashPool(size: number = defaultPoolSize()): HashPool {
       pending.set(id, { id, resolve, reject });
       // While a job is out, the worker keeps the process alive so the answer can arrive.
       worker.ref();
-      worker.postMessage({ id, passwords, cost });
+      worker.postMessage({ id, passwords, cost, against });
     }).finally(() => {
       if (pending.size === 0) for (const w of workers) w.unref();
     });
@@ -100,6 +106,9 @@ export function createHashPool(size: number = defaultPoolSize()): HashPool {
     size,
     async hash(password, cost) {
       return (await submit([password], cost))[0];
+    },
+    async verify(password, hash) {
+      return (await submit([password], 0, hash))[0] === 'yes';
     },
     async hashMany(passwords, cost) {
       if (passwords.length === 0) return [];

@@ -1,16 +1,22 @@
 // lib/auth owns proving who someone is: login, sessions and registration (this file), password
-// rules and bcrypt (passwords.ts, hash-pool.ts for bulk hashing off the main thread), and TOTP
-// with backup codes (mfa.ts).
+// rules and bcrypt (passwords.ts, hash-pool.ts for hashing off the main thread, password-checks.ts
+// for login's checks on it), TOTP with backup codes (mfa.ts), and the login limits (the lock-out
+// policy in login-throttle.ts over the database-kept counts of limits.ts).
 import type { UserRow, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { CtlError, RefusedError } from '../errors';
-import { costOf, hashPassword, verifyPassword } from './passwords';
+import { costOf } from './passwords';
+import { LoginThrottle, RateLimitedError, type LoginSlots } from './login-throttle';
 import { hashToken } from '../tokens/secrets';
 import { issueToken } from '../tokens/store';
 import { findUser } from '../user/find';
 import { verifySecondFactor } from './mfa';
 import { createUser, planNewUser, type CreateUserSettings, type CreatedUser, type NewUserInput } from '../user/new';
 import { redeemInvite } from '../invites/invites';
+
+// The throttle lives in login-throttle.ts (its rules in the database, limits.ts); callers keep
+// importing it from here.
+export { LoginThrottle, RateLimitedError };
 
 /** What login and session checks need from the configuration. */
 export interface AuthSettings {
@@ -33,16 +39,6 @@ export class LoginFailedError extends CtlError {
 /** The password was right but the account may not log in (deleted, deactivated, unconfirmed): HTTP 403. */
 export class AccountRefusedError extends RefusedError {}
 
-/** Too many attempts: HTTP 429 with Retry-After. */
-export class RateLimitedError extends RefusedError {
-  constructor(
-    message: string,
-    readonly retryAfterMs: number,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * Why an account may not log in, or null. The one statement of the rule: login refuses with it,
  * and every session check applies the same state (deleted, deactivated, unconfirmed).
@@ -56,125 +52,6 @@ export function accountRefusal(
   if (!user.local) return 'Remote accounts cannot log in here';
   if (settings.requireConfirmation && !user.confirmed) return 'This account has not confirmed its email address yet';
   return null;
-}
-
-interface Hit {
-  readonly at: number;
-  /** Which hit this is, so one attempt can take back its own hit and no other. */
-  readonly seq: number;
-}
-
-/** A hit counted by `RateLimiter.take`: the key and which hit, to give back or forgive later. */
-export interface Slot {
-  readonly key: string;
-  readonly seq: number;
-}
-
-/**
- * Counts events per key in a sliding window, in memory (one `ctl serve` process). Bounded: past
- * `maxKeys` the keys idle longest are forgotten first, so a flood of addresses cannot exhaust memory.
- */
-export class RateLimiter {
-  private readonly hits = new Map<string, Hit[]>();
-  private seq = 0;
-
-  constructor(
-    readonly limit: number,
-    readonly windowMs: number,
-    private readonly maxKeys = 100_000,
-  ) {}
-
-  private live(key: string, now: number): Hit[] {
-    const list = this.hits.get(key);
-    if (!list) return [];
-    const fresh = list.filter((h) => h.at > now - this.windowMs);
-    if (fresh.length === 0) this.hits.delete(key);
-    else if (fresh.length !== list.length) this.hits.set(key, fresh);
-    return fresh;
-  }
-
-  /** Milliseconds until the key may act again, or 0 when it may act now. */
-  retryAfter(key: string, now: number): number {
-    const list = this.live(key, now);
-    if (list.length < this.limit) return 0;
-    return list[list.length - this.limit].at + this.windowMs - now;
-  }
-
-  hit(key: string, now: number): Slot {
-    const list = this.live(key, now);
-    const slot = { key, seq: ++this.seq };
-    list.push({ at: now, seq: slot.seq });
-    this.hits.delete(key);
-    this.hits.set(key, list);
-    if (this.hits.size > this.maxKeys) this.hits.delete(this.hits.keys().next().value as string);
-    return slot;
-  }
-
-  /**
-   * Checks and counts in one synchronous step, so requests running at the same time cannot all
-   * pass the check before any of them is counted: the counted slot, or the wait when at the limit.
-   */
-  take(key: string, now: number): Slot | { readonly wait: number } {
-    const wait = this.retryAfter(key, now);
-    return wait > 0 ? { wait } : this.hit(key, now);
-  }
-
-  /** Takes back one slot (an attempt that turned out not to be a failure). */
-  release(slot: Slot): void {
-    const list = this.hits.get(slot.key);
-    if (!list) return;
-    const rest = list.filter((h) => h.seq !== slot.seq);
-    if (rest.length === 0) this.hits.delete(slot.key);
-    else this.hits.set(slot.key, rest);
-  }
-
-  /** Forgets the slot and those counted before it; slots taken after it (attempts still running) stay. */
-  forgiveUpTo(slot: Slot): void {
-    const list = this.hits.get(slot.key);
-    if (!list) return;
-    const rest = list.filter((h) => h.seq > slot.seq);
-    if (rest.length === 0) this.hits.delete(slot.key);
-    else this.hits.set(slot.key, rest);
-  }
-
-  clear(key: string): void {
-    this.hits.delete(key);
-  }
-}
-
-/**
- * Login attempts, counted per account and per client address. The account is the user's id once
- * the login names one (so `alice` and `alice@example.com` share a count), else the login as typed,
- * lower-cased. An attempt is counted when it starts and stays counted unless it proves the password.
- */
-export class LoginThrottle {
-  readonly perAccount: RateLimiter;
-  readonly perAddress: RateLimiter;
-
-  constructor(opts: { readonly maxPerAccount: number; readonly maxPerAddress: number; readonly windowMs: number }) {
-    this.perAccount = new RateLimiter(opts.maxPerAccount, opts.windowMs);
-    this.perAddress = new RateLimiter(opts.maxPerAddress, opts.windowMs);
-  }
-
-  /** The account's key: its id when the login names one, else the login as typed. */
-  static accountKey(login: string, userId: number | null): string {
-    return userId === null ? `a:${login.toLowerCase()}` : `u:${userId}`;
-  }
-
-  /** Counts an attempt from the address, or refuses it (429) when the address is at its limit. */
-  takeAddress(address: string, now: number): Slot {
-    return taken(this.perAddress.take(`i:${address}`, now));
-  }
-
-  /** Counts an attempt at the account, or refuses it (429) when the account is at its limit. */
-  takeAccount(accountKey: string, now: number): Slot {
-    return taken(this.perAccount.take(accountKey, now));
-  }
-}
-
-function taken(result: Slot | { readonly wait: number }): Slot {
-  if ('wait' in result) throw new RateLimitedError('Too many failed login attempts; try again later', result.wait);
-  return result;
 }
 
 export interface LoginInput {
@@ -198,11 +75,13 @@ export interface Session {
 // configured cost, so such a miss costs as long as a wrong password and reveals nothing.
 const dummyHashes = new Map<number, Promise<string>>();
 
-function dummyHash(cost: number): Promise<string> {
+function dummyHash(cost: number, passwords: LoginThrottle['passwords']): Promise<string> {
   let hash = dummyHashes.get(cost);
   if (!hash) {
-    hash = hashPassword('not-a-password-of-anyone', cost);
+    hash = passwords.hash('not-a-password-of-anyone', cost);
     dummyHashes.set(cost, hash);
+    // A pool closed mid-hash must not leave a failed promise here for every later login.
+    hash.catch(() => dummyHashes.delete(cost));
   }
   return hash;
 }
@@ -210,25 +89,39 @@ function dummyHash(cost: number): Promise<string> {
 /**
  * Checks the credentials and opens a session: an 'access' token (hashed in the tokens table, with
  * expiry), last_login_at, and, when MFA is on, the second factor consumed in the same transaction.
- * Order matters: the attempt is counted first (per address, then per account, each checked and
- * counted in one step so parallel guesses cannot all pass the check), then the password (so the
- * account state is never revealed to someone without it), then the account state, then the second
- * factor. A wrong password or code stays counted; an attempt that proves the password gives its
- * address slot back, and a success forgives the account's earlier failures but not those of
- * attempts still running beside it.
+ * Order matters: the attempt is counted first (per address, per account and address, per account:
+ * login-throttle.ts; checked and counted in one database transaction, so parallel guesses, on one
+ * instance or several, cannot all pass the check), then the password (so the account state is
+ * never revealed to someone without it), then the account state, then the second factor. A wrong
+ * password or code stays counted; an attempt that proves the password gives its slots back, and a
+ * success forgives the account's earlier failures but not those of attempts still running beside
+ * it. The password is checked off the event loop (throttle.passwords); past the throttle's bound
+ * of checks under way an attempt is refused with 503 and given back, and the database work of
+ * logins runs in a lane of its own, so a burst leaves connections for other requests.
  */
 export async function login(ctx: LibContext, settings: AuthSettings, throttle: LoginThrottle, input: LoginInput): Promise<Session> {
   const now = ctx.now();
-  const addressSlot = throttle.takeAddress(input.address, now.getTime());
-  let accountSlot: Slot | null = null;
-  let counted = false;
+  const { found, slots } = await throttle.inLane(async () => {
+    const user = await findUser(ctx.db, input.login, { localOnly: true, includeDeleted: true });
+    const accountKey = LoginThrottle.accountKey(input.login, user?.id ?? null);
+    const taken: LoginSlots = await throttle.take(ctx.db, { address: input.address, accountKey, userId: user?.id ?? null }, now.getTime());
+    return { found: user, slots: taken };
+  });
+  let counted = true;
+  let succeeded = false;
+  let leave: (() => void) | null = null;
   try {
-    const found = await findUser(ctx.db, input.login, { localOnly: true, includeDeleted: true });
-    accountSlot = throttle.takeAccount(LoginThrottle.accountKey(input.login, found?.id ?? null), now.getTime());
-    counted = true;
+    try {
+      leave = throttle.admit();
+    } catch (error) {
+      // Refused for load before the password was read: not an attempt.
+      counted = false;
+      throw error;
+    }
     let passwordOk = false;
-    if (found?.password_hash) passwordOk = await verifyPassword(input.password, found.password_hash);
-    else await verifyPassword(input.password, await dummyHash(settings.bcryptCost));
+    if (found?.password_hash) passwordOk = await throttle.passwords.verify(input.password, found.password_hash);
+    else await throttle.passwords.verify(input.password, await dummyHash(settings.bcryptCost, throttle.passwords));
+    leave();
     if (!found || !passwordOk) throw new LoginFailedError('Invalid login or password');
     // The password is right: from here only a wrong second factor counts as a failure.
     counted = false;
@@ -236,37 +129,39 @@ export async function login(ctx: LibContext, settings: AuthSettings, throttle: L
     if (refusal) throw new AccountRefusedError(refusal);
     if (found.mfa_enabled && !input.totp) throw new LoginFailedError('A two-factor authentication code is required', true);
 
-    const rehash = costOf(found.password_hash!) < settings.bcryptCost ? await hashPassword(input.password, settings.bcryptCost) : null;
-    const session = await ctx.db.transaction().execute(async (trx) => {
-      const user = await trx.selectFrom('users').selectAll().where('id', '=', found.id).forUpdate().executeTakeFirstOrThrow();
-      // Re-checked under the row lock: a deactivate or reset_mfa that landed meanwhile wins.
-      const again = accountRefusal(user, settings);
-      if (again) throw new AccountRefusedError(again);
-      if (user.mfa_enabled) {
-        if (!input.totp) throw new LoginFailedError('A two-factor authentication code is required', true);
-        if (!(await verifySecondFactor(trx, user, input.totp, now))) return null;
-      }
-      const issued = await issueToken(trx, { kind: 'access', userId: user.id, now, ttlMs: settings.sessionTtlMs });
-      const updated = await trx
-        .updateTable('users')
-        .set({ last_login_at: now, ...(rehash ? { password_hash: rehash } : {}) })
-        .where('id', '=', user.id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return { token: issued.token, expiresAt: issued.expiresAt, user: updated };
-    });
+    const rehash = costOf(found.password_hash!) < settings.bcryptCost ? await throttle.passwords.hash(input.password, settings.bcryptCost) : null;
+    const session = await throttle.inLane(() =>
+      ctx.db.transaction().execute(async (trx) => {
+        const user = await trx.selectFrom('users').selectAll().where('id', '=', found.id).forUpdate().executeTakeFirstOrThrow();
+        // Re-checked under the row lock: a deactivate or reset_mfa that landed meanwhile wins.
+        const again = accountRefusal(user, settings);
+        if (again) throw new AccountRefusedError(again);
+        if (user.mfa_enabled) {
+          if (!input.totp) throw new LoginFailedError('A two-factor authentication code is required', true);
+          if (!(await verifySecondFactor(trx, user, input.totp, now))) return null;
+        }
+        const issued = await issueToken(trx, { kind: 'access', userId: user.id, now, ttlMs: settings.sessionTtlMs });
+        const updated = await trx
+          .updateTable('users')
+          .set({ last_login_at: now, ...(rehash ? { password_hash: rehash } : {}) })
+          .where('id', '=', user.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return { token: issued.token, expiresAt: issued.expiresAt, user: updated };
+      }),
+    );
     if (!session) {
       counted = true;
       throw new LoginFailedError('Invalid two-factor authentication code', true);
     }
-    throttle.perAccount.forgiveUpTo(accountSlot);
-    accountSlot = null;
+    succeeded = true;
+    // The session is committed: a lost count cannot take it back, so it is not a reason to fail.
+    await throttle.inLane(() => throttle.succeeded(ctx.db, slots, found.id, input.address, now.getTime())).catch(() => undefined);
     return session;
   } finally {
-    if (!counted) {
-      throttle.perAddress.release(addressSlot);
-      if (accountSlot) throttle.perAccount.release(accountSlot);
-    }
+    leave?.();
+    // A failure here leaves the attempt counted: the safe side of a lost connection.
+    if (!counted && !succeeded) await throttle.inLane(() => throttle.giveBack(ctx.db, slots)).catch(() => undefined);
   }
 }
 

@@ -30,6 +30,8 @@ export interface OpenOptions {
   readonly lockWaitMs: number;
   /** 'auto' migrates the embedded database and checks the server; 'none' skips both (ctl migrate). */
   readonly schema: 'auto' | 'none';
+  /** Connections to a server at most (default 4: one verb at a time); `ctl serve` asks for more. */
+  readonly poolSize?: number;
 }
 
 let typesSet = false;
@@ -51,7 +53,7 @@ export function connectionError(error: unknown, where: string): UnavailableError
 
 async function openPostgres(opts: OpenOptions): Promise<DbHandle> {
   const where = redactUrl(opts.databaseUrl!);
-  const pool = new Pool({ connectionString: opts.databaseUrl!, max: 4, connectionTimeoutMillis: 5000 });
+  const pool = new Pool({ connectionString: opts.databaseUrl!, max: opts.poolSize ?? 4, connectionTimeoutMillis: 5000 });
   // A client whose backend is killed (pg_terminate_backend, a restart) emits 'error'; without a
   // listener node crashes with a stack trace. The pool listens on idle clients only, so every client
   // gets its own: a checked-out one (a bulk verb holds its lock's connection between batches) then

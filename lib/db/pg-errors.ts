@@ -26,3 +26,8 @@ export function isConnectionLoss(error: unknown): boolean {
   if (e?.code && UNREACHABLE.has(e.code)) return true;
   return /Connection terminated|terminating connection|Client has encountered a connection error|not queryable/i.test(e?.message ?? '');
 }
+
+/** pg's pool gave up waiting for a free connection (its connectionTimeoutMillis): the server is busy. */
+export function isPoolExhausted(error: unknown): boolean {
+  return /timeout exceeded when trying to connect/i.test((error as { message?: string })?.message ?? '');
+}

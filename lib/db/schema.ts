@@ -12,6 +12,7 @@ export interface Database {
   follows: FollowsTable;
   audit_log: AuditLogTable;
   avatars: AvatarsTable;
+  login_limits: LoginLimitsTable;
 }
 
 /** What a lib/ function queries through: the database, or a transaction it is part of. */
@@ -128,6 +129,14 @@ export interface AvatarsTable {
   content_type: AvatarType;
   data: Buffer;
   updated_at: Timestamp;
+}
+
+/** One counted attempt of a rate limit (lib/auth/limits.ts); `key` is the rule and a hash of what is counted. */
+export interface LoginLimitsTable {
+  id: Generated<number>;
+  key: string;
+  at: Date;
+  expires_at: Date;
 }
 
 export type UserRow = Selectable<UsersTable>;

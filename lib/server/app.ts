@@ -2,9 +2,12 @@
 // what every route is handed (state.ts), the server's database handle (database.ts), and the link
 // pages' HTML (html.ts). Every rule it applies is a lib/ function the CLI calls too.
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { Config } from '../config';
-import { authenticate, LoginThrottle, RateLimiter } from '../auth/login';
-import { isConnectionLoss } from '../db/pg-errors';
+import type { Config, TrustProxy } from '../config';
+import { authenticate, LoginThrottle } from '../auth/login';
+import { RateLimiter } from '../auth/limits';
+import { createHashPool, defaultPoolSize } from '../auth/hash-pool';
+import { PasswordChecks } from '../auth/password-checks';
+import { isConnectionLoss, isPoolExhausted } from '../db/pg-errors';
 import type { ServerDatabase } from './database';
 import type { Mailer } from '../mail/mailer';
 import { errorBody, HttpError, sendHttpError, toHttpError, UNAUTHORIZED } from './http';
@@ -31,6 +34,26 @@ export interface ServerDeps {
   readonly mailer?: Mailer | null;
 }
 
+// How many password checks may be under way at once before a login is answered 503: a few
+// seconds of bcrypt at cost 12, and room for a whole per-address limit (20) at once.
+const MIN_ACTIVE_LOGINS = 32;
+const ACTIVE_LOGINS_PER_WORKER = 16;
+// Logins using the database at once. One: a burst of logins then never holds more than one
+// connection (the embedded database has only one), and a login's counting is a few milliseconds,
+// so one lane still passes hundreds of logins a second; a burst from one address is serialised by
+// its counter's lock anyway.
+const LOGIN_DATABASE_LANES = 1;
+
+/**
+ * CTL_TRUST_PROXY as Fastify takes it: the proxies' addresses, or for a hop count the function
+ * Fastify itself builds from a number (the `hop` nearest entries are the proxies'), which its
+ * types do not list. Never `true` (lib/config.ts refuses "trust all").
+ */
+function trustProxyOption(trust: TrustProxy): false | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust === 'number') return (_address, hop) => hop < trust;
+  return trust === false ? false : [...trust];
+}
+
 /** The bearer token of a request, or null. */
 function bearer(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
@@ -50,11 +73,16 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   const log = deps.log ?? (() => undefined);
   const app = Fastify({
     logger: false,
-    trustProxy: config.serve.trustProxy,
+    trustProxy: trustProxyOption(config.serve.trustProxy),
     bodyLimit: 256 * 1024,
     // A string is not a list and 1 is not a name: no silent type coercion of request bodies.
     ajv: { customOptions: { coerceTypes: false } },
   });
+
+  // Password checks run on worker threads, one core left to the event loop; they start on the
+  // first login.
+  const hashPool = createHashPool(Math.max(1, defaultPoolSize() - 1));
+  app.addHook('onClose', () => hashPool.close());
 
   app.decorateRequest('auth', null);
   app.decorateRequest('leasedDb', null);
@@ -68,9 +96,12 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       maxPerAccount: config.serve.loginMaxFailures,
       maxPerAddress: config.serve.loginMaxFailuresPerAddress,
       windowMs: config.serve.loginWindowMs,
+      passwords: new PasswordChecks(hashPool),
+      maxActive: Math.max(MIN_ACTIVE_LOGINS, ACTIVE_LOGINS_PER_WORKER * hashPool.size),
+      databaseLanes: LOGIN_DATABASE_LANES,
     }),
-    resendPerEmail: new RateLimiter(1, config.serve.verifyResendIntervalMs),
-    resendPerAddress: new RateLimiter(10, 3600e3),
+    resendPerEmail: new RateLimiter({ name: 'resend-email', limit: 1, windowMs: config.serve.verifyResendIntervalMs }),
+    resendPerAddress: new RateLimiter({ name: 'resend-address', limit: 10, windowMs: 3600e3 }),
     async db(request) {
       request.leasedDb ??= await deps.database.acquire();
       return request.leasedDb;
@@ -130,9 +161,14 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
       return reply.code(e.statusCode).send(errorBody(e.statusCode, e.message ?? 'bad request'));
     }
+    if (isPoolExhausted(error)) {
+      // Every connection was busy for the pool's whole wait: overload, not a fault of the request.
+      log(`no free database connection on ${request.method} ${request.routeOptions.url}`);
+      return reply.code(503).header('retry-after', '1').send(errorBody(503, 'The server is busy; try again shortly'));
+    }
     if (isConnectionLoss(error)) {
       log(`lost the database on ${request.method} ${request.routeOptions.url}: ${e.message}`);
-      return reply.code(503).send(errorBody(503, 'The database is unavailable; try again shortly'));
+      return reply.code(503).header('retry-after', '5').send(errorBody(503, 'The database is unavailable; try again shortly'));
     }
     log(`internal error on ${request.method} ${request.routeOptions.url}: ${e.stack ?? e.message}`);
     return reply.code(500).send(errorBody(500, 'Internal server error'));

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ConflictError, CtlError, NotFoundError, RefusedError, UnavailableError, UsageError } from '../errors';
 import { AccountRefusedError, LoginFailedError, RateLimitedError } from '../auth/login';
+import { OverloadedError } from '../auth/password-checks';
 
 /** The reference's 401 body, word for word. */
 export const UNAUTHORIZED = { error: 'Unauthorized', message: 'You must be logged in to access this resource' } as const;
@@ -41,7 +42,7 @@ export function errorBody(status: number, message: string, extra: Record<string,
 /**
  * The one mapping from the library's typed errors to HTTP, as the CLI has one to exit codes:
  * usage 400, not found 404, conflict 409, refused 403, unavailable 503; login failures 401,
- * rate limits 429.
+ * rate limits 429, overload 503 with Retry-After.
  */
 export function toHttpError(error: unknown): HttpError | null {
   if (error instanceof HttpError) return error;
@@ -50,6 +51,9 @@ export function toHttpError(error: unknown): HttpError | null {
   }
   if (error instanceof RateLimitedError) {
     return new HttpError(429, errorBody(429, error.message), { 'retry-after': String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))) });
+  }
+  if (error instanceof OverloadedError) {
+    return new HttpError(503, errorBody(503, error.message), { 'retry-after': String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))) });
   }
   if (error instanceof AccountRefusedError) return new HttpError(403, errorBody(403, error.message));
   if (!(error instanceof CtlError)) return null;
@@ -72,7 +76,7 @@ export function sendHttpError(reply: FastifyReply, error: HttpError): FastifyRep
   return reply.code(error.status).headers(error.headers).send(error.body);
 }
 
-/** The client's address (X-Forwarded-For only when CTL_TRUST_PROXY is on, through Fastify's trustProxy). */
+/** The client's address: X-Forwarded-For's entry added by the last trusted proxy (CTL_TRUST_PROXY, through Fastify's trustProxy), else the socket's. */
 export function clientAddress(request: FastifyRequest): string {
   return request.ip || 'unknown';
 }

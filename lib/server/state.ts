@@ -3,13 +3,14 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config';
 import type { LibContext } from '../lib-context';
 import type { Database } from '../db/schema';
-import type { Authenticated, LoginThrottle, RateLimiter } from '../auth/login';
+import type { Authenticated, LoginThrottle } from '../auth/login';
+import type { RateLimiter } from '../auth/limits';
 import type { Mailer } from '../mail/mailer';
 
 // What app.ts builds and every route module is handed. Its own module, so routes depend on it and
 // not on app.ts, which imports them (no import cycle).
 
-/** What every route module is handed: settings, clock and the in-memory limiters of this process. */
+/** What every route module is handed: settings, clock and the limiters (their counts are in the database). */
 export interface AppState {
   readonly config: Config;
   readonly now: () => Date;

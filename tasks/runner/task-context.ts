@@ -68,8 +68,8 @@ export class TaskContext {
   }
 
   /** A database handle of its own, closed by the caller (`serve` opens and lets go of it repeatedly). */
-  open(schema: OpenOptions['schema'] = 'auto'): Promise<DbHandle> {
-    return this.openDatabase({ databaseUrl: this.config.databaseUrl, dataDir: this.config.dataDir, lockWaitMs: this.config.lockWaitMs, schema });
+  open(schema: OpenOptions['schema'] = 'auto', poolSize?: number): Promise<DbHandle> {
+    return this.openDatabase({ databaseUrl: this.config.databaseUrl, dataDir: this.config.dataDir, lockWaitMs: this.config.lockWaitMs, schema, poolSize });
   }
 
   async lib(): Promise<LibContext> {

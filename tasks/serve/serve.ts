@@ -5,6 +5,13 @@ import { buildServer } from '../../lib/server/app';
 import { createMailer } from '../../lib/mail/mailer';
 
 /**
+ * Connections `ctl serve` keeps to a PostgreSQL server: enough for requests to overlap while
+ * password checks run on the hash pool; three instances still use 30 of the server's default 100.
+ * When all are busy for 5 s a request is answered 503 with Retry-After.
+ */
+const SERVE_POOL_SIZE = 10;
+
+/**
  * `ctl serve`: the app side. Runs until SIGTERM (exit 0) or Ctrl-C (exit 130), finishing the
  * requests under way. One line per request on stderr (route patterns only: links carry tokens),
  * none with -q.
@@ -28,7 +35,7 @@ const verb: VerbModule = {
     const host = (argv.host as string | undefined) ?? config.serve.host;
     if (host.trim() === '') throw new UsageError('--host must not be empty');
 
-    const open = () => ctx.open();
+    const open = () => ctx.open('auto', SERVE_POOL_SIZE);
     // Fail now, not on the first request, when the database is unreachable or not migrated (exit 6).
     const first = await open();
     const embedded = first.backend === 'pglite';

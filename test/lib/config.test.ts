@@ -42,3 +42,19 @@ describe('mail settings', () => {
     expect((error as Error).message).not.toContain('secret');
   });
 });
+
+describe('CTL_TRUST_PROXY', () => {
+  test('off by default; a hop count, or a list of addresses and CIDR ranges, as Fastify takes them', () => {
+    const trust = (value?: string) => loadConfig(env(value === undefined ? {} : { CTL_TRUST_PROXY: value })).serve.trustProxy;
+    expect(trust()).toBe(false);
+    expect(trust('off')).toBe(false);
+    expect(trust('0')).toBe(false);
+    expect(trust('1')).toBe(1);
+    expect(trust('2')).toBe(2);
+    expect(trust('10.0.0.1, 10.1.0.0/16,::1,fd00::/8')).toEqual(['10.0.0.1', '10.1.0.0/16', '::1', 'fd00::/8']);
+  });
+
+  test.each(['true', 'TRUE', 'yes', '*', '10.0.0.0/33', '10.0.0.1,', 'fd00::/129', '10.0.0.1/8/8', '21'])('%j is refused (exit 6)', (value) => {
+    expect(() => loadConfig(env({ CTL_TRUST_PROXY: value }))).toThrow(UnavailableError);
+  });
+});

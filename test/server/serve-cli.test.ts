@@ -65,6 +65,10 @@ test.each([
   [{ CTL_REQUIRE_CONFIRMATION: 'maybe' }, 'CTL_REQUIRE_CONFIRMATION has a bad value "maybe": expected true or false\n'],
   [{ CTL_SESSION_TTL: 'forever' }, 'CTL_SESSION_TTL has a bad value "forever": expected a duration like 24h, 7d or 2w\n'],
   [{ CTL_TERMS_VERSION: 'two words' }, 'CTL_TERMS_VERSION has a bad value "two words": expected 1-64 visible ASCII characters\n'],
+  [
+    { CTL_TRUST_PROXY: 'true' },
+    'CTL_TRUST_PROXY has a bad value "true": trusting every proxy lets a client choose its own address; give the number of proxies in front of ctl serve (e.g. 1) or their addresses (e.g. 127.0.0.1,10.0.0.0/8)\n',
+  ],
 ])('a bad setting %j is exit 6 naming the variable', async (env, message) => {
   const r = await runCtl(tdb, ['serve'], { env });
   expect(r).toMatchObject({ code: 6, stdout: '', stderr: message });

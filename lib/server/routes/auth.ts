@@ -69,7 +69,7 @@ export function authRoutes(app: FastifyInstance, state: AppState): void {
         throw new HttpError(400, errorBody(400, 'Passwords do not match'));
       }
       const ctx = await state.lib(request);
-      const created = await throttleRegistration(state.loginThrottle, clientAddress(request), ctx.now().getTime(), () =>
+      const created = await throttleRegistration(ctx.db, state.loginThrottle, clientAddress(request), ctx.now().getTime(), () =>
         register(
           ctx,
           { ...config, ...config.serve },

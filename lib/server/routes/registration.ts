@@ -87,7 +87,7 @@ export function registrationRoutes(app: FastifyInstance, state: AppState): void 
     if (values.username === '') return sendPage(reply, 400, TITLE, form(check.invite, values, 'Choose a user name.'));
     const email = check.invite.email ?? values.email;
     try {
-      const created = await throttleRegistration(state.loginThrottle, clientAddress(request), ctx.now().getTime(), () =>
+      const created = await throttleRegistration(ctx.db, state.loginThrottle, clientAddress(request), ctx.now().getTime(), () =>
         register(
           ctx,
           { ...state.config, ...state.config.serve },

@@ -9,6 +9,7 @@ import { emailKey } from '../../validate';
 import { softDeleteUser } from '../../user/rm';
 import { inspectToken } from '../../tokens/single-use';
 import { confirmEmail, createConfirmation } from '../../tokens/confirmation';
+import { takeAll } from '../../auth/limits';
 
 /** The reference's 400 for a bad verification token, word for word. */
 export const INVALID_VERIFICATION = { error: 'Invalid or expired verification token' } as const;
@@ -80,17 +81,22 @@ export function userRoutes(app: FastifyInstance, state: AppState): void {
       const email = emailKey(request.body.email.trim());
       const at = state.now().getTime();
       const address = clientAddress(request);
-      const wait = Math.max(state.resendPerEmail.retryAfter(email, at), state.resendPerAddress.retryAfter(address, at));
-      if (wait > 0) {
+      // Counted whether or not the address has an account, so the answers never tell them apart.
+      const taken = await takeAll(
+        await state.db(request),
+        [
+          { rule: state.resendPerEmail.rule, key: email },
+          { rule: state.resendPerAddress.rule, key: address },
+        ],
+        at,
+      );
+      if ('wait' in taken) {
         throw new HttpError(
           429,
           { error: 'Too many requests', message: 'Please wait before requesting another verification email' },
-          { 'retry-after': String(Math.ceil(wait / 1000)) },
+          { 'retry-after': String(Math.ceil(taken.wait / 1000)) },
         );
       }
-      // Counted whether or not the address has an account, so the answers never tell them apart.
-      state.resendPerEmail.hit(email, at);
-      state.resendPerAddress.hit(address, at);
       const ctx = await state.lib(request);
       const user = await findUser(ctx.db, email, { localOnly: true });
       if (user && user.active && !user.confirmed && user.email && emailKey(user.email) === email) {

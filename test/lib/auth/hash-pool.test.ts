@@ -19,6 +19,18 @@ describe('hash pool', () => {
     await expect(pool.hash('after-close', 4)).rejects.toThrow('the hash pool is closed');
   });
 
+  test('verify compares on a worker, as bcryptjs does', async () => {
+    const pool = createHashPool(1);
+    try {
+      const hash = await bcrypt.hash('right-password', 4);
+      expect(await pool.verify('right-password', hash)).toBe(true);
+      expect(await pool.verify('wrong-password', hash)).toBe(false);
+      expect(await pool.verify('right-password', 'not-a-hash')).toBe(false);
+    } finally {
+      await pool.close();
+    }
+  });
+
   test('hashing runs off the main thread: timers fire while a slow batch is being hashed', async () => {
     const pool = createHashPool(2);
     try {

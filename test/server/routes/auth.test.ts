@@ -74,7 +74,7 @@ describe('POST /api/auth/login', () => {
     expect(notJson.json().error).toBe('Bad Request');
   });
 
-  test('failed logins are limited per account: the 6th attempt in the window is 429 even with the right password', async () => {
+  test('failed logins from five addresses slow the account: a sixth address the account never used gets 429 with Retry-After, even with the right password, until it has waited', async () => {
     await addUser(server, { nickname: 'alice' });
     for (let i = 0; i < 5; i++) expect((await login({ login: 'alice', password: 'wrong-horse' }, `10.0.1.${i}`)).statusCode).toBe(401);
     const limited = await login({ login: 'Alice', password: 'correct-horse' }, '10.0.2.1');

@@ -44,6 +44,29 @@ describe('settings', () => {
     });
   });
 
+  test('CTL_TRUST_PROXY=true (trust every proxy) is exit 6 at start-up, saying what to write instead; a hop count or addresses are good (issue 13, finding 6)', async () => {
+    const help = 'give the number of proxies in front of ctl serve (e.g. 1) or their addresses (e.g. 127.0.0.1,10.0.0.0/8)';
+    for (const value of ['true', 'on', 'all']) {
+      const r = await ctl(['serve'], { env: { CTL_TRUST_PROXY: value } });
+      expect(r).toMatchObject({
+        code: 6,
+        stdout: '',
+        stderr: `CTL_TRUST_PROXY has a bad value "${value}": trusting every proxy lets a client choose its own address; ${help}\n`,
+      });
+    }
+    const list = await ctl(['serve'], { env: { CTL_TRUST_PROXY: '127.0.0.1,proxy.example' } });
+    expect(list).toMatchObject({
+      code: 6,
+      stderr: `CTL_TRUST_PROXY has a bad value "127.0.0.1,proxy.example": "proxy.example" is not an address or CIDR range; ${help}\n`,
+    });
+    const hops = await ctl(['serve'], { env: { CTL_TRUST_PROXY: '99' } });
+    expect(hops).toMatchObject({ code: 6, stderr: 'CTL_TRUST_PROXY has a bad value "99": must be between 1 and 20\n' });
+    for (const value of ['1', '2', '127.0.0.1', '10.0.0.0/8, ::1, fd00::/8', 'false', '']) {
+      const r = await ctl(['user', 'list'], { env: { CTL_TRUST_PROXY: value } });
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+    }
+  });
+
   test('settings come from the .env file when the environment lacks them, and the environment wins', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-env-'));
     const file = path.join(dir, '.env');
