@@ -126,6 +126,23 @@ const wellFormedParameters: KyselyPlugin = {
 };
 
 /**
+ * Marks a Kysely over PGlite. It changes no query; it travels with the instance into its
+ * transactions, connections and `withPlugin` copies, so code handed any of them can ask.
+ */
+const embeddedMarker: KyselyPlugin = {
+  transformQuery: (args) => args.node,
+  transformResult: async (args) => args.result,
+};
+
+/**
+ * True for the embedded database: one session, which a second connection would only wait for
+ * (the bulk verbs' lock needs a connection of its own on a server, and none on PGlite).
+ */
+export function isEmbedded(db: Kysely<Database>): boolean {
+  return db.getExecutor().plugins.includes(embeddedMarker);
+}
+
+/**
  * Kysely over a PGlite instance through PGlite's node-postgres adapter (one connection), with the
  * same type parsers and parameter clean-up as a server gets. Tests use it for an in-memory copy.
  */
@@ -134,7 +151,7 @@ export function kyselyOnPglite(pglite: PGliteInterface): Kysely<Database> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- PGlite's modules load for the embedded database only (~65 ms a server never pays)
   const { createPgConfig } = require('@electric-sql/pglite/node-postgres') as typeof import('@electric-sql/pglite/node-postgres');
   const pool = new Pool(createPgConfig(pglite as PGlite));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [wellFormedParameters] });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [embeddedMarker, wellFormedParameters] });
 }
 
 async function openPglite(opts: OpenOptions): Promise<DbHandle> {
