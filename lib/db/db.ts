@@ -1,7 +1,7 @@
 // lib/db owns the database: opening PostgreSQL or the embedded PGlite (this file, the only one
 // that tells them apart), the schema's types (schema.ts: the one Database interface migrations and
-// queries share), migrations (migrate.ts), the data directory's lock (lock-file.ts) and driver
-// errors (pg-errors.ts).
+// queries share), migrations (migrate.ts), the server's dialect (dialect.ts: a migration lock that
+// holds behind PgBouncer), the data directory's lock (lock-file.ts) and driver errors (pg-errors.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Kysely, OperationNodeTransformer, PostgresDialect, type KyselyPlugin, type PrimitiveValueListNode, type ValueNode } from 'kysely';
@@ -12,6 +12,7 @@ import { UnavailableError } from '../errors';
 import { acquireFileLock, type FileLock } from './lock-file';
 import { assertMigrated, migrateToLatest } from './migrate';
 import { redactUrl } from '../config';
+import { ServerDialect } from './dialect';
 
 export type Backend = 'postgres' | 'pglite';
 
@@ -64,7 +65,9 @@ async function openPostgres(opts: OpenOptions): Promise<DbHandle> {
     await pool.end().catch(() => undefined);
     throw connectionError(error, where);
   }
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // No session state anywhere (no SET on connect, no session locks, no named statements): each
+  // transaction may run on another server connection behind a transaction-pooling PgBouncer.
+  const db = new Kysely<Database>({ dialect: new ServerDialect({ pool }) });
   // Kysely ends the pool only if it ran a query: a run that stops before its first one (a refused
   // `migrate down`) left the probe's idle client open, keeping the process alive for pg's 10 s
   // idle timeout. The pool is ours, so we end it.
