@@ -100,7 +100,9 @@ export async function runInBatches(
 
 /**
  * Returns once every transaction committed so far is on disk: the synchronous commit of a
- * transaction that has an id writes a commit record and flushes the WAL up to it.
+ * transaction that has an id writes a commit record and flushes the WAL up to it, past every
+ * earlier commit record whichever connection wrote it (so it holds when PgBouncer runs it on
+ * another server connection than the batches).
  */
 async function flushCommits(db: Kysely<Database>): Promise<void> {
   await db.transaction().execute((trx) => sql`SELECT pg_current_xact_id()`.execute(trx));
