@@ -132,8 +132,9 @@ describe('verbs', () => {
   });
 
   describe('confirm_all, the single-run bulk verb', () => {
-    const N = 30000;
+    const N = 5000;
     const BATCH = '500';
+    const confirmAll = ['user', 'confirm_all', '-y', '--batch-size', BATCH];
     beforeEach(async () => {
       await tdb.reset();
       await query(
@@ -143,35 +144,74 @@ describe('verbs', () => {
       );
     });
     const audited = async () => (await query<{ n: number }>(tdb.url!, `SELECT count(*)::int AS n FROM audit_log WHERE verb = 'confirm_all'`))[0].n;
-    const waitForProgress = async () => {
-      for (let i = 0; i < 600 && (await audited()) === 0; i++) await new Promise((r) => setTimeout(r, 25));
-    };
+
+    /**
+     * Holds a row lock on a user half-way through, directly on the server, so a run stops at that
+     * batch (mid-job, its lock held, earlier batches committed) until `release()`.
+     */
+    async function holdMidway(): Promise<{ blocked(): Promise<void>; release(): Promise<void> }> {
+      const hold = new Client({ connectionString: tdb.url! });
+      await hold.connect();
+      await hold.query('BEGIN');
+      await hold.query(`SELECT 1 FROM users WHERE nickname = $1 FOR UPDATE`, [`u${N / 2}`]);
+      let released = false;
+      return {
+        async blocked() {
+          // Watched from outside the holding transaction, whose view of pg_stat_activity is frozen.
+          for (let i = 0; i < 800; i++) {
+            const [{ n }] = await query<{ n: number }>(
+              tdb.url!,
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+            );
+            if (n > 0) return;
+            await new Promise((r) => setTimeout(r, 25));
+          }
+          throw new Error('the run never reached the held row');
+        },
+        async release() {
+          if (released) return;
+          released = true;
+          await hold.query('COMMIT');
+          await hold.end();
+        },
+      };
+    }
 
     test('two at once: the second exits 4 while the first runs; the first confirms everyone once', async () => {
-      const first = ctl(tdb.url!, ['user', 'confirm_all', '-y', '--batch-size', BATCH], { timeoutMs: 120000 });
-      await waitForProgress();
-      const second = await ctl(tdb.url!, ['user', 'confirm_all', '-y', '--batch-size', BATCH]);
-      expect(second).toMatchObject({ code: 4, stdout: '', stderr: 'another confirm_all is already running\n' });
-      const done = await first;
-      expect(done).toMatchObject({ code: 0, stderr: '' });
-      expect(done.stdout).toMatch(new RegExp(`^Confirmed ${N} users in \\d+ batches\\.$`, 'm'));
+      const held = await holdMidway();
+      try {
+        const first = ctl(tdb.url!, confirmAll, { timeoutMs: 120000 });
+        await Promise.race([held.blocked(), first.then((r) => Promise.reject(new Error(`the first run ended: ${JSON.stringify(r)}`)))]);
+        const second = await ctl(tdb.url!, confirmAll);
+        expect(second).toMatchObject({ code: 4, stdout: '', stderr: 'another confirm_all is already running\n' });
+        await held.release();
+        const done = await first;
+        expect(done).toMatchObject({ code: 0, stderr: '' });
+        expect(done.stdout).toMatch(new RegExp(`^Confirmed ${N} users in \\d+ batches\\.$`, 'm'));
+      } finally {
+        await held.release();
+      }
       expect(await audited()).toBe(N);
       expect(await query(tdb.url!, `SELECT count(*)::int AS n FROM users WHERE NOT confirmed`)).toEqual([{ n: 0 }]);
       expect(await advisoryLocks(tdb.url!)).toBe(0);
     }, 120000);
 
     test('killed mid-run (SIGKILL), a re-run right away gets the lock and finishes the job', async () => {
-      const child = spawn(process.execPath, [CTL, 'user', 'confirm_all', '-y', '--batch-size', BATCH], {
-        env: ctlEnv(null, { DATABASE_URL: bouncer.url(tdb.url!) }),
-        stdio: 'ignore',
-      });
-      const exit = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
-      await waitForProgress();
-      child.kill('SIGKILL');
-      expect(await exit).toBe('SIGKILL');
-      const before = await audited();
-      expect(before).toBeLessThan(N);
-      const rerun = await ctl(tdb.url!, ['user', 'confirm_all', '-y', '--batch-size', BATCH], { timeoutMs: 120000 });
+      const held = await holdMidway();
+      let before: number;
+      try {
+        const child = spawn(process.execPath, [CTL, ...confirmAll], { env: ctlEnv(null, { DATABASE_URL: bouncer.url(tdb.url!) }), stdio: 'ignore' });
+        const exit = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
+        await held.blocked();
+        child.kill('SIGKILL');
+        expect(await exit).toBe('SIGKILL');
+        before = await audited();
+        expect(before).toBeGreaterThan(0);
+        expect(before).toBeLessThan(N / 2);
+      } finally {
+        await held.release();
+      }
+      const rerun = await ctl(tdb.url!, confirmAll, { timeoutMs: 120000 });
       expect(rerun).toMatchObject({ code: 0, stderr: '' });
       expect(rerun.stdout).toMatch(new RegExp(`^Confirmed ${N - before} users in \\d+ batch(es)?\\.$`, 'm'));
       expect(await audited()).toBe(N);
