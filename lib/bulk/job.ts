@@ -13,8 +13,8 @@ import { activityDeleter, yieldToEventLoop } from './sql';
  * The bulk-job helper every bulk verb runs through (confirm_all, unconfirm_all, purge_deleted,
  * delete_activities, deactivate_all_from_instance, rm --purge, import): the job's single-run lock
  * held for the whole run (lock.ts), checked before each batch, and each stage's batches run with
- * the run's sizing and abort signal (Ctrl-C stops after the batch in progress). What a batch does, and the
- * audit rows it writes in its own transaction, stay with the verb's domain function.
+ * the run's sizing and abort signal (Ctrl-C stops after the batch in progress). What a batch
+ * does, and the audit rows it writes in its own transaction, stay with the verb's domain function.
  */
 
 /** How a run of a bulk job goes: its batch sizing (`--batch-size`, CTL_BATCH_SIZE) and Ctrl-C. */
