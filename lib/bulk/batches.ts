@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../db/schema';
-import { ConflictError, InterruptedError } from '../errors';
+import { InterruptedError } from '../errors';
 import { plural } from '../text';
 
 export interface BatchProgress {
@@ -100,7 +100,9 @@ export async function runInBatches(
 
 /**
  * Returns once every transaction committed so far is on disk: the synchronous commit of a
- * transaction that has an id writes a commit record and flushes the WAL up to it.
+ * transaction that has an id writes a commit record and flushes the WAL up to it, past every
+ * earlier commit record whichever connection wrote it (so it holds when PgBouncer runs it on
+ * another server connection than the batches).
  */
 async function flushCommits(db: Kysely<Database>): Promise<void> {
   await db.transaction().execute((trx) => sql`SELECT pg_current_xact_id()`.execute(trx));
@@ -142,22 +144,4 @@ async function batchLoop(
     if (scanned < limit) return { batches, affected };
     limit = nextBatchSize(limit, elapsed, target, min, max);
   }
-}
-
-/**
- * Runs `fn` holding a PostgreSQL advisory lock named after the job, so only one run of a bulk verb
- * goes at a time, across hosts. `fn` gets a database bound to the lock's connection: run the
- * batches on it (on PGlite, with its single connection, anything else would wait forever).
- */
-export async function withBulkLock<T>(db: Kysely<Database>, job: string, fn: (conn: Kysely<Database>) => Promise<T>): Promise<T> {
-  const key = `userctl:${job}`;
-  return db.connection().execute(async (conn) => {
-    const { rows } = await sql<{ ok: boolean }>`SELECT pg_try_advisory_lock(hashtext(${key})) AS ok`.execute(conn);
-    if (!rows[0]?.ok) throw new ConflictError(`another ${job} is already running`);
-    try {
-      return await fn(conn);
-    } finally {
-      await sql`SELECT pg_advisory_unlock(hashtext(${key}))`.execute(conn).catch(() => undefined);
-    }
-  });
 }

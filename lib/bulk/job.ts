@@ -1,18 +1,20 @@
 // lib/bulk owns set-based bulk work: the job helper every bulk verb runs through (this file),
-// batch sizing and the batch loop (batches.ts), and SQL shared by the batches (sql.ts).
+// batch sizing and the batch loop (batches.ts), the single-run lock (lock.ts), and SQL shared by
+// the batches (sql.ts).
 import type { Expression, ExpressionBuilder, SqlBool, Transaction } from 'kysely';
 import type { Database } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { writeAudit, type AuditEntry } from '../audit/audit';
-import { runInBatches, withBulkLock, type BatchOptions, type BatchProgress, type BatchResult, type BatchSizing, type BatchStep } from './batches';
+import { runInBatches, type BatchOptions, type BatchProgress, type BatchResult, type BatchSizing, type BatchStep } from './batches';
+import { withBulkLock, type HeldJobLock } from './lock';
 import { activityDeleter, yieldToEventLoop } from './sql';
 
 /**
  * The bulk-job helper every bulk verb runs through (confirm_all, unconfirm_all, purge_deleted,
- * delete_activities, deactivate_all_from_instance, rm --purge, import): the job's advisory lock
- * held for the whole run, and each stage's batches run on the lock's connection with the run's
- * sizing and abort signal (Ctrl-C stops after the batch in progress). What a batch does, and the
- * audit rows it writes in its own transaction, stay with the verb's domain function.
+ * delete_activities, deactivate_all_from_instance, rm --purge, import): the job's single-run lock
+ * held for the whole run (lock.ts), checked before each batch, and each stage's batches run with
+ * the run's sizing and abort signal (Ctrl-C stops after the batch in progress). What a batch
+ * does, and the audit rows it writes in its own transaction, stay with the verb's domain function.
  */
 
 /** How a run of a bulk job goes: its batch sizing (`--batch-size`, CTL_BATCH_SIZE) and Ctrl-C. */
@@ -35,7 +37,7 @@ export interface BulkStage {
 export type BatchStepFn = (trx: Transaction<Database>, limit: number, batchNumber: number) => Promise<BatchStep>;
 
 export interface BulkJob {
-  /** The caller's context with `db` bound to the lock's connection: every query of the job goes through it. */
+  /** The caller's context: every query of the job goes through its `db`. */
   readonly ctx: LibContext;
   /** Runs `step` in batches, each its own transaction, sized and stopped as the run says. */
   batches(stage: BulkStage, step: BatchStepFn): Promise<BatchResult>;
@@ -51,10 +53,10 @@ export interface BulkJob {
 }
 
 /**
- * The stages of a job on `ctx.db`, without taking the lock: for runBulkJob, which holds it, and
- * for tests of one stage's statements.
+ * The stages of a job on `ctx.db`, without taking the lock: for runBulkJob, which holds it (and
+ * passes it, to be checked before each batch), and for tests of one stage's statements.
  */
-export function bulkJobOn(ctx: LibContext, run: BulkRun): BulkJob {
+export function bulkJobOn(ctx: LibContext, run: BulkRun, lock?: HeldJobLock): BulkJob {
   const batches = (stage: BulkStage, step: BatchStepFn) =>
     runInBatches(
       ctx.db,
@@ -65,7 +67,11 @@ export function bulkJobOn(ctx: LibContext, run: BulkRun): BulkJob {
         total: stage.total,
         onProgress: stage.onProgress,
         asyncCommit: stage.asyncCommit,
-        beforeBatch: stage.beforeBatch,
+        beforeBatch: async (limit, batch) => {
+          await stage.beforeBatch?.(limit, batch);
+          // Last, right before the batch writes: the lock is still ours.
+          await lock?.check();
+        },
       },
       async (trx, limit, batch) => {
         await yieldToEventLoop();
@@ -87,10 +93,9 @@ export function bulkJobOn(ctx: LibContext, run: BulkRun): BulkJob {
 }
 
 /**
- * Runs `body` holding the advisory lock named after the job (a second run at the same time is
- * exit 4, `another <job> is already running`), with the job's stages bound to the lock's
- * connection (on PGlite, with its single connection, anything else would wait forever).
+ * Runs `body` holding the single-run lock named after the job (a second run at the same time is
+ * exit 4, `another <job> is already running`), checking it before each batch.
  */
 export function runBulkJob<T>(ctx: LibContext, job: string, run: BulkRun, body: (job: BulkJob) => Promise<T>): Promise<T> {
-  return withBulkLock(ctx.db, job, (conn) => body(bulkJobOn({ ...ctx, db: conn }, run)));
+  return withBulkLock(ctx.db, job, (db, lock) => body(bulkJobOn({ ...ctx, db }, run, lock)));
 }

@@ -1,7 +1,7 @@
 // lib/db owns the database: opening PostgreSQL or the embedded PGlite (this file, the only one
 // that tells them apart), the schema's types (schema.ts: the one Database interface migrations and
-// queries share), migrations (migrate.ts), the data directory's lock (lock-file.ts) and driver
-// errors (pg-errors.ts).
+// queries share), migrations (migrate.ts), the server's dialect (dialect.ts: a migration lock that
+// holds behind PgBouncer), the data directory's lock (lock-file.ts) and driver errors (pg-errors.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Kysely, OperationNodeTransformer, PostgresDialect, type KyselyPlugin, type PrimitiveValueListNode, type ValueNode } from 'kysely';
@@ -13,6 +13,7 @@ import { acquireFileLock, type FileLock } from './lock-file';
 import { assertMigrated, migrateToLatest } from './migrate';
 import { redactUrl } from '../config';
 import { registerPgliteCopy, registerServerCopy } from './copy-out';
+import { ServerDialect } from './dialect';
 
 export type Backend = 'postgres' | 'pglite';
 
@@ -67,7 +68,9 @@ async function openPostgres(opts: OpenOptions): Promise<DbHandle> {
     await pool.end().catch(() => undefined);
     throw connectionError(error, where);
   }
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // No session state anywhere (no SET on connect, no session locks, no named statements): each
+  // transaction may run on another server connection behind a transaction-pooling PgBouncer.
+  const db = new Kysely<Database>({ dialect: new ServerDialect({ pool }) });
   registerServerCopy(db, pool);
   // Kysely ends the pool only if it ran a query: a run that stops before its first one (a refused
   // `migrate down`) left the probe's idle client open, keeping the process alive for pg's 10 s
@@ -130,6 +133,23 @@ const wellFormedParameters: KyselyPlugin = {
 };
 
 /**
+ * Marks a Kysely over PGlite. It changes no query; it travels with the instance into its
+ * transactions, connections and `withPlugin` copies, so code handed any of them can ask.
+ */
+const embeddedMarker: KyselyPlugin = {
+  transformQuery: (args) => args.node,
+  transformResult: async (args) => args.result,
+};
+
+/**
+ * True for the embedded database: one session, which a second connection would only wait for
+ * (the bulk verbs' lock needs a connection of its own on a server, and none on PGlite).
+ */
+export function isEmbedded(db: Kysely<Database>): boolean {
+  return db.getExecutor().plugins.includes(embeddedMarker);
+}
+
+/**
  * Kysely over a PGlite instance through PGlite's node-postgres adapter (one connection), with the
  * same type parsers and parameter clean-up as a server gets. Tests use it for an in-memory copy.
  */
@@ -138,7 +158,7 @@ export function kyselyOnPglite(pglite: PGliteInterface): Kysely<Database> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- PGlite's modules load for the embedded database only (~65 ms a server never pays)
   const { createPgConfig } = require('@electric-sql/pglite/node-postgres') as typeof import('@electric-sql/pglite/node-postgres');
   const pool = new Pool(createPgConfig(pglite as PGlite));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [wellFormedParameters] });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [embeddedMarker, wellFormedParameters] });
   registerPgliteCopy(db, pglite);
   return db;
 }

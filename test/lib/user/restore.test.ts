@@ -6,7 +6,7 @@ import { softDeleteUser } from '../../../lib/user/rm';
 import { planRestore, restoreUser } from '../../../lib/user/restore';
 import { findUser } from '../../../lib/user/find';
 import { listAudit } from '../../../lib/audit/audit';
-import { withBulkLock } from '../../../lib/bulk/batches';
+import { withBulkLock } from '../../../lib/bulk/lock';
 import { ConflictError, NotFoundError } from '../../../lib/errors';
 
 let tdb: TestDatabase;
