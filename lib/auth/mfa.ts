@@ -22,7 +22,7 @@ export interface MfaSettings {
   readonly issuer: string;
 }
 
-function totpFor(secret: string, label = 'user', issuer = 'userctl') {
+export function totpFor(secret: string, label = 'user', issuer = 'userctl') {
   return new TOTP({ issuer, label, algorithm: 'SHA1', digits: DIGITS, period: PERIOD, secret: Secret.fromBase32(secret) });
 }
 
@@ -53,7 +53,7 @@ function newBackupCode(): string {
   return `${raw.slice(0, 5)}-${raw.slice(5)}`;
 }
 
-async function newBackupCodes(cost: number): Promise<{ codes: string[]; hashes: string[] }> {
+export async function newBackupCodes(cost: number): Promise<{ codes: string[]; hashes: string[] }> {
   const codes = Array.from({ length: BACKUP_CODE_COUNT }, newBackupCode);
   const hashes: string[] = [];
   for (const code of codes) hashes.push(await bcrypt.hash(normalizeBackupCode(code), Math.min(cost, MAX_BACKUP_CODE_COST)));
@@ -98,7 +98,7 @@ export interface Enrolment {
   readonly backupCodes: readonly string[];
 }
 
-async function lockUser(trx: Transaction<Database>, userId: number): Promise<UserRow> {
+export async function lockUser(trx: Transaction<Database>, userId: number): Promise<UserRow> {
   const user = await trx.selectFrom('users').selectAll().where('id', '=', userId).where('deleted_at', 'is', null).forUpdate().executeTakeFirst();
   if (!user) throw new NotFoundError('No such user');
   return user;

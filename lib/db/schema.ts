@@ -12,6 +12,8 @@ export interface Database {
   follows: FollowsTable;
   audit_log: AuditLogTable;
   avatars: AvatarsTable;
+  two_factor_challenges: TwoFactorChallengesTable;
+  mfa_reenrolments: MfaReenrolmentsTable;
 }
 
 /** What a lib/ function queries through: the database, or a transaction it is part of. */
@@ -91,6 +93,29 @@ export interface TokensTable {
   used_at: NullableTimestamp;
   revoked_at: NullableTimestamp;
   created_at: CreatedAt;
+  /** The refresh-token family an access or refresh token belongs to (null: not part of one). */
+  family: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** A login whose password was right and whose second factor is still owed (POST /api/auth/2fa/verify-temp). */
+export interface TwoFactorChallengesTable {
+  id: Generated<number>;
+  token_hash: string;
+  user_id: number;
+  /** A hash of the password hash when the challenge began: a password change ends the challenge. */
+  password_fingerprint: string;
+  failures: ColumnType<number, number | undefined, number>;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+/** A new TOTP secret and backup codes for a user whose two-factor is on, in force once confirmed. */
+export interface MfaReenrolmentsTable {
+  user_id: number;
+  totp_secret: string;
+  backup_codes: string[];
+  created_at: Timestamp;
 }
 
 export interface ActivitiesTable {
