@@ -124,9 +124,15 @@ export async function rotateRefreshToken(ctx: LibContext, presented: string, set
   });
 }
 
-/** Revokes every live token of a family; returns how many. */
+/** Revokes every live token (neither revoked nor spent) of a family; returns how many. */
 export async function revokeFamily(db: Db, family: string, now: Date): Promise<number> {
-  const result = await db.updateTable('tokens').set({ revoked_at: now }).where('family', '=', family).where('revoked_at', 'is', null).executeTakeFirst();
+  const result = await db
+    .updateTable('tokens')
+    .set({ revoked_at: now })
+    .where('family', '=', family)
+    .where('revoked_at', 'is', null)
+    .where('used_at', 'is', null)
+    .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }
 
