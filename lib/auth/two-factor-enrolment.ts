@@ -2,7 +2,8 @@ import { Secret } from 'otpauth';
 import type { LibContext } from '../lib-context';
 import { writeAudit } from '../audit/audit';
 import { ConflictError, UsageError } from '../errors';
-import { beginMfa, confirmMfa, lockUser, newBackupCodes, totpFor, totpStep, verifySecondFactor, type Enrolment, type MfaSettings } from './mfa';
+import { beginMfa, confirmMfa, lockUser, newBackupCodes, totpFor, totpStep, verifyOwnSecondFactor, type Enrolment, type MfaSettings } from './mfa';
+import type { SecondFactorLimits } from './second-factor-limit';
 
 /**
  * Two-factor enrolment as LibreChat's settings screen runs it: enable → verify (a check that
@@ -12,7 +13,13 @@ import { beginMfa, confirmMfa, lockUser, newBackupCodes, totpFor, totpStep, veri
  */
 
 /** What enable answers: null code when two-factor is off, else the current code re-enrolment needs. */
-export async function enableOrReenrol(ctx: LibContext, userId: number, code: string | null, settings: MfaSettings): Promise<Enrolment | null> {
+export async function enableOrReenrol(
+  ctx: LibContext,
+  userId: number,
+  code: string | null,
+  settings: MfaSettings,
+  limits: SecondFactorLimits,
+): Promise<Enrolment | null> {
   const current = await ctx.db.selectFrom('users').select('mfa_enabled').where('id', '=', userId).executeTakeFirstOrThrow();
   if (!current.mfa_enabled) {
     await ctx.db.deleteFrom('mfa_reenrolments').where('user_id', '=', userId).execute();
@@ -24,7 +31,7 @@ export async function enableOrReenrol(ctx: LibContext, userId: number, code: str
   return ctx.db.transaction().execute(async (trx) => {
     const user = await lockUser(trx, userId);
     if (!user.mfa_enabled) throw new ConflictError('Two-factor authentication was turned off meanwhile; enable it again');
-    if (!(await verifySecondFactor(trx, user, code, ctx.now()))) return null;
+    if (!(await verifyOwnSecondFactor(trx, user, code, ctx.now(), limits))) return null;
     await trx
       .insertInto('mfa_reenrolments')
       .values({ user_id: userId, totp_secret: secret, backup_codes: hashes, created_at: ctx.now() })

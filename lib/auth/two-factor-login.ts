@@ -1,7 +1,8 @@
 import type { UserRow } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { hashToken, newToken } from '../tokens/secrets';
-import { AccountRefusedError, accountRefusal, LoginFailedError, RateLimitedError } from './login';
+import { AccountRefusedError, accountRefusal, LoginFailedError } from './login';
+import { assertSecondFactorAllowed, recordSecondFactorFailure } from './second-factor-limit';
 import { verifySecondFactor } from './mfa';
 import { issueSessionPair, type RefreshSettings, type SessionPair } from './refresh-tokens';
 
@@ -11,7 +12,7 @@ import { issueSessionPair, type RefreshSettings, type SessionPair } from './refr
  * stored hashed, lives CHALLENGE_TTL_MS, works once, and dies after MAX_FAILURES wrong codes
  * (each wrong code is also a TOTP replay-protected check) or when the password changes meanwhile.
  * A right password opens a new challenge every time, so wrong codes are also counted per account
- * across challenges: CTL_LOGIN_MAX_FAILURES of them within CTL_LOGIN_WINDOW, then 429.
+ * (second-factor-limit.ts): CTL_LOGIN_MAX_FAILURES of them within CTL_LOGIN_WINDOW, then 429.
  */
 
 export interface ChallengeSettings extends RefreshSettings {
@@ -64,19 +65,10 @@ export async function completeChallenge(ctx: LibContext, tempToken: string, code
     const refusal = accountRefusal(user, settings);
     if (refusal) throw new AccountRefusedError(refusal);
     if (!user.mfa_enabled || fingerprint(user) !== challenge.password_fingerprint) return INVALID;
-    // Under the user row's lock, so parallel guesses are counted one after the other.
-    const recent = await trx
-      .selectFrom('two_factor_challenges')
-      .select((eb) => [eb.fn.coalesce(eb.fn.sum<number>('failures'), eb.lit(0)).as('failures'), eb.fn.min('created_at').as('oldest')])
-      .where('user_id', '=', user.id)
-      .where('failures', '>', 0)
-      .where('created_at', '>', new Date(now.getTime() - settings.loginWindowMs))
-      .executeTakeFirstOrThrow();
-    if (Number(recent.failures) >= settings.loginMaxFailures) {
-      const oldest = new Date(recent.oldest);
-      throw new RateLimitedError('Too many failed two-factor codes; try again later', oldest.getTime() + settings.loginWindowMs - now.getTime());
-    }
+    const limits = { maxFailures: settings.loginMaxFailures, windowMs: settings.loginWindowMs };
+    await assertSecondFactorAllowed(trx, user.id, now, limits);
     if (!(await verifySecondFactor(trx, user, code, now))) {
+      await recordSecondFactorFailure(trx, user.id, now);
       await trx
         .updateTable('two_factor_challenges')
         .set({ failures: challenge.failures + 1 })

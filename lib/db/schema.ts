@@ -14,6 +14,7 @@ export interface Database {
   avatars: AvatarsTable;
   two_factor_challenges: TwoFactorChallengesTable;
   mfa_reenrolments: MfaReenrolmentsTable;
+  second_factor_failures: SecondFactorFailuresTable;
 }
 
 /** What a lib/ function queries through: the database, or a transaction it is part of. */
@@ -116,6 +117,13 @@ export interface MfaReenrolmentsTable {
   totp_secret: string;
   backup_codes: string[];
   created_at: Timestamp;
+}
+
+/** One wrong second-factor code (verify-temp, disable, regenerate, re-enrol, delete), counted per account. */
+export interface SecondFactorFailuresTable {
+  id: Generated<number>;
+  user_id: number;
+  at: Timestamp;
 }
 
 export interface ActivitiesTable {

@@ -18,6 +18,7 @@ function codeOf(body: CodeBody['Body']): string | null {
 /** Two-factor enrolment, check, confirm, disable and new backup codes: /api/auth/2fa/... */
 export function librechat2faRoutes(app: FastifyInstance, state: AppState): void {
   const settings = { bcryptCost: state.config.bcryptCost, issuer: new URL(state.config.appUrl).host };
+  const limits = { maxFailures: state.config.serve.loginMaxFailures, windowMs: state.config.serve.loginWindowMs };
   // A request with no body at all (the package's enable() sends none) is taken as {}.
   const noBodyIsEmpty = async (request: FastifyRequest) => {
     request.body ??= {};
@@ -31,7 +32,7 @@ export function librechat2faRoutes(app: FastifyInstance, state: AppState): void 
   };
 
   app.post<CodeBody>('/api/auth/2fa/enable', auth, async (request) => {
-    const enrolment = await enableOrReenrol(await state.lib(request), request.auth!.user.id, codeOf(request.body), settings);
+    const enrolment = await enableOrReenrol(await state.lib(request), request.auth!.user.id, codeOf(request.body), settings, limits);
     if (!enrolment) throw wrongCode();
     return { otpauthUrl: enrolment.otpauthUrl, secret: enrolment.secret, backupCodes: enrolment.backupCodes };
   });
@@ -47,13 +48,13 @@ export function librechat2faRoutes(app: FastifyInstance, state: AppState): void 
   });
 
   app.post<CodeBody>('/api/auth/2fa/disable', auth, async (request) => {
-    if (!(await disableMfa(await state.lib(request), request.auth!.user.id, needCode(request.body)))) throw wrongCode();
+    if (!(await disableMfa(await state.lib(request), request.auth!.user.id, needCode(request.body), limits))) throw wrongCode();
     return { message: 'Two-factor authentication disabled', twoFactorEnabled: false };
   });
 
   app.post<CodeBody>('/api/auth/2fa/backup/regenerate', auth, async (request) => {
     const ctx = await state.lib(request);
-    const codes = await regenerateBackupCodes(ctx, request.auth!.user.id, needCode(request.body), settings);
+    const codes = await regenerateBackupCodes(ctx, request.auth!.user.id, needCode(request.body), settings, limits);
     if (!codes) throw wrongCode();
     // LibreChat's client shows how many codes are left from backupCodesHash; the hashes are bcrypt's.
     const row = await ctx.db.selectFrom('users').select('mfa_backup_codes').where('id', '=', request.auth!.user.id).executeTakeFirstOrThrow();

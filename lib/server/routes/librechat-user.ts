@@ -4,7 +4,8 @@ import type { Db, UserRow } from '../../db/schema';
 import type { LibContext } from '../../lib-context';
 import { HttpError, errorBody } from '../http';
 import { putSettings } from '../account';
-import { verifySecondFactor } from '../../auth/mfa';
+import { verifyOwnSecondFactor } from '../../auth/mfa';
+import type { SecondFactorLimits } from '../../auth/second-factor-limit';
 
 /**
  * The Users API where LibreChat's client speaks it differently from the document: one plugin at a
@@ -32,7 +33,12 @@ export async function tokenIsFor(db: Db, ownerId: number, userId: string | undef
  * LibreChat's rule: deleting an account that has two-factor on takes a current code (TOTP or
  * backup), consumed like a login's. 400 without one or with a wrong one.
  */
-export async function requireCodeToDelete(ctx: LibContext, user: UserRow, body: { token?: string; backupCode?: string } | undefined): Promise<void> {
+export async function requireCodeToDelete(
+  ctx: LibContext,
+  user: UserRow,
+  body: { token?: string; backupCode?: string } | undefined,
+  limits: SecondFactorLimits,
+): Promise<void> {
   if (!user.mfa_enabled) return;
   const code = body?.token ?? body?.backupCode;
   if (typeof code !== 'string' || code === '') {
@@ -40,7 +46,7 @@ export async function requireCodeToDelete(ctx: LibContext, user: UserRow, body: 
   }
   const ok = await ctx.db.transaction().execute(async (trx) => {
     const locked = await trx.selectFrom('users').selectAll().where('id', '=', user.id).forUpdate().executeTakeFirstOrThrow();
-    return verifySecondFactor(trx, locked, code, ctx.now());
+    return verifyOwnSecondFactor(trx, locked, code, ctx.now(), limits);
   });
   if (!ok) throw new HttpError(400, errorBody(400, 'Invalid two-factor authentication code'));
 }

@@ -66,6 +66,7 @@ const COLUMNS: { [T in keyof Database]: Record<keyof Database[T], true> } = {
     created_at: true,
   },
   mfa_reenrolments: { user_id: true, totp_secret: true, backup_codes: true, created_at: true },
+  second_factor_failures: { id: true, user_id: true, at: true },
 };
 
 // One open handle for the file: opening the database once per test was most of its time on PGlite.

@@ -182,6 +182,33 @@ describe('the two-step 2FA login', () => {
   });
 });
 
+describe('guessing codes with a stolen session', () => {
+  test('disable, regenerate, re-enrol and delete share one count per account: CTL_LOGIN_MAX_FAILURES wrong codes, then 429 even for the right one', async () => {
+    await listen({ CTL_LOGIN_MAX_FAILURES: '4' });
+    await addUser(server, { nickname: 'alice' });
+    const token = await loginAs(server, 'alice');
+    const secret = String((await post('/api/auth/2fa/enable', null, bearer(token))).body.secret);
+    expect((await post('/api/auth/2fa/confirm', { token: totpCode(secret, server.clock) }, bearer(token))).status).toBe(200);
+    server.clock = new Date(server.clock.getTime() + 30e3);
+    const wrong = totpCode(secret, server.clock) === '000000' ? '111111' : '000000';
+    const del = (code: string) =>
+      fetch(`${base}/api/user/delete`, {
+        method: 'DELETE',
+        headers: { 'content-type': 'application/json', ...bearer(token) },
+        body: JSON.stringify({ token: code }),
+      });
+    expect((await post('/api/auth/2fa/disable', { token: wrong }, bearer(token))).status).toBe(400);
+    expect((await post('/api/auth/2fa/backup/regenerate', { backupCode: 'aaaaa-bbbbb' }, bearer(token))).status).toBe(400);
+    expect((await post('/api/auth/2fa/enable', { token: wrong }, bearer(token))).status).toBe(400);
+    expect((await del(wrong)).status).toBe(400);
+    const limited = await del(totpCode(secret, server.clock));
+    expect([limited.status, limited.headers.get('retry-after')]).toEqual([429, String(15 * 60)]);
+    expect((await post('/api/auth/2fa/disable', { token: totpCode(secret, server.clock) }, bearer(token))).status).toBe(429);
+    server.clock = new Date(server.clock.getTime() + 15 * 60e3);
+    expect((await del(totpCode(secret, server.clock))).status).toBe(200);
+  });
+});
+
 describe('an empty JSON body', () => {
   beforeEach(() => listen());
 
