@@ -153,7 +153,7 @@ export async function confirmMfa(ctx: LibContext, userId: number, code: string):
 export async function verifyOwnSecondFactor(trx: Transaction<Database>, user: UserRow, code: string, now: Date, limits?: SecondFactorLimits): Promise<boolean> {
   if (limits) await assertSecondFactorAllowed(trx, user.id, now, limits);
   const ok = await verifySecondFactor(trx, user, code, now);
-  if (!ok && limits) await recordSecondFactorFailure(trx, user.id, now);
+  if (!ok && limits) await recordSecondFactorFailure(trx, user.id, now, limits);
   return ok;
 }
 

@@ -117,6 +117,14 @@ export async function rotateRefreshToken(ctx: LibContext, presented: string, set
       .where('kind', '=', 'access')
       .where('revoked_at', 'is', null)
       .execute();
+    // Every refresh leaves a spent token behind (kept for reuse detection while it could still
+    // be presented); once expired, spent and revoked ones of the family are no use: gone.
+    await trx
+      .deleteFrom('tokens')
+      .where('family', '=', row.family)
+      .where('expires_at', '<=', now)
+      .where((eb) => eb.or([eb('used_at', 'is not', null), eb('revoked_at', 'is not', null)]))
+      .execute();
     const access = await issueToken(trx, { kind: 'access', userId: user.id, now, ttlMs: settings.sessionTtlMs });
     const refresh = await issueToken(trx, { kind: 'refresh', userId: user.id, now, ttlMs: settings.refreshTtlMs });
     await trx.updateTable('tokens').set({ family: row.family }).where('id', 'in', [access.id, refresh.id]).execute();

@@ -44,6 +44,12 @@ export async function assertSecondFactorAllowed(db: Db, userId: number, now: Dat
   throw new SecondFactorLimitError(Math.max(1000, freed - now.getTime()));
 }
 
-export async function recordSecondFactorFailure(db: Db, userId: number, now: Date): Promise<void> {
+/** Counts a wrong code, and forgets the account's failures that left the window (the table stays small). */
+export async function recordSecondFactorFailure(db: Db, userId: number, now: Date, limits: SecondFactorLimits): Promise<void> {
+  await db
+    .deleteFrom('second_factor_failures')
+    .where('user_id', '=', userId)
+    .where('at', '<=', new Date(now.getTime() - limits.windowMs))
+    .execute();
   await db.insertInto('second_factor_failures').values({ user_id: userId, at: now }).execute();
 }

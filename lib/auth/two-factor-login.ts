@@ -34,6 +34,8 @@ function fingerprint(user: Pick<UserRow, 'password_hash'>): string {
 export async function beginChallenge(ctx: LibContext, user: Pick<UserRow, 'id' | 'password_hash'>): Promise<string> {
   const token = newToken();
   const now = ctx.now();
+  // Expired challenges are worthless (wrong codes are counted in second_factor_failures): gone.
+  await ctx.db.deleteFrom('two_factor_challenges').where('user_id', '=', user.id).where('expires_at', '<=', now).execute();
   await ctx.db
     .insertInto('two_factor_challenges')
     .values({
@@ -68,7 +70,7 @@ export async function completeChallenge(ctx: LibContext, tempToken: string, code
     const limits = { maxFailures: settings.loginMaxFailures, windowMs: settings.loginWindowMs };
     await assertSecondFactorAllowed(trx, user.id, now, limits);
     if (!(await verifySecondFactor(trx, user, code, now))) {
-      await recordSecondFactorFailure(trx, user.id, now);
+      await recordSecondFactorFailure(trx, user.id, now, limits);
       await trx
         .updateTable('two_factor_challenges')
         .set({ failures: challenge.failures + 1 })

@@ -61,6 +61,26 @@ describe('rotateRefreshToken', () => {
     expect(await fx.ctx().db.selectFrom('tokens').select('id').where('used_at', 'is not', null).execute()).toEqual([]);
   });
 
+  test('a long-lived family stays small: spent and revoked tokens go once expired', async () => {
+    const short = { ...SETTINGS, sessionTtlMs: 3600e3, refreshTtlMs: 3600e3 };
+    await fx.seed({ nickname: 'alice' });
+    const user = await fx.user('alice');
+    const first = await fx
+      .ctx()
+      .db.transaction()
+      .execute((trx) => issueSessionPair(trx, user, NOW, short));
+    let refreshToken = first.refreshToken;
+    for (let k = 1; k <= 6; k++) {
+      const at = new Date(NOW.getTime() + k * 50 * 60e3);
+      const next = await rotateRefreshToken(fx.ctx({ now: () => at }), refreshToken, short);
+      if (next.status !== 'rotated') throw new Error(`rotation ${k}: ${next.status}`);
+      refreshToken = next.refreshToken;
+    }
+    // The last issuance (live) and the one before it (spent refresh, revoked access): nothing older.
+    expect(await fx.tokens('refresh')).toHaveLength(2);
+    expect(await fx.tokens('access')).toHaveLength(2);
+  });
+
   test('a refresh token of no family (issued before families) is invalid', async () => {
     const id = (await fx.seed({ nickname: 'bob' }))[0];
     const orphan = await issueToken(fx.ctx().db, { kind: 'refresh', userId: id, now: NOW, ttlMs: 3600e3 });
