@@ -55,6 +55,8 @@ export interface ServeConfig {
   readonly termsVersion: string;
   /** CTL_SESSION_TTL: lifetime of a login's access token. */
   readonly sessionTtlMs: number;
+  /** CTL_REFRESH_TTL: life of a refresh token (the httpOnly cookie), counted again at every refresh. */
+  readonly refreshTtlMs: number;
   /** CTL_LOGIN_MAX_FAILURES / CTL_LOGIN_MAX_FAILURES_PER_ADDRESS within CTL_LOGIN_WINDOW. */
   readonly loginMaxFailures: number;
   readonly loginMaxFailuresPerAddress: number;
@@ -287,6 +289,7 @@ function serveConfig(env: Env): ServeConfig {
     allowAccountDeletion: boolean('CTL_ALLOW_ACCOUNT_DELETION', env.CTL_ALLOW_ACCOUNT_DELETION, true),
     termsVersion,
     sessionTtlMs: duration('CTL_SESSION_TTL', env.CTL_SESSION_TTL, 7 * 86400e3),
+    refreshTtlMs: duration('CTL_REFRESH_TTL', env.CTL_REFRESH_TTL, 7 * 86400e3),
     loginMaxFailures: integer('CTL_LOGIN_MAX_FAILURES', env.CTL_LOGIN_MAX_FAILURES, 5, 1, 1000),
     loginMaxFailuresPerAddress: integer('CTL_LOGIN_MAX_FAILURES_PER_ADDRESS', env.CTL_LOGIN_MAX_FAILURES_PER_ADDRESS, 20, 1, 100000),
     loginWindowMs: duration('CTL_LOGIN_WINDOW', env.CTL_LOGIN_WINDOW, 15 * 60e3),

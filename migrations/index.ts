@@ -3,6 +3,7 @@ import * as initial from './20261122000000_initial';
 import * as app from './20261122010000_app';
 import * as loginLimits from './20261127010000_login_limits';
 import * as emailKey from './20261127020000_email_key';
+import * as refreshTokens from './20261127040000_refresh_tokens';
 
 /**
  * Every migration, by its timestamped name. A static list rather than a folder scan, so the
@@ -13,4 +14,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '20261122010000_app': app,
   '20261127010000_login_limits': loginLimits,
   '20261127020000_email_key': emailKey,
+  '20261127040000_refresh_tokens': refreshTokens,
 };

@@ -6,6 +6,7 @@ import type { Database, UserRow } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { ConflictError, NotFoundError } from '../errors';
 import { writeAudit } from '../audit/audit';
+import { assertSecondFactorAllowed, recordSecondFactorFailure, type SecondFactorLimits } from './second-factor-limit';
 
 /** TOTP as every authenticator app expects it: SHA-1, 6 digits, 30 s steps. */
 const PERIOD = 30;
@@ -22,7 +23,7 @@ export interface MfaSettings {
   readonly issuer: string;
 }
 
-function totpFor(secret: string, label = 'user', issuer = 'userctl') {
+export function totpFor(secret: string, label = 'user', issuer = 'userctl') {
   return new TOTP({ issuer, label, algorithm: 'SHA1', digits: DIGITS, period: PERIOD, secret: Secret.fromBase32(secret) });
 }
 
@@ -53,7 +54,7 @@ function newBackupCode(): string {
   return `${raw.slice(0, 5)}-${raw.slice(5)}`;
 }
 
-async function newBackupCodes(cost: number): Promise<{ codes: string[]; hashes: string[] }> {
+export async function newBackupCodes(cost: number): Promise<{ codes: string[]; hashes: string[] }> {
   const codes = Array.from({ length: BACKUP_CODE_COUNT }, newBackupCode);
   const hashes: string[] = [];
   for (const code of codes) hashes.push(await bcrypt.hash(normalizeBackupCode(code), Math.min(cost, MAX_BACKUP_CODE_COST)));
@@ -98,7 +99,7 @@ export interface Enrolment {
   readonly backupCodes: readonly string[];
 }
 
-async function lockUser(trx: Transaction<Database>, userId: number): Promise<UserRow> {
+export async function lockUser(trx: Transaction<Database>, userId: number): Promise<UserRow> {
   const user = await trx.selectFrom('users').selectAll().where('id', '=', userId).where('deleted_at', 'is', null).forUpdate().executeTakeFirst();
   if (!user) throw new NotFoundError('No such user');
   return user;
@@ -145,13 +146,24 @@ export async function confirmMfa(ctx: LibContext, userId: number, code: string):
   });
 }
 
+/**
+ * verifySecondFactor for a signed-in user's own changes (disable, regenerate, re-enrol, delete),
+ * the user row locked: with `limits`, wrong codes are counted per account (second-factor-limit.ts).
+ */
+export async function verifyOwnSecondFactor(trx: Transaction<Database>, user: UserRow, code: string, now: Date, limits?: SecondFactorLimits): Promise<boolean> {
+  if (limits) await assertSecondFactorAllowed(trx, user.id, now, limits);
+  const ok = await verifySecondFactor(trx, user, code, now);
+  if (!ok && limits) await recordSecondFactorFailure(trx, user.id, now, limits);
+  return ok;
+}
+
 /** Turns MFA off with a valid code (TOTP or backup). false: the code was wrong. */
-export async function disableMfa(ctx: LibContext, userId: number, code: string): Promise<boolean> {
+export async function disableMfa(ctx: LibContext, userId: number, code: string, limits?: SecondFactorLimits): Promise<boolean> {
   const now = ctx.now();
   return ctx.db.transaction().execute(async (trx) => {
     const user = await lockUser(trx, userId);
     if (!user.mfa_enabled) throw new ConflictError('Two-factor authentication is not enabled');
-    if (!(await verifySecondFactor(trx, user, code, now))) return false;
+    if (!(await verifyOwnSecondFactor(trx, user, code, now, limits))) return false;
     await trx
       .updateTable('users')
       .set({ mfa_enabled: false, mfa_totp_secret: null, mfa_backup_codes: [], mfa_last_step: null, updated_at: now })
@@ -163,13 +175,19 @@ export async function disableMfa(ctx: LibContext, userId: number, code: string):
 }
 
 /** New backup codes (the old ones stop working), with a valid code. null: the code was wrong. */
-export async function regenerateBackupCodes(ctx: LibContext, userId: number, code: string, settings: MfaSettings): Promise<readonly string[] | null> {
+export async function regenerateBackupCodes(
+  ctx: LibContext,
+  userId: number,
+  code: string,
+  settings: MfaSettings,
+  limits?: SecondFactorLimits,
+): Promise<readonly string[] | null> {
   const now = ctx.now();
   const { codes, hashes } = await newBackupCodes(settings.bcryptCost);
   return ctx.db.transaction().execute(async (trx) => {
     const user = await lockUser(trx, userId);
     if (!user.mfa_enabled) throw new ConflictError('Two-factor authentication is not enabled');
-    if (!(await verifySecondFactor(trx, user, code, now))) return null;
+    if (!(await verifyOwnSecondFactor(trx, user, code, now, limits))) return null;
     await trx.updateTable('users').set({ mfa_backup_codes: hashes, updated_at: now }).where('id', '=', userId).execute();
     await writeAudit(trx, ctx, { verb: 'mfa_backup_codes', targetUserId: user.id, targetNickname: user.nickname, details: { backupCodes: hashes.length } });
     return codes;

@@ -13,6 +13,9 @@ export interface Database {
   audit_log: AuditLogTable;
   avatars: AvatarsTable;
   login_limits: LoginLimitsTable;
+  two_factor_challenges: TwoFactorChallengesTable;
+  mfa_reenrolments: MfaReenrolmentsTable;
+  second_factor_failures: SecondFactorFailuresTable;
 }
 
 /** What a lib/ function queries through: the database, or a transaction it is part of. */
@@ -92,6 +95,36 @@ export interface TokensTable {
   used_at: NullableTimestamp;
   revoked_at: NullableTimestamp;
   created_at: CreatedAt;
+  /** The refresh-token family an access or refresh token belongs to (null: not part of one). */
+  family: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** A login whose password was right and whose second factor is still owed (POST /api/auth/2fa/verify-temp). */
+export interface TwoFactorChallengesTable {
+  id: Generated<number>;
+  token_hash: string;
+  user_id: number;
+  /** A hash of the password hash when the challenge began: a password change ends the challenge. */
+  password_fingerprint: string;
+  failures: ColumnType<number, number | undefined, number>;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+/** A new TOTP secret and backup codes for a user whose two-factor is on, in force once confirmed. */
+export interface MfaReenrolmentsTable {
+  user_id: number;
+  totp_secret: string;
+  backup_codes: string[];
+  created_at: Timestamp;
+}
+
+/** One wrong second-factor code (verify-temp, disable, regenerate, re-enrol, delete), counted per account. */
+export interface SecondFactorFailuresTable {
+  id: Generated<number>;
+  user_id: number;
+  at: Timestamp;
 }
 
 export interface ActivitiesTable {

@@ -15,14 +15,18 @@ export interface ApiUser {
   readonly email: string | null;
   readonly name: string;
   readonly username: string;
-  readonly role: 'admin' | 'moderator' | 'user';
-  readonly avatar: string | null;
+  /** LibreChat's SystemRoles: ADMIN or USER (a moderator is a USER there; see `moderator`). */
+  readonly role: 'ADMIN' | 'USER';
+  readonly moderator: boolean;
+  /** '' without an avatar: TUser's avatar is a string. */
+  readonly avatar: string;
   readonly provider: 'local';
   readonly plugins: readonly string[];
   readonly emailVerified: boolean;
   readonly termsAccepted: boolean;
   readonly twoFactorEnabled: boolean;
   readonly createdAt: string;
+  readonly updatedAt: string;
   readonly lastLoginAt: string | null;
 }
 
@@ -32,14 +36,16 @@ export function toApiUser(row: UserRow, termsVersion: string): ApiUser {
     email: row.email,
     name: row.name,
     username: row.nickname,
-    role: row.admin ? 'admin' : row.moderator ? 'moderator' : 'user',
-    avatar: row.avatar,
+    role: row.admin ? 'ADMIN' : 'USER',
+    moderator: row.moderator,
+    avatar: row.avatar ?? '',
     provider: 'local',
     plugins: row.plugins,
     emailVerified: row.confirmed,
     termsAccepted: row.terms_version === termsVersion,
     twoFactorEnabled: row.mfa_enabled,
     createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
     lastLoginAt: row.last_login_at ? row.last_login_at.toISOString() : null,
   };
 }

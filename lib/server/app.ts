@@ -16,6 +16,9 @@ import { nestsDeeperThan, MAX_JSON_DEPTH } from './json-depth';
 import { jsonOnlyApi } from './json-only';
 import { sameOriginForms } from './same-origin';
 import { authRoutes } from './routes/auth';
+import { librechatAuthRoutes } from './routes/librechat-auth';
+import { librechat2faRoutes } from './routes/librechat-2fa';
+import { librechatUserRoutes } from './routes/librechat-user';
 import { registrationRoutes } from './routes/registration';
 import { userRoutes } from './routes/user';
 import { fileRoutes } from './routes/files';
@@ -145,6 +148,16 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     }
   });
 
+  // Express, which LibreChat runs on, reads an empty JSON body as {}; Node clients send one on
+  // logout, refresh, terms accept and 2FA enable. Anything else goes to Fastify's own parser.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = String(body);
+    if (text === '') return done(null, {});
+    return parseJson(request, text, done);
+  });
+
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(String(body))));
   });
@@ -176,7 +189,10 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
 
   app.get('/health', async () => ({ status: 'ok' }));
   authRoutes(app, state);
+  librechatAuthRoutes(app, state);
+  librechat2faRoutes(app, state);
   userRoutes(app, state);
+  librechatUserRoutes(app, state);
   fileRoutes(app, state);
   metricsRoutes(app, state);
   pageRoutes(app, state);

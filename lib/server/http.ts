@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ConflictError, CtlError, NotFoundError, RefusedError, UnavailableError, UsageError } from '../errors';
 import { AccountRefusedError, LoginFailedError, RateLimitedError } from '../auth/login';
 import { OverloadedError } from '../auth/password-checks';
+import { SecondFactorLimitError } from '../auth/second-factor-limit';
 
 /** The reference's 401 body, word for word. */
 export const UNAUTHORIZED = { error: 'Unauthorized', message: 'You must be logged in to access this resource' } as const;
@@ -49,7 +50,7 @@ export function toHttpError(error: unknown): HttpError | null {
   if (error instanceof LoginFailedError) {
     return new HttpError(401, { error: 'Unauthorized', message: error.message, ...(error.mfaRequired ? { mfaRequired: true } : {}) });
   }
-  if (error instanceof RateLimitedError) {
+  if (error instanceof RateLimitedError || error instanceof SecondFactorLimitError) {
     return new HttpError(429, errorBody(429, error.message), { 'retry-after': String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))) });
   }
   if (error instanceof OverloadedError) {

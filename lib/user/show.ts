@@ -10,6 +10,8 @@ export interface UserDetails extends UserJson {
     readonly followers: number;
     readonly following: number;
     readonly activeSessions: number;
+    /** Live refresh tokens (one per signed-in browser of LibreChat's client), a part of activeSessions. */
+    readonly refreshTokens: number;
     readonly tags: number;
   };
 }
@@ -31,6 +33,7 @@ export async function showUser(db: Kysely<Database>, ref: string, now: Date): Pr
       followers: Number(counts.followers),
       following: Number(counts.following),
       activeSessions: await countLiveSessions(db, row.id, now),
+      refreshTokens: await countLiveSessions(db, row.id, now, ['refresh']),
       tags: row.tags.length,
     },
   };

@@ -10,6 +10,7 @@ import { softDeleteUser } from '../../user/rm';
 import { inspectToken } from '../../tokens/single-use';
 import { confirmEmail, createConfirmation } from '../../tokens/confirmation';
 import { takeAll } from '../../auth/limits';
+import { pluginListAfter, requireCodeToDelete, tokenIsFor } from './librechat-user';
 
 /** The reference's 400 for a bad verification token, word for word. */
 export const INVALID_VERIFICATION = { error: 'Invalid or expired verification token' } as const;
@@ -22,47 +23,69 @@ export function userRoutes(app: FastifyInstance, state: AppState): void {
 
   app.get('/api/user', auth, async (request) => toApiUser(request.auth!.user, terms));
 
-  app.post<{ Body: { plugins: string[] } }>(
+  app.post<{ Body: { plugins?: string[]; pluginKey?: string; action?: 'install' | 'uninstall'; auth?: unknown } }>(
     '/api/user/plugins',
     {
       ...auth,
       schema: {
         body: {
           type: 'object',
-          required: ['plugins'],
-          properties: { plugins: { type: 'array', maxItems: MAX_PLUGINS, items: { type: 'string', minLength: 1, maxLength: 64 } } },
+          properties: {
+            plugins: { type: 'array', maxItems: MAX_PLUGINS, items: { type: 'string', minLength: 1, maxLength: 64 } },
+            // LibreChat's client: one plugin at a time (librechat-user.ts).
+            pluginKey: { type: 'string', minLength: 1, maxLength: 64 },
+            action: { type: 'string', enum: ['install', 'uninstall'] },
+            auth: { type: ['object', 'null'] },
+            isEntityTool: { type: 'boolean' },
+          },
         },
       },
     },
-    async (request) => toApiUser(await setPlugins(await state.lib(request), request.auth!.user, request.body.plugins), terms),
+    async (request) => {
+      const body = request.body;
+      const user = request.auth!.user;
+      const plugins = body.plugins ?? pluginListAfter(user.plugins, body);
+      return toApiUser(await setPlugins(await state.lib(request), user, plugins), terms);
+    },
   );
 
-  app.delete('/api/user/delete', auth, async (request) => {
+  app.delete<{ Body: { token?: string; backupCode?: string } | undefined }>('/api/user/delete', auth, async (request) => {
     if (!config.serve.allowAccountDeletion) throw new HttpError(403, { error: 'Forbidden', message: 'Account deletion is disabled' });
+    // LibreChat's rule: with two-factor on, deleting the account takes a code (librechat-user.ts).
+    await requireCodeToDelete(await state.lib(request), request.auth!.user, request.body, {
+      maxFailures: config.serve.loginMaxFailures,
+      windowMs: config.serve.loginWindowMs,
+    });
     // The same soft delete as `ctl user rm` (restorable for CTL_RETENTION_DAYS, every token revoked,
     // never the last active admin); the audit row's actor is app:<nickname>.
     await softDeleteUser(await state.lib(request), request.auth!.user.nickname, config);
     return { message: 'User account deleted successfully' };
   });
 
-  app.post<{ Body: { userId: string; token: string } }>(
+  app.post<{ Body: { userId?: string; email?: string; token: string } }>(
     '/api/user/verify',
     {
       schema: {
         body: {
           type: 'object',
-          required: ['userId', 'token'],
-          properties: { userId: { type: 'string', minLength: 1, maxLength: 32 }, token: { type: 'string', minLength: 1, maxLength: 256 } },
+          required: ['token'],
+          properties: {
+            userId: { type: 'string', minLength: 1, maxLength: 32 },
+            // LibreChat's client names the account by its email instead.
+            email: { type: 'string', minLength: 1, maxLength: 320 },
+            token: { type: 'string', minLength: 1, maxLength: 256 },
+          },
         },
       },
     },
     async (request) => {
       const ctx = await state.lib(request);
-      const found = await inspectToken(ctx.db, 'email_confirmation', request.body.token, ctx.now());
+      const { userId, email, token } = request.body;
+      const found = await inspectToken(ctx.db, 'email_confirmation', token, ctx.now());
       // The token must be the one mailed to this user: a token of someone else is as bad as none.
-      if (found.status !== 'valid' || String(found.userId) !== request.body.userId) throw new HttpError(400, INVALID_VERIFICATION);
+      if (found.status !== 'valid' || !(await tokenIsFor(ctx.db, found.userId!, userId, email))) throw new HttpError(400, INVALID_VERIFICATION);
       try {
-        await confirmEmail(ctx, request.body.token);
+        await confirmEmail(ctx, token);
       } catch (error) {
         if (error instanceof NotFoundError || error instanceof ConflictError) throw new HttpError(400, INVALID_VERIFICATION);
         throw error;
@@ -107,11 +130,15 @@ export function userRoutes(app: FastifyInstance, state: AppState): void {
     },
   );
 
-  app.get('/api/user/terms', auth, async (request) => termsStatus(request.auth!.user, terms));
+  // LibreChat's client reads termsAcceptedAt; acceptedAt and termsVersion are the document's.
+  app.get('/api/user/terms', auth, async (request) => {
+    const status = termsStatus(request.auth!.user, terms);
+    return { ...status, termsAcceptedAt: status.acceptedAt };
+  });
 
   app.post('/api/user/terms/accept', auth, async (request) => {
-    await acceptTerms(await state.lib(request), request.auth!.user, terms);
-    return { message: 'Terms accepted', termsAccepted: true };
+    const status = await acceptTerms(await state.lib(request), request.auth!.user, terms);
+    return { message: 'Terms accepted', termsAccepted: true, termsAcceptedAt: status.acceptedAt };
   });
 
   app.get('/api/user/settings', auth, async (request) => request.auth!.user.settings);
@@ -122,6 +149,13 @@ export function userRoutes(app: FastifyInstance, state: AppState): void {
 
   app.get('/api/balance', auth, async (request) => {
     const user = request.auth!.user;
-    return { balance: Number(user.balance), currency: config.serve.currency, tokenBalance: Number(user.token_balance) };
+    // tokenCredits and autoRefillEnabled are LibreChat's (TBalanceResponse); the rest the document's.
+    return {
+      tokenCredits: Number(user.token_balance),
+      autoRefillEnabled: false,
+      balance: Number(user.balance),
+      currency: config.serve.currency,
+      tokenBalance: Number(user.token_balance),
+    };
   });
 }

@@ -50,12 +50,24 @@ const COLUMNS: { [T in keyof Database]: Record<keyof Database[T], true> } = {
     revoked_at: true,
     created_at: true,
   },
-  tokens: { id: true, kind: true, token_hash: true, user_id: true, expires_at: true, used_at: true, revoked_at: true, created_at: true },
+  tokens: { id: true, kind: true, token_hash: true, user_id: true, expires_at: true, used_at: true, revoked_at: true, created_at: true, family: true },
   activities: { id: true, actor_id: true, type: true, object: true, data: true, created_at: true },
   follows: { id: true, follower_id: true, following_id: true, state: true, created_at: true },
   audit_log: { id: true, at: true, actor: true, verb: true, target_user_id: true, target_nickname: true, reason: true, details: true },
   avatars: { user_id: true, content_type: true, data: true, updated_at: true },
   login_limits: { id: true, key: true, at: true, expires_at: true },
+  two_factor_challenges: {
+    id: true,
+    token_hash: true,
+    user_id: true,
+    password_fingerprint: true,
+    failures: true,
+    expires_at: true,
+    used_at: true,
+    created_at: true,
+  },
+  mfa_reenrolments: { user_id: true, totp_secret: true, backup_codes: true, created_at: true },
+  second_factor_failures: { id: true, user_id: true, at: true },
 };
 
 // One open handle for the file: opening the database once per test was most of its time on PGlite.

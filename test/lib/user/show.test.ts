@@ -26,10 +26,12 @@ describe('showUser', () => {
         { kind: 'access', token_hash: 'a', user_id: user.id },
         { kind: 'access', token_hash: 'b', user_id: user.id, revoked_at: now },
         { kind: 'refresh', token_hash: 'c', user_id: user.id, expires_at: new Date(now.getTime() - 1000) },
+        { kind: 'refresh', token_hash: 'd', user_id: user.id, used_at: now },
+        { kind: 'refresh', token_hash: 'e', user_id: user.id },
       ])
       .execute();
     const details = await showUser(h.db, 'alice', now);
-    expect(details.counts).toEqual({ activities: 2, followers: 1, following: 0, activeSessions: 1, tags: 0 });
+    expect(details.counts).toEqual({ activities: 2, followers: 1, following: 0, activeSessions: 2, refreshTokens: 1, tags: 0 });
     await expect(showUser(h.db, 'nobody', now)).rejects.toThrow(new NotFoundError('No user nobody'));
   });
 });

@@ -52,8 +52,12 @@ describe('enrolment', () => {
     expect([wrong.statusCode, wrong.json()]).toEqual([400, { error: 'Bad Request', message: 'Invalid two-factor authentication code' }]);
     expect((await post('/api/auth/2fa/confirm', token, { token: totpCode(secret, server.clock) })).statusCode).toBe(200);
     expect((await server.app.inject({ method: 'GET', url: '/api/user', headers: bearer(token) })).json().twoFactorEnabled).toBe(true);
+    // Enabling again re-enrols (LibreChat's client), which takes a current code.
     const twice = await post('/api/auth/2fa/enable', token);
-    expect([twice.statusCode, twice.json()]).toEqual([409, { error: 'Conflict', message: 'Two-factor authentication is already enabled' }]);
+    expect([twice.statusCode, twice.json()]).toEqual([
+      400,
+      { error: 'Bad Request', message: 'Two-factor authentication is on: send a current code (token or backupCode) to enrol again' },
+    ]);
     await server.withDb(async (db) => {
       const verbs = (await db.selectFrom('audit_log').select('verb').orderBy('id').execute()).map((r) => r.verb);
       expect(verbs).toEqual(['new', 'mfa_begin', 'mfa_enable']);

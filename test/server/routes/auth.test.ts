@@ -21,11 +21,13 @@ describe('POST /api/auth/login', () => {
     const body = res.json();
     expect(body.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(new Date(body.expiresAt).getTime()).toBe(before.getTime() + 7 * 86400e3);
-    expect(body.user).toMatchObject({ id: String(id), username: 'alice', email: 'alice@example.com', role: 'user', provider: 'local', emailVerified: true });
+    expect(body.user).toMatchObject({ id: String(id), username: 'alice', email: 'alice@example.com', role: 'USER', provider: 'local', emailVerified: true });
     await server.withDb(async (db) => {
-      const tokens = await db.selectFrom('tokens').selectAll().execute();
-      expect(tokens).toHaveLength(1);
+      const tokens = await db.selectFrom('tokens').selectAll().orderBy('id').execute();
+      // The access token and the refresh token of its family (the httpOnly cookie).
+      expect(tokens).toHaveLength(2);
       expect(tokens[0]).toMatchObject({ kind: 'access', user_id: id, token_hash: hashToken(body.token), revoked_at: null });
+      expect(tokens[1]).toMatchObject({ kind: 'refresh', user_id: id, family: tokens[0].family, revoked_at: null });
       expect(JSON.stringify(tokens)).not.toContain(body.token);
       const user = await db.selectFrom('users').select('last_login_at').where('id', '=', id).executeTakeFirstOrThrow();
       expect(user.last_login_at).toEqual(before);

@@ -25,14 +25,16 @@ describe('GET /api/user and POST /api/user/plugins', () => {
       email: 'alice@example.com',
       name: 'Alice A.',
       username: 'alice',
-      role: 'admin',
-      avatar: null,
+      role: 'ADMIN',
+      moderator: false,
+      avatar: '',
       provider: 'local',
       plugins: [],
       emailVerified: true,
       termsAccepted: false,
       twoFactorEnabled: false,
       createdAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+      updatedAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
       lastLoginAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
     });
     expect(res.body).not.toMatch(/password|hash|secret/i);
@@ -55,7 +57,7 @@ describe('GET /api/user and POST /api/user/plugins', () => {
   });
 
   test.each([
-    [{}, "body must have required property 'plugins'"],
+    [{}, 'Send {plugins: [...]} or {pluginKey, action: "install" | "uninstall"}'],
     [{ plugins: 'web-search' }, 'body/plugins must be array'],
     [{ plugins: [1] }, 'body/plugins/0 must be string'],
     [{ plugins: ['has space'] }, 'invalid plugin identifier "has space"'],
@@ -86,7 +88,7 @@ describe('DELETE /api/user/delete', () => {
       const live = await db.selectFrom('tokens').select('id').where('user_id', '=', id).where('revoked_at', 'is', null).execute();
       expect(live).toEqual([]);
       const audit = await db.selectFrom('audit_log').select(['verb', 'actor', 'details']).where('verb', '=', 'rm').executeTakeFirstOrThrow();
-      expect(audit).toMatchObject({ actor: 'app:alice', details: { soft: true, revokedTokens: 2 } });
+      expect(audit).toMatchObject({ actor: 'app:alice', details: { soft: true, revokedTokens: 4 } });
     });
   });
 
@@ -178,11 +180,16 @@ describe('terms, settings, balance', () => {
   test('terms: not accepted, then accepted for CTL_TERMS_VERSION, then not again once the version moves', async () => {
     await control.restart({ CTL_TERMS_VERSION: '2.1' });
     const { token } = await signedIn();
-    expect((await call('GET', '/api/user/terms', token)).json()).toEqual({ termsAccepted: false, termsVersion: null, acceptedAt: null });
+    expect((await call('GET', '/api/user/terms', token)).json()).toEqual({ termsAccepted: false, termsVersion: null, acceptedAt: null, termsAcceptedAt: null });
     const accept = await call('POST', '/api/user/terms/accept', token);
     expect(accept.statusCode).toBe(200);
-    expect(accept.json()).toEqual({ message: 'Terms accepted', termsAccepted: true });
-    expect((await call('GET', '/api/user/terms', token)).json()).toEqual({ termsAccepted: true, termsVersion: '2.1', acceptedAt: server.clock.toISOString() });
+    expect(accept.json()).toEqual({ message: 'Terms accepted', termsAccepted: true, termsAcceptedAt: server.clock.toISOString() });
+    expect((await call('GET', '/api/user/terms', token)).json()).toEqual({
+      termsAccepted: true,
+      termsVersion: '2.1',
+      acceptedAt: server.clock.toISOString(),
+      termsAcceptedAt: server.clock.toISOString(),
+    });
     expect((await call('GET', '/api/user', token)).json().termsAccepted).toBe(true);
     await control.reopen({ CTL_TERMS_VERSION: '3.0' });
     expect((await call('GET', '/api/user/terms', token)).json()).toMatchObject({ termsAccepted: false, termsVersion: '2.1' });
@@ -211,8 +218,20 @@ describe('terms, settings, balance', () => {
   test('balance: numbers and the configured currency', async () => {
     await control.restart({ CTL_BALANCE_CURRENCY: 'EUR' });
     const { id, token } = await signedIn();
-    expect((await call('GET', '/api/balance', token)).json()).toEqual({ balance: 0, currency: 'EUR', tokenBalance: 0 });
+    expect((await call('GET', '/api/balance', token)).json()).toEqual({
+      tokenCredits: 0,
+      autoRefillEnabled: false,
+      balance: 0,
+      currency: 'EUR',
+      tokenBalance: 0,
+    });
     await server.withDb((db) => db.updateTable('users').set({ balance: '100.25', token_balance: 50000 }).where('id', '=', id).execute());
-    expect((await call('GET', '/api/balance', token)).json()).toEqual({ balance: 100.25, currency: 'EUR', tokenBalance: 50000 });
+    expect((await call('GET', '/api/balance', token)).json()).toEqual({
+      tokenCredits: 50000,
+      autoRefillEnabled: false,
+      balance: 100.25,
+      currency: 'EUR',
+      tokenBalance: 50000,
+    });
   });
 });

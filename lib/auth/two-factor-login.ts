@@ -1,0 +1,87 @@
+import type { UserRow } from '../db/schema';
+import type { LibContext } from '../lib-context';
+import { hashToken, newToken } from '../tokens/secrets';
+import { AccountRefusedError, accountRefusal, LoginFailedError } from './login';
+import { assertSecondFactorAllowed, recordSecondFactorFailure } from './second-factor-limit';
+import { verifySecondFactor } from './mfa';
+import { issueSessionPair, type RefreshSettings, type SessionPair } from './refresh-tokens';
+
+/**
+ * LibreChat's two-step login: the password proved, the server answers `{twoFAPending, tempToken}`
+ * and the second factor follows in POST /api/auth/2fa/verify-temp. The temp token is opaque,
+ * stored hashed, lives CHALLENGE_TTL_MS, works once, and dies after MAX_FAILURES wrong codes
+ * (each wrong code is also a TOTP replay-protected check) or when the password changes meanwhile.
+ * A right password opens a new challenge every time, so wrong codes are also counted per account
+ * (second-factor-limit.ts): CTL_LOGIN_MAX_FAILURES of them within CTL_LOGIN_WINDOW, then 429.
+ */
+
+export interface ChallengeSettings extends RefreshSettings {
+  readonly loginMaxFailures: number;
+  readonly loginWindowMs: number;
+}
+
+/** LibreChat's temp token lives 5 minutes too. */
+export const CHALLENGE_TTL_MS = 5 * 60e3;
+/** Wrong codes one challenge tolerates; then a new login (with the password, throttled) is needed. */
+export const MAX_FAILURES = 5;
+
+/** A fingerprint of the password hash: a reset or change makes the challenge worthless. */
+function fingerprint(user: Pick<UserRow, 'password_hash'>): string {
+  return hashToken(user.password_hash ?? '');
+}
+
+/** Starts a challenge for a user whose password was just proved; returns the temp token. */
+export async function beginChallenge(ctx: LibContext, user: Pick<UserRow, 'id' | 'password_hash'>): Promise<string> {
+  const token = newToken();
+  const now = ctx.now();
+  // Expired challenges are worthless (wrong codes are counted in second_factor_failures): gone.
+  await ctx.db.deleteFrom('two_factor_challenges').where('user_id', '=', user.id).where('expires_at', '<=', now).execute();
+  await ctx.db
+    .insertInto('two_factor_challenges')
+    .values({
+      token_hash: hashToken(token),
+      user_id: user.id,
+      password_fingerprint: fingerprint(user),
+      expires_at: new Date(now.getTime() + CHALLENGE_TTL_MS),
+      created_at: now,
+    })
+    .execute();
+  return token;
+}
+
+const INVALID = 'Invalid or expired two-factor login; log in again';
+
+/**
+ * Completes a challenge with a TOTP or backup code: a session (access token and a new refresh
+ * family) and last_login_at, in one transaction. A wrong code is counted on the challenge (that
+ * count commits); a dead challenge, an account that may no longer log in (403) or a wrong code
+ * (401) are errors.
+ */
+export async function completeChallenge(ctx: LibContext, tempToken: string, code: string, settings: ChallengeSettings): Promise<SessionPair> {
+  if (!/^[A-Za-z0-9_-]{20,100}$/.test(tempToken)) throw new LoginFailedError(INVALID);
+  const outcome = await ctx.db.transaction().execute(async (trx) => {
+    const now = ctx.now();
+    const challenge = await trx.selectFrom('two_factor_challenges').selectAll().where('token_hash', '=', hashToken(tempToken)).forUpdate().executeTakeFirst();
+    if (!challenge || challenge.used_at !== null || challenge.expires_at <= now || challenge.failures >= MAX_FAILURES) return INVALID;
+    const user = await trx.selectFrom('users').selectAll().where('id', '=', challenge.user_id).forUpdate().executeTakeFirstOrThrow();
+    const refusal = accountRefusal(user, settings);
+    if (refusal) throw new AccountRefusedError(refusal);
+    if (!user.mfa_enabled || fingerprint(user) !== challenge.password_fingerprint) return INVALID;
+    const limits = { maxFailures: settings.loginMaxFailures, windowMs: settings.loginWindowMs };
+    await assertSecondFactorAllowed(trx, user.id, now, limits);
+    if (!(await verifySecondFactor(trx, user, code, now))) {
+      await recordSecondFactorFailure(trx, user.id, now, limits);
+      await trx
+        .updateTable('two_factor_challenges')
+        .set({ failures: challenge.failures + 1 })
+        .where('id', '=', challenge.id)
+        .execute();
+      return 'Invalid two-factor authentication code';
+    }
+    await trx.updateTable('two_factor_challenges').set({ used_at: now }).where('id', '=', challenge.id).execute();
+    const updated = await trx.updateTable('users').set({ last_login_at: now }).where('id', '=', user.id).returningAll().executeTakeFirstOrThrow();
+    return { ...(await issueSessionPair(trx, updated, now, settings)), user: updated };
+  });
+  if (typeof outcome === 'string') throw new LoginFailedError(outcome, true);
+  return outcome;
+}
