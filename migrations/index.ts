@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import * as initial from './20261122000000_initial';
 import * as app from './20261122010000_app';
+import * as adminConsole from './20261127050000_admin_console';
 
 /**
  * Every migration, by its timestamped name. A static list rather than a folder scan, so the
@@ -9,4 +10,5 @@ import * as app from './20261122010000_app';
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '20261122000000_initial': initial,
   '20261122010000_app': app,
+  '20261127050000_admin_console': adminConsole,
 };

@@ -12,6 +12,7 @@ export interface Database {
   follows: FollowsTable;
   audit_log: AuditLogTable;
   avatars: AvatarsTable;
+  console_sessions: ConsoleSessionsTable;
 }
 
 /** What a lib/ function queries through: the database, or a transaction it is part of. */
@@ -128,6 +129,14 @@ export interface AvatarsTable {
   content_type: AvatarType;
   data: Buffer;
   updated_at: Timestamp;
+}
+
+/** An admin console session: its login's access token, the CSRF token of its forms, its last use. */
+export interface ConsoleSessionsTable {
+  token_id: number;
+  csrf_token: string;
+  last_seen_at: Timestamp;
+  created_at: CreatedAt;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -15,6 +15,8 @@ export interface UserFilter {
   readonly deleted?: boolean;
   /** Case-insensitive substring of nickname, email or name. */
   readonly search?: string;
+  /** Keyset paging: only users with an id above this one (the console's next page). */
+  readonly after?: number;
   readonly limit?: number;
 }
 
@@ -38,7 +40,7 @@ export async function* listUsers(db: Kysely<Database>, filter: UserFilter = {}, 
   // PostgreSQL cannot compare with a NUL byte (it would be an internal error, exit 1).
   if (filter.search?.includes('\0') || filter.tag?.includes('\0'))
     throw new UsageError(`the ${filter.search?.includes('\0') ? 'search text' : 'tag'} contains a NUL byte`);
-  let after = 0;
+  let after = filter.after ?? 0;
   let left = filter.limit ?? Infinity;
   while (left > 0) {
     let query = db.selectFrom('users').select(USER_COLUMNS).where('id', '>', after).orderBy('id').limit(Math.min(pageSize, left));

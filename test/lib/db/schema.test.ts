@@ -55,6 +55,7 @@ const COLUMNS: { [T in keyof Database]: Record<keyof Database[T], true> } = {
   follows: { id: true, follower_id: true, following_id: true, state: true, created_at: true },
   audit_log: { id: true, at: true, actor: true, verb: true, target_user_id: true, target_nickname: true, reason: true, details: true },
   avatars: { user_id: true, content_type: true, data: true, updated_at: true },
+  console_sessions: { token_id: true, csrf_token: true, last_seen_at: true, created_at: true },
 };
 
 // One open handle for the file: opening the database once per test was most of its time on PGlite.
