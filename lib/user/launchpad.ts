@@ -39,7 +39,9 @@ export async function createFirstAdmin(ctx: LibContext, input: FirstAdminInput, 
       const taken = await trx
         .selectFrom('users')
         .select('nickname')
-        .where((eb) => eb.or([eb(eb.fn('lower', ['nickname']), '=', plan.nickname.toLowerCase()), eb(eb.fn('lower', ['email']), '=', plan.email.toLowerCase())]))
+        .where((eb) =>
+          eb.or([eb(eb.fn('lower', ['nickname']), '=', plan.nickname.toLowerCase()), eb(eb.fn('lower', ['email']), '=', plan.email.toLowerCase())]),
+        )
         .executeTakeFirst();
       if (taken) throw new ConflictError(`nickname ${plan.nickname} or email ${plan.email} is already taken`);
       return insertUser(trx, ctx, plan, hash, settings, { launchpad: true });

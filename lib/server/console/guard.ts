@@ -39,13 +39,16 @@ export function formField(body: unknown, name: string): string {
 }
 
 /**
- * A cross-site form post carries an Origin naming another site: refused whatever else it holds
- * (defence in depth behind the CSRF token and the SameSite=Strict cookie).
+ * A form posted from another site: refused whatever else it holds (defence in depth behind the
+ * CSRF token and the SameSite=Strict cookie). Browsers say so in Sec-Fetch-Site, or in an Origin
+ * naming another host. (Under Referrer-Policy no-referrer a browser sends `Origin: null` even for
+ * its own forms, so `null` alone proves nothing.)
  */
 export function crossOrigin(request: FastifyRequest): boolean {
+  const site = request.headers['sec-fetch-site'];
+  if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') return true;
   const origin = request.headers.origin;
-  if (typeof origin !== 'string' || origin === '') return false;
-  if (origin === 'null') return true;
+  if (typeof origin !== 'string' || origin === '' || origin === 'null') return false;
   try {
     return new URL(origin).host !== request.headers.host;
   } catch {
@@ -54,7 +57,13 @@ export function crossOrigin(request: FastifyRequest): boolean {
 }
 
 export function refusePage(reply: FastifyReply, status: number, title: string, text: string): FastifyReply {
-  return sendConsolePage(reply, status, { title, admin: null }, html`${notice('error', text)}<p><a href="/admin/login">Sign in</a></p>`);
+  return sendConsolePage(
+    reply,
+    status,
+    { title, admin: null },
+    html`${notice('error', text)}
+      <p><a href="/admin/login">Sign in</a></p>`,
+  );
 }
 
 /**
@@ -75,7 +84,12 @@ export function guardConsole(state: AppState) {
     const { session } = loaded;
     if (!session.user.admin) return refusePage(reply, 403, 'Refused', 'The console is for administrators only.');
     if (post && !sameToken(formField(request.body, '_csrf'), session.csrfToken)) {
-      return refusePage(reply, 403, 'Refused', 'The form did not carry this session’s security token (CSRF). Reload the page and try again; nothing was changed.');
+      return refusePage(
+        reply,
+        403,
+        'Refused',
+        'The form did not carry this session’s security token (CSRF). Reload the page and try again; nothing was changed.',
+      );
     }
     sessions.set(request, session);
     return undefined;

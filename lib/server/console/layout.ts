@@ -16,6 +16,9 @@ const STYLE = `
   label { font-weight: 600; }
   .field { margin: .8rem 0; }
   .field label { display: block; }
+  .field.check label { display: inline; font-weight: normal; }
+  td.when { white-space: nowrap; }
+  td code { word-break: break-all; }
   input[type=text], input[type=email], input[type=password], input[type=search], textarea, select { padding: .4rem; font: inherit; box-sizing: border-box; }
   .wide { width: 100%; max-width: 32rem; }
   button { padding: .45rem 1rem; font: inherit; cursor: pointer; }

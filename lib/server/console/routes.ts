@@ -62,18 +62,24 @@ function signInRoutes(app: FastifyInstance, state: AppState): void {
   const cookies = cookieSettings(config.appUrl);
   const authSettings = { bcryptCost: config.bcryptCost, sessionTtlMs: config.serve.sessionTtlMs, requireConfirmation: config.serve.requireConfirmation };
 
-  const form = (token: string, login: string, message: Html | null, askCode: boolean) => html`${message}
-    <form method="post" action="/admin/login">
-      ${csrfField(token)}
-      <div class="field"><label for="login">Nickname or email</label><input class="wide" id="login" name="login" type="text" autocomplete="username" required value="${login}" /></div>
-      <div class="field"><label for="password">Password</label><input class="wide" id="password" name="password" type="password" autocomplete="current-password" required /></div>
-      <div class="field">
-        <label for="totp">Two-factor code${askCode ? '' : ' (if enabled)'}</label
-        ><input id="totp" name="totp" type="text" inputmode="numeric" autocomplete="one-time-code" ${askCode ? html`required autofocus` : null} />
-      </div>
-      <button type="submit" id="sign-in">Sign in</button>
-    </form>
-    <p class="hint">The console is for administrators. The same accounts, passwords, two-factor codes and attempt limits as the app's login.</p>`;
+  const form = (token: string, login: string, message: Html | null, askCode: boolean) =>
+    html`${message}
+      <form method="post" action="/admin/login">
+        ${csrfField(token)}
+        <div class="field">
+          <label for="login">Nickname or email</label
+          ><input class="wide" id="login" name="login" type="text" autocomplete="username" required value="${login}" />
+        </div>
+        <div class="field">
+          <label for="password">Password</label><input class="wide" id="password" name="password" type="password" autocomplete="current-password" required />
+        </div>
+        <div class="field">
+          <label for="totp">Two-factor code${askCode ? '' : ' (if enabled)'}</label
+          ><input id="totp" name="totp" type="text" inputmode="numeric" autocomplete="one-time-code" ${askCode ? html`required autofocus` : null} />
+        </div>
+        <button type="submit" id="sign-in">Sign in</button>
+      </form>
+      <p class="hint">The console is for administrators. The same accounts, passwords, two-factor codes and attempt limits as the app's login.</p>`;
 
   const frame = { title: 'Sign in to the console', admin: null };
 
@@ -92,7 +98,12 @@ function signInRoutes(app: FastifyInstance, state: AppState): void {
   app.post('/admin/login', async (request, reply) => {
     const token = preSessionToken(request, reply, cookies);
     if (crossOrigin(request) || !preSessionTokenMatches(request, formField(request.body, '_csrf'))) {
-      return sendConsolePage(reply, 403, frame, form(token, '', notice('error', 'The sign-in form had expired (CSRF token missing or wrong). Try again.'), false));
+      return sendConsolePage(
+        reply,
+        403,
+        frame,
+        form(token, '', notice('error', 'The sign-in form had expired (CSRF token missing or wrong). Try again.'), false),
+      );
     }
     const who = formField(request.body, 'login').slice(0, 320);
     const password = formField(request.body, 'password').slice(0, 1024);
@@ -115,7 +126,8 @@ function signInRoutes(app: FastifyInstance, state: AppState): void {
       setSessionCookie(reply, session.token, cookies);
       return reply.redirect('/admin/users', 303);
     } catch (error) {
-      if (error instanceof LoginFailedError) return sendConsolePage(reply, 401, frame, form(token, who, notice('error', `${error.message}.`), error.mfaRequired));
+      if (error instanceof LoginFailedError)
+        return sendConsolePage(reply, 401, frame, form(token, who, notice('error', `${error.message}.`), error.mfaRequired));
       if (error instanceof RateLimitedError) {
         reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
         return sendConsolePage(reply, 429, frame, form(token, who, notice('error', `${error.message}.`), false));
@@ -138,17 +150,21 @@ function launchpadRoutes(app: FastifyInstance, state: AppState): void {
       html`${notice('error', 'An administrator already exists: the launchpad is closed.')}
         <p><a href="/admin/login">Sign in to the console</a></p>`,
     );
-  const form = (token: string, values: { nickname: string; email: string }, message: Html | null) => html`${message}
-    <p>No administrator exists yet. Create the first one; this page closes for good once one exists.</p>
-    <form method="post" action="/launchpad">
-      ${csrfField(token)}
-      <div class="field"><label for="nickname">Nickname</label><input class="wide" id="nickname" name="nickname" type="text" required value="${values.nickname}" /></div>
-      <div class="field"><label for="email">Email</label><input class="wide" id="email" name="email" type="email" required value="${values.email}" /></div>
-      <div class="field">
-        <label for="password">Password</label><input class="wide" id="password" name="password" type="password" autocomplete="new-password" minlength="8" required />
-      </div>
-      <button type="submit" id="create-admin">Create administrator</button>
-    </form>`;
+  const form = (token: string, values: { nickname: string; email: string }, message: Html | null) =>
+    html`${message}
+      <p>No administrator exists yet. Create the first one; this page closes for good once one exists.</p>
+      <form method="post" action="/launchpad">
+        ${csrfField(token)}
+        <div class="field">
+          <label for="nickname">Nickname</label><input class="wide" id="nickname" name="nickname" type="text" required value="${values.nickname}" />
+        </div>
+        <div class="field"><label for="email">Email</label><input class="wide" id="email" name="email" type="email" required value="${values.email}" /></div>
+        <div class="field">
+          <label for="password">Password</label
+          ><input class="wide" id="password" name="password" type="password" autocomplete="new-password" minlength="8" required />
+        </div>
+        <button type="submit" id="create-admin">Create administrator</button>
+      </form>`;
 
   app.get('/launchpad', async (request, reply) => {
     if (await adminExists(await state.db(request))) return closed(reply);
@@ -163,7 +179,11 @@ function launchpadRoutes(app: FastifyInstance, state: AppState): void {
     }
     const ctx = { db: await state.db(request), now: state.now, actor: 'web:launchpad', reason: null };
     try {
-      const created = await createFirstAdmin(ctx, { ...values, password: formField(request.body, 'password') }, { ...config, confirmationTtlMs: config.confirmationTtlMs });
+      const created = await createFirstAdmin(
+        ctx,
+        { ...values, password: formField(request.body, 'password') },
+        { ...config, confirmationTtlMs: config.confirmationTtlMs },
+      );
       return sendConsolePage(
         reply,
         201,
@@ -200,14 +220,20 @@ export function splitAddresses(text: string): string[] {
 
 function registerRoutes(app: FastifyInstance, state: AppState): void {
   const { config } = state;
-  const form = (request: FastifyRequest, emails: string, message: Html | null) => html`${message}
-    <p>Creates each account as <code>ctl user new &lt;email&gt;</code> would (the nickname is the address's local part, no password): each gets a set-password link, mailed
-      when mail is configured, else shown here once.</p>
-    <form method="post" action="/admin/register">
-      ${csrfField(sessionOf(request).csrfToken)}
-      <div class="field"><label for="emails">Email addresses, separated by commas or one per line</label><textarea class="wide" id="emails" name="emails" rows="5" required>${emails}</textarea></div>
-      <button type="submit" id="register">Create accounts</button>
-    </form>`;
+  const form = (request: FastifyRequest, emails: string, message: Html | null) =>
+    html`${message}
+      <p>
+        Creates each account as <code>ctl user new &lt;email&gt;</code> would (the nickname is the address's local part, no password): each gets a set-password
+        link, mailed when mail is configured, else shown here once.
+      </p>
+      <form method="post" action="/admin/register">
+        ${csrfField(sessionOf(request).csrfToken)}
+        <div class="field">
+          <label for="emails">Email addresses, separated by commas or one per line</label
+          ><textarea class="wide" id="emails" name="emails" rows="5" required>${emails}</textarea>
+        </div>
+        <button type="submit" id="register">Create accounts</button>
+      </form>`;
 
   app.get('/admin/register', async (request, reply) => sendConsolePage(reply, 200, adminFrame(request, 'Register users'), form(request, '', null)));
 
@@ -251,13 +277,7 @@ function registerRoutes(app: FastifyInstance, state: AppState): void {
         html`<tr data-status="${o.status}">
           <td>${o.email}</td>
           <td>${label[o.status]}</td>
-          <td>
-            ${o.status === 'created'
-              ? o.mailed
-                ? html`Set-password link mailed to ${o.email}`
-                : html`<span class="once">${o.url}</span>`
-              : o.reason}
-          </td>
+          <td>${o.status === 'created' ? (o.mailed ? html`Set-password link mailed to ${o.email}` : html`<span class="once">${o.url}</span>`) : o.reason}</td>
         </tr>`,
     );
     const created = outcomes.filter((o) => o.status === 'created').length;

@@ -52,7 +52,11 @@ function fields(d: UserDetails, state: AppState): Html {
     ['Active sessions', d.counts.activeSessions],
   ];
   return html`<dl id="fields">
-    ${rows.map(([k, v]) => html`<dt>${k}</dt><dd data-field="${k}">${String(v)}</dd>`)}
+    ${rows.map(
+      ([k, v]) =>
+        html`<dt>${k}</dt>
+          <dd data-field="${k}">${String(v)}</dd>`,
+    )}
   </dl>`;
 }
 
@@ -69,19 +73,20 @@ function auditTable(rows: readonly AuditRecord[]): Html {
     </thead>
     <tbody>
       ${[...rows].reverse().map(
-        (r) => html`<tr>
-          <td>${formatDate(r.at)}</td>
-          <td>${r.actor}</td>
-          <td>${r.verb}</td>
-          <td><code>${JSON.stringify(r.details)}</code>${r.reason ? html` — ${r.reason}` : null}</td>
-        </tr>`,
+        (r) =>
+          html`<tr>
+            <td class="when">${formatDate(r.at)}</td>
+            <td>${r.actor}</td>
+            <td>${r.verb}</td>
+            <td><code>${JSON.stringify(r.details)}</code>${r.reason ? html` — ${r.reason}` : null}</td>
+          </tr>`,
       )}
     </tbody>
   </table>`;
 }
 
 function checkbox(name: string, label: string, checked: boolean): Html {
-  return html`<div class="field">
+  return html`<div class="field check">
     <input type="checkbox" id="${name}" name="${name}" value="1" ${checked ? html`checked` : null} /> <label for="${name}">${label}</label>
   </div>`;
 }
@@ -94,12 +99,16 @@ function actionButton(csrf: string, id: number, action: string, label: string, d
 
 function editForms(d: UserDetails, csrf: string): Html {
   if (!d.local || d.deleted) {
-    return html`<p class="hint">${d.deleted ? 'A deleted account: recover it from Deleted users to change it.' : 'A remote account: only its tags and activation can change here.'}</p>
-      ${d.deleted
-        ? null
-        : html`<div class="actions">
-            ${d.active ? actionButton(csrf, d.id, 'deactivate', 'Deactivate') : actionButton(csrf, d.id, 'activate', 'Activate')}
-          </div>`}`;
+    return html`<p class="hint">
+        ${d.deleted ? 'A deleted account: recover it from Deleted users to change it.' : 'A remote account: only its tags and activation can change here.'}
+      </p>
+      ${
+        d.deleted
+          ? null
+          : html`<div class="actions">
+              ${d.active ? actionButton(csrf, d.id, 'deactivate', 'Deactivate') : actionButton(csrf, d.id, 'activate', 'Activate')}
+            </div>`
+      }`;
   }
   return html`<h2>Profile</h2>
     <form method="post" action="/admin/users/${d.id}/profile">
@@ -107,23 +116,32 @@ function editForms(d: UserDetails, csrf: string): Html {
       <div class="field"><label for="email">Email</label><input class="wide" id="email" name="email" type="email" value="${d.email ?? ''}" required /></div>
       <div class="field"><label for="name">Name</label><input class="wide" id="name" name="name" type="text" value="${d.name}" required /></div>
       <div class="field"><label for="bio">Bio</label><textarea class="wide" id="bio" name="bio" rows="3">${d.bio}</textarea></div>
-      <div class="field"><label for="tags">Tags (comma-separated)</label><input class="wide" id="tags" name="tags" type="text" value="${d.tags.join(', ')}" /></div>
+      <div class="field">
+        <label for="tags">Tags (comma-separated)</label><input class="wide" id="tags" name="tags" type="text" value="${d.tags.join(', ')}" />
+      </div>
       <button type="submit" id="save-profile">Save profile</button>
     </form>
     <h2>Roles and state</h2>
     <form method="post" action="/admin/users/${d.id}/flags">
-      ${csrfField(csrf)} ${checkbox('admin', 'Is Site Admin', d.admin)} ${checkbox('moderator', 'Moderator', d.moderator)} ${checkbox('confirmed', 'Email confirmed', d.confirmed)}
-      ${checkbox('locked', 'Locked (approves followers)', d.locked)}
+      ${csrfField(csrf)} ${checkbox('admin', 'Is Site Admin', d.admin)} ${checkbox('moderator', 'Moderator', d.moderator)}
+      ${checkbox('confirmed', 'Email confirmed', d.confirmed)} ${checkbox('locked', 'Locked (approves followers)', d.locked)}
       <button type="submit" id="save-flags">Save roles and state</button>
     </form>
     <h2>Actions</h2>
     <div class="actions">
       ${actionButton(csrf, d.id, 'reset_password', 'Generate a password-reset link')}
       ${d.confirmed ? null : actionButton(csrf, d.id, 'send_confirmation', 'Send the confirmation mail')}
-      ${actionButton(csrf, d.id, 'sign_out', 'Sign out everywhere')} ${d.mfaEnabled ? actionButton(csrf, d.id, 'reset_mfa', 'Reset two-factor authentication') : null}
+      ${actionButton(csrf, d.id, 'sign_out', 'Sign out everywhere')}
+      ${d.mfaEnabled ? actionButton(csrf, d.id, 'reset_mfa', 'Reset two-factor authentication') : null}
       ${d.active ? actionButton(csrf, d.id, 'deactivate', 'Deactivate') : actionButton(csrf, d.id, 'activate', 'Activate')}
       <form method="post" action="/admin/users/bulk">
-        ${csrfField(csrf)}<input type="hidden" name="user_${d.id}" value="1" /><button type="submit" name="action" value="delete" id="action-delete" class="danger">
+        ${csrfField(csrf)}<input type="hidden" name="user_${d.id}" value="1" /><button
+          type="submit"
+          name="action"
+          value="delete"
+          id="action-delete"
+          class="danger"
+        >
           Delete…
         </button>
       </form>
@@ -147,7 +165,13 @@ export function userPageRoutes(app: FastifyInstance, state: AppState): void {
   };
 
   const notFound = (request: FastifyRequest, reply: FastifyReply) =>
-    sendConsolePage(reply, 404, adminFrame(request, 'No such user'), html`${notice('error', 'No such user.')}<p><a href="/admin/users">Back to the users</a></p>`);
+    sendConsolePage(
+      reply,
+      404,
+      adminFrame(request, 'No such user'),
+      html`${notice('error', 'No such user.')}
+        <p><a href="/admin/users">Back to the users</a></p>`,
+    );
 
   app.get<{ Params: { id: string } }>('/admin/users/:id', async (request, reply) => {
     const nickname = await nicknameOf(state, request, request.params.id);

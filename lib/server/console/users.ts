@@ -55,7 +55,12 @@ export function filterOf(query: SearchQuery): UserFilter {
 }
 
 /** One keyset page: up to `size` users after `filter.after`, and whether more follow. */
-export async function userPage(state: AppState, request: FastifyRequest, filter: UserFilter, size = CONSOLE_PAGE_SIZE): Promise<{ users: UserJson[]; more: boolean }> {
+export async function userPage(
+  state: AppState,
+  request: FastifyRequest,
+  filter: UserFilter,
+  size = CONSOLE_PAGE_SIZE,
+): Promise<{ users: UserJson[]; more: boolean }> {
   const db = await state.db(request);
   for await (const page of listUsers(db, { ...filter, limit: size + 1 }, size + 1)) {
     return { users: page.slice(0, size), more: page.length > size };
@@ -100,14 +105,15 @@ export function userListRoutes(app: FastifyInstance, state: AppState): void {
       return sendConsolePage(reply, 400, adminFrame(request, 'Manage users'), notice('error', capitalise(error.message)));
     }
     const rows = page.users.map(
-      (u) => html`<tr>
-        <td><input type="checkbox" name="user_${u.id}" value="1" id="select-${u.id}" aria-label="Select ${u.nickname}" /></td>
-        <td><a href="/admin/users/${u.id}">${u.nickname}</a></td>
-        <td>${u.email ?? ''}</td>
-        <td>${u.name}</td>
-        <td>${flags(u)}</td>
-        <td>${formatDate(u.lastLoginAt)}</td>
-      </tr>`,
+      (u) =>
+        html`<tr>
+          <td><input type="checkbox" name="user_${u.id}" value="1" id="select-${u.id}" aria-label="Select ${u.nickname}" /></td>
+          <td><a href="/admin/users/${u.id}">${u.nickname}</a></td>
+          <td>${u.email ?? ''}</td>
+          <td>${u.name}</td>
+          <td>${flags(u)}</td>
+          <td>${formatDate(u.lastLoginAt)}</td>
+        </tr>`,
     );
     const csrf = sessionOf(request).csrfToken;
     return sendConsolePage(
@@ -119,28 +125,24 @@ export function userListRoutes(app: FastifyInstance, state: AppState): void {
             <label for="q">Search nickname, email or name</label><br /><input id="q" name="q" type="search" value="${str(query.q)}" autofocus />
           </div>
           <div class="field">
-            <label for="role">Role</label><br /><select id="role" name="role"
-              >${option('', str(query.role), 'any')}${option('admin', str(query.role), 'admin')}${option('moderator', str(query.role), 'moderator')}</select
-            >
+            <label for="role">Role</label><br /><select id="role" name="role">
+              ${option('', str(query.role), 'any')}${option('admin', str(query.role), 'admin')}${option('moderator', str(query.role), 'moderator')}
+            </select>
           </div>
           <div class="field">
-            <label for="status">Status</label><br /><select id="status" name="status"
-              >${option('', str(query.status), 'any')}${option('active', str(query.status), 'active')}${option(
-                'deactivated',
-                str(query.status),
-                'deactivated',
-              )}</select
-            >
+            <label for="status">Status</label><br /><select id="status" name="status">
+              ${option('', str(query.status), 'any')}${option('active', str(query.status), 'active')}${option('deactivated', str(query.status), 'deactivated')}
+            </select>
           </div>
           <div class="field">
-            <label for="confirmed">Confirmed</label><br /><select id="confirmed" name="confirmed"
-              >${option('', str(query.confirmed), 'any')}${option('yes', str(query.confirmed), 'yes')}${option('no', str(query.confirmed), 'no')}</select
-            >
+            <label for="confirmed">Confirmed</label><br /><select id="confirmed" name="confirmed">
+              ${option('', str(query.confirmed), 'any')}${option('yes', str(query.confirmed), 'yes')}${option('no', str(query.confirmed), 'no')}
+            </select>
           </div>
           <div class="field">
-            <label for="origin">Accounts</label><br /><select id="origin" name="origin"
-              >${option('', str(query.origin), 'local')}${option('remote', str(query.origin), 'remote')}${option('all', str(query.origin), 'all')}</select
-            >
+            <label for="origin">Accounts</label><br /><select id="origin" name="origin">
+              ${option('', str(query.origin), 'local')}${option('remote', str(query.origin), 'remote')}${option('all', str(query.origin), 'all')}
+            </select>
           </div>
           <div class="field"><label for="tag">Tag</label><br /><input id="tag" name="tag" type="text" size="10" value="${str(query.tag)}" /></div>
           <button type="submit" id="search">Search</button>
@@ -159,7 +161,13 @@ export function userListRoutes(app: FastifyInstance, state: AppState): void {
               </tr>
             </thead>
             <tbody>
-              ${rows.length > 0 ? rows : html`<tr><td colspan="6" id="no-users">No users match.</td></tr>`}
+              ${
+                rows.length > 0
+                  ? rows
+                  : html`<tr>
+                      <td colspan="6" id="no-users">No users match.</td>
+                    </tr>`
+              }
             </tbody>
           </table>
           <div class="actions">
@@ -216,9 +224,13 @@ export function userListRoutes(app: FastifyInstance, state: AppState): void {
         <ul id="confirm-list">
           ${users.map((u) => html`<li>${u.nickname} (${u.email ?? 'no email'})</li>`)}
         </ul>
-        ${action === 'delete'
-          ? html`<p class="hint">A soft delete: the accounts can be recovered from Deleted users within the retention window (${state.config.retentionDays} days).</p>`
-          : null}
+        ${
+          action === 'delete'
+            ? html`<p class="hint">
+                A soft delete: the accounts can be recovered from Deleted users within the retention window (${state.config.retentionDays} days).
+              </p>`
+            : null
+        }
         <form method="post" action="/admin/users/bulk/confirm">
           ${csrfField(sessionOf(request).csrfToken)}
           <input type="hidden" name="action" value="${action}" />
@@ -267,7 +279,13 @@ export function userListRoutes(app: FastifyInstance, state: AppState): void {
             </tr>
           </thead>
           <tbody>
-            ${results.map((r) => html`<tr data-outcome="${r.outcome}"><td>${r.nickname}</td><td>${r.text}</td></tr>`)}
+            ${results.map(
+              (r) =>
+                html`<tr data-outcome="${r.outcome}">
+                  <td>${r.nickname}</td>
+                  <td>${r.text}</td>
+                </tr>`,
+            )}
           </tbody>
         </table>
         <p><a href="/admin/users">Back to the users</a></p>`,
@@ -299,9 +317,13 @@ export function userListRoutes(app: FastifyInstance, state: AppState): void {
       status,
       adminFrame(request, 'Deleted users'),
       html`${message}
-        <p class="hint">Soft-deleted accounts are kept for ${state.config.retentionDays} days (CTL_RETENTION_DAYS), then <code>ctl user purge_deleted</code> removes them.</p>
+        <p class="hint">
+          Soft-deleted accounts are kept for ${state.config.retentionDays} days (CTL_RETENTION_DAYS), then <code>ctl user purge_deleted</code> removes them.
+        </p>
         <form method="get" action="/admin/deleted" class="filters" role="search">
-          <div class="field"><label for="q">Search nickname, email or name</label><br /><input id="q" name="q" type="search" value="${str(request.query.q)}" /></div>
+          <div class="field">
+            <label for="q">Search nickname, email or name</label><br /><input id="q" name="q" type="search" value="${str(request.query.q)}" />
+          </div>
           <button type="submit">Search</button>
         </form>
         <table id="deleted">
@@ -315,7 +337,13 @@ export function userListRoutes(app: FastifyInstance, state: AppState): void {
             </tr>
           </thead>
           <tbody>
-            ${rows.length > 0 ? rows : html`<tr><td colspan="5">No deleted users.</td></tr>`}
+            ${
+              rows.length > 0
+                ? rows
+                : html`<tr>
+                    <td colspan="5">No deleted users.</td>
+                  </tr>`
+            }
           </tbody>
         </table>
         ${page.more ? html`<p><a id="next-page" href="${nextLink(request.query, page.users[page.users.length - 1].id)}">Next page</a></p>` : null}`,
@@ -329,7 +357,9 @@ export function userListRoutes(app: FastifyInstance, state: AppState): void {
     if (nickname === null) return deletedPage(request, reply, 404, notice('error', 'No such user.'));
     try {
       const done = await restoreUser(await consoleLib(state, request), nickname, state.config);
-      const text = done.changed ? `User ${nickname} recovered${done.active ? '' : ' (still deactivated, as before the delete)'}.` : `User ${nickname} was not deleted.`;
+      const text = done.changed
+        ? `User ${nickname} recovered${done.active ? '' : ' (still deactivated, as before the delete)'}.`
+        : `User ${nickname} was not deleted.`;
       return deletedPage(request, reply, 200, notice('success', text));
     } catch (error) {
       if (!(error instanceof CtlError)) throw error;

@@ -29,7 +29,7 @@ async function signedInAdmin(nickname = 'root'): Promise<ConsoleClient> {
 describe('sign-in', () => {
   test('an admin gets an httpOnly SameSite=Strict session cookie whose token is stored only hashed', async () => {
     const client = await signedInAdmin();
-    const line = setCookieLine((await new ConsoleClient(server).signIn('root')) as never, 'ctl_console');
+    const line = setCookieLine(await new ConsoleClient(server).signIn('root'), 'ctl_console');
     expect(line).toMatch(/; HttpOnly/);
     expect(line).toMatch(/; SameSite=Strict/);
     expect(line).toMatch(/; Path=\/admin/);
@@ -88,14 +88,24 @@ describe('sign-in', () => {
     await addUser(server, { nickname: 'root', admin: true });
     const token = await loginAs(server, 'root');
     const { secret } = (await server.app.inject({ method: 'POST', url: '/api/auth/2fa/enable', headers: bearer(token) })).json();
-    const confirm = await server.app.inject({ method: 'POST', url: '/api/auth/2fa/confirm', headers: bearer(token), payload: { token: totpCode(secret, server.clock) } });
+    const confirm = await server.app.inject({
+      method: 'POST',
+      url: '/api/auth/2fa/confirm',
+      headers: bearer(token),
+      payload: { token: totpCode(secret, server.clock) },
+    });
     expect(confirm.statusCode).toBe(200);
     server.clock = new Date(server.clock.getTime() + 60e3);
     const client = new ConsoleClient(server);
     const without = await client.signIn('root');
     expect(without.statusCode).toBe(401);
     expect(without.body).toContain('A two-factor authentication code is required.');
-    const withCode = await client.post('/admin/login', { login: 'root', password: 'correct-horse', totp: totpCode(secret, server.clock), _csrf: client.cookies.ctl_console_form });
+    const withCode = await client.post('/admin/login', {
+      login: 'root',
+      password: 'correct-horse',
+      totp: totpCode(secret, server.clock),
+      _csrf: client.cookies.ctl_console_form,
+    });
     expect([withCode.statusCode, withCode.headers.location]).toEqual([303, '/admin/users']);
   });
 });
@@ -261,7 +271,21 @@ describe("a user's page", () => {
     await addUser(server, { nickname: 'bob', bio: 'hello' });
     const page = await client.get('/admin/users/2');
     expect(page.statusCode).toBe(200);
-    for (const label of ['Nickname', 'Email', 'Name', 'Bio', 'Site admin', 'Moderator', 'Locked', 'Confirmed', 'Active', 'Deleted', 'Tags', 'Last login', 'Active sessions'])
+    for (const label of [
+      'Nickname',
+      'Email',
+      'Name',
+      'Bio',
+      'Site admin',
+      'Moderator',
+      'Locked',
+      'Confirmed',
+      'Active',
+      'Deleted',
+      'Tags',
+      'Last login',
+      'Active sessions',
+    ])
       expect(page.body).toContain(`<dt>${label}</dt>`);
     expect(page.body).toMatch(/<td>tester<\/td>\s*<td>new<\/td>/);
     const saved = await client.post('/admin/users/2/profile', { email: 'bob2@example.com', name: 'Bobby', bio: 'hello', tags: 'Team, ops' });
