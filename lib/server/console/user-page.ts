@@ -100,7 +100,7 @@ function actionButton(csrf: string, id: number, action: string, label: string, d
 function editForms(d: UserDetails, csrf: string): Html {
   if (!d.local || d.deleted) {
     return html`<p class="hint">
-        ${d.deleted ? 'A deleted account: recover it from Deleted users to change it.' : 'A remote account: only its tags and activation can change here.'}
+        ${d.deleted ? 'A deleted account: recover it from Deleted users to change it.' : 'A remote account: only its activation can change here (tags: ctl user tag).'}
       </p>
       ${
         d.deleted
