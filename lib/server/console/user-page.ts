@@ -3,7 +3,7 @@
 // activate/deactivate; delete goes through the bulk confirmation page).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppState } from '../state';
-import { html, type Html } from '../html';
+import { html, type Html, type Template } from '../html';
 import { CtlError, UsageError, ConflictError, NotFoundError } from '../../errors';
 import { showUser, type UserDetails } from '../../user/show';
 import { auditPages, type AuditRecord } from '../../audit/audit';
@@ -60,7 +60,7 @@ function fields(d: UserDetails, state: AppState): Html {
   </dl>`;
 }
 
-function auditTable(rows: readonly AuditRecord[]): Html {
+const auditTable: Template<readonly AuditRecord[]> = (rows) => {
   if (rows.length === 0) return html`<p id="audit">No audit entries.</p>`;
   return html`<table id="audit">
     <thead>
@@ -83,7 +83,7 @@ function auditTable(rows: readonly AuditRecord[]): Html {
       )}
     </tbody>
   </table>`;
-}
+};
 
 function checkbox(name: string, label: string, checked: boolean): Html {
   return html`<div class="field check">

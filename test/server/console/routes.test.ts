@@ -15,6 +15,7 @@ beforeEach(() => {
 const verbs = () => server.withDb(async (db) => db.selectFrom('audit_log').select(['actor', 'verb', 'target_nickname']).orderBy('id').execute());
 const active = (nickname: string) =>
   server.withDb(async (db) => (await db.selectFrom('users').select('active').where('nickname', '=', nickname).executeTakeFirstOrThrow()).active);
+const show = async (nickname: string) => JSON.parse((await server.ctl(['user', 'show', nickname, '--json'])).stdout);
 const liveAccessTokens = () =>
   server.withDb(async (db) => db.selectFrom('tokens').select(['id', 'user_id']).where('kind', '=', 'access').where('revoked_at', 'is', null).execute());
 
@@ -326,6 +327,47 @@ describe("a user's page", () => {
     expect(await active('bob')).toBe(false);
     expect((await client.post('/admin/users/2/activate', {})).body).toContain('User bob activated.');
     expect((await verbs()).filter((r) => r.actor === 'web:root').map((r) => r.verb)).toEqual(['reset_password', 'sign_out', 'deactivate', 'activate']);
+  });
+});
+
+describe("a user's page: mail, MFA and remote accounts", () => {
+  test('send the confirmation mail mails a fresh link; reset MFA turns it off; both audited as web', async () => {
+    const client = await signedInAdmin();
+    await addUser(server, { nickname: 'bob', confirmed: false });
+    const token = await loginAs(server, 'bob');
+    const { secret } = (await server.app.inject({ method: 'POST', url: '/api/auth/2fa/enable', headers: bearer(token) })).json();
+    await server.app.inject({ method: 'POST', url: '/api/auth/2fa/confirm', headers: bearer(token), payload: { token: totpCode(secret, server.clock) } });
+    await client.get('/admin/users/2');
+    const mailed = await client.post('/admin/users/2/send_confirmation', {});
+    expect(mailed.body).toContain('Confirmation link mailed to bob@example.com.');
+    expect(server.mailer.sent.at(-1)!.to.address).toBe('bob@example.com');
+    expect(server.mailer.sent.at(-1)!.text).toMatch(/http:\/\/ctl\.test\/verify\/[A-Za-z0-9_-]{43}/);
+    const reset = await client.post('/admin/users/2/reset_mfa', {});
+    expect(reset.body).toContain('Two-factor authentication of bob was reset.');
+    expect((await show('bob')).mfaEnabled).toBe(false);
+    expect((await verbs()).filter((r) => r.actor === 'web:root').map((r) => r.verb)).toEqual(['send_confirmation', 'reset_mfa']);
+  });
+
+  test('a remote account is refused by delete with the CLI’s reason; its page offers no edits', async () => {
+    const client = await signedInAdmin();
+    await server.withDb((db) => db.insertInto('users').values({ nickname: 'far@remote.example', name: 'Far', local: false }).execute());
+    const page = await client.get('/admin/users/2?origin=remote');
+    expect(page.body).toContain('A remote account');
+    expect(page.body).not.toContain('id="save-profile"');
+    const res = await client.post('/admin/users/bulk/confirm', { action: 'delete', user_2: '1' });
+    expect(res.statusCode).toBe(409);
+    expect(res.body).toContain('No local user far@remote.example.');
+    const remote = await client.get('/admin/users?origin=remote');
+    expect(remote.body).toContain('>far@remote.example</a>');
+  });
+
+  test("what a user typed is escaped on the user's page", async () => {
+    const client = await signedInAdmin();
+    await addUser(server, { nickname: 'eve', name: '"><img src=x onerror=alert(1)>', bio: '</textarea><script>alert(2)</script>' });
+    const page = await client.get('/admin/users/2');
+    expect(page.body).not.toMatch(/<img src=x|<script>alert/);
+    expect(page.body).toContain('&quot;&gt;&lt;img src=x onerror=alert(1)&gt;');
+    expect(page.body).toContain('&lt;/textarea&gt;&lt;script&gt;alert(2)&lt;/script&gt;');
   });
 });
 
