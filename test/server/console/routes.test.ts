@@ -427,6 +427,7 @@ describe('register and licence', () => {
   test('comma-separated addresses: created, already exists, invalid, each said; set-password links mailed', async () => {
     const client = await signedInAdmin();
     await client.get('/admin/register');
+    server.mailer.sent.length = 0;
     const res = await client.post('/admin/register', { emails: 'dana@example.com, root@example.com,not-an-address\nerin@example.com' });
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain('2 of 4 accounts created.');
