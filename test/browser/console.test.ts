@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createOpenTestDatabase, type OpenTestDatabase, type TestDatabase } from '../helpers/backend';
@@ -8,10 +9,11 @@ import { softDeleteUser } from '../../lib/user/rm';
 
 /**
  * The admin console in a real browser (Debian's chromium through playwright-core), on a server
- * listening on 127.0.0.1. The screenshots land in docs/console/, which the README shows.
+ * listening on 127.0.0.1. Screenshots of each page go to CTL_SCREENSHOT_DIR (docs/console to
+ * refresh the README's pictures), else to a scratch folder, so a test run leaves the tree clean.
  */
 const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = path.resolve(__dirname, '../../docs/console');
+const SHOTS = process.env.CTL_SCREENSHOT_DIR ? path.resolve(process.env.CTL_SCREENSHOT_DIR) : path.join(os.tmpdir(), 'userctl-console-screenshots');
 
 let opened: OpenTestDatabase;
 let tdb: TestDatabase;

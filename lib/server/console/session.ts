@@ -80,8 +80,12 @@ export function preSessionTokenMatches(request: FastifyRequest, submitted: unkno
   return expected !== null && sameToken(submitted, expected);
 }
 
-/** Opens the console session of a login's access token. */
+/** Opens the console session of a login's access token (and forgets sessions past their age). */
 export async function openConsoleSession(db: Kysely<Database>, tokenId: number, now: Date): Promise<string> {
+  await db
+    .deleteFrom('console_sessions')
+    .where('created_at', '<=', new Date(now.getTime() - CONSOLE_MAX_AGE_MS))
+    .execute();
   const csrf = newCsrfToken();
   await db.insertInto('console_sessions').values({ token_id: tokenId, csrf_token: csrf, last_seen_at: now, created_at: now }).execute();
   return csrf;

@@ -139,6 +139,22 @@ describe('the session', () => {
     expect([res.statusCode, res.headers.location]).toEqual([303, '/admin/login?ended=1']);
   });
 
+  test('a session ends 12 hours after sign-in however busy, and is forgotten at a later sign-in', async () => {
+    const client = await signedInAdmin();
+    // Every 29 minutes for 11 h 36 min: never idle long enough.
+    for (let i = 0; i < 24; i++) {
+      server.clock = new Date(server.clock.getTime() + 29 * 60e3);
+      expect((await client.get('/admin/licence')).statusCode).toBe(200);
+    }
+    server.clock = new Date(server.clock.getTime() + 29 * 60e3);
+    const res = await client.get('/admin/users');
+    expect([res.statusCode, res.headers.location]).toEqual([303, '/admin/login?ended=1']);
+    const rows = () => server.withDb((db) => db.selectFrom('console_sessions').select('token_id').execute());
+    expect(await rows()).toHaveLength(1);
+    await client.signIn('root');
+    expect(await rows()).toHaveLength(1);
+  });
+
   test("an API bearer token put in the console's cookie does not open the console", async () => {
     await addUser(server, { nickname: 'root', admin: true });
     const token = await loginAs(server, 'root');
