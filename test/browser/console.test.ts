@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -218,4 +219,43 @@ test('deleted users, recover and past the window; register; licence', async () =
   expect(await page.textContent('#total')).toBe('3');
   expect(await page.textContent('#deleted')).toBe('1');
   await shot('licence');
+});
+
+/** A page of another origin (the attacker's), on its own loopback port: 127.0.0.1 too, so the same site. */
+async function attackerSite(html: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const evil = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(html));
+  await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+  const { port } = evil.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise((resolve) => evil.close(() => resolve())) };
+}
+
+test("a page of another origin can neither post the console's forms nor frame it", async () => {
+  await addUser(server, { nickname: 'root', admin: true });
+  await addUser(server, { nickname: 'bob' });
+  await signIn('root');
+  // Same site (127.0.0.1, another port): the SameSite=Strict cookie goes along; the token does not.
+  const evil = await attackerSite(`<!doctype html>
+    <form id="f" method="post" action="${base}/admin/users/bulk/confirm">
+      <input name="action" value="deactivate"><input name="user_2" value="1">
+    </form>
+    <script>document.getElementById('f').submit()</script>`);
+  try {
+    // In the admin's own browser, where the session cookie lives: the page posts on load.
+    const [response] = await Promise.all([page.waitForResponse((r) => r.url() === `${base}/admin/users/bulk/confirm`), page.goto(evil.url)]);
+    expect(response.status()).toBe(403);
+    expect((await show('bob')).active).toBe(true);
+
+    const framing = await attackerSite(`<!doctype html><iframe id="frame" src="${base}/admin/users"></iframe>`);
+    try {
+      // The main frame's load waits for its frames, blocked or not.
+      await page.goto(framing.url);
+      const frame = page.frames().find((f) => f !== page.mainFrame());
+      expect(frame).toBeDefined();
+      expect(await frame!.$('#users')).toBeNull();
+    } finally {
+      await framing.close();
+    }
+  } finally {
+    await evil.close();
+  }
 });
