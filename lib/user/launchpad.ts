@@ -4,7 +4,7 @@ import type { LibContext } from '../lib-context';
 import { ConflictError } from '../errors';
 import { hashPassword } from '../auth/passwords';
 import { userConflict } from '../db/pg-errors';
-import { insertUser, planNewUser, type CreateUserSettings, type CreatedUser } from './new';
+import { assertAvailable, insertUser, planNewUser, type CreateUserSettings, type CreatedUser } from './new';
 
 export interface FirstAdminInput {
   readonly nickname: string;
@@ -31,19 +31,13 @@ export async function adminExists(db: Db): Promise<boolean> {
 export async function createFirstAdmin(ctx: LibContext, input: FirstAdminInput, settings: CreateUserSettings): Promise<CreatedUser> {
   const plan = planNewUser({ nickname: input.nickname, email: input.email, password: input.password, admin: true, confirmed: true });
   if (await adminExists(ctx.db)) throw launchpadClosed();
+  // Taken names are said as `ctl user new` says them; a race for one ends at the unique indexes.
+  await assertAvailable(ctx.db, plan.nickname, plan.email);
   const hash = await hashPassword(input.password, settings.bcryptCost);
   try {
     return await ctx.db.transaction().execute(async (trx) => {
       await sql`SELECT pg_advisory_xact_lock(hashtext('userctl:launchpad'))`.execute(trx);
       if (await adminExists(trx)) throw launchpadClosed();
-      const taken = await trx
-        .selectFrom('users')
-        .select('nickname')
-        .where((eb) =>
-          eb.or([eb(eb.fn('lower', ['nickname']), '=', plan.nickname.toLowerCase()), eb(eb.fn('lower', ['email']), '=', plan.email.toLowerCase())]),
-        )
-        .executeTakeFirst();
-      if (taken) throw new ConflictError(`nickname ${plan.nickname} or email ${plan.email} is already taken`);
       return insertUser(trx, ctx, plan, hash, settings, { launchpad: true });
     });
   } catch (error) {
