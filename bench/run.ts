@@ -12,6 +12,7 @@ import { ctl, check, median, timed, CTL, ROOT, type Run } from './measure';
 import * as seed from './seed';
 import { parse as parseCsv } from 'csv-parse';
 import { readRecords } from '../lib/import/parse';
+import { measureConsoleSearch } from './console-search';
 
 export interface CaseResult {
   readonly case: string;
@@ -490,6 +491,14 @@ const CASES: CaseDef[] = [
         fs.rmSync(file, { force: true });
         fs.rmSync(script, { force: true });
       }
+    },
+  },
+  {
+    name: 'console search (page)',
+    verb: null,
+    async run(b) {
+      const m = await measureConsoleSearch(b.url, b.db, Math.max(5, b.repeat));
+      return result(this.name, m.seconds, m.baselineSeconds, null, m.note);
     },
   },
 ];

@@ -4,6 +4,7 @@ import * as app from './20261122010000_app';
 import * as loginLimits from './20261127010000_login_limits';
 import * as emailKey from './20261127020000_email_key';
 import * as refreshTokens from './20261127040000_refresh_tokens';
+import * as adminConsole from './20261127050000_admin_console';
 
 /**
  * Every migration, by its timestamped name. A static list rather than a folder scan, so the
@@ -15,4 +16,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '20261127010000_login_limits': loginLimits,
   '20261127020000_email_key': emailKey,
   '20261127040000_refresh_tokens': refreshTokens,
+  '20261127050000_admin_console': adminConsole,
 };

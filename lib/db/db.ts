@@ -163,6 +163,16 @@ export function kyselyOnPglite(pglite: PGliteInterface): Kysely<Database> {
   return db;
 }
 
+/**
+ * The PostgreSQL extensions the schema uses, as PGlite bundles them: pg_trgm (the trigram indexes
+ * of the user search). Every PGlite instance that opens this schema must be created with them.
+ */
+export function pgliteExtensions(): { readonly pg_trgm: typeof import('@electric-sql/pglite/contrib/pg_trgm').pg_trgm } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- PGlite's modules load for the embedded database only
+  const { pg_trgm } = require('@electric-sql/pglite/contrib/pg_trgm') as typeof import('@electric-sql/pglite/contrib/pg_trgm');
+  return { pg_trgm };
+}
+
 async function openPglite(opts: OpenOptions): Promise<DbHandle> {
   const pgdata = path.join(opts.dataDir, 'pgdata');
   try {
@@ -176,7 +186,7 @@ async function openPglite(opts: OpenOptions): Promise<DbHandle> {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- PGlite loads for the embedded database only (~65 ms a server never pays)
     const { PGlite } = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
-    const pglite = await PGlite.create(pgdata);
+    const pglite = await PGlite.create(pgdata, { extensions: pgliteExtensions() });
     const db = kyselyOnPglite(pglite);
     let closed = false;
     return {

@@ -16,6 +16,7 @@ export interface Database {
   two_factor_challenges: TwoFactorChallengesTable;
   mfa_reenrolments: MfaReenrolmentsTable;
   second_factor_failures: SecondFactorFailuresTable;
+  console_sessions: ConsoleSessionsTable;
 }
 
 /** What a lib/ function queries through: the database, or a transaction it is part of. */
@@ -170,6 +171,14 @@ export interface LoginLimitsTable {
   key: string;
   at: Date;
   expires_at: Date;
+}
+
+/** An admin console session: its login's access token, the CSRF token of its forms, its last use. */
+export interface ConsoleSessionsTable {
+  token_id: number;
+  csrf_token: string;
+  last_seen_at: Timestamp;
+  created_at: CreatedAt;
 }
 
 export type UserRow = Selectable<UsersTable>;

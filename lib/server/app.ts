@@ -24,6 +24,7 @@ import { userRoutes } from './routes/user';
 import { fileRoutes } from './routes/files';
 import { metricsRoutes } from './routes/metrics';
 import { pageRoutes } from './routes/pages';
+import { consoleRoutes } from './console/routes';
 
 /** What the server is built from: injected, so tests run it with `inject` and a test database. */
 export interface ServerDeps {
@@ -197,6 +198,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   metricsRoutes(app, state);
   pageRoutes(app, state);
   registrationRoutes(app, state);
+  consoleRoutes(app, state);
   return app;
 }
 

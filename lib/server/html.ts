@@ -13,15 +13,28 @@ export class Html {
   }
 }
 
+/**
+ * What a template may interpolate: text and numbers (escaped), Html fragments (kept), nothing
+ * (null, undefined, false: left out), and lists of these. A Date or an object is a compile error
+ * rather than "[object Object]" on a page: a template says how it shows one.
+ */
+export type Interpolation = string | number | boolean | null | undefined | Html | readonly Interpolation[];
+
+/** A page or fragment as a function of its typed data. */
+export type Template<T> = (data: T) => Html;
+
 /** Tagged template: interpolated strings are escaped, Html fragments and arrays of them are not. */
-export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
+export function html(strings: TemplateStringsArray, ...values: Interpolation[]): Html {
   let out = strings[0];
   values.forEach((value, i) => {
-    const parts = Array.isArray(value) ? value : [value];
-    for (const v of parts) out += v instanceof Html ? v.text : v === null || v === undefined || v === false ? '' : escapeHtml(String(v));
+    for (const v of flatten(value)) out += v instanceof Html ? v.text : v === null || v === undefined || v === false ? '' : escapeHtml(String(v));
     out += strings[i + 1];
   });
   return new Html(out);
+}
+
+function flatten(value: Interpolation): Exclude<Interpolation, readonly Interpolation[]>[] {
+  return Array.isArray(value) ? (value as readonly Interpolation[]).flatMap(flatten) : [value as Exclude<Interpolation, readonly Interpolation[]>];
 }
 
 /** Scripts are off, forms post only back here, and nothing may frame the page. */

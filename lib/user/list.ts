@@ -16,6 +16,8 @@ export interface UserFilter {
   readonly deleted?: boolean;
   /** Case-insensitive substring of nickname, email or name. */
   readonly search?: string;
+  /** Keyset paging: only users with an id above this one (the console's next page). */
+  readonly after?: number;
   readonly limit?: number;
 }
 
@@ -58,7 +60,7 @@ function selectUsers(db: Kysely<Database>, filter: UserFilter) {
  */
 export async function* listUsers(db: Kysely<Database>, filter: UserFilter = {}, pageSize = LIST_PAGE_SIZE): AsyncGenerator<UserJson[]> {
   const users = selectUsers(db, filter);
-  let after = 0;
+  let after = filter.after ?? 0;
   let left = filter.limit ?? Infinity;
   while (left > 0) {
     const rows = await users.select(USER_COLUMNS).where('id', '>', after).orderBy('id').limit(Math.min(pageSize, left)).execute();
@@ -138,10 +140,10 @@ export async function* exportUsers(db: Kysely<Database>, filter: UserFilter = {}
     return inlined(query.compile());
   };
   if (!source.paged) {
-    yield* source.copyOut(statement(0, filter.limit ?? null));
+    yield* source.copyOut(statement(filter.after ?? 0, filter.limit ?? null));
     return;
   }
-  let after = 0;
+  let after = filter.after ?? 0;
   let left = filter.limit ?? Infinity;
   while (left > 0) {
     const size = Math.min(pageSize, left);

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Client } from 'pg';
 import { sql } from 'kysely';
 import { PGlite } from '@electric-sql/pglite';
-import { kyselyOnPglite, openDatabase, type Backend, type DbHandle } from '../../lib/db/db';
+import { kyselyOnPglite, openDatabase, pgliteExtensions, type Backend, type DbHandle } from '../../lib/db/db';
 import type { LibContext } from '../../lib/lib-context';
 import * as paths from '../setup/paths';
 
@@ -135,7 +135,7 @@ export async function createOpenTestDatabase(): Promise<OpenTestDatabase> {
     const tdb = await createTestDatabase();
     return { tdb, handle: await tdb.open() };
   }
-  const pglite = await PGlite.create({ loadDataDir: new Blob([fs.readFileSync(paths.PGLITE_TEMPLATE_DUMP)]) });
+  const pglite = await PGlite.create({ loadDataDir: new Blob([fs.readFileSync(paths.PGLITE_TEMPLATE_DUMP)]), extensions: pgliteExtensions() });
   const db = kyselyOnPglite(pglite);
   const dataDir = path.join(paths.SCRATCH, `memory_${process.env.JEST_WORKER_ID ?? '0'}_${process.pid}_${counter++}`);
   const handle: DbHandle = {

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Client } from 'pg';
 import * as paths from './paths';
-import { openDatabase } from '../../lib/db/db';
+import { openDatabase, pgliteExtensions } from '../../lib/db/db';
 import { migrateToLatest } from '../../lib/db/migrate';
 
 /**
@@ -19,7 +19,7 @@ export async function globalSetup(name: 'pglite' | 'postgres'): Promise<void> {
     await handle.close();
     // Copying the directory and opening it costs a test file seconds; loading this dump into
     // memory a fraction of that, and there is nothing to delete afterwards.
-    const pglite = await PGlite.create(path.join(paths.PGLITE_TEMPLATE, 'pgdata'));
+    const pglite = await PGlite.create(path.join(paths.PGLITE_TEMPLATE, 'pgdata'), { extensions: pgliteExtensions() });
     try {
       const dump = await pglite.dumpDataDir('none');
       fs.writeFileSync(paths.PGLITE_TEMPLATE_DUMP, Buffer.from(await dump.arrayBuffer()));
