@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as initial from './20261122000000_initial';
 import * as app from './20261122010000_app';
 import * as emailKey from './20261127020000_email_key';
+import * as sso from './20261127060000_sso';
 
 /**
  * Every migration, by its timestamped name. A static list rather than a folder scan, so the
@@ -11,4 +12,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '20261122000000_initial': initial,
   '20261122010000_app': app,
   '20261127020000_email_key': emailKey,
+  '20261127060000_sso': sso,
 };

@@ -35,6 +35,7 @@ const COLUMNS: { [T in keyof Database]: Record<keyof Database[T], true> } = {
     token_balance: true,
     avatar: true,
     mfa_last_step: true,
+    provider: true,
   },
   invites: {
     id: true,
@@ -55,6 +56,8 @@ const COLUMNS: { [T in keyof Database]: Record<keyof Database[T], true> } = {
   follows: { id: true, follower_id: true, following_id: true, state: true, created_at: true },
   audit_log: { id: true, at: true, actor: true, verb: true, target_user_id: true, target_nickname: true, reason: true, details: true },
   avatars: { user_id: true, content_type: true, data: true, updated_at: true },
+  external_identities: { id: true, provider: true, subject: true, user_id: true, created_at: true, last_login_at: true },
+  saml_assertions: { assertion_id: true, expires_at: true },
 };
 
 // One open handle for the file: opening the database once per test was most of its time on PGlite.

@@ -1,0 +1,154 @@
+// Single sign-on's settings, parsed from the environment object lib/config.ts hands over (this
+// module never reads process.env itself). One prefix per method: CTL_SSO_* for what every method
+// shares, CTL_LDAP_* for LDAP.
+import * as fs from 'node:fs';
+import { UnavailableError } from '../errors';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** What an existing account with the provider's (verified) email address becomes at a first SSO login. */
+export type EmailLinking = 'link' | 'refuse';
+
+export interface LdapSettings {
+  /** CTL_LDAP_URL: ldap:// or ldaps://. */
+  readonly url: string;
+  /** CTL_LDAP_BIND_DN / CTL_LDAP_BIND_PASSWORD: the service account that searches; none = anonymous search. */
+  readonly bindDn: string | null;
+  readonly bindPassword: string;
+  /** CTL_LDAP_SEARCH_BASE and CTL_LDAP_SEARCH_FILTER, the filter with `{{username}}` where the escaped login goes. */
+  readonly searchBase: string;
+  readonly searchFilter: string;
+  /** CTL_LDAP_UID_ATTRIBUTE, CTL_LDAP_EMAIL_ATTRIBUTE, CTL_LDAP_NAME_ATTRIBUTE, CTL_LDAP_LAST_NAME_ATTRIBUTE. */
+  readonly uidAttribute: string;
+  readonly emailAttribute: string;
+  readonly nameAttribute: string;
+  readonly lastNameAttribute: string | null;
+  /** CTL_LDAP_ADMIN_ATTRIBUTE + CTL_LDAP_ADMIN_VALUE (Overleaf's IS_ADMIN_ATT / IS_ADMIN_ATT_VALUE). */
+  readonly adminAttribute: string | null;
+  readonly adminValue: string | null;
+  /** CTL_LDAP_ADMIN_GROUP_DN: a groupOfNames / groupOfUniqueNames whose members are admins. */
+  readonly adminGroupDn: string | null;
+  /** CTL_LDAP_STARTTLS: upgrade an ldap:// connection before binding. */
+  readonly startTls: boolean;
+  /** CTL_LDAP_TLS_CA_FILE: the CA (PEM) that signs the directory's certificate, read at start. */
+  readonly tlsCa: string | null;
+  /** CTL_LDAP_TIMEOUT: per operation, so a hung directory cannot hold logins forever. */
+  readonly timeoutMs: number;
+}
+
+export interface SsoSettings {
+  /** The one method on (Overleaf: one at a time); null when single sign-on is off. */
+  readonly ldap: LdapSettings | null;
+  /** CTL_SSO_EMAIL_LINKING: link (default) or refuse an existing account with the same verified email. */
+  readonly emailLinking: EmailLinking;
+  /** CTL_SSO_UPDATE_NAMES_ON_LOGIN: the name is refreshed from the provider at every login. */
+  readonly updateNamesOnLogin: boolean;
+  /** CTL_SSO_LOCAL_ADMIN_LOGIN: break-glass, a local administrator's password still works while SSO is on. */
+  readonly localAdminLogin: boolean;
+}
+
+function bad(name: string, value: string, why: string): never {
+  throw new UnavailableError(`${name} has a bad value ${JSON.stringify(value)}: ${why}`);
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  const v = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  return bad(name, value, 'expected true or false');
+}
+
+const ATTRIBUTE = /^[A-Za-z][A-Za-z0-9-]{0,63}$/;
+
+function attribute(env: Env, name: string, fallback: string | null): string | null {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  if (!ATTRIBUTE.test(value)) bad(name, value, 'not an LDAP attribute name');
+  return value;
+}
+
+/** A DN as configured: no line breaks and something that looks like `attr=value` parts. */
+function dn(env: Env, name: string): string | null {
+  const value = env[name];
+  if (value === undefined || value === '') return null;
+  if (/[\r\n\0]/.test(value) || !/^[A-Za-z][A-Za-z0-9-]*=/.test(value.trim())) bad(name, value, 'not an LDAP DN (expected e.g. cn=admin,dc=example,dc=org)');
+  return value.trim();
+}
+
+function ldapSettings(env: Env): LdapSettings | null {
+  const raw = env.CTL_LDAP_URL;
+  if (raw === undefined || raw === '') {
+    const stray = Object.keys(env).find((k) => k.startsWith('CTL_LDAP_') && env[k]);
+    if (stray) bad(stray, stray === 'CTL_LDAP_BIND_PASSWORD' ? '***' : env[stray]!, 'needs CTL_LDAP_URL');
+    return null;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    return bad('CTL_LDAP_URL', raw, 'not a URL');
+  }
+  if (parsed.protocol !== 'ldap:' && parsed.protocol !== 'ldaps:') bad('CTL_LDAP_URL', raw, 'expected an ldap:// or ldaps:// URL');
+  if (parsed.username || parsed.password)
+    bad('CTL_LDAP_URL', `${parsed.protocol}//${parsed.host}`, 'put the bind DN and password in CTL_LDAP_BIND_DN and CTL_LDAP_BIND_PASSWORD');
+  const searchBase = dn(env, 'CTL_LDAP_SEARCH_BASE');
+  if (!searchBase) throw new UnavailableError('CTL_LDAP_SEARCH_BASE is required with CTL_LDAP_URL');
+  const searchFilter = env.CTL_LDAP_SEARCH_FILTER || '(uid={{username}})';
+  if (!searchFilter.includes('{{username}}') || !searchFilter.startsWith('(') || !searchFilter.endsWith(')') || /[\r\n\0]/.test(searchFilter)) {
+    bad('CTL_LDAP_SEARCH_FILTER', searchFilter, 'expected a parenthesised filter containing {{username}}, e.g. (uid={{username}})');
+  }
+  const bindDn = dn(env, 'CTL_LDAP_BIND_DN');
+  const bindPassword = env.CTL_LDAP_BIND_PASSWORD ?? '';
+  if (bindDn && !bindPassword)
+    throw new UnavailableError('CTL_LDAP_BIND_PASSWORD is required with CTL_LDAP_BIND_DN (an empty password is an unauthenticated bind)');
+  const adminAttribute = attribute(env, 'CTL_LDAP_ADMIN_ATTRIBUTE', null);
+  const adminValue = env.CTL_LDAP_ADMIN_VALUE || null;
+  if ((adminAttribute === null) !== (adminValue === null)) {
+    throw new UnavailableError('CTL_LDAP_ADMIN_ATTRIBUTE and CTL_LDAP_ADMIN_VALUE go together: set both or neither');
+  }
+  const startTls = flag(env, 'CTL_LDAP_STARTTLS', false);
+  if (startTls && parsed.protocol === 'ldaps:') bad('CTL_LDAP_STARTTLS', env.CTL_LDAP_STARTTLS!, 'ldaps:// is TLS already; StartTLS is for ldap://');
+  let tlsCa: string | null = null;
+  const caFile = env.CTL_LDAP_TLS_CA_FILE;
+  if (caFile) {
+    try {
+      tlsCa = fs.readFileSync(caFile, 'utf8');
+    } catch {
+      bad('CTL_LDAP_TLS_CA_FILE', caFile, 'cannot be read');
+    }
+    if (!tlsCa.includes('-----BEGIN CERTIFICATE-----')) bad('CTL_LDAP_TLS_CA_FILE', caFile, 'not a PEM certificate');
+  }
+  const timeout = env.CTL_LDAP_TIMEOUT || '5000';
+  if (!/^\d{1,6}$/.test(timeout) || Number(timeout) < 100) bad('CTL_LDAP_TIMEOUT', timeout, 'expected milliseconds, at least 100');
+  return {
+    url: raw,
+    bindDn,
+    bindPassword,
+    searchBase,
+    searchFilter,
+    uidAttribute: attribute(env, 'CTL_LDAP_UID_ATTRIBUTE', 'uid')!,
+    emailAttribute: attribute(env, 'CTL_LDAP_EMAIL_ATTRIBUTE', 'mail')!,
+    nameAttribute: attribute(env, 'CTL_LDAP_NAME_ATTRIBUTE', 'cn')!,
+    lastNameAttribute: attribute(env, 'CTL_LDAP_LAST_NAME_ATTRIBUTE', null),
+    adminAttribute,
+    adminValue,
+    adminGroupDn: dn(env, 'CTL_LDAP_ADMIN_GROUP_DN'),
+    startTls,
+    tlsCa,
+    timeoutMs: Number(timeout),
+  };
+}
+
+/** Every single sign-on setting; a bad one is exit 6 naming the variable (the bind password is never echoed). */
+export function ssoSettings(env: Env): SsoSettings {
+  const linking = (env.CTL_SSO_EMAIL_LINKING || 'link').trim().toLowerCase();
+  if (linking !== 'link' && linking !== 'refuse') bad('CTL_SSO_EMAIL_LINKING', env.CTL_SSO_EMAIL_LINKING!, 'expected link or refuse');
+  return {
+    ldap: ldapSettings(env),
+    emailLinking: linking,
+    updateNamesOnLogin: flag(env, 'CTL_SSO_UPDATE_NAMES_ON_LOGIN', false),
+    localAdminLogin: flag(env, 'CTL_SSO_LOCAL_ADMIN_LOGIN', false),
+  };
+}
