@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { AppState } from '../state';
 import { HttpError, clientAddress, errorBody } from '../http';
 import { toApiUser } from '../account';
-import { login, logout, register } from '../../auth/login';
+import { logout, register } from '../../auth/login';
+import { passwordLogin } from '../../sso/password-login';
 import { throttleRegistration } from '../../auth/registration-throttle';
 import { beginMfa, confirmMfa, disableMfa, regenerateBackupCodes } from '../../auth/mfa';
 import { ConflictError, NotFoundError } from '../../errors';
@@ -35,7 +36,12 @@ export function authRoutes(app: FastifyInstance, state: AppState): void {
     async (request) => {
       const ctx = await state.lib(request);
       const { login: who, password, totp } = request.body;
-      const session = await login(ctx, authSettings, state.loginThrottle, { login: who, password, totp: totp || null, address: clientAddress(request) });
+      const session = await passwordLogin(ctx, { auth: authSettings, sso: config.sso }, state.loginThrottle, {
+        login: who,
+        password,
+        totp: totp || null,
+        address: clientAddress(request),
+      });
       return { token: session.token, expiresAt: session.expiresAt, user: toApiUser(session.user, config.serve.termsVersion) };
     },
   );

@@ -1,0 +1,78 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ssoSettings } from '../../../lib/sso/settings';
+import { loadConfig } from '../../../lib/config';
+import { exitCodeOf } from '../../../lib/errors';
+
+const LDAP = { CTL_LDAP_URL: 'ldap://ldap.example.org', CTL_LDAP_SEARCH_BASE: 'ou=people,dc=example,dc=org' };
+
+function failure(env: Record<string, string>): [number, string] {
+  try {
+    loadConfig({ CTL_ENV_FILE: '', ...env });
+  } catch (error) {
+    return [exitCodeOf(error), (error as Error).message];
+  }
+  throw new Error('loadConfig accepted it');
+}
+
+describe('SSO settings', () => {
+  test('off by default; Overleaf-like defaults once CTL_LDAP_URL is set', () => {
+    expect(ssoSettings({})).toEqual({ ldap: null, emailLinking: 'link', updateNamesOnLogin: false, localAdminLogin: false });
+    expect(ssoSettings(LDAP).ldap).toMatchObject({
+      url: 'ldap://ldap.example.org',
+      bindDn: null,
+      searchFilter: '(uid={{username}})',
+      uidAttribute: 'uid',
+      emailAttribute: 'mail',
+      nameAttribute: 'cn',
+      adminAttribute: null,
+      startTls: false,
+      tlsCa: null,
+    });
+  });
+
+  test.each([
+    [{ CTL_LDAP_URL: 'http://ldap.example.org' }, 'CTL_LDAP_URL has a bad value "http://ldap.example.org": expected an ldap:// or ldaps:// URL'],
+    [
+      { CTL_LDAP_URL: 'ldap://u:pw@ldap.example.org' },
+      'CTL_LDAP_URL has a bad value "ldap://ldap.example.org": put the bind DN and password in CTL_LDAP_BIND_DN and CTL_LDAP_BIND_PASSWORD',
+    ],
+    [{ CTL_LDAP_SEARCH_BASE: '' }, 'CTL_LDAP_SEARCH_BASE is required with CTL_LDAP_URL'],
+    [
+      { CTL_LDAP_SEARCH_FILTER: '(uid=alice)' },
+      'CTL_LDAP_SEARCH_FILTER has a bad value "(uid=alice)": expected a parenthesised filter containing {{username}}, e.g. (uid={{username}})',
+    ],
+    [
+      { CTL_LDAP_BIND_DN: 'cn=reader,dc=example,dc=org' },
+      'CTL_LDAP_BIND_PASSWORD is required with CTL_LDAP_BIND_DN (an empty password is an unauthenticated bind)',
+    ],
+    [{ CTL_LDAP_EMAIL_ATTRIBUTE: 'mail)(x' }, 'CTL_LDAP_EMAIL_ATTRIBUTE has a bad value "mail)(x": not an LDAP attribute name'],
+    [{ CTL_LDAP_ADMIN_ATTRIBUTE: 'memberOf' }, 'CTL_LDAP_ADMIN_ATTRIBUTE and CTL_LDAP_ADMIN_VALUE go together: set both or neither'],
+    [{ CTL_LDAP_TLS_CA_FILE: '/nonexistent/ca.pem' }, 'CTL_LDAP_TLS_CA_FILE has a bad value "/nonexistent/ca.pem": cannot be read'],
+    [
+      { CTL_LDAP_URL: 'ldaps://ldap.example.org', CTL_LDAP_STARTTLS: 'true' },
+      'CTL_LDAP_STARTTLS has a bad value "true": ldaps:// is TLS already; StartTLS is for ldap://',
+    ],
+    [{ CTL_LDAP_TIMEOUT: 'soon' }, 'CTL_LDAP_TIMEOUT has a bad value "soon": expected milliseconds, at least 100'],
+    [{ CTL_SSO_EMAIL_LINKING: 'maybe' }, 'CTL_SSO_EMAIL_LINKING has a bad value "maybe": expected link or refuse'],
+  ])('a bad value is exit 6 naming the variable: %j', (env, message) => {
+    expect(failure({ ...LDAP, ...env })).toEqual([6, message]);
+  });
+
+  test('a CTL_LDAP_* setting without CTL_LDAP_URL is exit 6, and the bind password is never echoed', () => {
+    expect(failure({ CTL_LDAP_BIND_PASSWORD: 'hunter2' })).toEqual([6, 'CTL_LDAP_BIND_PASSWORD has a bad value "***": needs CTL_LDAP_URL']);
+  });
+
+  test('the CA file is read once, at start', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-ca-')), 'ca.pem');
+    fs.writeFileSync(file, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    expect(ssoSettings({ ...LDAP, CTL_LDAP_TLS_CA_FILE: file }).ldap?.tlsCa).toContain('BEGIN CERTIFICATE');
+    fs.writeFileSync(file, 'not a certificate');
+    expect(failure({ ...LDAP, CTL_LDAP_TLS_CA_FILE: file })).toEqual([
+      6,
+      `CTL_LDAP_TLS_CA_FILE has a bad value ${JSON.stringify(file)}: not a PEM certificate`,
+    ]);
+    fs.rmSync(path.dirname(file), { recursive: true });
+  });
+});
