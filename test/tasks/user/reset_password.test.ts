@@ -34,7 +34,7 @@ describe('ctl user reset_password on an account that signs in through an identit
     await tdb.withDb(async (h) => {
       expect(await h.db.selectFrom('tokens').select('id').execute()).toEqual([]);
       const row = await h.db.selectFrom('users').select('password_hash').executeTakeFirstOrThrow();
-      expect(await verifyPassword('old-password', row.password_hash!)).toBe(true);
+      expect(await verifyPassword('old-password', row.password_hash)).toBe(true);
     });
   });
 });
