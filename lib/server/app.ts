@@ -18,6 +18,7 @@ import { userRoutes } from './routes/user';
 import { fileRoutes } from './routes/files';
 import { metricsRoutes } from './routes/metrics';
 import { pageRoutes } from './routes/pages';
+import { ssoRoutes } from './routes/sso';
 
 /** What the server is built from: injected, so tests run it with `inject` and a test database. */
 export interface ServerDeps {
@@ -145,6 +146,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   metricsRoutes(app, state);
   pageRoutes(app, state);
   registrationRoutes(app, state);
+  ssoRoutes(app, state);
   return app;
 }
 

@@ -36,9 +36,28 @@ export interface LdapSettings {
   readonly timeoutMs: number;
 }
 
+export interface OidcSettings {
+  /** CTL_OIDC_ISSUER: the provider's issuer URL, where discovery starts (https, or http on loopback only). */
+  readonly issuer: string;
+  /** CTL_OIDC_CLIENT_ID / CTL_OIDC_CLIENT_SECRET: this app's registration at the provider. */
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** CTL_OIDC_SCOPES: default `openid email profile`. */
+  readonly scopes: string;
+  /** CTL_OIDC_USERNAME_CLAIM (preferred_username) and CTL_OIDC_NAME_CLAIM (name). */
+  readonly usernameClaim: string;
+  readonly nameClaim: string;
+  /** CTL_OIDC_ADMIN_CLAIM + CTL_OIDC_ADMIN_VALUE: admin when the claim is, or holds, the value (e.g. groups / admins). */
+  readonly adminClaim: string | null;
+  readonly adminValue: string | null;
+  /** The http issuer is on a loopback address (tests, a provider on the same host). */
+  readonly insecureLoopback: boolean;
+}
+
 export interface SsoSettings {
-  /** The one method on (Overleaf: one at a time); null when single sign-on is off. */
+  /** The one method on (Overleaf: one at a time); both null when single sign-on is off. */
   readonly ldap: LdapSettings | null;
+  readonly oidc: OidcSettings | null;
   /** CTL_SSO_EMAIL_LINKING: link (default) or refuse an existing account with the same verified email. */
   readonly emailLinking: EmailLinking;
   /** CTL_SSO_UPDATE_NAMES_ON_LOGIN: the name is refreshed from the provider at every login. */
@@ -141,12 +160,67 @@ function ldapSettings(env: Env): LdapSettings | null {
   };
 }
 
+const CLAIM = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
+
+function claim(env: Env, name: string, fallback: string | null): string | null {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  if (!CLAIM.test(value)) bad(name, value, 'not a claim name');
+  return value;
+}
+
+function oidcSettings(env: Env): OidcSettings | null {
+  const issuer = env.CTL_OIDC_ISSUER;
+  if (issuer === undefined || issuer === '') {
+    const stray = Object.keys(env).find((k) => k.startsWith('CTL_OIDC_') && env[k]);
+    if (stray) bad(stray, stray === 'CTL_OIDC_CLIENT_SECRET' ? '***' : env[stray]!, 'needs CTL_OIDC_ISSUER');
+    return null;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(issuer);
+  } catch {
+    return bad('CTL_OIDC_ISSUER', issuer, 'not a URL');
+  }
+  const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(parsed.hostname);
+  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback))
+    bad('CTL_OIDC_ISSUER', issuer, 'expected an https:// URL (http:// only on a loopback address)');
+  if (parsed.username || parsed.password || parsed.search || parsed.hash)
+    bad('CTL_OIDC_ISSUER', `${parsed.protocol}//${parsed.host}`, 'expected the bare issuer URL');
+  const clientId = env.CTL_OIDC_CLIENT_ID ?? '';
+  if (!/^[\x21-\x7e]{1,255}$/.test(clientId)) throw new UnavailableError('CTL_OIDC_CLIENT_ID is required with CTL_OIDC_ISSUER (visible ASCII)');
+  const clientSecret = env.CTL_OIDC_CLIENT_SECRET ?? '';
+  if (!clientSecret || /[\r\n\0]/.test(clientSecret)) throw new UnavailableError('CTL_OIDC_CLIENT_SECRET is required with CTL_OIDC_ISSUER (one line)');
+  const scopes = (env.CTL_OIDC_SCOPES || 'openid email profile').trim().replace(/\s+/g, ' ');
+  if (!scopes.split(' ').includes('openid') || !/^[\x21-\x7e ]+$/.test(scopes))
+    bad('CTL_OIDC_SCOPES', scopes, 'expected space-separated scopes including openid');
+  const adminClaim = claim(env, 'CTL_OIDC_ADMIN_CLAIM', null);
+  const adminValue = env.CTL_OIDC_ADMIN_VALUE || null;
+  if ((adminClaim === null) !== (adminValue === null))
+    throw new UnavailableError('CTL_OIDC_ADMIN_CLAIM and CTL_OIDC_ADMIN_VALUE go together: set both or neither');
+  return {
+    issuer,
+    clientId,
+    clientSecret,
+    scopes,
+    usernameClaim: claim(env, 'CTL_OIDC_USERNAME_CLAIM', 'preferred_username')!,
+    nameClaim: claim(env, 'CTL_OIDC_NAME_CLAIM', 'name')!,
+    adminClaim,
+    adminValue,
+    insecureLoopback: parsed.protocol === 'http:',
+  };
+}
+
 /** Every single sign-on setting; a bad one is exit 6 naming the variable (the bind password is never echoed). */
 export function ssoSettings(env: Env): SsoSettings {
   const linking = (env.CTL_SSO_EMAIL_LINKING || 'link').trim().toLowerCase();
   if (linking !== 'link' && linking !== 'refuse') bad('CTL_SSO_EMAIL_LINKING', env.CTL_SSO_EMAIL_LINKING!, 'expected link or refuse');
+  const ldap = ldapSettings(env);
+  const oidc = oidcSettings(env);
+  if (ldap && oidc) throw new UnavailableError('CTL_LDAP_URL and CTL_OIDC_ISSUER are both set: single sign-on takes one method at a time');
   return {
-    ldap: ldapSettings(env),
+    ldap,
+    oidc,
     emailLinking: linking,
     updateNamesOnLogin: flag(env, 'CTL_SSO_UPDATE_NAMES_ON_LOGIN', false),
     localAdminLogin: flag(env, 'CTL_SSO_LOCAL_ADMIN_LOGIN', false),

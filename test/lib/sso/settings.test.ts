@@ -5,6 +5,7 @@ import { ssoSettings } from '../../../lib/sso/settings';
 import { loadConfig } from '../../../lib/config';
 import { exitCodeOf } from '../../../lib/errors';
 
+const OIDC = { CTL_OIDC_ISSUER: 'https://idp.example.org/realms/main', CTL_OIDC_CLIENT_ID: 'userctl', CTL_OIDC_CLIENT_SECRET: 's3cret' };
 const LDAP = { CTL_LDAP_URL: 'ldap://ldap.example.org', CTL_LDAP_SEARCH_BASE: 'ou=people,dc=example,dc=org' };
 
 function failure(env: Record<string, string>): [number, string] {
@@ -18,7 +19,7 @@ function failure(env: Record<string, string>): [number, string] {
 
 describe('SSO settings', () => {
   test('off by default; Overleaf-like defaults once CTL_LDAP_URL is set', () => {
-    expect(ssoSettings({})).toEqual({ ldap: null, emailLinking: 'link', updateNamesOnLogin: false, localAdminLogin: false });
+    expect(ssoSettings({})).toEqual({ ldap: null, oidc: null, emailLinking: 'link', updateNamesOnLogin: false, localAdminLogin: false });
     expect(ssoSettings(LDAP).ldap).toMatchObject({
       url: 'ldap://ldap.example.org',
       bindDn: null,
@@ -56,8 +57,33 @@ describe('SSO settings', () => {
     ],
     [{ CTL_LDAP_TIMEOUT: 'soon' }, 'CTL_LDAP_TIMEOUT has a bad value "soon": expected milliseconds, at least 100'],
     [{ CTL_SSO_EMAIL_LINKING: 'maybe' }, 'CTL_SSO_EMAIL_LINKING has a bad value "maybe": expected link or refuse'],
+    [{ ...OIDC }, 'CTL_LDAP_URL and CTL_OIDC_ISSUER are both set: single sign-on takes one method at a time'],
   ])('a bad value is exit 6 naming the variable: %j', (env, message) => {
     expect(failure({ ...LDAP, ...env })).toEqual([6, message]);
+  });
+
+  test.each([
+    [
+      { CTL_OIDC_ISSUER: 'http://idp.example.org' },
+      'CTL_OIDC_ISSUER has a bad value "http://idp.example.org": expected an https:// URL (http:// only on a loopback address)',
+    ],
+    [{ CTL_OIDC_CLIENT_ID: '' }, 'CTL_OIDC_CLIENT_ID is required with CTL_OIDC_ISSUER (visible ASCII)'],
+    [{ CTL_OIDC_CLIENT_SECRET: '' }, 'CTL_OIDC_CLIENT_SECRET is required with CTL_OIDC_ISSUER (one line)'],
+    [{ CTL_OIDC_SCOPES: 'email profile' }, 'CTL_OIDC_SCOPES has a bad value "email profile": expected space-separated scopes including openid'],
+    [{ CTL_OIDC_ADMIN_VALUE: 'admins' }, 'CTL_OIDC_ADMIN_CLAIM and CTL_OIDC_ADMIN_VALUE go together: set both or neither'],
+    [{ CTL_OIDC_ISSUER: '', CTL_OIDC_CLIENT_ID: '' }, 'CTL_OIDC_CLIENT_SECRET has a bad value "***": needs CTL_OIDC_ISSUER'],
+  ])('OpenID Connect: a bad value is exit 6 naming the variable: %j', (env, message) => {
+    expect(failure({ ...OIDC, ...env })).toEqual([6, message]);
+  });
+
+  test('OpenID Connect: https issuers, and http ones on loopback only', () => {
+    expect(ssoSettings(OIDC).oidc).toMatchObject({
+      issuer: 'https://idp.example.org/realms/main',
+      scopes: 'openid email profile',
+      usernameClaim: 'preferred_username',
+      insecureLoopback: false,
+    });
+    expect(ssoSettings({ ...OIDC, CTL_OIDC_ISSUER: 'http://127.0.0.1:8080' }).oidc?.insecureLoopback).toBe(true);
   });
 
   test('a CTL_LDAP_* setting without CTL_LDAP_URL is exit 6, and the bind password is never echoed', () => {

@@ -1,0 +1,47 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppState } from '../state';
+import { toApiUser } from '../account';
+import { beginOidcLogin, completeOidcLogin, decodeFlow, encodeFlow } from '../../sso/oidc';
+
+const FLOW_COOKIE = 'ctl_oidc';
+const FLOW_PATH = '/api/auth/oidc';
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/**
+ * Single sign-on's browser routes (issue 16). OpenID Connect: `GET /api/auth/oidc/login` redirects
+ * to the provider and keeps the flow's state, nonce and PKCE verifier in an HttpOnly, SameSite=Lax
+ * cookie of this browser (10 minutes, this path only); `GET /api/auth/oidc/callback` checks them
+ * and answers with the same session as `POST /api/auth/login`. LDAP needs no route of its own: it
+ * answers `POST /api/auth/login`.
+ */
+export function ssoRoutes(app: FastifyInstance, state: AppState): void {
+  const { config } = state;
+  const oidc = config.sso.oidc;
+  if (!oidc) return;
+  const secure = config.appUrl.startsWith('https:') ? '; Secure' : '';
+  const identity = { ...config.sso, requireConfirmation: config.serve.requireConfirmation, sessionTtlMs: config.serve.sessionTtlMs };
+
+  app.get(`${FLOW_PATH}/login`, async (_request, reply) => {
+    const { url, flow } = await beginOidcLogin(oidc, config.appUrl);
+    return reply
+      .header('set-cookie', `${FLOW_COOKIE}=${encodeFlow(flow)}; Path=${FLOW_PATH}; Max-Age=600; HttpOnly; SameSite=Lax${secure}`)
+      .header('cache-control', 'no-store')
+      .redirect(url, 302);
+  });
+
+  app.get(`${FLOW_PATH}/callback`, async (request, reply) => {
+    // Single use: the cookie goes whatever the outcome, so a refused answer cannot be retried with it.
+    reply.header('set-cookie', `${FLOW_COOKIE}=; Path=${FLOW_PATH}; Max-Age=0; HttpOnly; SameSite=Lax${secure}`).header('cache-control', 'no-store');
+    const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
+    const flow = decodeFlow(cookieValue(request.headers.cookie, FLOW_COOKIE));
+    const session = await completeOidcLogin(await state.lib(request), oidc, identity, config.appUrl, query, flow);
+    return { token: session.token, expiresAt: session.expiresAt, user: toApiUser(session.user, config.serve.termsVersion) };
+  });
+}
