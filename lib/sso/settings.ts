@@ -54,10 +54,31 @@ export interface OidcSettings {
   readonly insecureLoopback: boolean;
 }
 
+export interface SamlSettings {
+  /** CTL_SAML_ENTRY_POINT: the IdP's single sign-on URL (HTTP-Redirect binding). */
+  readonly entryPoint: string;
+  /** CTL_SAML_IDP_CERT_FILE: the IdP's signing certificate (PEM), read at start. */
+  readonly idpCert: string;
+  /** CTL_SAML_IDP_ISSUER: the IdP's entity ID, checked when set. */
+  readonly idpIssuer: string | null;
+  /** CTL_SAML_SP_ENTITY_ID: this app's entity ID and the audience required; null: APP_URL/api/auth/saml/metadata. */
+  readonly spEntityId: string | null;
+  /** CTL_SAML_CLOCK_SKEW: tolerance for NotBefore / NotOnOrAfter (default 60s). */
+  readonly clockSkewMs: number;
+  /** CTL_SAML_EMAIL_ATTRIBUTE (email), CTL_SAML_USERNAME_ATTRIBUTE (uid), CTL_SAML_NAME_ATTRIBUTE (name). */
+  readonly emailAttribute: string;
+  readonly usernameAttribute: string;
+  readonly nameAttribute: string;
+  /** CTL_SAML_ADMIN_ATTRIBUTE + CTL_SAML_ADMIN_VALUE (Overleaf's IS_ADMIN_FIELD / IS_ADMIN_FIELD_VALUE). */
+  readonly adminAttribute: string | null;
+  readonly adminValue: string | null;
+}
+
 export interface SsoSettings {
-  /** The one method on (Overleaf: one at a time); both null when single sign-on is off. */
+  /** The one method on (Overleaf: one at a time); all null when single sign-on is off. */
   readonly ldap: LdapSettings | null;
   readonly oidc: OidcSettings | null;
+  readonly saml: SamlSettings | null;
   /** CTL_SSO_EMAIL_LINKING: link (default) or refuse an existing account with the same verified email. */
   readonly emailLinking: EmailLinking;
   /** CTL_SSO_UPDATE_NAMES_ON_LOGIN: the name is refreshed from the provider at every login. */
@@ -211,16 +232,77 @@ function oidcSettings(env: Env): OidcSettings | null {
   };
 }
 
+function samlSettings(env: Env): SamlSettings | null {
+  const entryPoint = env.CTL_SAML_ENTRY_POINT;
+  if (entryPoint === undefined || entryPoint === '') {
+    const stray = Object.keys(env).find((k) => k.startsWith('CTL_SAML_') && env[k]);
+    if (stray) bad(stray, env[stray]!, 'needs CTL_SAML_ENTRY_POINT');
+    return null;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(entryPoint);
+  } catch {
+    return bad('CTL_SAML_ENTRY_POINT', entryPoint, 'not a URL');
+  }
+  const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(parsed.hostname);
+  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback)) {
+    bad('CTL_SAML_ENTRY_POINT', entryPoint, 'expected an https:// URL (http:// only on a loopback address)');
+  }
+  const certFile = env.CTL_SAML_IDP_CERT_FILE;
+  if (!certFile) throw new UnavailableError("CTL_SAML_IDP_CERT_FILE is required with CTL_SAML_ENTRY_POINT (the IdP's signing certificate, PEM)");
+  let idpCert = '';
+  try {
+    idpCert = fs.readFileSync(certFile, 'utf8');
+  } catch {
+    bad('CTL_SAML_IDP_CERT_FILE', certFile, 'cannot be read');
+  }
+  if (!idpCert.includes('-----BEGIN CERTIFICATE-----')) bad('CTL_SAML_IDP_CERT_FILE', certFile, 'not a PEM certificate');
+  const text = (name: string): string | null => {
+    const value = env[name];
+    if (value === undefined || value === '') return null;
+    if (!/^[\x21-\x7e]{1,1024}$/.test(value)) bad(name, value, 'expected visible ASCII without spaces');
+    return value;
+  };
+  const skew = env.CTL_SAML_CLOCK_SKEW ? parseSeconds(env.CTL_SAML_CLOCK_SKEW) : 60e3;
+  if (skew === null || skew > 600e3) bad('CTL_SAML_CLOCK_SKEW', env.CTL_SAML_CLOCK_SKEW!, 'expected a duration of at most 10m, like 30s or 2m');
+  const adminAttribute = text('CTL_SAML_ADMIN_ATTRIBUTE');
+  const adminValue = env.CTL_SAML_ADMIN_VALUE || null;
+  if ((adminAttribute === null) !== (adminValue === null))
+    throw new UnavailableError('CTL_SAML_ADMIN_ATTRIBUTE and CTL_SAML_ADMIN_VALUE go together: set both or neither');
+  return {
+    entryPoint,
+    idpCert,
+    idpIssuer: text('CTL_SAML_IDP_ISSUER'),
+    spEntityId: text('CTL_SAML_SP_ENTITY_ID'),
+    clockSkewMs: skew,
+    emailAttribute: text('CTL_SAML_EMAIL_ATTRIBUTE') ?? 'email',
+    usernameAttribute: text('CTL_SAML_USERNAME_ATTRIBUTE') ?? 'uid',
+    nameAttribute: text('CTL_SAML_NAME_ATTRIBUTE') ?? 'name',
+    adminAttribute,
+    adminValue,
+  };
+}
+
+/** '30s', '2m' or '0s' in milliseconds; null when it does not parse. */
+function parseSeconds(text: string): number | null {
+  const match = /^\s*(\d{1,6})\s*([sm])\s*$/i.exec(text);
+  return match ? Number(match[1]) * (match[2].toLowerCase() === 's' ? 1e3 : 60e3) : null;
+}
+
 /** Every single sign-on setting; a bad one is exit 6 naming the variable (the bind password is never echoed). */
 export function ssoSettings(env: Env): SsoSettings {
   const linking = (env.CTL_SSO_EMAIL_LINKING || 'link').trim().toLowerCase();
   if (linking !== 'link' && linking !== 'refuse') bad('CTL_SSO_EMAIL_LINKING', env.CTL_SSO_EMAIL_LINKING!, 'expected link or refuse');
   const ldap = ldapSettings(env);
   const oidc = oidcSettings(env);
-  if (ldap && oidc) throw new UnavailableError('CTL_LDAP_URL and CTL_OIDC_ISSUER are both set: single sign-on takes one method at a time');
+  const saml = samlSettings(env);
+  const on = [ldap && 'CTL_LDAP_URL', oidc && 'CTL_OIDC_ISSUER', saml && 'CTL_SAML_ENTRY_POINT'].filter(Boolean);
+  if (on.length > 1) throw new UnavailableError(`${on.join(' and ')} are both set: single sign-on takes one method at a time`);
   return {
     ldap,
     oidc,
+    saml,
     emailLinking: linking,
     updateNamesOnLogin: flag(env, 'CTL_SSO_UPDATE_NAMES_ON_LOGIN', false),
     localAdminLogin: flag(env, 'CTL_SSO_LOCAL_ADMIN_LOGIN', false),

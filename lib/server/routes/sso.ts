@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { AppState } from '../state';
 import { toApiUser } from '../account';
 import { beginOidcLogin, completeOidcLogin, decodeFlow, encodeFlow } from '../../sso/oidc';
+import { completeSamlLogin, SAML_PATH, samlLoginUrl, samlMetadata } from '../../sso/saml';
+import { HttpError, errorBody } from '../http';
 
 const FLOW_COOKIE = 'ctl_oidc';
 const FLOW_PATH = '/api/auth/oidc';
@@ -18,15 +20,31 @@ function cookieValue(header: string | undefined, name: string): string | undefin
  * Single sign-on's browser routes (issue 16). OpenID Connect: `GET /api/auth/oidc/login` redirects
  * to the provider and keeps the flow's state, nonce and PKCE verifier in an HttpOnly, SameSite=Lax
  * cookie of this browser (10 minutes, this path only); `GET /api/auth/oidc/callback` checks them
- * and answers with the same session as `POST /api/auth/login`. LDAP needs no route of its own: it
- * answers `POST /api/auth/login`.
+ * and answers with the same session as `POST /api/auth/login`. SAML: the SP metadata, a login
+ * redirect (HTTP-Redirect binding) and the assertion consumer (HTTP-POST binding). LDAP needs no
+ * route of its own: it answers `POST /api/auth/login`.
  */
 export function ssoRoutes(app: FastifyInstance, state: AppState): void {
   const { config } = state;
+  const identity = { ...config.sso, requireConfirmation: config.serve.requireConfirmation, sessionTtlMs: config.serve.sessionTtlMs };
+  const saml = config.sso.saml;
+  if (saml) {
+    app.get(`${SAML_PATH}/metadata`, async (_request, reply) => reply.type('application/samlmetadata+xml').send(samlMetadata(saml, config.appUrl)));
+    app.get(`${SAML_PATH}/login`, async (_request, reply) => reply.header('cache-control', 'no-store').redirect(await samlLoginUrl(saml, config.appUrl), 302));
+    // The IdP's page posts the response here from its own origin (the HTTP-POST binding), so this
+    // one /api/ route takes a form body: the response authenticates itself by its signature.
+    app.post<{ Body: Record<string, unknown> }>(`${SAML_PATH}/callback`, { config: { bodyTypes: ['application/x-www-form-urlencoded'] } }, async (request) => {
+      const response = request.body?.SAMLResponse;
+      if (typeof response !== 'string' || response.length === 0 || response.length > 60000) {
+        throw new HttpError(400, errorBody(400, 'Expected a SAMLResponse form field'));
+      }
+      const session = await completeSamlLogin(await state.lib(request), saml, identity, config.appUrl, response);
+      return { token: session.token, expiresAt: session.expiresAt, user: toApiUser(session.user, config.serve.termsVersion) };
+    });
+  }
   const oidc = config.sso.oidc;
   if (!oidc) return;
   const secure = config.appUrl.startsWith('https:') ? '; Secure' : '';
-  const identity = { ...config.sso, requireConfirmation: config.serve.requireConfirmation, sessionTtlMs: config.serve.sessionTtlMs };
 
   app.get(`${FLOW_PATH}/login`, async (_request, reply) => {
     const { url, flow } = await beginOidcLogin(oidc, config.appUrl);

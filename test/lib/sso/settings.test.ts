@@ -19,7 +19,7 @@ function failure(env: Record<string, string>): [number, string] {
 
 describe('SSO settings', () => {
   test('off by default; Overleaf-like defaults once CTL_LDAP_URL is set', () => {
-    expect(ssoSettings({})).toEqual({ ldap: null, oidc: null, emailLinking: 'link', updateNamesOnLogin: false, localAdminLogin: false });
+    expect(ssoSettings({})).toEqual({ ldap: null, oidc: null, saml: null, emailLinking: 'link', updateNamesOnLogin: false, localAdminLogin: false });
     expect(ssoSettings(LDAP).ldap).toMatchObject({
       url: 'ldap://ldap.example.org',
       bindDn: null,
@@ -84,6 +84,22 @@ describe('SSO settings', () => {
       insecureLoopback: false,
     });
     expect(ssoSettings({ ...OIDC, CTL_OIDC_ISSUER: 'http://127.0.0.1:8080' }).oidc?.insecureLoopback).toBe(true);
+  });
+
+  test.each([
+    [
+      { CTL_SAML_ENTRY_POINT: 'http://idp.example.org/sso' },
+      'CTL_SAML_ENTRY_POINT has a bad value "http://idp.example.org/sso": expected an https:// URL (http:// only on a loopback address)',
+    ],
+    [{ CTL_SAML_IDP_CERT_FILE: '' }, "CTL_SAML_IDP_CERT_FILE is required with CTL_SAML_ENTRY_POINT (the IdP's signing certificate, PEM)"],
+    [{ CTL_SAML_CLOCK_SKEW: '1h' }, 'CTL_SAML_CLOCK_SKEW has a bad value "1h": expected a duration of at most 10m, like 30s or 2m'],
+    [{ CTL_SAML_ADMIN_ATTRIBUTE: 'groups' }, 'CTL_SAML_ADMIN_ATTRIBUTE and CTL_SAML_ADMIN_VALUE go together: set both or neither'],
+    [{ ...OIDC }, 'CTL_OIDC_ISSUER and CTL_SAML_ENTRY_POINT are both set: single sign-on takes one method at a time'],
+  ])('SAML: a bad value is exit 6 naming the variable: %j', (env, message) => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-ca-')), 'idp.pem');
+    fs.writeFileSync(file, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    expect(failure({ CTL_SAML_ENTRY_POINT: 'https://idp.example.org/sso', CTL_SAML_IDP_CERT_FILE: file, ...env })).toEqual([6, message]);
+    fs.rmSync(path.dirname(file), { recursive: true });
   });
 
   test('a CTL_LDAP_* setting without CTL_LDAP_URL is exit 6, and the bind password is never echoed', () => {
