@@ -107,8 +107,8 @@ describe('SAML 2.0 against a samlify IdP', () => {
         '<saml:AttributeStatement>',
         '<saml:AttributeStatement><saml:Attribute Name="groups"><saml:AttributeValue>admins</saml:AttributeValue></saml:Attribute>',
       );
-    await refused(base64(xml.replace(signed, evil + signed)), /./);
-    await refused(base64(xml.replace(signed, signed + evil)), /./);
+    await refused(base64(xml.replace(signed, evil + signed)), /multiple assertions/);
+    await refused(base64(xml.replace(signed, signed + evil)), /multiple assertions/);
     await refused(base64(xml.replace('>alice-0001<', '>root-0001<')), /signature/i);
   });
 
