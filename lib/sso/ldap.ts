@@ -51,11 +51,9 @@ function all(entry: Entry, attribute: string): string[] {
   return (Array.isArray(value) ? value : [value]).map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v)));
 }
 
-async function connect(settings: LdapSettings): Promise<Client> {
+function connect(settings: LdapSettings): Client {
   const tlsOptions = settings.tlsCa ? { ca: settings.tlsCa } : {};
-  const client = new Client({ url: settings.url, timeout: settings.timeoutMs, connectTimeout: settings.timeoutMs, tlsOptions });
-  if (settings.startTls) await client.startTLS(tlsOptions);
-  return client;
+  return new Client({ url: settings.url, timeout: settings.timeoutMs, connectTimeout: settings.timeoutMs, tlsOptions });
 }
 
 /** An LDAP result code that means "these credentials are wrong", as opposed to a directory in trouble. */
@@ -64,7 +62,9 @@ function isInvalidCredentials(error: unknown): boolean {
 }
 
 function unavailable(error: unknown): UnavailableError {
-  const why = error instanceof Error ? error.message.split('\n')[0].slice(0, 200) : 'unknown error';
+  // Duck-typed: errors from node:tls come from another realm under test runners, failing instanceof.
+  const { message, code } = (error ?? {}) as { message?: unknown; code?: unknown };
+  const why = typeof message === 'string' && message ? message.split('\n')[0].slice(0, 200) : typeof code === 'string' ? code : 'unknown error';
   return new UnavailableError(`The LDAP directory cannot be reached or refused the search: ${why}`);
 }
 
@@ -79,7 +79,7 @@ export async function verifyLdapPassword(settings: LdapSettings, login: string, 
   if (password.length === 0 || login.length === 0) return null;
   let client: Client | null = null;
   try {
-    client = await connect(settings);
+    client = connect(settings);
     if (settings.bindDn) await client.bind(settings.bindDn, settings.bindPassword);
     const attributes = [settings.uidAttribute, settings.emailAttribute, settings.nameAttribute];
     if (settings.lastNameAttribute) attributes.push(settings.lastNameAttribute);

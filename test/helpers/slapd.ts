@@ -13,6 +13,9 @@ import { Client } from 'ldapts';
  */
 export interface Slapd {
   readonly url: string;
+  /** With `tls`: the ldaps:// listener, and the CA (PEM file) that signed the server's certificate. */
+  readonly ldapsUrl: string | null;
+  readonly caFile: string | null;
   readonly rootDn: string;
   readonly rootPassword: string;
   /** The CTL_LDAP_* settings that point the app at this server. */
@@ -88,7 +91,20 @@ async function waitForPort(port: number, child: ChildProcess, stderr: () => stri
   throw new Error(`slapd did not listen on ${port} within 10 s: ${stderr()}`);
 }
 
-export async function startSlapd(): Promise<Slapd> {
+/** A CA and a server certificate for 127.0.0.1 signed by it (openssl), for StartTLS and LDAPS. */
+function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
+  const run = (args: string[]) => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
+  };
+  fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=test-ldap-ca']);
+  run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
+  run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext']);
+  return { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key') };
+}
+
+export async function startSlapd(opts: { readonly tls?: boolean } = {}): Promise<Slapd> {
   if (!fs.existsSync(SLAPD)) throw new Error(`${SLAPD} is missing: install Debian's slapd and ldap-utils (.ci/run does)`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-slapd-'));
   const data = path.join(dir, 'data');
@@ -96,9 +112,11 @@ export async function startSlapd(): Promise<Slapd> {
   const rootDn = `cn=admin,${BASE}`;
   const rootPassword = 'root-secret';
   const conf = path.join(dir, 'slapd.conf');
+  const certs = opts.tls ? makeCertificates(dir) : null;
+  const tlsConf = certs ? `TLSCACertificateFile ${certs.ca}\nTLSCertificateFile ${certs.cert}\nTLSCertificateKeyFile ${certs.key}\n` : '';
   fs.writeFileSync(
     conf,
-    `include ${SCHEMA}/core.schema
+    `${tlsConf}include ${SCHEMA}/core.schema
 include ${SCHEMA}/cosine.schema
 include ${SCHEMA}/inetorgperson.schema
 modulepath /usr/lib/ldap
@@ -120,13 +138,20 @@ access to * by * read
   if (add.status !== 0) throw new Error(`slapadd failed: ${add.stderr}`);
   const port = await freePort();
   const url = `ldap://127.0.0.1:${port}`;
+  const tlsPort = certs ? await freePort() : null;
+  const ldapsUrl = tlsPort ? `ldaps://127.0.0.1:${tlsPort}` : null;
   // -d 0: stay in the foreground, so the child is slapd itself and stopping it is one signal.
-  const child = spawn(SLAPD, ['-d', '0', '-h', `${url}/`, '-f', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(SLAPD, ['-d', '0', '-h', [`${url}/`, ...(ldapsUrl ? [`${ldapsUrl}/`] : [])].join(' '), '-f', conf], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   await waitForPort(port, child, () => stderr);
+  if (tlsPort) await waitForPort(tlsPort, child, () => stderr);
   const slapd: Slapd = {
     url,
+    ldapsUrl,
+    caFile: certs?.ca ?? null,
     rootDn,
     rootPassword,
     env: {
@@ -164,10 +189,10 @@ access to * by * read
 }
 
 /** A file's slapd: started before its tests, stopped after them. */
-export function useSlapd(use: (slapd: Slapd) => void): void {
+export function useSlapd(use: (slapd: Slapd) => void, opts: { readonly tls?: boolean } = {}): void {
   let slapd: Slapd | undefined;
   beforeAll(async () => {
-    slapd = await startSlapd();
+    slapd = await startSlapd(opts);
     use(slapd);
   }, 30000);
   afterAll(() => slapd?.stop());

@@ -12,7 +12,7 @@ import { Attribute, Change } from 'ldapts';
 let h: DbHandle;
 let slapd: Slapd;
 useOpenTestDatabase((_tdb, handle) => (h = handle));
-useSlapd((s) => (slapd = s));
+useSlapd((s) => (slapd = s), { tls: true });
 
 const ldap = (extra: Record<string, string> = {}): LdapSettings => ssoSettings({ ...slapd.env, ...extra }).ldap!;
 const IDENTITY = { emailLinking: 'link' as const, updateNamesOnLogin: false, requireConfirmation: false, sessionTtlMs: 3600e3 };
@@ -66,6 +66,18 @@ describe('verifyLdapPassword against slapd', () => {
   test('a directory that cannot be reached is unavailable (503), not a wrong password', async () => {
     await expect(verifyLdapPassword(ldap({ CTL_LDAP_URL: 'ldap://127.0.0.1:1' }), 'alice', 'alice-pass')).rejects.toThrow(UnavailableError);
     await expect(verifyLdapPassword(ldap({ CTL_LDAP_BIND_PASSWORD: 'wrong' }), 'alice', 'alice-pass')).rejects.toThrow(UnavailableError);
+  });
+});
+
+describe('TLS with a CA file', () => {
+  test('LDAPS verifies the server against CTL_LDAP_TLS_CA_FILE', async () => {
+    const ldaps = ldap({ CTL_LDAP_URL: slapd.ldapsUrl!, CTL_LDAP_TLS_CA_FILE: slapd.caFile! });
+    expect((await verifyLdapPassword(ldaps, 'alice', 'alice-pass'))?.uid).toBe('alice');
+    expect(await verifyLdapPassword(ldaps, 'alice', 'wrong')).toBeNull();
+  });
+
+  test('attack: a server certificate the CA did not sign is refused (no password is sent to it)', async () => {
+    await expect(verifyLdapPassword(ldap({ CTL_LDAP_URL: slapd.ldapsUrl! }), 'alice', 'alice-pass')).rejects.toThrow(UnavailableError);
   });
 });
 

@@ -28,7 +28,6 @@ describe('SSO settings', () => {
       emailAttribute: 'mail',
       nameAttribute: 'cn',
       adminAttribute: null,
-      startTls: false,
       tlsCa: null,
     });
   });
@@ -51,10 +50,7 @@ describe('SSO settings', () => {
     [{ CTL_LDAP_EMAIL_ATTRIBUTE: 'mail)(x' }, 'CTL_LDAP_EMAIL_ATTRIBUTE has a bad value "mail)(x": not an LDAP attribute name'],
     [{ CTL_LDAP_ADMIN_ATTRIBUTE: 'memberOf' }, 'CTL_LDAP_ADMIN_ATTRIBUTE and CTL_LDAP_ADMIN_VALUE go together: set both or neither'],
     [{ CTL_LDAP_TLS_CA_FILE: '/nonexistent/ca.pem' }, 'CTL_LDAP_TLS_CA_FILE has a bad value "/nonexistent/ca.pem": cannot be read'],
-    [
-      { CTL_LDAP_URL: 'ldaps://ldap.example.org', CTL_LDAP_STARTTLS: 'true' },
-      'CTL_LDAP_STARTTLS has a bad value "true": ldaps:// is TLS already; StartTLS is for ldap://',
-    ],
+    [{ CTL_LDAP_STARTTLS: 'true' }, 'CTL_LDAP_STARTTLS has a bad value "true": StartTLS is not supported yet: use an ldaps:// URL (with CTL_LDAP_TLS_CA_FILE)'],
     [{ CTL_LDAP_TIMEOUT: 'soon' }, 'CTL_LDAP_TIMEOUT has a bad value "soon": expected milliseconds, at least 100'],
     [{ CTL_SSO_EMAIL_LINKING: 'maybe' }, 'CTL_SSO_EMAIL_LINKING has a bad value "maybe": expected link or refuse'],
     [{ ...OIDC }, 'CTL_LDAP_URL and CTL_OIDC_ISSUER are both set: single sign-on takes one method at a time'],
