@@ -307,3 +307,8 @@ export function ssoSettings(env: Env): SsoSettings {
     localAdminLogin: flag(env, 'CTL_SSO_LOCAL_ADMIN_LOGIN', false),
   };
 }
+
+/** The single sign-on method that is on, or null. */
+export function activeSsoMethod(settings: SsoSettings): 'ldap' | 'oidc' | 'saml' | null {
+  return settings.ldap ? 'ldap' : settings.oidc ? 'oidc' : settings.saml ? 'saml' : null;
+}

@@ -4,6 +4,8 @@ import { toApiUser } from '../account';
 import { beginOidcLogin, completeOidcLogin, decodeFlow, encodeFlow } from '../../sso/oidc';
 import { completeSamlLogin, SAML_PATH, samlLoginUrl, samlMetadata } from '../../sso/saml';
 import { HttpError, errorBody } from '../http';
+import { html, message, sendPage } from '../html';
+import { activeSsoMethod } from '../../sso/settings';
 
 const FLOW_COOKIE = 'ctl_oidc';
 const FLOW_PATH = '/api/auth/oidc';
@@ -27,6 +29,18 @@ function cookieValue(header: string | undefined, name: string): string | undefin
 export function ssoRoutes(app: FastifyInstance, state: AppState): void {
   const { config } = state;
   const identity = { ...config.sso, requireConfirmation: config.serve.requireConfirmation, sessionTtlMs: config.serve.sessionTtlMs };
+  const method = activeSsoMethod(config.sso);
+  if (method) {
+    // Accounts are made at the first login through the identity provider (Overleaf's rule): a
+    // self-made account here would have a password no login checks.
+    const why = `Registration is closed: accounts are created at the first sign-in through single sign-on (${method})`;
+    app.addHook('onRequest', async (request, reply) => {
+      const route = request.routeOptions.url;
+      if (route === '/api/auth/register') throw new HttpError(403, errorBody(403, why));
+      if (route === '/registration/:token') return sendPage(reply, 403, 'Create your account', html`${message('error', why)}`);
+      return undefined;
+    });
+  }
   const saml = config.sso.saml;
   if (saml) {
     app.get(`${SAML_PATH}/metadata`, async (_request, reply) => reply.type('application/samlmetadata+xml').send(samlMetadata(saml, config.appUrl)));

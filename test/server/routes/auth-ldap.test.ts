@@ -67,6 +67,14 @@ describe('LDAP login through POST /api/auth/login', () => {
     expect([res.status, res.body.message]).toEqual([403, 'This account has been deactivated']);
   });
 
+  test('registration is closed while SSO is on: the API is 403, the invite page says why', async () => {
+    const res = await post('/api/auth/register', { email: 'new@example.org', password: 'correct-horse-battery' });
+    expect([res.status, res.body.message]).toEqual([403, 'Registration is closed: accounts are created at the first sign-in through single sign-on (ldap)']);
+    const page = await fetch(`${base}/registration/${'x'.repeat(43)}`);
+    expect(page.status).toBe(403);
+    expect(await page.text()).toContain('accounts are created at the first sign-in through single sign-on (ldap)');
+  });
+
   test('a directory that cannot be reached is a 503, with no stack or setting in the message', async () => {
     await listen({ CTL_LDAP_URL: 'ldap://127.0.0.1:1' });
     const res = await login('alice', 'alice-pass');
