@@ -1,6 +1,7 @@
 // A real OpenID provider (oidc-provider, a certified implementation) for the OpenID Connect tests,
 // run as its own process because it is ESM-only and jest's module system cannot load it.
-// Usage: node oidc-provider.mjs <client_id> <client_secret> <redirect_uri>
+// Usage: node oidc-provider.mjs <client_id> <client_secret> <redirect_uri> (plus a fixed second
+// client, other-app)
 // Prints `ready <issuer>` once listening on 127.0.0.1. Reads JSON lines on stdin to change an
 // account's claims mid-test: {"id": "alice", "claims": {...}} (answered with `ok <id>`).
 // Logging in: GET /interaction/<uid>/login?account=<id> finishes the login interaction as that
@@ -27,6 +28,15 @@ const provider = new Provider(issuer, {
       client_id: clientId,
       client_secret: clientSecret,
       redirect_uris: [redirectUri],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_post',
+    },
+    // Another application of the same provider, for the "code or token for another client" attacks.
+    {
+      client_id: 'other-app',
+      client_secret: 'other-app-secret-0123456789',
+      redirect_uris: ['http://127.0.0.1:9/other-app/callback'],
       grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_post',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '../../helpers/backend';
 import { runCtl } from '../../helpers/cli';
 import { browse, CookieJar, freePort, startCtlServe, startOidcProvider } from '../../helpers/oidc';
@@ -123,6 +124,41 @@ describe('OpenID Connect sign-in against oidc-provider', () => {
       expect([field, res.status, res.body.message]).toEqual([field, 401, expect.stringMatching(field === 1 ? /nonce/ : /invalid_grant|verif/) as unknown]);
     }
     expect((await runCtl(tdb, ['user', 'show', 'bob'])).code).toBe(3);
+  });
+
+  test('attack: a code issued to another client of the same provider, injected into our callback with our state, is refused', async () => {
+    const jar = new CookieJar();
+    const ours = new URL(await authorize('bob', jar));
+    const [state, , verifier] = JSON.parse(Buffer.from(jar.get('ctl_oidc')!, 'base64url').toString()) as string[];
+    // The attacker logs in to the other application, with our PKCE challenge so only the client differs.
+    const other = new CookieJar();
+    const challenge = createHash('sha256').update(verifier).digest('base64url');
+    const params = new URLSearchParams({
+      client_id: 'other-app',
+      redirect_uri: 'http://127.0.0.1:9/other-app/callback',
+      response_type: 'code',
+      scope: 'openid email',
+      state: 'other-state-0123456789',
+      nonce: 'other-nonce-0123456789',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
+    let location = (await browse(other, `${idp.issuer}/auth?${params}`)).headers.get('location')!;
+    for (let hop = 0; hop < 10 && !location.startsWith('http://127.0.0.1:9/'); hop++) {
+      const url = new URL(location, idp.issuer);
+      if (/^\/interaction\/[\w-]+$/.test(url.pathname)) {
+        url.pathname += '/login';
+        url.search = '?account=mallory';
+      }
+      location = (await browse(other, url.href)).headers.get('location')!;
+    }
+    const code = new URL(location).searchParams.get('code')!;
+    expect(code).toBeTruthy();
+    ours.searchParams.set('code', code);
+    expect(ours.searchParams.get('state')).toBe(state);
+    const res = await callback(jar, ours.href);
+    expect([res.status, res.body.message]).toEqual([401, expect.stringMatching(/invalid_grant/) as unknown]);
+    expect((await runCtl(tdb, ['user', 'show', 'mallory'])).code).toBe(3);
   });
 
   test('attack: the answer cannot be replayed: the flow cookie is spent, and the code is single-use', async () => {
