@@ -5,7 +5,7 @@ import type { Database, SsoProvider, UserRow } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import type { EmailLinking } from './settings';
 import { accountRefusal, AccountRefusedError, type Session } from '../auth/login';
-import { issueToken } from '../tokens/store';
+import { issueToken, revokeTokens } from '../tokens/store';
 import { writeAudit } from '../audit/audit';
 import { uniqueViolation } from '../db/pg-errors';
 import { emailKeyOf, storedEmailKey } from '../user/email-key';
@@ -144,6 +144,8 @@ async function link(trx: Transaction<Database>, ctx: LibContext, settings: Ident
     .values({ provider: profile.provider, subject: profile.subject, user_id: holder.id, created_at: ctx.now() })
     .execute();
   const linked = await trx.updateTable('users').set({ provider: profile.provider }).where('id', '=', holder.id).returningAll().executeTakeFirstOrThrow();
+  // Its password is no longer what logs it in: outstanding reset links would only set an unused one.
+  await revokeTokens(trx, holder.id, ['password_reset'], ctx.now());
   await writeAudit(trx, ctx, {
     verb: 'sso_link',
     targetUserId: holder.id,

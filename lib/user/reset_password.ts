@@ -14,7 +14,7 @@ import { ConflictError } from '../errors';
  * An account that signs in through an identity provider has no password here to reset: exit 4
  * naming the provider, rather than a link that would set a password no login ever checks.
  */
-function passwordAccount(row: UserRow): UserRow {
+function passwordAccount<T extends Pick<UserRow, 'provider' | 'nickname'>>(row: T): T {
   if (row.provider !== 'local') throw new ConflictError(`${row.nickname} signs in through ${row.provider}: change the password there`);
   return row;
 }
@@ -90,6 +90,8 @@ export async function resetPasswordWithToken(
   return ctx.db.transaction().execute(async (trx) => {
     const now = ctx.now();
     const claimed = await claimToken(trx, 'password_reset', token, now, 'password reset');
+    // A link issued before the account moved to single sign-on would set a password no login checks.
+    passwordAccount(await trx.selectFrom('users').select(['provider', 'nickname']).where('id', '=', claimed.userId).executeTakeFirstOrThrow());
     await trx.updateTable('users').set({ password_hash: hash, updated_at: now }).where('id', '=', claimed.userId).execute();
     await consumeToken(trx, 'password_reset', claimed.tokenId, claimed.userId, now);
     const sessionsRevoked = await revokeSessions(trx, claimed.userId, now);

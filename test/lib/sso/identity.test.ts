@@ -49,11 +49,16 @@ describe('externalLogin', () => {
     expect(await audit()).toHaveLength(1);
   });
 
-  test('an existing local account with the same verified address is linked, with an audit row; its password hash stays for when SSO is off', async () => {
+  test('an existing local account with the same verified address is linked, with an audit row; its reset links are revoked, its hash stays for when SSO is off', async () => {
     const id = await seedUser(h.db, { nickname: 'al', email: 'ALICE@example.org' });
     await h.db.updateTable('users').set({ password_hash: '$2b$04$abcdefghijklmnopqrstuu5ls9a6Ga3eEn/3g2yy8mkYBc0QEV1lG' }).where('id', '=', id).execute();
+    await h.db
+      .insertInto('tokens')
+      .values({ kind: 'password_reset', token_hash: 'h'.repeat(64), user_id: id })
+      .execute();
     const session = await externalLogin(ctx(), SETTINGS, ALICE);
     expect(session).toMatchObject({ outcome: 'linked', user: { id, nickname: 'al', provider: 'ldap' } });
+    expect(await h.db.selectFrom('tokens').select('revoked_at').where('kind', '=', 'password_reset').execute()).toEqual([{ revoked_at: T0 }]);
     expect((await user('al')).password_hash).not.toBeNull();
     expect(await identities()).toEqual([{ provider: 'ldap', subject: ALICE.subject, user_id: id }]);
     expect(await audit()).toEqual([['sso_link', 'al', { provider: 'ldap', subject: ALICE.subject }]]);
