@@ -7,7 +7,10 @@ useHeldTestDatabase((d) => (tdb = d));
 const EMAIL_KEY = '20261127020000_email_key';
 
 test('the email_key migration lists addresses that collide under the email rule and changes nothing (exit 4); fixed, it applies', async () => {
-  expect((await ctl(tdb, ['migrate', 'down', '-y'])).stdout).toContain(EMAIL_KEY);
+  // Down one migration at a time until email_key is undone (later migrations come off first).
+  let down = '';
+  for (let step = 0; step < 10 && !down.includes(EMAIL_KEY); step++) down = (await ctl(tdb, ['migrate', 'down', '-y'])).stdout;
+  expect(down).toContain(EMAIL_KEY);
   // Two accounts the old index (lower(email)) allowed: kate and a fullwidth ｋate, inserted raw.
   await tdb.withDb(({ db }) =>
     sql`INSERT INTO users (nickname, email, name) VALUES ('kate', 'kate@example.com', 'K'), ('squatter', ${'\uff4bate@example.com'}, 'S'),
@@ -33,7 +36,8 @@ test('the email_key migration lists addresses that collide under the email rule 
   // An avatar stored under its sequential path gets an unguessable one.
   await tdb.withDb(({ db }) => sql`UPDATE users SET avatar = '/avatars/' || id || '.png' WHERE nickname = 'kate'`.execute(db));
   const fixed = await ctl(tdb, ['migrate']);
-  expect([fixed.code, fixed.stdout]).toEqual([0, `Applied 1 migration: ${EMAIL_KEY}\n`]);
+  expect(fixed.code).toBe(0);
+  expect(fixed.stdout).toMatch(new RegExp(`^Applied \\d+ migrations?: ${EMAIL_KEY}(, \\w+)*\n$`));
   const kate = await tdb.withDb(({ db }) => db.selectFrom('users').select(['id', 'avatar']).where('nickname', '=', 'kate').executeTakeFirstOrThrow());
   expect(kate.avatar).toMatch(new RegExp(`^/avatars/${kate.id}-[0-9a-f]{32}\\.png$`));
 });
