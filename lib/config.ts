@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { UnavailableError, UsageError } from './errors';
 import { parseEnv } from 'node:util';
 import { isIP } from 'node:net';
+import { ssoSettings, type SsoSettings } from './sso/settings';
 
 /** SMTP_HOST, SMTP_PORT, SMTP_SECURE: the mail server when it is not given as SMTP_URL. */
 export interface SmtpServerConfig {
@@ -39,6 +40,8 @@ export interface Config {
   readonly actor: string;
   /** Settings of `ctl serve` (the app side). */
   readonly serve: ServeConfig;
+  /** Single sign-on (CTL_SSO_*, CTL_LDAP_*): lib/sso/settings.ts. */
+  readonly sso: SsoSettings;
 }
 
 /** What `ctl serve` reads: the listener, the account rules of the app, and its limits. */
@@ -341,5 +344,6 @@ export function loadConfig(rawEnv: Env = process.env, overrides: ConfigOverrides
     ...batchSizing(env.CTL_BATCH_SIZE),
     actor: env.SUDO_USER || env.USER || env.LOGNAME || currentUser(),
     serve: serveConfig(env),
+    sso: ssoSettings(env),
   };
 }

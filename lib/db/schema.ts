@@ -17,6 +17,8 @@ export interface Database {
   mfa_reenrolments: MfaReenrolmentsTable;
   second_factor_failures: SecondFactorFailuresTable;
   console_sessions: ConsoleSessionsTable;
+  external_identities: ExternalIdentitiesTable;
+  saml_assertions: SamlAssertionsTable;
 }
 
 /** What a lib/ function queries through: the database, or a transaction it is part of. */
@@ -64,6 +66,27 @@ export interface UsersTable {
   avatar: string | null;
   /** The last TOTP time step accepted: a code of that step or an earlier one is refused (no replay). */
   mfa_last_step: number | null;
+  /** How the account proves who it is: a password here ('local') or the identity provider that created or claimed it. */
+  provider: ColumnType<AuthProvider, AuthProvider | undefined, AuthProvider>;
+}
+
+export type SsoProvider = 'ldap' | 'oidc' | 'saml';
+export type AuthProvider = 'local' | SsoProvider;
+
+/** An identity provider's subject (LDAP DN, OpenID `sub`, SAML NameID) tied to an account. */
+export interface ExternalIdentitiesTable {
+  id: Generated<number>;
+  provider: SsoProvider;
+  subject: string;
+  user_id: number;
+  created_at: CreatedAt;
+  last_login_at: NullableTimestamp;
+}
+
+/** Ids of consumed SAML assertions, kept until they expire so a replay is refused by every instance. */
+export interface SamlAssertionsTable {
+  assertion_id: string;
+  expires_at: Date;
 }
 
 export type InviteType = 'one_time' | 'date_limited' | 'reusable' | 'reusable_date_limited';

@@ -25,6 +25,7 @@ import { fileRoutes } from './routes/files';
 import { metricsRoutes } from './routes/metrics';
 import { pageRoutes } from './routes/pages';
 import { consoleRoutes } from './console/routes';
+import { ssoRoutes } from './routes/sso';
 
 /** What the server is built from: injected, so tests run it with `inject` and a test database. */
 export interface ServerDeps {
@@ -199,6 +200,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   pageRoutes(app, state);
   registrationRoutes(app, state);
   consoleRoutes(app, state);
+  ssoRoutes(app, state);
   return app;
 }
 

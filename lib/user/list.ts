@@ -1,5 +1,5 @@
 import { sql, type CompiledQuery, type Kysely } from 'kysely';
-import type { Database } from '../db/schema';
+import type { AuthProvider, Database } from '../db/schema';
 import { toUserJson, USER_COLUMNS, type UserJson } from './present';
 import { UsageError } from '../errors';
 import { copySourceOf, sqlLiteral } from '../db/copy-out';
@@ -18,6 +18,8 @@ export interface UserFilter {
   readonly search?: string;
   /** Keyset paging: only users with an id above this one (the console's next page). */
   readonly after?: number;
+  /** How the accounts sign in: 'local' (a password here) or an identity provider. */
+  readonly provider?: AuthProvider;
   readonly limit?: number;
 }
 
@@ -46,6 +48,7 @@ function selectUsers(db: Kysely<Database>, filter: UserFilter) {
   if (filter.active !== undefined) query = query.where('active', '=', filter.active);
   if (filter.confirmed !== undefined) query = query.where('confirmed', '=', filter.confirmed);
   query = filter.deleted ? query.where('deleted_at', 'is not', null) : query.where('deleted_at', 'is', null);
+  if (filter.provider !== undefined) query = query.where('provider', '=', filter.provider);
   if (filter.tag !== undefined) query = query.where(sql<boolean>`tags @> ARRAY[${filter.tag.toLowerCase()}]::text[]`);
   if (filter.search !== undefined && filter.search !== '') {
     const pattern = `%${escapeLike(filter.search)}%`;

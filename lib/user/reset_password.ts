@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Database } from '../db/schema';
+import type { Database, UserRow } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { issueToken, revokeSessions, revokeTokens } from '../tokens/store';
 import { claimToken, consumeToken, inspectToken, unusableTokenError, type SingleUseStatus } from '../tokens/single-use';
@@ -8,6 +8,16 @@ import { writeAudit } from '../audit/audit';
 import { links } from '../tokens/links';
 import { requireLocalUser } from './find';
 import { toUserJson, type UserJson } from './present';
+import { ConflictError } from '../errors';
+
+/**
+ * An account that signs in through an identity provider has no password here to reset: exit 4
+ * naming the provider, rather than a link that would set a password no login ever checks.
+ */
+function passwordAccount<T extends Pick<UserRow, 'provider' | 'nickname'>>(row: T): T {
+  if (row.provider !== 'local') throw new ConflictError(`${row.nickname} signs in through ${row.provider}: change the password there`);
+  return row;
+}
 
 export interface PasswordResetSettings {
   readonly appUrl: string;
@@ -29,7 +39,7 @@ export interface PasswordResetIssued {
  */
 export async function createPasswordReset(ctx: LibContext, userRef: string, settings: PasswordResetSettings): Promise<PasswordResetIssued> {
   return ctx.db.transaction().execute(async (trx) => {
-    const row = await requireLocalUser(trx, userRef, { forUpdate: true });
+    const row = passwordAccount(await requireLocalUser(trx, userRef, { forUpdate: true }));
     const now = ctx.now();
     const issued = await issueToken(trx, { kind: 'password_reset', userId: row.id, now, ttlMs: settings.passwordResetTtlMs });
     await writeAudit(trx, ctx, {
@@ -80,6 +90,8 @@ export async function resetPasswordWithToken(
   return ctx.db.transaction().execute(async (trx) => {
     const now = ctx.now();
     const claimed = await claimToken(trx, 'password_reset', token, now, 'password reset');
+    // A link issued before the account moved to single sign-on would set a password no login checks.
+    passwordAccount(await trx.selectFrom('users').select(['provider', 'nickname']).where('id', '=', claimed.userId).executeTakeFirstOrThrow());
     await trx.updateTable('users').set({ password_hash: hash, updated_at: now }).where('id', '=', claimed.userId).execute();
     await consumeToken(trx, 'password_reset', claimed.tokenId, claimed.userId, now);
     const sessionsRevoked = await revokeSessions(trx, claimed.userId, now);
@@ -105,7 +117,7 @@ export async function setPassword(
 ): Promise<PasswordChanged & { readonly resetLinksRevoked: number }> {
   const hash = await hashPassword(password, settings.bcryptCost);
   return ctx.db.transaction().execute(async (trx) => {
-    const row = await requireLocalUser(trx, userRef, { forUpdate: true });
+    const row = passwordAccount(await requireLocalUser(trx, userRef, { forUpdate: true }));
     const now = ctx.now();
     await trx.updateTable('users').set({ password_hash: hash, updated_at: now }).where('id', '=', row.id).execute();
     const resetLinksRevoked = await revokeTokens(trx, row.id, ['password_reset'], now);
@@ -117,5 +129,5 @@ export async function setPassword(
 
 /** The local user a reset would be for (dry runs); `No local user X` (exit 3) otherwise. */
 export async function findResetTarget(db: Kysely<Database>, userRef: string): Promise<UserJson> {
-  return toUserJson(await requireLocalUser(db, userRef));
+  return toUserJson(passwordAccount(await requireLocalUser(db, userRef)));
 }

@@ -1,10 +1,12 @@
 import type { Kysely } from 'kysely';
-import type { Database } from '../db/schema';
+import type { AuthProvider, Database } from '../db/schema';
 import { requireUser } from './find';
 import { toUserJson, type UserJson } from './present';
 import { countLiveSessions } from '../tokens/store';
 
 export interface UserDetails extends UserJson {
+  /** How the account signs in: 'local' (a password here) or the identity provider (issue 16). */
+  readonly provider: AuthProvider;
   readonly counts: {
     readonly activities: number;
     readonly followers: number;
@@ -28,6 +30,7 @@ export async function showUser(db: Kysely<Database>, ref: string, now: Date): Pr
     .executeTakeFirstOrThrow();
   return {
     ...toUserJson(row),
+    provider: row.provider,
     counts: {
       activities: Number(counts.activities),
       followers: Number(counts.followers),

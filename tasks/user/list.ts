@@ -78,6 +78,7 @@ const verb: VerbModule = {
       .option('tag', { type: 'string', describe: 'Only users with this tag' })
       .option('deleted', { type: 'boolean', describe: 'Only soft-deleted users' })
       .option('search', { type: 'string', describe: 'Substring of nickname, email or name' })
+      .option('provider', { type: 'string', choices: ['local', 'ldap', 'oidc', 'saml'], describe: 'Only users who sign in this way (local: a password here)' })
       .option('limit', { type: 'number', describe: 'At most this many rows' })
       .option('pleroma', { type: 'boolean', describe: "Pleroma's lines (nickname moderator: …, is_active: …), for runbooks that grep them" })
       .conflicts('pleroma', ['format', 'json'])
@@ -90,7 +91,8 @@ const verb: VerbModule = {
         return true;
       })
       .example('$0 user list --admin', 'Every local admin')
-      .example('$0 user list --format ndjson > users.ndjson', 'Export every local user'),
+      .example('$0 user list --format ndjson > users.ndjson', 'Export every local user')
+      .example('$0 user list --provider ldap', 'Users who sign in through LDAP'),
   async run(argv, ctx) {
     const { db } = await ctx.db();
     const pick = (yes: unknown, no: unknown): boolean | undefined => (yes === true || no === false ? true : yes === false || no === true ? false : undefined);
@@ -103,6 +105,7 @@ const verb: VerbModule = {
       tag: argv.tag as string | undefined,
       deleted: Boolean(argv.deleted),
       search: argv.search as string | undefined,
+      provider: argv.provider as UserFilter['provider'],
       limit: argv.limit as number | undefined,
     };
     // Every format streams from the server's COPY; only Pleroma's lines keep the row path.

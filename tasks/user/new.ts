@@ -6,6 +6,7 @@ import { planNewUser, assertAvailable, createUser } from '../../lib/user/new';
 import * as mail from '../../lib/mail/templates';
 import { newUserForm, withPositionalPassword } from '../shared/positional-forms';
 import { UsageError } from '../../lib/errors';
+import { activeSsoMethod } from '../../lib/sso/settings';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -39,6 +40,12 @@ const verb: VerbModule = {
     });
     const lib = await ctx.lib();
     await assertAvailable(lib.db, plan.nickname, plan.email);
+    const sso = activeSsoMethod(ctx.config.sso);
+    if (sso) {
+      ctx.warn(
+        `Single sign-on (${sso}) is on: ${plan.nickname} cannot log in with a password; their first ${sso} login links this account by its confirmed address`,
+      );
+    }
 
     ctx.say('A user will be created with the following information:');
     ctx.say(`  - nickname: ${plan.nickname}`);

@@ -83,7 +83,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 }
 
 export async function truncateAll(handle: DbHandle): Promise<void> {
-  await sql`TRUNCATE users, invites, tokens, activities, follows, audit_log, login_limits RESTART IDENTITY CASCADE`.execute(handle.db);
+  await sql`TRUNCATE users, invites, tokens, activities, follows, audit_log, login_limits, saml_assertions RESTART IDENTITY CASCADE`.execute(handle.db);
 }
 
 /** A LibContext for direct lib/ calls, with a clock the test can move. */

@@ -8,7 +8,8 @@ import fastifyCookie from '@fastify/cookie';
 import type { AppState } from '../state';
 import { html, type Html } from '../html';
 import { clientAddress } from '../http';
-import { AccountRefusedError, LoginFailedError, RateLimitedError, login, logout } from '../../auth/login';
+import { AccountRefusedError, LoginFailedError, RateLimitedError, logout } from '../../auth/login';
+import { passwordLogin } from '../../sso/password-login';
 import { hashToken } from '../../tokens/secrets';
 import { ConflictError, UsageError } from '../../errors';
 import { parseSince } from '../../dates';
@@ -110,12 +111,18 @@ function signInRoutes(app: FastifyInstance, state: AppState): void {
     const totp = formField(request.body, 'totp').trim().slice(0, 64);
     const db = await state.db(request);
     try {
-      const session = await login({ db, now: state.now, actor: 'web', reason: null }, authSettings, state.loginThrottle, {
-        login: who,
-        password,
-        totp: totp || null,
-        address: clientAddress(request),
-      });
+      // The API's password rule: the directory while LDAP is on, refused while OIDC or SAML is.
+      const session = await passwordLogin(
+        { db, now: state.now, actor: 'web', reason: null },
+        { auth: authSettings, sso: state.config.sso },
+        state.loginThrottle,
+        {
+          login: who,
+          password,
+          totp: totp || null,
+          address: clientAddress(request),
+        },
+      );
       const row = await db.selectFrom('tokens').select('id').where('token_hash', '=', hashToken(session.token)).executeTakeFirstOrThrow();
       if (!session.user.admin) {
         // The password was right, but this is no administrator: the session it opened ends at once.

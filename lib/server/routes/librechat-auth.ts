@@ -4,7 +4,8 @@ import type { AppState } from '../state';
 import { HttpError, clientAddress, errorBody, UNAUTHORIZED } from '../http';
 import { toApiUser } from '../account';
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from '../refresh-cookie';
-import { authenticate, login, LoginFailedError } from '../../auth/login';
+import { authenticate, LoginFailedError } from '../../auth/login';
+import { passwordLogin } from '../../sso/password-login';
 import { RateLimiter, takeAll } from '../../auth/limits';
 import { emailKey } from '../../validate';
 import { attachRefreshToken, endRefreshFamily, endSession, rotateRefreshToken } from '../../auth/refresh-tokens';
@@ -73,7 +74,14 @@ export function librechatAuthRoutes(app: FastifyInstance, state: AppState): void
       const ctx = await state.lib(request);
       let session;
       try {
-        session = await login(ctx, authSettings, state.loginThrottle, { login: who, password: body.password, totp: code, address: clientAddress(request) });
+        // The password is checked here, by the directory while LDAP is on, or refused while another
+        // single sign-on method is (lib/sso/password-login.ts).
+        session = await passwordLogin(ctx, { auth: authSettings, sso: config.sso }, state.loginThrottle, {
+          login: who,
+          password: body.password,
+          totp: code,
+          address: clientAddress(request),
+        });
       } catch (error) {
         // No code and MFA on: the password was right. LibreChat's client then asks for the code
         // with a temp token; the {login} form keeps its 401 mfaRequired.

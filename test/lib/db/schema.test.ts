@@ -35,6 +35,7 @@ const COLUMNS: { [T in keyof Database]: Record<keyof Database[T], true> } = {
     token_balance: true,
     avatar: true,
     mfa_last_step: true,
+    provider: true,
   },
   invites: {
     id: true,
@@ -69,6 +70,8 @@ const COLUMNS: { [T in keyof Database]: Record<keyof Database[T], true> } = {
   mfa_reenrolments: { user_id: true, totp_secret: true, backup_codes: true, created_at: true },
   second_factor_failures: { id: true, user_id: true, at: true },
   console_sessions: { token_id: true, csrf_token: true, last_seen_at: true, created_at: true },
+  external_identities: { id: true, provider: true, subject: true, user_id: true, created_at: true, last_login_at: true },
+  saml_assertions: { assertion_id: true, expires_at: true },
 };
 
 // One open handle for the file: opening the database once per test was most of its time on PGlite.

@@ -118,6 +118,17 @@ describe('password reset links', () => {
     await expect(resetPasswordWithToken(ctx(), token, 'brand-new-pass', TEST_SETTINGS)).rejects.toThrow(NotFoundError);
   });
 
+  test('a link issued before the account moved to single sign-on sets no password: exit 4 naming the provider', async () => {
+    const { user } = await makeUser('alice');
+    const { token } = await createPasswordReset(ctx(), 'alice', TEST_SETTINGS);
+    const before = await h.db.selectFrom('users').select('password_hash').where('id', '=', user.id).executeTakeFirstOrThrow();
+    await h.db.updateTable('users').set({ provider: 'oidc' }).where('id', '=', user.id).execute();
+    await expect(resetPasswordWithToken(ctx(), token, 'brand-new-pass', TEST_SETTINGS)).rejects.toThrow(
+      new ConflictError('alice signs in through oidc: change the password there'),
+    );
+    expect(await h.db.selectFrom('users').select('password_hash').where('id', '=', user.id).executeTakeFirstOrThrow()).toEqual(before);
+  });
+
   test('two uses of one link at the same moment: exactly one wins', async () => {
     const { user } = await makeUser('alice');
     const { token } = await createPasswordReset(ctx(), 'alice', TEST_SETTINGS);

@@ -28,6 +28,32 @@ async function signedInAdmin(nickname = 'root'): Promise<ConsoleClient> {
 }
 
 describe('sign-in', () => {
+  test('while single sign-on is on, the console takes no local password, as the API (issue 16)', async () => {
+    await addUser(server, { nickname: 'root', admin: true });
+    const oidc = {
+      issuer: 'http://127.0.0.1:9',
+      clientId: 'ctl',
+      clientSecret: 'secret',
+      scopes: 'openid email profile',
+      usernameClaim: 'preferred_username',
+      nameClaim: 'name',
+      adminClaim: null,
+      adminValue: null,
+      insecureLoopback: true,
+    };
+    const ssoOn = buildServer({ database: server.database, config: { ...server.config, sso: { ...server.config.sso, oidc } }, now: () => server.clock });
+    try {
+      const client = new ConsoleClient({ ...server, app: ssoOn });
+      const res = await client.signIn('root');
+      expect(res.statusCode).toBe(403);
+      expect(res.body).toContain('Passwords are off: sign in through OpenID Connect');
+      expect(client.cookies.ctl_console).toBeUndefined();
+      expect(await liveAccessTokens()).toEqual([]);
+    } finally {
+      await ssoOn.close();
+    }
+  });
+
   test('an admin gets an httpOnly SameSite=Strict session cookie whose token is stored only hashed', async () => {
     const client = await signedInAdmin();
     const line = setCookieLine(await new ConsoleClient(server).signIn('root'), 'ctl_console');

@@ -38,6 +38,35 @@ describe('ctl user list', () => {
   });
 });
 
+describe('ctl user list --provider', () => {
+  beforeEach(async () => {
+    await ctl(['user', 'new', 'alice', 'alice@example.com', '-y']);
+    await ctl(['user', 'new', 'bob', 'bob@example.com', '-y']);
+    await ctl(['user', 'new', 'carol', 'carol@example.com', '-y']);
+    await tdb.withDb((h) => h.db.updateTable('users').set({ provider: 'ldap' }).where('nickname', 'in', ['bob', 'carol']).execute());
+  });
+
+  test('only the accounts that sign in that way, in every format; an unknown provider is exit 2', async () => {
+    const nd = await ctl(['user', 'list', '--provider', 'ldap', '--format', 'ndjson']);
+    expect(
+      nd.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).nickname),
+    ).toEqual(['bob', 'carol']);
+    const table = await ctl(['user', 'list', '--provider', 'local']);
+    expect(
+      table.stdout
+        .trimEnd()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(/\s+/)[0]),
+    ).toEqual(['alice']);
+    expect((await ctl(['user', 'list', '--provider', 'saml', '--json'])).stdout.trim()).toBe('[]');
+    expect((await ctl(['user', 'list', '--provider', 'kerberos'])).code).toBe(2);
+  });
+});
+
 describe('ctl user list: every format streams from COPY, byte for byte what the row renderer gave', () => {
   // Values that stress both COPY's escaping and each format's: quotes, commas, line breaks, tabs,
   // backslashes, control characters, non-BMP characters, formula-like starts, nulls, empty and

@@ -24,6 +24,17 @@ const mailCtl = (args: string[], opts: { env?: Record<string, string | undefined
 const lib = <T>(fn: (ctx: ReturnType<typeof libContext>) => Promise<T>) => tdb.withDb((h) => fn(libContext(h)));
 
 describe('ctl user new', () => {
+  test('while single sign-on is on, it says the account cannot use a password and how SSO will link it', async () => {
+    const env = { CTL_LDAP_URL: 'ldap://127.0.0.1:1', CTL_LDAP_SEARCH_BASE: 'dc=example,dc=org' };
+    const r = await ctl(['user', 'new', 'erin', 'erin@example.com', '-y'], { env });
+    expect(r.code).toBe(0);
+    expect(r.stderr.split('\n')[0]).toBe(
+      'Single sign-on (ldap) is on: erin cannot log in with a password; their first ldap login links this account by its confirmed address',
+    );
+    expect((await ctl(['user', 'new', 'fay', 'fay@example.com', '-y'])).stderr).not.toContain('Single sign-on');
+    expect(r.stdout).toMatch(/^User erin created$/m);
+  });
+
   test("prints Pleroma's summary and creates the user with a password from stdin", async () => {
     const r = await ctl(['user', 'new', 'alice', 'alice@example.com', '-y', '--password-stdin'], { input: 's3cret-pass\n' });
     expect(r).toMatchObject({ code: 0, stderr: '' });

@@ -22,6 +22,23 @@ const mailCtl = (args: string[], opts: { env?: Record<string, string | undefined
   ctl(args, { ...opts, env: { ...MAIL_ENV(), ...opts.env } });
 const lib = <T>(fn: (ctx: ReturnType<typeof libContext>) => Promise<T>) => tdb.withDb((h) => fn(libContext(h)));
 
+describe('ctl user reset_password on an account that signs in through an identity provider', () => {
+  beforeEach(async () => {
+    await ctl(['user', 'new', 'alice', 'alice@example.com', '-y', '--password', 'old-password']);
+    await tdb.withDb((h) => h.db.updateTable('users').set({ provider: 'ldap' }).where('nickname', '=', 'alice').execute());
+  });
+
+  test.each([[[]], [['--dry-run']], [['--password-stdin']]])('exit 4 naming the provider, nothing issued or changed (%j)', async (extra) => {
+    const r = await ctl(['user', 'reset_password', 'alice', ...extra], { input: 'new-password\n' });
+    expect(r).toMatchObject({ code: 4, stdout: '', stderr: 'alice signs in through ldap: change the password there\n' });
+    await tdb.withDb(async (h) => {
+      expect(await h.db.selectFrom('tokens').select('id').execute()).toEqual([]);
+      const row = await h.db.selectFrom('users').select('password_hash').executeTakeFirstOrThrow();
+      expect(await verifyPassword('old-password', row.password_hash)).toBe(true);
+    });
+  });
+});
+
 describe('ctl user reset_password, without mail', () => {
   beforeEach(async () => {
     await ctl(['user', 'new', 'alice', 'alice@example.com', '-y', '--password', 'old-password']);

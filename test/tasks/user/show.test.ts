@@ -24,4 +24,11 @@ describe('ctl user show', () => {
     const missing = await ctl(['user', 'show', 'nobody']);
     expect(missing).toMatchObject({ code: 3, stdout: '', stderr: 'No user nobody\n' });
   });
+
+  test('show gives the provider: local for a password account, the identity provider for an SSO account', async () => {
+    expect(JSON.parse((await ctl(['user', 'show', 'alice', '--json'])).stdout).provider).toBe('local');
+    await tdb.withDb((h) => h.db.updateTable('users').set({ provider: 'ldap' }).where('nickname', '=', 'bob').execute());
+    expect(JSON.parse((await ctl(['user', 'show', 'bob', '--json'])).stdout).provider).toBe('ldap');
+    expect((await ctl(['user', 'show', 'bob'])).stdout).toMatch(/^provider\s+ldap$/m);
+  });
 });

@@ -1,0 +1,131 @@
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as samlify from 'samlify';
+
+/**
+ * A SAML identity provider that signs real assertions: samlify in IdP mode, with a key and a
+ * self-signed certificate made by openssl for the test run. Each response can be bent the ways an
+ * attacker (or a broken IdP) would: another audience, an expired validity, a chosen assertion ID.
+ */
+export interface SamlUser {
+  readonly nameId: string;
+  readonly email?: string;
+  readonly uid?: string;
+  readonly name?: string;
+  readonly groups?: readonly string[];
+}
+
+export interface ResponseOptions {
+  readonly audience?: string;
+  readonly recipient?: string;
+  /** Validity window of the conditions and subject confirmation. */
+  readonly notBefore?: Date;
+  readonly notOnOrAfter?: Date;
+  readonly assertionId?: string;
+}
+
+export interface SamlIdp {
+  readonly entityId: string;
+  readonly ssoUrl: string;
+  /** PEM file of the signing certificate (CTL_SAML_IDP_CERT_FILE). */
+  readonly certFile: string;
+  /** A base64 SAMLResponse (HTTP-POST binding) for the SP described by `spMetadata`, assertion signed. */
+  response(spMetadata: string, user: SamlUser, options?: ResponseOptions): Promise<string>;
+  remove(): void;
+}
+
+// The IdP side never parses XML it did not make here; node-saml, under test, does its own checks.
+samlify.setSchemaValidator({ validate: () => Promise.resolve('skipped') });
+
+/** An attribute with one value per tag (samlify's tags are letters only, hence `attrGroupA`, `attrGroupB`...). */
+const ATTRIBUTE = (name: string, tags: string | readonly string[]) =>
+  `<saml:Attribute Name="${name}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic">${[tags]
+    .flat()
+    .map((tag) => `<saml:AttributeValue xsi:type="xs:string">{${tag}}</saml:AttributeValue>`)
+    .join('')}</saml:Attribute>`;
+const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+
+const AUTHN =
+  '<saml:AuthnStatement AuthnInstant="{AuthnInstant}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>';
+
+export function createSamlIdp(entityId = 'https://idp.example.org/metadata'): SamlIdp {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-saml-idp-'));
+  const keyFile = path.join(dir, 'idp.key');
+  const certFile = path.join(dir, 'idp.pem');
+  const made = spawnSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=test-idp'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
+  const ssoUrl = 'http://127.0.0.1:9/sso';
+  const idp = samlify.IdentityProvider({
+    entityID: entityId,
+    privateKey: fs.readFileSync(keyFile, 'utf8'),
+    signingCert: fs.readFileSync(certFile, 'utf8'),
+    singleSignOnService: [{ Binding: samlify.Constants.namespace.binding.redirect, Location: ssoUrl }],
+    singleLogoutService: [{ Binding: samlify.Constants.namespace.binding.redirect, Location: `${ssoUrl}/logout` }],
+    nameIDFormat: ['urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified'],
+    isAssertionEncrypted: false,
+  });
+  return {
+    entityId,
+    ssoUrl,
+    certFile,
+    async response(spMetadata, user, options = {}) {
+      const sp = samlify.ServiceProvider({ metadata: spMetadata });
+      const acs = /<(?:\w+:)?AssertionConsumerService[^>]*Location="([^"]+)"/.exec(spMetadata)![1];
+      const now = new Date();
+      const notBefore = options.notBefore ?? new Date(now.getTime() - 1000);
+      const notOnOrAfter = options.notOnOrAfter ?? new Date(now.getTime() + 5 * 60e3);
+      const attributes = [
+        user.email !== undefined ? ATTRIBUTE('email', 'attrEmail') : '',
+        user.uid !== undefined ? ATTRIBUTE('uid', 'attrUid') : '',
+        user.name !== undefined ? ATTRIBUTE('name', 'attrName') : '',
+        user.groups?.length
+          ? ATTRIBUTE(
+              'groups',
+              user.groups.map((_g, i) => `attrGroup${LETTERS[i]}`),
+            )
+          : '',
+      ].join('');
+      const groupTags = Object.fromEntries((user.groups ?? []).map((g, i) => [`attrGroup${LETTERS[i]}`, g]));
+      const id = `_${randomUUID()}`;
+      const { context } = await idp.createLoginResponse(sp, null as never, 'post', { email: user.nameId }, () => ({
+        id,
+        context: samlify.SamlLib.replaceTagsByValue(
+          samlify.SamlLib.defaultLoginResponseTemplate.context
+            .replace('{AttributeStatement}', attributes ? `<saml:AttributeStatement>${attributes}</saml:AttributeStatement>` : '')
+            .replace('{AuthnStatement}', AUTHN.replace('{AuthnInstant}', now.toISOString())),
+          {
+            ID: id,
+            AssertionID: options.assertionId ?? `_${randomUUID()}`,
+            Destination: acs,
+            Audience: options.audience ?? sp.entityMeta.getEntityID(),
+            SubjectRecipient: options.recipient ?? acs,
+            Issuer: entityId,
+            IssueInstant: now.toISOString(),
+            StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Success',
+            ConditionsNotBefore: notBefore.toISOString(),
+            ConditionsNotOnOrAfter: notOnOrAfter.toISOString(),
+            SubjectConfirmationDataNotOnOrAfter: notOnOrAfter.toISOString(),
+            NameIDFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified',
+            NameID: user.nameId,
+            InResponseTo: '',
+            attrEmail: user.email ?? '',
+            attrUid: user.uid ?? '',
+            attrName: user.name ?? '',
+            ...groupTags,
+          },
+        ),
+      }));
+      return context;
+    },
+    remove: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}

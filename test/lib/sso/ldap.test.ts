@@ -1,0 +1,118 @@
+import { libContext, useOpenTestDatabase } from '../../helpers/backend';
+import { ADMINS, dnOf, useSlapd, type Slapd } from '../../helpers/slapd';
+import { seedUser } from '../../helpers/seed-users';
+import type { DbHandle } from '../../../lib/db/db';
+import { escapeFilterValue, ldapLogin, userFilter, verifyLdapPassword } from '../../../lib/sso/ldap';
+import { ssoSettings, type LdapSettings } from '../../../lib/sso/settings';
+import { AccountRefusedError, LoginFailedError, LoginThrottle } from '../../../lib/auth/login';
+import { UnavailableError } from '../../../lib/errors';
+import { listAudit } from '../../../lib/audit/audit';
+import { Attribute, Change } from 'ldapts';
+
+let h: DbHandle;
+let slapd: Slapd;
+useOpenTestDatabase((_tdb, handle) => (h = handle));
+useSlapd((s) => (slapd = s), { tls: true });
+
+const ldap = (extra: Record<string, string> = {}): LdapSettings => ssoSettings({ ...slapd.env, ...extra }).ldap!;
+const IDENTITY = { emailLinking: 'link' as const, updateNamesOnLogin: false, requireConfirmation: false, sessionTtlMs: 3600e3 };
+const throttle = () => new LoginThrottle({ maxPerAccount: 100, maxPerAddress: 100, windowMs: 60e3 });
+const loginAs = (login: string, password: string, t = throttle()) => ldapLogin(libContext(h), ldap(), IDENTITY, t, { login, password, address: '127.0.0.1' });
+
+describe('escapeFilterValue (RFC 4515)', () => {
+  test('escapes *, (, ), backslash and NUL, and leaves the rest', () => {
+    expect(escapeFilterValue('*)(uid=*')).toBe('\\2a\\29\\28uid=\\2a');
+    expect(escapeFilterValue('a\\b\0c')).toBe('a\\5cb\\00c');
+    expect(escapeFilterValue('José.o-k@x')).toBe('José.o-k@x');
+    expect(userFilter('(|(uid={{username}})(mail={{username}}))', 'a*')).toBe('(|(uid=a\\2a)(mail=a\\2a))');
+  });
+});
+
+describe('verifyLdapPassword against slapd', () => {
+  test('bind-then-search: the right password gives the directory entry, names joined, admin from the group', async () => {
+    expect(await verifyLdapPassword(ldap(), 'alice', 'alice-pass')).toEqual({
+      dn: dnOf('alice'),
+      uid: 'alice',
+      email: 'alice@example.org',
+      name: 'Alice Liddell',
+      admin: true,
+    });
+    expect((await verifyLdapPassword(ldap(), 'bob', 'bob-pass'))?.admin).toBe(false);
+  });
+
+  test('a wrong password or an unknown login is null', async () => {
+    expect(await verifyLdapPassword(ldap(), 'alice', 'bob-pass')).toBeNull();
+    expect(await verifyLdapPassword(ldap(), 'nobody', 'alice-pass')).toBeNull();
+  });
+
+  test('attack: an empty password is refused before any bind (this slapd accepts it as an anonymous bind)', async () => {
+    expect(await verifyLdapPassword(ldap(), 'alice', '')).toBeNull();
+  });
+
+  test('attack: filter injection finds nothing: wildcards and closing parentheses are looked up literally', async () => {
+    expect(await verifyLdapPassword(ldap(), 'al*', 'alice-pass')).toBeNull();
+    expect(await verifyLdapPassword(ldap(), '*', 'alice-pass')).toBeNull();
+    expect(await verifyLdapPassword(ldap(), '*)(uid=*', 'alice-pass')).toBeNull();
+    expect(await verifyLdapPassword(ldap(), 'alice)(|(uid=*', 'alice-pass')).toBeNull();
+  });
+
+  test('the admin attribute and value (Overleaf style) decide admin when configured', async () => {
+    const byAttribute = ldap({ CTL_LDAP_ADMIN_GROUP_DN: '', CTL_LDAP_ADMIN_ATTRIBUTE: 'employeeType', CTL_LDAP_ADMIN_VALUE: 'admin' });
+    expect((await verifyLdapPassword(byAttribute, 'alice', 'alice-pass'))?.admin).toBe(true);
+    expect((await verifyLdapPassword(byAttribute, 'carol', 'carol-pass'))?.admin).toBe(false);
+    expect((await verifyLdapPassword(ldap({ CTL_LDAP_ADMIN_GROUP_DN: '' }), 'alice', 'alice-pass'))?.admin).toBeNull();
+  });
+
+  test('a directory that cannot be reached is unavailable (503), not a wrong password', async () => {
+    await expect(verifyLdapPassword(ldap({ CTL_LDAP_URL: 'ldap://127.0.0.1:1' }), 'alice', 'alice-pass')).rejects.toThrow(UnavailableError);
+    await expect(verifyLdapPassword(ldap({ CTL_LDAP_BIND_PASSWORD: 'wrong' }), 'alice', 'alice-pass')).rejects.toThrow(UnavailableError);
+  });
+});
+
+describe('TLS with a CA file', () => {
+  test('LDAPS verifies the server against CTL_LDAP_TLS_CA_FILE', async () => {
+    const ldaps = ldap({ CTL_LDAP_URL: slapd.ldapsUrl!, CTL_LDAP_TLS_CA_FILE: slapd.caFile! });
+    expect((await verifyLdapPassword(ldaps, 'alice', 'alice-pass'))?.uid).toBe('alice');
+    expect(await verifyLdapPassword(ldaps, 'alice', 'wrong')).toBeNull();
+  });
+
+  test('attack: a server certificate the CA did not sign is refused (no password is sent to it)', async () => {
+    await expect(verifyLdapPassword(ldap({ CTL_LDAP_URL: slapd.ldapsUrl! }), 'alice', 'alice-pass')).rejects.toThrow(UnavailableError);
+  });
+});
+
+describe('ldapLogin', () => {
+  test('creates the account just in time, grants admin from the group, and revokes it once the directory does', async () => {
+    const first = await loginAs('alice', 'alice-pass');
+    expect(first).toMatchObject({
+      outcome: 'created',
+      user: { nickname: 'alice', email: 'alice@example.org', name: 'Alice Liddell', admin: true, provider: 'ldap', password_hash: null },
+    });
+    await slapd.asRoot((c) =>
+      c.modify(ADMINS, [
+        new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [dnOf('bob')] }) }),
+        new Change({ operation: 'delete', modification: new Attribute({ type: 'member', values: [dnOf('alice')] }) }),
+      ]),
+    );
+    expect((await loginAs('alice', 'alice-pass')).user.admin).toBe(false);
+    expect((await loginAs('bob', 'bob-pass')).user.admin).toBe(true);
+    expect((await listAudit(h.db)).map((a) => [a.verb, a.targetNickname])).toEqual([
+      ['sso_create', 'alice'],
+      ['sso_revoke_admin', 'alice'],
+      ['sso_create', 'bob'],
+    ]);
+  });
+
+  test('attack: a deactivated account is refused although the directory accepts the password', async () => {
+    const id = await seedUser(h.db, { nickname: 'carol', email: 'carol@example.org', active: false });
+    await expect(loginAs('carol', 'carol-pass')).rejects.toThrow(AccountRefusedError);
+    expect(await h.db.selectFrom('tokens').select('id').where('user_id', '=', id).execute()).toEqual([]);
+  });
+
+  test('wrong passwords count against the login; the limit refuses before the directory is asked', async () => {
+    const t = new LoginThrottle({ maxPerAccount: 2, maxPerAddress: 100, windowMs: 60e3 });
+    await expect(loginAs('alice', 'nope', t)).rejects.toThrow(LoginFailedError);
+    await expect(loginAs('alice', 'nope', t)).rejects.toThrow(LoginFailedError);
+    await expect(loginAs('alice', 'alice-pass', t)).rejects.toThrow(/Too many/);
+  });
+});

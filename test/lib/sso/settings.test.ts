@@ -1,0 +1,116 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ssoSettings } from '../../../lib/sso/settings';
+import { loadConfig } from '../../../lib/config';
+import { exitCodeOf } from '../../../lib/errors';
+
+const OIDC = { CTL_OIDC_ISSUER: 'https://idp.example.org/realms/main', CTL_OIDC_CLIENT_ID: 'userctl', CTL_OIDC_CLIENT_SECRET: 's3cret' };
+const LDAP = { CTL_LDAP_URL: 'ldap://ldap.example.org', CTL_LDAP_SEARCH_BASE: 'ou=people,dc=example,dc=org' };
+
+function failure(env: Record<string, string>): [number, string] {
+  try {
+    loadConfig({ CTL_ENV_FILE: '', ...env });
+  } catch (error) {
+    return [exitCodeOf(error), (error as Error).message];
+  }
+  throw new Error('loadConfig accepted it');
+}
+
+describe('SSO settings', () => {
+  test('off by default; Overleaf-like defaults once CTL_LDAP_URL is set', () => {
+    expect(ssoSettings({})).toEqual({ ldap: null, oidc: null, saml: null, emailLinking: 'link', updateNamesOnLogin: false, localAdminLogin: false });
+    expect(ssoSettings(LDAP).ldap).toMatchObject({
+      url: 'ldap://ldap.example.org',
+      bindDn: null,
+      searchFilter: '(uid={{username}})',
+      uidAttribute: 'uid',
+      emailAttribute: 'mail',
+      nameAttribute: 'cn',
+      adminAttribute: null,
+      tlsCa: null,
+    });
+  });
+
+  test.each([
+    [{ CTL_LDAP_URL: 'http://ldap.example.org' }, 'CTL_LDAP_URL has a bad value "http://ldap.example.org": expected an ldap:// or ldaps:// URL'],
+    [
+      { CTL_LDAP_URL: 'ldap://u:pw@ldap.example.org' },
+      'CTL_LDAP_URL has a bad value "ldap://ldap.example.org": put the bind DN and password in CTL_LDAP_BIND_DN and CTL_LDAP_BIND_PASSWORD',
+    ],
+    [{ CTL_LDAP_SEARCH_BASE: '' }, 'CTL_LDAP_SEARCH_BASE is required with CTL_LDAP_URL'],
+    [
+      { CTL_LDAP_SEARCH_FILTER: '(uid=alice)' },
+      'CTL_LDAP_SEARCH_FILTER has a bad value "(uid=alice)": expected a parenthesised filter containing {{username}}, e.g. (uid={{username}})',
+    ],
+    [
+      { CTL_LDAP_BIND_DN: 'cn=reader,dc=example,dc=org' },
+      'CTL_LDAP_BIND_PASSWORD is required with CTL_LDAP_BIND_DN (an empty password is an unauthenticated bind)',
+    ],
+    [{ CTL_LDAP_EMAIL_ATTRIBUTE: 'mail)(x' }, 'CTL_LDAP_EMAIL_ATTRIBUTE has a bad value "mail)(x": not an LDAP attribute name'],
+    [{ CTL_LDAP_ADMIN_ATTRIBUTE: 'memberOf' }, 'CTL_LDAP_ADMIN_ATTRIBUTE and CTL_LDAP_ADMIN_VALUE go together: set both or neither'],
+    [{ CTL_LDAP_TLS_CA_FILE: '/nonexistent/ca.pem' }, 'CTL_LDAP_TLS_CA_FILE has a bad value "/nonexistent/ca.pem": cannot be read'],
+    [{ CTL_LDAP_STARTTLS: 'true' }, 'CTL_LDAP_STARTTLS has a bad value "true": StartTLS is not supported yet: use an ldaps:// URL (with CTL_LDAP_TLS_CA_FILE)'],
+    [{ CTL_LDAP_TIMEOUT: 'soon' }, 'CTL_LDAP_TIMEOUT has a bad value "soon": expected milliseconds, at least 100'],
+    [{ CTL_SSO_EMAIL_LINKING: 'maybe' }, 'CTL_SSO_EMAIL_LINKING has a bad value "maybe": expected link or refuse'],
+    [{ ...OIDC }, 'CTL_LDAP_URL and CTL_OIDC_ISSUER are both set: single sign-on takes one method at a time'],
+  ])('a bad value is exit 6 naming the variable: %j', (env, message) => {
+    expect(failure({ ...LDAP, ...env })).toEqual([6, message]);
+  });
+
+  test.each([
+    [
+      { CTL_OIDC_ISSUER: 'http://idp.example.org' },
+      'CTL_OIDC_ISSUER has a bad value "http://idp.example.org": expected an https:// URL (http:// only on a loopback address)',
+    ],
+    [{ CTL_OIDC_CLIENT_ID: '' }, 'CTL_OIDC_CLIENT_ID is required with CTL_OIDC_ISSUER (visible ASCII)'],
+    [{ CTL_OIDC_CLIENT_SECRET: '' }, 'CTL_OIDC_CLIENT_SECRET is required with CTL_OIDC_ISSUER (one line)'],
+    [{ CTL_OIDC_SCOPES: 'email profile' }, 'CTL_OIDC_SCOPES has a bad value "email profile": expected space-separated scopes including openid'],
+    [{ CTL_OIDC_ADMIN_VALUE: 'admins' }, 'CTL_OIDC_ADMIN_CLAIM and CTL_OIDC_ADMIN_VALUE go together: set both or neither'],
+    [{ CTL_OIDC_ISSUER: '', CTL_OIDC_CLIENT_ID: '' }, 'CTL_OIDC_CLIENT_SECRET has a bad value "***": needs CTL_OIDC_ISSUER'],
+  ])('OpenID Connect: a bad value is exit 6 naming the variable: %j', (env, message) => {
+    expect(failure({ ...OIDC, ...env })).toEqual([6, message]);
+  });
+
+  test('OpenID Connect: https issuers, and http ones on loopback only', () => {
+    expect(ssoSettings(OIDC).oidc).toMatchObject({
+      issuer: 'https://idp.example.org/realms/main',
+      scopes: 'openid email profile',
+      usernameClaim: 'preferred_username',
+      insecureLoopback: false,
+    });
+    expect(ssoSettings({ ...OIDC, CTL_OIDC_ISSUER: 'http://127.0.0.1:8080' }).oidc?.insecureLoopback).toBe(true);
+  });
+
+  test.each([
+    [
+      { CTL_SAML_ENTRY_POINT: 'http://idp.example.org/sso' },
+      'CTL_SAML_ENTRY_POINT has a bad value "http://idp.example.org/sso": expected an https:// URL (http:// only on a loopback address)',
+    ],
+    [{ CTL_SAML_IDP_CERT_FILE: '' }, "CTL_SAML_IDP_CERT_FILE is required with CTL_SAML_ENTRY_POINT (the IdP's signing certificate, PEM)"],
+    [{ CTL_SAML_CLOCK_SKEW: '1h' }, 'CTL_SAML_CLOCK_SKEW has a bad value "1h": expected a duration of at most 10m, like 30s or 2m'],
+    [{ CTL_SAML_ADMIN_ATTRIBUTE: 'groups' }, 'CTL_SAML_ADMIN_ATTRIBUTE and CTL_SAML_ADMIN_VALUE go together: set both or neither'],
+    [{ ...OIDC }, 'CTL_OIDC_ISSUER and CTL_SAML_ENTRY_POINT are both set: single sign-on takes one method at a time'],
+  ])('SAML: a bad value is exit 6 naming the variable: %j', (env, message) => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-ca-')), 'idp.pem');
+    fs.writeFileSync(file, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    expect(failure({ CTL_SAML_ENTRY_POINT: 'https://idp.example.org/sso', CTL_SAML_IDP_CERT_FILE: file, ...env })).toEqual([6, message]);
+    fs.rmSync(path.dirname(file), { recursive: true });
+  });
+
+  test('a CTL_LDAP_* setting without CTL_LDAP_URL is exit 6, and the bind password is never echoed', () => {
+    expect(failure({ CTL_LDAP_BIND_PASSWORD: 'hunter2' })).toEqual([6, 'CTL_LDAP_BIND_PASSWORD has a bad value "***": needs CTL_LDAP_URL']);
+  });
+
+  test('the CA file is read once, at start', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-ca-')), 'ca.pem');
+    fs.writeFileSync(file, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    expect(ssoSettings({ ...LDAP, CTL_LDAP_TLS_CA_FILE: file }).ldap?.tlsCa).toContain('BEGIN CERTIFICATE');
+    fs.writeFileSync(file, 'not a certificate');
+    expect(failure({ ...LDAP, CTL_LDAP_TLS_CA_FILE: file })).toEqual([
+      6,
+      `CTL_LDAP_TLS_CA_FILE has a bad value ${JSON.stringify(file)}: not a PEM certificate`,
+    ]);
+    fs.rmSync(path.dirname(file), { recursive: true });
+  });
+});
