@@ -82,61 +82,24 @@ export async function* listUsers(db: Kysely<Database>, filter: UserFilter = {}, 
   }
 }
 
-/**
- * The fields of an export row, in order, as `exportUsers` has the server write them: the
- * UserJson keys (`deleted` is derived from `deletedAt`), with the timestamps in UTC.
- */
-export const EXPORT_FIELDS = [
-  'id',
-  'nickname',
-  'email',
-  'name',
-  'bio',
-  'local',
-  'admin',
-  'moderator',
-  'locked',
-  'confirmed',
-  'active',
-  'deletedAt',
-  'tags',
-  'mfaEnabled',
-  'createdAt',
-  'updatedAt',
-  'lastLoginAt',
-] as const;
-
 /** Rows per COPY where the database pages (PGlite writes each COPY to memory first). */
 export const EXPORT_PAGE_SIZE = 5000;
 
+const UTC_COLUMNS = new Set<string>(['deleted_at', 'created_at', 'updated_at', 'last_login_at']);
+
 /**
- * Matching users in id order as PostgreSQL's COPY text output (one line per user, the columns of
- * EXPORT_FIELDS, tab-separated, `\N` for null), in chunks that may split a line: the server
- * writes the rows and no object is built per row here. On PGlite, one COPY per keyset page.
+ * Matching users in id order as PostgreSQL's COPY text output: one line per user, the columns of
+ * USER_COLUMNS (lib/user/present.ts) in their order, tab-separated, `\N` for null. In chunks that
+ * may split a line: the server writes the rows and no object is built per row here. On PGlite,
+ * one COPY per keyset page.
  */
 export async function* exportUsers(db: Kysely<Database>, filter: UserFilter = {}, pageSize = EXPORT_PAGE_SIZE): AsyncGenerator<Uint8Array> {
   const source = copySourceOf(db);
   if (!source) throw new Error('this database handle cannot COPY');
-  const utc = (column: 'deleted_at' | 'created_at' | 'updated_at' | 'last_login_at') => sql.raw(`${column} AT TIME ZONE 'UTC'`);
-  const users = selectUsers(db, filter).select([
-    'id',
-    'nickname',
-    'email',
-    'name',
-    'bio',
-    'local',
-    'admin',
-    'moderator',
-    'locked',
-    'confirmed',
-    'active',
-    utc('deleted_at').as('deleted_at'),
-    'tags',
-    'mfa_enabled',
-    utc('created_at').as('created_at'),
-    utc('updated_at').as('updated_at'),
-    utc('last_login_at').as('last_login_at'),
-  ]);
+  // USER_COLUMNS in their order, the timestamps as UTC wall time (DateStyle ISO is set LOCAL by
+  // the COPY source), so the text reads the same whatever the server's TimeZone.
+  const columns = USER_COLUMNS.map((column) => (UTC_COLUMNS.has(column) ? sql.raw(`${column} AT TIME ZONE 'UTC'`).as(column) : column));
+  const users = selectUsers(db, filter).select(columns);
   const statement = (after: number, limit: number | null): string => {
     let query = users.where('id', '>', after).orderBy('id');
     if (limit !== null) query = query.limit(limit);

@@ -9,7 +9,7 @@ import { copyFields, textArray, timestampAsDriverReadsIt } from '../../lib/db/co
  * COPY's escapes for control characters and the backslash are JSON's own, so most bytes are
  * copied as they come. The old path built a driver row, a UserJson and a JSON object per user and
  * took 7x COPY's time. The text is the row renderer's, byte for byte: test/tasks/user/list.test.ts
- * compares the two on awkward values. Fields arrive in lib/user/list.ts EXPORT_FIELDS order; a
+ * compares the two on awkward values. Fields arrive in lib/user/present.ts USER_COLUMNS order; a
  * field outside the fast path (an array with elements, an unusual timestamp) goes through strings.
  */
 
@@ -21,7 +21,7 @@ const enum Kind {
   Tags,
 }
 
-/** EXPORT_FIELDS with their kinds and the JSON key each is written under. */
+/** USER_COLUMNS (lib/user/present.ts) with their kinds and the JSON key each is written under. */
 const FIELDS: readonly { readonly key: string; readonly kind: Kind }[] = [
   { key: 'id', kind: Kind.Int },
   { key: 'nickname', kind: Kind.Text },

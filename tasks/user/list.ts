@@ -43,7 +43,7 @@ export const COLUMNS: readonly Column<UserJson>[] = [
 ];
 
 /**
- * The same columns over an export line's fields (lib/user/list.ts EXPORT_FIELDS order): the table
+ * The same columns over an export line's fields (lib/user/present.ts USER_COLUMNS order): the table
  * streams from COPY too, without a UserJson per row. The timestamps are UTC, DateStyle ISO.
  */
 const FIELD_COLUMNS: readonly Column<(string | null)[]>[] = [
