@@ -5,6 +5,7 @@ import type { AppState } from '../state';
 import type { LibContext } from '../../lib-context';
 import { toHttpError } from '../http';
 import { html } from '../html';
+import { isSameOrigin } from '../same-origin';
 import { clearSessionCookie, cookieSettings, loadConsoleSession, sameToken, type ConsoleSession } from './session';
 import { notice, sendConsolePage, type Frame } from './layout';
 
@@ -38,24 +39,6 @@ export function formField(body: unknown, name: string): string {
   return typeof value === 'string' ? value : '';
 }
 
-/**
- * A form posted from another site: refused whatever else it holds (defence in depth behind the
- * CSRF token and the SameSite=Strict cookie). Browsers say so in Sec-Fetch-Site, or in an Origin
- * naming another host. (Under Referrer-Policy no-referrer a browser sends `Origin: null` even for
- * its own forms, so `null` alone proves nothing.)
- */
-export function crossOrigin(request: FastifyRequest): boolean {
-  const site = request.headers['sec-fetch-site'];
-  if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') return true;
-  const origin = request.headers.origin;
-  if (typeof origin !== 'string' || origin === '' || origin === 'null') return false;
-  try {
-    return new URL(origin).host !== request.headers.host;
-  } catch {
-    return true;
-  }
-}
-
 export function refusePage(reply: FastifyReply, status: number, title: string, text: string): FastifyReply {
   return sendConsolePage(
     reply,
@@ -73,7 +56,9 @@ export function refusePage(reply: FastifyReply, status: number, title: string, t
 export function guardConsole(state: AppState) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     const post = request.method === 'POST';
-    if (post && crossOrigin(request)) return refusePage(reply, 403, 'Refused', 'This form was posted from another site.');
+    // The pages' same-origin rule (lib/server/same-origin.ts), again here: defence in depth behind
+    // the CSRF token and the SameSite=Strict cookie, should the global hook ever be narrowed.
+    if (post && !isSameOrigin(request, state.config.appUrl)) return refusePage(reply, 403, 'Refused', 'This form was posted from another site.');
     const db = await state.db(request);
     const loaded = await loadConsoleSession(db, request, state.now(), state.config.serve);
     if (loaded.status !== 'ok') {

@@ -10,6 +10,7 @@ import { html, type Html } from '../html';
 import { clientAddress } from '../http';
 import { AccountRefusedError, LoginFailedError, RateLimitedError, logout } from '../../auth/login';
 import { passwordLogin } from '../../sso/password-login';
+import { isSameOrigin } from '../same-origin';
 import { hashToken } from '../../tokens/secrets';
 import { ConflictError, UsageError } from '../../errors';
 import { parseSince } from '../../dates';
@@ -26,7 +27,7 @@ import {
   preSessionTokenMatches,
   setSessionCookie,
 } from './session';
-import { adminFrame, capitalise, consoleErrorPage, consoleLib, crossOrigin, formField, guardConsole, sessionOf } from './guard';
+import { adminFrame, capitalise, consoleErrorPage, consoleLib, formField, guardConsole, sessionOf } from './guard';
 import { csrfField, notice, sendConsolePage } from './layout';
 import { userListRoutes } from './users';
 import { userPageRoutes } from './user-page';
@@ -98,7 +99,7 @@ function signInRoutes(app: FastifyInstance, state: AppState): void {
 
   app.post('/admin/login', async (request, reply) => {
     const token = preSessionToken(request, reply, cookies);
-    if (crossOrigin(request) || !preSessionTokenMatches(request, formField(request.body, '_csrf'))) {
+    if (!isSameOrigin(request, state.config.appUrl) || !preSessionTokenMatches(request, formField(request.body, '_csrf'))) {
       return sendConsolePage(
         reply,
         403,
@@ -181,7 +182,7 @@ function launchpadRoutes(app: FastifyInstance, state: AppState): void {
   app.post('/launchpad', async (request, reply) => {
     const token = preSessionToken(request, reply, cookies);
     const values = { nickname: formField(request.body, 'nickname').trim(), email: formField(request.body, 'email').trim() };
-    if (crossOrigin(request) || !preSessionTokenMatches(request, formField(request.body, '_csrf'))) {
+    if (!isSameOrigin(request, state.config.appUrl) || !preSessionTokenMatches(request, formField(request.body, '_csrf'))) {
       return sendConsolePage(reply, 403, frame, form(token, values, notice('error', 'The form had expired (CSRF token missing or wrong). Try again.')));
     }
     const ctx = { db: await state.db(request), now: state.now, actor: 'web:launchpad', reason: null };
