@@ -72,6 +72,15 @@ function option(value: string, current: string, label: string): Html {
   return html`<option value="${value}" ${value === current ? html`selected` : null}>${label}</option>`;
 }
 
+/** One of the search form's filters: a labelled select whose current value is selected. */
+function selectField(name: string, label: string, current: string, choices: readonly (readonly [value: string, text: string])[]): Html {
+  return html`<div class="field">
+    <label for="${name}">${label}</label><br /><select id="${name}" name="${name}">
+      ${choices.map(([value, text]) => option(value, current, text))}
+    </select>
+  </div>`;
+}
+
 function flags(u: UserJson): string {
   const out: string[] = [];
   if (u.admin) out.push('admin');
@@ -124,26 +133,26 @@ export function userListRoutes(app: FastifyInstance, state: AppState): void {
           <div class="field">
             <label for="q">Search nickname, email or name</label><br /><input id="q" name="q" type="search" value="${str(query.q)}" autofocus />
           </div>
-          <div class="field">
-            <label for="role">Role</label><br /><select id="role" name="role">
-              ${option('', str(query.role), 'any')}${option('admin', str(query.role), 'admin')}${option('moderator', str(query.role), 'moderator')}
-            </select>
-          </div>
-          <div class="field">
-            <label for="status">Status</label><br /><select id="status" name="status">
-              ${option('', str(query.status), 'any')}${option('active', str(query.status), 'active')}${option('deactivated', str(query.status), 'deactivated')}
-            </select>
-          </div>
-          <div class="field">
-            <label for="confirmed">Confirmed</label><br /><select id="confirmed" name="confirmed">
-              ${option('', str(query.confirmed), 'any')}${option('yes', str(query.confirmed), 'yes')}${option('no', str(query.confirmed), 'no')}
-            </select>
-          </div>
-          <div class="field">
-            <label for="origin">Accounts</label><br /><select id="origin" name="origin">
-              ${option('', str(query.origin), 'local')}${option('remote', str(query.origin), 'remote')}${option('all', str(query.origin), 'all')}
-            </select>
-          </div>
+          ${selectField('role', 'Role', str(query.role), [
+            ['', 'any'],
+            ['admin', 'admin'],
+            ['moderator', 'moderator'],
+          ])}
+          ${selectField('status', 'Status', str(query.status), [
+            ['', 'any'],
+            ['active', 'active'],
+            ['deactivated', 'deactivated'],
+          ])}
+          ${selectField('confirmed', 'Confirmed', str(query.confirmed), [
+            ['', 'any'],
+            ['yes', 'yes'],
+            ['no', 'no'],
+          ])}
+          ${selectField('origin', 'Accounts', str(query.origin), [
+            ['', 'local'],
+            ['remote', 'remote'],
+            ['all', 'all'],
+          ])}
           <div class="field"><label for="tag">Tag</label><br /><input id="tag" name="tag" type="text" size="10" value="${str(query.tag)}" /></div>
           <button type="submit" id="search">Search</button>
         </form>
