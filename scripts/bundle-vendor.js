@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 'use strict';
-// Bundles kysely (~260 CommonJS files) and pg (~30 with its dependencies) into dist/vendor/, which
+// Bundles kysely (~260 CommonJS files), pg (~30 with its dependencies) and yargs (~15) into dist/vendor/, which
 // bin/ctl loads in their place: on this machine requiring kysely took ~150 ms and its bundle ~45 ms,
-// most of the gap between `ctl user show` and `node -e 0` (issue 17). Part of `npm run build` and
-// `prepare`. A production install without dev dependencies has no esbuild: then nothing is
-// bundled and bin/ctl loads both from node_modules as before.
+// most of the gap between `ctl user show` and `node -e 0` (issue 17). Beside each bundle goes V8's
+// code cache for it (`<name>.cache`), made here after exercising the parts every verb uses, so that
+// bin/ctl skips parsing and compiling them (bin/vendor.js). Part of `npm run build` and `prepare`. A
+// production install without dev dependencies has no esbuild: then nothing is bundled and bin/ctl
+// loads both from node_modules as before.
 const fs = require('node:fs');
 const path = require('node:path');
+const { compileBundle } = require('../bin/vendor');
 
 const root = path.resolve(__dirname, '..');
 let esbuild;
@@ -15,17 +18,108 @@ try {
 } catch {
   process.exit(0);
 }
-fs.mkdirSync(path.join(root, 'dist', 'vendor'), { recursive: true });
-for (const name of ['kysely', 'pg']) {
-  esbuild.buildSync({
-    entryPoints: [require.resolve(name, { paths: [root] })],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    // pg's optional native binding is required only when pg.native is read, never by ctl.
-    external: ['pg-native'],
-    outfile: path.join(root, 'dist', 'vendor', `${name}.js`),
-    logLevel: 'warning',
-  });
+
+/**
+ * pg asks at load whether it runs on Cloudflare Workers by constructing a `Response`, which on
+ * Node 20 loads undici (~20 ms of CPU on every verb). ctl never runs there: the bundle answers no.
+ */
+const notCloudflare = {
+  name: 'pg-not-cloudflare',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]stream\.js$/ }, (args) => {
+      const source = fs.readFileSync(args.path, 'utf8');
+      const probe = 'if (isCloudflareRuntime()) {';
+      if (!source.includes(probe))
+        return { contents: source, loader: 'js', warnings: [{ text: `pg/lib/stream.js no longer has "${probe}": the Cloudflare probe is bundled as is` }] };
+      return { contents: source.replace(probe, 'if (false) {'), loader: 'js' };
+    });
+  },
+};
+
+/**
+ * yargs reads its translations (LANG) from `../locales` beside its own file; from the bundle in
+ * dist/vendor that is node_modules/yargs/locales, named relative to the bundle.
+ */
+function yargsLocales(out) {
+  const locales = path.join(path.dirname(require.resolve('yargs/package.json', { paths: [root] })), 'locales');
+  const relative = path.relative(out, locales).split(path.sep).join('/');
+  return {
+    name: 'yargs-locales',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]yargs[\\/]build[\\/]index\.cjs$/ }, (args) => {
+        const source = fs.readFileSync(args.path, 'utf8');
+        const dir = 're(__dirname,"../locales")';
+        if (!source.includes(dir)) throw new Error(`yargs/build/index.cjs no longer has ${dir}: update scripts/bundle-vendor.js`);
+        return { contents: source.replace(dir, `re(__dirname,${JSON.stringify(relative)})`), loader: 'js' };
+      });
+    },
+  };
 }
+
+/** Runs what every verb runs, so that those functions are compiled before the cache is taken. */
+const exercise = {
+  kysely(k, pg) {
+    const db = new k.Kysely({ dialect: new k.PostgresDialect({ pool: new pg.Pool() }) });
+    const id = 1;
+    db.selectFrom('users')
+      .selectAll()
+      .where((eb) => eb.or([eb('nickname', '=', 'a'), eb(k.sql`lower(email)`, '=', 'a')]))
+      .orderBy('id')
+      .limit(1)
+      .compile();
+    db.selectFrom('users')
+      .select((eb) => [eb.selectFrom('tokens').select(eb.fn.countAll().as('n')).where('user_id', '=', id).as('n')])
+      .compile();
+    db.insertInto('audit_log').values({ verb: 'x', actor: 'y' }).returning('id').compile();
+    db.updateTable('users').set({ active: false }).where('id', 'in', [1, 2]).compile();
+    db.deleteFrom('tokens').where('user_id', '=', id).compile();
+    return db.destroy();
+  },
+  yargs(yargs) {
+    const y = yargs(['user', 'show', 'alice', '--format', 'json'])
+      .scriptName('ctl')
+      .option('format', { type: 'string', choices: ['table', 'json'], describe: 'Output format' })
+      .command('user <verb>', 'Manage user accounts', (inner) => inner.command('show <user>', 'Show a user', (v) => v.positional('user', { type: 'string' })))
+      .strict()
+      .exitProcess(false)
+      .fail(() => undefined);
+    return y.getHelp();
+  },
+  pg(pg) {
+    const pool = new pg.Pool({ connectionString: 'postgres://u@127.0.0.1:1/d' });
+    pg.types.getTypeParser(20);
+    return pool.end();
+  },
+};
+
+async function main() {
+  const out = path.join(root, 'dist', 'vendor');
+  fs.mkdirSync(out, { recursive: true });
+  for (const name of ['kysely', 'pg', 'yargs']) {
+    await esbuild.build({
+      entryPoints: [require.resolve(name, { paths: [root] })],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      // pg's optional native binding is required only when pg.native is read, never by ctl.
+      external: ['pg-native'],
+      plugins: name === 'pg' ? [notCloudflare] : name === 'yargs' ? [yargsLocales(out)] : [],
+      outfile: path.join(out, `${name}.js`),
+      logLevel: 'warning',
+    });
+  }
+  // The code caches: each bundle compiled the way bin/ctl compiles it, run, exercised, then saved.
+  const pgBundle = compileBundle(path.join(out, 'pg.js'));
+  const kyselyBundle = compileBundle(path.join(out, 'kysely.js'));
+  const yargsBundle = compileBundle(path.join(out, 'yargs.js'));
+  await exercise.pg(pgBundle.exports);
+  await exercise.kysely(kyselyBundle.exports, pgBundle.exports);
+  await exercise.yargs(yargsBundle.exports);
+  for (const bundle of [pgBundle, kyselyBundle, yargsBundle]) fs.writeFileSync(bundle.cacheFile, bundle.script.createCachedData());
+}
+
+main().catch((error) => {
+  process.stderr.write(`bundle-vendor: ${error.stack || error}\n`);
+  process.exit(1);
+});
