@@ -43,13 +43,20 @@ export async function migrateDown(db: Kysely<Database>): Promise<string | null> 
   return (result.results ?? []).find((r) => r.status === 'Success')?.migrationName ?? null;
 }
 
-/** Which migrations exist and when each ran, read without creating Kysely's bookkeeping tables. */
+/** PostgreSQL's undefined_table: no migration has ever run here. */
+const UNDEFINED_TABLE = '42P01';
+
+/**
+ * Which migrations exist and when each ran, read without creating Kysely's bookkeeping tables: one
+ * round trip on every verb that opens a server (a missing table means none ran).
+ */
 export async function migrationStatus(db: Kysely<Database>): Promise<MigrationStatus[]> {
   const applied = new Map<string, Date>();
-  const { rows } = await sql<{ exists: boolean }>`SELECT to_regclass('kysely_migration') IS NOT NULL AS exists`.execute(db);
-  if (rows[0]?.exists) {
+  try {
     const done = await sql<{ name: string; timestamp: string }>`SELECT name, timestamp FROM kysely_migration`.execute(db);
     for (const row of done.rows) applied.set(row.name, new Date(row.timestamp));
+  } catch (error) {
+    if ((error as { code?: string }).code !== UNDEFINED_TABLE) throw error;
   }
   return Object.keys(MIGRATIONS)
     .sort()

@@ -58,17 +58,23 @@ export function revokeSessions(db: Db, userId: number, now: Date): Promise<numbe
   return revokeTokens(db, userId, SESSION_KINDS, now);
 }
 
+/** Live session tokens (not revoked, not spent, not expired) of the user, of the given kinds, as a count subquery. */
+export function liveSessionsCount(db: Db, userId: number, now: Date, kinds: readonly TokenKind[] = SESSION_KINDS) {
+  return (
+    db
+      .selectFrom('tokens')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('user_id', '=', userId)
+      .where('kind', 'in', kinds)
+      .where('revoked_at', 'is', null)
+      // A rotated refresh token is spent (used_at), not revoked: it is no session any more.
+      .where('used_at', 'is', null)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+  );
+}
+
 /** Live session tokens (not revoked, not spent, not expired) of the user, of the given kinds. */
 export async function countLiveSessions(db: Db, userId: number, now: Date, kinds: readonly TokenKind[] = SESSION_KINDS): Promise<number> {
-  const row = await db
-    .selectFrom('tokens')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('user_id', '=', userId)
-    .where('kind', 'in', kinds)
-    .where('revoked_at', 'is', null)
-    // A rotated refresh token is spent (used_at), not revoked: it is no session any more.
-    .where('used_at', 'is', null)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
-    .executeTakeFirstOrThrow();
+  const row = await liveSessionsCount(db, userId, now, kinds).executeTakeFirstOrThrow();
   return Number(row.n);
 }
