@@ -38,7 +38,8 @@ const notCloudflare = {
 
 /**
  * yargs reads its translations (LANG) from `../locales` beside its own file; from the bundle in
- * dist/vendor that is node_modules/yargs/locales, named relative to the bundle.
+ * dist/vendor that is node_modules/yargs/locales, named relative to the bundle. ctl sets no
+ * version, so the bundle's factory does not look for one.
  */
 function yargsLocales(out) {
   const locales = path.join(path.dirname(require.resolve('yargs/package.json', { paths: [root] })), 'locales');
@@ -50,7 +51,12 @@ function yargsLocales(out) {
         const source = fs.readFileSync(args.path, 'utf8');
         const dir = 're(__dirname,"../locales")';
         if (!source.includes(dir)) throw new Error(`yargs/build/index.cjs no longer has ${dir}: update scripts/bundle-vendor.js`);
-        return { contents: source.replace(dir, `re(__dirname,${JSON.stringify(relative)})`), loader: 'js' };
+        // The factory guesses a --version from the nearest package.json (a readdir per directory
+        // up from bin/ctl, then a read) before ctl turns the option off with .version(false).
+        const guess = 'i.help(),i.version(),i}';
+        if (!source.includes(guess)) throw new Error(`yargs/build/index.cjs no longer has ${guess}: update scripts/bundle-vendor.js`);
+        const patched = source.replace(dir, `re(__dirname,${JSON.stringify(relative)})`).replace(guess, 'i.help(),i}');
+        return { contents: patched, loader: 'js' };
       });
     },
   };
