@@ -1,4 +1,7 @@
-import { isExists, isValid, parseISO } from 'date-fns';
+// One file per function: the package index requires all ~300 of date-fns' modules (~75 ms of CPU here, against ~7 ms for these three).
+import { isExists } from 'date-fns/isExists';
+import { isValid } from 'date-fns/isValid';
+import { parseISO } from 'date-fns/parseISO';
 import { parseDuration } from './config';
 import { UsageError } from './errors';
 

@@ -1,6 +1,9 @@
 // lib/invites owns invite tokens: `ctl user invite`, `invites` and `revoke_invite`, and redeeming
 // an invite at registration (the server calls the same functions).
-import { isExists, isValid, parseISO } from 'date-fns';
+// One file per function: the package index requires all ~300 of date-fns' modules (~75 ms of CPU here, against ~7 ms for these three).
+import { isExists } from 'date-fns/isExists';
+import { isValid } from 'date-fns/isValid';
+import { parseISO } from 'date-fns/parseISO';
 import type { Kysely } from 'kysely';
 import type { Database, InviteRow, InviteType, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
