@@ -1,6 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as vm from 'node:vm';
+import Module from 'node:module';
 import { createTestDatabase, type TestDatabase } from '../helpers/backend';
 import { CTL, ROOT, ctlEnv, useTempDir } from '../helpers/cli';
 
@@ -41,15 +43,55 @@ test('ctl symlinked into a folder on the PATH (README, Deploy) runs from anywher
   expect(r.status).toBe(0);
 });
 
-test('bin/ctl loads kysely and pg from their bundles in dist/vendor, not from node_modules (start-up, issue 17)', () => {
+/** Runs bin/ctl with a preload that reports, at exit, every module loaded and whether undici was. */
+function loadedModules(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; loaded: string[] } {
   const probe = path.join(dir, 'probe.js');
   const report = path.join(dir, 'loaded.json');
   fs.writeFileSync(probe, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify(Object.keys(require.cache))));\n`);
-  const env = ctlEnv(tdb, { NODE_OPTIONS: `--require ${probe}` });
-  const r = spawnSync(process.execPath, [CTL, 'user', 'count', '--json'], { cwd: dir, env, encoding: 'utf8' });
+  const env = ctlEnv(tdb, { NODE_OPTIONS: `--require ${probe}`, ...extraEnv });
+  const r = spawnSync(process.execPath, [CTL, ...args], { cwd: dir, env, encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, loaded: JSON.parse(fs.readFileSync(report, 'utf8')) as string[] };
+}
+
+test('bin/ctl loads kysely, pg and yargs from their bundles in dist/vendor, not from node_modules (start-up, issue 17)', () => {
+  const { status, loaded } = loadedModules(['user', 'count', '--json']);
+  expect(status).toBe(0);
+  for (const name of ['kysely', 'pg', 'yargs']) expect(loaded).toContain(path.join(ROOT, 'dist', 'vendor', `${name}.js`));
+  expect(loaded.filter((f) => /node_modules\/(kysely|pg|yargs|yargs-parser|cliui)\//.test(f))).toEqual([]);
+  // date-fns one function per file: its index alone is ~300 modules.
+  expect(loaded.filter((f) => f.includes('node_modules/date-fns/')).length).toBeLessThan(20);
+});
+
+test("each bundle's V8 code cache is one this Node accepts, so bin/ctl skips compiling them", () => {
+  for (const name of ['kysely', 'pg', 'yargs']) {
+    const file = path.join(ROOT, 'dist', 'vendor', `${name}.js`);
+    const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), {
+      filename: file,
+      cachedData: fs.readFileSync(path.join(ROOT, 'dist', 'vendor', `${name}.cache`)),
+    });
+    expect([name, script.cachedDataRejected]).toEqual([name, false]);
+  }
+});
+
+test('the pg bundle does not construct a Response to ask whether it runs on Cloudflare (that loads undici, ~20 ms)', () => {
+  const probe = path.join(dir, 'undici.js');
+  const report = path.join(dir, 'undici.json');
+  // undici is one of Node's own modules: whether it loaded shows in process.moduleLoadList.
+  fs.writeFileSync(
+    probe,
+    `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify(process.moduleLoadList.filter((m) => /undici/.test(m)))));\n`,
+  );
+  const r = spawnSync(process.execPath, [CTL, 'user', 'count', '--json'], {
+    cwd: dir,
+    env: ctlEnv(tdb, { NODE_OPTIONS: `--require ${probe}` }),
+    encoding: 'utf8',
+  });
   expect(r.status).toBe(0);
-  const loaded: string[] = JSON.parse(fs.readFileSync(report, 'utf8'));
-  expect(loaded).toContain(path.join(ROOT, 'dist', 'vendor', 'kysely.js'));
-  expect(loaded).toContain(path.join(ROOT, 'dist', 'vendor', 'pg.js'));
-  expect(loaded.filter((f) => /node_modules\/(kysely|pg)\//.test(f))).toEqual([]);
+  expect(JSON.parse(fs.readFileSync(report, 'utf8'))).toEqual([]);
+});
+
+test('the bundled yargs still reads its translations from node_modules/yargs/locales', () => {
+  const { status, stdout } = loadedModules(['user', '--help'], { LANG: 'de_DE.UTF-8', LC_ALL: '' });
+  expect(status).toBe(0);
+  expect(stdout).toContain('Kommandos:');
 });
