@@ -55,7 +55,15 @@ function yargsLocales(out) {
         // up from bin/ctl, then a read) before ctl turns the option off with .version(false).
         const guess = 'i.help(),i.version(),i}';
         if (!source.includes(guess)) throw new Error(`yargs/build/index.cjs no longer has ${guess}: update scripts/bundle-vendor.js`);
-        const patched = source.replace(dir, `re(__dirname,${JSON.stringify(relative)})`).replace(guess, 'i.help(),i}');
+        // After every command's handler yargs renders the whole help text and keeps it, for a
+        // later showHelp(); ctl never shows help after a handler ran (showHelpOnFail(false)), and
+        // the rendering (cliui, string widths) cost every verb ~5-10 ms before its first query.
+        const cache = 'n.cacheHelpMessage=function(){w=this.help()}';
+        if (!source.includes(cache)) throw new Error(`yargs/build/index.cjs no longer has ${cache}: update scripts/bundle-vendor.js`);
+        const patched = source
+          .replace(dir, `re(__dirname,${JSON.stringify(relative)})`)
+          .replace(guess, 'i.help(),i}')
+          .replace(cache, 'n.cacheHelpMessage=function(){}');
         return { contents: patched, loader: 'js' };
       });
     },
@@ -111,6 +119,9 @@ async function main() {
       // pg's optional native binding is required only when pg.native is read, never by ctl.
       external: ['pg-native'],
       plugins: name === 'pg' ? [notCloudflare] : name === 'yargs' ? [yargsLocales(out)] : [],
+      // Whitespace and syntax only: names stay, so stack traces still name kysely's and pg's functions.
+      minifyWhitespace: true,
+      minifySyntax: true,
       outfile: path.join(out, `${name}.js`),
       logLevel: 'warning',
     });
