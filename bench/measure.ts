@@ -15,6 +15,8 @@ export interface Run {
   readonly peakRssMb: number | null;
   readonly stdoutBytes: number;
   readonly stdoutLines: number;
+  /** The output itself, only when asked for (keepStdout): a few lines, never a listing. */
+  readonly stdout: string;
   readonly stderr: string;
   /** Stopped by the bench (SIGINT, then SIGKILL) for taking longer than its time limit. */
   readonly timedOut: boolean;
@@ -24,6 +26,7 @@ interface SpawnOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly input?: string;
   readonly probe?: boolean;
+  readonly keepStdout?: boolean;
   /** Past this, SIGINT (a bulk verb stops after its batch), and SIGKILL 10 s later. */
   readonly timeoutMs?: number;
 }
@@ -42,8 +45,10 @@ export function timed(command: string, args: readonly string[], opts: SpawnOptio
     let bytes = 0;
     let lines = 0;
     let stderr = '';
+    let stdout = '';
     child.stdout.on('data', (d: Buffer) => {
       bytes += d.length;
+      if (opts.keepStdout && stdout.length < 20000) stdout += d.toString();
       for (let i = d.indexOf(10); i !== -1; i = d.indexOf(10, i + 1)) lines += 1;
     });
     child.stderr.on('data', (d: Buffer) => {
@@ -72,7 +77,7 @@ export function timed(command: string, args: readonly string[], opts: SpawnOptio
           peakRssMb = null;
         }
       }
-      resolve({ seconds, code, peakRssMb, stdoutBytes: bytes, stdoutLines: lines, stderr, timedOut });
+      resolve({ seconds, code, peakRssMb, stdoutBytes: bytes, stdoutLines: lines, stdout, stderr, timedOut });
     });
     child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');

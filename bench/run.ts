@@ -1,6 +1,6 @@
 // `npm run bench` (never part of `npm test`): seeds a PostgreSQL database with BENCH_USERS users
 // and BENCH_ACTIVITIES activities using set-based SQL, then measures each case and, in the same
-// run, its baseline: the same change as one hand-written SQL statement (COPY ... TO STDOUT for
+// run, its baseline: the same change as one hand-written SQL statement through psql (COPY ... TO STDOUT for
 // reads, `node -e 0` for start-up). Prints a table, or with --json one JSON array on stdout.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -69,11 +69,28 @@ class Bench {
     return Number(rows[0].n);
   }
 
-  /** Times one statement (autocommit, so the commit is included). */
-  async timeSql(query: string, params: unknown[] = []): Promise<number> {
-    const t = process.hrtime.bigint();
-    await this.db.query(query, params);
-    return Number(process.hrtime.bigint() - t) / 1e9;
+  /** The statements' own times (psql's \\timing) of the baselines run so far: for the notes. */
+  readonly statementSeconds: number[] = [];
+
+  /**
+   * The same change by hand as issue 17 measures it: one statement through `psql` (its start, its
+   * connection, the statement, autocommit). The statement's own time is kept for the note.
+   */
+  async psql(query: string): Promise<number> {
+    const run = check(
+      await timed('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', this.url, '-c', '\\timing on', '-c', query], { keepStdout: true }),
+      'psql',
+    );
+    const time = /Time: ([\d.]+) ms/.exec(run.stdout);
+    if (!time) throw new Error(`psql printed no time for the baseline: ${run.stdout.slice(0, 200)}`);
+    this.statementSeconds.push(Number(time[1]) / 1000);
+    return run.seconds;
+  }
+
+  /** The median statement time of the baselines since `from` (an index into statementSeconds), for a note. */
+  statementNote(from: number): string {
+    const times = this.statementSeconds.slice(from);
+    return times.length ? `; the statement alone ${median(times).toFixed(3)} s` : '';
   }
 
   ctl(args: readonly string[]): Promise<Run> {
@@ -130,6 +147,7 @@ async function repeated(
 ): Promise<Outcome> {
   const cli: number[] = [];
   const base: number[] = [];
+  const statements = b.statementSeconds.length;
   let rss = 0;
   for (let i = 0; i < b.repeat; i++) {
     const r = await side.ctl();
@@ -141,7 +159,7 @@ async function repeated(
     await side.restore();
     await seed.vacuum(b.db);
   }
-  return result(name, median(cli), median(base), rss || null, b.repeat > 1 ? `${note}; median of ${b.repeat}` : note);
+  return result(name, median(cli), median(base), rss || null, `${note}${b.repeat > 1 ? `; median of ${b.repeat}` : ''}${b.statementNote(statements)}`);
 }
 
 /**
@@ -302,7 +320,7 @@ const CASES: CaseDef[] = [
       if (left !== 0) throw new Error(`confirm_all left ${left} unconfirmed users`);
       await b.db.query(`UPDATE users SET confirmed = false WHERE ${REGULAR} AND id % 2 = 0`);
       await seed.vacuum(b.db);
-      const base = await b.timeSql(`
+      const base = await b.psql(`
         WITH changed AS (
           UPDATE users SET confirmed = true, updated_at = now() WHERE ${REGULAR} AND NOT confirmed RETURNING id, nickname
         ), revoked AS (
@@ -312,7 +330,7 @@ const CASES: CaseDef[] = [
         INSERT INTO audit_log (${AUDIT_COLUMNS})
         SELECT now(), 'bench', 'confirm_all', id, nickname, NULL, '{"confirmed":{"from":false,"to":true}}' FROM changed`);
       await seed.vacuum(b.db);
-      return result(this.name, r.seconds, base, r.peakRssMb, `${todo} users`);
+      return result(this.name, r.seconds, base, r.peakRssMb, `${todo} users${b.statementNote(b.statementSeconds.length - 1)}`);
     },
   },
   {
@@ -326,7 +344,7 @@ const CASES: CaseDef[] = [
       await b.db.query(`UPDATE users SET confirmed = true WHERE ${REGULAR}`);
       await b.db.query(`DELETE FROM tokens WHERE kind = 'email_confirmation'`);
       await seed.vacuum(b.db);
-      const base = await b.timeSql(`
+      const base = await b.psql(`
         WITH changed AS (
           UPDATE users SET confirmed = false, updated_at = now() WHERE ${REGULAR} AND confirmed RETURNING id, nickname
         ), revoked AS (
@@ -340,7 +358,7 @@ const CASES: CaseDef[] = [
         INSERT INTO audit_log (${AUDIT_COLUMNS})
         SELECT now(), 'bench', 'unconfirm_all', id, nickname, NULL, '{"confirmed":{"from":true,"to":false},"confirmationTokenIssued":true}' FROM changed`);
       await seed.vacuum(b.db);
-      return result(this.name, r.seconds, base, r.peakRssMb, `${todo} users, as many tokens`);
+      return result(this.name, r.seconds, base, r.peakRssMb, `${todo} users, as many tokens${b.statementNote(b.statementSeconds.length - 1)}`);
     },
   },
   {
@@ -357,7 +375,7 @@ const CASES: CaseDef[] = [
           return r;
         },
         baseline: () =>
-          b.timeSql(`
+          b.psql(`
             WITH target AS (
               SELECT id, nickname FROM users WHERE instance = '${seed.BIG_INSTANCE}' AND active AND deleted_at IS NULL
             ), unfollowed AS (
@@ -394,7 +412,7 @@ const CASES: CaseDef[] = [
           return r;
         },
         baseline: () =>
-          b.timeSql(`
+          b.psql(`
             WITH gone AS (DELETE FROM activities WHERE actor_id = ${seed.HEAVY_ID} RETURNING 1)
             INSERT INTO audit_log (${AUDIT_COLUMNS})
             SELECT now(), 'bench', 'delete_activities', ${seed.HEAVY_ID}, 'heavy', NULL, jsonb_build_object('activities', count(*)) FROM gone`),
@@ -418,7 +436,7 @@ const CASES: CaseDef[] = [
           return r;
         },
         baseline: () =>
-          b.timeSql(`
+          b.psql(`
             WITH gone AS (DELETE FROM users WHERE id = ${seed.HEAVY_ID} RETURNING id, nickname)
             INSERT INTO audit_log (${AUDIT_COLUMNS})
             SELECT now(), 'bench', 'rm', id, nickname, NULL, '{"purge":true}' FROM gone`),
