@@ -6,7 +6,8 @@ import { toApiUser } from '../account';
 import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from '../refresh-cookie';
 import { authenticate, LoginFailedError } from '../../auth/login';
 import { passwordLogin } from '../../sso/password-login';
-import { RateLimiter, takeAll } from '../../auth/limits';
+import { RateLimiter } from '../../auth/limits';
+import { limitMailRequest } from '../mail-request-limit';
 import { emailKey } from '../../validate';
 import { attachRefreshToken, endRefreshFamily, endSession, rotateRefreshToken } from '../../auth/refresh-tokens';
 import { beginChallenge, completeChallenge } from '../../auth/two-factor-login';
@@ -142,21 +143,12 @@ export function librechatAuthRoutes(app: FastifyInstance, state: AppState): void
     async (request) => {
       // Keyed by the email rule, so look-alikes of one address share its limit and its account.
       const email = emailKey(request.body.email.trim());
-      const at = state.now().getTime();
-      const address = clientAddress(request);
-      // Counted whether or not the address has an account, so the answers never tell them apart.
-      const taken = await takeAll(
+      await limitMailRequest(
         await state.db(request),
-        [
-          { rule: resetPerEmail.rule, key: email },
-          { rule: resetPerAddress.rule, key: address },
-        ],
-        at,
+        { perEmail: resetPerEmail, perAddress: resetPerAddress },
+        { email, address: clientAddress(request), at: state.now().getTime() },
+        errorBody(429, 'Please wait before requesting another password reset'),
       );
-      if ('wait' in taken)
-        throw new HttpError(429, errorBody(429, 'Please wait before requesting another password reset'), {
-          'retry-after': String(Math.ceil(taken.wait / 1000)),
-        });
       const ctx = await state.lib(request);
       const user = await findUser(ctx.db, email, { localOnly: true });
       if (user && user.active && user.email && emailKey(user.email) === email && state.mailer) {

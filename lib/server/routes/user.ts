@@ -9,7 +9,7 @@ import { emailKey } from '../../validate';
 import { softDeleteUser } from '../../user/rm';
 import { inspectToken } from '../../tokens/single-use';
 import { confirmEmail, createConfirmation } from '../../tokens/confirmation';
-import { takeAll } from '../../auth/limits';
+import { limitMailRequest } from '../mail-request-limit';
 import { pluginListAfter, requireCodeToDelete, tokenIsFor } from './librechat-user';
 
 /** The reference's 400 for a bad verification token, word for word. */
@@ -102,24 +102,12 @@ export function userRoutes(app: FastifyInstance, state: AppState): void {
     async (request) => {
       // Keyed by the email rule, so look-alikes of one address share its limit.
       const email = emailKey(request.body.email.trim());
-      const at = state.now().getTime();
-      const address = clientAddress(request);
-      // Counted whether or not the address has an account, so the answers never tell them apart.
-      const taken = await takeAll(
+      await limitMailRequest(
         await state.db(request),
-        [
-          { rule: state.resendPerEmail.rule, key: email },
-          { rule: state.resendPerAddress.rule, key: address },
-        ],
-        at,
+        { perEmail: state.resendPerEmail, perAddress: state.resendPerAddress },
+        { email, address: clientAddress(request), at: state.now().getTime() },
+        { error: 'Too many requests', message: 'Please wait before requesting another verification email' },
       );
-      if ('wait' in taken) {
-        throw new HttpError(
-          429,
-          { error: 'Too many requests', message: 'Please wait before requesting another verification email' },
-          { 'retry-after': String(Math.ceil(taken.wait / 1000)) },
-        );
-      }
       const ctx = await state.lib(request);
       const user = await findUser(ctx.db, email, { localOnly: true });
       if (user && user.active && !user.confirmed && user.email && emailKey(user.email) === email) {
