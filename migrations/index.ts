@@ -6,6 +6,7 @@ import * as emailKey from './20261127020000_email_key';
 import * as refreshTokens from './20261127040000_refresh_tokens';
 import * as adminConsole from './20261127050000_admin_console';
 import * as sso from './20261127060000_sso';
+import * as secondFactorLimits from './20261127070000_second_factor_limits';
 
 /**
  * Every migration, by its timestamped name. A static list rather than a folder scan, so the
@@ -19,4 +20,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '20261127040000_refresh_tokens': refreshTokens,
   '20261127050000_admin_console': adminConsole,
   '20261127060000_sso': sso,
+  '20261127070000_second_factor_limits': secondFactorLimits,
 };

@@ -145,6 +145,18 @@ export async function countOf(db: Kysely<Database>, rule: LimitRule, key: string
   return hits.length;
 }
 
+/**
+ * Counts one attempt under the key inside the caller's transaction, with no lock of its own: for
+ * a caller that already serialises the key's attempts (a user's second-factor codes are counted
+ * under that user row's lock).
+ */
+export async function countIn(db: Kysely<Database>, rule: LimitRule, key: string, now: number): Promise<void> {
+  await db
+    .insertInto('login_limits')
+    .values({ key: storedKey(rule, key), at: new Date(now), expires_at: new Date(now + rule.windowMs) })
+    .execute();
+}
+
 /** Counts one attempt under the key and forgets the earlier ones: a "seen here lately" mark. */
 export async function mark(db: Kysely<Database>, rule: LimitRule, key: string, now: number): Promise<void> {
   const stored = storedKey(rule, key);

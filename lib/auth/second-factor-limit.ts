@@ -1,12 +1,14 @@
 import type { Db } from '../db/schema';
 import { RefusedError } from '../errors';
+import { countIn, RateLimiter } from './limits';
 
 /**
- * Wrong second-factor codes, counted per account in the database whichever route they came
- * through (the two-step login's verify-temp, disable, regenerate, re-enrolment, account deletion):
- * at most `maxFailures` within `windowMs` (CTL_LOGIN_MAX_FAILURES, CTL_LOGIN_WINDOW), then 429. A
- * session or a password alone then gives a few guesses at a 6-digit code, not a million. The
- * caller holds the user row's lock, so parallel guesses are checked and counted one at a time.
+ * Wrong second-factor codes, counted per account in the database (login_limits, as every limited
+ * attempt is) whichever route they came through (the two-step login's verify-temp, disable,
+ * regenerate, re-enrolment, account deletion): at most `maxFailures` within `windowMs`
+ * (CTL_LOGIN_MAX_FAILURES, CTL_LOGIN_WINDOW), then 429. A session or a password alone then gives a
+ * few guesses at a 6-digit code, not a million. The caller holds the user row's lock, so parallel
+ * guesses are checked and counted one at a time.
  */
 
 export interface SecondFactorLimits {
@@ -21,35 +23,18 @@ export class SecondFactorLimitError extends RefusedError {
   }
 }
 
-/** Throws SecondFactorLimitError when the account is at its limit. */
-export async function assertSecondFactorAllowed(db: Db, userId: number, now: Date, limits: SecondFactorLimits): Promise<void> {
-  const since = new Date(now.getTime() - limits.windowMs);
-  const row = await db
-    .selectFrom('second_factor_failures')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('user_id', '=', userId)
-    .where('at', '>', since)
-    .executeTakeFirstOrThrow();
-  if (Number(row.n) < limits.maxFailures) return;
-  // The oldest failures leave the window first; the count drops below the limit when enough have.
-  const failures = await db
-    .selectFrom('second_factor_failures')
-    .select('at')
-    .where('user_id', '=', userId)
-    .where('at', '>', since)
-    .orderBy('at')
-    .limit(Number(row.n) - limits.maxFailures + 1)
-    .execute();
-  const freed = new Date(failures[failures.length - 1].at).getTime() + limits.windowMs;
-  throw new SecondFactorLimitError(Math.max(1000, freed - now.getTime()));
+function limiterFor(limits: SecondFactorLimits): RateLimiter {
+  return new RateLimiter({ name: 'second-factor', limit: limits.maxFailures, windowMs: limits.windowMs });
 }
 
-/** Counts a wrong code, and forgets the account's failures that left the window (the table stays small). */
+/** Throws SecondFactorLimitError when the account is at its limit. */
+export async function assertSecondFactorAllowed(db: Db, userId: number, now: Date, limits: SecondFactorLimits): Promise<void> {
+  // The oldest failures leave the window first: the wait is until enough of them have.
+  const wait = await limiterFor(limits).retryAfter(db, String(userId), now.getTime());
+  if (wait > 0) throw new SecondFactorLimitError(Math.max(1000, wait));
+}
+
+/** Counts a wrong code (login_limits forgets it once it leaves the window). */
 export async function recordSecondFactorFailure(db: Db, userId: number, now: Date, limits: SecondFactorLimits): Promise<void> {
-  await db
-    .deleteFrom('second_factor_failures')
-    .where('user_id', '=', userId)
-    .where('at', '<=', new Date(now.getTime() - limits.windowMs))
-    .execute();
-  await db.insertInto('second_factor_failures').values({ user_id: userId, at: now }).execute();
+  await countIn(db, limiterFor(limits).rule, String(userId), now.getTime());
 }

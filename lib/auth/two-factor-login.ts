@@ -34,7 +34,7 @@ function fingerprint(user: Pick<UserRow, 'password_hash'>): string {
 export async function beginChallenge(ctx: LibContext, user: Pick<UserRow, 'id' | 'password_hash'>): Promise<string> {
   const token = newToken();
   const now = ctx.now();
-  // Expired challenges are worthless (wrong codes are counted in second_factor_failures): gone.
+  // Expired challenges are worthless (wrong codes are counted in login_limits): gone.
   await ctx.db.deleteFrom('two_factor_challenges').where('user_id', '=', user.id).where('expires_at', '<=', now).execute();
   await ctx.db
     .insertInto('two_factor_challenges')

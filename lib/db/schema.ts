@@ -15,7 +15,6 @@ export interface Database {
   login_limits: LoginLimitsTable;
   two_factor_challenges: TwoFactorChallengesTable;
   mfa_reenrolments: MfaReenrolmentsTable;
-  second_factor_failures: SecondFactorFailuresTable;
   console_sessions: ConsoleSessionsTable;
   external_identities: ExternalIdentitiesTable;
   saml_assertions: SamlAssertionsTable;
@@ -142,13 +141,6 @@ export interface MfaReenrolmentsTable {
   totp_secret: string;
   backup_codes: string[];
   created_at: Timestamp;
-}
-
-/** One wrong second-factor code (verify-temp, disable, regenerate, re-enrol, delete), counted per account. */
-export interface SecondFactorFailuresTable {
-  id: Generated<number>;
-  user_id: number;
-  at: Timestamp;
 }
 
 export interface ActivitiesTable {

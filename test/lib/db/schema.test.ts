@@ -68,7 +68,6 @@ const COLUMNS: { [T in keyof Database]: Record<keyof Database[T], true> } = {
     created_at: true,
   },
   mfa_reenrolments: { user_id: true, totp_secret: true, backup_codes: true, created_at: true },
-  second_factor_failures: { id: true, user_id: true, at: true },
   console_sessions: { token_id: true, csrf_token: true, last_seen_at: true, created_at: true },
   external_identities: { id: true, provider: true, subject: true, user_id: true, created_at: true, last_login_at: true },
   saml_assertions: { assertion_id: true, expires_at: true },
