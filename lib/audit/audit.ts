@@ -1,6 +1,6 @@
 // lib/audit owns the audit log: writing a row inside the change's own transaction, and reading the
 // log back page by page (`ctl audit list`).
-import { sql, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type SelectQueryBuilder, type Transaction } from 'kysely';
 import type { AuditRow, Database } from '../db/schema';
 import type { LibContext } from '../lib-context';
 
@@ -29,6 +29,20 @@ export async function writeAudit(trx: Transaction<Database> | Kysely<Database>, 
 }
 
 /**
+ * The audit row of a change made by the same statement, as a data-modifying WITH item: the row
+ * `entry` describes, its details merged with `counted` (a jsonb object the statement computes from
+ * what it changed, e.g. `jsonb_build_object('revokedTokens', n)`), written once per row of `from`
+ * (a WITH item of the statement: no row, no audit row). One statement, so the row exists exactly
+ * when the change does without a round trip of its own.
+ */
+export function auditFrom(ctx: LibContext, entry: AuditEntry, from: string, counted: RawBuilder<unknown> = sql`'{}'::jsonb`): RawBuilder<unknown> {
+  return sql`INSERT INTO audit_log (at, actor, verb, target_user_id, target_nickname, reason, details)
+    SELECT ${ctx.now()}::timestamptz, ${ctx.actor}::text, ${entry.verb}::text, ${entry.targetUserId ?? null}::bigint, ${entry.targetNickname ?? null}::text, ${ctx.reason ?? null}::text,
+      ${JSON.stringify(entry.details ?? {})}::jsonb || ${counted}
+    FROM ${sql.table(from)}`;
+}
+
+/**
  * One audit row per user of a bulk batch, in a single INSERT ... SELECT over two arrays: the
  * statement count stays one per batch however many users it holds, and the parameter count stays
  * constant (a VALUES list would hit PostgreSQL's 65535-parameter limit on large batches).
@@ -41,10 +55,20 @@ export async function writeAuditForUsers(
   details: Record<string, unknown> = {},
 ): Promise<void> {
   if (users.length === 0) return;
-  await sql`
+  await auditForUsers(ctx, verb, users, details).execute(trx);
+}
+
+/** writeAuditForUsers's INSERT, to go as a WITH item into the statement that makes the change. */
+export function auditForUsers(
+  ctx: LibContext,
+  verb: string,
+  users: readonly { readonly id: number; readonly nickname: string }[],
+  details: Record<string, unknown> = {},
+): RawBuilder<unknown> {
+  return sql`
     INSERT INTO audit_log (at, actor, verb, target_user_id, target_nickname, reason, details)
     SELECT ${ctx.now()}, ${ctx.actor}, ${verb}, t.id, t.nickname, ${ctx.reason ?? null}, ${JSON.stringify(details)}::jsonb
-    FROM unnest(${users.map((u) => u.id)}::bigint[], ${users.map((u) => u.nickname)}::text[]) AS t(id, nickname)`.execute(trx);
+    FROM unnest(${users.map((u) => u.id)}::bigint[], ${users.map((u) => u.nickname)}::text[]) AS t(id, nickname)`;
 }
 
 /** Which rows a reader wants; `listAudit` and `auditPages` differ only in what `limit` keeps. */

@@ -1,5 +1,6 @@
 import { sql, type Expression, type ExpressionBuilder, type RawBuilder, type SqlBool, type Transaction } from 'kysely';
 import type { Database } from '../db/schema';
+import { commitModeFor } from './batches';
 
 /**
  * A batch's ids as ONE array parameter (`= any($1::bigint[])`), not one parameter per id: a
@@ -31,20 +32,28 @@ export function yieldToEventLoop(): Promise<void> {
  * that a transaction still open now commits later with an id below the batch's is left for a
  * re-run (rm --purge's last stage deletes what is left anyway).
  */
-export function activityDeleter(actor: (eb: ExpressionBuilder<Database, 'activities'>) => Expression<SqlBool>) {
+export function activityDeleter(actor: (eb: ExpressionBuilder<Database, 'activities'>) => Expression<SqlBool>, lastSynchronous = true) {
   let after = 0;
-  return async (trx: Transaction<Database>, limit: number): Promise<{ scanned: number; affected: number }> => {
+  return async (trx: Transaction<Database>, limit: number): Promise<{ scanned: number; affected: number; durable: boolean }> => {
+    // The bound's statement also sets the batch's commit mode (BatchOptions.asyncCommit 'in-step').
     const bound = await trx
       .selectFrom((eb) =>
         eb.selectFrom('activities').select('activities.id').where(actor).where('activities.id', '>', after).orderBy('activities.id').limit(limit).as('next'),
       )
-      .select((eb) => [eb.fn.max('next.id').as('last'), eb.fn.countAll<number>().as('n')])
+      .select((eb) => [
+        eb.fn.max('next.id').as('last'),
+        eb.fn.countAll<number>().as('n'),
+        commitModeFor(eb.fn.countAll<number>(), limit, lastSynchronous).as('commit'),
+      ])
       .executeTakeFirstOrThrow();
     const scanned = Number(bound.n);
-    if (scanned === 0 || bound.last === null) return { scanned: 0, affected: 0 };
+    if (scanned === 0 || bound.last === null) return { scanned: 0, affected: 0, durable: false };
     const last = Number(bound.last);
     const result = await trx.deleteFrom('activities').where(actor).where('activities.id', '>', after).where('activities.id', '<=', last).executeTakeFirst();
     after = last;
-    return { scanned, affected: Number(result.numDeletedRows) };
+    const affected = Number(result.numDeletedRows);
+    // A short batch commits synchronously; when it deleted something that commit flushes the WAL
+    // past every earlier batch's commit, and the stage needs no flush of its own.
+    return { scanned, affected, durable: lastSynchronous && scanned < limit && affected > 0 };
   };
 }

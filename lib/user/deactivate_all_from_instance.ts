@@ -1,7 +1,7 @@
-import type { Expression, ExpressionBuilder, Kysely, SqlBool } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 import type { Database, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
-import { writeAuditForUsers } from '../audit/audit';
+import { auditForUsers } from '../audit/audit';
 import type { BatchProgress, BatchSizing } from '../bulk/batches';
 import { runBulkJob } from '../bulk/job';
 import { SESSION_KINDS } from '../tokens/store';
@@ -71,36 +71,40 @@ function followsWithLocals(ids: (eb: ExpressionBuilder<Database, 'follows'>, col
  * halves (its users as followers, then as followed) joined by UNION ALL. The halves never meet:
  * a follow in both would have a remote user of the instance at a local end.
  */
-async function countFollowsWithLocals(db: Kysely<Database>, instance: string): Promise<number> {
+function countFollowsWithLocals(db: Db, instance: string) {
   const half = (mine: FollowEnd) =>
     db
       .selectFrom('follows')
       .select('follows.id')
       .where(mine, 'in', targets(db, instance).select('users.id'))
       .where((eb) => localAt(eb, OTHER_END[mine]));
-  const row = await db
-    .selectFrom(half('follows.follower_id').unionAll(half('follows.following_id')).as('f'))
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
+  return db.selectFrom(half('follows.follower_id').unionAll(half('follows.following_id')).as('f')).select((eb) => eb.fn.countAll<number>().as('n'));
 }
 
-/** What `deactivate_all_from_instance <instance>` would do, writing nothing (exit 2 for a malformed host). */
+/**
+ * What `deactivate_all_from_instance <instance>` would do, writing nothing (exit 2 for a malformed
+ * host): the users, their follows with local users and the first few nicknames, in one statement.
+ */
 export async function planDeactivateInstance(db: Kysely<Database>, rawInstance: string): Promise<InstancePlan> {
   const instance = checkInstance(rawInstance);
-  const users = await targets(db, instance)
-    .select((eb) => eb.fn.countAll<number>().as('n'))
+  const row = await db
+    .selectNoFrom((eb) => [
+      targets(db, instance).select(eb.fn.countAll<number>().as('n')).as('users'),
+      countFollowsWithLocals(db, instance).as('follows'),
+      eb
+        .selectFrom(targets(db, instance).select(['users.id', 'users.nickname']).orderBy('users.id').limit(INSTANCE_SAMPLE_SIZE).as('s'))
+        .select(sql<string[]>`coalesce(array_agg(s.nickname ORDER BY s.id), '{}')`.as('names'))
+        .as('sample'),
+    ])
     .executeTakeFirstOrThrow();
-  const follows = await countFollowsWithLocals(db, instance);
-  const sample = await targets(db, instance).select('users.nickname').orderBy('users.id').limit(INSTANCE_SAMPLE_SIZE).execute();
-  return { instance, users: Number(users.n), follows, sample: sample.map((r) => r.nickname) };
+  return { instance, users: Number(row.users), follows: Number(row.follows), sample: row.sample ?? [] };
 }
 
 /**
  * Deactivates every active user of the instance, under the `deactivate_all_from_instance` bulk
- * lock, `batchSize` users per batch. A batch is one transaction of five statements whatever its
- * size: pick and lock the users, remove their follows with local users, revoke their sessions,
- * deactivate them, and one INSERT of an audit row per user. Ctrl-C: exit 130 after the current
+ * lock, `batchSize` users per batch. A batch is one transaction of three statements whatever its
+ * size: pick and lock the users, remove their follows with local users, then one statement that
+ * revokes their sessions, deactivates them and writes an audit row per user. Ctrl-C: exit 130 after the current
  * batch; a re-run finishes the job (deactivated users are no longer picked).
  */
 export async function deactivateInstance(
@@ -123,22 +127,20 @@ export async function deactivateInstance(
         .deleteFrom('follows')
         .where(followsWithLocals((eb, column) => eb(column, '=', eb.fn.any(inBatch))))
         .executeTakeFirst();
-      const tokens = await trx
-        .updateTable('tokens')
-        .set({ revoked_at: now })
-        .where((eb) => eb('user_id', '=', eb.fn.any(inBatch)))
-        .where('kind', 'in', SESSION_KINDS)
-        .where('revoked_at', 'is', null)
-        .where('used_at', 'is', null)
-        .executeTakeFirst();
-      await trx
-        .updateTable('users')
-        .set({ active: false, updated_at: now })
-        .where((eb) => eb('id', '=', eb.fn.any(inBatch)))
-        .execute();
-      await writeAuditForUsers(trx, ctx, 'deactivate_all_from_instance', users, { instance, batch, active: false });
+      // The sessions, the users and their audit rows: one statement.
+      const { rows } = await sql<{ revoked: number }>`
+        WITH revoked AS (
+          UPDATE tokens SET revoked_at = ${now}
+          WHERE user_id = ANY(${inBatch}) AND kind = ANY(${[...SESSION_KINDS]}::text[]) AND revoked_at IS NULL AND used_at IS NULL
+          RETURNING 1
+        ), deactivated AS (
+          UPDATE users SET active = false, updated_at = ${now} WHERE id = ANY(${inBatch})
+        ), audit AS (
+          ${auditForUsers(ctx, 'deactivate_all_from_instance', users, { instance, batch, active: false })}
+        )
+        SELECT count(*)::int AS revoked FROM revoked`.execute(trx);
       unfollowed += Number(follows.numDeletedRows);
-      revokedSessions += Number(tokens.numUpdatedRows);
+      revokedSessions += Number(rows[0].revoked);
       return users.length;
     });
     return { instance, deactivated: result.affected, unfollowed, revokedSessions, batches: result.batches };

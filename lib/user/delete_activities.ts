@@ -1,13 +1,14 @@
 import type { LibContext } from '../lib-context';
 import type { BatchProgress, BatchSizing } from '../bulk/batches';
 import { runBulkJob } from '../bulk/job';
-import { requireLocalUser } from './find';
+import { NotFoundError } from '../errors';
+import { findUserQuery } from './find';
 
 export interface DeleteActivitiesPlan {
   readonly id: number;
   readonly nickname: string;
-  /** The user's activities (posts and interactions) now. */
-  readonly activities: number;
+  /** The user's activities (posts and interactions) now; null when not counted (`count: false`). */
+  readonly activities: number | null;
 }
 
 export interface DeleteActivitiesResult {
@@ -17,15 +18,24 @@ export interface DeleteActivitiesResult {
   readonly batches: number;
 }
 
-/** What `delete_activities <user>` would delete: a local user (`No local user X`, exit 3) and a count. */
-export async function planDeleteActivities(ctx: LibContext, ref: string): Promise<DeleteActivitiesPlan> {
-  const user = await requireLocalUser(ctx.db, ref);
-  const row = await ctx.db
-    .selectFrom('activities')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('actor_id', '=', user.id)
-    .executeTakeFirstOrThrow();
-  return { id: user.id, nickname: user.nickname, activities: Number(row.n) };
+/**
+ * What `delete_activities <user>` would delete: a local user (`No local user X`, exit 3) and a
+ * count, both in one statement. `count: false` when nobody will see the count (no question, no
+ * progress): the count is an index scan of every activity of the user, ~30 ms per 200,000.
+ */
+export async function planDeleteActivities(ctx: LibContext, ref: string, opts: { readonly count?: boolean } = {}): Promise<DeleteActivitiesPlan> {
+  const query = findUserQuery(ctx.db, ref, { localOnly: true });
+  if (!query) throw new NotFoundError(`No local user ${ref}`);
+  if (opts.count === false) {
+    const user = await query.executeTakeFirst();
+    if (!user) throw new NotFoundError(`No local user ${ref}`);
+    return { id: user.id, nickname: user.nickname, activities: null };
+  }
+  const user = await query
+    .select((eb) => eb.selectFrom('activities').select(eb.fn.countAll<number>().as('n')).whereRef('activities.actor_id', '=', 'users.id').as('activity_count'))
+    .executeTakeFirst();
+  if (!user) throw new NotFoundError(`No local user ${ref}`);
+  return { id: user.id, nickname: user.nickname, activities: Number(user.activity_count) };
 }
 
 /**

@@ -21,7 +21,15 @@ export interface FindOptions {
  * over an email match, so `alice` never resolves to someone whose email happens to be `alice`.
  */
 export async function findUser(db: Db, ref: string, opts: FindOptions = {}): Promise<UserRow | undefined> {
-  if (ref.includes('\0')) return undefined;
+  return findUserQuery(db, ref, opts)?.executeTakeFirst();
+}
+
+/**
+ * The one statement findUser runs, for a caller to add columns to (a plan's counts beside the
+ * user, in the same round trip); null when `ref` can match no one.
+ */
+export function findUserQuery(db: Db, ref: string, opts: FindOptions = {}) {
+  if (ref.includes('\0')) return null;
   const key = ref.toLowerCase();
   let query = db
     .selectFrom('users')
@@ -39,7 +47,7 @@ export async function findUser(db: Db, ref: string, opts: FindOptions = {}): Pro
   if (opts.localOnly) query = query.where('local', '=', true);
   if (!opts.includeDeleted) query = query.where('deleted_at', 'is', null);
   if (opts.forUpdate) query = query.forUpdate();
-  return query.executeTakeFirst();
+  return query;
 }
 
 /** Pleroma's wording for a local-only verb: `No local user alice` (exit 3). */

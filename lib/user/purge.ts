@@ -1,11 +1,12 @@
-import type { ExpressionBuilder, Transaction } from 'kysely';
-import type { Database, Db } from '../db/schema';
+import { sql, type ExpressionBuilder, type Transaction } from 'kysely';
+import type { Database, Db, UserRow } from '../db/schema';
 import type { LibContext } from '../lib-context';
-import { writeAudit, writeAuditForUsers } from '../audit/audit';
+import { writeAuditForUsers } from '../audit/audit';
 import { NotFoundError } from '../errors';
-import type { BatchProgress, BatchSizing } from '../bulk/batches';
+import { flushCommits, type BatchProgress, type BatchSizing } from '../bulk/batches';
 import { runBulkJob } from '../bulk/job';
 import { requireLocalUserIncludingDeleted, softDeleteLocked, type RetentionSettings } from './rm';
+import { findUserQuery } from './find';
 import { assertNotLastAdmin, lockUserGuardingLastAdmin } from './last-admin';
 import { idArray } from '../bulk/sql';
 
@@ -28,9 +29,12 @@ export interface PurgeRunOptions {
   readonly onProgress?: (stage: 'activities' | 'users', progress: BatchProgress) => void;
   /**
    * The activities the plan counted just before (the progress total), so the run does not count
-   * them again: an index scan of its own, ~70 ms per million.
+   * them again: an index scan of its own, ~70 ms per million. null: no total wanted (no progress
+   * is shown), so none is counted.
    */
-  readonly expectedActivities?: number;
+  readonly expectedActivities?: number | null;
+  /** purge_deleted: the accounts the plan counted just before; with expectedActivities, nothing is counted again. */
+  readonly expectedUsers?: number | null;
 }
 
 /** Which accounts: one user, or every account soft-deleted before a moment. */
@@ -55,24 +59,30 @@ function ownedBy(db: Db, scope: Scope) {
  * two `IN`s read the whole follows table.
  */
 async function countOwned(db: Db, scope: Scope): Promise<OwnedCounts> {
-  const row = await db
-    .selectNoFrom((eb) => [
-      eb.selectFrom('users').select(eb.fn.countAll<number>().as('n')).where('id', 'in', scopeIds(db, scope)).as('users'),
-      eb.selectFrom('activities').select(eb.fn.countAll<number>().as('n')).where(ownedBy(db, scope)).as('activities'),
-      eb
-        .selectFrom(
-          eb
-            .selectFrom('follows')
-            .select('follows.id')
-            .where('follows.follower_id', 'in', scopeIds(db, scope))
-            .union(eb.selectFrom('follows').select('follows.id').where('follows.following_id', 'in', scopeIds(db, scope)))
-            .as('f'),
-        )
-        .select(eb.fn.countAll<number>().as('n'))
-        .as('follows'),
-      eb.selectFrom('tokens').select(eb.fn.countAll<number>().as('n')).where('user_id', 'in', scopeIds(db, scope)).as('tokens'),
-    ])
-    .executeTakeFirstOrThrow();
+  return ownedOf(await db.selectNoFrom((eb) => ownedColumns(db, eb, scope)).executeTakeFirstOrThrow());
+}
+
+/** countOwned's four counts as columns of a statement, to go with more columns of its own. */
+function ownedColumns(db: Db, eb: ExpressionBuilder<Database, never>, scope: Scope) {
+  return [
+    eb.selectFrom('users').select(eb.fn.countAll<number>().as('n')).where('id', 'in', scopeIds(db, scope)).as('users'),
+    eb.selectFrom('activities').select(eb.fn.countAll<number>().as('n')).where(ownedBy(db, scope)).as('activities'),
+    eb
+      .selectFrom(
+        eb
+          .selectFrom('follows')
+          .select('follows.id')
+          .where('follows.follower_id', 'in', scopeIds(db, scope))
+          .union(eb.selectFrom('follows').select('follows.id').where('follows.following_id', 'in', scopeIds(db, scope)))
+          .as('f'),
+      )
+      .select(eb.fn.countAll<number>().as('n'))
+      .as('follows'),
+    eb.selectFrom('tokens').select(eb.fn.countAll<number>().as('n')).where('user_id', 'in', scopeIds(db, scope)).as('tokens'),
+  ];
+}
+
+function ownedOf(row: { users: unknown; activities: unknown; follows: unknown; tokens: unknown }): OwnedCounts {
   return { users: Number(row.users), activities: Number(row.activities), follows: Number(row.follows), tokens: Number(row.tokens) };
 }
 
@@ -134,8 +144,8 @@ export interface PurgeUserPlan {
   readonly admin: boolean;
   readonly active: boolean;
   readonly deletedAt: Date | null;
-  /** What the purge deletes, table by table. */
-  readonly counts: OwnedCounts;
+  /** What the purge deletes, table by table; null when not counted (`count: false`). */
+  readonly counts: OwnedCounts | null;
 }
 
 export interface PurgeUserResult {
@@ -146,26 +156,57 @@ export interface PurgeUserResult {
   readonly batches: number;
 }
 
-/** What `rm --purge <user>` would delete, writing nothing: exit 3 for a missing or remote user, 4 for the last active admin. */
-export async function planPurgeUser(ctx: LibContext, ref: string): Promise<PurgeUserPlan> {
-  const user = await requireLocalUserIncludingDeleted(ctx.db, ref);
+/**
+ * What `rm --purge <user>` would delete, writing nothing: exit 3 for a missing or remote user, 4 for
+ * the last active admin. The user and its counts are one statement. `count: false` when nobody will
+ * see the counts (no question, no progress): `counts` is then null, and the count of its
+ * activities (an index scan of every one) is not made at all.
+ */
+export async function planPurgeUser(ctx: LibContext, ref: string, opts: { readonly count?: boolean } = {}): Promise<PurgeUserPlan> {
+  const query = findUserQuery(ctx.db, ref, { localOnly: true, includeDeleted: true });
+  if (!query) throw new NotFoundError(`No local user ${ref}`);
+  let user: UserRow | undefined;
+  let counts: OwnedCounts | null = null;
+  if (opts.count === false) {
+    user = await query.executeTakeFirst();
+  } else {
+    const row = await query.select(ownedBy1).executeTakeFirst();
+    user = row;
+    if (row) counts = { users: 1, activities: Number(row.owned_activities), follows: Number(row.owned_follows), tokens: Number(row.owned_tokens) };
+  }
+  if (!user) throw new NotFoundError(`No local user ${ref}`);
   await assertNotLastAdmin(ctx.db, user, 'delete', false);
-  return {
-    id: user.id,
-    nickname: user.nickname,
-    email: user.email,
-    admin: user.admin,
-    active: user.active,
-    deletedAt: user.deleted_at,
-    counts: await countOwned(ctx.db, { userId: user.id }),
-  };
+  return { id: user.id, nickname: user.nickname, email: user.email, admin: user.admin, active: user.active, deletedAt: user.deleted_at, counts };
+}
+
+/**
+ * What the user of the row owns, as columns beside it (countOwned's statements for one account,
+ * correlated with `users.id`); `users` is the row itself.
+ */
+function ownedBy1(eb: ExpressionBuilder<Database, 'users'>) {
+  return [
+    eb.selectFrom('activities').select(eb.fn.countAll<number>().as('n')).whereRef('activities.actor_id', '=', 'users.id').as('owned_activities'),
+    eb
+      .selectFrom(
+        eb
+          .selectFrom('follows')
+          .select('follows.id')
+          .whereRef('follows.follower_id', '=', 'users.id')
+          .union(eb.selectFrom('follows').select('follows.id').whereRef('follows.following_id', '=', 'users.id'))
+          .as('f'),
+      )
+      .select(eb.fn.countAll<number>().as('n'))
+      .as('owned_follows'),
+    eb.selectFrom('tokens').select(eb.fn.countAll<number>().as('n')).whereRef('tokens.user_id', '=', 'users.id').as('owned_tokens'),
+  ];
 }
 
 /**
  * Deletes the account and everything it owns, now. Three stages, under the `rm` bulk lock:
  * 1. soft delete (if not yet): the account is deactivated and signed out before anything goes;
  * 2. its activities in bounded batches, each its own transaction with its audit row;
- * 3. one transaction for the rest: remaining activities, follows, tokens, the user row, audit row.
+ * 3. one statement (so one transaction) for the rest: remaining activities, follows, tokens, the
+ *    user row, audit row.
  * A crash or Ctrl-C in stage 2 leaves a soft-deleted account with fewer activities; running
  * `rm --purge` again finishes the job. Stage 3 is all or nothing.
  */
@@ -175,31 +216,63 @@ export async function purgeUser(ctx: LibContext, ref: string, settings: PurgeSet
     const conn = lctx.db;
     const { id, nickname } = await conn.transaction().execute(async (trx) => {
       const user = await lockUserGuardingLastAdmin(trx, (forUpdate) => requireLocalUserIncludingDeleted(trx, ref, forUpdate), 'delete');
-      if (user.deleted_at === null) await softDeleteLocked(trx, lctx, user, settings, { purge: true });
+      if (user.deleted_at === null) await softDeleteLocked(trx, lctx, user, settings, { purge: true }, true);
       return user;
     });
     const scope: Scope = { userId: id };
-    const total = opts.expectedActivities ?? (await countActivities(conn, scope));
-    const batched = await job.deleteActivities(ownedBy(conn, scope), { total, onProgress: (p) => opts.onProgress?.('activities', p) }, (batch, activities) => ({
+    const total = opts.expectedActivities === undefined ? await countActivities(conn, scope) : opts.expectedActivities;
+    // The account's last statement commits synchronously, putting the batches on disk with it.
+    const stage = { total, onProgress: (p: BatchProgress) => opts.onProgress?.('activities', p), thenSynchronous: true };
+    const batched = await job.deleteActivities(ownedBy(conn, scope), stage, (batch, activities) => ({
       verb: 'rm',
       targetUserId: id,
       targetNickname: nickname,
       details: { purge: true, stage: 'activities', batch, activities },
     }));
-    const rest = await conn.transaction().execute(async (trx) => {
-      const user = await trx.selectFrom('users').select(['id', 'nickname']).where('id', '=', id).forUpdate().executeTakeFirst();
-      if (!user) throw new NotFoundError(`No local user ${ref}`);
-      const deleted = await deleteAccounts(trx, [id]);
-      await writeAudit(trx, lctx, {
-        verb: 'rm',
-        targetUserId: id,
-        targetNickname: user.nickname,
-        details: { purge: true, stage: 'account', deleted: add(deleted, { activities: batched.affected }) },
-      });
-      return deleted;
-    });
+    let rest: OwnedCounts | null;
+    try {
+      rest = await deleteAccount(lctx, id, batched.affected);
+      if (!rest) throw new NotFoundError(`No local user ${ref}`);
+    } catch (error) {
+      // It failed or found no account: the batches (and the soft delete) go on disk all the same.
+      await flushCommits(conn).catch(() => undefined);
+      throw error;
+    }
     return { id, nickname, deleted: add(rest, { activities: batched.affected }), batches: batched.batches };
   });
+}
+
+/**
+ * The last stage of a purge, one statement and so one transaction: what the account still owns,
+ * the account, and the audit row with the totals (`batched` activities went before). Null, with
+ * nothing written, when the account is gone already. The deletes of what it owns come first in
+ * the statement and are counted; the account's own DELETE then cascades to nothing.
+ */
+async function deleteAccount(ctx: LibContext, id: number, batched: number): Promise<OwnedCounts | null> {
+  const { rows } = await sql<{ nickname: string; users: number; activities: number; follows: number; tokens: number }>`
+    WITH gone_activities AS (
+      DELETE FROM activities WHERE actor_id = ${id} RETURNING 1
+    ), gone_follows AS (
+      DELETE FROM follows WHERE follower_id = ${id} OR following_id = ${id} RETURNING 1
+    ), gone_tokens AS (
+      DELETE FROM tokens WHERE user_id = ${id} RETURNING 1
+    ), account AS (
+      DELETE FROM users WHERE id = ${id} RETURNING nickname
+    ), counted AS (
+      SELECT account.nickname, 1 AS users, (SELECT count(*)::int FROM gone_activities) AS activities,
+        (SELECT count(*)::int FROM gone_follows) AS follows, (SELECT count(*)::int FROM gone_tokens) AS tokens
+      FROM account
+    ), audit AS (
+      INSERT INTO audit_log (at, actor, verb, target_user_id, target_nickname, reason, details)
+      SELECT ${ctx.now()}::timestamptz, ${ctx.actor}::text, 'rm', ${id}::bigint, counted.nickname, ${ctx.reason ?? null}::text,
+        jsonb_build_object('purge', true, 'stage', 'account', 'deleted',
+          jsonb_build_object('users', counted.users, 'activities', counted.activities + ${batched}::int, 'follows', counted.follows, 'tokens', counted.tokens))
+      FROM counted
+    )
+    SELECT * FROM counted`.execute(ctx.db);
+  const row = rows[0];
+  if (!row) return null;
+  return { users: Number(row.users), activities: Number(row.activities), follows: Number(row.follows), tokens: Number(row.tokens) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -226,19 +299,30 @@ export function purgeCutoff(now: Date, settings: RetentionSettings, olderThanMs?
   return new Date(now.getTime() - (olderThanMs ?? settings.retentionDays * 86400e3));
 }
 
-/** What `purge_deleted` would delete, writing nothing. */
+/** What `purge_deleted` would delete, writing nothing: the counts and the first few nicknames, in one statement. */
 export async function planPurgeDeleted(ctx: LibContext, cutoff: Date): Promise<PurgeDeletedPlan> {
   const scope: Scope = { deletedBefore: cutoff };
-  const sample = await ctx.db
-    .selectFrom('users')
-    .select('nickname')
-    .where('deleted_at', 'is not', null)
-    .where('deleted_at', '<', cutoff)
-    .orderBy('deleted_at')
-    .orderBy('id')
-    .limit(PURGE_SAMPLE_SIZE)
-    .execute();
-  return { cutoff, counts: await countOwned(ctx.db, scope), sample: sample.map((r) => r.nickname) };
+  const db = ctx.db;
+  const row = await db
+    .selectNoFrom((eb) => [
+      ...ownedColumns(db, eb, scope),
+      eb
+        .selectFrom(
+          db
+            .selectFrom('users')
+            .select(['id', 'nickname', 'deleted_at'])
+            .where('deleted_at', 'is not', null)
+            .where('deleted_at', '<', cutoff)
+            .orderBy('deleted_at')
+            .orderBy('id')
+            .limit(PURGE_SAMPLE_SIZE)
+            .as('s'),
+        )
+        .select(sql<string[]>`coalesce(array_agg(s.nickname ORDER BY s.deleted_at, s.id), '{}')`.as('names'))
+        .as('sample'),
+    ])
+    .executeTakeFirstOrThrow();
+  return { cutoff, counts: ownedOf(row), sample: row.sample ?? [] };
 }
 
 /**
@@ -252,7 +336,10 @@ export async function purgeDeleted(ctx: LibContext, cutoff: Date, settings: Batc
     const lctx = job.ctx;
     const conn = lctx.db;
     const scope: Scope = { deletedBefore: cutoff };
-    const before = await countOwned(conn, scope);
+    const before =
+      opts.expectedActivities !== undefined && opts.expectedUsers !== undefined
+        ? { activities: opts.expectedActivities, users: opts.expectedUsers }
+        : await countOwned(conn, scope);
     const activities = await job.deleteActivities(
       ownedBy(conn, scope),
       { total: before.activities, onProgress: (p) => opts.onProgress?.('activities', p) },

@@ -1,8 +1,7 @@
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Database, TokenKind, UserRow, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
-import { writeAudit } from '../audit/audit';
-import { revokeTokens } from '../tokens/store';
+import { auditFrom } from '../audit/audit';
 import { NotFoundError } from '../errors';
 import { findUser } from './find';
 import { assertNotLastAdmin, lockUserGuardingLastAdmin } from './last-admin';
@@ -81,7 +80,10 @@ export async function softDeleteUser(ctx: LibContext, ref: string, settings: Ret
 /**
  * The soft delete of a user whose row the caller has locked in `trx` with
  * lockUserGuardingLastAdmin. Also the first stage of a purge, so that an interrupted purge leaves
- * a deleted, signed-out account (and a re-run finds it).
+ * a deleted, signed-out account (and a re-run finds it). `asyncCommit`: `trx` commits without
+ * waiting for its WAL flush, for a purge, whose later batches' synchronous commit (or the flush
+ * when one fails or is interrupted) puts it on disk with them; a server crash before that loses it
+ * with them, the account as it was.
  */
 export async function softDeleteLocked(
   trx: Transaction<Database>,
@@ -89,15 +91,23 @@ export async function softDeleteLocked(
   user: UserRow,
   settings: RetentionSettings,
   extra: Record<string, unknown>,
+  asyncCommit = false,
 ): Promise<SoftDeleteResult> {
   const now = ctx.now();
-  await trx.updateTable('users').set({ deleted_at: now, active: false, updated_at: now }).where('id', '=', user.id).execute();
-  const revokedTokens = await revokeTokens(trx, user.id, ALL_TOKEN_KINDS, now);
-  await writeAudit(trx, ctx, {
-    verb: 'rm',
-    targetUserId: user.id,
-    targetNickname: user.nickname,
-    details: { soft: true, wasActive: user.active, revokedTokens, ...extra },
-  });
+  // One statement: the account, its tokens and the audit row (with the count of tokens revoked).
+  const { rows } = await sql<{ revoked: number }>`
+    WITH changed AS (
+      UPDATE users SET deleted_at = ${now}, active = false, updated_at = ${now} WHERE id = ${user.id} RETURNING id
+    ), revoked AS (
+      UPDATE tokens SET revoked_at = ${now}
+      WHERE user_id = ${user.id} AND kind = ANY(${[...ALL_TOKEN_KINDS]}::text[]) AND revoked_at IS NULL AND used_at IS NULL
+      RETURNING 1
+    ), counted AS (
+      SELECT count(*)::int AS revoked FROM revoked
+    ), audit AS (
+      ${auditFrom(ctx, { verb: 'rm', targetUserId: user.id, targetNickname: user.nickname, details: { soft: true, wasActive: user.active, ...extra } }, 'counted', sql`jsonb_build_object('revokedTokens', counted.revoked)`)}
+    )
+    SELECT revoked${asyncCommit ? sql`, set_config('synchronous_commit', 'off', true) AS commit` : sql``} FROM counted`.execute(trx);
+  const revokedTokens = Number(rows[0].revoked);
   return result(user, now, true, revokedTokens, false, settings);
 }

@@ -3,6 +3,7 @@ import { startProgress } from '../runner/progress';
 import { batchSizingOf, batchSizeOption } from '../shared/bulk-options';
 import { plural } from '../../lib/text';
 import { deleteActivities, planDeleteActivities } from '../../lib/user/delete_activities';
+import { whileJobConnectionOpens } from '../../lib/bulk/lock';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -11,16 +12,20 @@ const verb: VerbModule = {
       .example('$0 user delete_activities alice -y --batch-size 1000', 'Without asking, 1000 rows per transaction'),
   async run(argv, ctx) {
     const lib = await ctx.lib();
-    const plan = await planDeleteActivities(lib, String(argv.user));
+    // The count is shown (dry run), asked about (no -y) or the progress total (no -q); else unread.
+    const count = ctx.dryRun || !ctx.options.assumeYes || !ctx.options.quiet;
+    const planning = () => planDeleteActivities(lib, String(argv.user), { count });
+    const plan = await (ctx.dryRun ? planning() : whileJobConnectionOpens(lib.db, planning));
     const nick = plan.nickname;
+    const activities = plan.activities ?? 0;
     if (ctx.dryRun) {
-      ctx.result({ id: plan.id, nickname: nick, dryRun: true, wouldDelete: plan.activities }, [
-        `${plural(plan.activities, 'activity', 'activities')} of ${nick} would be deleted${ctx.dryRunSuffix}`,
+      ctx.result({ id: plan.id, nickname: nick, dryRun: true, wouldDelete: activities }, [
+        `${plural(activities, 'activity', 'activities')} of ${nick} would be deleted${ctx.dryRunSuffix}`,
       ]);
       return;
     }
-    if (plan.activities > 0) {
-      await ctx.confirm(`Delete ${plural(plan.activities, 'activity', 'activities')} (posts and interactions) of ${nick}? [y/N] `, {
+    if (activities > 0) {
+      await ctx.confirm(`Delete ${plural(activities, 'activity', 'activities')} (posts and interactions) of ${nick}? [y/N] `, {
         what: `delete the activities of ${nick}`,
         declined: 'Nothing was deleted.',
       });

@@ -51,6 +51,8 @@ const verb: VerbModule = {
     try {
       result = await purgeDeleted(lib, cutoff, batchSizingOf(argv, ctx), {
         signal: ctx.signal,
+        expectedActivities: counts.activities,
+        expectedUsers: counts.users,
         onProgress: (stage, p) => {
           if (stage === 'activities') offset = p.done;
           progress.update({ ...p, done: stage === 'activities' ? p.done : offset + p.done, total: counts.activities + counts.users });

@@ -7,6 +7,7 @@ import { notifyAccountDeleted } from '../shared/mailing';
 import { findUser } from '../../lib/user/find';
 import { planSoftDelete, softDeleteUser } from '../../lib/user/rm';
 import { planPurgeUser, purgeUser } from '../../lib/user/purge';
+import { whileJobConnectionOpens } from '../../lib/bulk/lock';
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
@@ -22,7 +23,8 @@ async function softDelete(ref: string, ctx: TaskContext, skipEmail: boolean): Pr
         ]
       : [`User ${nick} deleted.`, `Restorable until ${day(result.restorableUntil)} with: ctl user restore ${nick}`];
   ctx.result({ ...result }, lines);
-  if (result.changed && !ctx.dryRun && !skipEmail) {
+  // The notice needs the row's email; with no mail configured there is nothing to look up.
+  if (result.changed && !ctx.dryRun && !skipEmail && ctx.mailer()) {
     const row = await findUser(lib.db, nick, { localOnly: true, includeDeleted: true });
     if (row) await notifyAccountDeleted(ctx, row, result.restorableUntil);
   }
@@ -30,7 +32,9 @@ async function softDelete(ref: string, ctx: TaskContext, skipEmail: boolean): Pr
 
 async function purge(ref: string, argv: Record<string, unknown>, ctx: TaskContext): Promise<void> {
   const lib = await ctx.lib();
-  const plan = await planPurgeUser(lib, ref);
+  // The counts are shown (not with -q) and asked about (not with -y); unseen, they are not made.
+  const planning = () => planPurgeUser(lib, ref, { count: ctx.dryRun || !ctx.options.assumeYes || !ctx.options.quiet });
+  const plan = await (ctx.dryRun ? planning() : whileJobConnectionOpens(lib.db, planning));
   const nick = plan.nickname;
   const { counts } = plan;
   const preview = [
@@ -39,7 +43,7 @@ async function purge(ref: string, argv: Record<string, unknown>, ctx: TaskContex
     `  - email: ${plan.email ?? ''}`,
     `  - id: ${plan.id}`,
     `  - status: ${plan.deletedAt ? `deleted on ${day(plan.deletedAt)}` : plan.active ? 'active' : 'deactivated'}${plan.admin ? ', admin' : ''}`,
-    ...ownedCountLines('Rows to delete:', counts),
+    ...(counts ? ownedCountLines('Rows to delete:', counts) : []),
   ];
   if (ctx.dryRun) {
     ctx.result({ id: plan.id, nickname: nick, purge: true, dryRun: true, wouldDelete: counts }, [
@@ -53,7 +57,7 @@ async function purge(ref: string, argv: Record<string, unknown>, ctx: TaskContex
     what: `delete ${nick} permanently`,
     declined: `User ${nick} will not be deleted.`,
   });
-  const progress = startProgress(ctx, `Deleting the activities of ${nick}`, counts.activities);
+  const progress = startProgress(ctx, `Deleting the activities of ${nick}`, counts ? counts.activities : null);
   let result;
   try {
     result = await purgeUser(
@@ -63,7 +67,7 @@ async function purge(ref: string, argv: Record<string, unknown>, ctx: TaskContex
       {
         signal: ctx.signal,
         onProgress: (_stage, p) => progress.update(p),
-        expectedActivities: counts.activities,
+        expectedActivities: counts ? counts.activities : null,
       },
     );
   } finally {
