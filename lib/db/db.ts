@@ -14,7 +14,7 @@ import { assertMigrated, migrateIfBehind } from './migrate';
 import { redactUrl } from '../config';
 import { registerPgliteCopy, registerServerCopy } from './copy-out';
 import { ServerDialect } from './dialect';
-import { pgliteOptions } from './pglite-options';
+import { pgliteOptions, preferQuickWasmStart } from './pglite-options';
 
 export { pgliteExtensions, pgliteOptions } from './pglite-options';
 
@@ -36,6 +36,11 @@ export interface OpenOptions {
   readonly schema: 'auto' | 'none';
   /** Connections to a server at most (default 4: one verb at a time); `ctl serve` asks for more. */
   readonly poolSize?: number;
+  /**
+   * A process that keeps the embedded database for long (`ctl serve`): PGlite's code is then
+   * optimised by V8 as usual; a command that ends at once skips that (see preferQuickWasmStart).
+   */
+  readonly longLived?: boolean;
 }
 
 let typesSet = false;
@@ -193,6 +198,7 @@ async function openPglite(opts: OpenOptions): Promise<DbHandle> {
     // started database, ~50–100 ms of CPU (mostly garbage collection), measured on `ctl user show`.
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
     require('@electric-sql/pglite/node-postgres');
+    if (!opts.longLived) preferQuickWasmStart();
     const pglite = await PGlite.create(pgdata, pgliteOptions());
     const db = kyselyOnPglite(pglite);
     let closed = false;
