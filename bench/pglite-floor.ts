@@ -2,17 +2,20 @@
 // directory given (an existing one, or a new one: then this is PGlite's initdb), run one query,
 // close. `ctl` on the embedded database is measured against this, in the same run.
 //
-// PGlite is created as ctl creates it (lib/db's pgliteOptions: the schema's extension, pg_trgm,
-// and the settings ctl gives it), so the ratio is what ctl adds to PGlite, not a difference in how
-// PGlite is configured. The query is the bench's hand-written equivalent of the verb (default
-// SELECT 1, for a new directory that has no schema yet).
+// By default PGlite starts as ctl starts it (lib/db/pglite-options.ts: the schema's extension,
+// pg_trgm, ctl's settings and V8's baseline compiler), so the ratio is what ctl adds to PGlite.
+// `--stock` starts PGlite as it comes (no options), the floor issue 17 was measured against.
+// The query is the bench's hand-written equivalent of the verb (default SELECT 1: a new directory
+// has no schema yet).
 import { PGlite } from '@electric-sql/pglite';
-import { pgliteOptions } from '../lib/db/pglite-options';
+import { pgliteOptions, preferQuickWasmStart } from '../lib/db/pglite-options';
 
 async function main(): Promise<void> {
-  const [dir, query = 'SELECT 1'] = process.argv.slice(2);
-  if (!dir) throw new Error('usage: pglite-floor <data directory> [query]');
-  const db = await PGlite.create(dir, pgliteOptions());
+  const stock = process.argv.includes('--stock');
+  const [dir, query = 'SELECT 1'] = process.argv.slice(2).filter((a) => a !== '--stock');
+  if (!dir) throw new Error('usage: pglite-floor [--stock] <data directory> [query]');
+  if (!stock) preferQuickWasmStart();
+  const db = await PGlite.create(dir, stock ? {} : pgliteOptions());
   const { rows } = await db.query(query);
   if (rows.length !== 1) throw new Error(`the floor's query returned ${rows.length} rows, expected 1`);
   await db.close();

@@ -252,10 +252,12 @@ FROM users u WHERE lower(u.nickname) = 'alice'`;
  * The embedded database against PGlite's own floor, medians of BENCH_COLD_RUNS: `show` on an
  * existing data directory against loading PGlite, opening that directory, one query and closing;
  * the first command on a new directory against PGlite's own initdb (the same on a new directory).
+ * Each against two floors: PGlite started as ctl starts it (what ctl adds to PGlite), and PGlite
+ * as it comes with `SELECT 1` (`stock`: the floor issue 17 measured, which ctl's settings beat).
  */
-const embeddedCases: CaseDef[] = [
-  {
-    name: 'embedded: show alice vs PGlite open-query-close',
+function embeddedShow(stock: boolean): CaseDef {
+  return {
+    name: stock ? 'embedded: show alice vs stock PGlite open-SELECT 1-close' : 'embedded: show alice vs PGlite open-query-close',
     verb: 'show',
     async run(b) {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'userctl-bench-embedded-'));
@@ -265,33 +267,35 @@ const embeddedCases: CaseDef[] = [
         const floor: number[] = [];
         let rss = 0;
         let floorRss = 0;
+        const floorArgs = stock ? [PGLITE_FLOOR, '--stock', path.join(dir, 'pgdata')] : [PGLITE_FLOOR, path.join(dir, 'pgdata'), SHOW_BY_HAND];
         for (let i = 0; i < b.coldRuns; i++) {
           const r = check(await embeddedCtl(dir, ['user', 'show', 'alice']), 'ctl user show (embedded)');
           cli.push(r.seconds);
           rss = Math.max(rss, r.peakRssMb ?? 0);
-          const f = check(await timed(process.execPath, [PGLITE_FLOOR, path.join(dir, 'pgdata'), SHOW_BY_HAND], { probe: true }), 'PGlite floor');
+          const f = check(await timed(process.execPath, floorArgs, { probe: true }), 'PGlite floor');
           floor.push(f.seconds);
           floorRss = Math.max(floorRss, f.peakRssMb ?? 0);
         }
-        return result(
-          this.name,
-          median(cli),
-          median(floor),
-          rss || null,
-          `median of ${b.coldRuns}; baseline PGlite (as ctl creates it) import, open, alice and her counts by hand, close (${floorRss.toFixed(0)} MB)`,
-        );
+        const baseline = stock
+          ? 'PGlite with no options: import, open, SELECT 1, close'
+          : 'PGlite as ctl starts it: import, open, alice and her counts by hand, close';
+        return result(this.name, median(cli), median(floor), rss || null, `median of ${b.coldRuns}; baseline ${baseline} (${floorRss.toFixed(0)} MB)`);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
     },
-  },
-  {
-    name: 'embedded: first command on a new directory vs PGlite initdb',
+  };
+}
+
+function embeddedFirst(stock: boolean): CaseDef {
+  return {
+    name: stock ? 'embedded: first command on a new directory vs stock PGlite initdb' : 'embedded: first command on a new directory vs PGlite initdb',
     verb: 'count',
     async run(b) {
       const cli: number[] = [];
       const floor: number[] = [];
       let rss = 0;
+      let floorRss = 0;
       const runs = Math.max(1, Math.min(b.coldRuns, 5));
       for (let i = 0; i < runs; i++) {
         const dirs = [fs.mkdtempSync(path.join(os.tmpdir(), 'userctl-bench-new-')), fs.mkdtempSync(path.join(os.tmpdir(), 'userctl-bench-initdb-'))];
@@ -299,21 +303,27 @@ const embeddedCases: CaseDef[] = [
           const r = check(await embeddedCtl(path.join(dirs[0], 'data'), ['user', 'count']), 'ctl user count (new embedded directory)');
           cli.push(r.seconds);
           rss = Math.max(rss, r.peakRssMb ?? 0);
-          floor.push(check(await timed(process.execPath, [PGLITE_FLOOR, path.join(dirs[1], 'pgdata')]), 'PGlite initdb').seconds);
+          const floorArgs = [PGLITE_FLOOR, ...(stock ? ['--stock'] : []), path.join(dirs[1], 'pgdata')];
+          const f = check(await timed(process.execPath, floorArgs, { probe: true }), 'PGlite initdb');
+          floor.push(f.seconds);
+          floorRss = Math.max(floorRss, f.peakRssMb ?? 0);
         } finally {
           for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
         }
       }
+      const baseline = stock ? 'PGlite.create with no options' : 'PGlite.create as ctl starts it';
       return result(
         this.name,
         median(cli),
         median(floor),
         rss || null,
-        `median of ${runs}; baseline PGlite.create (as ctl does it) on a new directory, SELECT 1, close`,
+        `median of ${runs}; baseline ${baseline} on a new directory, SELECT 1, close (${floorRss.toFixed(0)} MB)`,
       );
     },
-  },
-];
+  };
+}
+
+const embeddedCases: CaseDef[] = [embeddedShow(false), embeddedShow(true), embeddedFirst(false), embeddedFirst(true)];
 
 const CASES: CaseDef[] = [
   coldStart('ctl user --help (cold start)', null, ['user', '--help']),
