@@ -253,13 +253,29 @@ function embeddedCtl(dataDir: string, args: readonly string[]): Promise<Run> {
 const PGLITE_FLOOR = path.join(__dirname, 'pglite-floor.js');
 
 /**
+ * `show alice` by hand: her row and the counts `show` prints, in one statement (the floor's query;
+ * the PostgreSQL cases' baselines are the same change as one hand-written statement too).
+ */
+const SHOW_BY_HAND = `SELECT u.*,
+  (SELECT count(*) FROM activities WHERE actor_id = u.id) AS activities,
+  (SELECT count(*) FROM follows WHERE following_id = u.id) AS followers,
+  (SELECT count(*) FROM follows WHERE follower_id = u.id) AS following,
+  (SELECT count(*) FROM tokens WHERE user_id = u.id AND kind IN ('access', 'refresh', 'authorization')
+     AND revoked_at IS NULL AND used_at IS NULL AND (expires_at IS NULL OR expires_at > now())) AS sessions,
+  (SELECT count(*) FROM tokens WHERE user_id = u.id AND kind = 'refresh'
+     AND revoked_at IS NULL AND used_at IS NULL AND (expires_at IS NULL OR expires_at > now())) AS refresh_tokens
+FROM users u WHERE lower(u.nickname) = 'alice'`;
+
+/**
  * The embedded database against PGlite's own floor, medians of BENCH_COLD_RUNS: `show` on an
  * existing data directory against loading PGlite, opening that directory, one query and closing;
  * the first command on a new directory against PGlite's own initdb (the same on a new directory).
+ * Each against two floors: PGlite started as ctl starts it (what ctl adds to PGlite), and PGlite
+ * as it comes with `SELECT 1` (`stock`: the floor issue 17 measured, which ctl's settings beat).
  */
-const embeddedCases: CaseDef[] = [
-  {
-    name: 'embedded: show alice vs PGlite open-query-close',
+function embeddedShow(stock: boolean): CaseDef {
+  return {
+    name: stock ? 'embedded: show alice vs stock PGlite open-SELECT 1-close' : 'embedded: show alice vs PGlite open-query-close',
     verb: 'show',
     async run(b) {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'userctl-bench-embedded-'));
@@ -268,25 +284,36 @@ const embeddedCases: CaseDef[] = [
         const cli: number[] = [];
         const floor: number[] = [];
         let rss = 0;
+        let floorRss = 0;
+        const floorArgs = stock ? [PGLITE_FLOOR, '--stock', path.join(dir, 'pgdata')] : [PGLITE_FLOOR, path.join(dir, 'pgdata'), SHOW_BY_HAND];
         for (let i = 0; i < b.coldRuns; i++) {
           const r = check(await embeddedCtl(dir, ['user', 'show', 'alice']), 'ctl user show (embedded)');
           cli.push(r.seconds);
           rss = Math.max(rss, r.peakRssMb ?? 0);
-          floor.push(check(await timed(process.execPath, [PGLITE_FLOOR, path.join(dir, 'pgdata')]), 'PGlite floor').seconds);
+          const f = check(await timed(process.execPath, floorArgs, { probe: true }), 'PGlite floor');
+          floor.push(f.seconds);
+          floorRss = Math.max(floorRss, f.peakRssMb ?? 0);
         }
-        return result(this.name, median(cli), median(floor), rss || null, `median of ${b.coldRuns}; baseline PGlite import, open, SELECT 1, close`);
+        const baseline = stock
+          ? 'PGlite with no options: import, open, SELECT 1, close'
+          : 'PGlite as ctl starts it: import, open, alice and her counts by hand, close';
+        return result(this.name, median(cli), median(floor), rss || null, `median of ${b.coldRuns}; baseline ${baseline} (${floorRss.toFixed(0)} MB)`);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
     },
-  },
-  {
-    name: 'embedded: first command on a new directory vs PGlite initdb',
+  };
+}
+
+function embeddedFirst(stock: boolean): CaseDef {
+  return {
+    name: stock ? 'embedded: first command on a new directory vs stock PGlite initdb' : 'embedded: first command on a new directory vs PGlite initdb',
     verb: 'count',
     async run(b) {
       const cli: number[] = [];
       const floor: number[] = [];
       let rss = 0;
+      let floorRss = 0;
       const runs = Math.max(1, Math.min(b.coldRuns, 5));
       for (let i = 0; i < runs; i++) {
         const dirs = [fs.mkdtempSync(path.join(os.tmpdir(), 'userctl-bench-new-')), fs.mkdtempSync(path.join(os.tmpdir(), 'userctl-bench-initdb-'))];
@@ -294,15 +321,27 @@ const embeddedCases: CaseDef[] = [
           const r = check(await embeddedCtl(path.join(dirs[0], 'data'), ['user', 'count']), 'ctl user count (new embedded directory)');
           cli.push(r.seconds);
           rss = Math.max(rss, r.peakRssMb ?? 0);
-          floor.push(check(await timed(process.execPath, [PGLITE_FLOOR, path.join(dirs[1], 'pgdata')]), 'PGlite initdb').seconds);
+          const floorArgs = [PGLITE_FLOOR, ...(stock ? ['--stock'] : []), path.join(dirs[1], 'pgdata')];
+          const f = check(await timed(process.execPath, floorArgs, { probe: true }), 'PGlite initdb');
+          floor.push(f.seconds);
+          floorRss = Math.max(floorRss, f.peakRssMb ?? 0);
         } finally {
           for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
         }
       }
-      return result(this.name, median(cli), median(floor), rss || null, `median of ${runs}; baseline PGlite.create on a new directory, SELECT 1, close`);
+      const baseline = stock ? 'PGlite.create with no options' : 'PGlite.create as ctl starts it';
+      return result(
+        this.name,
+        median(cli),
+        median(floor),
+        rss || null,
+        `median of ${runs}; baseline ${baseline} on a new directory, SELECT 1, close (${floorRss.toFixed(0)} MB)`,
+      );
     },
-  },
-];
+  };
+}
+
+const embeddedCases: CaseDef[] = [embeddedShow(false), embeddedShow(true), embeddedFirst(false), embeddedFirst(true)];
 
 const CASES: CaseDef[] = [
   coldStart('ctl user --help (cold start)', null, ['user', '--help']),

@@ -67,9 +67,19 @@ export class TaskContext {
     return this.handle;
   }
 
-  /** A database handle of its own, closed by the caller (`serve` opens and lets go of it repeatedly). */
-  open(schema: OpenOptions['schema'] = 'auto', poolSize?: number): Promise<DbHandle> {
-    return this.openDatabase({ databaseUrl: this.config.databaseUrl, dataDir: this.config.dataDir, lockWaitMs: this.config.lockWaitMs, schema, poolSize });
+  /**
+   * A database handle of its own, closed by the caller (`serve` opens and lets go of it repeatedly,
+   * with more connections and as a long-lived process: see OpenOptions).
+   */
+  open(schema: OpenOptions['schema'] = 'auto', poolSize?: number, longLived?: boolean): Promise<DbHandle> {
+    return this.openDatabase({
+      databaseUrl: this.config.databaseUrl,
+      dataDir: this.config.dataDir,
+      lockWaitMs: this.config.lockWaitMs,
+      schema,
+      poolSize,
+      longLived,
+    });
   }
 
   async lib(): Promise<LibContext> {

@@ -35,7 +35,7 @@ const verb: VerbModule = {
     const host = (argv.host as string | undefined) ?? config.serve.host;
     if (host.trim() === '') throw new UsageError('--host must not be empty');
 
-    const open = () => ctx.open('auto', SERVE_POOL_SIZE);
+    const open = () => ctx.open('auto', SERVE_POOL_SIZE, true);
     // Fail now, not on the first request, when the database is unreachable or not migrated (exit 6).
     const first = await open();
     const embedded = first.backend === 'pglite';
