@@ -45,8 +45,8 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
  */
 export async function isUpToDate(db: Kysely<Database>): Promise<boolean> {
   try {
-    const { rows } = await sql<{ name: string }>`SELECT name FROM kysely_migration`.execute(db);
-    return rows.length === Object.keys(MIGRATIONS).length && rows.every((r) => Object.hasOwn(MIGRATIONS, r.name));
+    const applied = await appliedMigrations(db);
+    return applied.size === Object.keys(MIGRATIONS).length && [...applied.keys()].every((name) => Object.hasOwn(MIGRATIONS, name));
   } catch {
     return false;
   }
@@ -66,11 +66,8 @@ export async function migrateDown(db: Kysely<Database>): Promise<string | null> 
 /** PostgreSQL's undefined_table: no migration has ever run here. */
 const UNDEFINED_TABLE = '42P01';
 
-/**
- * Which migrations exist and when each ran, read without creating Kysely's bookkeeping tables: one
- * round trip on every verb that opens a server (a missing table means none ran).
- */
-export async function migrationStatus(db: Kysely<Database>): Promise<MigrationStatus[]> {
+/** The migrations that ran here and when, in one query: none when Kysely's bookkeeping table is missing. */
+async function appliedMigrations(db: Kysely<Database>): Promise<Map<string, Date>> {
   const applied = new Map<string, Date>();
   try {
     const done = await sql<{ name: string; timestamp: string }>`SELECT name, timestamp FROM kysely_migration`.execute(db);
@@ -78,6 +75,15 @@ export async function migrationStatus(db: Kysely<Database>): Promise<MigrationSt
   } catch (error) {
     if ((error as { code?: string }).code !== UNDEFINED_TABLE) throw error;
   }
+  return applied;
+}
+
+/**
+ * Which migrations exist and when each ran, read without creating Kysely's bookkeeping tables: one
+ * round trip on every verb that opens a server.
+ */
+export async function migrationStatus(db: Kysely<Database>): Promise<MigrationStatus[]> {
+  const applied = await appliedMigrations(db);
   return Object.keys(MIGRATIONS)
     .sort()
     .map((name) => ({ name, executedAt: applied.get(name) ?? null }));
