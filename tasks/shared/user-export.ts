@@ -86,20 +86,34 @@ for (const [letter, byte] of [
  * character is `\u00XX`): the keys, `"deleted":false`, quotes around empty fields, separators.
  */
 const LINE_SLACK = 1024;
-/** Output buffers: big enough that a write is ~64 kB or more, reused once written (see Output). */
+/** Output buffers: written out once half full (fewer, bigger writes), then used again. */
 const OUT_SIZE = 1 << 20;
+const FLUSH_AT = OUT_SIZE >> 1;
 
-/** An output buffer that grows by whole new buffers; written out chunk by chunk. */
+/**
+ * The output, in buffers that go back to a spare list once written when `recycle` is set: for a
+ * stream that hands its bytes to a file descriptor (a pipe, a file, a terminal) before it calls
+ * back. Allocating new ones instead (a few hundred MB for a million users) left V8 collecting
+ * them late, as external memory: 35 MB of garbage buffers at the peak.
+ */
 class Output {
-  buf = Buffer.allocUnsafe(OUT_SIZE);
+  buf: Buffer;
   pos = 0;
+  /** Filled buffers waiting to be written, and how much of each is filled. */
   readonly full: Buffer[] = [];
+  readonly fullLengths: number[] = [];
+  private readonly spare: Buffer[] = [];
+
+  constructor(private readonly recycle: boolean) {
+    this.buf = Buffer.allocUnsafe(OUT_SIZE);
+  }
 
   /** Room for `n` more bytes at `pos`. */
   room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    this.full.push(this.buf.subarray(0, this.pos));
-    this.buf = Buffer.allocUnsafe(Math.max(OUT_SIZE, n));
+    this.full.push(this.buf);
+    this.fullLengths.push(this.pos);
+    this.buf = (n <= OUT_SIZE && this.spare.pop()) || Buffer.allocUnsafe(Math.max(OUT_SIZE, n));
     this.pos = 0;
   }
 
@@ -108,13 +122,19 @@ class Output {
     this.pos += this.buf.write(text, this.pos, 'utf8');
   }
 
-  take(): Buffer[] {
-    const out = [...this.full, this.buf.subarray(0, this.pos)];
+  /** Writes every filled byte to `stream`; resolves when it can take more. */
+  async writeTo(stream: NodeJS.WritableStream): Promise<void> {
+    this.room(this.buf.length); // moves the current buffer to `full`
+    for (let k = 0; k < this.full.length; k++) {
+      const buf = this.full[k];
+      const piece = buf.subarray(0, this.fullLengths[k]);
+      const release = this.recycle && buf.length === OUT_SIZE ? () => this.spare.push(buf) : undefined;
+      if (piece.length === 0) release?.();
+      // Back-pressure: a slow pipe never makes us buffer the whole listing.
+      else if (!stream.write(piece, release)) await new Promise((resolve) => stream.once('drain', resolve));
+    }
     this.full.length = 0;
-    this.buf = this.buf.subarray(this.pos);
-    this.pos = 0;
-    if (this.buf.length < 1 << 16) this.buf = Buffer.allocUnsafe(OUT_SIZE);
-    return out;
+    this.fullLengths.length = 0;
   }
 }
 
@@ -447,7 +467,7 @@ function csvLine(out: Output, src: Buffer, start: number, end: number): void {
 
 /** Writes the export in `format`; returns how many users it wrote. */
 export async function writeUserExport(ctx: TaskContext, chunks: AsyncIterable<Uint8Array>, format: Exclude<Format, 'table'>): Promise<number> {
-  const out = new Output();
+  const out = new Output(typeof (ctx.io.stdout as { fd?: unknown }).fd === 'number');
   const csv = format === 'csv';
   const trail = format === 'ndjson' ? NDJSON_CLOSE : JSON_CLOSE;
   let lead = format === 'json' ? JSON_OPEN : EMPTY;
@@ -465,12 +485,6 @@ export async function writeUserExport(ctx: TaskContext, chunks: AsyncIterable<Ui
     }
     count++;
   };
-  const flush = async () => {
-    for (const piece of out.take()) {
-      // Respect back-pressure so a slow pipe never makes us buffer the whole listing.
-      if (piece.length > 0 && !ctx.io.stdout.write(piece)) await new Promise((resolve) => ctx.io.stdout.once('drain', resolve));
-    }
-  };
   // The start of a line the last chunk ended in: only it is copied, not the chunk it continues in.
   let rest: Buffer | null = null;
   for await (const chunk of chunks) {
@@ -487,15 +501,21 @@ export async function writeUserExport(ctx: TaskContext, chunks: AsyncIterable<Ui
       start = end + 1;
       rest = null;
     }
-    for (let end = src.indexOf(LF, start); end >= 0; end = src.indexOf(LF, start)) {
+    // Line ends are found in a latin1 copy of the chunk (a byte per character): String#indexOf is
+    // a builtin, as fast with the copy as Buffer#indexOf's native call per line. And the copy is
+    // young garbage, so V8 scavenges at the pace of the input and frees the socket's buffers
+    // (external memory) soon: without it they piled up to ~35 MB between full collections; with
+    // it ~6 MB (1M users: peak RSS 105 MB → 77 MB).
+    const text = src.toString('latin1');
+    for (let end = text.indexOf('\n', start); end >= 0; end = text.indexOf('\n', start)) {
       line(src, start, end);
       start = end + 1;
     }
     if (start < src.length) rest = Buffer.from(src.subarray(start));
-    await flush();
+    if (out.pos >= FLUSH_AT || out.full.length > 0) await out.writeTo(ctx.io.stdout);
   }
   if (format === 'json') out.text(count === 0 ? '[]\n' : '\n]\n');
-  await flush();
+  await out.writeTo(ctx.io.stdout);
   return count;
 }
 

@@ -116,19 +116,33 @@ describe('ctl user list: every format streams from COPY, byte for byte what the 
     return all;
   }
 
-  /** writeUserExport's output for COPY text that arrives in `chunks`. */
-  async function transcoded(chunks: readonly Uint8Array[], format: 'ndjson' | 'json' | 'csv'): Promise<string> {
+  /**
+   * writeUserExport's output for COPY text that arrives in `chunks`. With `fd`, the stream looks
+   * like one on a file descriptor (the output buffers are used again once written) and reads each
+   * chunk only when it calls back, a moment later, as an asynchronous writer may.
+   */
+  async function transcoded(chunks: readonly Uint8Array[], format: 'ndjson' | 'json' | 'csv', fd = false): Promise<string> {
     const written: Buffer[] = [];
     const stdout = new Writable({
+      // Takes every piece without asking to wait: only the callbacks say when each was written.
+      highWaterMark: 1 << 30,
       write(chunk: Buffer, _encoding, done) {
-        written.push(Buffer.from(chunk));
-        done();
+        if (!fd) {
+          written.push(Buffer.from(chunk));
+          return done();
+        }
+        setImmediate(() => {
+          written.push(Buffer.from(chunk));
+          done();
+        });
       },
     });
+    if (fd) Object.assign(stdout, { fd: 99 });
     async function* source() {
       yield* chunks;
     }
     await writeUserExport({ io: { stdout } } as unknown as TaskContext, source(), format);
+    await new Promise((resolve) => stdout.end(resolve));
     return Buffer.concat(written).toString('utf8');
   }
 
@@ -169,5 +183,19 @@ describe('ctl user list: every format streams from COPY, byte for byte what the 
       const chunks = Array.from({ length: Math.ceil(copy.length / size) }, (_, k) => copy.subarray(k * size, (k + 1) * size));
       expect(await transcoded(chunks, format)).toBe(expected);
     }
+  });
+
+  test('an output buffer is used again only after the stream has called back for it', async () => {
+    await seedAwkward();
+    const copy = Buffer.concat(await collectChunks(exportUsers(tdb.handle.db, { local: null })));
+    // Megabytes of output (several buffers, each written and then used again), every line with
+    // an id of its own so that no two buffers hold the same bytes.
+    const lines = copy.toString('utf8').split('\n').slice(0, -1);
+    const chunks = Array.from({ length: 2000 }, (_, k) =>
+      Buffer.from(lines.map((line, i) => `${k * lines.length + i}${line.slice(line.indexOf('\t'))}\n`).join('')),
+    );
+    const expected = await transcoded(chunks, 'ndjson');
+    expect(expected.length).toBeGreaterThan(3 << 20);
+    expect(await transcoded(chunks, 'ndjson', true)).toBe(expected);
   });
 });
