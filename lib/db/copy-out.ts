@@ -7,8 +7,8 @@ import type { Database } from './schema';
  * `COPY (query) TO STDOUT` in PostgreSQL's text format, for exports that must run at the speed of
  * the server's own output (`ctl user list`). Kysely has no COPY, so db.ts registers, for every
  * Kysely it makes, how to reach the driver under it: a server streams through pg-copy-streams, one
- * chunk at a time; PGlite writes COPY to a blob in memory, so a caller pages its query
- * (`paged: true`) to keep memory bounded.
+ * socket chunk at a time (./copy-to-stream.ts); PGlite writes COPY to a blob in memory, so a
+ * caller pages its query (`paged: true`) to keep memory bounded.
  *
  * The query runs in a transaction with `SET LOCAL DateStyle = ISO` so timestamps read the same
  * whatever the server's settings (LOCAL: nothing leaks into a pooled connection, PgBouncer's
@@ -34,13 +34,13 @@ export function registerServerCopy(db: Kysely<Database>, pool: Pool): void {
     async *copyOut(query) {
       // pg-copy-streams loads only for an export: ~10 ms no other verb needs.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { to } = require('pg-copy-streams') as typeof import('pg-copy-streams');
+      const { copyTo } = require('./copy-to-stream') as typeof import('./copy-to-stream');
       const client = await pool.connect();
       let finished = false;
       try {
         await client.query('BEGIN');
         await client.query(SETUP);
-        const stream = client.query(to(`COPY (${query}) TO STDOUT`));
+        const stream = client.query(copyTo(`COPY (${query}) TO STDOUT`));
         for await (const chunk of stream as AsyncIterable<Buffer>) yield chunk;
         await client.query('COMMIT');
         finished = true;

@@ -116,7 +116,9 @@ export async function* exportUsers(db: Kysely<Database>, filter: UserFilter = {}
     let rows = 0;
     let last: Uint8Array | null = null;
     for await (const chunk of source.copyOut(statement(after, size))) {
-      for (const byte of chunk) if (byte === 10) rows++;
+      const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      // A native search per line rather than a JS step per byte.
+      for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, i + 1)) rows++;
       last = chunk;
       yield chunk;
     }

@@ -1,7 +1,10 @@
 import { ctl as run, useHeldTestDatabase, type HeldTestDatabase } from '../../helpers/in-process';
 import { rowEncoder, type Format } from '../../../tasks/runner/formats';
 import { COLUMNS, toJson } from '../../../tasks/user/list';
-import { listUsers, type UserFilter } from '../../../lib/user/list';
+import { exportUsers, listUsers, type UserFilter } from '../../../lib/user/list';
+import { writeUserExport } from '../../../tasks/shared/user-export';
+import type { TaskContext } from '../../../tasks/runner/task-context';
+import { Writable } from 'node:stream';
 
 let tdb: HeldTestDatabase;
 useHeldTestDatabase((d) => (tdb = d));
@@ -81,6 +84,10 @@ describe('ctl user list: every format streams from COPY, byte for byte what the 
     { nickname: 'unicode', set: { name: '😀 𝒳 ℂ ﬀ \u2028\u2029 \u202e', bio: '+1', email: null } },
     { nickname: 'formulas', set: { name: '-minus', bio: '@at', tags: ['\ttab-first'] } },
     { nickname: 'empty', set: { name: '', bio: '' } },
+    // Tags the transcoder writes without strings: unquoted elements, a null one, a formula-like
+    // first one (CSV quotes it), raw control and non-BMP bytes; a text that starts like COPY's null.
+    { nickname: 'plaintags', set: { name: '\\N', bio: '\\', tags: ['-dash', null, 'a\u0001b', '😀', 'z'] } },
+    { nickname: 'nulltags', set: { name: 'x,y', bio: 'a"b', tags: [null] } },
   ];
   const STAMPS = [
     '2026-01-02 03:04:05+00',
@@ -101,6 +108,42 @@ describe('ctl user list: every format streams from COPY, byte for byte what the 
         .execute();
     }
     expect((await ctl(['user', 'rm', 'empty', '-y'])).code).toBe(0);
+  }
+
+  async function collectChunks(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
+    const all: Uint8Array[] = [];
+    for await (const chunk of chunks) all.push(Uint8Array.from(chunk));
+    return all;
+  }
+
+  /**
+   * writeUserExport's output for COPY text that arrives in `chunks`. With `fd`, the stream looks
+   * like one on a file descriptor (the output buffers are used again once written) and reads each
+   * chunk only when it calls back, a moment later, as an asynchronous writer may.
+   */
+  async function transcoded(chunks: readonly Uint8Array[], format: 'ndjson' | 'json' | 'csv', fd = false): Promise<string> {
+    const written: Buffer[] = [];
+    const stdout = new Writable({
+      // Takes every piece without asking to wait: only the callbacks say when each was written.
+      highWaterMark: 1 << 30,
+      write(chunk: Buffer, _encoding, done) {
+        if (!fd) {
+          written.push(Buffer.from(chunk));
+          return done();
+        }
+        setImmediate(() => {
+          written.push(Buffer.from(chunk));
+          done();
+        });
+      },
+    });
+    if (fd) Object.assign(stdout, { fd: 99 });
+    async function* source() {
+      yield* chunks;
+    }
+    await writeUserExport({ io: { stdout } } as unknown as TaskContext, source(), format);
+    await new Promise((resolve) => stdout.end(resolve));
+    return Buffer.concat(written).toString('utf8');
   }
 
   /** The row renderer's text: listUsers' UserJson pages through the json/ndjson/csv encoders. */
@@ -128,5 +171,31 @@ describe('ctl user list: every format streams from COPY, byte for byte what the 
     const all = await ctl(['user', 'list', '--format', format]);
     expect(all.stdout).toContain('quotes');
     expect(all.stdout).toContain('😀');
+  });
+
+  test.each(['ndjson', 'json', 'csv'] as const)('%s: the same bytes however the COPY text is cut into chunks', async (format) => {
+    await seedAwkward();
+    const filter: UserFilter = { local: null };
+    const copy = Buffer.concat(await collectChunks(exportUsers(tdb.handle.db, filter)));
+    const expected = await rowRendered(format, filter);
+    // Cuts inside lines, fields, escapes and multi-byte characters, and whole lines at once.
+    for (const size of [1, 2, 3, 5, 7, 64, copy.length]) {
+      const chunks = Array.from({ length: Math.ceil(copy.length / size) }, (_, k) => copy.subarray(k * size, (k + 1) * size));
+      expect(await transcoded(chunks, format)).toBe(expected);
+    }
+  });
+
+  test('an output buffer is used again only after the stream has called back for it', async () => {
+    await seedAwkward();
+    const copy = Buffer.concat(await collectChunks(exportUsers(tdb.handle.db, { local: null })));
+    // Megabytes of output (several buffers, each written and then used again), every line with
+    // an id of its own so that no two buffers hold the same bytes.
+    const lines = copy.toString('utf8').split('\n').slice(0, -1);
+    const chunks = Array.from({ length: 2000 }, (_, k) =>
+      Buffer.from(lines.map((line, i) => `${k * lines.length + i}${line.slice(line.indexOf('\t'))}\n`).join('')),
+    );
+    const expected = await transcoded(chunks, 'ndjson');
+    expect(expected.length).toBeGreaterThan(3 << 20);
+    expect(await transcoded(chunks, 'ndjson', true)).toBe(expected);
   });
 });
