@@ -6,6 +6,7 @@ import { hashToken, newTokenBatch } from '../tokens/secrets';
 import { links } from '../tokens/links';
 import { uniqueViolation } from '../db/pg-errors';
 import type { HashPool } from '../auth/hash-pool';
+import { yieldToEventLoop } from '../bulk/sql';
 import type { ImportRow } from './plan';
 
 export interface ImportSettings {
@@ -90,29 +91,42 @@ export async function writeImport(job: BulkJob, rows: readonly ImportRow[], sett
   let lost = 0;
   let ready: string[] | null = null;
   type Outcome = { done: CreatedImportRow[]; gone: LostImportRow[]; consumed: number };
-  // The step's outcome, then the same once runInBatches reports the batch (it does so after COMMIT).
+  // The step's outcome; once runInBatches reports the batch (it does so after COMMIT) the rows
+  // are counted and the outcome waits in `committed` to be handed to onBatch.
   let stepped: Outcome | null = null;
   let committed: Outcome | null = null;
-  const flush = async () => {
+  // onBatch of the previous batch (printing its links, mailing them) runs while the next batch's
+  // INSERT is on the server: the client's share of a batch no longer adds to the server's.
+  // One at a time, in order; awaited before the next one starts and before writeImport returns.
+  let handing: Promise<void> = Promise.resolve();
+  const handOver = (): Promise<void> => {
     const batch = committed;
     committed = null;
-    if (!batch) return;
-    cursor += batch.consumed;
-    created += batch.done.length;
-    lost += batch.gone.length;
-    await opts.onBatch?.(batch.done, batch.gone);
+    if (!batch || !opts.onBatch) return handing;
+    const previous = handing;
+    handing = previous.then(() => opts.onBatch?.(batch.done, batch.gone));
+    handing.catch(() => undefined); // awaited before the next batch, or at the end
+    return handing;
   };
   try {
     const result = await job.batches(
       {
         total: rows.length,
         onProgress: (p) => {
-          committed = stepped;
+          const batch = stepped;
           stepped = null;
+          if (batch) {
+            cursor += batch.consumed;
+            created += batch.done.length;
+            lost += batch.gone.length;
+            committed = batch;
+          }
           opts.onProgress?.(p);
         },
         beforeBatch: async (limit) => {
-          await flush();
+          // The batch before last was handed over during the last batch; a failure there (stdout
+          // gone) stops the job before it writes more.
+          await handing;
           // Hash this batch (if not already under way) and start the next one, outside any transaction.
           requestHashes(cursor, cursor + limit);
           requestHashes(cursor + limit, cursor + 2 * limit);
@@ -169,7 +183,13 @@ export async function writeImport(job: BulkJob, rows: readonly ImportRow[], sett
         await sql`SAVEPOINT import_batch`.execute(trx);
         let inserted: Awaited<ReturnType<typeof insert>>;
         try {
-          inserted = await insert(false);
+          const sent = insert(false);
+          sent.catch(() => undefined); // awaited just below
+          // Once the statement is on its way (the driver writes it within this turn of the event
+          // loop), hand the last committed batch over while the server works on this one.
+          await yieldToEventLoop();
+          void handOver();
+          inserted = await sent;
           await sql`RELEASE SAVEPOINT import_batch`.execute(trx);
         } catch (error) {
           if (uniqueViolation(error) === null) throw error;
@@ -200,15 +220,18 @@ export async function writeImport(job: BulkJob, rows: readonly ImportRow[], sett
         return part.length;
       },
     );
-    await flush();
+    await handOver();
     return { created, lost, batches: result.batches };
   } catch (error) {
+    // Every batch that committed is handed over before the error goes on: its links work.
+    const handed = handOver();
     if (error instanceof InterruptedError) {
-      await flush();
+      await handed;
       throw new InterruptedError(
         `interrupted after ${cursor} of ${rows.length} rows (${created} created); every finished batch is saved, re-run the same import to finish the rest`,
       );
     }
+    await handed.catch(() => undefined); // the job's own error is the one to report
     throw error;
   }
 }
