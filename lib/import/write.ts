@@ -182,8 +182,8 @@ export async function writeImport(job: BulkJob, rows: readonly ImportRow[], sett
           // loop), hand the last committed batch over while the server works on this one.
           await yieldToEventLoop();
           void handOver();
-          // And encode the rows of the next batches (it may double): they are ready when it starts.
-          params.prepare(cursor + part.length + 2 * limit);
+          // And encode the next batch, guessing it this size: it is ready when it starts.
+          params.prepare(cursor + part.length, cursor + 2 * part.length);
           inserted = await sent;
           await sql`RELEASE SAVEPOINT import_batch`.execute(trx);
         } catch (error) {
