@@ -5,8 +5,7 @@ import { ConflictError, InterruptedError, PartialFailureError, UsageError, type 
 import type { BatchProgress } from '../bulk/batches';
 import { runBulkJob, type BulkRun } from '../bulk/job';
 import { createHashPool } from '../auth/hash-pool';
-import type { RawRecord } from './parse';
-import { planImport, type ImportProblem } from './plan';
+import { planImport, type ImportInput, type ImportProblem } from './plan';
 import { writeImport, type CreatedImportRow, type ImportSettings, type LostImportRow } from './write';
 import { DRY_RUN_SUFFIX, plural } from '../text';
 
@@ -122,7 +121,7 @@ function failedRow(p: ImportProblem | LostImportRow): ImportRowResult {
  * Imports the records: see the top of this file. Never prints; the caller shows the rows, the
  * progress and the result, then throws `importFailure(result)` when there is one.
  */
-export async function importUsers(ctx: LibContext, records: AsyncIterable<RawRecord>, settings: ImportSettings, opts: ImportOptions): Promise<ImportResult> {
+export async function importUsers(ctx: LibContext, records: ImportInput, settings: ImportSettings, opts: ImportOptions): Promise<ImportResult> {
   return runBulkJob(ctx, 'import', opts.run, async (job) => {
     let steps = 0;
     let checking = false;

@@ -220,22 +220,37 @@ export function sniffFormat(firstChunk: string): InputFormat {
 }
 
 /**
- * Reads records from a text stream, one chunk at a time. `format` null: sniffed from the first chunk.
- *
- * @example
- * for await (const record of readRecords(fs.createReadStream('users.csv', 'utf8'), 'csv')) { ... }
+ * Reads records from a text stream, one chunk at a time, and yields the records each chunk
+ * completed as one array. `format` null: sniffed from the first chunk. An import reads it this
+ * way: a million records yielded one by one cost about 1.5 s of promise turns (1.5 µs each,
+ * measured at 50,000 records: 101-112 ms one by one against 28-54 ms a chunk at a time).
  */
-export async function* readRecords(stream: AsyncIterable<string | Buffer>, format: InputFormat | null): AsyncGenerator<RawRecord> {
+export async function* readRecordChunks(stream: AsyncIterable<string | Buffer>, format: InputFormat | null): AsyncGenerator<RawRecord[]> {
   let reader: CsvReader | JsonlReader | null = null;
   const decoder = new TextDecoder('utf-8', { fatal: false });
   for await (const chunk of stream) {
     const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
     if (text === '') continue;
     reader ??= (format ?? sniffFormat(text)) === 'jsonl' ? new JsonlReader() : new CsvReader();
-    yield* reader.push(text);
+    const records = reader.push(text);
+    if (records.length > 0) yield records;
   }
   const tail = decoder.decode();
   reader ??= (format ?? sniffFormat(tail)) === 'jsonl' ? new JsonlReader() : new CsvReader();
-  if (tail) yield* reader.push(tail);
-  yield* reader.end();
+  if (tail) {
+    const records = reader.push(tail);
+    if (records.length > 0) yield records;
+  }
+  const last = reader.end();
+  if (last.length > 0) yield last;
+}
+
+/**
+ * Reads records from a text stream, one at a time. `format` null: sniffed from the first chunk.
+ *
+ * @example
+ * for await (const record of readRecords(fs.createReadStream('users.csv', 'utf8'), 'csv')) { ... }
+ */
+export async function* readRecords(stream: AsyncIterable<string | Buffer>, format: InputFormat | null): AsyncGenerator<RawRecord> {
+  for await (const records of readRecordChunks(stream, format)) yield* records;
 }

@@ -2,11 +2,12 @@ import { sql } from 'kysely';
 import { InterruptedError } from '../errors';
 import type { BatchProgress } from '../bulk/batches';
 import type { BulkJob } from '../bulk/job';
-import { hashToken, newTokenBatch } from '../tokens/secrets';
 import { links } from '../tokens/links';
 import { uniqueViolation } from '../db/pg-errors';
 import type { HashPool } from '../auth/hash-pool';
+import { yieldToEventLoop } from '../bulk/sql';
 import type { ImportRow } from './plan';
+import { BatchParams } from './batch-params';
 
 export interface ImportSettings {
   readonly appUrl: string;
@@ -34,15 +35,7 @@ export interface LostImportRow {
   readonly error: string;
 }
 
-/**
- * Fresh set-password tokens where `wanted` is true (null elsewhere), from the one generator
- * (lib/tokens/secrets: 256 random bits, never a leading '-'), one randomBytes call per batch.
- */
-export function newTokens(wanted: readonly boolean[]): (string | null)[] {
-  const fresh = newTokenBatch(wanted.filter(Boolean).length);
-  let k = 0;
-  return wanted.map((w) => (w ? fresh[k++] : null));
-}
+export { newTokens } from './batch-params';
 
 export interface WriteOptions {
   /** Needed when a row has a password: bcrypt runs in its worker threads. */
@@ -63,8 +56,9 @@ export interface WriteResult {
  * set-password tokens (hashes only) and one audit row per user, from arrays bound as parameters
  * (`unnest`), so the number of statements grows with batches, not with users. Passwords are
  * hashed in the worker pool before the batch's transaction opens, the next batch's while this
- * one is written. The job's batches (lib/bulk/job) size them; Ctrl-C (the job's signal) stops
- * after the current batch with exit 130.
+ * one is written; the other columns and the tokens are encoded (BatchParams) and the last
+ * committed batch handed over (onBatch) while the server writes this one. The job's batches
+ * (lib/bulk/job) size them; Ctrl-C (the job's signal) stops after the current batch with exit 130.
  */
 export async function writeImport(job: BulkJob, rows: readonly ImportRow[], settings: ImportSettings, opts: WriteOptions): Promise<WriteResult> {
   const { ctx } = job;
@@ -85,34 +79,48 @@ export async function writeImport(job: BulkJob, rows: readonly ImportRow[], sett
     });
   };
 
+  const params = new BatchParams(rows);
   let cursor = 0;
   let created = 0;
   let lost = 0;
   let ready: string[] | null = null;
   type Outcome = { done: CreatedImportRow[]; gone: LostImportRow[]; consumed: number };
-  // The step's outcome, then the same once runInBatches reports the batch (it does so after COMMIT).
+  // The step's outcome; once runInBatches reports the batch (it does so after COMMIT) the rows
+  // are counted and the outcome waits in `committed` to be handed to onBatch.
   let stepped: Outcome | null = null;
   let committed: Outcome | null = null;
-  const flush = async () => {
+  // onBatch of the previous batch (printing its links, mailing them) runs while the next batch's
+  // INSERT is on the server: the client's share of a batch no longer adds to the server's.
+  // One at a time, in order; awaited before the next one starts and before writeImport returns.
+  let handing: Promise<void> = Promise.resolve();
+  const handOver = (): Promise<void> => {
     const batch = committed;
     committed = null;
-    if (!batch) return;
-    cursor += batch.consumed;
-    created += batch.done.length;
-    lost += batch.gone.length;
-    await opts.onBatch?.(batch.done, batch.gone);
+    if (!batch || !opts.onBatch) return handing;
+    const previous = handing;
+    handing = previous.then(() => opts.onBatch?.(batch.done, batch.gone));
+    handing.catch(() => undefined); // awaited before the next batch, or at the end
+    return handing;
   };
   try {
     const result = await job.batches(
       {
         total: rows.length,
         onProgress: (p) => {
-          committed = stepped;
+          const batch = stepped;
           stepped = null;
+          if (batch) {
+            cursor += batch.consumed;
+            created += batch.done.length;
+            lost += batch.gone.length;
+            committed = batch;
+          }
           opts.onProgress?.(p);
         },
         beforeBatch: async (limit) => {
-          await flush();
+          // The batch before last was handed over during the last batch; a failure there (stdout
+          // gone) stops the job before it writes more.
+          await handing;
           // Hash this batch (if not already under way) and start the next one, outside any transaction.
           requestHashes(cursor, cursor + limit);
           requestHashes(cursor + limit, cursor + 2 * limit);
@@ -127,7 +135,8 @@ export async function writeImport(job: BulkJob, rows: readonly ImportRow[], sett
         const passwordHashes = ready!;
         const now = ctx.now();
         const expiresAt = new Date(now.getTime() + settings.passwordResetTtlMs);
-        const tokens = newTokens(part.map((r) => r.password === null));
+        const p = params.take(cursor, cursor + part.length);
+        const tokens = p.tokens;
         // Plain INSERT first: ON CONFLICT costs about 40% more per row (speculative insertion on
         // two unique indexes, measured on a million users). A row taken since planning (another
         // process's `new`, the app's sign-up) fails the statement; then, back at the savepoint,
@@ -136,12 +145,10 @@ export async function writeImport(job: BulkJob, rows: readonly ImportRow[], sett
           sql<{ id: number; nickname: string }>`
           WITH input AS (
             SELECT * FROM unnest(
-              ${part.map((r) => r.nickname)}::text[], ${part.map((r) => r.email)}::text[],
-              ${part.map((r) => r.name)}::text[], ${part.map((r) => r.bio)}::text[],
+              ${p.nickname}::text[], ${p.email}::text[], ${p.name}::text[], ${p.bio}::text[],
               ${passwordHashes.map((h) => (h === '' ? null : h))}::text[],
-              ${part.map((r) => r.admin)}::boolean[], ${part.map((r) => r.moderator)}::boolean[],
-              ${part.map((r) => r.confirmed)}::boolean[], ${part.map((r) => r.tags.join(' '))}::text[],
-              ${tokens.map((t) => (t === null ? null : hashToken(t)))}::text[]
+              ${p.admin}::boolean[], ${p.moderator}::boolean[], ${p.confirmed}::boolean[],
+              ${p.tags}::text[], ${p.resetHash}::text[]
             ) AS t(nickname, email, name, bio, password_hash, admin, moderator, confirmed, tags, reset_hash)
           ),
           created AS (
@@ -169,7 +176,15 @@ export async function writeImport(job: BulkJob, rows: readonly ImportRow[], sett
         await sql`SAVEPOINT import_batch`.execute(trx);
         let inserted: Awaited<ReturnType<typeof insert>>;
         try {
-          inserted = await insert(false);
+          const sent = insert(false);
+          sent.catch(() => undefined); // awaited just below
+          // Once the statement is on its way (the driver writes it within this turn of the event
+          // loop), hand the last committed batch over while the server works on this one.
+          await yieldToEventLoop();
+          void handOver();
+          // And encode the next batch, guessing it this size: it is ready when it starts.
+          params.prepare(cursor + part.length, cursor + 2 * part.length);
+          inserted = await sent;
           await sql`RELEASE SAVEPOINT import_batch`.execute(trx);
         } catch (error) {
           if (uniqueViolation(error) === null) throw error;
@@ -200,15 +215,18 @@ export async function writeImport(job: BulkJob, rows: readonly ImportRow[], sett
         return part.length;
       },
     );
-    await flush();
+    await handOver();
     return { created, lost, batches: result.batches };
   } catch (error) {
+    // Every batch that committed is handed over before the error goes on: its links work.
+    const handed = handOver();
     if (error instanceof InterruptedError) {
-      await flush();
+      await handed;
       throw new InterruptedError(
         `interrupted after ${cursor} of ${rows.length} rows (${created} created); every finished batch is saved, re-run the same import to finish the rest`,
       );
     }
+    await handed.catch(() => undefined); // the job's own error is the one to report
     throw error;
   }
 }

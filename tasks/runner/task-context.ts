@@ -121,10 +121,14 @@ export class TaskContext {
         if (data) this.io.stdout.write(keyValueLines(data));
         return;
       }
+      // Every line goes to stdout here: one write for all of them, not one a line (an import's
+      // batch of 20,000 links was 20,000 write calls).
+      let text = '';
       for (const line of lines) {
-        if (typeof line === 'string') this.say(line);
-        else this.io.stdout.write(`${forTerminal(line.keep)}\n`);
+        if (typeof line !== 'string') text += `${forTerminal(line.keep)}\n`;
+        else if (!this.options.quiet) text += `${forTerminal(line)}\n`;
       }
+      if (text !== '') this.io.stdout.write(text);
       return;
     }
     for (const line of lines ?? []) if (typeof line === 'string') this.say(line);

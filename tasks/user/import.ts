@@ -7,7 +7,7 @@ import { batchSizeOption, batchSizingOf } from '../shared/bulk-options';
 import { deliver } from '../shared/mailing';
 import { UsageError } from '../../lib/errors';
 import { DRY_RUN_SUFFIX, plural } from '../../lib/text';
-import { formatFromName, readRecords } from '../../lib/import/parse';
+import { formatFromName, readRecordChunks } from '../../lib/import/parse';
 import { importFailure, importUsers, ImportInterruptedError, type ImportPhase, type ImportResult, type ImportRowResult } from '../../lib/import/import';
 import { setPasswordMail } from '../../lib/mail/templates';
 
@@ -136,7 +136,7 @@ const verb: VerbModule = {
     };
     let result: ImportResult;
     try {
-      result = await importUsers(await ctx.lib(), readRecords(input, format), ctx.config, {
+      result = await importUsers(await ctx.lib(), readRecordChunks(input, format), ctx.config, {
         run: { ...batchSizingOf(argv, ctx), signal: ctx.signal },
         dryRun: ctx.dryRun,
         continueOnError: Boolean(argv.continueOnError),

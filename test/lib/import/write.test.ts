@@ -89,6 +89,56 @@ describe('writing against the database', () => {
     expect(everything).not.toContain('$2');
   });
 
+  test('names, bios and tags with quotes, backslashes, commas, braces, line breaks and non-BMP characters are stored as given', async () => {
+    // The batches' columns go to the server as array literals built ahead (BatchParams): every
+    // character an array literal treats specially must arrive unchanged, in every batch.
+    const awkward = [
+      'say "hi"',
+      'back\\slash',
+      '\\"',
+      'a,b',
+      '{x}',
+      'NULL',
+      '',
+      ' lead and trail ',
+      'tab\there',
+      'line\nbreak',
+      'crlf\r\nx',
+      '😀 non-BMP',
+      "it's",
+    ];
+    const values = awkward.map((text, k) => ({
+      nickname: `w${k}`,
+      name: text === '' ? `w${k}` : text,
+      bio: `${text}|${text}`,
+      tags: k % 2 ? [] : [`t{${k}}`, 'x"y'],
+    }));
+    const rows = values.map((v, k) => ({
+      line: k + 2,
+      nickname: v.nickname,
+      email: `${v.nickname}@example.com`,
+      name: v.name,
+      bio: v.bio,
+      admin: k % 3 === 0,
+      moderator: k % 4 === 0,
+      confirmed: k % 5 !== 0,
+      tags: v.tags,
+      password: null,
+    }));
+    const batches: CreatedImportRow[][] = [];
+    const result = await writeImport(bulkJobOn(libContext(h), { batchSize: 4 }), rows, TEST_SETTINGS, { onBatch: (done) => void batches.push([...done]) });
+    expect(result).toEqual({ created: awkward.length, lost: 0, batches: 4 });
+    const users = await h.db.selectFrom('users').select(['nickname', 'name', 'bio', 'tags', 'admin', 'moderator', 'confirmed']).orderBy('id').execute();
+    expect(users).toEqual(
+      rows.map((r) => ({ nickname: r.nickname, name: r.name, bio: r.bio, tags: r.tags, admin: r.admin, moderator: r.moderator, confirmed: r.confirmed })),
+    );
+    // Each printed link opens its own account.
+    const tokens = await h.db.selectFrom('tokens').innerJoin('users', 'users.id', 'tokens.user_id').select(['users.nickname', 'tokens.token_hash']).execute();
+    const created = batches.flat();
+    expect(created.map((c) => c.nickname)).toEqual(rows.map((r) => r.nickname));
+    for (const c of created) expect(tokens.find((t) => t.nickname === c.nickname)?.token_hash).toBe(hashToken(c.passwordReset!.token));
+  });
+
   test('Ctrl-C stops after the current batch; planning again skips what was written and the rest completes', async () => {
     const lines = ['email'];
     for (let i = 1; i <= 30; i++) lines.push(`n${i}@example.com`);
