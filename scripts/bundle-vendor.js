@@ -47,6 +47,8 @@ function yargsLocales(out) {
   return {
     name: 'yargs-locales',
     setup(build) {
+      // Printable ASCII measured by its length (scripts/vendor-shims/string-width.js).
+      build.onResolve({ filter: /^string-width$/ }, () => ({ path: path.join(__dirname, 'vendor-shims', 'string-width.js') }));
       build.onLoad({ filter: /[\\/]yargs[\\/]build[\\/]index\.cjs$/ }, (args) => {
         const source = fs.readFileSync(args.path, 'utf8');
         const dir = 're(__dirname,"../locales")';
