@@ -62,21 +62,21 @@ function leanClass(): CopyToClass | null {
           this.head = Buffer.from(chunk.subarray(i));
           i = n;
         } else {
-          const code = chunk[i];
+          const type = chunk[i];
           const length = chunk.readUInt32BE(i + 1) - 4;
-          if (code === COPY_DATA) {
+          if (type === COPY_DATA) {
             this.rowBytes = length;
             i += HEADER;
-          } else if (SKIPPED.has(code)) {
+          } else if (SKIPPED.has(type)) {
             this.skipBytes = length;
             i += HEADER;
           } else {
             // CopyDone (consumed here, as pg-copy-streams does) or an error: pg's parser reads the rest.
             const drained = w > 0 ? this.push(chunk.subarray(0, w)) : true;
-            const rest = chunk.subarray(code === COPY_DONE ? i + HEADER + length : i);
+            const rest = chunk.subarray(type === COPY_DONE ? i + HEADER + length : i);
             this._buffer = { size: rest.length, take: () => rest };
             this._detach();
-            if (code !== ERROR_RESPONSE) {
+            if (type !== ERROR_RESPONSE) {
               this.push(null);
               this._cleanup();
             }

@@ -3,6 +3,7 @@ import { Migrator, sql, type Kysely, type MigrationResultSet } from 'kysely';
 import { MIGRATIONS } from '../../migrations/index';
 import type { Database } from './schema';
 import { CtlError, UnavailableError } from '../errors';
+import { isUndefinedTable } from './pg-errors';
 
 function migratorFor(db: Kysely<Database>): Migrator {
   return new Migrator({ db, provider: { getMigrations: async () => ({ ...MIGRATIONS }) } });
@@ -63,9 +64,6 @@ export async function migrateDown(db: Kysely<Database>): Promise<string | null> 
   return (result.results ?? []).find((r) => r.status === 'Success')?.migrationName ?? null;
 }
 
-/** PostgreSQL's undefined_table: no migration has ever run here. */
-const UNDEFINED_TABLE = '42P01';
-
 /** The migrations that ran here and when, in one query: none when Kysely's bookkeeping table is missing. */
 async function appliedMigrations(db: Kysely<Database>): Promise<Map<string, Date>> {
   const applied = new Map<string, Date>();
@@ -73,7 +71,7 @@ async function appliedMigrations(db: Kysely<Database>): Promise<Map<string, Date
     const done = await sql<{ name: string; timestamp: string }>`SELECT name, timestamp FROM kysely_migration`.execute(db);
     for (const row of done.rows) applied.set(row.name, new Date(row.timestamp));
   } catch (error) {
-    if ((error as { code?: string }).code !== UNDEFINED_TABLE) throw error;
+    if (!isUndefinedTable(error)) throw error;
   }
   return applied;
 }

@@ -1,5 +1,10 @@
 import { ConflictError, EmailTakenError } from '../errors';
 
+/** PostgreSQL's undefined_table. */
+export function isUndefinedTable(error: unknown): boolean {
+  return (error as { code?: string })?.code === '42P01';
+}
+
 /** PostgreSQL's unique_violation, with the index it hit. */
 export function uniqueViolation(error: unknown): string | null {
   const e = error as { code?: string; constraint?: string };

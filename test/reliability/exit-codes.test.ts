@@ -64,7 +64,8 @@ test('1: an unexpected error is one line naming it; the stack only with DEBUG', 
   // And bin/ctl itself when the build is missing: one line saying what to run.
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(bin, { recursive: true });
-  fs.copyFileSync(CTL, path.join(bin, 'ctl'));
+  // bin/ as it ships (ctl and the vendor loader beside it), with no dist/ next to it.
+  for (const file of fs.readdirSync(path.dirname(CTL))) fs.copyFileSync(path.join(path.dirname(CTL), file), path.join(bin, file));
   const { spawnSync } = await import('node:child_process');
   const unbuilt = spawnSync(process.execPath, [path.join(bin, 'ctl'), 'user', 'list'], { encoding: 'utf8' });
   expect({ code: unbuilt.status, stdout: unbuilt.stdout, stderr: unbuilt.stderr }).toEqual({
