@@ -72,9 +72,3 @@ export function liveSessionsCount(db: Db, userId: number, now: Date, kinds: read
       .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
   );
 }
-
-/** Live session tokens (not revoked, not spent, not expired) of the user, of the given kinds. */
-export async function countLiveSessions(db: Db, userId: number, now: Date, kinds: readonly TokenKind[] = SESSION_KINDS): Promise<number> {
-  const row = await liveSessionsCount(db, userId, now, kinds).executeTakeFirstOrThrow();
-  return Number(row.n);
-}
