@@ -34,12 +34,18 @@ function openControllingTerminal(): tty.ReadStream | null {
 
 export function processIo(): Io {
   return {
-    stdin: process.stdin,
+    // stdin and stderr are made on first use: most runs read nothing and write no error, and
+    // making Node's stream for a file descriptor costs start-up time (issue 17).
+    get stdin() {
+      return process.stdin;
+    },
     stdout: process.stdout,
-    stderr: process.stderr,
-    stdinIsTTY: Boolean(process.stdin.isTTY),
+    get stderr() {
+      return process.stderr;
+    },
+    stdinIsTTY: tty.isatty(0),
     stdoutIsTTY: Boolean(process.stdout.isTTY),
-    stderrIsTTY: Boolean(process.stderr.isTTY),
+    stderrIsTTY: tty.isatty(2),
     columns: process.stdout.isTTY ? (process.stdout.columns ?? 80) : null,
     openTerminal: openControllingTerminal,
   };
