@@ -62,10 +62,23 @@ function yargsLocales(out) {
         // the rendering (cliui, string widths) cost every verb ~5-10 ms before its first query.
         const cache = 'n.cacheHelpMessage=function(){w=this.help()}';
         if (!source.includes(cache)) throw new Error(`yargs/build/index.cjs no longer has ${cache}: update scripts/bundle-vendor.js`);
+        // yargs requires node:assert at load for two checks it makes on every run; loading assert
+        // loads its colours, which make process.stderr (~3 ms of every verb). The same checks
+        // (Object.is, as assert's), with assert required only to throw its error when one fails.
+        const assertAtLoad = 'var t=require("assert");';
+        const asserts = 'assert:{notStrictEqual:t.notStrictEqual,strictEqual:t.strictEqual}';
+        for (const text of [assertAtLoad, asserts]) {
+          if (!source.includes(text)) throw new Error(`yargs/build/index.cjs no longer has ${text}: update scripts/bundle-vendor.js`);
+        }
         const patched = source
           .replace(dir, `re(__dirname,${JSON.stringify(relative)})`)
           .replace(guess, 'i.help(),i}')
-          .replace(cache, 'n.cacheHelpMessage=function(){}');
+          .replace(cache, 'n.cacheHelpMessage=function(){}')
+          .replace(assertAtLoad, 'var t=null;')
+          .replace(
+            asserts,
+            'assert:{notStrictEqual:(a,b,m)=>{if(Object.is(a,b))require("assert").notStrictEqual(a,b,m)},strictEqual:(a,b,m)=>{if(!Object.is(a,b))require("assert").strictEqual(a,b,m)}}',
+          );
         return { contents: patched, loader: 'js' };
       });
     },

@@ -91,6 +91,20 @@ test('the pg bundle does not construct a Response to ask whether it runs on Clou
   expect(JSON.parse(fs.readFileSync(report, 'utf8'))).toEqual([]);
 });
 
+test("the yargs bundle loads node:assert only to throw its error: assert's colours make process.stderr (~3 ms)", () => {
+  const probe = path.join(dir, 'assert.js');
+  const report = path.join(dir, 'assert.json');
+  fs.writeFileSync(
+    probe,
+    `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify(process.moduleLoadList.filter((m) => /^NativeModule (assert|internal\\/util\\/colors)$/.test(m)))));\n`,
+  );
+  for (const args of [['user', '--help'], ['user', 'count', '--json']]) {
+    const r = spawnSync(process.execPath, [CTL, ...args], { cwd: dir, env: ctlEnv(tdb, { NODE_OPTIONS: `--require ${probe}` }), encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(fs.readFileSync(report, 'utf8'))).toEqual([]);
+  }
+});
+
 test('the bundled yargs still reads its translations from node_modules/yargs/locales', () => {
   const { status, stdout } = loadedModules(['user', '--help'], { LANG: 'de_DE.UTF-8', LC_ALL: '' });
   expect(status).toBe(0);
