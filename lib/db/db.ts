@@ -10,6 +10,7 @@ import type { PGlite, PGliteInterface } from '@electric-sql/pglite';
 import type { Database } from './schema';
 import { UnavailableError } from '../errors';
 import { acquireFileLock, type FileLock } from './lock-file';
+import { keepPrivate } from './private-files';
 import { assertMigrated, migrateIfBehind } from './migrate';
 import { redactUrl } from '../config';
 import { registerPgliteCopy, registerServerCopy } from './copy-out';
@@ -100,32 +101,6 @@ async function openPostgres(opts: OpenOptions): Promise<DbHandle> {
   return { db, backend: 'postgres', where, close };
 }
 
-/**
- * PGlite creates its files world-readable and -writable (0666, whatever the umask), and they hold
- * password hashes and MFA secrets. The data directory is 0700, so nobody else can reach them in
- * place; this keeps them private when the directory is copied or its mode loosened too.
- */
-function tightenModes(dir: string): void {
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) {
-      tighten(p, 0o700);
-      tightenModes(p);
-    } else if (entry.isFile()) {
-      tighten(p, 0o600);
-    }
-  }
-}
-
-/**
- * chmod only what is looser than `mode`: after the first run nearly every file already is private,
- * and a chmod writes the inode (its ctime) where a stat only reads it: ~1,100 inode writes through
- * the file system's journal on every close, 20–100 ms of `ctl user show` on a busy disk.
- */
-function tighten(p: string, mode: number): void {
-  if (fs.lstatSync(p).mode & 0o077) fs.chmodSync(p, mode);
-}
-
 const LONE_SURROGATES = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const wellFormed = (v: unknown): unknown => (typeof v === 'string' ? v.replace(LONE_SURROGATES, '\ufffd') : Array.isArray(v) ? v.map(wellFormed) : v);
 
@@ -212,7 +187,7 @@ async function openPglite(opts: OpenOptions): Promise<DbHandle> {
         try {
           await db.destroy();
           await pglite.close();
-          tightenModes(pgdata);
+          keepPrivate(pgdata, path.join(opts.dataDir, 'modes-checked'));
         } finally {
           lock.release();
         }
