@@ -123,6 +123,8 @@ const LINE_SLACK = 1024;
 /** Output buffers: written out once half full (fewer, bigger writes), then used again. */
 const OUT_SIZE = 1 << 20;
 const FLUSH_AT = OUT_SIZE >> 1;
+/** Output bytes written ahead of the reader before the transcoding waits for it. */
+const PENDING_LIMIT = 4 * OUT_SIZE;
 
 /**
  * The output, in buffers that go back to a spare list once written when `recycle` is set: for a
@@ -156,19 +158,42 @@ class Output {
     this.pos += this.buf.write(text, this.pos, 'utf8');
   }
 
-  /** Writes every filled byte to `stream`; resolves when it can take more. */
-  async writeTo(stream: NodeJS.WritableStream): Promise<void> {
+  /** Bytes handed to the stream and not yet written out by it. */
+  private pending = 0;
+  private wake: (() => void) | null = null;
+
+  /**
+   * Hands every filled byte to `stream`; resolves once no more than `limit` bytes wait to be
+   * written. Waiting only past a few MB (not for the stream to drain, as before) lets the next rows
+   * be transcoded while the reader of the pipe takes these: on two cores the two then overlap
+   * instead of taking turns.
+   */
+  async writeTo(stream: NodeJS.WritableStream, limit = PENDING_LIMIT): Promise<void> {
     this.room(this.buf.length); // moves the current buffer to `full`
     for (let k = 0; k < this.full.length; k++) {
       const buf = this.full[k];
-      const piece = buf.subarray(0, this.fullLengths[k]);
-      const release = this.recycle && buf.length === OUT_SIZE ? () => this.spare.push(buf) : undefined;
-      if (piece.length === 0) release?.();
-      // Back-pressure: a slow pipe never makes us buffer the whole listing.
-      else if (!stream.write(piece, release)) await new Promise((resolve) => stream.once('drain', resolve));
+      const length = this.fullLengths[k];
+      const recycle = this.recycle && buf.length === OUT_SIZE;
+      if (length === 0) {
+        if (recycle) this.spare.push(buf);
+        continue;
+      }
+      this.pending += length;
+      stream.write(buf.subarray(0, length), () => {
+        // Called after an error too (a closed pipe): the stream reports that itself.
+        this.pending -= length;
+        if (recycle) this.spare.push(buf);
+        if (this.wake !== null && this.pending <= limit) {
+          const wake = this.wake;
+          this.wake = null;
+          wake();
+        }
+      });
     }
     this.full.length = 0;
     this.fullLengths.length = 0;
+    // Back-pressure: a slow pipe never makes us buffer the whole listing.
+    if (this.pending > limit) await new Promise<void>((resolve) => (this.wake = resolve));
   }
 }
 
@@ -638,7 +663,7 @@ export async function writeUserExport(ctx: TaskContext, chunks: AsyncIterable<Ui
     if (out.pos >= FLUSH_AT || out.full.length > 0) await out.writeTo(ctx.io.stdout);
   }
   if (format === 'json') out.text(x.count === 0 ? '[]\n' : '\n]\n');
-  await out.writeTo(ctx.io.stdout);
+  await out.writeTo(ctx.io.stdout, 0);
   return x.count;
 }
 
