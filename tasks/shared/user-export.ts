@@ -75,6 +75,15 @@ const CSV_FLAGS = Array.from({ length: DELETED_BIT * 2 }, (_, bits) =>
       .join('')},${bits & DELETED_BIT ? 'true' : 'false'},`,
   ),
 );
+/** tags, then mfaEnabled (a flag too) and createdAt, FIELDS' next two. */
+const TAGS = 12;
+/** `,"tags":[],"mfaEnabled":false,"createdAt":` and the same with `true`. */
+const JSON_NO_TAGS = [false, true].map((mfa) =>
+  bytesOf(`${JSON_PREFIX[TAGS].toString('latin1')}[],"mfaEnabled":${mfa}${JSON_PREFIX[TAGS + 2].toString('latin1')}`),
+);
+/** `{}` then `t` or `f` at `i`: no tags, and mfaEnabled as a flag. */
+const noTags = (src: Buffer, i: number) =>
+  src[i] === 123 && src[i + 1] === 125 && src[i + 2] === TAB && (src[i + 3] === 116 || src[i + 3] === 102) && src[i + 4] === TAB;
 /** The flags at `i` as bits (see JSON_FLAGS); -1 when one is not `t` or `f` (null: the field-by-field path). */
 function flagBits(src: Buffer, i: number): number {
   let bits = 0;
@@ -528,6 +537,18 @@ function jsonLine(out: Output, src: Buffer, start: number, end: number, lead: Bu
         buf = out.buf;
         continue;
       }
+    }
+    if (k === TAGS && noTags(src, i)) {
+      // Most users have no tags: `,"tags":[],"mfaEnabled":…,"createdAt":` in one native copy.
+      const keys = JSON_NO_TAGS[src[i + 3] === 116 ? 1 : 0];
+      buf.set(keys, p);
+      p += keys.length;
+      i += 5;
+      k = TAGS + 2;
+      p = jsonTimestamp(out, buf, p, src, i, end);
+      i = next;
+      buf = out.buf;
+      continue;
     }
     p = put(buf, p, k !== DELETED_AT ? JSON_PREFIX[k] : isNull(src, i) ? JSON_NOT_DELETED : JSON_DELETED);
     if (kind === Kind.Bool) {
