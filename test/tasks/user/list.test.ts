@@ -88,6 +88,9 @@ describe('ctl user list: every format streams from COPY, byte for byte what the 
     // first one (CSV quotes it), raw control and non-BMP bytes; a text that starts like COPY's null.
     { nickname: 'plaintags', set: { name: '\\N', bio: '\\', tags: ['-dash', null, 'a\u0001b', '😀', 'z'] } },
     { nickname: 'nulltags', set: { name: 'x,y', bio: 'a"b', tags: [null] } },
+    // Every flag the transcoder writes from its table of prebuilt pieces, each way.
+    { nickname: 'flagsup', set: { admin: true, moderator: true, locked: true, mfa_enabled: true, mfa_totp_secret: 'JBSWY3DPEHPK3PXP', tags: [] } },
+    { nickname: 'flagsdown', set: { confirmed: false, active: false, mfa_enabled: true, mfa_totp_secret: 'JBSWY3DPEHPK3PXP', tags: ['one'] } },
   ];
   const STAMPS = [
     '2026-01-02 03:04:05+00',
