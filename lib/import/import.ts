@@ -172,7 +172,7 @@ export async function importUsers(ctx: LibContext, records: ImportInput, setting
 
     if (opts.dryRun) {
       await opts.onRows?.(
-        plan.rows.map((r) => ({
+        plan.rows.slice(0, plan.rows.length).map((r) => ({
           line: r.line,
           status: 'would_create',
           nickname: r.nickname,
@@ -183,7 +183,7 @@ export async function importUsers(ctx: LibContext, records: ImportInput, setting
           error: null,
         })),
       );
-      return result('dry_run', plan.rows.length, failedAtPlan, { withoutPassword: plan.rows.filter((r) => r.password === null).length });
+      return result('dry_run', plan.rows.length, failedAtPlan, { withoutPassword: plan.rows.length - plan.rows.withPassword });
     }
 
     const send = opts.sendSetPasswordMail;
@@ -208,7 +208,7 @@ export async function importUsers(ctx: LibContext, records: ImportInput, setting
       return sent;
     };
 
-    const pool = plan.rows.some((r) => r.password !== null) ? createHashPool() : null;
+    const pool = plan.rows.withPassword > 0 ? createHashPool() : null;
     let created = 0;
     let lost = 0;
     let linksNotMailed = 0;
