@@ -4,24 +4,10 @@ import { CtlError, InterruptedError } from '../errors';
 import { checkEmail, checkLocalNickname, checkText, emailKey, LOCAL_NICKNAME, MAX_BIO_LENGTH, MAX_NAME_LENGTH, normalizeTag } from '../validate';
 import { checkPassword } from '../auth/passwords';
 import type { RawRecord } from './parse';
-import { ImportRowStore } from './row-store';
+import { ImportRowStore, type ImportRow } from './row-store';
 import { KeyIndex } from './key-index';
 
-/** A row that passed every check: what will be written. */
-export interface ImportRow {
-  readonly line: number;
-  readonly nickname: string;
-  readonly email: string;
-  readonly name: string;
-  readonly bio: string;
-  readonly admin: boolean;
-  readonly moderator: boolean;
-  readonly confirmed: boolean;
-  /** Lower-cased, unique, sorted, as `tag` stores them. */
-  readonly tags: readonly string[];
-  /** null: no password; the account gets a set-password (reset) link. */
-  readonly password: string | null;
-}
+export type { ImportRow } from './row-store';
 
 export type ProblemKind = 'invalid' | 'duplicate' | 'taken';
 

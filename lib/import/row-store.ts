@@ -1,4 +1,18 @@
-import type { ImportRow } from './plan';
+/** A row that passed every check: what will be written. */
+export interface ImportRow {
+  readonly line: number;
+  readonly nickname: string;
+  readonly email: string;
+  readonly name: string;
+  readonly bio: string;
+  readonly admin: boolean;
+  readonly moderator: boolean;
+  readonly confirmed: boolean;
+  /** Lower-cased, unique, sorted, as `tag` stores them. */
+  readonly tags: readonly string[];
+  /** null: no password; the account gets a set-password (reset) link. */
+  readonly password: string | null;
+}
 
 /** What writing an import needs of its rows: a plain array does, and so does an ImportRowStore. */
 export interface ImportRowSource {
