@@ -1,5 +1,6 @@
 import { hashToken, newTokenBatch } from '../tokens/secrets';
 import type { ImportRow } from './plan';
+import type { ImportRowSource } from './row-store';
 
 /**
  * Fresh set-password tokens where `wanted` is true (null elsewhere), from the one generator
@@ -47,7 +48,7 @@ export interface BatchParamsOf {
 export class BatchParams {
   private ready: { readonly from: number; readonly to: number; readonly params: BatchParamsOf } | null = null;
 
-  constructor(private readonly rows: readonly ImportRow[]) {}
+  constructor(private readonly rows: ImportRowSource) {}
 
   /** Encodes rows `from` to `to` for a batch that is likely to come next. */
   prepare(from: number, to: number): void {

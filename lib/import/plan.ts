@@ -4,22 +4,10 @@ import { CtlError, InterruptedError } from '../errors';
 import { checkEmail, checkLocalNickname, checkText, emailKey, LOCAL_NICKNAME, MAX_BIO_LENGTH, MAX_NAME_LENGTH, normalizeTag } from '../validate';
 import { checkPassword } from '../auth/passwords';
 import type { RawRecord } from './parse';
+import { ImportRowStore, type ImportRow } from './row-store';
+import { KeyIndex } from './key-index';
 
-/** A row that passed every check: what will be written. */
-export interface ImportRow {
-  readonly line: number;
-  readonly nickname: string;
-  readonly email: string;
-  readonly name: string;
-  readonly bio: string;
-  readonly admin: boolean;
-  readonly moderator: boolean;
-  readonly confirmed: boolean;
-  /** Lower-cased, unique, sorted, as `tag` stores them. */
-  readonly tags: readonly string[];
-  /** null: no password; the account gets a set-password (reset) link. */
-  readonly password: string | null;
-}
+export type { ImportRow } from './row-store';
 
 export type ProblemKind = 'invalid' | 'duplicate' | 'taken';
 
@@ -41,7 +29,8 @@ export interface ImportSkip {
 /** The whole file, checked: rows to create, rows already there, rows that cannot be imported. */
 export interface ImportPlan {
   readonly total: number;
-  readonly rows: ImportRow[];
+  /** Packed outside the heap (see ImportRowStore): `rows.slice(from, to)` gives them as objects. */
+  readonly rows: ImportRowStore;
   readonly skipped: ImportSkip[];
   readonly problems: ImportProblem[];
 }
@@ -159,10 +148,11 @@ export interface PlanOptions {
  * (it was imported before, e.g. by an interrupted run); any other collision is a problem.
  */
 export async function planImport(db: Kysely<Database>, input: ImportInput, opts: PlanOptions = {}): Promise<ImportPlan> {
-  const rows: ImportRow[] = [];
+  const rows = new ImportRowStore();
+  // Duplicates inside the file: each key's row, by hash (the keys themselves stay in the packed rows).
+  const nicknames = new KeyIndex((row, key) => rows.at(row).nickname.toLowerCase() === key);
+  const emails = new KeyIndex((row, key) => emailKey(rows.at(row).email) === key);
   const problems: ImportProblem[] = [];
-  const nicknames = new Map<string, number>();
-  const emails = new Map<string, number>();
   const chunk = opts.chunkSize ?? 5000;
 
   // Collisions with the database, a chunk of rows per query: two index probes joined by UNION.
@@ -176,10 +166,11 @@ export async function planImport(db: Kysely<Database>, input: ImportInput, opts:
   const lookups: { from: number; to: number; found: Promise<Found[]> }[] = [];
   let looked = 0;
   let checked = 0;
+  // The keys of the rows read since the last lookup (the rows themselves are packed as read).
+  let nicks: string[] = [];
+  let mails: string[] = [];
   const lookUp = (to: number) => {
-    const part = rows.slice(looked, to);
-    const nicks = part.map((r) => r.nickname.toLowerCase());
-    const mails = part.map((r) => r.email);
+    const size = to - looked;
     const found = sql<Found>`
       SELECT id, nickname, email FROM users WHERE lower(nickname) = ANY(ARRAY(SELECT unnest(${nicks}::text[])))
       UNION
@@ -188,13 +179,15 @@ export async function planImport(db: Kysely<Database>, input: ImportInput, opts:
       .execute(db)
       .then((r) => {
         // On a pool the chunks may come back in any order: report how many rows are checked.
-        checked += part.length;
+        checked += size;
         opts.onProgress?.('checked', checked);
         return r.rows;
       });
     found.catch(() => undefined); // awaited below; a format error may end the reading first
     lookups.push({ from: looked, to, found });
     looked = to;
+    nicks = [];
+    mails = [];
   };
 
   let total = 0;
@@ -215,38 +208,44 @@ export async function planImport(db: Kysely<Database>, input: ImportInput, opts:
       }
       const nick = row.nickname.toLowerCase();
       const mail = emailKey(row.email);
-      const nickLine = nicknames.get(nick);
-      const mailLine = emails.get(mail);
-      if (nickLine !== undefined || mailLine !== undefined) {
-        const error = nickLine !== undefined ? `nickname ${row.nickname} is also on line ${nickLine}` : `email ${row.email} is also on line ${mailLine}`;
+      const sameNick = nicknames.find(nick);
+      const sameMail = sameNick === -1 ? emails.find(mail) : -1;
+      if (sameNick !== -1 || sameMail !== -1) {
+        const error =
+          sameNick !== -1
+            ? `nickname ${row.nickname} is also on line ${rows.at(sameNick).line}`
+            : `email ${row.email} is also on line ${rows.at(sameMail).line}`;
         problems.push({ line: row.line, nickname: row.nickname, email: row.email, kind: 'duplicate', error });
         continue;
       }
-      nicknames.set(nick, row.line);
-      emails.set(mail, row.line);
+      nicknames.add(nick, rows.length);
+      emails.add(mail, rows.length);
       rows.push(row);
+      nicks.push(nick);
+      mails.push(row.email);
       if (rows.length - looked >= chunk) lookUp(rows.length);
     }
   }
-  nicknames.clear();
-  emails.clear();
   opts.onProgress?.('read', total);
   if (looked < rows.length) lookUp(rows.length);
 
   const skipped: ImportSkip[] = [];
-  const keep = new Array<boolean>(rows.length).fill(true);
+  const keep = new Uint8Array(rows.length).fill(1);
+  let dropped = 0;
   for (const { from, to, found: pending } of lookups) {
     const found = await pending;
     if (opts.signal?.aborted) throw interrupted();
     if (found.length === 0) continue;
     const byNick = new Map(found.map((u) => [u.nickname.toLowerCase(), u]));
     const byMail = new Map(found.filter((u) => u.email !== null).map((u) => [emailKey(u.email!), u]));
-    for (let i = from; i < to; i++) {
-      const row = rows[i];
+    const part = rows.slice(from, to);
+    for (let k = 0; k < part.length; k++) {
+      const row = part[k];
       const sameNick = byNick.get(row.nickname.toLowerCase());
       const sameMail = byMail.get(emailKey(row.email));
       if (!sameNick && !sameMail) continue;
-      keep[i] = false;
+      keep[from + k] = 0;
+      dropped += 1;
       // UNION returns an account once, so one object under both keys is one account matching both.
       if (sameNick && sameNick === sameMail) {
         skipped.push({ line: row.line, nickname: sameNick.nickname, email: row.email, id: sameNick.id });
@@ -257,5 +256,8 @@ export async function planImport(db: Kysely<Database>, input: ImportInput, opts:
     }
   }
   problems.sort((a, b) => a.line - b.line);
-  return { total, rows: rows.filter((_, k) => keep[k]), skipped, problems };
+  if (dropped === 0) return { total, rows, skipped, problems };
+  const kept = new ImportRowStore();
+  for (let from = 0; from < rows.length; from += chunk) rows.slice(from, from + chunk).forEach((row, k) => keep[from + k] === 1 && kept.push(row));
+  return { total, rows: kept, skipped, problems };
 }

@@ -8,6 +8,7 @@ import type { HashPool } from '../auth/hash-pool';
 import { yieldToEventLoop } from '../bulk/sql';
 import type { ImportRow } from './plan';
 import { BatchParams } from './batch-params';
+import type { ImportRowSource } from './row-store';
 
 export interface ImportSettings {
   readonly appUrl: string;
@@ -60,18 +61,20 @@ export interface WriteResult {
  * committed batch handed over (onBatch) while the server writes this one. The job's batches
  * (lib/bulk/job) size them; Ctrl-C (the job's signal) stops after the current batch with exit 130.
  */
-export async function writeImport(job: BulkJob, rows: readonly ImportRow[], settings: ImportSettings, opts: WriteOptions): Promise<WriteResult> {
+export async function writeImport(job: BulkJob, rows: ImportRowSource, settings: ImportSettings, opts: WriteOptions): Promise<WriteResult> {
   const { ctx } = job;
   const hashes = new Array<Promise<string> | undefined>(rows.length);
-  const requestHashes = (from: number, to: number) => {
+  const requestHashes = (part: readonly ImportRow[], from: number) => {
     const idx: number[] = [];
-    for (let i = from; i < Math.min(to, rows.length); i++) if (rows[i].password !== null && hashes[i] === undefined) idx.push(i);
+    const passwords: string[] = [];
+    part.forEach((r, k) => {
+      if (r.password === null || hashes[from + k] !== undefined) return;
+      idx.push(from + k);
+      passwords.push(r.password);
+    });
     if (idx.length === 0) return;
     if (!opts.hashPool) throw new Error('writeImport: rows have passwords but no hash pool was given');
-    const all = opts.hashPool.hashMany(
-      idx.map((i) => rows[i].password!),
-      settings.bcryptCost,
-    );
+    const all = opts.hashPool.hashMany(passwords, settings.bcryptCost);
     all.catch(() => undefined); // awaited per row below; an interrupted run may never await it
     idx.forEach((i, k) => {
       hashes[i] = all.then((h) => h[k]);
@@ -79,7 +82,17 @@ export async function writeImport(job: BulkJob, rows: readonly ImportRow[], sett
     });
   };
 
-  const params = new BatchParams(rows);
+  // Rows may be packed (ImportRowStore): the last two ranges taken as objects are kept, so a
+  // batch is unpacked once for its hashes, its parameters and its outcome.
+  let cached: { from: number; to: number; part: readonly ImportRow[] }[] = [];
+  const rowsOf = (from: number, to: number): readonly ImportRow[] => {
+    const hit = cached.find((c) => c.from === from && c.to === to);
+    if (hit) return hit.part;
+    const part = rows.slice(from, to);
+    cached = [cached[cached.length - 1], { from, to, part }].filter((c) => c !== undefined);
+    return part;
+  };
+  const params = new BatchParams({ length: rows.length, slice: rowsOf });
   let cursor = 0;
   let created = 0;
   let lost = 0;
@@ -122,15 +135,16 @@ export async function writeImport(job: BulkJob, rows: readonly ImportRow[], sett
           // gone) stops the job before it writes more.
           await handing;
           // Hash this batch (if not already under way) and start the next one, outside any transaction.
-          requestHashes(cursor, cursor + limit);
-          requestHashes(cursor + limit, cursor + 2 * limit);
           const end = Math.min(cursor + limit, rows.length);
+          requestHashes(rowsOf(cursor, end), cursor);
+          // Without a pool no row has a password (requestHashes refuses this batch otherwise).
+          if (opts.hashPool && end < rows.length) requestHashes(rowsOf(end, Math.min(end + limit, rows.length)), end);
           ready = [];
-          for (let i = cursor; i < end; i++) ready.push(rows[i].password === null ? '' : await hashes[i]!);
+          for (let i = cursor; i < end; i++) ready.push(hashes[i] === undefined ? '' : await hashes[i]!);
         },
       },
       async (trx, limit) => {
-        const part = rows.slice(cursor, cursor + limit);
+        const part = rowsOf(cursor, Math.min(cursor + limit, rows.length));
         if (part.length === 0) return 0;
         const passwordHashes = ready!;
         const now = ctx.now();

@@ -83,7 +83,7 @@ describe('planning against the database', () => {
         'erin,erin@example.com\n', // 9 ok
     );
     expect(p.total).toBe(8);
-    expect(p.rows.map((r) => [r.line, r.nickname])).toEqual([
+    expect(p.rows.slice(0, p.rows.length).map((r) => [r.line, r.nickname])).toEqual([
       [2, 'alice'],
       [9, 'erin'],
     ]);
