@@ -13,7 +13,7 @@ export interface BatchProgress {
 
 /**
  * How big a bulk verb's batches are: `batchSize` rows to start with; with `maxBatchSize` above it,
- * batches that take under a quarter of the target time double, up to it.
+ * batches that take under a quarter of the target time grow (see nextBatchSize), up to it.
  */
 export interface BatchSizing {
   readonly batchSize: number;
@@ -65,10 +65,20 @@ export interface BatchOptions {
   readonly flushWhenDone?: boolean;
 }
 
-/** The next batch size: shrink in proportion when a batch overran the target, double when it was far under. */
+/**
+ * The next batch size: shrink in proportion when a batch overran the target; when it took under a
+ * quarter of it, grow by the factor that would bring the next to about a quarter (at least 2, at
+ * most 4). Quadrupling from a first batch that took a hundredth of the target reaches the largest
+ * batches two batches sooner than doubling: a million activities in 12 batches instead of 14,
+ * 200,000 in 4 instead of 6, each saving a transaction's round trips and commit; the next batch
+ * is still predicted at no more than a quarter of the target (or twice the last one's time).
+ */
 export function nextBatchSize(current: number, elapsedMs: number, target: number, min: number, max: number): number {
   if (elapsedMs > target) return Math.max(min, Math.min(current, Math.floor((current * target * 0.8) / elapsedMs)));
-  if (elapsedMs < target / 4 && current < max) return Math.min(max, current * 2);
+  if (elapsedMs < target / 4 && current < max) {
+    const factor = Math.max(2, Math.min(4, Math.floor(target / 4 / Math.max(elapsedMs, 1e-3))));
+    return Math.min(max, current * factor);
+  }
   return current;
 }
 

@@ -16,6 +16,13 @@ describe('nextBatchSize', () => {
     expect(nextBatchSize(5000, 100, 1000, 100, 5000)).toBe(5000);
     expect(nextBatchSize(5000, 600, 1000, 100, 20000)).toBe(5000);
   });
+  test('grows up to fourfold when far under: to about a quarter of the target, never less than double', () => {
+    expect(nextBatchSize(5000, 10, 1000, 100, 100000)).toBe(20000);
+    expect(nextBatchSize(5000, 0, 1000, 100, 100000)).toBe(20000);
+    expect(nextBatchSize(5000, 80, 1000, 100, 100000)).toBe(15000);
+    expect(nextBatchSize(5000, 200, 1000, 100, 100000)).toBe(10000);
+    expect(nextBatchSize(40000, 10, 1000, 100, 100000)).toBe(100000);
+  });
 });
 
 describe('runInBatches sizing', () => {
@@ -52,7 +59,8 @@ describe('runInBatches sizing', () => {
       grown.push(limit);
       return confirm(trx, limit);
     });
-    expect(grown).toEqual([100, 200, 400, 400]);
+    // Far under the target: fourfold, then capped.
+    expect(grown).toEqual([100, 400, 400, 400]);
     await sql`UPDATE users SET confirmed = false`.execute(h.db);
     const fixed: number[] = [];
     await runInBatches(h.db, { batchSize: 300, targetBatchMs: 60000 }, async (trx, limit) => {
