@@ -98,7 +98,10 @@ test("the yargs bundle loads node:assert only to throw its error: assert's colou
     probe,
     `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify(process.moduleLoadList.filter((m) => /^NativeModule (assert|internal\\/util\\/colors)$/.test(m)))));\n`,
   );
-  for (const args of [['user', '--help'], ['user', 'count', '--json']]) {
+  for (const args of [
+    ['user', '--help'],
+    ['user', 'count', '--json'],
+  ]) {
     const r = spawnSync(process.execPath, [CTL, ...args], { cwd: dir, env: ctlEnv(tdb, { NODE_OPTIONS: `--require ${probe}` }), encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(JSON.parse(fs.readFileSync(report, 'utf8'))).toEqual([]);
