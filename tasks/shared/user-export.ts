@@ -42,8 +42,9 @@ const FIELDS: readonly { readonly key: string; readonly kind: Kind }[] = [
   { key: 'lastLoginAt', kind: Kind.Timestamp },
 ];
 const KINDS: readonly Kind[] = FIELDS.map((f) => f.kind);
+const fieldIndex = (key: string) => FIELDS.findIndex((f) => f.key === key);
 /** `deleted` (true when deletedAt is not null) is written just before this field. */
-const DELETED_AT = 11;
+const DELETED_AT = fieldIndex('deletedAt');
 
 const bytesOf = (text: string) => Buffer.from(text, 'latin1');
 const CSV_HEADER = bytesOf(`${[...FIELDS.slice(0, DELETED_AT).map((f) => f.key), 'deleted', ...FIELDS.slice(DELETED_AT).map((f) => f.key)].join(',')}\r\n`);
@@ -52,7 +53,7 @@ const JSON_PREFIX = FIELDS.map((f, i) => bytesOf(`${i === 0 ? '{' : ','}"${f.key
 const JSON_DELETED = bytesOf(`,"deleted":true${JSON_PREFIX[DELETED_AT].toString('latin1')}`);
 const JSON_NOT_DELETED = bytesOf(`,"deleted":false${JSON_PREFIX[DELETED_AT].toString('latin1')}`);
 /** The flags local … active: FIELDS[FIRST_FLAG, DELETED_AT), booleans that are never null. */
-const FIRST_FLAG = 5;
+const FIRST_FLAG = fieldIndex('local');
 const FLAGS = DELETED_AT - FIRST_FLAG;
 const DELETED_BIT = 1 << FLAGS;
 /**
@@ -76,10 +77,10 @@ const CSV_FLAGS = Array.from({ length: DELETED_BIT * 2 }, (_, bits) =>
   ),
 );
 /** tags, then mfaEnabled (a flag too) and createdAt, FIELDS' next two. */
-const TAGS = 12;
+const TAGS = fieldIndex('tags');
 /** `,"tags":[],"mfaEnabled":false,"createdAt":` and the same with `true`. */
 const JSON_NO_TAGS = [false, true].map((mfa) =>
-  bytesOf(`${JSON_PREFIX[TAGS].toString('latin1')}[],"mfaEnabled":${mfa}${JSON_PREFIX[TAGS + 2].toString('latin1')}`),
+  bytesOf(`${JSON_PREFIX[TAGS].toString('latin1')}[]${JSON_PREFIX[TAGS + 1].toString('latin1')}${mfa}${JSON_PREFIX[TAGS + 2].toString('latin1')}`),
 );
 /** `{}` then `t` or `f` at `i`: no tags, and mfaEnabled as a flag. */
 const noTags = (src: Buffer, i: number) =>
