@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import bcrypt from 'bcryptjs';
 import { totpCode } from '../../lib/auth/mfa';
 import { addUser, bearer, loginAs, useTestServer, type TestServer } from './helpers';
@@ -265,13 +266,14 @@ describe('trusted proxies (issue 13, finding 6): made-up X-Forwarded-For entries
 });
 
 describe('overload (issue 13, finding 2)', () => {
-  test('60 simultaneous logins from one address get no 500, and a logged-in GET /api/user during the burst answers in under 1 s', async () => {
+  test('60 simultaneous logins from one address get no 500, leave the event loop mostly idle, and a logged-in GET /api/user answers during the burst', async () => {
     // 60 wrong passwords at cost 10 are about 4 s of bcrypt on one core (at 12, the default, 15 s).
     await listen({ CTL_BCRYPT_COST: '10', CTL_LOGIN_MAX_FAILURES_PER_ADDRESS: '1000' });
     await addAlice();
     const token = await loginAs(server, 'alice', 'correct-horse');
     await login({ login: 'nobody', password: 'warm-up-horse' }); // the dummy hash is made once, on first use
     let settled = 0;
+    const before = performance.eventLoopUtilization();
     const burst = Promise.all(
       Array.from({ length: 60 }, (_, i) =>
         post('/api/auth/login', { login: `nobody${i}`, password: 'wrong-horse' }).finally(() => {
@@ -279,24 +281,25 @@ describe('overload (issue 13, finding 2)', () => {
         }),
       ),
     );
-    // Five requests issued 300, 400 … 700 ms into the burst, each timed on its own.
+    // Five requests issued 300, 400 … 700 ms into the burst; each must be answered while logins are
+    // still pending, i.e. not queued behind the hashing.
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-    let settledWhenLastSent = -1;
-    const timed = Array.from({ length: 5 }, async (_, i) => {
-      await sleep(300 + 100 * i);
-      if (i === 4) settledWhenLastSent = settled;
-      const started = process.hrtime.bigint();
-      const res = await fetch(`${base}/api/user`, { headers: bearer(token) });
-      expect(res.status).toBe(200);
-      return Number(process.hrtime.bigint() - started) / 1e6;
-    });
-    const times = await Promise.all(timed);
+    const settledWhenAnswered = await Promise.all(
+      Array.from({ length: 5 }, async (_, i) => {
+        await sleep(300 + 100 * i);
+        const res = await fetch(`${base}/api/user`, { headers: bearer(token) });
+        expect(res.status).toBe(200);
+        return settled;
+      }),
+    );
     const answers = await burst;
-    // The issue's bound, 1 s, on the median of five (they took seconds with bcrypt on the event loop).
-    expect(times.sort((a, b) => a - b)[2]).toBeLessThan(1000);
-    // Measured during the burst, not after it.
-    expect(settledWhenLastSent).toBeGreaterThanOrEqual(0);
-    expect(settledWhenLastSent).toBeLessThan(60);
+    const busy = performance.eventLoopUtilization(before).utilization;
+    // The issue asked for the GET within 1 s; the bench's timings belong to `npm run bench`, so the
+    // test checks the cause instead: bcrypt runs on the hash pool's threads, so the app's event loop
+    // (this process's: the server runs in-process) was busy well under half of the burst. With the
+    // hashing on it, it is busy all of it (~1.0), and a GET waits for every hash queued before it.
+    expect(busy).toBeLessThan(0.5);
+    expect(Math.max(...settledWhenAnswered)).toBeLessThan(60);
     const counts = tally(answers);
     expect(Object.keys(counts).filter((status) => !['401', '503'].includes(status))).toEqual([]);
     for (const answer of answers.filter((a) => a.status === 503)) {
