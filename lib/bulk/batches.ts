@@ -1,4 +1,4 @@
-import { sql, type Expression, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type Expression, type Kysely, type RawBuilder, type SqlBool, type Transaction } from 'kysely';
 import type { Database } from '../db/schema';
 import { InterruptedError } from '../errors';
 import { plural } from '../text';
@@ -138,13 +138,13 @@ export async function flushCommits(db: Kysely<Database>): Promise<void> {
 
 /**
  * The `synchronous_commit` of an 'in-step' batch (see BatchOptions.asyncCommit), for the select
- * list of its first statement, given the rows that statement found and the batch's limit: off
- * while batches are full, the session's own setting for the short one that ends the job (off too
- * when `lastSynchronous` is false: see BatchOptions.flushWhenDone).
+ * list of its first statement, given whether that statement found the batch short: off while
+ * batches are full, the session's own setting for the short one that ends the job (off too when
+ * `lastSynchronous` is false: see BatchOptions.flushWhenDone).
  */
-export function commitModeFor(found: Expression<number>, limit: number, lastSynchronous = true): RawBuilder<string> {
+export function commitModeFor(short: Expression<SqlBool>, lastSynchronous = true): RawBuilder<string> {
   if (!lastSynchronous) return sql<string>`set_config('synchronous_commit', 'off', true)`;
-  return sql<string>`set_config('synchronous_commit', CASE WHEN ${found} < ${limit} THEN current_setting('synchronous_commit') ELSE 'off' END, true)`;
+  return sql<string>`set_config('synchronous_commit', CASE WHEN ${short} THEN current_setting('synchronous_commit') ELSE 'off' END, true)`;
 }
 
 async function batchLoop(

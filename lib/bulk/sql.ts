@@ -24,34 +24,38 @@ export function yieldToEventLoop(): Promise<void> {
 /**
  * Deletes the activities of the actors `actor` picks in id order, at most `limit` per call, each
  * call going on after the last id the previous one reached. Two statements on the
- * (actor_id, id) index: the `limit`-th next id, then one range DELETE up to it. Starting after
+ * (actor_id, id) index: the batch's last id, then one range DELETE up to it. The last id is the
+ * `limit`-th next one (`OFFSET limit - 1`: a bare walk of the index, about half the cost of the
+ * `max` and `count` over the `limit` next ids this used before: ~12 against ~25 ms per 100,000),
+ * and only when fewer are left, the largest of those (the job's short last batch). Starting after
  * the previous batch matters: from the first id, each batch's index scan walked over every entry
- * the earlier batches had deleted (not yet vacuumed), so a million rows cost about 40% more
- * than one DELETE. The older `id IN (SELECT id ... ORDER BY id LIMIT n)` was worse still: a hash
- * semi join over the whole table, once per batch. New activities get higher ids and go too; one
- * that a transaction still open now commits later with an id below the batch's is left for a
- * re-run (rm --purge's last stage deletes what is left anyway).
+ * the earlier batches had deleted (not yet vacuumed), so a million rows cost about 40% more than
+ * one DELETE. The older `id IN (SELECT id ... ORDER BY id LIMIT n)` was worse still: a hash semi
+ * join over the whole table, once per batch. New activities get higher ids and go too; one that a
+ * transaction still open now commits later with an id below the batch's is left for a re-run
+ * (rm --purge's last stage deletes what is left anyway).
  */
 export function activityDeleter(actor: (eb: ExpressionBuilder<Database, 'activities'>) => Expression<SqlBool>, lastSynchronous = true) {
   let after = 0;
   return async (trx: Transaction<Database>, limit: number): Promise<{ scanned: number; affected: number; durable: boolean }> => {
-    // The bound's statement also sets the batch's commit mode (BatchOptions.asyncCommit 'in-step').
-    const bound = await trx
-      .selectFrom((eb) =>
-        eb.selectFrom('activities').select('activities.id').where(actor).where('activities.id', '>', after).orderBy('activities.id').limit(limit).as('next'),
-      )
-      .select((eb) => [
-        eb.fn.max('next.id').as('last'),
-        eb.fn.countAll<number>().as('n'),
-        commitModeFor(eb.fn.countAll<number>(), limit, lastSynchronous).as('commit'),
-      ])
-      .executeTakeFirstOrThrow();
-    const scanned = Number(bound.n);
-    if (scanned === 0 || bound.last === null) return { scanned: 0, affected: 0, durable: false };
+    const next = () => trx.selectFrom('activities').select('activities.id').where(actor).where('activities.id', '>', after).orderBy('activities.id');
+    const full = next()
+      .offset(limit - 1)
+      .limit(1);
+    const rest = trx.selectFrom(next().limit(limit).as('rest')).select((eb) => eb.fn.max('rest.id').as('last'));
+    // COALESCE runs the second subquery only when the first found no full batch. The statement
+    // also sets the batch's commit mode (BatchOptions.asyncCommit 'in-step').
+    const { rows } = await sql<{ full: string | null; last: string | null }>`
+      SELECT b.full, coalesce(b.full, ${rest}) AS last, ${commitModeFor(sql<SqlBool>`b.full IS NULL`, lastSynchronous)} AS commit
+      FROM (SELECT ${full} AS full) AS b`.execute(trx);
+    const bound = rows[0];
+    if (!bound || bound.last === null) return { scanned: 0, affected: 0, durable: false };
     const last = Number(bound.last);
     const result = await trx.deleteFrom('activities').where(actor).where('activities.id', '>', after).where('activities.id', '<=', last).executeTakeFirst();
     after = last;
     const affected = Number(result.numDeletedRows);
+    // A full batch goes on; a short one ends the job (unless as many arrived meanwhile).
+    const scanned = bound.full !== null ? limit : Math.min(affected, limit - 1);
     // A short batch commits synchronously; when it deleted something that commit flushes the WAL
     // past every earlier batch's commit, and the stage needs no flush of its own.
     return { scanned, affected, durable: lastSynchronous && scanned < limit && affected > 0 };

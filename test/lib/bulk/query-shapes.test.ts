@@ -18,6 +18,7 @@ import { listAudit } from '../../../lib/audit/audit';
 import { jsonReplacer, rowEncoder, toJsonText } from '../../../tasks/runner/formats';
 import { ConflictError, InterruptedError } from '../../../lib/errors';
 import { runInBatches } from '../../../lib/bulk/batches';
+import { activityDeleter } from '../../../lib/bulk/sql';
 
 let tdb: TestDatabase;
 let h: DbHandle;
@@ -91,6 +92,28 @@ describe('activities go in id order, a bounded range at a time, and only the act
     const { rows } = await sql<{ synchronous_commit: string }>`SHOW synchronous_commit`.execute(h.db);
     expect(rows[0].synchronous_commit).toBe('on');
     expect(await activityIds(alice)).toEqual([]);
+  });
+
+  test('in step: full batches commit without the flush, the short last one with it, and it says so', async () => {
+    const alice = await seedUser(h.db, { nickname: 'alice' });
+    const bob = await seedUser(h.db, { nickname: 'bob' });
+    await interleaveActivities([alice, bob], 5);
+    const bobIds = await activityIds(bob);
+    const deleteNext = activityDeleter((eb) => eb('activities.actor_id', '=', alice));
+    const seen: { setting: string; affected: number; durable: boolean }[] = [];
+    await runInBatches(h.db, { batchSize: 2, asyncCommit: 'in-step' }, async (trx, limit) => {
+      const step = await deleteNext(trx, limit);
+      const { rows } = await sql<{ synchronous_commit: string }>`SHOW synchronous_commit`.execute(trx);
+      seen.push({ setting: rows[0].synchronous_commit, affected: step.affected, durable: step.durable });
+      return step;
+    });
+    expect(seen).toEqual([
+      { setting: 'off', affected: 2, durable: false },
+      { setting: 'off', affected: 2, durable: false },
+      { setting: 'on', affected: 1, durable: true },
+    ]);
+    expect(await activityIds(alice)).toEqual([]);
+    expect(await activityIds(bob)).toEqual(bobIds);
   });
 
   test('a batch size that divides the count: one last empty batch, no audit row for it', async () => {
