@@ -43,11 +43,13 @@ export function activityDeleter(actor: (eb: ExpressionBuilder<Database, 'activit
       .offset(limit - 1)
       .limit(1);
     const rest = trx.selectFrom(next().limit(limit).as('rest')).select((eb) => eb.fn.max('rest.id').as('last'));
-    // COALESCE runs the second subquery only when the first found no full batch. The statement
-    // also sets the batch's commit mode (BatchOptions.asyncCommit 'in-step').
+    // COALESCE runs the second subquery only when the first found no full batch. MATERIALIZED:
+    // a plain subquery in FROM is pulled up, and the walk ran once for every use of `b.full`.
+    // The statement also sets the batch's commit mode (BatchOptions.asyncCommit 'in-step').
     const { rows } = await sql<{ full: string | null; last: string | null }>`
+      WITH b AS MATERIALIZED (SELECT ${full} AS full)
       SELECT b.full, coalesce(b.full, ${rest}) AS last, ${commitModeFor(sql<SqlBool>`b.full IS NULL`, lastSynchronous)} AS commit
-      FROM (SELECT ${full} AS full) AS b`.execute(trx);
+      FROM b`.execute(trx);
     const bound = rows[0];
     if (!bound || bound.last === null) return { scanned: 0, affected: 0, durable: false };
     const last = Number(bound.last);
