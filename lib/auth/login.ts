@@ -10,7 +10,7 @@ import { LoginThrottle, RateLimitedError, type LoginSlots } from './login-thrott
 import { hashToken } from '../tokens/secrets';
 import { issueToken } from '../tokens/store';
 import { findUser } from '../user/find';
-import { verifySecondFactor } from './mfa';
+import { checkBackupCode, verifySecondFactor } from './mfa';
 import { createUser, planNewUser, type CreateUserSettings, type CreatedUser, type NewUserInput } from '../user/new';
 import { redeemInvite } from '../invites/invites';
 
@@ -95,9 +95,10 @@ function dummyHash(cost: number, passwords: LoginThrottle['passwords']): Promise
  * never revealed to someone without it), then the account state, then the second factor. A wrong
  * password or code stays counted; an attempt that proves the password gives its slots back, and a
  * success forgives the account's earlier failures but not those of attempts still running beside
- * it. The password is checked off the event loop (throttle.passwords); past the throttle's bound
- * of checks under way an attempt is refused with 503 and given back, and the database work of
- * logins runs in a lane of its own, so a burst leaves connections for other requests.
+ * it. The password is checked off the event loop (throttle.passwords), and so is a backup code,
+ * before the row is locked; past the throttle's bound of password checks under way an attempt is
+ * refused with 503 and given back, and the database work of logins runs in a lane of its own, so
+ * a burst leaves connections for other requests.
  */
 export async function login(ctx: LibContext, settings: AuthSettings, throttle: LoginThrottle, input: LoginInput): Promise<Session> {
   const now = ctx.now();
@@ -130,6 +131,7 @@ export async function login(ctx: LibContext, settings: AuthSettings, throttle: L
     if (found.mfa_enabled && !input.totp) throw new LoginFailedError('A two-factor authentication code is required', true);
 
     const rehash = costOf(found.password_hash!) < settings.bcryptCost ? await throttle.passwords.hash(input.password, settings.bcryptCost) : null;
+    const checked = await checkBackupCode(throttle.passwords, found.mfa_enabled ? found.mfa_backup_codes : [], input.totp ?? '');
     const session = await throttle.inLane(() =>
       ctx.db.transaction().execute(async (trx) => {
         const user = await trx.selectFrom('users').selectAll().where('id', '=', found.id).forUpdate().executeTakeFirstOrThrow();
@@ -138,7 +140,7 @@ export async function login(ctx: LibContext, settings: AuthSettings, throttle: L
         if (again) throw new AccountRefusedError(again);
         if (user.mfa_enabled) {
           if (!input.totp) throw new LoginFailedError('A two-factor authentication code is required', true);
-          if (!(await verifySecondFactor(trx, user, input.totp, now))) return null;
+          if (!(await verifySecondFactor(trx, user, checked, now))) return null;
         }
         const issued = await issueToken(trx, { kind: 'access', userId: user.id, now, ttlMs: settings.sessionTtlMs });
         const updated = await trx

@@ -1,12 +1,12 @@
 import { randomInt } from 'node:crypto';
 import type { Transaction } from 'kysely';
-import bcrypt from 'bcryptjs';
 import { Secret, TOTP } from 'otpauth';
-import type { Database, UserRow } from '../db/schema';
+import type { Database, Db, UserRow } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { ConflictError, NotFoundError } from '../errors';
 import { writeAudit } from '../audit/audit';
-import { assertSecondFactorAllowed, recordSecondFactorFailure, type SecondFactorLimits } from './second-factor-limit';
+import type { HashPool } from './hash-pool';
+import { assertSecondFactorAllowed, recordSecondFactorFailure, secondFactorAllowed, type SecondFactorLimits } from './second-factor-limit';
 
 /** TOTP as every authenticator app expects it: SHA-1, 6 digits, 30 s steps. */
 const PERIOD = 30;
@@ -16,6 +16,13 @@ export const BACKUP_CODE_COUNT = 10;
 // would only make enrolment slow (ten hashes) without protecting anything more.
 const MAX_BACKUP_CODE_COST = 10;
 const BACKUP_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
+
+/**
+ * Where backup codes are bcrypt-hashed and compared: the server's hash pool, so their ten
+ * compares (~0.65 s at cost 10) never hold the event loop. Login passes its PasswordChecks,
+ * which only compare.
+ */
+export type BackupCodeHasher = Pick<HashPool, 'verify' | 'hashMany'>;
 
 export interface MfaSettings {
   readonly bcryptCost: number;
@@ -48,46 +55,86 @@ function normalizeBackupCode(code: string): string {
   return code.toLowerCase().replace(/[\s-]/g, '');
 }
 
+/** The backup code a typed code is, normalised, or null for a TOTP code or a malformed one. */
+function backupCodeOf(code: string): string | null {
+  if (/^\d{6}$/.test(code.trim())) return null;
+  const wanted = normalizeBackupCode(code);
+  return /^[a-z0-9]{10}$/.test(wanted) ? wanted : null;
+}
+
 function newBackupCode(): string {
   let raw = '';
   for (let i = 0; i < 10; i++) raw += BACKUP_ALPHABET[randomInt(BACKUP_ALPHABET.length)];
   return `${raw.slice(0, 5)}-${raw.slice(5)}`;
 }
 
-export async function newBackupCodes(cost: number): Promise<{ codes: string[]; hashes: string[] }> {
+export async function newBackupCodes(hasher: Pick<BackupCodeHasher, 'hashMany'>, cost: number): Promise<{ codes: string[]; hashes: string[] }> {
   const codes = Array.from({ length: BACKUP_CODE_COUNT }, newBackupCode);
-  const hashes: string[] = [];
-  for (const code of codes) hashes.push(await bcrypt.hash(normalizeBackupCode(code), Math.min(cost, MAX_BACKUP_CODE_COST)));
+  const hashes = await hasher.hashMany(codes.map(normalizeBackupCode), Math.min(cost, MAX_BACKUP_CODE_COST));
   return { codes, hashes };
 }
 
 /**
- * Checks a second factor inside the caller's transaction (the user row locked) and consumes it:
- * a TOTP code moves mfa_last_step forward so the same code never works twice; a backup code is
- * removed from the list. Six digits are a TOTP code, anything else a backup code.
+ * A second factor as typed, with the stored hash it matched if it is a backup code. Backup codes
+ * are compared before the user row is locked (bcrypt is slow); under the lock, verifySecondFactor
+ * only consumes the hash that matched.
  */
-export async function verifySecondFactor(trx: Transaction<Database>, user: UserRow, code: string, now: Date): Promise<boolean> {
+export interface CheckedCode {
+  readonly code: string;
+  /** The backup-code hash the code matched; null for a TOTP code or one that matched none. */
+  readonly backupHash: string | null;
+}
+
+/** Compares a backup code with every hash at once (spread over the hasher's workers); no lock held. */
+export async function checkBackupCode(verifier: Pick<BackupCodeHasher, 'verify'>, hashes: readonly string[], code: string): Promise<CheckedCode> {
+  const wanted = backupCodeOf(code);
+  if (wanted === null) return { code, backupHash: null };
+  const matches = await Promise.all(hashes.map((hash) => verifier.verify(wanted, hash)));
+  return { code, backupHash: hashes[matches.indexOf(true)] ?? null };
+}
+
+/**
+ * checkBackupCode against a user's codes as they are now, before the caller locks the row. No
+ * compare for an account without MFA or (with `limits`) at its limit of wrong codes: the check
+ * under the lock refuses those anyway.
+ */
+export async function checkUserBackupCode(
+  db: Db,
+  verifier: Pick<BackupCodeHasher, 'verify'>,
+  userId: number,
+  code: string,
+  now: Date,
+  limits?: SecondFactorLimits,
+): Promise<CheckedCode> {
+  if (backupCodeOf(code) === null) return { code, backupHash: null };
+  const user = await db.selectFrom('users').select(['mfa_enabled', 'mfa_backup_codes']).where('id', '=', userId).executeTakeFirst();
+  const open = user?.mfa_enabled && (!limits || (await secondFactorAllowed(db, userId, now, limits)));
+  return checkBackupCode(verifier, open ? user.mfa_backup_codes : [], code);
+}
+
+/**
+ * Checks a second factor inside the caller's transaction (the user row locked) and consumes it:
+ * a TOTP code moves mfa_last_step forward so the same code never works twice; a backup code's
+ * matched hash (checkBackupCode) is removed from the list, and only if it is still there, so a
+ * backup code used twice at once works once. Six digits are a TOTP code, anything else a backup code.
+ */
+export async function verifySecondFactor(trx: Transaction<Database>, user: UserRow, checked: CheckedCode, now: Date): Promise<boolean> {
   if (!user.mfa_totp_secret) return false;
-  const trimmed = code.trim();
+  const trimmed = checked.code.trim();
   if (/^\d{6}$/.test(trimmed)) {
     const step = totpStep(user.mfa_totp_secret, trimmed, now);
     if (step === null || (user.mfa_last_step !== null && step <= user.mfa_last_step)) return false;
     await trx.updateTable('users').set({ mfa_last_step: step }).where('id', '=', user.id).execute();
     return true;
   }
-  const wanted = normalizeBackupCode(trimmed);
-  if (!/^[a-z0-9]{10}$/.test(wanted)) return false;
-  for (const hash of user.mfa_backup_codes) {
-    if (await bcrypt.compare(wanted, hash)) {
-      await trx
-        .updateTable('users')
-        .set({ mfa_backup_codes: user.mfa_backup_codes.filter((h) => h !== hash) })
-        .where('id', '=', user.id)
-        .execute();
-      return true;
-    }
-  }
-  return false;
+  const hash = checked.backupHash;
+  if (hash === null || !user.mfa_backup_codes.includes(hash)) return false;
+  await trx
+    .updateTable('users')
+    .set({ mfa_backup_codes: user.mfa_backup_codes.filter((h) => h !== hash) })
+    .where('id', '=', user.id)
+    .execute();
+  return true;
 }
 
 export interface Enrolment {
@@ -109,9 +156,9 @@ export async function lockUser(trx: Transaction<Database>, userId: number): Prom
  * Starts enrolment: a fresh secret and backup codes, stored but not in force until
  * confirmMfa proves the app has the secret. Starting again replaces an unconfirmed enrolment.
  */
-export async function beginMfa(ctx: LibContext, userId: number, settings: MfaSettings): Promise<Enrolment> {
+export async function beginMfa(ctx: LibContext, hasher: BackupCodeHasher, userId: number, settings: MfaSettings): Promise<Enrolment> {
   const secret = new Secret({ size: 20 }).base32;
-  const { codes, hashes } = await newBackupCodes(settings.bcryptCost);
+  const { codes, hashes } = await newBackupCodes(hasher, settings.bcryptCost);
   return ctx.db.transaction().execute(async (trx) => {
     const user = await lockUser(trx, userId);
     if (user.mfa_enabled) throw new ConflictError('Two-factor authentication is already enabled');
@@ -148,22 +195,30 @@ export async function confirmMfa(ctx: LibContext, userId: number, code: string):
 
 /**
  * verifySecondFactor for a signed-in user's own changes (disable, regenerate, re-enrol, delete),
- * the user row locked: with `limits`, wrong codes are counted per account (second-factor-limit.ts).
+ * the user row locked (the code checked by checkUserBackupCode before): with `limits`, wrong codes
+ * are counted per account (second-factor-limit.ts).
  */
-export async function verifyOwnSecondFactor(trx: Transaction<Database>, user: UserRow, code: string, now: Date, limits?: SecondFactorLimits): Promise<boolean> {
+export async function verifyOwnSecondFactor(
+  trx: Transaction<Database>,
+  user: UserRow,
+  checked: CheckedCode,
+  now: Date,
+  limits?: SecondFactorLimits,
+): Promise<boolean> {
   if (limits) await assertSecondFactorAllowed(trx, user.id, now, limits);
-  const ok = await verifySecondFactor(trx, user, code, now);
+  const ok = await verifySecondFactor(trx, user, checked, now);
   if (!ok && limits) await recordSecondFactorFailure(trx, user.id, now, limits);
   return ok;
 }
 
 /** Turns MFA off with a valid code (TOTP or backup). false: the code was wrong. */
-export async function disableMfa(ctx: LibContext, userId: number, code: string, limits?: SecondFactorLimits): Promise<boolean> {
+export async function disableMfa(ctx: LibContext, hasher: BackupCodeHasher, userId: number, code: string, limits?: SecondFactorLimits): Promise<boolean> {
   const now = ctx.now();
+  const checked = await checkUserBackupCode(ctx.db, hasher, userId, code, now, limits);
   return ctx.db.transaction().execute(async (trx) => {
     const user = await lockUser(trx, userId);
     if (!user.mfa_enabled) throw new ConflictError('Two-factor authentication is not enabled');
-    if (!(await verifyOwnSecondFactor(trx, user, code, now, limits))) return false;
+    if (!(await verifyOwnSecondFactor(trx, user, checked, now, limits))) return false;
     await trx
       .updateTable('users')
       .set({ mfa_enabled: false, mfa_totp_secret: null, mfa_backup_codes: [], mfa_last_step: null, updated_at: now })
@@ -177,17 +232,19 @@ export async function disableMfa(ctx: LibContext, userId: number, code: string, 
 /** New backup codes (the old ones stop working), with a valid code. null: the code was wrong. */
 export async function regenerateBackupCodes(
   ctx: LibContext,
+  hasher: BackupCodeHasher,
   userId: number,
   code: string,
   settings: MfaSettings,
   limits?: SecondFactorLimits,
 ): Promise<readonly string[] | null> {
   const now = ctx.now();
-  const { codes, hashes } = await newBackupCodes(settings.bcryptCost);
+  const checked = await checkUserBackupCode(ctx.db, hasher, userId, code, now, limits);
+  const { codes, hashes } = await newBackupCodes(hasher, settings.bcryptCost);
   return ctx.db.transaction().execute(async (trx) => {
     const user = await lockUser(trx, userId);
     if (!user.mfa_enabled) throw new ConflictError('Two-factor authentication is not enabled');
-    if (!(await verifyOwnSecondFactor(trx, user, code, now, limits))) return null;
+    if (!(await verifyOwnSecondFactor(trx, user, checked, now, limits))) return null;
     await trx.updateTable('users').set({ mfa_backup_codes: hashes, updated_at: now }).where('id', '=', userId).execute();
     await writeAudit(trx, ctx, { verb: 'mfa_backup_codes', targetUserId: user.id, targetNickname: user.nickname, details: { backupCodes: hashes.length } });
     return codes;

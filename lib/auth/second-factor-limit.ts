@@ -34,6 +34,11 @@ export async function assertSecondFactorAllowed(db: Db, userId: number, now: Dat
   if (wait > 0) throw new SecondFactorLimitError(Math.max(1000, wait));
 }
 
+/** Whether the account may try a code now (reads only): lets slow work before the lock be skipped. */
+export async function secondFactorAllowed(db: Db, userId: number, now: Date, limits: SecondFactorLimits): Promise<boolean> {
+  return (await limiterFor(limits).retryAfter(db, String(userId), now.getTime())) === 0;
+}
+
 /** Counts a wrong code (login_limits forgets it once it leaves the window). */
 export async function recordSecondFactorFailure(db: Db, userId: number, now: Date, limits: SecondFactorLimits): Promise<void> {
   await countIn(db, limiterFor(limits).rule, String(userId), now.getTime());

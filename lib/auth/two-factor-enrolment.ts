@@ -2,7 +2,19 @@ import { Secret } from 'otpauth';
 import type { LibContext } from '../lib-context';
 import { writeAudit } from '../audit/audit';
 import { ConflictError, UsageError } from '../errors';
-import { beginMfa, confirmMfa, lockUser, newBackupCodes, totpFor, totpStep, verifyOwnSecondFactor, type Enrolment, type MfaSettings } from './mfa';
+import {
+  beginMfa,
+  checkUserBackupCode,
+  confirmMfa,
+  lockUser,
+  newBackupCodes,
+  totpFor,
+  totpStep,
+  verifyOwnSecondFactor,
+  type BackupCodeHasher,
+  type Enrolment,
+  type MfaSettings,
+} from './mfa';
 import type { SecondFactorLimits } from './second-factor-limit';
 
 /**
@@ -15,6 +27,7 @@ import type { SecondFactorLimits } from './second-factor-limit';
 /** What enable answers: null code when two-factor is off, else the current code re-enrolment needs. */
 export async function enableOrReenrol(
   ctx: LibContext,
+  hasher: BackupCodeHasher,
   userId: number,
   code: string | null,
   settings: MfaSettings,
@@ -23,15 +36,16 @@ export async function enableOrReenrol(
   const current = await ctx.db.selectFrom('users').select('mfa_enabled').where('id', '=', userId).executeTakeFirstOrThrow();
   if (!current.mfa_enabled) {
     await ctx.db.deleteFrom('mfa_reenrolments').where('user_id', '=', userId).execute();
-    return beginMfa(ctx, userId, settings);
+    return beginMfa(ctx, hasher, userId, settings);
   }
   if (code === null) throw new UsageError('Two-factor authentication is on: send a current code (token or backupCode) to enrol again');
   const secret = new Secret({ size: 20 }).base32;
-  const { codes, hashes } = await newBackupCodes(settings.bcryptCost);
+  const checked = await checkUserBackupCode(ctx.db, hasher, userId, code, ctx.now(), limits);
+  const { codes, hashes } = await newBackupCodes(hasher, settings.bcryptCost);
   return ctx.db.transaction().execute(async (trx) => {
     const user = await lockUser(trx, userId);
     if (!user.mfa_enabled) throw new ConflictError('Two-factor authentication was turned off meanwhile; enable it again');
-    if (!(await verifyOwnSecondFactor(trx, user, code, ctx.now(), limits))) return null;
+    if (!(await verifyOwnSecondFactor(trx, user, checked, ctx.now(), limits))) return null;
     await trx
       .insertInto('mfa_reenrolments')
       .values({ user_id: userId, totp_secret: secret, backup_codes: hashes, created_at: ctx.now() })

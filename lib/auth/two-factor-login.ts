@@ -3,7 +3,7 @@ import type { LibContext } from '../lib-context';
 import { hashToken, newToken } from '../tokens/secrets';
 import { AccountRefusedError, accountRefusal, LoginFailedError } from './login';
 import { assertSecondFactorAllowed, recordSecondFactorFailure } from './second-factor-limit';
-import { verifySecondFactor } from './mfa';
+import { checkUserBackupCode, verifySecondFactor, type BackupCodeHasher } from './mfa';
 import { issueSessionPair, type RefreshSettings, type SessionPair } from './refresh-tokens';
 
 /**
@@ -55,21 +55,37 @@ const INVALID = 'Invalid or expired two-factor login; log in again';
  * Completes a challenge with a TOTP or backup code: a session (access token and a new refresh
  * family) and last_login_at, in one transaction. A wrong code is counted on the challenge (that
  * count commits); a dead challenge, an account that may no longer log in (403) or a wrong code
- * (401) are errors.
+ * (401) are errors. A backup code is compared on `verifier` before anything is locked.
  */
-export async function completeChallenge(ctx: LibContext, tempToken: string, code: string, settings: ChallengeSettings): Promise<SessionPair> {
+export async function completeChallenge(
+  ctx: LibContext,
+  verifier: Pick<BackupCodeHasher, 'verify'>,
+  tempToken: string,
+  code: string,
+  settings: ChallengeSettings,
+): Promise<SessionPair> {
   if (!/^[A-Za-z0-9_-]{20,100}$/.test(tempToken)) throw new LoginFailedError(INVALID);
+  const limits = { maxFailures: settings.loginMaxFailures, windowMs: settings.loginWindowMs };
+  const now = ctx.now();
+  const live = await ctx.db
+    .selectFrom('two_factor_challenges')
+    .select('user_id')
+    .where('token_hash', '=', hashToken(tempToken))
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .where('failures', '<', MAX_FAILURES)
+    .executeTakeFirst();
+  // A dead challenge compares nothing: the transaction below answers it.
+  const checked = live ? await checkUserBackupCode(ctx.db, verifier, live.user_id, code, now, limits) : { code, backupHash: null };
   const outcome = await ctx.db.transaction().execute(async (trx) => {
-    const now = ctx.now();
     const challenge = await trx.selectFrom('two_factor_challenges').selectAll().where('token_hash', '=', hashToken(tempToken)).forUpdate().executeTakeFirst();
     if (!challenge || challenge.used_at !== null || challenge.expires_at <= now || challenge.failures >= MAX_FAILURES) return INVALID;
     const user = await trx.selectFrom('users').selectAll().where('id', '=', challenge.user_id).forUpdate().executeTakeFirstOrThrow();
     const refusal = accountRefusal(user, settings);
     if (refusal) throw new AccountRefusedError(refusal);
     if (!user.mfa_enabled || fingerprint(user) !== challenge.password_fingerprint) return INVALID;
-    const limits = { maxFailures: settings.loginMaxFailures, windowMs: settings.loginWindowMs };
     await assertSecondFactorAllowed(trx, user.id, now, limits);
-    if (!(await verifySecondFactor(trx, user, code, now))) {
+    if (!(await verifySecondFactor(trx, user, checked, now))) {
       await recordSecondFactorFailure(trx, user.id, now, limits);
       await trx
         .updateTable('two_factor_challenges')

@@ -84,8 +84,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     ajv: { customOptions: { coerceTypes: false } },
   });
 
-  // Password checks run on worker threads, one core left to the event loop; they start on the
-  // first login.
+  // Password and backup-code checks run on worker threads, one core left to the event loop; they
+  // start on the first login.
   const hashPool = createHashPool(Math.max(1, defaultPoolSize() - 1));
   app.addHook('onClose', () => hashPool.close());
 
@@ -97,6 +97,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     now,
     log,
     mailer: deps.mailer ?? null,
+    hashPool,
     loginThrottle: new LoginThrottle({
       maxPerAccount: config.serve.loginMaxFailures,
       maxPerAddress: config.serve.loginMaxFailuresPerAddress,

@@ -5,6 +5,7 @@ import type { LibContext } from '../lib-context';
 import type { Database } from '../db/schema';
 import type { Authenticated, LoginThrottle } from '../auth/login';
 import type { RateLimiter } from '../auth/limits';
+import type { HashPool } from '../auth/hash-pool';
 import type { Mailer } from '../mail/mailer';
 
 // What app.ts builds and every route module is handed. Its own module, so routes depend on it and
@@ -17,6 +18,8 @@ export interface AppState {
   readonly log: (line: string) => void;
   readonly mailer: Mailer | null;
   readonly loginThrottle: LoginThrottle;
+  /** bcrypt off the event loop: logins' passwords (through loginThrottle) and backup codes. */
+  readonly hashPool: HashPool;
   /** Verification emails: one per address per CTL_VERIFY_RESEND_INTERVAL ... */
   readonly resendPerEmail: RateLimiter;
   /** ... and a few per client address per hour, so no one can mail-bomb through many addresses. */

@@ -239,6 +239,56 @@ describe('lock-out policy (issue 13, finding 8): a guesser cannot lock the owner
   });
 });
 
+describe('backup codes: bcrypt on the hash pool, compared before the row is locked', () => {
+  beforeEach(() => listen({ CTL_BCRYPT_COST: '10', CTL_LOGIN_MAX_FAILURES: '100' }));
+
+  /** alice with MFA in force; her backup codes, hashed at cost 10 as in production. */
+  async function aliceWithBackupCodes(): Promise<string[]> {
+    await addAlice();
+    const token = await loginAs(server, 'alice');
+    const enabled = await post('/api/auth/2fa/enable', {}, bearer(token));
+    expect(enabled.status).toBe(200);
+    const confirm = await post('/api/auth/2fa/confirm', { token: totpCode(enabled.body.secret as string, server.clock) }, bearer(token));
+    expect(confirm.status).toBe(200);
+    return enabled.body.backupCodes as string[];
+  }
+
+  const storedCodes = () => server.withDb(async (db) => (await db.selectFrom('users').select('mfa_backup_codes').executeTakeFirstOrThrow()).mfa_backup_codes);
+
+  test('5 simultaneous logins with a wrong backup code (10 compares each at cost 10) leave the event loop mostly idle', async () => {
+    await aliceWithBackupCodes();
+    const before = performance.eventLoopUtilization();
+    const answers = await Promise.all(Array.from({ length: 5 }, () => login({ login: 'alice', password: 'correct-horse', totp: 'aaaaa-aaaaa' })));
+    const busy = performance.eventLoopUtilization(before).utilization;
+    for (const answer of answers) {
+      expect(answer).toEqual({ status: 401, body: { error: 'Unauthorized', message: 'Invalid two-factor authentication code', mfaRequired: true } });
+    }
+    // ~3 s of bcrypt in all: on the event loop (bcryptjs' async API) it is busy nearly all of it.
+    expect(busy).toBeLessThan(0.5);
+    expect(await storedCodes()).toHaveLength(10);
+  });
+
+  test('the same backup code in two simultaneous logins works once, and is gone', async () => {
+    const codes = await aliceWithBackupCodes();
+    const stored = await storedCodes();
+    const answers = await Promise.all([0, 1].map(() => login({ login: 'alice', password: 'correct-horse', totp: codes[2] })));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 401]);
+    expect(await storedCodes()).toEqual(stored.filter((_, i) => i !== 2));
+  });
+
+  test('the same backup code on two temp tokens at once (verify-temp) works once, and is gone', async () => {
+    const codes = await aliceWithBackupCodes();
+    const stored = await storedCodes();
+    const temps = await Promise.all([0, 1].map(async () => String((await login({ email: 'alice', password: 'correct-horse' })).body.tempToken)));
+    const answers = await Promise.all(temps.map((tempToken) => post('/api/auth/2fa/verify-temp', { tempToken, backupCode: codes[7] })));
+    expect(answers.map((a) => [a.status, a.body.message]).sort()).toEqual([
+      [200, undefined],
+      [401, 'Invalid two-factor authentication code'],
+    ]);
+    expect(await storedCodes()).toEqual(stored.filter((_, i) => i !== 7));
+  });
+});
+
 describe('trusted proxies (issue 13, finding 6): made-up X-Forwarded-For entries do not make new addresses', () => {
   // The test is the proxy (127.0.0.1): it appends the address it saw, 203.0.113.7, to whatever
   // X-Forwarded-For the client sent, as nginx's $proxy_add_x_forwarded_for does.

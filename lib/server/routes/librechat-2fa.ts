@@ -32,7 +32,7 @@ export function librechat2faRoutes(app: FastifyInstance, state: AppState): void 
   };
 
   app.post<CodeBody>('/api/auth/2fa/enable', auth, async (request) => {
-    const enrolment = await enableOrReenrol(await state.lib(request), request.auth!.user.id, codeOf(request.body), settings, limits);
+    const enrolment = await enableOrReenrol(await state.lib(request), state.hashPool, request.auth!.user.id, codeOf(request.body), settings, limits);
     if (!enrolment) throw wrongCode();
     return { otpauthUrl: enrolment.otpauthUrl, secret: enrolment.secret, backupCodes: enrolment.backupCodes };
   });
@@ -48,13 +48,13 @@ export function librechat2faRoutes(app: FastifyInstance, state: AppState): void 
   });
 
   app.post<CodeBody>('/api/auth/2fa/disable', auth, async (request) => {
-    if (!(await disableMfa(await state.lib(request), request.auth!.user.id, needCode(request.body), limits))) throw wrongCode();
+    if (!(await disableMfa(await state.lib(request), state.hashPool, request.auth!.user.id, needCode(request.body), limits))) throw wrongCode();
     return { message: 'Two-factor authentication disabled', twoFactorEnabled: false };
   });
 
   app.post<CodeBody>('/api/auth/2fa/backup/regenerate', auth, async (request) => {
     const ctx = await state.lib(request);
-    const codes = await regenerateBackupCodes(ctx, request.auth!.user.id, needCode(request.body), settings, limits);
+    const codes = await regenerateBackupCodes(ctx, state.hashPool, request.auth!.user.id, needCode(request.body), settings, limits);
     if (!codes) throw wrongCode();
     // LibreChat's client shows how many codes are left from backupCodesHash; the hashes are bcrypt's.
     const row = await ctx.db.selectFrom('users').select('mfa_backup_codes').where('id', '=', request.auth!.user.id).executeTakeFirstOrThrow();

@@ -103,7 +103,7 @@ export function librechatAuthRoutes(app: FastifyInstance, state: AppState): void
     async (request, reply) => {
       const code = request.body.token ?? request.body.backupCode;
       if (code === undefined) throw new HttpError(400, errorBody(400, 'Send the code as token (TOTP) or backupCode'));
-      const pair = await completeChallenge(await state.lib(request), request.body.tempToken, code, {
+      const pair = await completeChallenge(await state.lib(request), state.hashPool, request.body.tempToken, code, {
         ...sessionSettings,
         loginMaxFailures: serve.loginMaxFailures,
         loginWindowMs: serve.loginWindowMs,

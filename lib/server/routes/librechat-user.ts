@@ -5,7 +5,7 @@ import type { LibContext } from '../../lib-context';
 import { HttpError, errorBody } from '../http';
 import { putSettings } from '../account';
 import { emailKey } from '../../validate';
-import { verifyOwnSecondFactor } from '../../auth/mfa';
+import { checkUserBackupCode, verifyOwnSecondFactor, type BackupCodeHasher } from '../../auth/mfa';
 import type { SecondFactorLimits } from '../../auth/second-factor-limit';
 
 /**
@@ -37,6 +37,7 @@ export async function tokenIsFor(db: Db, ownerId: number, userId: string | undef
  */
 export async function requireCodeToDelete(
   ctx: LibContext,
+  verifier: Pick<BackupCodeHasher, 'verify'>,
   user: UserRow,
   body: { token?: string; backupCode?: string } | undefined,
   limits: SecondFactorLimits,
@@ -46,9 +47,10 @@ export async function requireCodeToDelete(
   if (typeof code !== 'string' || code === '') {
     throw new HttpError(400, errorBody(400, 'Two-factor authentication is on: send a code (token or backupCode) to delete the account'));
   }
+  const checked = await checkUserBackupCode(ctx.db, verifier, user.id, code, ctx.now(), limits);
   const ok = await ctx.db.transaction().execute(async (trx) => {
     const locked = await trx.selectFrom('users').selectAll().where('id', '=', user.id).forUpdate().executeTakeFirstOrThrow();
-    return verifyOwnSecondFactor(trx, locked, code, ctx.now(), limits);
+    return verifyOwnSecondFactor(trx, locked, checked, ctx.now(), limits);
   });
   if (!ok) throw new HttpError(400, errorBody(400, 'Invalid two-factor authentication code'));
 }

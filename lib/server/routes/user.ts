@@ -52,7 +52,7 @@ export function userRoutes(app: FastifyInstance, state: AppState): void {
   app.delete<{ Body: { token?: string; backupCode?: string } | undefined }>('/api/user/delete', auth, async (request) => {
     if (!config.serve.allowAccountDeletion) throw new HttpError(403, { error: 'Forbidden', message: 'Account deletion is disabled' });
     // LibreChat's rule: with two-factor on, deleting the account takes a code (librechat-user.ts).
-    await requireCodeToDelete(await state.lib(request), request.auth!.user, request.body, {
+    await requireCodeToDelete(await state.lib(request), state.hashPool, request.auth!.user, request.body, {
       maxFailures: config.serve.loginMaxFailures,
       windowMs: config.serve.loginWindowMs,
     });
