@@ -1,12 +1,19 @@
 import { randomInt } from 'node:crypto';
-import type { Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { Secret, TOTP } from 'otpauth';
-import type { Database, Db, UserRow } from '../db/schema';
+import type { Database, UserRow } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { ConflictError, NotFoundError } from '../errors';
 import { writeAudit } from '../audit/audit';
 import type { HashPool } from './hash-pool';
-import { assertSecondFactorAllowed, recordSecondFactorFailure, secondFactorAllowed, type SecondFactorLimits } from './second-factor-limit';
+import type { Slot } from './limits';
+import {
+  assertSecondFactorAllowed,
+  recordSecondFactorFailure,
+  releaseSecondFactorAttempt,
+  takeSecondFactorAttempt,
+  type SecondFactorLimits,
+} from './second-factor-limit';
 
 /** TOTP as every authenticator app expects it: SHA-1, 6 digits, 30 s steps. */
 const PERIOD = 30;
@@ -83,33 +90,40 @@ export interface CheckedCode {
   readonly code: string;
   /** The backup-code hash the code matched; null for a TOTP code or one that matched none. */
   readonly backupHash: string | null;
+  /**
+   * The wrong-code attempt counted before the compares (checkUserBackupCode with limits), or null:
+   * under the lock it is given back if the code is right and stays counted if not, instead of
+   * being checked and counted there.
+   */
+  readonly attempt: Slot | null;
 }
 
 /** Compares a backup code with every hash at once (spread over the hasher's workers); no lock held. */
 export async function checkBackupCode(verifier: Pick<BackupCodeHasher, 'verify'>, hashes: readonly string[], code: string): Promise<CheckedCode> {
   const wanted = backupCodeOf(code);
-  if (wanted === null) return { code, backupHash: null };
+  if (wanted === null) return { code, backupHash: null, attempt: null };
   const matches = await Promise.all(hashes.map((hash) => verifier.verify(wanted, hash)));
-  return { code, backupHash: hashes[matches.indexOf(true)] ?? null };
+  return { code, backupHash: hashes[matches.indexOf(true)] ?? null, attempt: null };
 }
 
 /**
  * checkBackupCode against a user's codes as they are now, before the caller locks the row. No
- * compare for an account without MFA or (with `limits`) at its limit of wrong codes: the check
- * under the lock refuses those anyway.
+ * compare for an account without MFA. With `limits` the attempt is counted first (a
+ * SecondFactorLimitError at the limit): wrong codes sent at once cannot each get ten compares.
  */
 export async function checkUserBackupCode(
-  db: Db,
+  db: Kysely<Database>,
   verifier: Pick<BackupCodeHasher, 'verify'>,
   userId: number,
   code: string,
   now: Date,
   limits?: SecondFactorLimits,
 ): Promise<CheckedCode> {
-  if (backupCodeOf(code) === null) return { code, backupHash: null };
+  if (backupCodeOf(code) === null) return { code, backupHash: null, attempt: null };
   const user = await db.selectFrom('users').select(['mfa_enabled', 'mfa_backup_codes']).where('id', '=', userId).executeTakeFirst();
-  const open = user?.mfa_enabled && (!limits || (await secondFactorAllowed(db, userId, now, limits)));
-  return checkBackupCode(verifier, open ? user.mfa_backup_codes : [], code);
+  if (!user?.mfa_enabled) return { code, backupHash: null, attempt: null };
+  const attempt = limits ? await takeSecondFactorAttempt(db, userId, now, limits) : null;
+  return { ...(await checkBackupCode(verifier, user.mfa_backup_codes, code)), attempt };
 }
 
 /**
@@ -205,6 +219,12 @@ export async function verifyOwnSecondFactor(
   now: Date,
   limits?: SecondFactorLimits,
 ): Promise<boolean> {
+  if (checked.attempt) {
+    // Counted before the compares: given back when right, left counted when wrong.
+    const right = await verifySecondFactor(trx, user, checked, now);
+    if (right) await releaseSecondFactorAttempt(trx, checked.attempt);
+    return right;
+  }
   if (limits) await assertSecondFactorAllowed(trx, user.id, now, limits);
   const ok = await verifySecondFactor(trx, user, checked, now);
   if (!ok && limits) await recordSecondFactorFailure(trx, user.id, now, limits);

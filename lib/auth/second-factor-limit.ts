@@ -1,6 +1,7 @@
-import type { Db } from '../db/schema';
+import type { Kysely } from 'kysely';
+import type { Database, Db } from '../db/schema';
 import { RefusedError } from '../errors';
-import { countIn, RateLimiter } from './limits';
+import { countIn, RateLimiter, releaseAll, type Slot } from './limits';
 
 /**
  * Wrong second-factor codes, counted per account in the database (login_limits, as every limited
@@ -34,9 +35,21 @@ export async function assertSecondFactorAllowed(db: Db, userId: number, now: Dat
   if (wait > 0) throw new SecondFactorLimitError(Math.max(1000, wait));
 }
 
-/** Whether the account may try a code now (reads only): lets slow work before the lock be skipped. */
-export async function secondFactorAllowed(db: Db, userId: number, now: Date, limits: SecondFactorLimits): Promise<boolean> {
-  return (await limiterFor(limits).retryAfter(db, String(userId), now.getTime())) === 0;
+/**
+ * Counts an attempt before its slow work (a backup code's ten bcrypt compares run before the row is
+ * locked), checked and counted in one step: parallel attempts cannot all start that work, so the
+ * limit bounds it as it bounds guesses. Throws SecondFactorLimitError at the limit. The attempt stays
+ * counted as a wrong code unless given back (releaseSecondFactorAttempt) once the code proved right.
+ */
+export async function takeSecondFactorAttempt(db: Kysely<Database>, userId: number, now: Date, limits: SecondFactorLimits): Promise<Slot> {
+  const taken = await limiterFor(limits).take(db, String(userId), now.getTime());
+  if ('wait' in taken) throw new SecondFactorLimitError(Math.max(1000, taken.wait));
+  return taken;
+}
+
+/** Gives back an attempt takeSecondFactorAttempt counted: the code was right. */
+export async function releaseSecondFactorAttempt(db: Db, attempt: Slot): Promise<void> {
+  await releaseAll(db, [attempt]);
 }
 
 /** Counts a wrong code (login_limits forgets it once it leaves the window). */
