@@ -9,7 +9,7 @@ import { ConsoleClient } from './helpers';
 let server: TestServer;
 let slapd: Slapd;
 const control = useTestServer((s) => (server = s));
-useSlapd((s) => (slapd = s));
+useSlapd((s) => (slapd = s), { tls: true });
 
 const liveAccessTokens = () =>
   server.withDb(async (db) => db.selectFrom('tokens').select('id').where('kind', '=', 'access').where('revoked_at', 'is', null).execute());
@@ -38,5 +38,14 @@ describe('console sign-in as a directory user', () => {
     expect(client.cookies.ctl_console).toBeUndefined();
     expect((await client.get('/admin/users')).headers.location).toBe('/admin/login');
     expect(await liveAccessTokens()).toEqual([]);
+  });
+
+  test('StartTLS with a certificate the CA did not sign: a 503 page saying so, and no session', async () => {
+    await control.restart({ ...slapd.env, CTL_LDAP_STARTTLS: 'true', CTL_LDAP_TLS_CA_FILE: slapd.strangerCaFile! });
+    const client = new ConsoleClient(server);
+    const res = await client.signIn('alice', 'alice-pass');
+    expect(res.statusCode).toBe(503);
+    expect(res.body).toContain('StartTLS with the LDAP directory failed, so no password was sent: self-signed certificate in certificate chain');
+    expect(client.cookies.ctl_console).toBeUndefined();
   });
 });
