@@ -1,5 +1,6 @@
 // LDAP sign-in (issue 16): the service account searches for the login, then the password is proved
 // by binding as the entry found; what the directory says then feeds the external-identity core.
+import * as net from 'node:net';
 import { Client, type Entry } from 'ldapts';
 import type { LibContext } from '../lib-context';
 import type { LdapSettings } from './settings';
@@ -51,9 +52,40 @@ function all(entry: Entry, attribute: string): string[] {
   return (Array.isArray(value) ? value : [value]).map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v)));
 }
 
-function connect(settings: LdapSettings): Client {
-  const tlsOptions = settings.tlsCa ? { ca: settings.tlsCa } : {};
-  return new Client({ url: settings.url, timeout: settings.timeoutMs, connectTimeout: settings.timeoutMs, tlsOptions });
+function firstLine(error: unknown): string {
+  // Duck-typed: errors from node:tls come from another realm under test runners, failing instanceof.
+  const { message, code } = (error ?? {}) as { message?: unknown; code?: unknown };
+  return typeof message === 'string' && message ? message.split('\n')[0].slice(0, 200) : typeof code === 'string' ? code : 'unknown error';
+}
+
+/**
+ * A client for one login: ldaps:// is TLS from the first byte; with StartTLS the ldap:// connection
+ * is upgraded before anything else is sent, and a failed upgrade throws, so no bind goes in clear.
+ * Three traps of ldapts 9 are avoided here. A `tlsOptions` given to its constructor makes it speak
+ * TLS from the first byte even on ldap:// (slapd resets that: the "handshake reset" of the first
+ * try), so the CA goes to startTLS() only. startTLS() checks the certificate against "localhost"
+ * unless told the server's name. And ldapts connects again by itself when an operation finds no
+ * connection, in clear: after StartTLS this client may open no second connection.
+ */
+export async function connectLdap(settings: LdapSettings): Promise<Client> {
+  const ca = settings.tlsCa ? { ca: settings.tlsCa } : {};
+  const options = { url: settings.url, timeout: settings.timeoutMs, connectTimeout: settings.timeoutMs };
+  if (!settings.startTls) return new Client({ ...options, tlsOptions: ca });
+  let opened = false;
+  const once = (port: number, host: string) => {
+    if (opened) throw new Error('The connection upgraded by StartTLS is gone; not connecting again in clear text');
+    opened = true;
+    return net.connect(port, host);
+  };
+  const client = new Client({ ...options, createConnection: once as typeof net.connect });
+  const host = new URL(settings.url).hostname.replace(/^\[(.*)\]$/, '$1');
+  try {
+    await client.startTLS({ ...ca, host, servername: net.isIP(host) ? undefined : host });
+  } catch (error) {
+    await client.unbind().catch(() => undefined);
+    throw new UnavailableError(`StartTLS with the LDAP directory failed, so no password was sent: ${firstLine(error)}`);
+  }
+  return client;
 }
 
 /** An LDAP result code that means "these credentials are wrong", as opposed to a directory in trouble. */
@@ -62,10 +94,8 @@ function isInvalidCredentials(error: unknown): boolean {
 }
 
 function unavailable(error: unknown): UnavailableError {
-  // Duck-typed: errors from node:tls come from another realm under test runners, failing instanceof.
-  const { message, code } = (error ?? {}) as { message?: unknown; code?: unknown };
-  const why = typeof message === 'string' && message ? message.split('\n')[0].slice(0, 200) : typeof code === 'string' ? code : 'unknown error';
-  return new UnavailableError(`The LDAP directory cannot be reached or refused the search: ${why}`);
+  if (error instanceof UnavailableError) return error;
+  return new UnavailableError(`The LDAP directory cannot be reached or refused the search: ${firstLine(error)}`);
 }
 
 /**
@@ -79,7 +109,7 @@ export async function verifyLdapPassword(settings: LdapSettings, login: string, 
   if (password.length === 0 || login.length === 0) return null;
   let client: Client | null = null;
   try {
-    client = connect(settings);
+    client = await connectLdap(settings);
     if (settings.bindDn) await client.bind(settings.bindDn, settings.bindPassword);
     const attributes = [settings.uidAttribute, settings.emailAttribute, settings.nameAttribute];
     if (settings.lastNameAttribute) attributes.push(settings.lastNameAttribute);

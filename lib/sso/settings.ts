@@ -12,6 +12,8 @@ export type EmailLinking = 'link' | 'refuse';
 export interface LdapSettings {
   /** CTL_LDAP_URL: ldap:// or ldaps://. */
   readonly url: string;
+  /** CTL_LDAP_STARTTLS: an ldap:// connection upgraded to TLS before anything is sent, or the login fails. */
+  readonly startTls: boolean;
   /** CTL_LDAP_BIND_DN / CTL_LDAP_BIND_PASSWORD: the service account that searches; none = anonymous search. */
   readonly bindDn: string | null;
   readonly bindPassword: string;
@@ -146,13 +148,16 @@ function ldapSettings(env: Env): LdapSettings | null {
   if ((adminAttribute === null) !== (adminValue === null)) {
     throw new UnavailableError('CTL_LDAP_ADMIN_ATTRIBUTE and CTL_LDAP_ADMIN_VALUE go together: set both or neither');
   }
-  // ldapts 9 on Node 20 had its StartTLS handshake reset by OpenLDAP 2.5 here (ldapsearch -ZZ
-  // worked), so StartTLS is refused rather than shipped untested; LDAPS is tested.
-  if (flag(env, 'CTL_LDAP_STARTTLS', false))
-    bad('CTL_LDAP_STARTTLS', env.CTL_LDAP_STARTTLS!, 'StartTLS is not supported yet: use an ldaps:// URL (with CTL_LDAP_TLS_CA_FILE)');
+  const startTls = flag(env, 'CTL_LDAP_STARTTLS', false);
+  if (startTls && parsed.protocol === 'ldaps:')
+    bad('CTL_LDAP_STARTTLS', env.CTL_LDAP_STARTTLS!, 'an ldaps:// URL is TLS from the first byte: StartTLS goes with an ldap:// URL');
   let tlsCa: string | null = null;
   const caFile = env.CTL_LDAP_TLS_CA_FILE;
   if (caFile) {
+    // A CA on a plain ldap:// URL: ldapts would speak TLS from the first byte to the plain port (which
+    // the directory resets), and a reader would take the connection for verified TLS. Say which is meant.
+    if (parsed.protocol === 'ldap:' && !startTls)
+      bad('CTL_LDAP_TLS_CA_FILE', caFile, 'an ldap:// URL is clear text: use an ldaps:// URL or CTL_LDAP_STARTTLS=true');
     try {
       tlsCa = fs.readFileSync(caFile, 'utf8');
     } catch {
@@ -164,6 +169,7 @@ function ldapSettings(env: Env): LdapSettings | null {
   if (!/^\d{1,6}$/.test(timeout) || Number(timeout) < 100) bad('CTL_LDAP_TIMEOUT', timeout, 'expected milliseconds, at least 100');
   return {
     url: raw,
+    startTls,
     bindDn,
     bindPassword,
     searchBase,

@@ -16,6 +16,8 @@ export interface Slapd {
   /** With `tls`: the ldaps:// listener, and the CA (PEM file) that signed the server's certificate. */
   readonly ldapsUrl: string | null;
   readonly caFile: string | null;
+  /** With `tls`: another CA (PEM file), which signed nothing this server shows. */
+  readonly strangerCaFile: string | null;
   readonly rootDn: string;
   readonly rootPassword: string;
   /** The CTL_LDAP_* settings that point the app at this server. */
@@ -91,17 +93,22 @@ async function waitForPort(port: number, child: ChildProcess, stderr: () => stri
   throw new Error(`slapd did not listen on ${port} within 10 s: ${stderr()}`);
 }
 
-/** A CA and a server certificate for 127.0.0.1 signed by it (openssl), for StartTLS and LDAPS. */
-function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
+/**
+ * A CA and a server certificate for 127.0.0.1 signed by it (openssl), for StartTLS and LDAPS. The
+ * certificate names only 127.0.0.1, not localhost: Node checks a name-less StartTLS against
+ * "localhost", which this certificate fails.
+ */
+function makeCertificates(dir: string): { ca: string; cert: string; key: string; stranger: string } {
   const run = (args: string[]) => {
     const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
   };
-  fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  fs.writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
   run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=test-ldap-ca']);
   run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
   run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext']);
-  return { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key') };
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'stranger.key', '-out', 'stranger.pem', '-days', '2', '-subj', '/CN=stranger-ca']);
+  return { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key'), stranger: path.join(dir, 'stranger.pem') };
 }
 
 export async function startSlapd(opts: { readonly tls?: boolean } = {}): Promise<Slapd> {
@@ -152,6 +159,7 @@ access to * by * read
     url,
     ldapsUrl,
     caFile: certs?.ca ?? null,
+    strangerCaFile: certs?.stranger ?? null,
     rootDn,
     rootPassword,
     env: {
@@ -196,4 +204,44 @@ export function useSlapd(use: (slapd: Slapd) => void, opts: { readonly tls?: boo
     use(slapd);
   }, 30000);
   afterAll(() => slapd?.stop());
+}
+
+/** A TCP relay in front of an LDAP listener that keeps every byte the client sent, to show what crossed the wire in clear. */
+export interface WireTap {
+  /** The ldap:// URL of the relay, on 127.0.0.1. */
+  readonly url: string;
+  /** Everything the clients sent so far, as it travelled. */
+  readonly sent: () => Buffer;
+  readonly close: () => Promise<void>;
+}
+
+export async function wireTap(target: string): Promise<WireTap> {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set<net.Socket>();
+  const chunks: Buffer[] = [];
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(port), hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      upstream.write(chunk);
+    });
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `ldap://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    sent: () => Buffer.concat(chunks),
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
 }

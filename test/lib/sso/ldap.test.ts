@@ -1,8 +1,8 @@
 import { libContext, useOpenTestDatabase } from '../../helpers/backend';
-import { ADMINS, dnOf, useSlapd, type Slapd } from '../../helpers/slapd';
+import { ADMINS, dnOf, startSlapd, useSlapd, wireTap, type Slapd } from '../../helpers/slapd';
 import { seedUser } from '../../helpers/seed-users';
 import type { DbHandle } from '../../../lib/db/db';
-import { escapeFilterValue, ldapLogin, userFilter, verifyLdapPassword } from '../../../lib/sso/ldap';
+import { connectLdap, escapeFilterValue, ldapLogin, userFilter, verifyLdapPassword } from '../../../lib/sso/ldap';
 import { ssoSettings, type LdapSettings } from '../../../lib/sso/settings';
 import { AccountRefusedError, LoginFailedError, LoginThrottle } from '../../../lib/auth/login';
 import { UnavailableError } from '../../../lib/errors';
@@ -78,6 +78,76 @@ describe('TLS with a CA file', () => {
 
   test('attack: a server certificate the CA did not sign is refused (no password is sent to it)', async () => {
     await expect(verifyLdapPassword(ldap({ CTL_LDAP_URL: slapd.ldapsUrl! }), 'alice', 'alice-pass')).rejects.toThrow(UnavailableError);
+  });
+});
+
+describe('StartTLS (CTL_LDAP_STARTTLS=true)', () => {
+  // Through a relay that keeps what the client sent: the bind passwords must never be in it in clear.
+  const overTap = async (extra: Record<string, string>, use: (settings: LdapSettings, sent: () => Buffer) => Promise<void>) => {
+    const tap = await wireTap(slapd.url);
+    try {
+      await use(ldap({ CTL_LDAP_URL: tap.url, ...extra }), tap.sent);
+    } finally {
+      await tap.close();
+    }
+  };
+  const inClear = (sent: Buffer) => ['alice-pass', slapd.rootPassword].filter((secret) => sent.includes(secret));
+
+  test('a directory user logs in over the ldap:// port upgraded to TLS, and no password crosses the wire in clear', async () => {
+    await overTap({ CTL_LDAP_STARTTLS: 'true', CTL_LDAP_TLS_CA_FILE: slapd.caFile! }, async (settings, sent) => {
+      expect(await verifyLdapPassword(settings, 'alice', 'alice-pass')).toMatchObject({ uid: 'alice', admin: true });
+      expect(await verifyLdapPassword(settings, 'alice', 'wrong')).toBeNull();
+      expect(inClear(sent())).toEqual([]);
+    });
+    // The same login without StartTLS, to show the relay does see a password sent in clear.
+    await overTap({}, async (settings, sent) => {
+      expect((await verifyLdapPassword(settings, 'alice', 'alice-pass'))?.uid).toBe('alice');
+      expect(inClear(sent())).toEqual(['alice-pass', slapd.rootPassword]);
+    });
+  });
+
+  test('attack: a certificate the CA did not sign fails the login closed (503), before any bind', async () => {
+    // Another CA's file, and none (the system's CAs).
+    for (const ca of [{ CTL_LDAP_TLS_CA_FILE: slapd.strangerCaFile! }, {} as Record<string, string>]) {
+      await overTap({ CTL_LDAP_STARTTLS: 'true', ...ca }, async (settings, sent) => {
+        const error = await verifyLdapPassword(settings, 'alice', 'alice-pass').catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(UnavailableError);
+        expect((error as Error).message).toBe('StartTLS with the LDAP directory failed, so no password was sent: self-signed certificate in certificate chain');
+        expect(inClear(sent())).toEqual([]);
+      });
+    }
+  });
+
+  test("attack: a certificate for another name than the URL's host is refused", async () => {
+    const byName = ldap({ CTL_LDAP_URL: slapd.url.replace('127.0.0.1', 'localhost'), CTL_LDAP_STARTTLS: 'true', CTL_LDAP_TLS_CA_FILE: slapd.caFile! });
+    await expect(verifyLdapPassword(byName, 'alice', 'alice-pass')).rejects.toThrow(
+      /^StartTLS with the LDAP directory failed, so no password was sent: Hostname\/IP does not match certificate's altnames: Host: localhost\./,
+    );
+  });
+
+  test('attack: a server that refuses StartTLS (as a relay stripping it would) fails the login closed, before any bind', async () => {
+    const plain = await startSlapd();
+    const tap = await wireTap(plain.url);
+    try {
+      const settings = ldap({ CTL_LDAP_URL: tap.url, CTL_LDAP_STARTTLS: 'true' });
+      await expect(verifyLdapPassword(settings, 'alice', 'alice-pass')).rejects.toThrow(
+        /^StartTLS with the LDAP directory failed, so no password was sent: unsupported extended operation/,
+      );
+      expect(inClear(tap.sent())).toEqual([]);
+    } finally {
+      await tap.close();
+      await plain.stop();
+    }
+  });
+
+  test('once upgraded, the client never connects again, so never in clear', async () => {
+    await overTap({ CTL_LDAP_STARTTLS: 'true', CTL_LDAP_TLS_CA_FILE: slapd.caFile! }, async (settings, sent) => {
+      const client = await connectLdap(settings);
+      await client.unbind();
+      // ldapts would open a new, plain connection for this bind.
+      await expect(client.bind(dnOf('alice'), 'alice-pass')).rejects.toThrow('The connection upgraded by StartTLS is gone; not connecting again in clear text');
+      expect(inClear(sent())).toEqual([]);
+    });
   });
 });
 

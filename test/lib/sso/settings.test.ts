@@ -22,6 +22,7 @@ describe('SSO settings', () => {
     expect(ssoSettings({})).toEqual({ ldap: null, oidc: null, saml: null, emailLinking: 'link', updateNamesOnLogin: false, localAdminLogin: false });
     expect(ssoSettings(LDAP).ldap).toMatchObject({
       url: 'ldap://ldap.example.org',
+      startTls: false,
       bindDn: null,
       searchFilter: '(uid={{username}})',
       uidAttribute: 'uid',
@@ -49,8 +50,19 @@ describe('SSO settings', () => {
     ],
     [{ CTL_LDAP_EMAIL_ATTRIBUTE: 'mail)(x' }, 'CTL_LDAP_EMAIL_ATTRIBUTE has a bad value "mail)(x": not an LDAP attribute name'],
     [{ CTL_LDAP_ADMIN_ATTRIBUTE: 'memberOf' }, 'CTL_LDAP_ADMIN_ATTRIBUTE and CTL_LDAP_ADMIN_VALUE go together: set both or neither'],
-    [{ CTL_LDAP_TLS_CA_FILE: '/nonexistent/ca.pem' }, 'CTL_LDAP_TLS_CA_FILE has a bad value "/nonexistent/ca.pem": cannot be read'],
-    [{ CTL_LDAP_STARTTLS: 'true' }, 'CTL_LDAP_STARTTLS has a bad value "true": StartTLS is not supported yet: use an ldaps:// URL (with CTL_LDAP_TLS_CA_FILE)'],
+    [
+      { CTL_LDAP_URL: 'ldaps://ldap.example.org', CTL_LDAP_TLS_CA_FILE: '/nonexistent/ca.pem' },
+      'CTL_LDAP_TLS_CA_FILE has a bad value "/nonexistent/ca.pem": cannot be read',
+    ],
+    [
+      { CTL_LDAP_TLS_CA_FILE: '/etc/ssl/ca.pem' },
+      'CTL_LDAP_TLS_CA_FILE has a bad value "/etc/ssl/ca.pem": an ldap:// URL is clear text: use an ldaps:// URL or CTL_LDAP_STARTTLS=true',
+    ],
+    [
+      { CTL_LDAP_URL: 'ldaps://ldap.example.org', CTL_LDAP_STARTTLS: 'true' },
+      'CTL_LDAP_STARTTLS has a bad value "true": an ldaps:// URL is TLS from the first byte: StartTLS goes with an ldap:// URL',
+    ],
+    [{ CTL_LDAP_STARTTLS: 'sometimes' }, 'CTL_LDAP_STARTTLS has a bad value "sometimes": expected true or false'],
     [{ CTL_LDAP_TIMEOUT: 'soon' }, 'CTL_LDAP_TIMEOUT has a bad value "soon": expected milliseconds, at least 100'],
     [{ CTL_SSO_EMAIL_LINKING: 'maybe' }, 'CTL_SSO_EMAIL_LINKING has a bad value "maybe": expected link or refuse'],
     [{ ...OIDC }, 'CTL_LDAP_URL and CTL_OIDC_ISSUER are both set: single sign-on takes one method at a time'],
@@ -102,15 +114,18 @@ describe('SSO settings', () => {
     expect(failure({ CTL_LDAP_BIND_PASSWORD: 'hunter2' })).toEqual([6, 'CTL_LDAP_BIND_PASSWORD has a bad value "***": needs CTL_LDAP_URL']);
   });
 
+  test('StartTLS goes with an ldap:// URL', () => {
+    expect(ssoSettings({ ...LDAP, CTL_LDAP_STARTTLS: 'true' }).ldap).toMatchObject({ url: 'ldap://ldap.example.org', startTls: true });
+  });
+
   test('the CA file is read once, at start', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-ca-')), 'ca.pem');
     fs.writeFileSync(file, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
-    expect(ssoSettings({ ...LDAP, CTL_LDAP_TLS_CA_FILE: file }).ldap?.tlsCa).toContain('BEGIN CERTIFICATE');
+    const startTls = { ...LDAP, CTL_LDAP_STARTTLS: 'true', CTL_LDAP_TLS_CA_FILE: file };
+    expect(ssoSettings(startTls).ldap?.tlsCa).toContain('BEGIN CERTIFICATE');
+    expect(ssoSettings({ ...LDAP, CTL_LDAP_URL: 'ldaps://ldap.example.org', CTL_LDAP_TLS_CA_FILE: file }).ldap?.tlsCa).toContain('BEGIN CERTIFICATE');
     fs.writeFileSync(file, 'not a certificate');
-    expect(failure({ ...LDAP, CTL_LDAP_TLS_CA_FILE: file })).toEqual([
-      6,
-      `CTL_LDAP_TLS_CA_FILE has a bad value ${JSON.stringify(file)}: not a PEM certificate`,
-    ]);
+    expect(failure(startTls)).toEqual([6, `CTL_LDAP_TLS_CA_FILE has a bad value ${JSON.stringify(file)}: not a PEM certificate`]);
     fs.rmSync(path.dirname(file), { recursive: true });
   });
 });

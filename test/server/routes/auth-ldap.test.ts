@@ -9,7 +9,7 @@ let server: TestServer;
 let slapd: Slapd;
 let base: string;
 const control = useTestServer((s) => (server = s));
-useSlapd((s) => (slapd = s));
+useSlapd((s) => (slapd = s), { tls: true });
 
 async function listen(env: Record<string, string> = {}): Promise<void> {
   await control.restart({ ...slapd.env, ...env });
@@ -80,6 +80,17 @@ describe('LDAP login through POST /api/auth/login', () => {
     const res = await login('alice', 'alice-pass');
     expect(res.status).toBe(503);
     expect(JSON.stringify(res.body)).not.toContain('root-secret');
+  });
+
+  test('StartTLS: a directory user logs in; a certificate the CA did not sign is a one-line 503', async () => {
+    await listen({ CTL_LDAP_STARTTLS: 'true', CTL_LDAP_TLS_CA_FILE: slapd.caFile! });
+    expect((await login('alice', 'alice-pass')).status).toBe(200);
+    await listen({ CTL_LDAP_STARTTLS: 'true', CTL_LDAP_TLS_CA_FILE: slapd.strangerCaFile! });
+    const res = await login('alice', 'alice-pass');
+    expect([res.status, res.body.message]).toEqual([
+      503,
+      'StartTLS with the LDAP directory failed, so no password was sent: self-signed certificate in certificate chain',
+    ]);
   });
 });
 
