@@ -71,19 +71,28 @@ export async function connectLdap(settings: LdapSettings): Promise<Client> {
   const ca = settings.tlsCa ? { ca: settings.tlsCa } : {};
   const options = { url: settings.url, timeout: settings.timeoutMs, connectTimeout: settings.timeoutMs };
   if (!settings.startTls) return new Client({ ...options, tlsOptions: ca });
-  let opened = false;
+  let socket: net.Socket | null = null;
   const once = (port: number, host: string) => {
-    if (opened) throw new Error('The connection upgraded by StartTLS is gone; not connecting again in clear text');
-    opened = true;
-    return net.connect(port, host);
+    if (socket) throw new Error('The connection upgraded by StartTLS is gone; not connecting again in clear text');
+    socket = net.connect(port, host);
+    return socket;
   };
   const client = new Client({ ...options, createConnection: once as typeof net.connect });
   const host = new URL(settings.url).hostname.replace(/^\[(.*)\]$/, '$1');
+  // ldapts times its operations, not the handshake: a server that answers StartTLS and then never
+  // completes the handshake would hold the login for ever.
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the TLS handshake took over ${settings.timeoutMs} ms`)), settings.timeoutMs);
+  });
   try {
-    await client.startTLS({ ...ca, host, servername: net.isIP(host) ? undefined : host });
+    await Promise.race([client.startTLS({ ...ca, host, servername: net.isIP(host) ? undefined : host }), stalled]);
   } catch (error) {
+    (socket as net.Socket | null)?.destroy();
     await client.unbind().catch(() => undefined);
     throw new UnavailableError(`StartTLS with the LDAP directory failed, so no password was sent: ${firstLine(error)}`);
+  } finally {
+    clearTimeout(timer);
   }
   return client;
 }

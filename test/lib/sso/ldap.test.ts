@@ -1,3 +1,4 @@
+import * as net from 'node:net';
 import { libContext, useOpenTestDatabase } from '../../helpers/backend';
 import { ADMINS, dnOf, startSlapd, useSlapd, wireTap, type Slapd } from '../../helpers/slapd';
 import { seedUser } from '../../helpers/seed-users';
@@ -138,6 +139,39 @@ describe('StartTLS (CTL_LDAP_STARTTLS=true)', () => {
       await tap.close();
       await plain.stop();
     }
+  });
+
+  describe('a server that accepts StartTLS and then never shakes hands', () => {
+    // Answers the StartTLS request with success (an ExtendedResponse, resultCode 0), then stays silent.
+    const sockets: net.Socket[] = [];
+    let stall: net.Server;
+    beforeEach(async () => {
+      stall = net.createServer((socket) => {
+        sockets.push(socket);
+        socket.once('data', (request) => {
+          // The request's messageID: the INTEGER after the LDAPMessage SEQUENCE's tag and length.
+          const at = 2 + (request[1] & 0x80 ? request[1] & 0x7f : 0);
+          const id = request.subarray(at, at + 2 + request[at + 1]);
+          const op = Buffer.from([0x78, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00]);
+          socket.write(Buffer.concat([Buffer.from([0x30, id.length + op.length]), id, op]));
+        });
+      });
+      await new Promise<void>((resolve) => stall.listen(0, '127.0.0.1', resolve));
+    });
+    afterEach(async () => {
+      for (const socket of sockets.splice(0)) socket.destroy();
+      await new Promise((resolve) => stall.close(resolve));
+    });
+
+    test('attack: the login fails closed within the timeout, and the connection is closed', async () => {
+      const { port } = stall.address() as net.AddressInfo;
+      const settings = { ...ldap({ CTL_LDAP_STARTTLS: 'true', CTL_LDAP_TLS_CA_FILE: slapd.caFile! }), url: `ldap://127.0.0.1:${port}`, timeoutMs: 300 };
+      await expect(verifyLdapPassword(settings, 'alice', 'alice-pass')).rejects.toThrow(
+        'StartTLS with the LDAP directory failed, so no password was sent: the TLS handshake took over 300 ms',
+      );
+      expect(sockets.length).toBe(1);
+      if (!sockets[0].destroyed) await new Promise((resolve) => sockets[0].once('close', resolve));
+    }, 10e3);
   });
 
   test('once upgraded, the client never connects again, so never in clear', async () => {
