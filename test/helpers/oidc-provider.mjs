@@ -6,6 +6,8 @@
 // account's claims mid-test: {"id": "alice", "claims": {...}} (answered with `ok <id>`).
 // Logging in: GET /interaction/<uid>/login?account=<id> finishes the login interaction as that
 // account (there is no password form: the tests are about the relying party, not this provider).
+// GET /test/token-requests answers how many requests its token endpoint has received so far
+// (`{"count": n}`), so a test sees what reached the provider.
 import * as http from 'node:http';
 import * as readline from 'node:readline';
 import Provider from 'oidc-provider';
@@ -63,7 +65,14 @@ const provider = new Provider(issuer, {
 });
 const callback = provider.callback();
 
+let tokenRequests = 0;
+
 server.on('request', async (req, res) => {
+  if (req.url === '/test/token-requests') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ count: tokenRequests }));
+    return;
+  }
+  if (req.url?.split('?')[0] === '/token') tokenRequests += 1;
   const match = /^\/interaction\/([\w-]+)\/login\?account=(\w+)$/.exec(req.url ?? '');
   if (match) {
     try {

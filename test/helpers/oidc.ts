@@ -101,9 +101,9 @@ export class CookieJar {
   }
 }
 
-/** One request as a browser makes it, without following redirects. */
-export async function browse(jar: CookieJar, url: string): Promise<Response> {
-  const res = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });
+/** One request as a browser makes it, without following redirects (`headers`: e.g. the X-Forwarded-For a proxy adds). */
+export async function browse(jar: CookieJar, url: string, headers: Record<string, string> = {}): Promise<Response> {
+  const res = await fetch(url, { redirect: 'manual', headers: { ...headers, cookie: jar.header() } });
   jar.keep(res);
   return res;
 }

@@ -1,11 +1,13 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { LibContext } from '../../lib-context';
 import type { AppState } from '../state';
 import { toApiUser } from '../account';
 import { beginOidcLogin, completeOidcLogin, decodeFlow, encodeFlow } from '../../sso/oidc';
 import { completeSamlLogin, SAML_PATH, samlLoginUrl, samlMetadata } from '../../sso/saml';
-import { HttpError, errorBody } from '../http';
+import { HttpError, clientAddress, errorBody } from '../http';
 import { html, message, sendPage } from '../html';
 import { activeSsoMethod } from '../../sso/settings';
+import { ssoCallbackRule, throttleSsoCallback } from '../../sso/callback-throttle';
 
 const FLOW_COOKIE = 'ctl_oidc';
 const FLOW_PATH = '/api/auth/oidc';
@@ -25,11 +27,20 @@ function cookieValue(header: string | undefined, name: string): string | undefin
  * and answers with the same session as `POST /api/auth/login`. SAML: the SP metadata, a login
  * redirect (HTTP-Redirect binding) and the assertion consumer (HTTP-POST binding). LDAP needs no
  * route of its own: it answers `POST /api/auth/login`.
+ *
+ * Both callbacks are limited per client address (lib/sso/callback-throttle.ts) before they ask the
+ * provider anything or read any XML; an OpenID callback without a flow cookie is refused before
+ * that, counting nothing, as it costs nothing.
  */
 export function ssoRoutes(app: FastifyInstance, state: AppState): void {
   const { config } = state;
   const identity = { ...config.sso, requireConfirmation: config.serve.requireConfirmation, sessionTtlMs: config.serve.sessionTtlMs };
   const method = activeSsoMethod(config.sso);
+  const callbackRule = ssoCallbackRule(config.serve);
+  const throttled = async <T>(request: FastifyRequest, attempt: (ctx: LibContext) => Promise<T>): Promise<T> => {
+    const ctx = await state.lib(request);
+    return throttleSsoCallback(ctx.db, callbackRule, clientAddress(request), ctx.now().getTime(), () => attempt(ctx));
+  };
   if (method) {
     // Accounts are made at the first login through the identity provider (Overleaf's rule): a
     // self-made account here would have a password no login checks.
@@ -52,7 +63,7 @@ export function ssoRoutes(app: FastifyInstance, state: AppState): void {
       if (typeof response !== 'string' || response.length === 0 || response.length > 60000) {
         throw new HttpError(400, errorBody(400, 'Expected a SAMLResponse form field'));
       }
-      const session = await completeSamlLogin(await state.lib(request), saml, identity, config.appUrl, response);
+      const session = await throttled(request, (ctx) => completeSamlLogin(ctx, saml, identity, config.appUrl, response));
       return { token: session.token, expiresAt: session.expiresAt, user: toApiUser(session.user, config.serve.termsVersion) };
     });
   }
@@ -73,7 +84,9 @@ export function ssoRoutes(app: FastifyInstance, state: AppState): void {
     reply.header('set-cookie', `${FLOW_COOKIE}=; Path=${FLOW_PATH}; Max-Age=0; HttpOnly; SameSite=Lax${secure}`).header('cache-control', 'no-store');
     const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
     const flow = decodeFlow(cookieValue(request.headers.cookie, FLOW_COOKIE));
-    const session = await completeOidcLogin(await state.lib(request), oidc, identity, config.appUrl, query, flow);
+    const session = flow
+      ? await throttled(request, (ctx) => completeOidcLogin(ctx, oidc, identity, config.appUrl, query, flow))
+      : await completeOidcLogin(await state.lib(request), oidc, identity, config.appUrl, query, null);
     return { token: session.token, expiresAt: session.expiresAt, user: toApiUser(session.user, config.serve.termsVersion) };
   });
 }

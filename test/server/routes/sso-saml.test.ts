@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createSamlIdp, type SamlIdp } from '../../helpers/saml-idp';
 import { addUser, useTestServer, type TestServer } from '../helpers';
 
@@ -19,20 +20,38 @@ beforeEach(async () => {
     CTL_SAML_ENTRY_POINT: 'http://127.0.0.1:9/sso',
     CTL_SAML_IDP_CERT_FILE: idp.certFile,
     CTL_SAML_IDP_ISSUER: idp.entityId,
+    // The test is the proxy in front: it says which client each request is from (X-Forwarded-For).
+    CTL_TRUST_PROXY: '1',
+    // The callbacks' limit is the password login's per-address one (defaults 20 in 15m).
+    CTL_LOGIN_MAX_FAILURES_PER_ADDRESS: '5',
+    CTL_LOGIN_WINDOW: '10m',
   });
   base = await server.app.listen({ host: '127.0.0.1', port: 0 });
 });
 
 const metadata = async () => (await fetch(`${base}/api/auth/saml/metadata`)).text();
 
-/** The IdP's auto-submitted form, as a browser sends it from the IdP's origin. */
-async function postResponse(response: string): Promise<{ status: number; body: { token?: string; message?: string; user?: Record<string, unknown> } }> {
+interface Answer {
+  readonly status: number;
+  readonly body: { token?: string; message?: string; user?: Record<string, unknown> };
+  readonly retryAfter: string | null;
+}
+
+/** The IdP's auto-submitted form, as a browser sends it from the IdP's origin (from `client`, through the proxy, when given). */
+async function postResponse(response: string, client?: string): Promise<Answer> {
   const res = await fetch(`${base}/api/auth/saml/callback`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://idp.example.org', 'sec-fetch-site': 'cross-site' },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      origin: 'https://idp.example.org',
+      'sec-fetch-site': 'cross-site',
+      ...(client ? { 'x-forwarded-for': client } : {}),
+    },
     body: new URLSearchParams({ SAMLResponse: response, RelayState: '' }).toString(),
   });
-  return { status: res.status, body: (await res.json()) as never };
+  const text = await res.text();
+  expect(text).not.toContain('\n');
+  return { status: res.status, body: JSON.parse(text) as Answer['body'], retryAfter: res.headers.get('retry-after') };
 }
 
 describe('SAML routes', () => {
@@ -72,3 +91,46 @@ describe('SAML routes', () => {
     expect(password.status).toBe(403);
   });
 });
+
+describe('attack: flooding the assertion consumer with garbage and forged responses', () => {
+  const LIMIT = 5; // CTL_LOGIN_MAX_FAILURES_PER_ADDRESS, in CTL_LOGIN_WINDOW (10m)
+  const REFUSED = { error: 'Too many requests', message: 'Too many single sign-on attempts from this address; try again later' };
+  const carol = { nameId: 'carol-7', email: 'carol@example.org', uid: 'carol' };
+
+  /** Responses that cost a parse and a signature check each: random bytes, and signed ones edited (so their digest breaks). */
+  async function badResponses(n: number): Promise<string[]> {
+    const xml = Buffer.from(await idp.response(await metadata(), carol), 'base64').toString();
+    return Array.from({ length: n }, (_, i) =>
+      i % 2 ? Buffer.from(xml.replace('>carol-7<', `>root-${i}<`)).toString('base64') : randomBytes(3000 + i).toString('base64'),
+    );
+  }
+
+  test('15 at once from one address: 5 are checked and refused (401), 10 are 429 with Retry-After; then a valid response from there is refused unread, and logs in from another address; the window ends it', async () => {
+    const answers = await Promise.all((await badResponses(15)).map((r) => postResponse(r, '203.0.113.10')));
+    expect(tally(answers.map((a) => a.status))).toEqual({ 401: LIMIT, 429: 15 - LIMIT });
+    for (const a of answers.filter((x) => x.status === 429)) expect([a.body, a.retryAfter]).toEqual([REFUSED, String(10 * 60)]);
+    const valid = await idp.response(await metadata(), carol);
+    const locked = await postResponse(valid, '203.0.113.10');
+    expect([locked.status, locked.body]).toEqual([429, REFUSED]);
+    // Not verified, so not spent: the same response logs in from an address that is not locked out.
+    expect(await postResponse(valid, '203.0.113.11')).toMatchObject({ status: 200, body: { user: { username: 'carol' } } });
+    server.clock = new Date(server.clock.getTime() + 10 * 60e3 + 1000);
+    expect((await postResponse((await badResponses(1))[0], '203.0.113.10')).status).toBe(401);
+  });
+
+  test('a valid login forgives its address’s failures (people behind one NAT): 4 failures, a login, then 5 more failures before the 429', async () => {
+    const office = '203.0.113.20';
+    expect(tally((await Promise.all((await badResponses(LIMIT - 1)).map((r) => postResponse(r, office)))).map((a) => a.status))).toEqual({ 401: LIMIT - 1 });
+    expect(await postResponse(await idp.response(await metadata(), carol), office)).toMatchObject({ status: 200, body: { user: { username: 'carol' } } });
+    expect(tally((await Promise.all((await badResponses(LIMIT + 1)).map((r) => postResponse(r, office)))).map((a) => a.status))).toEqual({
+      401: LIMIT,
+      429: 1,
+    });
+  });
+});
+
+function tally(statuses: readonly number[]): Record<number, number> {
+  const counts: Record<number, number> = {};
+  for (const s of statuses) counts[s] = (counts[s] ?? 0) + 1;
+  return counts;
+}

@@ -25,6 +25,8 @@ beforeAll(async () => {
     CTL_OIDC_CLIENT_SECRET: CLIENT_SECRET,
     CTL_OIDC_ADMIN_CLAIM: 'groups',
     CTL_OIDC_ADMIN_VALUE: 'admins',
+    // The test is the proxy in front: it says which client each request is from (X-Forwarded-For).
+    CTL_TRUST_PROXY: '1',
   });
 }, 60000);
 afterAll(async () => {
@@ -34,8 +36,8 @@ afterAll(async () => {
 });
 
 /** Runs the browser's part up to the provider's redirect back: the callback URL, not yet visited. */
-async function authorize(account: string, jar: CookieJar): Promise<string> {
-  const start = await browse(jar, `${ctl.base}/api/auth/oidc/login`);
+async function authorize(account: string, jar: CookieJar, headers: Record<string, string> = {}): Promise<string> {
+  const start = await browse(jar, `${ctl.base}/api/auth/oidc/login`, headers);
   expect(start.status).toBe(302);
   let location = start.headers.get('location')!;
   for (let hop = 0; hop < 10; hop++) {
@@ -55,12 +57,13 @@ interface Answer {
   readonly body: { token?: string; message?: string; user?: Record<string, unknown> };
 }
 
-async function callback(jar: CookieJar, url: string): Promise<Answer> {
-  const res = await browse(jar, url);
+async function callback(jar: CookieJar, url: string, headers: Record<string, string> = {}): Promise<Answer> {
+  const res = await browse(jar, url, headers);
   return { status: res.status, body: (await res.json()) as Answer['body'] };
 }
 
-const signIn = async (account: string, jar = new CookieJar()) => callback(jar, await authorize(account, jar));
+const signIn = async (account: string, jar = new CookieJar(), headers: Record<string, string> = {}) =>
+  callback(jar, await authorize(account, jar, headers), headers);
 
 function setClaims(id: string, claims: Record<string, unknown>): Promise<void> {
   return new Promise((resolve) => {
@@ -193,3 +196,81 @@ describe('OpenID Connect sign-in against oidc-provider', () => {
     expect(await signIn('bob')).toMatchObject({ status: 403, body: { message: 'This account has been deactivated' } });
   });
 });
+
+describe('attack: the callback as an amplifier, flooded with forged flow cookies and made-up codes', () => {
+  // Behind the trusted proxy (the test), each X-Forwarded-For is one client address.
+  const from = (client: string) => ({ 'x-forwarded-for': client });
+  const tokenRequests = async () => ((await (await fetch(`${idp.issuer}/test/token-requests`)).json()) as { count: number }).count;
+  const LIMIT = 20; // CTL_LOGIN_MAX_FAILURES_PER_ADDRESS's default, in CTL_LOGIN_WINDOW (15m)
+  const REFUSED = { error: 'Too many requests', message: 'Too many single sign-on attempts from this address; try again later' };
+
+  /** A callback as an attacker makes it: a flow cookie of its own (it passes the state check) and a code the provider never issued. */
+  async function forged(base: string, client: string, i: number): Promise<Answer & { readonly retryAfter: string | null }> {
+    const [state, nonce, verifier] = ['state', 'nonce', 'verifier'].map((part) => `forged-${part}-${i}-`.padEnd(48, 'x'));
+    const cookie = Buffer.from(JSON.stringify([state, nonce, verifier])).toString('base64url');
+    const query = new URLSearchParams({ code: `made-up-code-${i}`, state, iss: idp.issuer });
+    const res = await fetch(`${base}/api/auth/oidc/callback?${query}`, { redirect: 'manual', headers: { cookie: `ctl_oidc=${cookie}`, ...from(client) } });
+    const text = await res.text();
+    expect(text).not.toContain('\n');
+    return { status: res.status, body: JSON.parse(text) as Answer['body'], retryAfter: res.headers.get('retry-after') };
+  }
+
+  // On PostgreSQL, a second instance on the same database (as behind a load balancer) shares the
+  // count; the embedded database is one process's at a time, so there the flood goes to one.
+  let second: Awaited<ReturnType<typeof startCtlServe>> | undefined;
+  const instances = () => [ctl.base, ...(second ? [second.base] : [])];
+  beforeAll(async () => {
+    if (tdb.backend !== 'postgres') return;
+    second = await startCtlServe(tdb, await freePort(), {
+      CTL_OIDC_ISSUER: idp.issuer,
+      CTL_OIDC_CLIENT_ID: CLIENT_ID,
+      CTL_OIDC_CLIENT_SECRET: CLIENT_SECRET,
+      CTL_TRUST_PROXY: '1',
+    });
+  }, 60000);
+  afterAll(() => second?.stop());
+
+  test('30 at once from one address (over two instances on PostgreSQL): 20 reach the token endpoint (401), 10 are 429 with Retry-After and cost the provider nothing; other addresses still sign in', async () => {
+    const before = await tokenRequests();
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => forged(instances()[i % instances().length], '203.0.113.10', i)));
+    expect(tally(answers.map((a) => a.status))).toEqual({ 401: LIMIT, 429: 30 - LIMIT });
+    for (const a of answers.filter((x) => x.status === 401)) expect(a.body.message).toMatch(/invalid_grant/);
+    for (const a of answers.filter((x) => x.status === 429)) {
+      expect(a.body).toEqual(REFUSED);
+      expect(Number(a.retryAfter)).toBeGreaterThanOrEqual(1);
+      expect(Number(a.retryAfter)).toBeLessThanOrEqual(15 * 60);
+    }
+    expect((await tokenRequests()) - before).toBe(LIMIT);
+    // Another client (behind the same proxy) is another address: not locked out.
+    expect(await signIn('alice', new CookieJar(), from('203.0.113.11'))).toMatchObject({ status: 200, body: { user: { username: 'alice' } } });
+    // The flooded address itself is refused before its code is redeemed, a genuine one too.
+    const during = await tokenRequests();
+    const jar = new CookieJar();
+    const genuine = await callback(jar, await authorize('alice', jar, from('203.0.113.10')), from('203.0.113.10'));
+    expect([genuine.status, genuine.body]).toEqual([429, REFUSED]);
+    expect(await tokenRequests()).toBe(during);
+  });
+
+  test('a sign-in forgives its address’s failures (people behind one NAT): 19 failures, a sign-in, then 20 more failures before the 429', async () => {
+    const office = '203.0.113.20';
+    // Callbacks without a flow cookie (a spent or expired one: a second click, a stale tab) ask
+    // the provider nothing and are not counted.
+    const before = await tokenRequests();
+    for (let i = 0; i < LIMIT + 5; i++) {
+      const stale = await callback(new CookieJar(), `${ctl.base}/api/auth/oidc/callback?code=made-up&state=whatever`, from(office));
+      expect([i, stale.status, stale.body.message]).toEqual([i, 401, expect.stringMatching(/No OpenID Connect login is under way/) as unknown]);
+    }
+    expect(await tokenRequests()).toBe(before);
+    const first = await Promise.all(Array.from({ length: LIMIT - 1 }, (_, i) => forged(ctl.base, office, 100 + i)));
+    expect(tally(first.map((a) => a.status))).toEqual({ 401: LIMIT - 1 });
+    expect(await signIn('alice', new CookieJar(), from(office))).toMatchObject({ status: 200, body: { user: { username: 'alice' } } });
+    const after = await Promise.all(Array.from({ length: LIMIT + 1 }, (_, i) => forged(ctl.base, office, 200 + i)));
+    expect(tally(after.map((a) => a.status))).toEqual({ 401: LIMIT, 429: 1 });
+  });
+});
+
+function tally(statuses: readonly number[]): Record<number, number> {
+  const counts: Record<number, number> = {};
+  for (const s of statuses) counts[s] = (counts[s] ?? 0) + 1;
+  return counts;
+}
