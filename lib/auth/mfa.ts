@@ -123,7 +123,36 @@ export async function checkUserBackupCode(
   const user = await db.selectFrom('users').select(['mfa_enabled', 'mfa_backup_codes']).where('id', '=', userId).executeTakeFirst();
   if (!user?.mfa_enabled) return { code, backupHash: null, attempt: null };
   const attempt = limits ? await takeSecondFactorAttempt(db, userId, now, limits) : null;
-  return { ...(await checkBackupCode(verifier, user.mfa_backup_codes, code)), attempt };
+  try {
+    return { ...(await checkBackupCode(verifier, user.mfa_backup_codes, code)), attempt };
+  } catch (error) {
+    // Nothing was compared (the pool failed): not a guess.
+    if (attempt) await releaseSecondFactorAttempt(db, attempt).catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Gives back the attempt counted for a backup code that matched when no verdict on it was reached
+ * (the challenge had died, the account or its MFA changed meanwhile, something failed): its sender
+ * knew the code, so it is no wrong guess. A code that matched nothing stays counted.
+ */
+export async function giveBackUnjudged(db: Kysely<Database>, checked: CheckedCode): Promise<void> {
+  if (checked.attempt && checked.backupHash !== null) await releaseSecondFactorAttempt(db, checked.attempt).catch(() => undefined);
+}
+
+/**
+ * Runs the locked part of a check of `checked` (`judge`, which consumes the code or counts it
+ * wrong); when it throws instead, giveBackUnjudged. (A right code's attempt is given back under
+ * the lock, a wrong one's stays.)
+ */
+export async function judgeCheckedCode<T>(db: Kysely<Database>, checked: CheckedCode, judge: () => Promise<T>): Promise<T> {
+  try {
+    return await judge();
+  } catch (error) {
+    await giveBackUnjudged(db, checked);
+    throw error;
+  }
 }
 
 /**
@@ -235,18 +264,20 @@ export async function verifyOwnSecondFactor(
 export async function disableMfa(ctx: LibContext, hasher: BackupCodeHasher, userId: number, code: string, limits?: SecondFactorLimits): Promise<boolean> {
   const now = ctx.now();
   const checked = await checkUserBackupCode(ctx.db, hasher, userId, code, now, limits);
-  return ctx.db.transaction().execute(async (trx) => {
-    const user = await lockUser(trx, userId);
-    if (!user.mfa_enabled) throw new ConflictError('Two-factor authentication is not enabled');
-    if (!(await verifyOwnSecondFactor(trx, user, checked, now, limits))) return false;
-    await trx
-      .updateTable('users')
-      .set({ mfa_enabled: false, mfa_totp_secret: null, mfa_backup_codes: [], mfa_last_step: null, updated_at: now })
-      .where('id', '=', userId)
-      .execute();
-    await writeAudit(trx, ctx, { verb: 'mfa_disable', targetUserId: user.id, targetNickname: user.nickname, details: { by: 'user' } });
-    return true;
-  });
+  return judgeCheckedCode(ctx.db, checked, () =>
+    ctx.db.transaction().execute(async (trx) => {
+      const user = await lockUser(trx, userId);
+      if (!user.mfa_enabled) throw new ConflictError('Two-factor authentication is not enabled');
+      if (!(await verifyOwnSecondFactor(trx, user, checked, now, limits))) return false;
+      await trx
+        .updateTable('users')
+        .set({ mfa_enabled: false, mfa_totp_secret: null, mfa_backup_codes: [], mfa_last_step: null, updated_at: now })
+        .where('id', '=', userId)
+        .execute();
+      await writeAudit(trx, ctx, { verb: 'mfa_disable', targetUserId: user.id, targetNickname: user.nickname, details: { by: 'user' } });
+      return true;
+    }),
+  );
 }
 
 /** New backup codes (the old ones stop working), with a valid code. null: the code was wrong. */
@@ -260,13 +291,17 @@ export async function regenerateBackupCodes(
 ): Promise<readonly string[] | null> {
   const now = ctx.now();
   const checked = await checkUserBackupCode(ctx.db, hasher, userId, code, now, limits);
-  const { codes, hashes } = await newBackupCodes(hasher, settings.bcryptCost);
-  return ctx.db.transaction().execute(async (trx) => {
-    const user = await lockUser(trx, userId);
-    if (!user.mfa_enabled) throw new ConflictError('Two-factor authentication is not enabled');
-    if (!(await verifyOwnSecondFactor(trx, user, checked, now, limits))) return null;
-    await trx.updateTable('users').set({ mfa_backup_codes: hashes, updated_at: now }).where('id', '=', userId).execute();
-    await writeAudit(trx, ctx, { verb: 'mfa_backup_codes', targetUserId: user.id, targetNickname: user.nickname, details: { backupCodes: hashes.length } });
-    return codes;
+  return judgeCheckedCode(ctx.db, checked, async () => {
+    // A TOTP code at the limit is refused before ten new codes are hashed for nothing.
+    if (limits && !checked.attempt) await assertSecondFactorAllowed(ctx.db, userId, now, limits);
+    const { codes, hashes } = await newBackupCodes(hasher, settings.bcryptCost);
+    return ctx.db.transaction().execute(async (trx) => {
+      const user = await lockUser(trx, userId);
+      if (!user.mfa_enabled) throw new ConflictError('Two-factor authentication is not enabled');
+      if (!(await verifyOwnSecondFactor(trx, user, checked, now, limits))) return null;
+      await trx.updateTable('users').set({ mfa_backup_codes: hashes, updated_at: now }).where('id', '=', userId).execute();
+      await writeAudit(trx, ctx, { verb: 'mfa_backup_codes', targetUserId: user.id, targetNickname: user.nickname, details: { backupCodes: hashes.length } });
+      return codes;
+    });
   });
 }

@@ -8,8 +8,10 @@ import { countIn, RateLimiter, releaseAll, type Slot } from './limits';
  * attempt is) whichever route they came through (the two-step login's verify-temp, disable,
  * regenerate, re-enrolment, account deletion): at most `maxFailures` within `windowMs`
  * (CTL_LOGIN_MAX_FAILURES, CTL_LOGIN_WINDOW), then 429. A session or a password alone then gives a
- * few guesses at a 6-digit code, not a million. The caller holds the user row's lock, so parallel
- * guesses are checked and counted one at a time.
+ * few guesses at a 6-digit code, not a million. A TOTP code is checked and counted under the user
+ * row's lock, so parallel guesses go one at a time; a backup code's attempt is taken (checked and
+ * counted under the limiter's own lock, takeSecondFactorAttempt) before its compares. The two can
+ * overlap once: a window may see one guess past the limit.
  */
 
 export interface SecondFactorLimits {

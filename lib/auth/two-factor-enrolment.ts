@@ -6,6 +6,7 @@ import {
   beginMfa,
   checkUserBackupCode,
   confirmMfa,
+  judgeCheckedCode,
   lockUser,
   newBackupCodes,
   totpFor,
@@ -15,7 +16,7 @@ import {
   type Enrolment,
   type MfaSettings,
 } from './mfa';
-import type { SecondFactorLimits } from './second-factor-limit';
+import { assertSecondFactorAllowed, type SecondFactorLimits } from './second-factor-limit';
 
 /**
  * Two-factor enrolment as LibreChat's settings screen runs it: enable → verify (a check that
@@ -41,18 +42,22 @@ export async function enableOrReenrol(
   if (code === null) throw new UsageError('Two-factor authentication is on: send a current code (token or backupCode) to enrol again');
   const secret = new Secret({ size: 20 }).base32;
   const checked = await checkUserBackupCode(ctx.db, hasher, userId, code, ctx.now(), limits);
-  const { codes, hashes } = await newBackupCodes(hasher, settings.bcryptCost);
-  return ctx.db.transaction().execute(async (trx) => {
-    const user = await lockUser(trx, userId);
-    if (!user.mfa_enabled) throw new ConflictError('Two-factor authentication was turned off meanwhile; enable it again');
-    if (!(await verifyOwnSecondFactor(trx, user, checked, ctx.now(), limits))) return null;
-    await trx
-      .insertInto('mfa_reenrolments')
-      .values({ user_id: userId, totp_secret: secret, backup_codes: hashes, created_at: ctx.now() })
-      .onConflict((oc) => oc.column('user_id').doUpdateSet({ totp_secret: secret, backup_codes: hashes, created_at: ctx.now() }))
-      .execute();
-    await writeAudit(trx, ctx, { verb: 'mfa_begin', targetUserId: user.id, targetNickname: user.nickname, details: { reenrolment: true } });
-    return { secret, otpauthUrl: totpFor(secret, user.nickname, settings.issuer).toString(), backupCodes: codes };
+  return judgeCheckedCode(ctx.db, checked, async () => {
+    // A TOTP code at the limit is refused before ten new codes are hashed for nothing.
+    if (!checked.attempt) await assertSecondFactorAllowed(ctx.db, userId, ctx.now(), limits);
+    const { codes, hashes } = await newBackupCodes(hasher, settings.bcryptCost);
+    return ctx.db.transaction().execute(async (trx) => {
+      const user = await lockUser(trx, userId);
+      if (!user.mfa_enabled) throw new ConflictError('Two-factor authentication was turned off meanwhile; enable it again');
+      if (!(await verifyOwnSecondFactor(trx, user, checked, ctx.now(), limits))) return null;
+      await trx
+        .insertInto('mfa_reenrolments')
+        .values({ user_id: userId, totp_secret: secret, backup_codes: hashes, created_at: ctx.now() })
+        .onConflict((oc) => oc.column('user_id').doUpdateSet({ totp_secret: secret, backup_codes: hashes, created_at: ctx.now() }))
+        .execute();
+      await writeAudit(trx, ctx, { verb: 'mfa_begin', targetUserId: user.id, targetNickname: user.nickname, details: { reenrolment: true } });
+      return { secret, otpauthUrl: totpFor(secret, user.nickname, settings.issuer).toString(), backupCodes: codes };
+    });
   });
 }
 

@@ -3,7 +3,7 @@ import type { LibContext } from '../lib-context';
 import { hashToken, newToken } from '../tokens/secrets';
 import { AccountRefusedError, accountRefusal, LoginFailedError } from './login';
 import { assertSecondFactorAllowed, recordSecondFactorFailure, releaseSecondFactorAttempt } from './second-factor-limit';
-import { checkUserBackupCode, verifySecondFactor, type BackupCodeHasher } from './mfa';
+import { checkUserBackupCode, giveBackUnjudged, judgeCheckedCode, verifySecondFactor, type BackupCodeHasher } from './mfa';
 import { issueSessionPair, type RefreshSettings, type SessionPair } from './refresh-tokens';
 
 /**
@@ -77,31 +77,35 @@ export async function completeChallenge(
     .executeTakeFirst();
   // A dead challenge compares nothing: the transaction below answers it.
   const checked = live ? await checkUserBackupCode(ctx.db, verifier, live.user_id, code, now, limits) : { code, backupHash: null, attempt: null };
-  const outcome = await ctx.db.transaction().execute(async (trx) => {
-    // The compares may have waited for the hash pool: the challenge's expiry is checked as of now.
-    const now = ctx.now();
-    const challenge = await trx.selectFrom('two_factor_challenges').selectAll().where('token_hash', '=', hashToken(tempToken)).forUpdate().executeTakeFirst();
-    if (!challenge || challenge.used_at !== null || challenge.expires_at <= now || challenge.failures >= MAX_FAILURES) return INVALID;
-    const user = await trx.selectFrom('users').selectAll().where('id', '=', challenge.user_id).forUpdate().executeTakeFirstOrThrow();
-    const refusal = accountRefusal(user, settings);
-    if (refusal) throw new AccountRefusedError(refusal);
-    if (!user.mfa_enabled || fingerprint(user) !== challenge.password_fingerprint) return INVALID;
-    // A backup code's attempt was counted before its compares (checkUserBackupCode).
-    if (!checked.attempt) await assertSecondFactorAllowed(trx, user.id, now, limits);
-    if (!(await verifySecondFactor(trx, user, checked, now))) {
-      if (!checked.attempt) await recordSecondFactorFailure(trx, user.id, now, limits);
-      await trx
-        .updateTable('two_factor_challenges')
-        .set({ failures: challenge.failures + 1 })
-        .where('id', '=', challenge.id)
-        .execute();
-      return 'Invalid two-factor authentication code';
-    }
-    if (checked.attempt) await releaseSecondFactorAttempt(trx, checked.attempt);
-    await trx.updateTable('two_factor_challenges').set({ used_at: now }).where('id', '=', challenge.id).execute();
-    const updated = await trx.updateTable('users').set({ last_login_at: now }).where('id', '=', user.id).returningAll().executeTakeFirstOrThrow();
-    return { ...(await issueSessionPair(trx, updated, now, settings)), user: updated };
-  });
+  const outcome = await judgeCheckedCode(ctx.db, checked, () =>
+    ctx.db.transaction().execute(async (trx) => {
+      // The compares may have waited for the hash pool: the challenge's expiry is checked as of now.
+      const now = ctx.now();
+      const challenge = await trx.selectFrom('two_factor_challenges').selectAll().where('token_hash', '=', hashToken(tempToken)).forUpdate().executeTakeFirst();
+      if (!challenge || challenge.used_at !== null || challenge.expires_at <= now || challenge.failures >= MAX_FAILURES) return INVALID;
+      const user = await trx.selectFrom('users').selectAll().where('id', '=', challenge.user_id).forUpdate().executeTakeFirstOrThrow();
+      const refusal = accountRefusal(user, settings);
+      if (refusal) throw new AccountRefusedError(refusal);
+      if (!user.mfa_enabled || fingerprint(user) !== challenge.password_fingerprint) return INVALID;
+      // A backup code's attempt was counted before its compares (checkUserBackupCode).
+      if (!checked.attempt) await assertSecondFactorAllowed(trx, user.id, now, limits);
+      if (!(await verifySecondFactor(trx, user, checked, now))) {
+        if (!checked.attempt) await recordSecondFactorFailure(trx, user.id, now, limits);
+        await trx
+          .updateTable('two_factor_challenges')
+          .set({ failures: challenge.failures + 1 })
+          .where('id', '=', challenge.id)
+          .execute();
+        return 'Invalid two-factor authentication code';
+      }
+      if (checked.attempt) await releaseSecondFactorAttempt(trx, checked.attempt);
+      await trx.updateTable('two_factor_challenges').set({ used_at: now }).where('id', '=', challenge.id).execute();
+      const updated = await trx.updateTable('users').set({ last_login_at: now }).where('id', '=', user.id).returningAll().executeTakeFirstOrThrow();
+      return { ...(await issueSessionPair(trx, updated, now, settings)), user: updated };
+    }),
+  );
+  // A dead challenge, or MFA gone meanwhile: no verdict on the code.
+  if (outcome === INVALID) await giveBackUnjudged(ctx.db, checked);
   if (typeof outcome === 'string') throw new LoginFailedError(outcome, true);
   return outcome;
 }

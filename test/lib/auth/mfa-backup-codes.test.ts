@@ -1,7 +1,8 @@
 // Backup codes are compared on the hash pool before the user row is locked (lib/auth/mfa.ts): the
 // wrong-code limit must still bound that work, as it did when the compares ran under the lock.
 import { createHashPool, type HashPool } from '../../../lib/auth/hash-pool';
-import { beginMfa, confirmMfa, disableMfa, totpCode } from '../../../lib/auth/mfa';
+import { beginMfa, confirmMfa, disableMfa, regenerateBackupCodes, totpCode } from '../../../lib/auth/mfa';
+import { beginChallenge, completeChallenge } from '../../../lib/auth/two-factor-login';
 import { SecondFactorLimitError } from '../../../lib/auth/second-factor-limit';
 import { NOW, useUserFixture } from '../../helpers/user-fixture';
 
@@ -9,13 +10,17 @@ const fx = useUserFixture();
 const LIMITS = { maxFailures: 3, windowMs: 15 * 60e3 };
 let pool: HashPool;
 let compares = 0;
+let hashed = 0;
 // The real pool, counting what it is asked to compare.
 const counted = () => ({
   verify: (password: string, hash: string) => {
     compares += 1;
     return pool.verify(password, hash);
   },
-  hashMany: (passwords: readonly string[], cost: number) => pool.hashMany(passwords, cost),
+  hashMany: (passwords: readonly string[], cost: number) => {
+    hashed += passwords.length;
+    return pool.hashMany(passwords, cost);
+  },
 });
 
 beforeAll(() => {
@@ -24,7 +29,12 @@ beforeAll(() => {
 afterAll(() => pool.close());
 beforeEach(() => {
   compares = 0;
+  hashed = 0;
 });
+const SESSION = { sessionTtlMs: 3600e3, refreshTtlMs: 7 * 86400e3, requireConfirmation: false };
+/** The wrong second-factor codes counted for the account now. */
+const wrongCodesCounted = async () =>
+  (await fx.ctx().db.selectFrom('login_limits').select('key').execute()).filter((r) => r.key.startsWith('second-factor:')).length;
 
 async function aliceWithMfa(): Promise<{ id: number; codes: readonly string[] }> {
   await fx.seed({ nickname: 'alice', email: 'alice@example.com' });
@@ -60,5 +70,29 @@ describe('backup codes compared before the lock', () => {
     expect(await confirmMfa(fx.ctx(), id, totpCode(fresh.secret, NOW))).toBe(true);
     expect(await disableMfa(fx.ctx(), counted(), id, 'bbbbb-bbbbb', LIMITS)).toBe(false);
     await expect(disableMfa(fx.ctx(), counted(), id, 'ccccc-ccccc', LIMITS)).rejects.toBeInstanceOf(SecondFactorLimitError);
+  });
+
+  test('a right code on a challenge already used (a double click) is refused and not counted as a wrong one', async () => {
+    const { codes } = await aliceWithMfa();
+    const user = await fx.user('alice');
+    const temp = await beginChallenge(fx.ctx(), user);
+    const settings = { ...SESSION, loginMaxFailures: LIMITS.maxFailures, loginWindowMs: LIMITS.windowMs };
+    const outcomes = await Promise.allSettled([0, 1].map(() => completeChallenge(fx.ctx(), counted(), temp, codes[3], settings)));
+    expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(await wrongCodesCounted()).toBe(0);
+    // A wrong code on a live challenge is counted, as before.
+    const again = await beginChallenge(fx.ctx(), user);
+    await expect(completeChallenge(fx.ctx(), counted(), again, 'aaaaa-aaaaa', settings)).rejects.toThrow('Invalid two-factor authentication code');
+    expect(await wrongCodesCounted()).toBe(1);
+  });
+
+  test('new backup codes asked for with a TOTP code at the limit: refused before any is hashed', async () => {
+    const { id } = await aliceWithMfa();
+    for (let i = 0; i < LIMITS.maxFailures; i++) expect(await disableMfa(fx.ctx(), counted(), id, 'aaaaa-aaaaa', LIMITS)).toBe(false);
+    hashed = 0;
+    await expect(regenerateBackupCodes(fx.ctx(), counted(), id, '123456', { bcryptCost: 4, issuer: 'test' }, LIMITS)).rejects.toBeInstanceOf(
+      SecondFactorLimitError,
+    );
+    expect(hashed).toBe(0);
   });
 });
