@@ -237,11 +237,12 @@ export async function confirmMfa(ctx: LibContext, userId: number, code: string):
 }
 
 /**
- * verifySecondFactor for a signed-in user's own changes (disable, regenerate, re-enrol, delete),
- * the user row locked (the code checked by checkUserBackupCode before): with `limits`, wrong codes
- * are counted per account (second-factor-limit.ts).
+ * verifySecondFactor under the account's wrong-code limit (second-factor-limit.ts), the user row
+ * locked, the code checked by checkUserBackupCode before: verify-temp and a signed-in user's own
+ * changes (disable, regenerate, re-enrol, delete). A TOTP code is checked and counted here; a
+ * backup code's attempt was counted before its compares, and is given back here when right.
  */
-export async function verifyOwnSecondFactor(
+export async function verifyLimitedSecondFactor(
   trx: Transaction<Database>,
   user: UserRow,
   checked: CheckedCode,
@@ -268,7 +269,7 @@ export async function disableMfa(ctx: LibContext, hasher: BackupCodeHasher, user
     ctx.db.transaction().execute(async (trx) => {
       const user = await lockUser(trx, userId);
       if (!user.mfa_enabled) throw new ConflictError('Two-factor authentication is not enabled');
-      if (!(await verifyOwnSecondFactor(trx, user, checked, now, limits))) return false;
+      if (!(await verifyLimitedSecondFactor(trx, user, checked, now, limits))) return false;
       await trx
         .updateTable('users')
         .set({ mfa_enabled: false, mfa_totp_secret: null, mfa_backup_codes: [], mfa_last_step: null, updated_at: now })
@@ -298,7 +299,7 @@ export async function regenerateBackupCodes(
     return ctx.db.transaction().execute(async (trx) => {
       const user = await lockUser(trx, userId);
       if (!user.mfa_enabled) throw new ConflictError('Two-factor authentication is not enabled');
-      if (!(await verifyOwnSecondFactor(trx, user, checked, now, limits))) return null;
+      if (!(await verifyLimitedSecondFactor(trx, user, checked, now, limits))) return null;
       await trx.updateTable('users').set({ mfa_backup_codes: hashes, updated_at: now }).where('id', '=', userId).execute();
       await writeAudit(trx, ctx, { verb: 'mfa_backup_codes', targetUserId: user.id, targetNickname: user.nickname, details: { backupCodes: hashes.length } });
       return codes;

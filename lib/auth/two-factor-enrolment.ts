@@ -11,7 +11,7 @@ import {
   newBackupCodes,
   totpFor,
   totpStep,
-  verifyOwnSecondFactor,
+  verifyLimitedSecondFactor,
   type BackupCodeHasher,
   type Enrolment,
   type MfaSettings,
@@ -49,7 +49,7 @@ export async function enableOrReenrol(
     return ctx.db.transaction().execute(async (trx) => {
       const user = await lockUser(trx, userId);
       if (!user.mfa_enabled) throw new ConflictError('Two-factor authentication was turned off meanwhile; enable it again');
-      if (!(await verifyOwnSecondFactor(trx, user, checked, ctx.now(), limits))) return null;
+      if (!(await verifyLimitedSecondFactor(trx, user, checked, ctx.now(), limits))) return null;
       await trx
         .insertInto('mfa_reenrolments')
         .values({ user_id: userId, totp_secret: secret, backup_codes: hashes, created_at: ctx.now() })

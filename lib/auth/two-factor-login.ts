@@ -2,8 +2,7 @@ import type { UserRow } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { hashToken, newToken } from '../tokens/secrets';
 import { AccountRefusedError, accountRefusal, LoginFailedError } from './login';
-import { assertSecondFactorAllowed, recordSecondFactorFailure, releaseSecondFactorAttempt } from './second-factor-limit';
-import { checkUserBackupCode, giveBackUnjudged, judgeCheckedCode, verifySecondFactor, type BackupCodeHasher } from './mfa';
+import { checkUserBackupCode, giveBackUnjudged, judgeCheckedCode, verifyLimitedSecondFactor, type BackupCodeHasher } from './mfa';
 import { issueSessionPair, type RefreshSettings, type SessionPair } from './refresh-tokens';
 
 /**
@@ -87,10 +86,7 @@ export async function completeChallenge(
       const refusal = accountRefusal(user, settings);
       if (refusal) throw new AccountRefusedError(refusal);
       if (!user.mfa_enabled || fingerprint(user) !== challenge.password_fingerprint) return INVALID;
-      // A backup code's attempt was counted before its compares (checkUserBackupCode).
-      if (!checked.attempt) await assertSecondFactorAllowed(trx, user.id, now, limits);
-      if (!(await verifySecondFactor(trx, user, checked, now))) {
-        if (!checked.attempt) await recordSecondFactorFailure(trx, user.id, now, limits);
+      if (!(await verifyLimitedSecondFactor(trx, user, checked, now, limits))) {
         await trx
           .updateTable('two_factor_challenges')
           .set({ failures: challenge.failures + 1 })
@@ -98,7 +94,6 @@ export async function completeChallenge(
           .execute();
         return 'Invalid two-factor authentication code';
       }
-      if (checked.attempt) await releaseSecondFactorAttempt(trx, checked.attempt);
       await trx.updateTable('two_factor_challenges').set({ used_at: now }).where('id', '=', challenge.id).execute();
       const updated = await trx.updateTable('users').set({ last_login_at: now }).where('id', '=', user.id).returningAll().executeTakeFirstOrThrow();
       return { ...(await issueSessionPair(trx, updated, now, settings)), user: updated };

@@ -5,7 +5,7 @@ import type { LibContext } from '../../lib-context';
 import { HttpError, errorBody } from '../http';
 import { putSettings } from '../account';
 import { emailKey } from '../../validate';
-import { checkUserBackupCode, judgeCheckedCode, verifyOwnSecondFactor, type BackupCodeHasher } from '../../auth/mfa';
+import { checkUserBackupCode, judgeCheckedCode, verifyLimitedSecondFactor, type BackupCodeHasher } from '../../auth/mfa';
 import type { SecondFactorLimits } from '../../auth/second-factor-limit';
 
 /**
@@ -51,7 +51,7 @@ export async function requireCodeToDelete(
   const ok = await judgeCheckedCode(ctx.db, checked, () =>
     ctx.db.transaction().execute(async (trx) => {
       const locked = await trx.selectFrom('users').selectAll().where('id', '=', user.id).forUpdate().executeTakeFirstOrThrow();
-      return verifyOwnSecondFactor(trx, locked, checked, ctx.now(), limits);
+      return verifyLimitedSecondFactor(trx, locked, checked, ctx.now(), limits);
     }),
   );
   if (!ok) throw new HttpError(400, errorBody(400, 'Invalid two-factor authentication code'));
