@@ -69,6 +69,13 @@ async function addAlice(): Promise<number> {
   return id;
 }
 
+/**
+ * The event loop's share of a burst that tells the hash pool from the loop: with the hashing on the
+ * loop it was busy 0.94–0.99 of the burst; on the pool 0.03–0.24 alone, and up to 0.54 while the
+ * whole suite loaded the 2 cores (PGlite runs its database on this loop too).
+ */
+const LOOP_BUSY_LIMIT = 0.8;
+
 /** How many of each status the answers had, e.g. { 401: 5, 429: 11 }. */
 function tally(answers: readonly { status: number }[]): Record<number, number> {
   const counts: Record<number, number> = {};
@@ -266,7 +273,7 @@ describe('backup codes: bcrypt on the hash pool, compared before the row is lock
       expect(answer).toEqual({ status: 401, body: { error: 'Unauthorized', message: 'Invalid two-factor authentication code', mfaRequired: true } });
     }
     // ~0.8 s of bcrypt in all: on the event loop (bcryptjs' async API) it is busy nearly all of it.
-    expect(busy).toBeLessThan(0.5);
+    expect(busy).toBeLessThan(LOOP_BUSY_LIMIT);
     expect(await storedCodes()).toHaveLength(10);
   });
 
@@ -348,9 +355,9 @@ describe('overload (issue 13, finding 2)', () => {
     const busy = performance.eventLoopUtilization(before).utilization;
     // The issue asked for the GET within 1 s; the bench's timings belong to `npm run bench`, so the
     // test checks the cause instead: bcrypt runs on the hash pool's threads, so the app's event loop
-    // (this process's: the server runs in-process) was busy well under half of the burst. With the
+    // (this process's: the server runs in-process) was mostly idle during the burst. With the
     // hashing on it, it is busy all of it (~1.0), and a GET waits for every hash queued before it.
-    expect(busy).toBeLessThan(0.5);
+    expect(busy).toBeLessThan(LOOP_BUSY_LIMIT);
     expect(Math.max(...settledWhenAnswered)).toBeLessThan(60);
     const counts = tally(answers);
     expect(Object.keys(counts).filter((status) => !['401', '503'].includes(status))).toEqual([]);
