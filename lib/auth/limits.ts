@@ -82,6 +82,22 @@ async function liveHits(db: Kysely<Database>, wants: readonly Want[], keys: read
   return wants.map((w, i) => rows.filter((r) => r.key === keys[i] && r.at.getTime() > now - w.rule.windowMs).map((r) => r.at.getTime()));
 }
 
+/** Each stored key's advisory lock, until the transaction ends, in one sorted order (no deadlock). */
+async function lockKeys(trx: Kysely<Database>, keys: readonly string[]): Promise<void> {
+  await sql`
+    SELECT pg_advisory_xact_lock(${LOCK_CLASS}::int, h)
+    FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest(${keys}::text[]) AS k ORDER BY h) AS sorted`.execute(trx);
+}
+
+/**
+ * Holds the key's lock in the caller's transaction until it ends: the caller's own check and count
+ * then go in turn with every `take` of the key (a user's TOTP codes, checked under the user row's
+ * lock, with the backup codes counted before their compares).
+ */
+export async function lockKeyIn(trx: Kysely<Database>, rule: LimitRule, key: string): Promise<void> {
+  await lockKeys(trx, [storedKey(rule, key)]);
+}
+
 /**
  * Checks every key and counts an attempt under each, in one transaction: all are counted (the
  * slots, in the order asked), or none (the longest wait). Takes each key's advisory lock first,
@@ -96,9 +112,7 @@ export async function takeAll(db: Kysely<Database>, wants: readonly Want[], now:
     await db.deleteFrom('login_limits').where('expires_at', '<=', new Date(now)).execute();
   }
   return db.transaction().execute(async (trx) => {
-    await sql`
-      SELECT pg_advisory_xact_lock(${LOCK_CLASS}::int, h)
-      FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest(${keys}::text[]) AS k ORDER BY h) AS sorted`.execute(trx);
+    await lockKeys(trx, keys);
     const hits = await liveHits(trx, wants, keys, now);
     const wait = Math.max(...wants.map((w, i) => waitFor(w.rule, hits[i], now)));
     if (wait > 0) return { wait };
@@ -147,8 +161,7 @@ export async function countOf(db: Kysely<Database>, rule: LimitRule, key: string
 
 /**
  * Counts one attempt under the key inside the caller's transaction, with no lock of its own: for
- * a caller that already serialises the key's attempts (a user's second-factor codes are counted
- * under that user row's lock).
+ * a caller that holds the key's lock already (lockKeyIn).
  */
 export async function countIn(db: Kysely<Database>, rule: LimitRule, key: string, now: number): Promise<void> {
   await db

@@ -9,6 +9,7 @@ import type { HashPool } from './hash-pool';
 import type { Slot } from './limits';
 import {
   assertSecondFactorAllowed,
+  holdSecondFactorCount,
   recordSecondFactorFailure,
   releaseSecondFactorAttempt,
   takeSecondFactorAttempt,
@@ -255,7 +256,11 @@ export async function verifyLimitedSecondFactor(
     if (right) await releaseSecondFactorAttempt(trx, checked.attempt);
     return right;
   }
-  if (limits) await assertSecondFactorAllowed(trx, user.id, now, limits);
+  if (limits) {
+    // Until this transaction ends: a backup code's attempt taken meanwhile counts after this one.
+    await holdSecondFactorCount(trx, user.id, limits);
+    await assertSecondFactorAllowed(trx, user.id, now, limits);
+  }
   const ok = await verifySecondFactor(trx, user, checked, now);
   if (!ok && limits) await recordSecondFactorFailure(trx, user.id, now, limits);
   return ok;

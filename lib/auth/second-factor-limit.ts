@@ -1,7 +1,7 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Database, Db } from '../db/schema';
 import { RefusedError } from '../errors';
-import { countIn, RateLimiter, releaseAll, type Slot } from './limits';
+import { countIn, lockKeyIn, RateLimiter, releaseAll, type Slot } from './limits';
 
 /**
  * Wrong second-factor codes, counted per account in the database (login_limits, as every limited
@@ -10,8 +10,9 @@ import { countIn, RateLimiter, releaseAll, type Slot } from './limits';
  * (CTL_LOGIN_MAX_FAILURES, CTL_LOGIN_WINDOW), then 429. A session or a password alone then gives a
  * few guesses at a 6-digit code, not a million. A TOTP code is checked and counted under the user
  * row's lock, so parallel guesses go one at a time; a backup code's attempt is taken (checked and
- * counted under the limiter's own lock, takeSecondFactorAttempt) before its compares. The two can
- * overlap once: a window may see one guess past the limit.
+ * counted under the limiter's own lock, takeSecondFactorAttempt) before its compares. The TOTP check
+ * holds that limiter lock too, from its check to its commit (holdSecondFactorCount), so a TOTP
+ * guess and a backup code sent at once are counted in turn and never pass the limit together.
  */
 
 export interface SecondFactorLimits {
@@ -28,6 +29,14 @@ export class SecondFactorLimitError extends RefusedError {
 
 function limiterFor(limits: SecondFactorLimits): RateLimiter {
   return new RateLimiter({ name: 'second-factor', limit: limits.maxFailures, windowMs: limits.windowMs });
+}
+
+/**
+ * Holds the account's limiter lock in `trx` until it ends: an assertSecondFactorAllowed and a
+ * recordSecondFactorFailure after it in `trx` then count in turn with takeSecondFactorAttempt.
+ */
+export async function holdSecondFactorCount(trx: Transaction<Database>, userId: number, limits: SecondFactorLimits): Promise<void> {
+  await lockKeyIn(trx, limiterFor(limits).rule, String(userId));
 }
 
 /** Throws SecondFactorLimitError when the account is at its limit. */
