@@ -30,7 +30,10 @@ export interface LoginThrottleOptions {
   readonly windowMs: number;
   /** Where passwords are checked (the hash pool); bcryptjs on this thread without one. */
   readonly passwords?: PasswordChecks;
-  /** Password checks under way (running or queued) in this process at most; past that 503 with Retry-After. Default: no bound. */
+  /**
+   * Logins hashing (the password check, a re-hash, a backup code's compares; running or queued) in
+   * this process at most; past that 503 with Retry-After. Default: no bound.
+   */
   readonly maxActive?: number;
   /** Logins using the database at once; the rest wait their turn without holding a connection. Default: no bound. */
   readonly databaseLanes?: number;
@@ -101,9 +104,9 @@ export class LoginThrottle {
   }
 
   /**
-   * Admits one password check, or refuses it with 503 when `maxActive` are under way: a burst gets
+   * Admits one login's hashing, or refuses it with 503 when `maxActive` are under way: a burst gets
    * quick answers instead of a queue that outlives the client's patience. Call the returned
-   * function when the check is over (calling it twice is harmless).
+   * function when the hashing is over (calling it twice is harmless).
    */
   admit(): () => void {
     if (this.active >= this.maxActive) {

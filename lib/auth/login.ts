@@ -96,8 +96,8 @@ function dummyHash(cost: number, passwords: LoginThrottle['passwords']): Promise
  * password or code stays counted; an attempt that proves the password gives its slots back, and a
  * success forgives the account's earlier failures but not those of attempts still running beside
  * it. The password is checked off the event loop (throttle.passwords), and so is a backup code,
- * before the row is locked; past the throttle's bound of password checks under way an attempt is
- * refused with 503 and given back, and the database work of logins runs in a lane of its own, so
+ * before the row is locked; past the throttle's bound of logins hashing at once (the password, a
+ * re-hash, a backup code's compares) an attempt is refused with 503 and given back, and the database work of logins runs in a lane of its own, so
  * a burst leaves connections for other requests.
  */
 export async function login(ctx: LibContext, settings: AuthSettings, throttle: LoginThrottle, input: LoginInput): Promise<Session> {
@@ -122,7 +122,6 @@ export async function login(ctx: LibContext, settings: AuthSettings, throttle: L
     let passwordOk = false;
     if (found?.password_hash) passwordOk = await throttle.passwords.verify(input.password, found.password_hash);
     else await throttle.passwords.verify(input.password, await dummyHash(settings.bcryptCost, throttle.passwords));
-    leave();
     if (!found || !passwordOk) throw new LoginFailedError('Invalid login or password');
     // The password is right: from here only a wrong second factor counts as a failure.
     counted = false;
@@ -132,6 +131,8 @@ export async function login(ctx: LibContext, settings: AuthSettings, throttle: L
 
     const rehash = costOf(found.password_hash!) < settings.bcryptCost ? await throttle.passwords.hash(input.password, settings.bcryptCost) : null;
     const checked = await checkBackupCode(throttle.passwords, found.mfa_enabled ? found.mfa_backup_codes : [], input.totp ?? '');
+    // Admitted until here: the re-hash and a backup code's ten compares are hashing under way too.
+    leave();
     const session = await throttle.inLane(() =>
       ctx.db.transaction().execute(async (trx) => {
         const user = await trx.selectFrom('users').selectAll().where('id', '=', found.id).forUpdate().executeTakeFirstOrThrow();
