@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../db/schema';
 
 /**
@@ -94,7 +94,7 @@ async function lockKeys(trx: Kysely<Database>, keys: readonly string[]): Promise
  * then go in turn with every `take` of the key (a user's TOTP codes, checked under the user row's
  * lock, with the backup codes counted before their compares).
  */
-export async function lockKeyIn(trx: Kysely<Database>, rule: LimitRule, key: string): Promise<void> {
+export async function lockKeyIn(trx: Transaction<Database>, rule: LimitRule, key: string): Promise<void> {
   await lockKeys(trx, [storedKey(rule, key)]);
 }
 
@@ -163,8 +163,8 @@ export async function countOf(db: Kysely<Database>, rule: LimitRule, key: string
  * Counts one attempt under the key inside the caller's transaction, with no lock of its own: for
  * a caller that holds the key's lock already (lockKeyIn).
  */
-export async function countIn(db: Kysely<Database>, rule: LimitRule, key: string, now: number): Promise<void> {
-  await db
+export async function countIn(trx: Transaction<Database>, rule: LimitRule, key: string, now: number): Promise<void> {
+  await trx
     .insertInto('login_limits')
     .values({ key: storedKey(rule, key), at: new Date(now), expires_at: new Date(now + rule.windowMs) })
     .execute();

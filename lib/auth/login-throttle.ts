@@ -110,7 +110,8 @@ export class LoginThrottle {
    */
   admit(): () => void {
     if (this.active >= this.maxActive) {
-      // About how long the checks ahead take, at ~250 ms of bcrypt each (cost 12) per worker.
+      // About how long the logins ahead take, at ~250 ms of bcrypt each (cost 12, a password check)
+      // per worker: a low guess when they carry backup codes (ten compares) or re-hashes.
       const ms = Math.ceil((this.active * 250) / this.passwords.size);
       throw new OverloadedError('The server is busy; try again shortly', Math.max(1000, ms));
     }

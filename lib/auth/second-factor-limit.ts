@@ -34,6 +34,10 @@ function limiterFor(limits: SecondFactorLimits): RateLimiter {
 /**
  * Holds the account's limiter lock in `trx` until it ends: an assertSecondFactorAllowed and a
  * recordSecondFactorFailure after it in `trx` then count in turn with takeSecondFactorAttempt.
+ * Take the user row's lock (FOR UPDATE) first: takeSecondFactorAttempt holds this lock and never
+ * waits for the row, so that order cannot deadlock; the reverse order, row after this lock, could.
+ * `trx` reads at READ COMMITTED (PostgreSQL's default, which ctl assumes), so the count it reads after the wait includes
+ * what was counted meanwhile.
  */
 export async function holdSecondFactorCount(trx: Transaction<Database>, userId: number, limits: SecondFactorLimits): Promise<void> {
   await lockKeyIn(trx, limiterFor(limits).rule, String(userId));
@@ -64,6 +68,6 @@ export async function releaseSecondFactorAttempt(db: Db, attempt: Slot): Promise
 }
 
 /** Counts a wrong code (login_limits forgets it once it leaves the window). */
-export async function recordSecondFactorFailure(db: Db, userId: number, now: Date, limits: SecondFactorLimits): Promise<void> {
-  await countIn(db, limiterFor(limits).rule, String(userId), now.getTime());
+export async function recordSecondFactorFailure(trx: Transaction<Database>, userId: number, now: Date, limits: SecondFactorLimits): Promise<void> {
+  await countIn(trx, limiterFor(limits).rule, String(userId), now.getTime());
 }

@@ -36,41 +36,50 @@ async function waiting(holder: Client): Promise<number> {
   return rows[0].n as number;
 }
 
+/** Until `n` statements wait, at most ~10 s: a test that went on without them would prove nothing. */
 async function until(holder: Client, n: number): Promise<void> {
-  // At most ~10 s; the expectations below tell what did not happen.
-  for (let i = 0; i < 200 && (await waiting(holder)) < n; i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 200; i++) {
+    if ((await waiting(holder)) >= n) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${n} statements never waited at once`);
 }
 
-test('at one below the limit, a wrong TOTP code and a wrong backup code at once: one counted, the other refused', async () => {
+/** A settled promise's outcome, to compare after the test has let it go. */
+const outcome = <T>(p: Promise<T>) =>
+  p.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+
+test.each([
+  ['TOTP code', 'backup code'],
+  ['backup code', 'TOTP code'],
+])('at one below the limit, a wrong %s and then a wrong %s at once: the first counted, the second refused', async (first) => {
   await seedUserRows(handle.db, { nickname: 'alice', email: 'alice@example.com' });
   const { id } = await handle.db.selectFrom('users').select('id').where('nickname', '=', 'alice').executeTakeFirstOrThrow();
   const enrolment = await beginMfa(ctx(), pool, id, { bcryptCost: 4, issuer: 'test' });
   expect(await confirmMfa(ctx(), id, totpCode(enrolment.secret, NOW))).toBe(true);
   for (let i = 0; i < LIMITS.maxFailures - 1; i++) expect(await disableMfa(ctx(), pool, id, 'aaaaa-aaaaa', LIMITS)).toBe(false);
   // A code from a day earlier: six digits, and wrong now.
-  const wrongTotp = totpCode(enrolment.secret, new Date(NOW.getTime() - 86400e3));
+  const codes = { 'TOTP code': totpCode(enrolment.secret, new Date(NOW.getTime() - 86400e3)), 'backup code': 'bbbbb-bbbbb' };
+  const [firstCode, secondCode] = first === 'TOTP code' ? [codes['TOTP code'], codes['backup code']] : [codes['backup code'], codes['TOTP code']];
 
   // The test holds back every count (an INSERT into login_limits waits for its SHARE lock), so the
-  // TOTP guess has passed its check and waits to count when the backup code arrives.
+  // first code has passed its check and waits to count when the second arrives.
   const holder = new Client({ connectionString: tdb.url! });
   await holder.connect();
   try {
     await holder.query('BEGIN');
     await holder.query('LOCK TABLE login_limits IN SHARE MODE');
-    const totp = disableMfa(ctx(), pool, id, wrongTotp, LIMITS).then(
-      (value) => ({ value }),
-      (error: unknown) => ({ error }),
-    );
+    const one = outcome(disableMfa(ctx(), pool, id, firstCode, LIMITS));
     await until(holder, 1);
-    const backup = disableMfa(ctx(), pool, id, 'bbbbb-bbbbb', LIMITS).then(
-      (value) => ({ value }),
-      (error: unknown) => ({ error }),
-    );
-    // The backup code's attempt waits too: for the TOTP check's limiter lock (or, without it, to count).
+    const two = outcome(disableMfa(ctx(), pool, id, secondCode, LIMITS));
+    // The second waits too: for the limiter lock the first holds (or, without it, to count).
     await until(holder, 2);
     await holder.query('COMMIT');
-    expect(await totp).toEqual({ value: false });
-    const second = await backup;
+    expect(await one).toEqual({ value: false });
+    const second = await two;
     expect('error' in second && second.error).toBeInstanceOf(SecondFactorLimitError);
   } finally {
     await holder.end();
