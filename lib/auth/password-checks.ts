@@ -1,6 +1,6 @@
 import { UnavailableError } from '../errors';
 import type { HashPool } from './hash-pool';
-import { MAX_PASSWORD_BYTES, checkPassword, hashPassword, verifyPassword } from './passwords';
+import { MAX_PASSWORD_BYTES, rehashPassword, verifyPassword } from './passwords';
 
 /** Too much work under way: HTTP 503 with Retry-After, never a 500 and never a wait without end. */
 export class OverloadedError extends UnavailableError {
@@ -34,11 +34,13 @@ export class PasswordChecks {
     return ok && !tooLong;
   }
 
-  /** A new hash (the re-hash at login when CTL_BCRYPT_COST rose), on the pool when there is one. */
+  /**
+   * A new hash for the login's own use, on the pool when there is one: the re-hash of a password
+   * that has just matched (when CTL_BCRYPT_COST rose), or the stand-in hash for unknown logins.
+   * No password rules (rehashPassword): a user whose password predates one must still get in.
+   */
   async hash(password: string, cost: number): Promise<string> {
-    if (!this.pool) return hashPassword(password, cost);
-    // The pool hashes whatever it is given: the rules of a password are checked here.
-    checkPassword(password);
+    if (!this.pool) return rehashPassword(password, cost);
     return this.pool.hash(password, cost);
   }
 }
