@@ -236,6 +236,20 @@ describe('JSON-only API and same-origin forms (issue 13, also)', () => {
     expect(sessions).toEqual([]);
   });
 
+  test('a percent-encoded path to the API (/%61pi/...) is routed to it, and is held to JSON like /api/ itself', async () => {
+    await addUser(server, { nickname: 'alice' });
+    for (const url of ['/%61pi/auth/login', '/%61%70%69/auth/login', '/api/auth/%6cogin']) {
+      const res = await postForm(url, { login: 'alice', password: 'correct-horse' });
+      expect([url, res.status, res.body.error]).toEqual([url, 415, 'Unsupported Media Type']);
+    }
+    const fields = { username: 'mallory', email: 'mallory@example.com', password: 'correct-horse' };
+    expect((await postForm('/%61pi/auth/register', fields)).status).toBe(415);
+    expect(await server.withDb((db) => db.selectFrom('tokens').select('id').where('kind', '=', 'access').execute())).toEqual([]);
+    expect(await users()).toEqual([{ nickname: 'alice', email: 'alice@example.com', confirmed: true }]);
+    // The same route with JSON, under the encoded path, still works.
+    expect((await postJson('/%61pi/auth/login', { login: 'alice', password: 'correct-horse' })).status).toBe(200);
+  });
+
   test('form-encoded, multipart and text/plain registrations are 415 and create nothing; JSON still works', async () => {
     const fields = { username: 'mallory', email: 'mallory@example.com', password: 'correct-horse' };
     expect((await postForm('/api/auth/register', fields)).status).toBe(415);
