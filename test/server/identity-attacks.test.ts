@@ -173,6 +173,28 @@ describe('registration as an oracle (issue 13, finding 7)', () => {
   });
 });
 
+describe('requestPasswordReset as an oracle', () => {
+  test('an account that signs in through an identity provider gets the same answer as a missing one, and no link', async () => {
+    await listen();
+    await addUser(server, { nickname: 'alice' });
+    await addUser(server, { nickname: 'olga', password: null });
+    await server.withDb((db) => db.updateTable('users').set({ provider: 'oidc' }).where('nickname', '=', 'olga').execute());
+    const answers = [];
+    for (const email of ['nobody@example.com', 'olga@example.com']) answers.push(await postJson('/api/auth/requestPasswordReset', { email }));
+    const same = { message: 'If an account with that email exists, a password reset link has been sent to it.' };
+    expect(answers.map((a) => [a.status, a.body])).toEqual([
+      [200, same],
+      [200, same],
+    ]);
+    expect(server.mailer.sent).toEqual([]);
+    const links = await server.withDb((db) => db.selectFrom('tokens').select('id').where('kind', '=', 'password_reset').execute());
+    expect(links).toEqual([]);
+    // A local account still gets its link.
+    expect((await postJson('/api/auth/requestPasswordReset', { email: 'alice@example.com' })).body).toEqual(same);
+    expect(server.mailer.sent.map((m) => m.to.address)).toEqual(['alice@example.com']);
+  });
+});
+
 describe('an invite not bound to an email (issue 13, also)', () => {
   test('gives an unconfirmed account and mails the confirmation link over SMTP; the link confirms it', async () => {
     await listen({ SMTP_URL: smtp.url, MAIL_FROM: 'Example <no-reply@example.com>' });
