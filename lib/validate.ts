@@ -14,6 +14,11 @@ const EMAIL =
 /** A UTF-16 surrogate without its pair: not a character, stored as U+FFFD by the driver. */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+/** Whether a text holds a lone surrogate: PostgreSQL's jsonb refuses its `\udXXX` escape outright. */
+export function hasLoneSurrogate(text: string): boolean {
+  return LONE_SURROGATE.test(text);
+}
+
 export const MAX_NAME_LENGTH = 256;
 export const MAX_BIO_LENGTH = 5000;
 

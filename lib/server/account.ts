@@ -3,6 +3,7 @@ import type { LibContext } from '../lib-context';
 import type { AvatarType, UserRow } from '../db/schema';
 import { writeAudit } from '../audit/audit';
 import { NotFoundError, UsageError } from '../errors';
+import { hasLoneSurrogate } from '../validate';
 
 /**
  * What a signed-in user does to their own account through the Users API: plugins, settings, terms,
@@ -73,12 +74,28 @@ export async function setPlugins(ctx: LibContext, user: UserRow, plugins: readon
 
 export const MAX_SETTINGS_BYTES = 16 * 1024;
 
+/** Every string of a JSON value, keys included. */
+function* stringsOf(value: unknown): Generator<string> {
+  if (typeof value === 'string') yield value;
+  else if (Array.isArray(value)) for (const item of value) yield* stringsOf(item);
+  else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      yield key;
+      yield* stringsOf(item);
+    }
+  }
+}
+
 /** Replaces the user's settings object (theme, language, ...), at most 16 KiB of JSON. */
 export async function putSettings(ctx: LibContext, user: UserRow, settings: Record<string, unknown>): Promise<Record<string, unknown>> {
   if (settings === null || typeof settings !== 'object' || Array.isArray(settings)) throw new UsageError('settings must be a JSON object');
   const text = JSON.stringify(settings);
   if (Buffer.byteLength(text) > MAX_SETTINGS_BYTES) throw new UsageError(`settings are too large: at most ${MAX_SETTINGS_BYTES} bytes of JSON`);
-  if (text.includes('\\u0000')) throw new UsageError('settings contain a NUL character');
+  // Neither reaches jsonb: NUL it cannot hold, a lone surrogate's escape it refuses (a 500 before).
+  for (const value of stringsOf(settings)) {
+    if (value.includes('\0')) throw new UsageError('settings contain a NUL character');
+    if (hasLoneSurrogate(value)) throw new UsageError('settings are not valid Unicode (a lone surrogate)');
+  }
   return ctx.db.transaction().execute(async (trx) => {
     const row = await trx
       .updateTable('users')

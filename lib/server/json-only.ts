@@ -13,6 +13,15 @@ export function mediaType(header: string | undefined): string {
   return (header ?? '').split(';')[0].trim().toLowerCase();
 }
 
+/**
+ * Whether a request is for the API: by the route it reached, not the URL as sent. The router
+ * decodes percent-escapes, so `/%61pi/auth/login` reaches /api/auth/login while its URL does not
+ * start with /api/. A request that reached no route is judged by its URL.
+ */
+export function isApiRequest(request: FastifyRequest): boolean {
+  return (request.routeOptions.url ?? request.url).startsWith('/api/');
+}
+
 function hasBody(request: FastifyRequest): boolean {
   const length = request.headers['content-length'];
   return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
@@ -26,7 +35,7 @@ function hasBody(request: FastifyRequest): boolean {
  * Checked before the body is read; a body-less request (logout, an empty POST) passes.
  */
 export async function jsonOnlyApi(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-  if (!request.url.startsWith('/api/') || !hasBody(request)) return undefined;
+  if (!isApiRequest(request) || !hasBody(request)) return undefined;
   const type = mediaType(request.headers['content-type']);
   const allowed = ['application/json', ...(request.routeOptions.config?.bodyTypes ?? [])];
   if (allowed.includes(type)) return undefined;

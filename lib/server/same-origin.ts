@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { html, message, sendPage } from './html';
+import { isApiRequest } from './json-only';
 
 /**
  * Whether a form post comes from this site's own pages. Current browsers say so in
@@ -25,7 +26,7 @@ export function isSameOrigin(request: FastifyRequest, appUrl: string): boolean {
  */
 export function sameOriginForms(appUrl: string) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-    if (request.method !== 'POST' || request.url.startsWith('/api/') || isSameOrigin(request, appUrl)) return undefined;
+    if (request.method !== 'POST' || isApiRequest(request) || isSameOrigin(request, appUrl)) return undefined;
     return sendPage(
       reply,
       403,

@@ -173,6 +173,28 @@ describe('registration as an oracle (issue 13, finding 7)', () => {
   });
 });
 
+describe('requestPasswordReset as an oracle', () => {
+  test('an account that signs in through an identity provider gets the same answer as a missing one, and no link', async () => {
+    await listen();
+    await addUser(server, { nickname: 'alice' });
+    await addUser(server, { nickname: 'olga', password: null });
+    await server.withDb((db) => db.updateTable('users').set({ provider: 'oidc' }).where('nickname', '=', 'olga').execute());
+    const answers = [];
+    for (const email of ['nobody@example.com', 'olga@example.com']) answers.push(await postJson('/api/auth/requestPasswordReset', { email }));
+    const same = { message: 'If an account with that email exists, a password reset link has been sent to it.' };
+    expect(answers.map((a) => [a.status, a.body])).toEqual([
+      [200, same],
+      [200, same],
+    ]);
+    expect(server.mailer.sent).toEqual([]);
+    const links = await server.withDb((db) => db.selectFrom('tokens').select('id').where('kind', '=', 'password_reset').execute());
+    expect(links).toEqual([]);
+    // A local account still gets its link.
+    expect((await postJson('/api/auth/requestPasswordReset', { email: 'alice@example.com' })).body).toEqual(same);
+    expect(server.mailer.sent.map((m) => m.to.address)).toEqual(['alice@example.com']);
+  });
+});
+
 describe('an invite not bound to an email (issue 13, also)', () => {
   test('gives an unconfirmed account and mails the confirmation link over SMTP; the link confirms it', async () => {
     await listen({ SMTP_URL: smtp.url, MAIL_FROM: 'Example <no-reply@example.com>' });
@@ -234,6 +256,20 @@ describe('JSON-only API and same-origin forms (issue 13, also)', () => {
     expect(res.body).toEqual({ error: 'Unsupported Media Type', message: 'Send the request body as application/json, not application/x-www-form-urlencoded' });
     const sessions = await server.withDb((db) => db.selectFrom('tokens').select('id').where('kind', '=', 'access').execute());
     expect(sessions).toEqual([]);
+  });
+
+  test('a percent-encoded path to the API (/%61pi/...) is routed to it, and is held to JSON like /api/ itself', async () => {
+    await addUser(server, { nickname: 'alice' });
+    for (const url of ['/%61pi/auth/login', '/%61%70%69/auth/login', '/api/auth/%6cogin']) {
+      const res = await postForm(url, { login: 'alice', password: 'correct-horse' });
+      expect([url, res.status, res.body.error]).toEqual([url, 415, 'Unsupported Media Type']);
+    }
+    const fields = { username: 'mallory', email: 'mallory@example.com', password: 'correct-horse' };
+    expect((await postForm('/%61pi/auth/register', fields)).status).toBe(415);
+    expect(await server.withDb((db) => db.selectFrom('tokens').select('id').where('kind', '=', 'access').execute())).toEqual([]);
+    expect(await users()).toEqual([{ nickname: 'alice', email: 'alice@example.com', confirmed: true }]);
+    // The same route with JSON, under the encoded path, still works.
+    expect((await postJson('/%61pi/auth/login', { login: 'alice', password: 'correct-horse' })).status).toBe(200);
   });
 
   test('form-encoded, multipart and text/plain registrations are 415 and create nothing; JSON still works', async () => {

@@ -19,6 +19,7 @@ import { adminExists, createFirstAdmin } from '../../user/launchpad';
 import { createUser, planNewUser } from '../../user/new';
 import { sendMail, setPasswordMail } from '../../mail/mailer';
 import {
+  CONSOLE_MAX_AGE_MS,
   clearSessionCookie,
   cookieSettings,
   loadConsoleSession,
@@ -62,7 +63,13 @@ export function consoleRoutes(app: FastifyInstance, state: AppState): void {
 function signInRoutes(app: FastifyInstance, state: AppState): void {
   const { config } = state;
   const cookies = cookieSettings(config.appUrl);
-  const authSettings = { bcryptCost: config.bcryptCost, sessionTtlMs: config.serve.sessionTtlMs, requireConfirmation: config.serve.requireConfirmation };
+  // The console's token is an access token like the API's: it must not outlive the console session
+  // it carries (12 hours at most), or a copy of the cookie would be an API bearer for days more.
+  const authSettings = {
+    bcryptCost: config.bcryptCost,
+    sessionTtlMs: Math.min(config.serve.sessionTtlMs, CONSOLE_MAX_AGE_MS),
+    requireConfirmation: config.serve.requireConfirmation,
+  };
 
   const form = (token: string, login: string, message: Html | null, askCode: boolean) =>
     html`${message}

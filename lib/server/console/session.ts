@@ -7,7 +7,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Database, UserRow } from '../../db/schema';
-import { authenticate } from '../../auth/login';
+import { authenticate, logout } from '../../auth/login';
 
 /** The session cookie: the raw access token (the database keeps its SHA-256 only). */
 export const SESSION_COOKIE = 'ctl_console';
@@ -111,6 +111,8 @@ export async function loadConsoleSession(
   const row = await db.selectFrom('console_sessions').selectAll().where('token_id', '=', auth.sessionId).executeTakeFirst();
   if (!row) return { status: 'expired' };
   if (row.last_seen_at.getTime() + CONSOLE_IDLE_MS <= now.getTime() || row.created_at.getTime() + CONSOLE_MAX_AGE_MS <= now.getTime()) {
+    // Ended: its token too, which the API would otherwise still take as a bearer.
+    await logout(db, auth.sessionId, now);
     return { status: 'expired' };
   }
   await db.updateTable('console_sessions').set({ last_seen_at: now }).where('token_id', '=', auth.sessionId).execute();

@@ -57,7 +57,11 @@ export function authRoutes(app: FastifyInstance, state: AppState): void {
       const mailed = created.confirmation ? await sendConfirmationMail(state, created.user, created.confirmation) : false;
       const row = await (await state.db(request)).selectFrom('users').selectAll().where('id', '=', created.user.id).executeTakeFirstOrThrow();
       return reply.code(201).send({
-        message: created.confirmation ? 'User registered; confirm your email address with the link we sent' : 'User registered',
+        message: !created.confirmation
+          ? 'User registered'
+          : mailed
+            ? 'User registered; confirm your email address with the link we sent'
+            : 'User registered; confirm your email address: no mail could be sent, so ask your administrator for a confirmation link',
         user: toApiUser(row, config.serve.termsVersion),
         emailVerificationRequired: created.confirmation !== null,
         ...(created.confirmation ? { verificationEmailSent: mailed } : {}),

@@ -4,6 +4,19 @@ import type { AppState } from '../state';
 import { HttpError, errorBody } from '../http';
 import { loadAvatar, saveAvatar } from '../account';
 
+/**
+ * Why an upload could not be read, as an answer: too large 413; the plugin's own 4xx (too many
+ * parts) as they are; else the parser's plain Error (no boundary, the body cut short): the
+ * client's fault, 400, where it used to be a 500.
+ */
+function unreadable(error: unknown, max: number): unknown {
+  if (error instanceof HttpError) return error;
+  const e = error as { code?: string; statusCode?: number };
+  if (e.code === 'FST_REQ_FILE_TOO_LARGE') return new HttpError(413, errorBody(413, `The avatar is too large: at most ${max} bytes`));
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) return error;
+  return new HttpError(400, errorBody(400, 'The multipart body could not be read (no boundary, or cut short)'));
+}
+
 /** POST /api/files/images/avatar (multipart, field "file") and the images at /avatars/<id>-<random>.<ext>. */
 export function fileRoutes(app: FastifyInstance, state: AppState): void {
   const max = state.config.serve.avatarMaxBytes;
@@ -15,16 +28,13 @@ export function fileRoutes(app: FastifyInstance, state: AppState): void {
     if (!request.isMultipart()) {
       throw new HttpError(400, errorBody(400, 'Send the image as multipart/form-data, in a field named "file"'));
     }
-    const file = await request.file();
-    if (!file || file.fieldname !== 'file') throw new HttpError(400, errorBody(400, 'Send the image as multipart/form-data, in a field named "file"'));
     let data: Buffer;
     try {
+      const file = await request.file();
+      if (!file || file.fieldname !== 'file') throw new HttpError(400, errorBody(400, 'Send the image as multipart/form-data, in a field named "file"'));
       data = await file.toBuffer();
     } catch (error) {
-      if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
-        throw new HttpError(413, errorBody(413, `The avatar is too large: at most ${max} bytes`));
-      }
-      throw error;
+      throw unreadable(error, max);
     }
     if (data.length === 0) throw new HttpError(400, errorBody(400, 'The avatar file is empty'));
     const { url } = await saveAvatar(await state.lib(request), request.auth!.user, data).catch((error: unknown) => {

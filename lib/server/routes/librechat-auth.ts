@@ -151,7 +151,9 @@ export function librechatAuthRoutes(app: FastifyInstance, state: AppState): void
       );
       const ctx = await state.lib(request);
       const user = await findUser(ctx.db, email, { localOnly: true });
-      if (user && user.active && user.email && emailKey(user.email) === email && state.mailer) {
+      // An account of an identity provider has no password here: no link, and the same answer
+      // (createPasswordReset would refuse it, naming the account and its provider, with a 409).
+      if (user && user.active && user.provider === 'local' && user.email && emailKey(user.email) === email && state.mailer) {
         const issued = await createPasswordReset(ctx, user.nickname, config);
         const content = passwordResetMail({ appUrl: config.appUrl, nickname: user.nickname, name: user.name, url: issued.url, expiresAt: issued.expiresAt });
         await sendMail(state.mailer, { to: { address: user.email, name: user.name }, ...content }).catch((error: Error) =>

@@ -8,6 +8,7 @@ import { ConflictError, NotFoundError, UsageError } from '../../errors';
 import { sendConfirmationMail } from '../confirmation-mail';
 import type { InviteCheck, InviteJson } from '../../invites/invites';
 import { checkInvite } from '../../invites/invites';
+import { field } from './pages';
 
 const TITLE = 'Create your account';
 
@@ -75,15 +76,16 @@ export function registrationRoutes(app: FastifyInstance, state: AppState): void 
     return sendPage(reply, 200, TITLE, form(check.invite, { username: '', email: '', name: check.invite.name ?? '' }, null));
   });
 
-  app.post<{ Params: { token: string }; Body: Record<string, string | undefined> }>('/registration/:token', async (request, reply) => {
+  app.post<{ Params: { token: string } }>('/registration/:token', async (request, reply) => {
     const ctx = await state.lib(request);
     const token = request.params.token;
     const check = await checkInvite(ctx.db, token, ctx.now());
     if (check.status !== 'valid' || !check.invite) return dead(reply, check.status);
-    const body = request.body ?? {};
-    const values: Values = { username: (body.username ?? '').trim(), email: (body.email ?? '').trim(), name: (body.name ?? '').trim() };
-    const password = body.password ?? '';
-    if (password !== (body.confirm_password ?? '')) return sendPage(reply, 400, TITLE, form(check.invite, values, 'The two passwords do not match.'));
+    // A form sends text; a JSON body may send anything, and a field that is not text counts as empty.
+    const body = request.body;
+    const values: Values = { username: field(body, 'username').trim(), email: field(body, 'email').trim(), name: field(body, 'name').trim() };
+    const password = field(body, 'password');
+    if (password !== field(body, 'confirm_password')) return sendPage(reply, 400, TITLE, form(check.invite, values, 'The two passwords do not match.'));
     if (values.username === '') return sendPage(reply, 400, TITLE, form(check.invite, values, 'Choose a user name.'));
     const email = check.invite.email ?? values.email;
     try {

@@ -181,6 +181,32 @@ describe('the session', () => {
     expect(await rows()).toHaveLength(1);
   });
 
+  test('the console’s token dies with its session: it lives 12 hours at most, and an idle session’s token is no API bearer after it', async () => {
+    await addUser(server, { nickname: 'root', admin: true });
+    const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
+    const cookiesOf = (res: Response) => Object.fromEntries(res.headers.getSetCookie().map((line) => line.split(';')[0].split('=')));
+    // As a browser signs in, over HTTP on loopback.
+    const page = await fetch(`${base}/admin/login`);
+    const formCookie = cookiesOf(page).ctl_console_form;
+    const csrf = /name="_csrf" value="([A-Za-z0-9_-]+)"/.exec(await page.text())![1];
+    const signIn = await fetch(`${base}/admin/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: `ctl_console_form=${formCookie}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, login: 'root', password: 'correct-horse' }).toString(),
+    });
+    expect(signIn.status).toBe(303);
+    const token = cookiesOf(signIn).ctl_console;
+    const row = await server.withDb((db) => db.selectFrom('tokens').select('expires_at').where('token_hash', '=', hashToken(token)).executeTakeFirstOrThrow());
+    expect(row.expires_at).toEqual(new Date(server.clock.getTime() + 12 * 3600e3));
+    const api = async () => (await fetch(`${base}/api/user`, { headers: bearer(token) })).status;
+    expect(await api()).toBe(200);
+    server.clock = new Date(server.clock.getTime() + 31 * 60e3);
+    const idle = await fetch(`${base}/admin/users`, { redirect: 'manual', headers: { cookie: `ctl_console=${token}` } });
+    expect([idle.status, idle.headers.get('location')]).toEqual([303, '/admin/login?ended=1']);
+    expect(await api()).toBe(401);
+  });
+
   test("an API bearer token put in the console's cookie does not open the console", async () => {
     await addUser(server, { nickname: 'root', admin: true });
     const token = await loginAs(server, 'root');

@@ -218,6 +218,19 @@ describe('POST /api/auth/register', () => {
     expect((await login({ login: 'dana', password: 'dana-password' })).statusCode).toBe(200);
   });
 
+  test('when the confirmation mail cannot be sent, the answer does not say it was', async () => {
+    // Nothing listens on port 1 of the loopback: the SMTP connection is refused.
+    await control.restart({ CTL_REGISTRATIONS_OPEN: 'on', CTL_REQUIRE_CONFIRMATION: 'on', SMTP_URL: 'smtp://127.0.0.1:1' });
+    const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
+    const res = await fetch(`${base}/api/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toMatchObject({
+      message: 'User registered; confirm your email address: no mail could be sent, so ask your administrator for a confirmation link',
+      emailVerificationRequired: true,
+      verificationEmailSent: false,
+    });
+  });
+
   test('with an invite while registrations are closed: redeemed in the same transaction', async () => {
     await control.restart();
     const invite = await server.withDb((_db, ctx) => createInvite(ctx, { maxUse: 1 }, { appUrl: 'http://ctl.test' }));

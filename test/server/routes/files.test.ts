@@ -70,4 +70,20 @@ describe('POST /api/files/images/avatar', () => {
     const json = await call('POST', '/api/files/images/avatar', token, { file: 'x' });
     expect([json.statusCode, json.json().message]).toEqual([400, 'Send the image as multipart/form-data, in a field named "file"']);
   });
+
+  test('a multipart body cut short or without its boundary is 400 with the JSON error body, not a 500', async () => {
+    await control.restart();
+    const { id, token } = await signedIn();
+    const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
+    const part = Buffer.concat([Buffer.from('--zz\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'), PNG]);
+    const send = async (contentType: string) => {
+      const res = await fetch(`${base}/api/files/images/avatar`, { method: 'POST', headers: { ...bearer(token), 'content-type': contentType }, body: part });
+      return [res.status, res.headers.get('content-type'), ((await res.json()) as { error: string }).error];
+    };
+    // The closing boundary never comes; then no boundary is named at all.
+    expect(await send('multipart/form-data; boundary=zz')).toEqual([400, 'application/json; charset=utf-8', 'Bad Request']);
+    expect(await send('multipart/form-data')).toEqual([400, 'application/json; charset=utf-8', 'Bad Request']);
+    expect(server.log.filter((line) => line.startsWith('internal error'))).toEqual([]);
+    expect(await server.withDb((db) => db.selectFrom('avatars').select('user_id').where('user_id', '=', id).execute())).toEqual([]);
+  });
 });

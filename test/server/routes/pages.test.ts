@@ -76,3 +76,24 @@ test('POST /password_reset/<token> with a used token is the dead-link page, and 
   expect(again.statusCode).toBe(410);
   expect((await server.app.inject({ method: 'POST', url: '/api/auth/login', payload: { login: 'alice', password: 'first-new-pass' } })).statusCode).toBe(200);
 });
+
+test('a registration form sent as JSON with fields that are not text is a 400 page, never a 500', async () => {
+  const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
+  const invite = await server.withDb((_db, ctx) => createInvite(ctx, { maxUse: 5 }, { appUrl: 'http://ctl.test' }));
+  const post = async (fields: Record<string, unknown>) => {
+    const res = await fetch(`${base}/registration/${invite.token}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'jo', email: 'jo@example.com', password: 'jos-password', confirm_password: 'jos-password', ...fields }),
+    });
+    return [res.status, res.headers.get('content-type'), /<p class="error"[^>]*>([^<]*)<\/p>/.exec(await res.text())?.[1]];
+  };
+  const page = 'text/html; charset=utf-8';
+  expect(await post({ username: ['jo'] })).toEqual([400, page, 'Choose a user name.']);
+  expect(await post({ email: { at: 'example.com' } })).toEqual([400, page, 'Invalid email &quot;&quot;.']);
+  expect(await post({ password: 12345678901, confirm_password: 12345678901 })).toEqual([400, page, 'The password is too short: at least 8 characters.']);
+  expect(await post({ password: true, confirm_password: true })).toEqual([400, page, 'The password is too short: at least 8 characters.']);
+  expect(server.log.filter((line) => line.startsWith('internal error'))).toEqual([]);
+  const users = await server.withDb((db) => db.selectFrom('users').select('nickname').execute());
+  expect(users).toEqual([]);
+});

@@ -215,6 +215,34 @@ describe('terms, settings, balance', () => {
     expect([huge.statusCode, huge.json().message]).toEqual([400, 'settings are too large: at most 16384 bytes of JSON']);
   });
 
+  test('settings, preferences and favorites holding a lone surrogate (in a value or a key) are 400, not 500, and change nothing', async () => {
+    await control.restart();
+    const { token } = await signedIn();
+    expect((await call('PUT', '/api/user/settings', token, { theme: 'dark' })).statusCode).toBe(200);
+    const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
+    // Raw JSON over HTTP: the escapes reach the server as the client wrote them.
+    const send = async (method: 'PUT' | 'PATCH' | 'POST', url: string, payload: string) => {
+      const res = await fetch(`${base}${url}`, { method, headers: { ...bearer(token), 'content-type': 'application/json' }, body: payload });
+      return { statusCode: res.status, body: (await res.json()) as unknown };
+    };
+    const answers = [
+      await send('PUT', '/api/user/settings', '{"theme":"x\\ud800y"}'),
+      await send('PUT', '/api/user/settings', '{"\\udc00":"dark"}'),
+      await send('PATCH', '/api/user/preferences', '{"nested":{"list":["\\ud83d"]}}'),
+      await send('POST', '/api/user/settings/favorites', '{"favorites":[{"agentId":"\\udfff"}]}'),
+    ];
+    expect(answers.map((a) => [a.statusCode, a.body])).toEqual(
+      Array(4).fill([400, { error: 'Bad Request', message: 'settings are not valid Unicode (a lone surrogate)' }]),
+    );
+    expect(server.log.filter((line) => line.startsWith('internal error'))).toEqual([]);
+    expect((await call('GET', '/api/user/settings', token)).json()).toEqual({ theme: 'dark' });
+    const nul = await send('PATCH', '/api/user/preferences', '{"k\\u0000":1}');
+    expect([nul.statusCode, nul.body]).toEqual([400, { error: 'Bad Request', message: 'settings contain a NUL character' }]);
+    // A pair is a character; a backslash followed by "u0000" is text, not NUL.
+    const fine = await send('PUT', '/api/user/settings', '{"emoji":"\\ud83d\\ude00","path":"C:\\\\u0000"}');
+    expect([fine.statusCode, fine.body]).toEqual([200, { emoji: '\u{1F600}', path: 'C:\\u0000' }]);
+  });
+
   test('balance: numbers and the configured currency', async () => {
     await control.restart({ CTL_BALANCE_CURRENCY: 'EUR' });
     const { id, token } = await signedIn();
