@@ -160,6 +160,10 @@ export async function completeSamlLogin(
     throw new LoginFailedError(`The SAML response was refused: ${why}`);
   }
   if (!profile?.nameID) throw new LoginFailedError('The SAML response was refused: it names no subject');
+  // node-saml's idpIssuer is checked on logout messages only: the signed assertion's issuer is checked here.
+  if (settings.idpIssuer !== null && profile.issuer !== settings.idpIssuer) {
+    throw new LoginFailedError(`The SAML response was refused: its issuer is not ${settings.idpIssuer}`);
+  }
   const { id, notOnOrAfter } = checkedAssertion(profile, `${appUrl}${SAML_PATH}/callback`);
   const now = ctx.now();
   // Kept a skew past its end (it is refused after that anyway), at least a day when it gives none.

@@ -31,6 +31,8 @@ export interface ResponseOptions {
    * algorithm (the key is sent by RSA-OAEP), as an IdP does for an SP that publishes one.
    */
   readonly encrypt?: 'aes256-cbc' | 'aes256-gcm';
+  /** Another issuer than the IdP's entity ID (the response and the assertion), signed with the same key. */
+  readonly issuer?: string;
   /** The assertion namespace's prefix instead of `saml` ('' = the default namespace), as IdPs differ. */
   readonly assertionPrefix?: string;
 }
@@ -157,7 +159,7 @@ export function createSamlIdp(entityId = 'https://idp.example.org/metadata'): Sa
             Destination: acs,
             Audience: options.audience ?? sp.entityMeta.getEntityID(),
             SubjectRecipient: options.recipient ?? acs,
-            Issuer: entityId,
+            Issuer: options.issuer ?? entityId,
             IssueInstant: now.toISOString(),
             StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Success',
             ConditionsNotBefore: notBefore.toISOString(),

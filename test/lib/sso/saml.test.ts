@@ -86,6 +86,10 @@ describe('SAML 2.0 against a samlify IdP', () => {
     await refused(await idp.response(metadata, ALICE, { recipient: 'https://other-app.example.org/acs' }), /recipient/);
   });
 
+  test('attack: an assertion signed with the IdP’s key but issued as another entity is refused (CTL_SAML_IDP_ISSUER)', async () => {
+    await refused(await idp.response(metadata, ALICE, { issuer: 'https://other-idp.example.org/metadata' }), /issuer/i);
+  });
+
   test('attack: an unsigned response is refused', async () => {
     const xml = xmlOf(await idp.response(metadata, ALICE));
     const unsigned = xml.replace(/<(\w+:)?Signature[\s\S]*?<\/(\w+:)?Signature>/g, '');
