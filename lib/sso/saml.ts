@@ -1,7 +1,9 @@
 // SAML 2.0 sign-in (issue 16) through @node-saml/node-saml: this app is the service provider; the
 // IdP's response comes back by the HTTP-POST binding, must carry a signed assertion for this
 // audience and recipient, within its validity window, and is used once (its assertion ID is kept
-// in the database, so every instance refuses a replay).
+// in the database, so every instance refuses a replay). With a decryption key configured, the
+// assertion may come encrypted for this app's certificate (signed inside, then encrypted), and
+// with CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS it must.
 import { SAML, ValidateInResponseTo, type Profile } from '@node-saml/node-saml';
 import { sql } from 'kysely';
 import type { LibContext } from '../lib-context';
@@ -38,15 +40,19 @@ function samlOf(settings: SamlSettings, appUrl: string): SAML {
       disableRequestedAuthnContext: true,
       signatureAlgorithm: 'sha256',
       identifierFormat: null,
+      ...(settings.decryption ? { decryptionPvk: settings.decryption.key } : {}),
     });
     instances.set(settings, saml);
   }
   return saml;
 }
 
-/** The SP metadata an IdP administrator imports: entity ID, ACS URL (HTTP-POST), assertions signed. */
+/**
+ * The SP metadata an IdP administrator imports: entity ID, ACS URL (HTTP-POST), assertions signed,
+ * and with a decryption key, its certificate as the one to encrypt assertions for (use="encryption").
+ */
 export function samlMetadata(settings: SamlSettings, appUrl: string): string {
-  return samlOf(settings, appUrl).generateServiceProviderMetadata(null, null);
+  return samlOf(settings, appUrl).generateServiceProviderMetadata(settings.decryption?.cert ?? null, null);
 }
 
 /** Where to send the browser to log in (HTTP-Redirect binding, an AuthnRequest). */
@@ -104,10 +110,25 @@ export function samlProfile(settings: SamlSettings, profile: Profile): ExternalP
 }
 
 /**
+ * A start tag of that local name, any prefix. A name cannot be written with character references
+ * and the parser expands no entity of a DTD (xmldom reports it and node-saml refuses the response),
+ * so an element node-saml sees is a tag this finds; one inside a comment is found too, which only
+ * errs on the side of refusing.
+ */
+const startTag = (localName: string) => new RegExp(`<(?:[^\\s<>/:!?]+:)?${localName}[\\s/>]`);
+const PLAIN_ASSERTION = startTag('Assertion');
+const ENCRYPTED_ASSERTION = startTag('EncryptedAssertion');
+
+/** node-saml's own checks that run only once the assertion's signature is verified (validity window, audience). */
+const AFTER_SIGNATURE = /^SAML assertion /;
+
+/**
  * The ACS: validates the response (signature over the assertion with the IdP's certificate only,
  * audience, recipient, NotBefore / NotOnOrAfter within the clock skew, issuer when configured),
  * records the assertion ID until it expires (a second use is refused, by any instance), then
- * hands the profile to the identity core. Any failure is a 401 saying which check failed.
+ * hands the profile to the identity core. Any failure is a 401 saying which check failed. An
+ * encrypted assertion is decrypted with the configured key first and then checked the same way;
+ * with encryption required, a plain one is refused before anything else.
  */
 export async function completeSamlLogin(
   ctx: LibContext,
@@ -116,13 +137,33 @@ export async function completeSamlLogin(
   appUrl: string,
   samlResponse: string,
 ): Promise<ExternalSession> {
+  // The bytes node-saml reads (it decodes the form field the same way).
+  const xml = Buffer.from(samlResponse, 'base64').toString('utf8');
+  // The ciphertext of an encrypted assertion is base64, so a response whose assertion is encrypted
+  // holds no Assertion tag at all: any one is a plain assertion, refused before any signature check.
+  if (settings.requireEncryptedAssertions && PLAIN_ASSERTION.test(xml)) {
+    throw new LoginFailedError('The SAML response was refused: its assertion is not encrypted, and encrypted assertions are required');
+  }
+  const encrypted = settings.decryption !== null && ENCRYPTED_ASSERTION.test(xml);
   let profile: Profile | null;
   try {
     ({ profile } = await samlOf(settings, appUrl).validatePostResponseAsync({ SAMLResponse: samlResponse }));
   } catch (error) {
-    throw new LoginFailedError(`The SAML response was refused: ${error instanceof Error ? error.message.split('\n')[0].slice(0, 200) : 'invalid'}`);
+    const why = error instanceof Error ? error.message.split('\n')[0].slice(0, 200) : 'invalid';
+    // Until the IdP's signature inside it is verified, an encrypted assertion fails in one way only:
+    // another key, bad CBC padding (xml-encryption's own message), a garbled plaintext and a bad
+    // signature read the same, so the answer is no decryption oracle. Timing may still differ a
+    // little; the per-address limit keeps such probing to a trickle.
+    if (encrypted && !AFTER_SIGNATURE.test(why)) {
+      throw new LoginFailedError('The SAML response was refused: its encrypted assertion could not be decrypted and verified');
+    }
+    throw new LoginFailedError(`The SAML response was refused: ${why}`);
   }
   if (!profile?.nameID) throw new LoginFailedError('The SAML response was refused: it names no subject');
+  // node-saml's idpIssuer is checked on logout messages only: the signed assertion's issuer is checked here.
+  if (settings.idpIssuer !== null && profile.issuer !== settings.idpIssuer) {
+    throw new LoginFailedError(`The SAML response was refused: its issuer is not ${settings.idpIssuer}`);
+  }
   const { id, notOnOrAfter } = checkedAssertion(profile, `${appUrl}${SAML_PATH}/callback`);
   const now = ctx.now();
   // Kept a skew past its end (it is refused after that anyway), at least a day when it gives none.

@@ -1,6 +1,7 @@
 // Single sign-on's settings, parsed from the environment object lib/config.ts hands over (this
 // module never reads process.env itself). One prefix per method: CTL_SSO_* for what every method
 // shares, CTL_LDAP_* for LDAP.
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { UnavailableError } from '../errors';
 
@@ -72,6 +73,20 @@ export interface SamlSettings {
   /** CTL_SAML_ADMIN_ATTRIBUTE + CTL_SAML_ADMIN_VALUE (Overleaf's IS_ADMIN_FIELD / IS_ADMIN_FIELD_VALUE). */
   readonly adminAttribute: string | null;
   readonly adminValue: string | null;
+  /**
+   * CTL_SAML_SP_DECRYPTION_KEY_FILE + CTL_SAML_SP_DECRYPTION_CERT_FILE (both or neither): this app's
+   * RSA key for encrypted assertions and its certificate, published in the metadata; read at start.
+   */
+  readonly decryption: SamlDecryption | null;
+  /** CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS: a plain (unencrypted) assertion is refused; needs `decryption`. */
+  readonly requireEncryptedAssertions: boolean;
+}
+
+export interface SamlDecryption {
+  /** The private key, PEM. */
+  readonly key: string;
+  /** Its certificate, PEM. */
+  readonly cert: string;
 }
 
 export interface SsoSettings {
@@ -275,6 +290,10 @@ function samlSettings(env: Env): SamlSettings | null {
   const adminValue = env.CTL_SAML_ADMIN_VALUE || null;
   if ((adminAttribute === null) !== (adminValue === null))
     throw new UnavailableError('CTL_SAML_ADMIN_ATTRIBUTE and CTL_SAML_ADMIN_VALUE go together: set both or neither');
+  const decryption = samlDecryption(env);
+  const requireEncryptedAssertions = flag(env, 'CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS', false);
+  if (requireEncryptedAssertions && !decryption)
+    throw new UnavailableError('CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS needs CTL_SAML_SP_DECRYPTION_KEY_FILE and CTL_SAML_SP_DECRYPTION_CERT_FILE');
   return {
     entryPoint,
     idpCert,
@@ -286,7 +305,51 @@ function samlSettings(env: Env): SamlSettings | null {
     nameAttribute: text('CTL_SAML_NAME_ATTRIBUTE') ?? 'name',
     adminAttribute,
     adminValue,
+    decryption,
+    requireEncryptedAssertions,
   };
+}
+
+/**
+ * The SP's decryption key and certificate, checked at start so that a typo is exit 6 now rather
+ * than a refused login later: both readable, PEM, an RSA key (XML encryption's key transport is
+ * RSA-OAEP), and the certificate the key's own (the IdP encrypts for the certificate the metadata
+ * publishes; another one's assertions could not be decrypted here). Errors name the file, never
+ * the key.
+ */
+function samlDecryption(env: Env): SamlDecryption | null {
+  const keyFile = env.CTL_SAML_SP_DECRYPTION_KEY_FILE || null;
+  const certFile = env.CTL_SAML_SP_DECRYPTION_CERT_FILE || null;
+  if (!keyFile && !certFile) return null;
+  if (!keyFile || !certFile)
+    throw new UnavailableError('CTL_SAML_SP_DECRYPTION_KEY_FILE and CTL_SAML_SP_DECRYPTION_CERT_FILE go together: set both or neither');
+  const read = (name: string, file: string): string => {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch {
+      return bad(name, file, 'cannot be read');
+    }
+  };
+  const key = read('CTL_SAML_SP_DECRYPTION_KEY_FILE', keyFile);
+  const cert = read('CTL_SAML_SP_DECRYPTION_CERT_FILE', certFile);
+  let privateKey: crypto.KeyObject;
+  try {
+    privateKey = crypto.createPrivateKey({ key, format: 'pem' });
+  } catch {
+    return bad('CTL_SAML_SP_DECRYPTION_KEY_FILE', keyFile, 'not a PEM private key (unencrypted)');
+  }
+  if (privateKey.asymmetricKeyType !== 'rsa') bad('CTL_SAML_SP_DECRYPTION_KEY_FILE', keyFile, 'not an RSA key (XML encryption takes RSA)');
+  let x509: crypto.X509Certificate;
+  try {
+    // One certificate: the metadata publishes the file's body as one X509Certificate.
+    if (cert.split('-----BEGIN CERTIFICATE-----').length !== 2) throw new Error('not one PEM certificate');
+    x509 = new crypto.X509Certificate(cert);
+  } catch {
+    return bad('CTL_SAML_SP_DECRYPTION_CERT_FILE', certFile, 'not one PEM certificate');
+  }
+  if (!x509.checkPrivateKey(privateKey)) bad('CTL_SAML_SP_DECRYPTION_CERT_FILE', certFile, 'not the certificate of the key in CTL_SAML_SP_DECRYPTION_KEY_FILE');
+  // The key as node-saml hands it to the decryption: PKCS#8, whatever else the file held.
+  return { key: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), cert };
 }
 
 /** '30s', '2m' or '0s' in milliseconds; null when it does not parse. */

@@ -8,7 +8,8 @@ import * as samlify from 'samlify';
 /**
  * A SAML identity provider that signs real assertions: samlify in IdP mode, with a key and a
  * self-signed certificate made by openssl for the test run. Each response can be bent the ways an
- * attacker (or a broken IdP) would: another audience, an expired validity, a chosen assertion ID.
+ * attacker (or a broken IdP) would: another audience, an expired validity, a chosen assertion ID;
+ * and its assertion can be encrypted for the certificate the SP's metadata publishes.
  */
 export interface SamlUser {
   readonly nameId: string;
@@ -25,6 +26,22 @@ export interface ResponseOptions {
   readonly notBefore?: Date;
   readonly notOnOrAfter?: Date;
   readonly assertionId?: string;
+  /**
+   * Encrypt the (signed) assertion for the SP metadata's encryption certificate, with this content
+   * algorithm (the key is sent by RSA-OAEP), as an IdP does for an SP that publishes one.
+   */
+  readonly encrypt?: 'aes256-cbc' | 'aes256-gcm';
+  /** Another issuer than the IdP's entity ID (the response and the assertion), signed with the same key. */
+  readonly issuer?: string;
+  /** The assertion namespace's prefix instead of `saml` ('' = the default namespace), as IdPs differ. */
+  readonly assertionPrefix?: string;
+}
+
+/** A key and a self-signed certificate (PEM files) made by openssl, e.g. an SP's decryption pair. */
+export interface KeyPair {
+  readonly keyFile: string;
+  readonly certFile: string;
+  remove(): void;
 }
 
 export interface SamlIdp {
@@ -48,31 +65,61 @@ const ATTRIBUTE = (name: string, tags: string | readonly string[]) =>
     .join('')}</saml:Attribute>`;
 const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
+/** The template with `prefix` for the assertion namespace's `saml` ('' makes it the default namespace). */
+const withPrefix = (template: string, prefix: string) =>
+  template.replace(/(<\/?)saml:/g, prefix ? `$1${prefix}:` : '$1').replace(/xmlns:saml=/g, prefix ? `xmlns:${prefix}=` : 'xmlns=');
+
 const AUTHN =
   '<saml:AuthnStatement AuthnInstant="{AuthnInstant}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>';
 
+/** `NAME.key` and `NAME.pem` in `dir`: an RSA key and its self-signed certificate, valid two days. */
+function makeKeyPair(dir: string, name: string, subject: string): { keyFile: string; certFile: string } {
+  const keyFile = path.join(dir, `${name}.key`);
+  const certFile = path.join(dir, `${name}.pem`);
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', subject], {
+    encoding: 'utf8',
+  });
+  if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
+  return { keyFile, certFile };
+}
+
+export function createKeyPair(subject = '/CN=test-sp'): KeyPair {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-saml-sp-'));
+  return { ...makeKeyPair(dir, 'sp', subject), remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+const DATA_ENCRYPTION = {
+  'aes256-cbc': samlify.Constants.algorithms.encryption.data.AES_256,
+  // samlify names only the 128-bit GCM; it hands the URI to xml-encryption, which knows this one.
+  'aes256-gcm': 'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+} as const;
+
 export function createSamlIdp(entityId = 'https://idp.example.org/metadata'): SamlIdp {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-saml-idp-'));
-  const keyFile = path.join(dir, 'idp.key');
-  const certFile = path.join(dir, 'idp.pem');
-  const made = spawnSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=test-idp'],
-    {
-      encoding: 'utf8',
-    },
-  );
-  if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
+  const { keyFile, certFile } = makeKeyPair(dir, 'idp', '/CN=test-idp');
   const ssoUrl = 'http://127.0.0.1:9/sso';
-  const idp = samlify.IdentityProvider({
+  const settings = {
     entityID: entityId,
     privateKey: fs.readFileSync(keyFile, 'utf8'),
     signingCert: fs.readFileSync(certFile, 'utf8'),
     singleSignOnService: [{ Binding: samlify.Constants.namespace.binding.redirect, Location: ssoUrl }],
     singleLogoutService: [{ Binding: samlify.Constants.namespace.binding.redirect, Location: `${ssoUrl}/logout` }],
     nameIDFormat: ['urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified'],
-    isAssertionEncrypted: false,
-  });
+  };
+  // One IdP entity per way of answering (samlify reads encryption from the entity's settings).
+  const plain = samlify.IdentityProvider({ ...settings, isAssertionEncrypted: false });
+  const encrypting = Object.fromEntries(
+    Object.entries(DATA_ENCRYPTION).map(([name, uri]) => [
+      name,
+      // Read at run time from the entity's settings, though samlify's IdP type does not list them.
+      samlify.IdentityProvider(
+        Object.assign(
+          { ...settings, isAssertionEncrypted: true },
+          { dataEncryptionAlgorithm: uri, keyEncryptionAlgorithm: samlify.Constants.algorithms.encryption.key.RSA_OAEP_MGF1P },
+        ),
+      ),
+    ]),
+  ) as Record<keyof typeof DATA_ENCRYPTION, typeof plain>;
   return {
     entityId,
     ssoUrl,
@@ -96,19 +143,23 @@ export function createSamlIdp(entityId = 'https://idp.example.org/metadata'): Sa
       ].join('');
       const groupTags = Object.fromEntries((user.groups ?? []).map((g, i) => [`attrGroup${LETTERS[i]}`, g]));
       const id = `_${randomUUID()}`;
+      const idp = options.encrypt ? encrypting[options.encrypt] : plain;
       const { context } = await idp.createLoginResponse(sp, null as never, 'post', { email: user.nameId }, () => ({
         id,
         context: samlify.SamlLib.replaceTagsByValue(
-          samlify.SamlLib.defaultLoginResponseTemplate.context
-            .replace('{AttributeStatement}', attributes ? `<saml:AttributeStatement>${attributes}</saml:AttributeStatement>` : '')
-            .replace('{AuthnStatement}', AUTHN.replace('{AuthnInstant}', now.toISOString())),
+          withPrefix(
+            samlify.SamlLib.defaultLoginResponseTemplate.context
+              .replace('{AttributeStatement}', attributes ? `<saml:AttributeStatement>${attributes}</saml:AttributeStatement>` : '')
+              .replace('{AuthnStatement}', AUTHN.replace('{AuthnInstant}', now.toISOString())),
+            options.assertionPrefix ?? 'saml',
+          ),
           {
             ID: id,
             AssertionID: options.assertionId ?? `_${randomUUID()}`,
             Destination: acs,
             Audience: options.audience ?? sp.entityMeta.getEntityID(),
             SubjectRecipient: options.recipient ?? acs,
-            Issuer: entityId,
+            Issuer: options.issuer ?? entityId,
             IssueInstant: now.toISOString(),
             StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Success',
             ConditionsNotBefore: notBefore.toISOString(),

@@ -1,5 +1,6 @@
+import * as fs from 'node:fs';
 import { libContext, useOpenTestDatabase } from '../../helpers/backend';
-import { createSamlIdp, type SamlIdp, type SamlUser } from '../../helpers/saml-idp';
+import { createKeyPair, createSamlIdp, type KeyPair, type SamlIdp, type SamlUser } from '../../helpers/saml-idp';
 import type { DbHandle } from '../../../lib/db/db';
 import { completeSamlLogin, samlMetadata } from '../../../lib/sso/saml';
 import { ssoSettings, type SamlSettings } from '../../../lib/sso/settings';
@@ -85,6 +86,10 @@ describe('SAML 2.0 against a samlify IdP', () => {
     await refused(await idp.response(metadata, ALICE, { recipient: 'https://other-app.example.org/acs' }), /recipient/);
   });
 
+  test('attack: an assertion signed with the IdP’s key but issued as another entity is refused (CTL_SAML_IDP_ISSUER)', async () => {
+    await refused(await idp.response(metadata, ALICE, { issuer: 'https://other-idp.example.org/metadata' }), /issuer/i);
+  });
+
   test('attack: an unsigned response is refused', async () => {
     const xml = xmlOf(await idp.response(metadata, ALICE));
     const unsigned = xml.replace(/<(\w+:)?Signature[\s\S]*?<\/(\w+:)?Signature>/g, '');
@@ -116,5 +121,126 @@ describe('SAML 2.0 against a samlify IdP', () => {
     const { user } = await consume(await idp.response(metadata, ALICE));
     await h.db.updateTable('users').set({ active: false }).where('id', '=', user.id).execute();
     await expect(consume(await idp.response(metadata, ALICE))).rejects.toThrow(AccountRefusedError);
+  });
+});
+
+describe('SAML 2.0 with encrypted assertions (CTL_SAML_SP_DECRYPTION_KEY_FILE / _CERT_FILE)', () => {
+  let spKeys: KeyPair;
+  let otherKeys: KeyPair;
+  let decrypting: SamlSettings;
+  let requiring: SamlSettings;
+  /** The metadata of this app with another decryption certificate: the IdP encrypts for a key this app does not hold. */
+  let otherMetadata: string;
+  const UNDECRYPTABLE = /^The SAML response was refused: its encrypted assertion could not be decrypted and verified$/;
+
+  beforeAll(() => {
+    spKeys = createKeyPair();
+    otherKeys = createKeyPair('/CN=someone-else');
+    const env = {
+      CTL_SAML_ENTRY_POINT: 'https://idp.example.org/sso',
+      CTL_SAML_IDP_CERT_FILE: idp.certFile,
+      CTL_SAML_IDP_ISSUER: idp.entityId,
+      CTL_SAML_SP_DECRYPTION_KEY_FILE: spKeys.keyFile,
+      CTL_SAML_SP_DECRYPTION_CERT_FILE: spKeys.certFile,
+    };
+    decrypting = ssoSettings(env).saml!;
+    requiring = ssoSettings({ ...env, CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS: 'true' }).saml!;
+    otherMetadata = samlMetadata(
+      ssoSettings({ ...env, CTL_SAML_SP_DECRYPTION_KEY_FILE: otherKeys.keyFile, CTL_SAML_SP_DECRYPTION_CERT_FILE: otherKeys.certFile }).saml!,
+      APP,
+    );
+  });
+  afterAll(() => {
+    spKeys.remove();
+    otherKeys.remove();
+  });
+
+  const consumeWith = (s: SamlSettings, response: string) => completeSamlLogin(ctx(), s, IDENTITY, APP, response);
+  const refusedWith = async (s: SamlSettings, response: string, why: RegExp) => {
+    const attempt = consumeWith(s, response);
+    await expect(attempt).rejects.toThrow(LoginFailedError);
+    await expect(attempt).rejects.toThrow(why);
+    expect(await h.db.selectFrom('users').select('nickname').execute()).toEqual([]);
+  };
+  const certBody = (file: string) => fs.readFileSync(file, 'utf8').replace(/-----[^-]+-----|\s/g, '');
+
+  test('the metadata publishes the decryption certificate for encryption, and still asks for signed assertions', () => {
+    const published = samlMetadata(decrypting, APP);
+    const descriptor = /<KeyDescriptor use="encryption">[\s\S]*?<\/KeyDescriptor>/.exec(published)?.[0] ?? '';
+    expect(descriptor.replace(/\s/g, '')).toContain(`<ds:X509Certificate>${certBody(spKeys.certFile)}</ds:X509Certificate>`);
+    expect(descriptor).toContain('Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"');
+    expect(published).toContain('WantAssertionsSigned="true"');
+    // Without the setting there is no key to publish.
+    expect(metadata).not.toContain('KeyDescriptor');
+  });
+
+  test.each(['aes256-gcm', 'aes256-cbc'] as const)(
+    'an assertion encrypted (%s) for this app logs in: nothing of it readable on the way, the account made just in time',
+    async (algorithm) => {
+      const response = await idp.response(samlMetadata(decrypting, APP), ALICE, { encrypt: algorithm });
+      const xml = xmlOf(response);
+      expect([/<saml:EncryptedAssertion[\s>]/.test(xml), /<saml:Assertion[\s>]/.test(xml), xml.includes('alice')]).toEqual([true, false, false]);
+      expect(await consumeWith(decrypting, response)).toMatchObject({
+        outcome: 'created',
+        user: { nickname: 'alice', email: 'alice@example.org', name: 'Alice Liddell', provider: 'saml' },
+      });
+      await expect(consumeWith(decrypting, response)).rejects.toThrow(/already used/);
+    },
+  );
+
+  test('with the key but without CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS a plain signed assertion still logs in (the IdP switching over)', async () => {
+    expect(await consumeWith(decrypting, await idp.response(metadata, ALICE))).toMatchObject({ outcome: 'created', user: { nickname: 'alice' } });
+  });
+
+  test('CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS: a plain signed assertion is refused; an encrypted one logs in', async () => {
+    await refusedWith(
+      requiring,
+      await idp.response(metadata, ALICE),
+      /^The SAML response was refused: its assertion is not encrypted, and encrypted assertions are required$/,
+    );
+    const encrypted = await idp.response(samlMetadata(requiring, APP), ALICE, { encrypt: 'aes256-gcm' });
+    expect(await consumeWith(requiring, encrypted)).toMatchObject({ outcome: 'created', user: { nickname: 'alice' } });
+  });
+
+  test.each(['saml2', 'a1.b-c', ''])(
+    'attack: with encryption required, a plain signed assertion under another namespace prefix (%j) is refused too; it is valid otherwise',
+    async (prefix) => {
+      const response = await idp.response(metadata, ALICE, { assertionPrefix: prefix });
+      expect(xmlOf(response)).toContain(`<${prefix ? `${prefix}:` : ''}Assertion `);
+      await refusedWith(requiring, response, /not encrypted/);
+      expect(await consumeWith(decrypting, response)).toMatchObject({ outcome: 'created', user: { nickname: 'alice' } });
+    },
+  );
+
+  test('attack: an assertion encrypted for another key is refused, in the same words as a garbled or forged one', async () => {
+    await refusedWith(decrypting, await idp.response(otherMetadata, ALICE, { encrypt: 'aes256-gcm' }), UNDECRYPTABLE);
+    await refusedWith(requiring, await idp.response(otherMetadata, ALICE, { encrypt: 'aes256-cbc' }), UNDECRYPTABLE);
+    // Signed by another IdP's key, then encrypted for this app: decrypts, and its signature fails.
+    await refusedWith(decrypting, await rogue.response(samlMetadata(decrypting, APP), ALICE, { encrypt: 'aes256-gcm' }), UNDECRYPTABLE);
+  });
+
+  test('attack: CBC ciphertext edited (a bad padding, a garbled block) reads the same as any other failure: no padding oracle', async () => {
+    const xml = xmlOf(await idp.response(samlMetadata(decrypting, APP), ALICE, { encrypt: 'aes256-cbc' }));
+    const values = [...xml.matchAll(/<xenc:CipherValue>([^<]+)<\/xenc:CipherValue>/g)].map((m) => m[1]);
+    const data = values[values.length - 1];
+    const edited = (at: number) => {
+      const bytes = Buffer.from(data, 'base64');
+      bytes[at] ^= 0x5a;
+      return base64(xml.replace(data, bytes.toString('base64')));
+    };
+    const bytes = Buffer.from(data, 'base64').length;
+    for (const at of [bytes - 17, bytes - 1, 16, 40]) await refusedWith(decrypting, edited(at), UNDECRYPTABLE);
+  });
+
+  test('an encrypted assertion without a decryption key configured is refused, saying so', async () => {
+    await refused(await idp.response(samlMetadata(decrypting, APP), ALICE, { encrypt: 'aes256-gcm' }), /No decryption key/);
+  });
+
+  test('once decrypted and verified, the usual checks speak plainly: an encrypted assertion for another audience', async () => {
+    await refusedWith(
+      decrypting,
+      await idp.response(samlMetadata(decrypting, APP), ALICE, { encrypt: 'aes256-gcm', audience: 'https://other-app.example.org/metadata' }),
+      /audience mismatch/,
+    );
   });
 });

@@ -1,9 +1,11 @@
+import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ssoSettings } from '../../../lib/sso/settings';
 import { loadConfig } from '../../../lib/config';
 import { exitCodeOf } from '../../../lib/errors';
+import { createKeyPair } from '../../helpers/saml-idp';
 
 const OIDC = { CTL_OIDC_ISSUER: 'https://idp.example.org/realms/main', CTL_OIDC_CLIENT_ID: 'userctl', CTL_OIDC_CLIENT_SECRET: 's3cret' };
 const LDAP = { CTL_LDAP_URL: 'ldap://ldap.example.org', CTL_LDAP_SEARCH_BASE: 'ou=people,dc=example,dc=org' };
@@ -127,5 +129,94 @@ describe('SSO settings', () => {
     fs.writeFileSync(file, 'not a certificate');
     expect(failure(startTls)).toEqual([6, `CTL_LDAP_TLS_CA_FILE has a bad value ${JSON.stringify(file)}: not a PEM certificate`]);
     fs.rmSync(path.dirname(file), { recursive: true });
+  });
+
+  describe('SAML decryption key and certificate', () => {
+    const sp = createKeyPair();
+    const other = createKeyPair('/CN=someone-else');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-saml-keys-'));
+    const file = (name: string, text: string) => {
+      fs.writeFileSync(path.join(dir, name), text);
+      return path.join(dir, name);
+    };
+    const idpCert = file('idp.pem', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const SAML = { CTL_SAML_ENTRY_POINT: 'https://idp.example.org/sso', CTL_SAML_IDP_CERT_FILE: idpCert };
+    const KEYS = { CTL_SAML_SP_DECRYPTION_KEY_FILE: sp.keyFile, CTL_SAML_SP_DECRYPTION_CERT_FILE: sp.certFile };
+    afterAll(() => {
+      sp.remove();
+      other.remove();
+      fs.rmSync(dir, { recursive: true });
+    });
+
+    test('off by default; with both files the key and certificate are read at start; encryption is required only when asked', () => {
+      expect(ssoSettings(SAML).saml).toMatchObject({ decryption: null, requireEncryptedAssertions: false });
+      const on = ssoSettings({ ...SAML, ...KEYS }).saml!;
+      expect([on.decryption?.key.startsWith('-----BEGIN PRIVATE KEY-----'), on.decryption?.cert, on.requireEncryptedAssertions]).toEqual([
+        true,
+        fs.readFileSync(sp.certFile, 'utf8'),
+        false,
+      ]);
+      expect(ssoSettings({ ...SAML, ...KEYS, CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS: 'true' }).saml?.requireEncryptedAssertions).toBe(true);
+    });
+
+    test.each([
+      [
+        { CTL_SAML_SP_DECRYPTION_KEY_FILE: '/etc/userctl/sp.key' },
+        'CTL_SAML_SP_DECRYPTION_KEY_FILE and CTL_SAML_SP_DECRYPTION_CERT_FILE go together: set both or neither',
+      ],
+      [
+        { CTL_SAML_SP_DECRYPTION_CERT_FILE: '/etc/userctl/sp.pem' },
+        'CTL_SAML_SP_DECRYPTION_KEY_FILE and CTL_SAML_SP_DECRYPTION_CERT_FILE go together: set both or neither',
+      ],
+      [
+        { CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS: 'true' },
+        'CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS needs CTL_SAML_SP_DECRYPTION_KEY_FILE and CTL_SAML_SP_DECRYPTION_CERT_FILE',
+      ],
+      [{ ...KEYS, CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS: 'maybe' }, 'CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS has a bad value "maybe": expected true or false'],
+      [
+        { ...KEYS, CTL_SAML_SP_DECRYPTION_KEY_FILE: '/nonexistent/sp.key' },
+        'CTL_SAML_SP_DECRYPTION_KEY_FILE has a bad value "/nonexistent/sp.key": cannot be read',
+      ],
+      [
+        { ...KEYS, CTL_SAML_SP_DECRYPTION_CERT_FILE: '/nonexistent/sp.pem' },
+        'CTL_SAML_SP_DECRYPTION_CERT_FILE has a bad value "/nonexistent/sp.pem": cannot be read',
+      ],
+    ])('a bad combination or an unreadable file is exit 6 naming the variable: %j', (env, message) => {
+      expect(failure({ ...SAML, ...env })).toEqual([6, message]);
+    });
+
+    test('a key or certificate that is not what it should be is exit 6 naming the file, never echoing the key', () => {
+      const secret = fs.readFileSync(sp.keyFile, 'utf8');
+      const cases: [Record<string, string>, string][] = [
+        [{ CTL_SAML_SP_DECRYPTION_KEY_FILE: sp.certFile }, 'CTL_SAML_SP_DECRYPTION_KEY_FILE has a bad value "%s": not a PEM private key (unencrypted)'],
+        [
+          { CTL_SAML_SP_DECRYPTION_KEY_FILE: file('garbled.key', secret.replace(/[A-Za-z]{8}\n/, 'AAAAAAAA\n').slice(0, 400)) },
+          'CTL_SAML_SP_DECRYPTION_KEY_FILE has a bad value "%s": not a PEM private key (unencrypted)',
+        ],
+        [
+          {
+            CTL_SAML_SP_DECRYPTION_KEY_FILE: file(
+              'ec.key',
+              generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+            ),
+          },
+          'CTL_SAML_SP_DECRYPTION_KEY_FILE has a bad value "%s": not an RSA key (XML encryption takes RSA)',
+        ],
+        [{ CTL_SAML_SP_DECRYPTION_CERT_FILE: sp.keyFile }, 'CTL_SAML_SP_DECRYPTION_CERT_FILE has a bad value "%s": not one PEM certificate'],
+        [
+          { CTL_SAML_SP_DECRYPTION_CERT_FILE: file('two.pem', fs.readFileSync(sp.certFile, 'utf8') + fs.readFileSync(other.certFile, 'utf8')) },
+          'CTL_SAML_SP_DECRYPTION_CERT_FILE has a bad value "%s": not one PEM certificate',
+        ],
+        [
+          { CTL_SAML_SP_DECRYPTION_CERT_FILE: other.certFile },
+          'CTL_SAML_SP_DECRYPTION_CERT_FILE has a bad value "%s": not the certificate of the key in CTL_SAML_SP_DECRYPTION_KEY_FILE',
+        ],
+      ];
+      for (const [env, message] of cases) {
+        const [code, text] = failure({ ...SAML, ...KEYS, ...env });
+        expect([code, text]).toEqual([6, message.replace('%s', Object.values(env)[0])]);
+        expect(text).not.toContain('PRIVATE KEY');
+      }
+    });
   });
 });

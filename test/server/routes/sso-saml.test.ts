@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createSamlIdp, type SamlIdp } from '../../helpers/saml-idp';
+import * as fs from 'node:fs';
+import { createKeyPair, createSamlIdp, type KeyPair, type SamlIdp } from '../../helpers/saml-idp';
 import { addUser, useTestServer, type TestServer } from '../helpers';
 
 /**
@@ -9,6 +10,8 @@ import { addUser, useTestServer, type TestServer } from '../helpers';
 let server: TestServer;
 let base: string;
 let idp: SamlIdp;
+/** More settings for the server of the tests in one describe (set in its beforeAll). */
+let extraEnv: Record<string, string> = {};
 const control = useTestServer((s) => (server = s));
 
 beforeAll(() => (idp = createSamlIdp()));
@@ -25,6 +28,7 @@ beforeEach(async () => {
     // The callbacks' limit is the password login's per-address one (defaults 20 in 15m).
     CTL_LOGIN_MAX_FAILURES_PER_ADDRESS: '5',
     CTL_LOGIN_WINDOW: '10m',
+    ...extraEnv,
   });
   base = await server.app.listen({ host: '127.0.0.1', port: 0 });
 });
@@ -89,6 +93,60 @@ describe('SAML routes', () => {
       body: JSON.stringify({ login: 'dora', password: 'correct-horse' }),
     });
     expect(password.status).toBe(403);
+  });
+});
+
+describe('SAML routes with encrypted assertions required (CTL_SAML_SP_DECRYPTION_KEY_FILE / _CERT_FILE, CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS)', () => {
+  let sp: KeyPair;
+  let other: KeyPair;
+  const carol = { nameId: 'carol-7', email: 'carol@example.org', uid: 'carol', name: 'Carol Danvers' };
+  beforeAll(() => {
+    sp = createKeyPair();
+    other = createKeyPair('/CN=someone-else');
+    extraEnv = { CTL_SAML_SP_DECRYPTION_KEY_FILE: sp.keyFile, CTL_SAML_SP_DECRYPTION_CERT_FILE: sp.certFile, CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS: 'true' };
+  });
+  afterAll(() => {
+    extraEnv = {};
+    sp.remove();
+    other.remove();
+  });
+
+  test('the metadata publishes the certificate to encrypt for; an encrypted assertion logs in over HTTP, the account made just in time', async () => {
+    const published = await metadata();
+    const body = fs.readFileSync(sp.certFile, 'utf8').replace(/-----[^-]+-----|\s/g, '');
+    expect(published.replace(/\s/g, '')).toContain(`<KeyDescriptoruse="encryption"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${body}</ds:X509Certificate>`);
+    const res = await postResponse(await idp.response(published, carol, { encrypt: 'aes256-gcm' }));
+    expect([res.status, res.body.user]).toEqual([
+      200,
+      expect.objectContaining({ username: 'carol', email: 'carol@example.org', name: 'Carol Danvers' }) as unknown,
+    ]);
+    expect((await fetch(`${base}/api/user`, { headers: { authorization: `Bearer ${res.body.token}` } })).status).toBe(200);
+  });
+
+  test('a plain signed assertion is refused (401, the usual JSON), and signs no one in', async () => {
+    const res = await postResponse(await idp.response(await metadata(), carol));
+    expect([res.status, res.body]).toEqual([
+      401,
+      { error: 'Unauthorized', message: 'The SAML response was refused: its assertion is not encrypted, and encrypted assertions are required' },
+    ]);
+    expect(await server.withDb((db) => db.selectFrom('users').select('nickname').execute())).toEqual([]);
+  });
+
+  test('attack: an assertion encrypted for another key is a 401 like any bad response: no stack, no 500', async () => {
+    // This app's metadata with another certificate in it: what an IdP holding a stale or wrong certificate encrypts for.
+    const published = await metadata();
+    const stale = published.replace(
+      /<ds:X509Certificate>[^<]+<\/ds:X509Certificate>/,
+      `<ds:X509Certificate>${fs.readFileSync(other.certFile, 'utf8').replace(/-----[^-]+-----|\s/g, '')}</ds:X509Certificate>`,
+    );
+    expect(stale).not.toBe(published);
+    for (const encrypt of ['aes256-gcm', 'aes256-cbc'] as const) {
+      const res = await postResponse(await idp.response(stale, carol, { encrypt }));
+      expect([res.status, res.body]).toEqual([
+        401,
+        { error: 'Unauthorized', message: 'The SAML response was refused: its encrypted assertion could not be decrypted and verified' },
+      ]);
+    }
   });
 });
 

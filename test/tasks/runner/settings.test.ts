@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import { ctl as run, useHeldTestDatabase, type HeldTestDatabase } from '../../helpers/in-process';
+import { createKeyPair } from '../../helpers/saml-idp';
 
 // Settings from the environment and the .env file: a bad one is exit 6 naming it.
 
@@ -65,6 +66,40 @@ describe('settings', () => {
       const r = await ctl(['user', 'list'], { env: { CTL_TRUST_PROXY: value } });
       expect(r).toMatchObject({ code: 0, stderr: '' });
     }
+  });
+
+  test('ctl serve with a SAML decryption key it cannot use is exit 6 at start-up, one line naming the variable, before any login', async () => {
+    const sp = createKeyPair();
+    const idp = createKeyPair('/CN=test-idp');
+    const saml = {
+      CTL_SAML_ENTRY_POINT: 'https://idp.example.org/sso',
+      CTL_SAML_IDP_CERT_FILE: idp.certFile,
+      CTL_SAML_SP_DECRYPTION_KEY_FILE: sp.keyFile,
+      CTL_SAML_SP_DECRYPTION_CERT_FILE: sp.certFile,
+    };
+    const dir = path.dirname(sp.keyFile);
+    const unreadable = await ctl(['serve'], { env: { ...saml, CTL_SAML_SP_DECRYPTION_KEY_FILE: dir } });
+    expect(unreadable).toEqual({
+      code: 6,
+      signal: null,
+      stdout: '',
+      stderr: `CTL_SAML_SP_DECRYPTION_KEY_FILE has a bad value ${JSON.stringify(dir)}: cannot be read\n`,
+    });
+    const otherKey = await ctl(['serve'], { env: { ...saml, CTL_SAML_SP_DECRYPTION_KEY_FILE: idp.keyFile } });
+    expect(otherKey).toMatchObject({
+      code: 6,
+      stdout: '',
+      stderr: `CTL_SAML_SP_DECRYPTION_CERT_FILE has a bad value ${JSON.stringify(sp.certFile)}: not the certificate of the key in CTL_SAML_SP_DECRYPTION_KEY_FILE\n`,
+    });
+    const half = await ctl(['serve'], { env: { ...saml, CTL_SAML_SP_DECRYPTION_CERT_FILE: '' } });
+    expect(half).toMatchObject({
+      code: 6,
+      stderr: 'CTL_SAML_SP_DECRYPTION_KEY_FILE and CTL_SAML_SP_DECRYPTION_CERT_FILE go together: set both or neither\n',
+    });
+    // The pair itself is a good setting.
+    expect(await ctl(['user', 'list'], { env: saml })).toMatchObject({ code: 0, stderr: '' });
+    sp.remove();
+    idp.remove();
   });
 
   test('settings come from the .env file when the environment lacks them, and the environment wins', async () => {
