@@ -268,7 +268,7 @@ describe('ctl user import', () => {
       stderr: 'unknown column "mail" in the header: expected nickname, email, name, bio, admin, moderator, confirmed, tags, password\n',
     });
     const batch = await ctl(['user', 'import', file('b.csv', 'email\n'), '--batch-size', '0']);
-    expect(batch).toMatchObject({ code: 2, stderr: '--batch-size must be a whole number from 1 to 1000000, got 0\n' });
+    expect(batch).toMatchObject({ code: 2, stderr: '--batch-size must be a whole number from 1 to 1000000, got "0"\n' });
     expect(await users()).toEqual([]);
   });
 
