@@ -272,6 +272,18 @@ describe('ctl user import', () => {
     expect(await users()).toEqual([]);
   });
 
+  test('a file saved as Latin-1 is exit 2 naming the line, and nothing is written (not René as Ren\uFFFD)', async () => {
+    const p = path.join(dir, 'latin1.csv');
+    fs.writeFileSync(p, Buffer.from('nickname,email,name\nann,ann@example.com,Ann\nrene,rene@example.com,René\n', 'latin1'));
+    for (const extra of [[], ['--continue-on-error']])
+      expect(await ctl(['user', 'import', p, ...extra])).toMatchObject({
+        code: 2,
+        stdout: '',
+        stderr: 'line 3: not valid UTF-8 (was the file saved as Latin-1 or Windows-1252?): save it as UTF-8 and import it again\n',
+      });
+    expect(await users()).toEqual([]);
+  });
+
   test('a header-only file imports nothing and succeeds; --help shows the columns and an example', async () => {
     const r = await ctl(['user', 'import', file('empty.csv', 'nickname,email\n')]);
     expect(r).toMatchObject({ code: 0, stdout: 'Created: 0, Skipped: 0, Failed: 0\n' });
