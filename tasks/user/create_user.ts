@@ -1,6 +1,7 @@
 import type { VerbModule } from '../runner/verb';
 import { CtlError, PartialFailureError, UsageError } from '../../lib/errors';
 import newVerbModule from './new';
+import { planNewUser } from '../../lib/user/new';
 import { plural } from '../../lib/text';
 
 /**
@@ -32,6 +33,16 @@ const verb: VerbModule = {
     if (emails.length === 1) return newVerbModule.run({ ...argv, nickname: emails[0], email: undefined }, ctx);
     let failed = 0;
     for (const email of emails) {
+      try {
+        // An address that is not one (or gives no nickname) fails that account alone, as a taken one
+        // does; a UsageError from the run itself is about the options, shared by all: it stops the run.
+        planNewUser({ email });
+      } catch (error) {
+        if (!(error instanceof UsageError)) throw error;
+        failed += 1;
+        ctx.io.stderr.write(`${email}: ${error.message}\n`);
+        continue;
+      }
       try {
         await newVerbModule.run({ ...argv, nickname: email, email: undefined }, ctx);
       } catch (error) {
