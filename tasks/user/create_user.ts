@@ -51,7 +51,13 @@ const verb: VerbModule = {
         ctx.io.stderr.write(`${email}: ${error.message}\n`);
       }
     }
-    if (failed > 0) throw new PartialFailureError(`${failed} of ${plural(emails.length, 'account')} were not created (listed above); the others were`);
+    if (failed > 0) {
+      // A dry run created nothing: say what would have happened, not that the others were made.
+      const [were, wereNot] = ctx.dryRun ? ['would be', 'would not be'] : ['were', 'were not'];
+      throw new PartialFailureError(
+        `${failed} of ${plural(emails.length, 'account')} ${wereNot} created (listed above); the others ${were}${ctx.dryRunSuffix}`,
+      );
+    }
   },
 };
 
