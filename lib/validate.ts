@@ -82,6 +82,14 @@ export function checkText(field: string, value: string, max: number): string {
 }
 
 /**
+ * An account's display name as given, or its nickname when none is given or it is only spaces:
+ * an account never gets a blank name (`set --name ""` refuses one), however it is created.
+ */
+export function nameOrNickname(name: string | null | undefined, nickname: string): string {
+  return checkText('name', name == null || name.trim() === '' ? nickname : name, MAX_NAME_LENGTH);
+}
+
+/**
  * Tags: lower-cased, trimmed, non-empty, no commas or whitespace inside, and no control or
  * bidi-override character or lone surrogate (PostgreSQL's jsonb refuses the latter in the audit
  * row's details, an internal error).

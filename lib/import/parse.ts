@@ -158,6 +158,11 @@ export class CsvReader {
   get columns(): readonly string[] | null {
     return this.header;
   }
+
+  /** The physical line the next character pushed is on. */
+  get nextLine(): number {
+    return this.line;
+  }
 }
 
 /**
@@ -178,6 +183,11 @@ export class JsonlReader {
     const parts = data.split('\n');
     this.rest = parts.pop()!;
     return parts.flatMap((p) => this.record(p));
+  }
+
+  /** The physical line the next character pushed is on (the held partial line has no line break). */
+  get nextLine(): number {
+    return this.line + 1;
   }
 
   end(): RawRecord[] {
@@ -227,15 +237,24 @@ export function sniffFormat(firstChunk: string): InputFormat {
  */
 export async function* readRecordChunks(stream: AsyncIterable<string | Buffer>, format: InputFormat | null): AsyncGenerator<RawRecord[]> {
   let reader: CsvReader | JsonlReader | null = null;
-  const decoder = new TextDecoder('utf-8', { fatal: false });
+  // Fatal: a file saved as Latin-1 or Windows-1252 would otherwise be read with U+FFFD in place of
+  // every accented letter (René as Ren�), and imported so without a word.
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const decode = (chunk?: Buffer): string => {
+    try {
+      return chunk === undefined ? decoder.decode() : decoder.decode(chunk, { stream: true });
+    } catch {
+      throw notUtf8(reader?.nextLine ?? 1, chunk);
+    }
+  };
   for await (const chunk of stream) {
-    const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    const text = typeof chunk === 'string' ? chunk : decode(chunk);
     if (text === '') continue;
     reader ??= (format ?? sniffFormat(text)) === 'jsonl' ? new JsonlReader() : new CsvReader();
     const records = reader.push(text);
     if (records.length > 0) yield records;
   }
-  const tail = decoder.decode();
+  const tail = decode();
   reader ??= (format ?? sniffFormat(tail)) === 'jsonl' ? new JsonlReader() : new CsvReader();
   if (tail) {
     const records = reader.push(tail);
@@ -243,6 +262,23 @@ export async function* readRecordChunks(stream: AsyncIterable<string | Buffer>, 
   }
   const last = reader.end();
   if (last.length > 0) yield last;
+}
+
+/**
+ * Exit 2 naming the line of the first bytes that are not UTF-8. `line` is where `chunk` starts; its
+ * first bytes may finish a character the previous chunk began, so leading continuation bytes are
+ * passed over (if they were the bad ones, the line is `line`, which is where they are).
+ */
+function notUtf8(line: number, chunk: Buffer | undefined): UsageError {
+  let at = line;
+  if (chunk !== undefined) {
+    let start = 0;
+    while (start < 3 && start < chunk.length && (chunk[start] & 0xc0) === 0x80) start++;
+    const text = new TextDecoder('utf-8').decode(chunk.subarray(start));
+    const bad = text.indexOf('\uFFFD');
+    for (let i = text.indexOf('\n'); i >= 0 && i < bad; i = text.indexOf('\n', i + 1)) at++;
+  }
+  return new UsageError(`line ${at}: not valid UTF-8 (was the file saved as Latin-1 or Windows-1252?): save it as UTF-8 and import it again`);
 }
 
 /**

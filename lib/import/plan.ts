@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema';
 import { CtlError, InterruptedError } from '../errors';
-import { checkEmail, checkLocalNickname, checkText, emailKey, LOCAL_NICKNAME, MAX_BIO_LENGTH, MAX_NAME_LENGTH, normalizeTag } from '../validate';
+import { checkEmail, checkLocalNickname, checkText, emailKey, LOCAL_NICKNAME, MAX_BIO_LENGTH, nameOrNickname, normalizeTag } from '../validate';
 import { checkPassword } from '../auth/passwords';
 import type { RawRecord } from './parse';
 import { ImportRowStore, type ImportRow } from './row-store';
@@ -110,7 +110,7 @@ export function normalizeRecord(record: RawRecord): ImportRow {
     line: record.line,
     nickname,
     email,
-    name: checkText('name', name === null || name.trim() === '' ? nickname : name, MAX_NAME_LENGTH),
+    name: nameOrNickname(name, nickname),
     bio: checkText('bio', text(v, 'bio') ?? '', MAX_BIO_LENGTH),
     admin: flag(v, 'admin', false),
     moderator: flag(v, 'moderator', false),

@@ -2,7 +2,7 @@ import type { LibContext } from '../lib-context';
 import type { UserJson } from './present';
 import { toUserJson, USER_COLUMNS } from './present';
 import { ConflictError, EmailTakenError, UsageError } from '../errors';
-import { checkEmail, checkLocalNickname, checkText, MAX_BIO_LENGTH, MAX_NAME_LENGTH } from '../validate';
+import { checkEmail, checkLocalNickname, checkText, MAX_BIO_LENGTH, nameOrNickname } from '../validate';
 import { checkPassword, hashPassword } from '../auth/passwords';
 import { issueToken } from '../tokens/store';
 import { writeAudit } from '../audit/audit';
@@ -80,7 +80,7 @@ export function planNewUser(input: NewUserInput): NewUserPlan {
   return {
     nickname,
     email,
-    name: checkText('name', input.name ?? nickname, MAX_NAME_LENGTH),
+    name: nameOrNickname(input.name, nickname),
     bio: checkText('bio', input.bio ?? '', MAX_BIO_LENGTH),
     password: input.password ?? null,
     admin: input.admin ?? false,

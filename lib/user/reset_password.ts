@@ -107,13 +107,15 @@ export async function resetPasswordWithToken(
 
 /**
  * LibreChat's `reset-password <email> <new password>`: an admin sets the password directly. Every
- * session and every outstanding reset link of the user is revoked in the same transaction.
+ * outstanding reset link of the user is revoked in the same transaction, and every session too
+ * unless `keepSessions` (`--keep-sessions`: a routine change that should not sign the user out).
  */
 export async function setPassword(
   ctx: LibContext,
   userRef: string,
   password: string,
   settings: { readonly bcryptCost: number },
+  options: { readonly keepSessions?: boolean } = {},
 ): Promise<PasswordChanged & { readonly resetLinksRevoked: number }> {
   const hash = await hashPassword(password, settings.bcryptCost);
   return ctx.db.transaction().execute(async (trx) => {
@@ -121,8 +123,9 @@ export async function setPassword(
     const now = ctx.now();
     await trx.updateTable('users').set({ password_hash: hash, updated_at: now }).where('id', '=', row.id).execute();
     const resetLinksRevoked = await revokeTokens(trx, row.id, ['password_reset'], now);
-    const sessionsRevoked = await revokeSessions(trx, row.id, now);
-    await writeAudit(trx, ctx, { verb: 'set_password', targetUserId: row.id, targetNickname: row.nickname, details: { sessionsRevoked, resetLinksRevoked } });
+    const sessionsRevoked = options.keepSessions ? 0 : await revokeSessions(trx, row.id, now);
+    const details = { sessionsRevoked, resetLinksRevoked, ...(options.keepSessions ? { keptSessions: true } : {}) };
+    await writeAudit(trx, ctx, { verb: 'set_password', targetUserId: row.id, targetNickname: row.nickname, details });
     return { userId: row.id, nickname: row.nickname, sessionsRevoked, resetLinksRevoked };
   });
 }

@@ -2,6 +2,7 @@ import type { VerbModule } from '../runner/verb';
 import type { AuditRecord } from '../../lib/audit/audit';
 import type { Column } from '../runner/formats';
 import { UsageError } from '../../lib/errors';
+import { parseWholeNumber, wholeNumberCheck } from '../shared/number-options';
 import { writeRows } from '../runner/render';
 import { parseSince } from '../../lib/dates';
 import { auditPages } from '../../lib/audit/audit';
@@ -23,12 +24,8 @@ const verb: VerbModule = {
       .option('user', { type: 'string', describe: 'Only rows about this user (nickname or email; a purged nickname works too)' })
       .option('verb', { type: 'string', describe: 'Only this verb (set, tag, confirm_all, ...)' })
       .option('since', { type: 'string', describe: 'Only rows since a day (2024-05-01), an ISO timestamp, or a duration back from now (7d, 12h)' })
-      .option('limit', { type: 'number', describe: 'Only the newest N matching rows' })
-      .check((argv) => {
-        if (argv.limit !== undefined && (!Number.isInteger(argv.limit) || argv.limit < 1))
-          throw new UsageError(`--limit must be a positive whole number, got ${JSON.stringify(argv.limit)}`);
-        return true;
-      })
+      .option('limit', { type: 'string', describe: 'Only the newest N matching rows' })
+      .check(wholeNumberCheck('limit'))
       .example('$0 audit list --user alice --since 7d', 'What was done to alice this week, by whom and why')
       .example('$0 audit list --verb set --limit 20 --format ndjson', 'The last 20 set changes as NDJSON'),
   async run(argv, ctx) {
@@ -45,7 +42,7 @@ const verb: VerbModule = {
       // The audit trail outlives accounts: a purged user is still found by the nickname kept in its rows.
       nickname = user?.nickname ?? ref;
     }
-    const pages = auditPages(db, { userId, nickname, verb: verbName, since, limit: argv.limit as number | undefined });
+    const pages = auditPages(db, { userId, nickname, verb: verbName, since, limit: parseWholeNumber(argv.limit, 'limit') });
     await writeRows(ctx, pages, COLUMNS);
   },
 };

@@ -2,7 +2,10 @@ import type { Argv } from 'yargs';
 import type { TaskContext } from '../runner/task-context';
 import type { BatchSizing } from '../../lib/bulk/batches';
 import type { OwnedCounts } from '../../lib/user/purge';
-import { UsageError } from '../../lib/errors';
+import { parseWholeNumber, wholeNumberCheck } from './number-options';
+
+/** The range of CTL_BATCH_SIZE. */
+const MAX_BATCH_SIZE = 1_000_000;
 
 /**
  * `--batch-size N` for every bulk verb: rows per statement, each batch its own transaction; 1 to
@@ -12,14 +15,7 @@ export function batchSizeOption(
   y: Argv,
   describe = 'Rows per batch, each batch its own transaction (default: $CTL_BATCH_SIZE, else 5000 growing while batches are quick)',
 ): Argv {
-  return y.option('batch-size', { type: 'number', describe }).check((argv) => {
-    const n = argv.batchSize as number | undefined; // yargs' number (NaN when not one); the runner refuses a repeated option
-    if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1_000_000)) {
-      // A UsageError, not an Error: the runner's .fail() passes it on as is, so this is exit 2.
-      throw new UsageError(`--batch-size must be a whole number from 1 to 1000000, got ${String(n)}`);
-    }
-    return true;
-  });
+  return y.option('batch-size', { type: 'string', describe }).check(wholeNumberCheck('batch-size', MAX_BATCH_SIZE));
 }
 
 /**
@@ -27,7 +23,8 @@ export function batchSizeOption(
  * its locks too long); without it, CTL_BATCH_SIZE's sizing (see lib/config).
  */
 export function batchSizingOf(argv: Record<string, unknown>, ctx: TaskContext): BatchSizing {
-  if (typeof argv.batchSize === 'number') return { batchSize: argv.batchSize, maxBatchSize: argv.batchSize };
+  const n = parseWholeNumber(argv.batchSize, 'batch-size', MAX_BATCH_SIZE);
+  if (n !== undefined) return { batchSize: n, maxBatchSize: n };
   return { batchSize: ctx.config.batchSize, maxBatchSize: ctx.config.maxBatchSize };
 }
 

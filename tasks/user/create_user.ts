@@ -1,6 +1,7 @@
 import type { VerbModule } from '../runner/verb';
 import { CtlError, PartialFailureError, UsageError } from '../../lib/errors';
 import newVerbModule from './new';
+import { planNewUser } from '../../lib/user/new';
 import { plural } from '../../lib/text';
 
 /**
@@ -33,6 +34,16 @@ const verb: VerbModule = {
     let failed = 0;
     for (const email of emails) {
       try {
+        // An address that is not one (or gives no nickname) fails that account alone, as a taken one
+        // does; a UsageError from the run itself is about the options, shared by all: it stops the run.
+        planNewUser({ email });
+      } catch (error) {
+        if (!(error instanceof UsageError)) throw error;
+        failed += 1;
+        ctx.io.stderr.write(`${email}: ${error.message}\n`);
+        continue;
+      }
+      try {
         await newVerbModule.run({ ...argv, nickname: email, email: undefined }, ctx);
       } catch (error) {
         if (!(error instanceof CtlError) || error instanceof UsageError) throw error;
@@ -40,7 +51,13 @@ const verb: VerbModule = {
         ctx.io.stderr.write(`${email}: ${error.message}\n`);
       }
     }
-    if (failed > 0) throw new PartialFailureError(`${failed} of ${plural(emails.length, 'account')} were not created (listed above); the others were`);
+    if (failed > 0) {
+      // A dry run created nothing: say what would have happened, not that the others were made.
+      const [were, wereNot] = ctx.dryRun ? ['would be', 'would not be'] : ['were', 'were not'];
+      throw new PartialFailureError(
+        `${failed} of ${plural(emails.length, 'account')} ${wereNot} created (listed above); the others ${were}${ctx.dryRunSuffix}`,
+      );
+    }
   },
 };
 

@@ -2,7 +2,7 @@ import type { VerbModule } from '../runner/verb';
 import type { UserJson } from '../../lib/user/present';
 import type { Column } from '../runner/formats';
 import { writeRows } from '../runner/render';
-import { UsageError } from '../../lib/errors';
+import { parseWholeNumber, wholeNumberCheck } from '../shared/number-options';
 import { exportUsers, listUsers, LIST_PAGE_SIZE, type UserFilter } from '../../lib/user/list';
 import { timestampAsDriverReadsIt } from '../../lib/db/copy-text';
 import { exportFieldPages, writeUserExport } from '../shared/user-export';
@@ -79,17 +79,13 @@ const verb: VerbModule = {
       .option('deleted', { type: 'boolean', describe: 'Only soft-deleted users' })
       .option('search', { type: 'string', describe: 'Substring of nickname, email or name' })
       .option('provider', { type: 'string', choices: ['local', 'ldap', 'oidc', 'saml'], describe: 'Only users who sign in this way (local: a password here)' })
-      .option('limit', { type: 'number', describe: 'At most this many rows' })
+      .option('limit', { type: 'string', describe: 'At most this many rows' })
+      .check(wholeNumberCheck('limit'))
       .option('pleroma', { type: 'boolean', describe: "Pleroma's lines (nickname moderator: …, is_active: …), for runbooks that grep them" })
       .conflicts('pleroma', ['format', 'json'])
       .conflicts('active', 'deactivated')
       .conflicts('confirmed', 'unconfirmed')
       .conflicts('local', 'remote')
-      .check((argv) => {
-        if (argv.limit !== undefined && (!Number.isInteger(argv.limit) || argv.limit < 1))
-          throw new UsageError(`--limit must be a positive whole number, got ${JSON.stringify(argv.limit)}`);
-        return true;
-      })
       .example('$0 user list --admin', 'Every local admin')
       .example('$0 user list --format ndjson > users.ndjson', 'Export every local user')
       .example('$0 user list --provider ldap', 'Users who sign in through LDAP'),
@@ -106,7 +102,7 @@ const verb: VerbModule = {
       deleted: Boolean(argv.deleted),
       search: argv.search as string | undefined,
       provider: argv.provider as UserFilter['provider'],
-      limit: argv.limit as number | undefined,
+      limit: parseWholeNumber(argv.limit, 'limit'),
     };
     // Every format streams from the server's COPY; only Pleroma's lines keep the row path.
     if (argv.pleroma) return writePleromaUserLines(ctx, listUsers(db, filter));

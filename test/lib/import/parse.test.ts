@@ -115,3 +115,35 @@ describe('JSON Lines reader and format sniffing', () => {
     ]);
   });
 });
+
+describe('bytes that are not UTF-8', () => {
+  async function* bytes(...parts: Buffer[]): AsyncGenerator<Buffer> {
+    for (const p of parts) yield p;
+  }
+  const latin1 = (text: string) => Buffer.from(text, 'latin1');
+  const utf8 = (text: string) => Buffer.from(text, 'utf8');
+  const NOT_UTF8 = (line: number) =>
+    new UsageError(`line ${line}: not valid UTF-8 (was the file saved as Latin-1 or Windows-1252?): save it as UTF-8 and import it again`);
+
+  test('a Latin-1 file is exit 2 naming the line, not read with U+FFFD in place of its accents', async () => {
+    await expect(collect(readRecords(bytes(latin1('email,name\na@example.com,Ann\nb@example.com,René\n')), 'csv'))).rejects.toThrow(NOT_UTF8(3));
+    await expect(collect(readRecords(bytes(latin1('{"email":"a@example.com"}\n\n{"email":"b@example.com","name":"René"}\n')), 'jsonl'))).rejects.toThrow(
+      NOT_UTF8(3),
+    );
+  });
+
+  test('the line is right across chunks, a character split between two of them, a quoted line break, and a cut-off end', async () => {
+    const e = utf8('é');
+    const head = utf8('email,name\na@example.com,"two\nlines"\nb@example.com,Ren');
+    // é split across the chunk boundary is fine; the bad byte is two lines further on.
+    const tail = Buffer.concat([e.subarray(1), utf8('\nc@example.com,x\nd@example.com,'), latin1('é'), utf8('\n')]);
+    await expect(collect(readRecords(bytes(Buffer.concat([head, e.subarray(0, 1)]), tail), 'csv'))).rejects.toThrow(NOT_UTF8(6));
+    await expect(collect(readRecords(bytes(utf8('email,name\na@example.com,Ren'), e.subarray(0, 1)), 'csv'))).rejects.toThrow(NOT_UTF8(2));
+    // Well-formed UTF-8 split anywhere still reads as before.
+    const good = utf8('email,name\nb@example.com,René\n');
+    for (let cut = 1; cut < good.length; cut++)
+      expect(await collect(readRecords(bytes(good.subarray(0, cut), good.subarray(cut)), 'csv'))).toEqual([
+        { line: 2, values: { email: 'b@example.com', name: 'René' } },
+      ]);
+  });
+});

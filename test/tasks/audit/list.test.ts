@@ -52,7 +52,11 @@ describe('ctl audit list', () => {
       ['audit', 'list', '--since', '2019-02-30'],
       'invalid date "2019-02-30" for --since: expected YYYY-MM-DD, an ISO timestamp or a duration like 7d, 12h or 2w\n',
     ],
-    [['audit', 'list', '--limit', '0'], '--limit must be a positive whole number, got 0\n'],
+    [['audit', 'list', '--limit', '0'], '--limit must be a positive whole number, got "0"\n'],
+    // The value as typed, not what yargs' number type made of it (null, NaN, 0).
+    [['audit', 'list', '--limit', 'ten'], '--limit must be a positive whole number, got "ten"\n'],
+    [['audit', 'list', '--limit', ''], '--limit must be a positive whole number, got ""\n'],
+    [['audit', 'list', '--limit', '1e3'], '--limit must be a positive whole number, got "1e3"\n'],
     [['audit', 'show'], /^Invalid values:/],
   ])('%j is exit 2', async (args, stderr) => {
     const r = await ctl(args);

@@ -54,10 +54,10 @@ describe('ctl user confirm_all', () => {
     expect(j.stderr).toBe('5 users (local, active, neither admin nor moderator) are unconfirmed.\nConfirmed 5 users in 1 batch.\n');
   });
 
-  test.each([['0'], ['-3'], ['1.5'], ['many']])('--batch-size %s is exit 2', async (size) => {
-    const r = await ctl(['user', 'confirm_all', '-y', '--batch-size', size]);
+  test.each([['0'], ['-3'], ['1.5'], ['many'], [''], ['1e3'], ['2000000']])('--batch-size %j is exit 2, quoting the value as typed', async (size) => {
+    const r = await ctl(['user', 'confirm_all', '-y', `--batch-size=${size}`]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^--batch-size must be a whole number from 1 to 1000000, got /);
+    expect(r.stderr).toBe(`--batch-size must be a whole number from 1 to 1000000, got ${JSON.stringify(size)}\n`);
     expect(await withConfirmation(true)).toEqual([]);
   });
 

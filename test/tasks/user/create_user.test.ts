@@ -27,6 +27,24 @@ test('a comma-separated list creates each; one taken is exit 7 naming it, the ot
   expect((await users()).map(([n]) => n).sort()).toEqual(['ann', 'bob', 'cat', 'dan']);
 });
 
+test('an invalid address in the list is named and skipped like a taken one: the rest are created, exit 7', async () => {
+  const r = await ctl(tdb, ['user', 'create-user', '--email=ann@example.com,not-an-address,dan+x@example.com,bob@example.com']);
+  expect(r.code).toBe(7);
+  expect(r.stderr).toContain('not-an-address: invalid email "not-an-address"\n');
+  expect(r.stderr).toContain('dan+x@example.com: cannot take a nickname from "dan+x@example.com"');
+  expect(r.stderr).toContain('2 of 4 accounts were not created (listed above); the others were\n');
+  expect((await users()).map(([n]) => n).sort()).toEqual(['ann', 'bob']);
+});
+
+test('--dry-run of a list with a taken address says what would happen, and creates nothing', async () => {
+  expect((await ctl(tdb, ['user', 'create-user', '--email=ann@example.com'])).code).toBe(0);
+  const r = await ctl(tdb, ['user', 'create-user', '--email=ann@example.com,bob@example.com', '--dry-run']);
+  expect(r.code).toBe(7);
+  expect(r.stdout).toContain('User bob would be created (dry run)\n');
+  expect(r.stderr).toBe('ann@example.com: nickname ann is already taken\n1 of 2 accounts would not be created (listed above); the others would be (dry run)\n');
+  expect(await users()).toEqual([['ann', false]]);
+});
+
 test("LibreChat's positional form works under the same name", async () => {
   expect((await ctl(tdb, ['user', 'create-user', 'grace@example.com', 'Grace Hopper', 'grace'])).code).toBe(0);
   expect(await users()).toEqual([['grace', false]]);

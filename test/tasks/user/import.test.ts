@@ -268,7 +268,19 @@ describe('ctl user import', () => {
       stderr: 'unknown column "mail" in the header: expected nickname, email, name, bio, admin, moderator, confirmed, tags, password\n',
     });
     const batch = await ctl(['user', 'import', file('b.csv', 'email\n'), '--batch-size', '0']);
-    expect(batch).toMatchObject({ code: 2, stderr: '--batch-size must be a whole number from 1 to 1000000, got 0\n' });
+    expect(batch).toMatchObject({ code: 2, stderr: '--batch-size must be a whole number from 1 to 1000000, got "0"\n' });
+    expect(await users()).toEqual([]);
+  });
+
+  test('a file saved as Latin-1 is exit 2 naming the line, and nothing is written (not René as Ren\uFFFD)', async () => {
+    const p = path.join(dir, 'latin1.csv');
+    fs.writeFileSync(p, Buffer.from('nickname,email,name\nann,ann@example.com,Ann\nrene,rene@example.com,René\n', 'latin1'));
+    for (const extra of [[], ['--continue-on-error']])
+      expect(await ctl(['user', 'import', p, ...extra])).toMatchObject({
+        code: 2,
+        stdout: '',
+        stderr: 'line 3: not valid UTF-8 (was the file saved as Latin-1 or Windows-1252?): save it as UTF-8 and import it again\n',
+      });
     expect(await users()).toEqual([]);
   });
 

@@ -157,6 +157,22 @@ describe('ctl user invite, with mail', () => {
     expect(smtp.messages).toHaveLength(1);
   });
 
+  test('--skip-email (as on every other mailing verb): bound to the address, printed, not mailed', async () => {
+    const dry = await mailCtl(['user', 'invite', '--email', 'jane@example.com', '--skip-email', '--dry-run']);
+    expect(dry).toMatchObject({ code: 0, stdout: 'Would generate user invite token one time (dry run)\n', stderr: '' });
+    const r = await mailCtl(['user', 'invite', '--email', 'jane@example.com', '--skip-email']);
+    expect(r.stdout).toMatch(new RegExp(`^Generated user invite token one time\\nhttp://ctl\\.test/registration/${TOKEN}\\n$`));
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(await invites()).toMatchObject([{ email: 'jane@example.com' }]);
+    // Only the next invite's mail arrives: the first one was never sent.
+    expect((await mailCtl(['user', 'invite', '--email', 'joe@example.com'])).code).toBe(0);
+    const [mail] = await smtp.waitFor(1);
+    expect(mail.envelopeTo).toEqual(['joe@example.com']);
+    expect(smtp.messages).toHaveLength(1);
+    // The address still binds the skipped invite: another one cannot register with it.
+    await expect(register(tokenOf(r.stdout.trim()), 'mallory')).rejects.toThrow(new ConflictError('this invite was sent to another email address'));
+  });
+
   test('SMTP_HOST, SMTP_PORT, SMTP_USER and SMTP_PASSWORD reach a server that wants credentials', async () => {
     const authed = await startSmtp({ auth: { user: 'mailer', pass: 'p4ss word' } });
     try {

@@ -26,6 +26,21 @@ describe('ctl user list', () => {
     expect(lines[2].split(/\s{2,}/).slice(0, 6)).toEqual(['bob', 'bob@example.com', 'bob', '-', 'active', 'no']);
   });
 
+  test('--limit N keeps the first N; a bad --limit is exit 2 quoting it as typed', async () => {
+    expect(
+      (await ctl(['user', 'list', '--limit', '1', '--format', 'ndjson'])).stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).nickname),
+    ).toEqual(['alice']);
+    for (const value of ['abc', '', '0', '2.5'])
+      expect(await ctl(['user', 'list', `--limit=${value}`])).toMatchObject({
+        code: 2,
+        stdout: '',
+        stderr: `--limit must be a positive whole number, got ${JSON.stringify(value)}\n`,
+      });
+  });
+
   test('ndjson and csv carry the full user object; filters apply', async () => {
     const nd = await ctl(['user', 'list', '--format', 'ndjson', '--unconfirmed']);
     const rows = nd.stdout

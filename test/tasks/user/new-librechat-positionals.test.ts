@@ -42,3 +42,15 @@ test('the Pleroma forms are unchanged', async () => {
   expect((await ctl(tdb, ['user', 'new', 'carol@example.com', '-y'])).code).toBe(0);
   expect(await show('carol')).toMatchObject({ nickname: 'carol', name: 'carol' });
 });
+
+// LibreChat's name "defaults to email prefix", ctl's to the nickname; `set --name ''` refuses a
+// blank one. An empty name argument (or --name '  ') stored a blank name all the same.
+test.each([[['kim@example.com', '', 'kim']], [['kim', 'kim@example.com', '--name', '   ']], [['kim@example.com', '--name', '']]])(
+  'new %j: a blank name is the nickname, as with no name',
+  async (args) => {
+    const r = await ctl(tdb, ['user', 'new', ...args, '-y']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('  - name: kim\n');
+    expect(await show('kim')).toMatchObject({ nickname: 'kim', name: 'kim' });
+  },
+);

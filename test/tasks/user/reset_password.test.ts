@@ -4,6 +4,8 @@ import { tokenOf, type TestSmtp, useTestSmtp } from '../../helpers/smtp';
 import { checkPasswordResetToken, resetPasswordWithToken } from '../../../lib/user/reset_password';
 import { verifyPassword } from '../../../lib/auth/passwords';
 import { ConflictError } from '../../../lib/errors';
+import { liveTokenKindsOf, seedFollowsAndSessions } from '../../helpers/cli-scenarios';
+import { auditTrail } from '../../helpers/table-state';
 
 let tdb: HeldTestDatabase;
 useHeldTestDatabase((d) => (tdb = d));
@@ -82,6 +84,50 @@ describe('ctl user reset_password, without mail', () => {
       code: 2,
       stderr: 'the password is too short: at least 8 characters\n',
     });
+  });
+});
+
+describe('ctl user reset_password --keep-sessions (README: sessions are revoked unless --keep-sessions)', () => {
+  // alice has an access, a refresh and an authorization token, and a pending reset link.
+  beforeEach(() => tdb.withDb((h) => seedFollowsAndSessions(h.db)));
+  const liveTokens = () => tdb.withDb((h) => liveTokenKindsOf(h.db, 'alice'));
+
+  test('a password set directly leaves the sessions live, still retires the reset links, and says so', async () => {
+    const r = await ctl(['user', 'reset_password', 'alice', '--password-stdin', '--keep-sessions'], { input: 'chosen-password\n' });
+    expect(r).toMatchObject({ code: 0, stdout: 'Password of alice changed; sessions kept\n', stderr: '' });
+    expect(await liveTokens()).toEqual(['access', 'refresh', 'authorization']);
+    expect(await tdb.withDb((h) => auditTrail(h.db))).toEqual([
+      {
+        verb: 'set_password',
+        actor: 'tester',
+        target_nickname: 'alice',
+        reason: null,
+        details: { sessionsRevoked: 0, resetLinksRevoked: 1, keptSessions: true },
+      },
+    ]);
+    const hash = await tdb.withDb(
+      async ({ db }) => (await db.selectFrom('users').select('password_hash').where('nickname', '=', 'alice').executeTakeFirstOrThrow()).password_hash,
+    );
+    expect(await verifyPassword('chosen-password', hash)).toBe(true);
+  });
+
+  test('--dry-run says the sessions would be kept; without the flag every session goes', async () => {
+    const dry = await ctl(['user', 'reset_password', 'alice', '--random-password', '--keep-sessions', '--dry-run']);
+    expect(dry).toMatchObject({ code: 0, stdout: 'Password of alice would be changed and sessions kept (dry run)\n' });
+    const r = await ctl(['user', 'reset_password', 'alice', '--password-stdin'], { input: 'chosen-password\n' });
+    expect(r).toMatchObject({ code: 0, stdout: 'Password of alice changed; 3 sessions signed out\n' });
+    expect(await liveTokens()).toEqual([]);
+  });
+
+  test('with a reset link (which signs the user out when used) it is exit 2, and nothing is issued', async () => {
+    const r = await ctl(['user', 'reset_password', 'alice', '--keep-sessions']);
+    expect(r).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr:
+        '--keep-sessions goes with a password set here (--password-stdin, --password-file, --random-password or a new password): a reset link always signs the user out\n',
+    });
+    expect(await liveTokens()).toEqual(['access', 'refresh', 'authorization', 'password_reset']);
   });
 });
 
