@@ -429,6 +429,26 @@ describe("a user's page: mail, MFA and remote accounts", () => {
     expect(remote.body).toContain('>far@remote.example</a>');
   });
 
+  test('actions on a remote account never reach the local account whose email is its nickname', async () => {
+    // A remote handle can be a local account's address; the console names accounts by id, and a
+    // local-only verb handed the remote's nickname used to find the local account by email.
+    const client = await signedInAdmin();
+    await addUser(server, { nickname: 'bob', email: 'far@remote.example' });
+    await server.withDb((db) => db.insertInto('users').values({ nickname: 'far@remote.example', name: 'Far', local: false }).execute());
+    await client.get('/admin/users/3');
+    for (const action of ['reset_password', 'sign_out', 'flags', 'profile']) {
+      const res = await client.post(`/admin/users/3/${action}`, { email: 'x@example.com', name: 'X', admin: '1' });
+      expect([action, res.statusCode]).toEqual([action, 404]);
+      expect(res.body).toContain('No local user far@remote.example.');
+    }
+    const deleted = await client.post('/admin/users/bulk/confirm', { action: 'delete', user_3: '1' });
+    expect(deleted.statusCode).toBe(409);
+    expect(deleted.body).toContain('No local user far@remote.example.');
+    const bob = await show('bob');
+    expect([bob.deleted, bob.admin, bob.email, bob.name]).toEqual([false, false, 'far@remote.example', 'bob']);
+    expect((await verbs()).filter((r) => r.actor === 'web:root')).toEqual([]);
+  });
+
   test("what a user typed is escaped on the user's page", async () => {
     const client = await signedInAdmin();
     await addUser(server, { nickname: 'eve', name: '"><img src=x onerror=alert(1)>', bio: '</textarea><script>alert(2)</script>' });
