@@ -552,5 +552,10 @@ describe('register and licence', () => {
     expect(res.body).toMatch(/id="deactivated">1</);
     expect(res.body).toMatch(/id="deleted">0</);
     expect((await client.get('/admin/licence?since=yesterday-ish')).statusCode).toBe(400);
+    // A duration reaching back past any date PostgreSQL (or JavaScript) holds: a 400 naming it, not a 500.
+    for (const since of ['99999999d', '999999999d']) {
+      const far = await client.get(`/admin/licence?since=${since}`);
+      expect([far.statusCode, far.body]).toEqual([400, expect.stringContaining(`Invalid date &quot;${since}&quot; for since`)]);
+    }
   });
 });
