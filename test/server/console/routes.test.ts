@@ -501,6 +501,23 @@ describe('launchpad', () => {
     expect((await verbs()).map((r) => `${r.actor} ${r.verb}`)).toEqual(['web:launchpad new']);
   });
 
+  test('once closed, a post is refused as closed whatever it holds, never shown the form again', async () => {
+    // The form was opened while the launchpad was open; an administrator was made meanwhile.
+    const c = new ConsoleClient(server);
+    await c.get('/launchpad');
+    await addUser(server, { nickname: 'root', admin: true });
+    for (const fields of [
+      { nickname: 'bad nick', email: 'first@example.com', password: 'first-password' },
+      { nickname: 'first', email: 'not-an-email', password: 'first-password' },
+      { nickname: 'first', email: 'first@example.com', password: 'short' },
+    ]) {
+      const res = await c.post('/launchpad', fields);
+      expect([res.statusCode, res.body]).toEqual([403, expect.stringContaining('An administrator already exists: the launchpad is closed.')]);
+      expect(res.body).not.toContain('No administrator exists yet');
+    }
+    expect(await verbs()).toEqual([expect.objectContaining({ verb: 'new', target_nickname: 'root' })]);
+  });
+
   test('refuses a post without its CSRF token, and a weak password', async () => {
     const c = new ConsoleClient(server);
     await c.get('/launchpad');
