@@ -112,10 +112,14 @@ function editForms(d: UserDetails, csrf: string): Html {
             </div>`
       }`;
   }
+  // type=text for the address: a browser's type=email refuses some the email rule takes (zoë@…).
   return html`<h2>Profile</h2>
     <form method="post" action="/admin/users/${d.id}/profile">
       ${csrfField(csrf)}
-      <div class="field"><label for="email">Email</label><input class="wide" id="email" name="email" type="email" value="${d.email ?? ''}" required /></div>
+      <div class="field">
+        <label for="email">Email</label
+        ><input class="wide" id="email" name="email" type="text" inputmode="email" autocomplete="off" value="${d.email ?? ''}" required />
+      </div>
       <div class="field"><label for="name">Name</label><input class="wide" id="name" name="name" type="text" value="${d.name}" required /></div>
       <div class="field"><label for="bio">Bio</label><textarea class="wide" id="bio" name="bio" rows="3">${d.bio}</textarea></div>
       <div class="field">
