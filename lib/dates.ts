@@ -8,6 +8,9 @@ import { UsageError } from './errors';
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 
+/** The earliest start of a window: 0001-01-01 UTC (PostgreSQL goes back to 4713 BC, JavaScript's Date further). */
+const EARLIEST = Date.parse('0001-01-01T00:00:00Z');
+
 function invalid(option: string, text: string): never {
   throw new UsageError(`invalid date ${JSON.stringify(text)} for ${option}: expected YYYY-MM-DD, an ISO timestamp or a duration like 7d, 12h or 2w`);
 }
@@ -42,6 +45,10 @@ export function parseSince(text: string, option: string, now: Date): Date {
     return parsed;
   }
   const ms = parseDuration(value);
-  if (ms !== null) return new Date(now.getTime() - ms);
-  return invalid(option, text);
+  if (ms === null) return invalid(option, text);
+  // A duration can reach back past any date PostgreSQL keeps (4713 BC) or JavaScript holds
+  // (`999999999d`): said as invalid here, not an out-of-range error from the database (exit 1, a 500).
+  const from = new Date(now.getTime() - ms);
+  if (!isValid(from) || from.getTime() < EARLIEST) invalid(option, text);
+  return from;
 }

@@ -6,7 +6,7 @@ import { issueToken, type IssuedToken } from './store';
 import { claimToken, consumeToken, inspectToken, type SingleUseStatus } from './single-use';
 import { writeAudit } from '../audit/audit';
 import { links } from './links';
-import { requireLocalUser } from '../user/find';
+import { requireLocalUser, type UserRef } from '../user/find';
 import { toUserJson, type UserJson } from '../user/present';
 
 /**
@@ -65,7 +65,7 @@ export interface ConfirmationIssued {
  * A fresh confirmation link for a local user with an email address (`send_confirmation`).
  * Earlier links stay valid until one of them is used. Already confirmed: nothing is written.
  */
-export async function createConfirmation(ctx: LibContext, userRef: string, settings: ConfirmationSettings): Promise<ConfirmationIssued> {
+export async function createConfirmation(ctx: LibContext, userRef: UserRef, settings: ConfirmationSettings): Promise<ConfirmationIssued> {
   return ctx.db.transaction().execute(async (trx) => {
     const row = await requireLocalUser(trx, userRef, { forUpdate: true });
     if (row.confirmed) return { user: toUserJson(row), confirmation: null };

@@ -4,7 +4,7 @@ import type { LibContext } from '../lib-context';
 import { writeAudit } from '../audit/audit';
 import { revokeLinks, revokeSessions, SESSION_KINDS } from '../tokens/store';
 import { countRevocable } from './sign_out';
-import { requireUser } from './find';
+import { requireUser, type UserRef } from './find';
 import { assertNotLastAdmin, lockUserGuardingLastAdmin } from './last-admin';
 
 export interface ActivationResult {
@@ -46,7 +46,7 @@ async function deleteLocalFollows(trx: Transaction<Database>, userId: number): P
 }
 
 /** `activate <user>`: any user (`No user X`, exit 3); already active is exit 0 with nothing changed. */
-export async function activateUser(ctx: LibContext, ref: string, opts: { readonly dryRun?: boolean } = {}): Promise<ActivationResult> {
+export async function activateUser(ctx: LibContext, ref: UserRef, opts: { readonly dryRun?: boolean } = {}): Promise<ActivationResult> {
   const run = async (db: Db, write: Transaction<Database> | null): Promise<ActivationResult> => {
     const user = await requireUser(db, ref, { forUpdate: write !== null });
     const base = { id: user.id, nickname: user.nickname, active: true, unfollowed: 0, revokedSessions: 0, dryRun: write === null };
@@ -67,7 +67,7 @@ export async function activateUser(ctx: LibContext, ref: string, opts: { readonl
  * set-password and confirmation links (they stay dead after `activate`: ask for new ones) and
  * deactivates it, with its audit row. Exit 4 for the last active admin. No sleeps.
  */
-export async function deactivateUser(ctx: LibContext, ref: string, opts: { readonly dryRun?: boolean } = {}): Promise<ActivationResult> {
+export async function deactivateUser(ctx: LibContext, ref: UserRef, opts: { readonly dryRun?: boolean } = {}): Promise<ActivationResult> {
   const unchanged = (user: { id: number; nickname: string }, dryRun: boolean): ActivationResult => ({
     id: user.id,
     nickname: user.nickname,

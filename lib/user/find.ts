@@ -6,6 +6,20 @@ import type { UserRow, Db } from '../db/schema';
 import { NotFoundError } from '../errors';
 import { emailKeyOf, storedEmailKey } from './email-key';
 
+/**
+ * A `<user>`: as typed (a nickname or an email address), or one account picked by its id (the
+ * console's pages and forms, which name the account they show by id). An id matches that account
+ * only, never another by nickname or email: the nickname of a remote or deleted account can be a
+ * local account's email address, and a verb that skips remote or deleted accounts would then act
+ * on that other account.
+ */
+export type UserRef = string | { readonly id: number; readonly nickname: string };
+
+/** How messages name a `<user>`: as typed, or the picked account's nickname. */
+export function refText(ref: UserRef): string {
+  return typeof ref === 'string' ? ref : ref.nickname;
+}
+
 export interface FindOptions {
   /** Only local accounts count (Pleroma: rm, sign_out, set, ...). */
   readonly localOnly?: boolean;
@@ -20,7 +34,7 @@ export interface FindOptions {
  * (lib/user/email-key.ts), so a look-alike of an address finds the address's one owner. A nickname match wins
  * over an email match, so `alice` never resolves to someone whose email happens to be `alice`.
  */
-export async function findUser(db: Db, ref: string, opts: FindOptions = {}): Promise<UserRow | undefined> {
+export async function findUser(db: Db, ref: UserRef, opts: FindOptions = {}): Promise<UserRow | undefined> {
   return findUserQuery(db, ref, opts)?.executeTakeFirst();
 }
 
@@ -28,22 +42,27 @@ export async function findUser(db: Db, ref: string, opts: FindOptions = {}): Pro
  * The one statement findUser runs, for a caller to add columns to (a plan's counts beside the
  * user, in the same round trip); null when `ref` can match no one.
  */
-export function findUserQuery(db: Db, ref: string, opts: FindOptions = {}) {
-  if (ref.includes('\0')) return null;
-  const key = ref.toLowerCase();
-  let query = db
-    .selectFrom('users')
-    .selectAll()
-    .where((eb) => eb.or([eb(eb.fn('lower', ['nickname']), '=', key), eb(storedEmailKey, '=', emailKeyOf(ref))]))
-    .orderBy((eb) =>
-      eb
-        .case()
-        .when(eb.fn('lower', ['nickname']), '=', key)
-        .then(0)
-        .else(1)
-        .end(),
-    )
-    .limit(1);
+export function findUserQuery(db: Db, ref: UserRef, opts: FindOptions = {}) {
+  let query;
+  if (typeof ref !== 'string') {
+    query = db.selectFrom('users').selectAll().where('id', '=', ref.id).limit(1);
+  } else {
+    if (ref.includes('\0')) return null;
+    const key = ref.toLowerCase();
+    query = db
+      .selectFrom('users')
+      .selectAll()
+      .where((eb) => eb.or([eb(eb.fn('lower', ['nickname']), '=', key), eb(storedEmailKey, '=', emailKeyOf(ref))]))
+      .orderBy((eb) =>
+        eb
+          .case()
+          .when(eb.fn('lower', ['nickname']), '=', key)
+          .then(0)
+          .else(1)
+          .end(),
+      )
+      .limit(1);
+  }
   if (opts.localOnly) query = query.where('local', '=', true);
   if (!opts.includeDeleted) query = query.where('deleted_at', 'is', null);
   if (opts.forUpdate) query = query.forUpdate();
@@ -51,14 +70,14 @@ export function findUserQuery(db: Db, ref: string, opts: FindOptions = {}) {
 }
 
 /** Pleroma's wording for a local-only verb: `No local user alice` (exit 3). */
-export async function requireLocalUser(db: Db, ref: string, opts: Omit<FindOptions, 'localOnly'> = {}): Promise<UserRow> {
+export async function requireLocalUser(db: Db, ref: UserRef, opts: Omit<FindOptions, 'localOnly'> = {}): Promise<UserRow> {
   const user = await findUser(db, ref, { ...opts, localOnly: true });
-  if (!user) throw new NotFoundError(`No local user ${ref}`);
+  if (!user) throw new NotFoundError(`No local user ${refText(ref)}`);
   return user;
 }
 
 /** Pleroma's wording for verbs that take any user: `No user alice` (exit 3). */
-export async function requireUser(db: Db, ref: string, opts: FindOptions = {}, message = `No user ${ref}`): Promise<UserRow> {
+export async function requireUser(db: Db, ref: UserRef, opts: FindOptions = {}, message = `No user ${refText(ref)}`): Promise<UserRow> {
   const user = await findUser(db, ref, opts);
   if (!user) throw new NotFoundError(message);
   return user;

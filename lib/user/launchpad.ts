@@ -29,8 +29,10 @@ export async function adminExists(db: Db): Promise<boolean> {
  * (exit 4), so exactly one is created.
  */
 export async function createFirstAdmin(ctx: LibContext, input: FirstAdminInput, settings: CreateUserSettings): Promise<CreatedUser> {
-  const plan = planNewUser({ nickname: input.nickname, email: input.email, password: input.password, admin: true, confirmed: true });
+  // Closed first: once an admin exists, no input is worth a reply about its nickname, address or
+  // password (the page would show the form again, saying no administrator exists).
   if (await adminExists(ctx.db)) throw launchpadClosed();
+  const plan = planNewUser({ nickname: input.nickname, email: input.email, password: input.password, admin: true, confirmed: true });
   // Taken names are said as `ctl user new` says them; a race for one ends at the unique indexes.
   await assertAvailable(ctx.db, plan.nickname, plan.email);
   const hash = await hashPassword(input.password, settings.bcryptCost);

@@ -1,7 +1,7 @@
 import { writeOnce, type LibContext } from '../lib-context';
 import type { Db } from '../db/schema';
 import { writeAudit } from '../audit/audit';
-import { requireLocalUser } from './find';
+import { requireLocalUser, type UserRef } from './find';
 
 export interface MfaResetResult {
   readonly userId: number;
@@ -21,7 +21,7 @@ export interface MfaResetResult {
  * (and its replay guard) and every backup code, in one transaction with its audit row. The result
  * says what was there; nothing secret goes to the audit log, only what kind and how many.
  */
-export async function resetMfa(ctx: LibContext, ref: string, opts: { readonly dryRun?: boolean } = {}): Promise<MfaResetResult> {
+export async function resetMfa(ctx: LibContext, ref: UserRef, opts: { readonly dryRun?: boolean } = {}): Promise<MfaResetResult> {
   const dryRun = Boolean(opts.dryRun);
   const work = async (db: Db): Promise<MfaResetResult> => {
     const row = await requireLocalUser(db, ref, { forUpdate: !dryRun });

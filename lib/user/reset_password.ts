@@ -6,7 +6,7 @@ import { claimToken, consumeToken, inspectToken, unusableTokenError, type Single
 import { checkPassword, hashPassword } from '../auth/passwords';
 import { writeAudit } from '../audit/audit';
 import { links } from '../tokens/links';
-import { requireLocalUser } from './find';
+import { requireLocalUser, type UserRef } from './find';
 import { toUserJson, type UserJson } from './present';
 import { ConflictError } from '../errors';
 
@@ -37,7 +37,7 @@ export interface PasswordResetIssued {
  * Pleroma's `reset_password`: a single-use link to choose a new password, for a local account
  * (`No local user X` otherwise). The current password keeps working until the link is used.
  */
-export async function createPasswordReset(ctx: LibContext, userRef: string, settings: PasswordResetSettings): Promise<PasswordResetIssued> {
+export async function createPasswordReset(ctx: LibContext, userRef: UserRef, settings: PasswordResetSettings): Promise<PasswordResetIssued> {
   return ctx.db.transaction().execute(async (trx) => {
     const row = passwordAccount(await requireLocalUser(trx, userRef, { forUpdate: true }));
     const now = ctx.now();

@@ -3,6 +3,7 @@ import type { UserRow, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { writeAudit } from '../audit/audit';
 import { ConflictError } from '../errors';
+import type { UserRef } from './find';
 import { requireLocalUserIncludingDeleted, restorableUntil, type RetentionSettings } from './rm';
 import { PURGE_JOBS } from './purge';
 
@@ -46,7 +47,7 @@ function checkWindow(user: UserRow, deletedAt: Date, now: Date, settings: Retent
 }
 
 /** What `restore <user>` would do, writing nothing. */
-export async function planRestore(ctx: LibContext, ref: string, settings: RetentionSettings): Promise<RestoreResult> {
+export async function planRestore(ctx: LibContext, ref: UserRef, settings: RetentionSettings): Promise<RestoreResult> {
   const user = await requireLocalUserIncludingDeleted(ctx.db, ref);
   if (user.deleted_at === null) return { id: user.id, nickname: user.nickname, changed: false, active: user.active, deletedAt: null, dryRun: true };
   checkWindow(user, user.deleted_at, ctx.now(), settings);
@@ -65,7 +66,7 @@ export async function planRestore(ctx: LibContext, ref: string, settings: Retent
  * audit row. Revoked tokens stay revoked: the user signs in again. Refused (exit 4) while a purge
  * runs, which could be deleting this account's data between its batches.
  */
-export async function restoreUser(ctx: LibContext, ref: string, settings: RetentionSettings): Promise<RestoreResult> {
+export async function restoreUser(ctx: LibContext, ref: UserRef, settings: RetentionSettings): Promise<RestoreResult> {
   return ctx.db.transaction().execute(async (trx) => {
     const user = await requireLocalUserIncludingDeleted(trx, ref, true);
     if (user.deleted_at === null) return { id: user.id, nickname: user.nickname, changed: false, active: user.active, deletedAt: null, dryRun: false };

@@ -3,7 +3,7 @@ import type { Database, TokenKind, UserRow, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { auditFrom } from '../audit/audit';
 import { NotFoundError } from '../errors';
-import { findUser } from './find';
+import { findUser, refText, type UserRef } from './find';
 import { assertNotLastAdmin, lockUserGuardingLastAdmin } from './last-admin';
 
 /** Every kind of token: a deleted account keeps none alive (sessions, reset and confirmation links). */
@@ -32,9 +32,9 @@ export function restorableUntil(deletedAt: Date, settings: RetentionSettings): D
 }
 
 /** `No local user X` (exit 3) unless a local account, soft-deleted or not, has that nickname or email. */
-export async function requireLocalUserIncludingDeleted(db: Db, ref: string, forUpdate = false): Promise<UserRow> {
+export async function requireLocalUserIncludingDeleted(db: Db, ref: UserRef, forUpdate = false): Promise<UserRow> {
   const user = await findUser(db, ref, { localOnly: true, includeDeleted: true, forUpdate });
-  if (!user) throw new NotFoundError(`No local user ${ref}`);
+  if (!user) throw new NotFoundError(`No local user ${refText(ref)}`);
   return user;
 }
 
@@ -57,7 +57,7 @@ function result(user: UserRow, deletedAt: Date, changed: boolean, revokedTokens:
  * What `rm <user>` would do, writing nothing: exit 3 for a missing or remote user, exit 4 for the
  * last active admin, `changed: false` for an account that is already soft-deleted.
  */
-export async function planSoftDelete(ctx: LibContext, ref: string, settings: RetentionSettings): Promise<SoftDeleteResult> {
+export async function planSoftDelete(ctx: LibContext, ref: UserRef, settings: RetentionSettings): Promise<SoftDeleteResult> {
   const user = await requireLocalUserIncludingDeleted(ctx.db, ref);
   if (user.deleted_at !== null) return result(user, user.deleted_at, false, 0, true, settings);
   await assertNotLastAdmin(ctx.db, user, 'delete', false);
@@ -69,7 +69,7 @@ export async function planSoftDelete(ctx: LibContext, ref: string, settings: Ret
  * token, in one transaction with its audit row. The data stays until purge_deleted removes it
  * after the retention window; `restore` undoes this until then. Already deleted: nothing changes.
  */
-export async function softDeleteUser(ctx: LibContext, ref: string, settings: RetentionSettings): Promise<SoftDeleteResult> {
+export async function softDeleteUser(ctx: LibContext, ref: UserRef, settings: RetentionSettings): Promise<SoftDeleteResult> {
   return ctx.db.transaction().execute(async (trx) => {
     const user = await lockUserGuardingLastAdmin(trx, (forUpdate) => requireLocalUserIncludingDeleted(trx, ref, forUpdate), 'delete');
     if (user.deleted_at !== null) return result(user, user.deleted_at, false, 0, false, settings);

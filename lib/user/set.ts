@@ -7,7 +7,7 @@ import { issueToken, revokeLinks, revokeTokens } from '../tokens/store';
 import { writeAudit } from '../audit/audit';
 import { userConflict } from '../db/pg-errors';
 import { links } from '../tokens/links';
-import { requireLocalUser } from './find';
+import { refText, requireLocalUser, type UserRef } from './find';
 import { emailKeyOf, storedEmailKey } from './email-key';
 import { assertNotLastAdmin, lockUserGuardingLastAdmin } from './last-admin';
 import { toUserJson, type UserJson } from './present';
@@ -107,7 +107,7 @@ function fieldsOf(row: UserRow, changes: UserChanges): FieldChange[] {
  */
 export async function setUser(
   ctx: LibContext,
-  ref: string,
+  ref: UserRef,
   requested: UserChanges,
   settings: SetSettings,
   opts: { readonly dryRun?: boolean } = {},
@@ -184,7 +184,7 @@ export async function setUser(
     } catch (error) {
       // PostgreSQL broke a lock cycle with another verb by rolling this transaction back: run it again.
       if ((error as { code?: string }).code === '40P01' && attempt < 3) continue;
-      throw userConflict(error, ref, changes.email ?? null) ?? error;
+      throw userConflict(error, refText(ref), changes.email ?? null) ?? error;
     }
   }
 }

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { AuthProvider, Database } from '../db/schema';
-import { requireUser } from './find';
+import { requireUser, type UserRef } from './find';
 import { toUserJson, type UserJson } from './present';
 import { liveSessionsCount } from '../tokens/store';
 
@@ -19,7 +19,7 @@ export interface UserDetails extends UserJson {
 }
 
 /** Every field of a user plus what it owns (LibreChat's user-stats). Soft-deleted users are shown too. */
-export async function showUser(db: Kysely<Database>, ref: string, now: Date): Promise<UserDetails> {
+export async function showUser(db: Kysely<Database>, ref: UserRef, now: Date): Promise<UserDetails> {
   const row = await requireUser(db, ref, { includeDeleted: true });
   // Everything it owns in one round trip: `show` is the verb operators run most.
   const counts = await db

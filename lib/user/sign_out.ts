@@ -2,7 +2,7 @@ import type { TokenKind, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { writeAudit } from '../audit/audit';
 import { revokeTokens, SESSION_KINDS } from '../tokens/store';
-import { requireLocalUser } from './find';
+import { requireLocalUser, type UserRef } from './find';
 
 /** Tokens of these kinds that revokeTokens would revoke: neither revoked nor used (expired ones included). */
 export async function countRevocable(db: Db, userId: number, kinds: readonly TokenKind[]): Promise<number> {
@@ -39,7 +39,7 @@ export interface SignOutResult {
  * user (`No local user X`, exit 3), in one transaction with its audit row. Nothing to revoke is
  * still exit 0 (and no audit row: nothing changed).
  */
-export async function signOutUser(ctx: LibContext, ref: string, opts: { readonly dryRun?: boolean } = {}): Promise<SignOutResult> {
+export async function signOutUser(ctx: LibContext, ref: UserRef, opts: { readonly dryRun?: boolean } = {}): Promise<SignOutResult> {
   const shape = (id: number, nickname: string, counts: Record<string, number>, dryRun: boolean): SignOutResult => {
     const revoked = { access: counts.access ?? 0, refresh: counts.refresh ?? 0, authorization: counts.authorization ?? 0 };
     return { id, nickname, revoked, total: revoked.access + revoked.refresh + revoked.authorization, dryRun };

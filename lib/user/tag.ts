@@ -3,7 +3,7 @@ import type { Db } from '../db/schema';
 import { UsageError } from '../errors';
 import { normalizeTag } from '../validate';
 import { writeAudit } from '../audit/audit';
-import { requireUser } from './find';
+import { refText, requireUser, type UserRef } from './find';
 
 export type TagAction = 'tag' | 'untag';
 
@@ -38,14 +38,14 @@ function sortTags(tags: Iterable<string>): string[] {
 export async function changeTags(
   ctx: LibContext,
   action: TagAction,
-  ref: string,
+  ref: UserRef,
   rawTags: readonly string[],
   opts: { readonly dryRun?: boolean } = {},
 ): Promise<TagResult> {
   const tags = normalizeTags(rawTags);
   const dryRun = Boolean(opts.dryRun);
   const work = async (db: Db): Promise<TagResult> => {
-    const row = await requireUser(db, ref, { forUpdate: !dryRun }, `Could not change user tags for ${ref}`);
+    const row = await requireUser(db, ref, { forUpdate: !dryRun }, `Could not change user tags for ${refText(ref)}`);
     const before = new Set(row.tags);
     const after = new Set(before);
     for (const t of tags) {

@@ -155,6 +155,26 @@ test("a user's page with the keyboard: edit, make admin, a reset link shown once
   expect(await page.$$eval('#audit tbody tr td:nth-child(2)', (td) => td.map((t) => t.textContent))).toEqual(['web:root', 'web:root', 'web:root', 'tester']);
 });
 
+test("an address the app takes but the browser's type=email does not (zoë@…) blocks neither the launchpad nor a profile", async () => {
+  // The server checks addresses by the email rule; the browser's own check of an
+  // <input type=email> refuses a non-ASCII local part and kept the form from being sent at all.
+  await page.goto(`${base}/launchpad`);
+  await page.fill('#nickname', 'root');
+  await page.fill('#email', 'zoë@example.com');
+  await page.fill('#password', 'roots-password');
+  expect(await page.$eval('#email', (e) => (e as HTMLInputElement).validity.valid)).toBe(true);
+  await submit('#create-admin');
+  expect(await page.textContent('#success')).toBe('Administrator root created. The launchpad is now closed.');
+  await addUser(server, { nickname: 'bob', email: 'björn@example.com', name: 'Bob' });
+  await signIn('zoë@example.com', 'roots-password');
+  await page.goto(`${base}/admin/users/2`);
+  await page.fill('#name', 'Björn');
+  expect(await page.$eval('#email', (e) => (e as HTMLInputElement).validity.valid)).toBe(true);
+  await submit('#save-profile');
+  expect(await page.textContent('#success')).toBe('Name changed.');
+  expect(await show('bob')).toMatchObject({ name: 'Björn', email: 'björn@example.com' });
+});
+
 test('refusals: a non-admin, a form without its CSRF token, an ended session, the last admin', async () => {
   await addUser(server, { nickname: 'root', admin: true });
   await addUser(server, { nickname: 'mod', moderator: true });

@@ -18,10 +18,13 @@ describe('parseSince', () => {
     expect(parseSince(text, '--since', NOW).toISOString()).toBe(iso);
   });
 
-  test.each(['2019-02-30', '2023-02-29', '2024-13-01', '2024-05-01T25:00:00Z', 'yesterday', '7 days', '', '-7d'])('%j is exit 2 quoting the value', (text) => {
-    expect(() => parseSince(text, '--since', NOW)).toThrow(UsageError);
-    expect(() => parseSince(text, '--since', NOW)).toThrow(
-      `invalid date ${JSON.stringify(text)} for --since: expected YYYY-MM-DD, an ISO timestamp or a duration like 7d, 12h or 2w`,
-    );
-  });
+  test.each(['2019-02-30', '2023-02-29', '2024-13-01', '2024-05-01T25:00:00Z', 'yesterday', '7 days', '', '-7d', '99999999d', '999999999d'])(
+    '%j is exit 2 quoting the value',
+    (text) => {
+      expect(() => parseSince(text, '--since', NOW)).toThrow(UsageError);
+      expect(() => parseSince(text, '--since', NOW)).toThrow(
+        `invalid date ${JSON.stringify(text)} for --since: expected YYYY-MM-DD, an ISO timestamp or a duration like 7d, 12h or 2w`,
+      );
+    },
+  );
 });

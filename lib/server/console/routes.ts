@@ -165,6 +165,8 @@ function launchpadRoutes(app: FastifyInstance, state: AppState): void {
       html`${notice('error', 'An administrator already exists: the launchpad is closed.')}
         <p><a href="/admin/login">Sign in to the console</a></p>`,
     );
+  // The address fields are type=text: a browser's type=email refuses addresses the email rule takes
+  // (a non-ASCII local part, zoë@example.com) and would not send the form; the server checks them.
   const form = (token: string, values: { nickname: string; email: string }, message: Html | null) =>
     html`${message}
       <p>No administrator exists yet. Create the first one; this page closes for good once one exists.</p>
@@ -173,7 +175,10 @@ function launchpadRoutes(app: FastifyInstance, state: AppState): void {
         <div class="field">
           <label for="nickname">Nickname</label><input class="wide" id="nickname" name="nickname" type="text" required value="${values.nickname}" />
         </div>
-        <div class="field"><label for="email">Email</label><input class="wide" id="email" name="email" type="email" required value="${values.email}" /></div>
+        <div class="field">
+          <label for="email">Email</label
+          ><input class="wide" id="email" name="email" type="text" inputmode="email" autocomplete="email" required value="${values.email}" />
+        </div>
         <div class="field">
           <label for="password">Password</label
           ><input class="wide" id="password" name="password" type="password" autocomplete="new-password" minlength="8" required />

@@ -18,7 +18,8 @@ import { restorableUntil } from '../../user/rm';
 import { sendConfirmationMail } from '../confirmation-mail';
 import { adminFrame, capitalise, consoleLib, formField, sessionOf } from './guard';
 import { csrfField, formatDate, notice, sendConsolePage } from './layout';
-import { nicknameOf } from './users';
+import { userRefOf } from './users';
+import type { UserRef } from '../../user/find';
 import { plural } from '../../text';
 
 /** The newest audit rows shown on a user's page. */
@@ -111,10 +112,14 @@ function editForms(d: UserDetails, csrf: string): Html {
             </div>`
       }`;
   }
+  // type=text for the address: a browser's type=email refuses some the email rule takes (zoë@…).
   return html`<h2>Profile</h2>
     <form method="post" action="/admin/users/${d.id}/profile">
       ${csrfField(csrf)}
-      <div class="field"><label for="email">Email</label><input class="wide" id="email" name="email" type="email" value="${d.email ?? ''}" required /></div>
+      <div class="field">
+        <label for="email">Email</label
+        ><input class="wide" id="email" name="email" type="text" inputmode="email" autocomplete="off" value="${d.email ?? ''}" required />
+      </div>
       <div class="field"><label for="name">Name</label><input class="wide" id="name" name="name" type="text" value="${d.name}" required /></div>
       <div class="field"><label for="bio">Bio</label><textarea class="wide" id="bio" name="bio" rows="3">${d.bio}</textarea></div>
       <div class="field">
@@ -150,9 +155,9 @@ function editForms(d: UserDetails, csrf: string): Html {
 }
 
 export function userPageRoutes(app: FastifyInstance, state: AppState): void {
-  const render = async (request: FastifyRequest, reply: FastifyReply, nickname: string, status: number, message: Html | null) => {
+  const render = async (request: FastifyRequest, reply: FastifyReply, user: UserRef, status: number, message: Html | null) => {
     const db = await state.db(request);
-    const details = await showUser(db, nickname, state.now());
+    const details = await showUser(db, user, state.now());
     const audit: AuditRecord[] = [];
     for await (const page of auditPages(db, { userId: details.id, limit: AUDIT_ROWS })) audit.push(...page);
     return sendConsolePage(
@@ -175,29 +180,29 @@ export function userPageRoutes(app: FastifyInstance, state: AppState): void {
     );
 
   app.get<{ Params: { id: string } }>('/admin/users/:id', async (request, reply) => {
-    const nickname = await nicknameOf(state, request, request.params.id);
-    if (nickname === null) return notFound(request, reply);
-    return render(request, reply, nickname, 200, null);
+    const user = await userRefOf(state, request, request.params.id);
+    if (user === null) return notFound(request, reply);
+    return render(request, reply, user, 200, null);
   });
 
   /** Runs one action and shows the page again with its outcome; a refusal of the library is shown, not thrown. */
-  const action = (name: string, run: (nickname: string, request: FastifyRequest) => Promise<Html>) => {
+  const action = (name: string, run: (user: { readonly id: number; readonly nickname: string }, request: FastifyRequest) => Promise<Html>) => {
     app.post<{ Params: { id: string } }>(`/admin/users/:id/${name}`, async (request, reply) => {
-      const nickname = await nicknameOf(state, request, request.params.id);
-      if (nickname === null) return notFound(request, reply);
+      const user = await userRefOf(state, request, request.params.id);
+      if (user === null) return notFound(request, reply);
       try {
-        return await render(request, reply, nickname, 200, await run(nickname, request));
+        return await render(request, reply, user, 200, await run(user, request));
       } catch (error) {
         if (!(error instanceof CtlError)) throw error;
         const status = error instanceof UsageError ? 400 : error instanceof NotFoundError ? 404 : error instanceof ConflictError ? 409 : 403;
-        return render(request, reply, nickname, status, notice('error', capitalise(error.message)));
+        return render(request, reply, user, status, notice('error', capitalise(error.message)));
       }
     });
   };
 
-  action('profile', async (nickname, request) => {
+  action('profile', async (user, request) => {
     const ctx = await consoleLib(state, request);
-    const current = await showUser(ctx.db, nickname, state.now());
+    const current = await showUser(ctx.db, user, state.now());
     const body = request.body;
     const changes: { -readonly [K in keyof UserChanges]: UserChanges[K] } = {};
     const email = formField(body, 'email').trim();
@@ -216,30 +221,31 @@ export function userPageRoutes(app: FastifyInstance, state: AppState): void {
     const removed = current.tags.filter((t) => !tags.includes(t));
     const said: string[] = [];
     if (Object.keys(changes).length > 0) {
-      const done = await setUser(ctx, nickname, changes, state.config);
+      const done = await setUser(ctx, user, changes, state.config);
       said.push(...done.fields.filter((f) => f.changed).map((f) => `${f.field} changed`));
     }
-    if (added.length) said.push(`tagged ${(await changeTags(ctx, 'tag', nickname, added)).added.join(', ')}`);
-    if (removed.length) said.push(`untagged ${(await changeTags(ctx, 'untag', nickname, removed)).removed.join(', ')}`);
+    if (added.length) said.push(`tagged ${(await changeTags(ctx, 'tag', user, added)).added.join(', ')}`);
+    if (removed.length) said.push(`untagged ${(await changeTags(ctx, 'untag', user, removed)).removed.join(', ')}`);
     return notice('success', said.length ? capitalise(said.join('; ')) : 'Nothing changed.');
   });
 
-  action('flags', async (nickname, request) => {
+  action('flags', async (user, request) => {
     const ctx = await consoleLib(state, request);
-    const current = await showUser(ctx.db, nickname, state.now());
+    const current = await showUser(ctx.db, user, state.now());
     const changes: { -readonly [K in keyof UserChanges]: UserChanges[K] } = {};
     for (const flag of ['admin', 'moderator', 'confirmed', 'locked'] as const) {
       const wanted = formField(request.body, flag) === '1';
       if (wanted !== current[flag]) changes[flag] = wanted;
     }
     if (Object.keys(changes).length === 0) return notice('success', 'Nothing changed.');
-    const done = await setUser(ctx, nickname, changes, state.config);
+    const done = await setUser(ctx, user, changes, state.config);
     const said = done.fields.map((f) => `${f.field}: ${yesNo(Boolean(f.to))}`).join(', ');
     return html`${notice('success', `Saved (${said}).`)}${done.confirmation ? notice('once', html`New confirmation link (shown once): ${done.confirmation.url}`, 'link') : null}`;
   });
 
-  action('reset_password', async (nickname, request) => {
-    const issued = await createPasswordReset(await consoleLib(state, request), nickname, state.config);
+  action('reset_password', async (user, request) => {
+    const { nickname } = user;
+    const issued = await createPasswordReset(await consoleLib(state, request), user, state.config);
     return notice(
       'once',
       html`Password reset link for ${nickname}, shown only this once (expires ${formatDate(issued.expiresAt)}):<br /><span id="reset-url">${issued.url}</span>`,
@@ -247,8 +253,9 @@ export function userPageRoutes(app: FastifyInstance, state: AppState): void {
     );
   });
 
-  action('send_confirmation', async (nickname, request) => {
-    const issued = await createConfirmation(await consoleLib(state, request), nickname, state.config);
+  action('send_confirmation', async (user, request) => {
+    const { nickname } = user;
+    const issued = await createConfirmation(await consoleLib(state, request), user, state.config);
     if (!issued.confirmation) return notice('success', `${nickname} doesn't need confirmation.`);
     const mailed = await sendConfirmationMail(state, issued.user, issued.confirmation);
     return mailed
@@ -256,8 +263,9 @@ export function userPageRoutes(app: FastifyInstance, state: AppState): void {
       : notice('once', html`Mail is not configured or failed: pass this confirmation link on yourself (shown once): ${issued.confirmation.url}`, 'link');
   });
 
-  action('sign_out', async (nickname, request) => {
-    const done = await signOutUser(await consoleLib(state, request), nickname);
+  action('sign_out', async (user, request) => {
+    const { nickname } = user;
+    const done = await signOutUser(await consoleLib(state, request), user);
     // The CLI's count: a login holds an access token and, for LibreChat's client, a refresh token.
     const { access, refresh, authorization } = done.revoked;
     return notice(
@@ -266,18 +274,21 @@ export function userPageRoutes(app: FastifyInstance, state: AppState): void {
     );
   });
 
-  action('reset_mfa', async (nickname, request) => {
-    const done = await resetMfa(await consoleLib(state, request), nickname);
+  action('reset_mfa', async (user, request) => {
+    const { nickname } = user;
+    const done = await resetMfa(await consoleLib(state, request), user);
     return notice('success', done.changed ? `Two-factor authentication of ${nickname} was reset.` : `${nickname} had no two-factor authentication.`);
   });
 
-  action('deactivate', async (nickname, request) => {
-    const done = await deactivateUser(await consoleLib(state, request), nickname);
+  action('deactivate', async (user, request) => {
+    const { nickname } = user;
+    const done = await deactivateUser(await consoleLib(state, request), user);
     return notice('success', done.changed ? `User ${nickname} deactivated.` : `User ${nickname} was already deactivated.`);
   });
 
-  action('activate', async (nickname, request) => {
-    const done = await activateUser(await consoleLib(state, request), nickname);
+  action('activate', async (user, request) => {
+    const { nickname } = user;
+    const done = await activateUser(await consoleLib(state, request), user);
     return notice('success', done.changed ? `User ${nickname} activated.` : `User ${nickname} was already active.`);
   });
 }

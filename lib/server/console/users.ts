@@ -264,10 +264,10 @@ export function userListRoutes(app: FastifyInstance, state: AppState): void {
       try {
         const changed =
           action === 'delete'
-            ? (await softDeleteUser(ctx, u.nickname, state.config)).changed
+            ? (await softDeleteUser(ctx, u, state.config)).changed
             : action === 'activate'
-              ? (await activateUser(ctx, u.nickname)).changed
-              : (await deactivateUser(ctx, u.nickname)).changed;
+              ? (await activateUser(ctx, u)).changed
+              : (await deactivateUser(ctx, u)).changed;
         const past = { delete: 'deleted', activate: 'activated', deactivate: 'deactivated' }[action];
         results.push({ nickname: u.nickname, outcome: changed ? 'done' : 'unchanged', text: changed ? past : `already ${past}` });
       } catch (error) {
@@ -362,10 +362,11 @@ export function userListRoutes(app: FastifyInstance, state: AppState): void {
   app.get<{ Querystring: SearchQuery }>('/admin/deleted', (request, reply) => deletedPage(request, reply, 200, null));
 
   app.post<{ Params: { id: string }; Querystring: SearchQuery }>('/admin/users/:id/restore', async (request, reply) => {
-    const nickname = await nicknameOf(state, request, request.params.id);
-    if (nickname === null) return deletedPage(request, reply, 404, notice('error', 'No such user.'));
+    const ref = await userRefOf(state, request, request.params.id);
+    if (ref === null) return deletedPage(request, reply, 404, notice('error', 'No such user.'));
+    const { nickname } = ref;
     try {
-      const done = await restoreUser(await consoleLib(state, request), nickname, state.config);
+      const done = await restoreUser(await consoleLib(state, request), ref, state.config);
       const text = done.changed
         ? `User ${nickname} recovered${done.active ? '' : ' (still deactivated, as before the delete)'}.`
         : `User ${nickname} was not deleted.`;
@@ -377,9 +378,13 @@ export function userListRoutes(app: FastifyInstance, state: AppState): void {
   });
 }
 
-/** The nickname of the user with this id (deleted ones too), or null. */
-export async function nicknameOf(state: AppState, request: FastifyRequest, id: string): Promise<string | null> {
+/**
+ * The user with this id (deleted ones too) as the `<user>` the lib/ verbs take, or null. By id, not
+ * by nickname: a remote or deleted account's nickname can be a local account's email address, and
+ * the verbs that skip remote or deleted accounts would then find that other account.
+ */
+export async function userRefOf(state: AppState, request: FastifyRequest, id: string): Promise<{ id: number; nickname: string } | null> {
   if (!/^\d{1,15}$/.test(id)) return null;
-  const row = await (await state.db(request)).selectFrom('users').select('nickname').where('id', '=', Number(id)).executeTakeFirst();
-  return row?.nickname ?? null;
+  const row = await (await state.db(request)).selectFrom('users').select(['id', 'nickname']).where('id', '=', Number(id)).executeTakeFirst();
+  return row ?? null;
 }

@@ -33,4 +33,16 @@ describe('findUser', () => {
     expect(await findUser(h.db, 'alice')).toBeUndefined();
     expect((await findUser(h.db, 'alice', { includeDeleted: true }))?.nickname).toBe('alice');
   });
+
+  test('an account picked by id is that account only: never another by nickname or email', async () => {
+    const dan = await createUser(libContext(h), planNewUser({ nickname: 'dan', email: 'carol@remote.example' }), TEST_SETTINGS);
+    const carol = (await findUser(h.db, 'carol@remote.example'))!;
+    expect(carol.local).toBe(false);
+    // The remote account's nickname typed as a local-only <user> is dan's address; picked by id it is not.
+    expect((await findUser(h.db, 'carol@remote.example', { localOnly: true }))?.id).toBe(dan.user.id);
+    await expect(requireLocalUser(h.db, { id: carol.id, nickname: carol.nickname })).rejects.toThrow(new NotFoundError('No local user carol@remote.example'));
+    await h.db.updateTable('users').set({ deleted_at: new Date() }).where('id', '=', carol.id).execute();
+    expect(await findUser(h.db, { id: carol.id, nickname: carol.nickname })).toBeUndefined();
+    expect((await findUser(h.db, { id: carol.id, nickname: carol.nickname }, { includeDeleted: true }))?.id).toBe(carol.id);
+  });
 });

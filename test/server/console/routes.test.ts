@@ -429,6 +429,26 @@ describe("a user's page: mail, MFA and remote accounts", () => {
     expect(remote.body).toContain('>far@remote.example</a>');
   });
 
+  test('actions on a remote account never reach the local account whose email is its nickname', async () => {
+    // A remote handle can be a local account's address; the console names accounts by id, and a
+    // local-only verb handed the remote's nickname used to find the local account by email.
+    const client = await signedInAdmin();
+    await addUser(server, { nickname: 'bob', email: 'far@remote.example' });
+    await server.withDb((db) => db.insertInto('users').values({ nickname: 'far@remote.example', name: 'Far', local: false }).execute());
+    await client.get('/admin/users/3');
+    for (const action of ['reset_password', 'sign_out', 'flags', 'profile']) {
+      const res = await client.post(`/admin/users/3/${action}`, { email: 'x@example.com', name: 'X', admin: '1' });
+      expect([action, res.statusCode]).toEqual([action, 404]);
+      expect(res.body).toContain('No local user far@remote.example.');
+    }
+    const deleted = await client.post('/admin/users/bulk/confirm', { action: 'delete', user_3: '1' });
+    expect(deleted.statusCode).toBe(409);
+    expect(deleted.body).toContain('No local user far@remote.example.');
+    const bob = await show('bob');
+    expect([bob.deleted, bob.admin, bob.email, bob.name]).toEqual([false, false, 'far@remote.example', 'bob']);
+    expect((await verbs()).filter((r) => r.actor === 'web:root')).toEqual([]);
+  });
+
   test("what a user typed is escaped on the user's page", async () => {
     const client = await signedInAdmin();
     await addUser(server, { nickname: 'eve', name: '"><img src=x onerror=alert(1)>', bio: '</textarea><script>alert(2)</script>' });
@@ -479,6 +499,23 @@ describe('launchpad', () => {
     expect(admins).toHaveLength(1);
     expect((await new ConsoleClient(server).get('/launchpad')).statusCode).toBe(403);
     expect((await verbs()).map((r) => `${r.actor} ${r.verb}`)).toEqual(['web:launchpad new']);
+  });
+
+  test('once closed, a post is refused as closed whatever it holds, never shown the form again', async () => {
+    // The form was opened while the launchpad was open; an administrator was made meanwhile.
+    const c = new ConsoleClient(server);
+    await c.get('/launchpad');
+    await addUser(server, { nickname: 'root', admin: true });
+    for (const fields of [
+      { nickname: 'bad nick', email: 'first@example.com', password: 'first-password' },
+      { nickname: 'first', email: 'not-an-email', password: 'first-password' },
+      { nickname: 'first', email: 'first@example.com', password: 'short' },
+    ]) {
+      const res = await c.post('/launchpad', fields);
+      expect([res.statusCode, res.body]).toEqual([403, expect.stringContaining('An administrator already exists: the launchpad is closed.')]);
+      expect(res.body).not.toContain('No administrator exists yet');
+    }
+    expect(await verbs()).toEqual([expect.objectContaining({ verb: 'new', target_nickname: 'root' })]);
   });
 
   test('refuses a post without its CSRF token, and a weak password', async () => {
@@ -532,5 +569,10 @@ describe('register and licence', () => {
     expect(res.body).toMatch(/id="deactivated">1</);
     expect(res.body).toMatch(/id="deleted">0</);
     expect((await client.get('/admin/licence?since=yesterday-ish')).statusCode).toBe(400);
+    // A duration reaching back past any date PostgreSQL (or JavaScript) holds: a 400 naming it, not a 500.
+    for (const since of ['99999999d', '999999999d']) {
+      const far = await client.get(`/admin/licence?since=${since}`);
+      expect([far.statusCode, far.body]).toEqual([400, expect.stringContaining(`Invalid date &quot;${since}&quot; for since`)]);
+    }
   });
 });
