@@ -10,6 +10,8 @@ import { writeAudit } from '../audit/audit';
 import { uniqueViolation } from '../db/pg-errors';
 import { emailKeyOf, storedEmailKey } from '../user/email-key';
 import { checkEmail, checkText, LOCAL_NICKNAME, MAX_NAME_LENGTH } from '../validate';
+import { assertNotLastAdmin, isProtectedAdmin, lockActiveAdmins } from '../user/last-admin';
+import { ConflictError } from '../errors';
 
 /** What an identity provider says about the person who just proved who they are. */
 export interface ExternalProfile {
@@ -64,6 +66,10 @@ export async function externalLogin(ctx: LibContext, settings: IdentitySettings,
 async function loginInTransaction(trx: Transaction<Database>, ctx: LibContext, settings: IdentitySettings, profile: ExternalProfile): Promise<ExternalSession> {
   const now = ctx.now();
   let outcome: IdentityOutcome = 'existing';
+  // A login that may take the admin role away locks the active admins before the account's row, in
+  // the order every other demotion takes them (lib/user/last-admin.ts): then it and a CLI demotion
+  // queue instead of deadlocking, and the last-admin check below sees them settled.
+  if (profile.admin === false && (await demotesAnAdmin(trx, profile))) await lockActiveAdmins(trx);
   let user = await trx
     .selectFrom('users')
     .innerJoin('external_identities as x', 'x.user_id', 'users.id')
@@ -88,6 +94,17 @@ async function loginInTransaction(trx: Transaction<Database>, ctx: LibContext, s
 
   const changes: { admin?: boolean; name?: string } = {};
   if (profile.admin !== null && profile.admin !== user.admin) changes.admin = profile.admin;
+  if (changes.admin === false && (await isLastAdmin(trx, user))) {
+    // With no admin left the launchpad would open again, to whoever reaches it first. The account
+    // keeps the role, as `set --no-admin` would refuse; the operator learns it from this row.
+    delete changes.admin;
+    await writeAudit(trx, ctx, {
+      verb: 'sso_revoke_admin_refused',
+      targetUserId: user.id,
+      targetNickname: user.nickname,
+      details: { provider: profile.provider, reason: 'last active admin' },
+    });
+  }
   if (settings.updateNamesOnLogin && profile.name) {
     const name = checkText('name', profile.name, MAX_NAME_LENGTH);
     if (name !== user.name) changes.name = name;
@@ -114,6 +131,39 @@ async function loginInTransaction(trx: Transaction<Database>, ctx: LibContext, s
     .executeTakeFirstOrThrow();
   const issued = await issueToken(trx, { kind: 'access', userId: user.id, now, ttlMs: settings.sessionTtlMs });
   return { token: issued.token, expiresAt: issued.expiresAt, user: updated, outcome };
+}
+
+/** Whether the account this profile logs in to (by subject, else by address) is an admin the last-admin rule protects. */
+async function demotesAnAdmin(trx: Transaction<Database>, profile: ExternalProfile): Promise<boolean> {
+  const columns = ['users.id', 'users.nickname', 'users.admin', 'users.local', 'users.active', 'users.deleted_at'] as const;
+  const linked = await trx
+    .selectFrom('users')
+    .innerJoin('external_identities as x', 'x.user_id', 'users.id')
+    .select(columns)
+    .where('x.provider', '=', profile.provider)
+    .where('x.subject', '=', profile.subject)
+    .executeTakeFirst();
+  if (linked) return isProtectedAdmin(linked);
+  if (!profile.email) return false;
+  let email: string;
+  try {
+    email = checkEmail(profile.email);
+  } catch {
+    return false; // refused further on
+  }
+  const holder = await trx.selectFrom('users').select(columns).where(storedEmailKey, '=', emailKeyOf(email)).executeTakeFirst();
+  return holder !== undefined && isProtectedAdmin(holder);
+}
+
+/** Whether `user` is the one active local admin left (the admins are locked: see loginInTransaction). */
+async function isLastAdmin(trx: Transaction<Database>, user: UserRow): Promise<boolean> {
+  try {
+    await assertNotLastAdmin(trx, user, 'remove admin status from');
+    return false;
+  } catch (error) {
+    if (error instanceof ConflictError) return true;
+    throw error;
+  }
 }
 
 function checkedEmail(email: string): string {

@@ -19,6 +19,20 @@ function activeAdmins(db: Db) {
     .orderBy('id');
 }
 
+/**
+ * Locks the active local admins (FOR UPDATE, in id order): what a change that may remove an admin
+ * takes before the row it changes (see lockUserGuardingLastAdmin), for a caller that finds that
+ * row its own way (a single sign-on login).
+ */
+export async function lockActiveAdmins(trx: Transaction<Database>): Promise<void> {
+  await activeAdmins(trx).forUpdate().execute();
+}
+
+/** Whether `user` is a local, active, not-deleted admin: one the last-admin rule protects. */
+export function isProtectedAdmin(user: AdminState): boolean {
+  return isActiveLocalAdmin(user);
+}
+
 /** What is about to happen to the admin, as the refusal says it (`refusing to <action> alice`). */
 export type AdminAction = 'delete' | 'deactivate' | 'remove admin status from';
 

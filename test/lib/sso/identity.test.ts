@@ -4,6 +4,7 @@ import type { DbHandle } from '../../../lib/db/db';
 import { externalLogin, type ExternalProfile, type IdentitySettings } from '../../../lib/sso/identity';
 import { AccountRefusedError, authenticate } from '../../../lib/auth/login';
 import { listAudit } from '../../../lib/audit/audit';
+import { adminExists } from '../../../lib/user/launchpad';
 
 let h: DbHandle;
 useOpenTestDatabase((_tdb, handle) => (h = handle));
@@ -97,12 +98,31 @@ describe('externalLogin', () => {
   });
 
   test('the admin attribute is applied at every login: granted, then revoked, each with an audit row; null leaves it alone', async () => {
+    // Another admin, so the revoke leaves one (the last one's is refused: below).
+    await seedUser(h.db, { nickname: 'root', email: 'root@example.org', admin: true });
     const created = await externalLogin(ctx(), SETTINGS, { ...ALICE, admin: true });
     expect(created.user.admin).toBe(true);
     expect((await externalLogin(ctx(), SETTINGS, { ...ALICE, admin: null })).user.admin).toBe(true);
     expect((await externalLogin(ctx(), SETTINGS, { ...ALICE, admin: false })).user.admin).toBe(false);
     expect((await externalLogin(ctx(), SETTINGS, { ...ALICE, admin: true })).user.admin).toBe(true);
     expect((await audit()).map((a) => a[0])).toEqual(['sso_create', 'sso_revoke_admin', 'sso_grant_admin']);
+  });
+
+  test.each([
+    ['by subject', {}],
+    ['by address, linking a local admin', { subject: 'uid=alice2,ou=people,dc=example,dc=org' }],
+  ])('the last active admin keeps the role when the provider says no (%s): signed in, an audit row, no launchpad reopened', async (_how, other) => {
+    const created = await externalLogin(ctx(), SETTINGS, { ...ALICE, admin: true });
+    if ('subject' in other) await h.db.deleteFrom('external_identities').execute();
+    const session = await externalLogin(ctx(), SETTINGS, { ...ALICE, ...other, admin: false });
+    expect(session.user).toMatchObject({ id: created.user.id, admin: true });
+    expect(await adminExists(h.db)).toBe(true);
+    expect((await audit()).filter((a) => String(a[0]).startsWith('sso_revoke'))).toEqual([
+      ['sso_revoke_admin_refused', 'alice', { provider: 'ldap', reason: 'last active admin' }],
+    ]);
+    // Once another admin is active, the provider's word applies again.
+    await seedUser(h.db, { nickname: 'root', email: 'root@example.org', admin: true });
+    expect((await externalLogin(ctx(), SETTINGS, { ...ALICE, ...other, admin: false })).user.admin).toBe(false);
   });
 
   test('names are refreshed from the provider only when configured', async () => {

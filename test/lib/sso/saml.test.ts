@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { libContext, useOpenTestDatabase } from '../../helpers/backend';
+import { seedUser } from '../../helpers/seed-users';
 import { createKeyPair, createSamlIdp, type KeyPair, type SamlIdp, type SamlUser } from '../../helpers/saml-idp';
 import type { DbHandle } from '../../../lib/db/db';
 import { completeSamlLogin, samlMetadata } from '../../../lib/sso/saml';
@@ -53,6 +54,8 @@ describe('SAML 2.0 against a samlify IdP', () => {
   });
 
   test('a signed assertion logs in: the account is made just in time, admin from the attribute, then revoked through it', async () => {
+    // Another admin, so the revoke does not take the last one (that is refused: identity.test.ts).
+    await seedUser(h.db, { nickname: 'root', email: 'root@example.org', admin: true });
     const first = await consume(await idp.response(metadata, ALICE));
     expect(first).toMatchObject({
       outcome: 'created',
