@@ -20,6 +20,8 @@ interface Values {
 
 function form(invite: InviteJson, values: Values, error: string | null): Html {
   const fixedEmail = invite.email !== null;
+  // The address is type=text (inputmode=email): a browser's type=email check refuses a non-ASCII
+  // local part (zoë@…) that the server's email rule takes, and would not send the form at all.
   return html` <p>You have been invited to create an account.</p>
     ${error ? message('error', error) : null}
     <form method="post">
@@ -29,7 +31,8 @@ function form(invite: InviteJson, values: Values, error: string | null): Html {
       <input
         id="email"
         name="email"
-        type="email"
+        type="text"
+        inputmode="email"
         autocomplete="email"
         maxlength="254"
         value="${fixedEmail ? invite.email : values.email}"
