@@ -96,6 +96,18 @@ export interface AuditRecord {
   readonly details: unknown;
 }
 
+/** AuditRecord's keys in its order: the header of a CSV of no rows (`audit list --format csv`). */
+export const AUDIT_RECORD_KEYS = [
+  'id',
+  'at',
+  'actor',
+  'verb',
+  'targetUserId',
+  'targetNickname',
+  'reason',
+  'details',
+] as const satisfies readonly (keyof AuditRecord)[];
+
 export function auditRecord(row: AuditRow): AuditRecord {
   return {
     id: row.id,

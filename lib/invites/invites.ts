@@ -45,6 +45,23 @@ export interface InviteJson {
   readonly revokedAt: Date | null;
 }
 
+/** InviteJson's keys in its order: the header of a CSV of no invites (`invites --format csv`). */
+export const INVITE_JSON_KEYS = [
+  'id',
+  'tokenPrefix',
+  'type',
+  'status',
+  'used',
+  'uses',
+  'maxUse',
+  'usesLeft',
+  'expiresAt',
+  'email',
+  'name',
+  'createdAt',
+  'revokedAt',
+] as const satisfies readonly (keyof InviteJson)[];
+
 export interface InviteInput {
   /** The last day the invite works, 'YYYY-MM-DD' (UTC, inclusive, as Pleroma). */
   readonly expiresAt?: string | null;

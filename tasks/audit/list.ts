@@ -5,7 +5,7 @@ import { UsageError } from '../../lib/errors';
 import { parseWholeNumber, wholeNumberCheck } from '../shared/number-options';
 import { writeRows } from '../runner/render';
 import { parseSince } from '../../lib/dates';
-import { auditPages } from '../../lib/audit/audit';
+import { AUDIT_RECORD_KEYS, auditPages } from '../../lib/audit/audit';
 import { findUser } from '../../lib/user/find';
 
 const COLUMNS: readonly Column<AuditRecord>[] = [
@@ -43,7 +43,7 @@ const verb: VerbModule = {
       nickname = user?.nickname ?? ref;
     }
     const pages = auditPages(db, { userId, nickname, verb: verbName, since, limit: parseWholeNumber(argv.limit, 'limit') });
-    await writeRows(ctx, pages, COLUMNS);
+    await writeRows(ctx, pages, COLUMNS, (r) => r, AUDIT_RECORD_KEYS);
   },
 };
 

@@ -112,7 +112,17 @@ function shrink<T>(widths: number[], columns: readonly Column<T>[], terminalWidt
   }
 }
 
-export function rowEncoder<T>(format: Format, columns: readonly Column<T>[], toJson: (row: T) => unknown, terminalWidth: number | null = null): RowEncoder<T> {
+/**
+ * `csvKeys`: the keys of a row's JSON, for the header of a CSV with no rows (a reader that expects
+ * a header, pandas' read_csv, fails on empty input); without them such a CSV is empty.
+ */
+export function rowEncoder<T>(
+  format: Format,
+  columns: readonly Column<T>[],
+  toJson: (row: T) => unknown,
+  terminalWidth: number | null = null,
+  csvKeys: readonly string[] | null = null,
+): RowEncoder<T> {
   let count = 0;
   switch (format) {
     case 'table':
@@ -146,7 +156,7 @@ export function rowEncoder<T>(format: Format, columns: readonly Column<T>[], toJ
           }
           return out;
         },
-        end: () => '',
+        end: () => (count === 0 && csvKeys !== null ? `${csvKeys.map(csvField).join(',')}\r\n` : ''),
       };
     }
   }

@@ -8,8 +8,9 @@ export async function writeRows<T>(
   pages: AsyncIterable<readonly T[]>,
   columns: readonly Column<T>[],
   toJson: (row: T) => unknown = (r) => r,
+  csvKeys: readonly string[] | null = null,
 ): Promise<number> {
-  const encoder = rowEncoder(ctx.format, columns, toJson, ctx.io.columns);
+  const encoder = rowEncoder(ctx.format, columns, toJson, ctx.io.columns, csvKeys);
   let count = 0;
   for await (const page of pages) {
     count += page.length;

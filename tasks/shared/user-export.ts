@@ -685,6 +685,8 @@ export async function writeUserExport(ctx: TaskContext, chunks: AsyncIterable<Ui
     if (out.pos >= FLUSH_AT || out.full.length > 0) await out.writeTo(ctx.io.stdout);
   }
   if (format === 'json') out.text(x.count === 0 ? '[]\n' : '\n]\n');
+  // No rows: the header alone, for readers that expect one (pandas' read_csv fails on empty input).
+  if (format === 'csv' && x.count === 0) out.text(CSV_HEADER.toString('latin1'));
   await out.writeTo(ctx.io.stdout, 0);
   return x.count;
 }

@@ -2,7 +2,7 @@ import type { VerbModule } from '../runner/verb';
 import type { InviteJson } from '../../lib/invites/invites';
 import type { Column } from '../runner/formats';
 import { writeRows } from '../runner/render';
-import { listInvites } from '../../lib/invites/invites';
+import { INVITE_JSON_KEYS, listInvites } from '../../lib/invites/invites';
 import { writePleromaInviteLines } from '../shared/pleroma-lines';
 
 const dash = (v: unknown) => (v === null || v === undefined ? '-' : v);
@@ -38,6 +38,8 @@ const verb: VerbModule = {
         yield rows;
       })(),
       COLUMNS,
+      (r) => r,
+      INVITE_JSON_KEYS,
     );
   },
 };

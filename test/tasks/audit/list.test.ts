@@ -10,6 +10,14 @@ const ctl = (args: string[], opts = {}) => run(tdb, args, opts);
 const seed = (...users: Partial<NewUserRow>[]) => tdb.withDb(({ db }) => seedUserRows(db, ...users));
 
 describe('ctl audit list', () => {
+  test('csv with no rows is the header alone, the header it has with rows', async () => {
+    await seed({ nickname: 'alice', email: 'alice@example.com' });
+    await ctl(['user', 'tag', 'alice', 'x']);
+    const some = await ctl(['audit', 'list', '--format', 'csv']);
+    const none = await ctl(['audit', 'list', '--format', 'csv', '--verb', 'no_such_verb']);
+    expect(none).toMatchObject({ code: 0, stdout: `${some.stdout.split('\r\n')[0]}\r\n` });
+  });
+
   test('reads back who did what to whom, when and why; filters by user, verb, since and limit', async () => {
     await seed({ nickname: 'alice', email: 'alice@example.com' }, { nickname: 'bob' });
     await ctl(['user', 'tag', 'alice', 'x', '--actor', 'root', '--reason', 'ticket 1']);

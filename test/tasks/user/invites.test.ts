@@ -13,6 +13,14 @@ const register = (token: string, nickname: string) =>
   tdb.withDb((h) => redeemInvite(libContext(h), token, { nickname, email: `${nickname}@example.com`, password: 'a-good-password' }, TEST_SETTINGS));
 
 describe('ctl user invites', () => {
+  test('csv with no invites is the header alone, the header it has with one', async () => {
+    const none = await ctl(['user', 'invites', '--format', 'csv']);
+    await ctl(['user', 'invite']);
+    const one = await ctl(['user', 'invites', '--format', 'csv']);
+    expect(one.stdout.split('\r\n')).toHaveLength(3);
+    expect(none).toMatchObject({ code: 0, stdout: `${one.stdout.split('\r\n')[0]}\r\n` });
+  });
+
   test('lists usable invites by default and every one with --all, never a token', async () => {
     const made = [];
     for (const args of [[], ['--max-use', '2'], [], ['--expires-at', today()]]) {

@@ -54,6 +54,13 @@ describe('ctl user list', () => {
     expect(line.split(',').slice(1, 3)).toEqual(['alice', 'alice@example.com']);
     expect(rest).toEqual(['']);
   });
+
+  test('csv with no rows is the header alone, the header it has with rows', async () => {
+    // A reader that expects a header (pandas' read_csv) fails on an empty file.
+    const header = (await ctl(['user', 'list', '--format', 'csv'])).stdout.split('\r\n')[0];
+    expect(header.startsWith('id,nickname,')).toBe(true);
+    expect(await ctl(['user', 'list', '--format', 'csv', '--tag', 'no-such-tag'])).toMatchObject({ code: 0, stdout: `${header}\r\n` });
+  });
 });
 
 describe('ctl user list --provider', () => {
