@@ -323,6 +323,11 @@ export function loadConfig(rawEnv: Env = process.env, overrides: ConfigOverrides
     overrides.databaseUrl !== undefined
       ? url('--database-url', overrides.databaseUrl, ['postgres:', 'postgresql:'])
       : url('DATABASE_URL', env.DATABASE_URL, ['postgres:', 'postgresql:']);
+  // The same for the embedded database's directory: an unset variable in `CTL_DATA_DIR=$DIR ctl …`
+  // would otherwise open (or create) the project's .ctl-data, another database than meant.
+  if (databaseUrl === null && env.CTL_DATA_DIR === '') {
+    throw new UnavailableError('CTL_DATA_DIR is set but empty: give the embedded database directory, or unset it to use .ctl-data in the project');
+  }
   const appUrl = url('APP_URL', env.APP_URL, ['http:', 'https:']) ?? 'http://localhost:3080';
   const smtpUrl = url('SMTP_URL', env.SMTP_URL, ['smtp:', 'smtps:']);
   const mailFrom = env.MAIL_FROM || 'userctl <no-reply@localhost>';

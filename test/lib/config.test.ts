@@ -17,6 +17,14 @@ describe('batch sizing', () => {
   });
 });
 
+test('an empty CTL_DATA_DIR is exit 6 when the embedded database is in use, never .ctl-data in its place', () => {
+  expect(() => loadConfig(env({ CTL_DATA_DIR: '' }))).toThrow(
+    new UnavailableError('CTL_DATA_DIR is set but empty: give the embedded database directory, or unset it to use .ctl-data in the project'),
+  );
+  // With a server it is not used, so not in the way.
+  expect(loadConfig(env({ CTL_DATA_DIR: '', DATABASE_URL: 'postgres://127.0.0.1/x' })).databaseUrl).toBe('postgres://127.0.0.1/x');
+});
+
 describe('mail settings', () => {
   test.each([
     [{ SMTP_HOST: 'mail.example', SMTP_PORT: 'abc' }, 'SMTP_PORT has a bad value "abc": not a whole number'],
