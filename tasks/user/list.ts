@@ -5,6 +5,7 @@ import { writeRows } from '../runner/render';
 import { parseWholeNumber, wholeNumberCheck } from '../shared/number-options';
 import { exportUsers, listUsers, LIST_PAGE_SIZE, type UserFilter } from '../../lib/user/list';
 import { timestampAsDriverReadsIt } from '../../lib/db/copy-text';
+import { normalizeTag } from '../../lib/validate';
 import { exportFieldPages, writeUserExport } from '../shared/user-export';
 import { writePleromaUserLines } from '../shared/pleroma-lines';
 
@@ -98,7 +99,9 @@ const verb: VerbModule = {
       active: pick(argv.active, argv.deactivated),
       confirmed: pick(argv.confirmed, argv.unconfirmed),
       local: argv.all ? null : (pick(argv.local, argv.remote) ?? true),
-      tag: argv.tag as string | undefined,
+      // The tag rule of `tag`/`untag` (trimmed, lower-cased, no spaces or commas): an impossible
+      // tag is exit 2, as there, not an empty listing that looks like an answer.
+      tag: argv.tag === undefined ? undefined : normalizeTag(argv.tag as string),
       deleted: Boolean(argv.deleted),
       search: argv.search as string | undefined,
       provider: argv.provider as UserFilter['provider'],

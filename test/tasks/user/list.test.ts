@@ -55,6 +55,13 @@ describe('ctl user list', () => {
     expect(rest).toEqual(['']);
   });
 
+  test('--tag takes the tag rule of `tag`: trimmed and lower-cased; an impossible tag is exit 2, not an empty listing', async () => {
+    await ctl(['user', 'tag', 'alice', 'staff']);
+    expect(JSON.parse((await ctl(['user', 'list', '--tag', ' STAFF ', '--json'])).stdout).map((u: { nickname: string }) => u.nickname)).toEqual(['alice']);
+    for (const tag of ['', 'A B', 'a,b'])
+      expect(await ctl(['user', 'list', '--tag', tag])).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('invalid tag') });
+  });
+
   test('csv with no rows is the header alone, the header it has with rows', async () => {
     // A reader that expects a header (pandas' read_csv) fails on an empty file.
     const header = (await ctl(['user', 'list', '--format', 'csv'])).stdout.split('\r\n')[0];
