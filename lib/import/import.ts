@@ -262,7 +262,7 @@ export async function importUsers(ctx: LibContext, records: ImportInput, setting
 export function importFailure(r: ImportResult, listedAbove: boolean): CtlError | null {
   const above = listedAbove ? ' (listed above)' : '';
   if (r.outcome === 'refused') {
-    const why = `nothing imported: ${r.failed} of ${plural(r.total, 'row')} have problems${above}; fix them, or pass --continue-on-error to import the rest`;
+    const why = `nothing imported: ${r.failed} of ${plural(r.total, 'row')} ${r.failed === 1 ? 'has' : 'have'} problems${above}; fix them, or pass --continue-on-error to import the rest`;
     return r.onlyTaken ? new ConflictError(why) : new UsageError(why);
   }
   if (r.outcome === 'dry_run') return r.failed > 0 ? new PartialFailureError(`${r.failed} of ${plural(r.total, 'row')} would fail${DRY_RUN_SUFFIX}`) : null;

@@ -61,13 +61,13 @@ test('a row with a problem and no --continue-on-error: nothing written, exit 2 (
   expect(r.phases).toEqual(['read', 'check']);
   expect(await nicknames()).toEqual([]);
   expect(importFailure(result, true)).toEqual(
-    new UsageError('nothing imported: 1 of 2 rows have problems (listed above); fix them, or pass --continue-on-error to import the rest'),
+    new UsageError('nothing imported: 1 of 2 rows has problems (listed above); fix them, or pass --continue-on-error to import the rest'),
   );
 
   await sql`INSERT INTO users (nickname, email, name) VALUES ('zed', 'zed@example.com', 'z')`.execute(h.db);
   const taken = await run('nickname,email\nzed,other@example.com\n').result;
   expect(importFailure(taken, false)).toEqual(
-    new ConflictError('nothing imported: 1 of 1 row have problems; fix them, or pass --continue-on-error to import the rest'),
+    new ConflictError('nothing imported: 1 of 1 row has problems; fix them, or pass --continue-on-error to import the rest'),
   );
 });
 

@@ -145,7 +145,7 @@ describe('ctl user import', () => {
     expect(r.stdout).toBe('Created: 0, Skipped: 1, Failed: 1\n');
     expect(r.stderr).toBe(
       'Checked 3 rows: 1 to create, 1 already there, 1 with problems\nline 3: nickname BOB is already taken\n' +
-        'nothing imported: 1 of 3 rows have problems (listed above); fix them, or pass --continue-on-error to import the rest\n',
+        'nothing imported: 1 of 3 rows has problems (listed above); fix them, or pass --continue-on-error to import the rest\n',
     );
     expect((await users()).map((u) => u.nickname)).toEqual(['alice', 'bob']);
   });
