@@ -12,7 +12,7 @@ const verb: VerbModule = {
     y
       .positional('token', { type: 'string', describe: 'The invite token (or its registration URL), or its id from `ctl user invites`' })
       .example('$0 user revoke_invite 3', 'Revoke invite 3 (ids are listed by `ctl user invites`)')
-      .example('$0 user revoke_invite Wq1c...', 'Revoke the invite with that token'),
+      .example('$0 user revoke_invite "$TOKEN"', 'Revoke by the whole token `invite` printed (`invites` shows only its start: use the id)'),
   async run(argv, ctx) {
     const arg = String(argv.token);
     const key = tokenOf(arg);
