@@ -18,6 +18,8 @@ export interface SmtpServerConfig {
 export interface Config {
   readonly projectRoot: string;
   readonly databaseUrl: string | null;
+  /** The URL came from `--database-url`, not DATABASE_URL: advice that names a command must repeat it. */
+  readonly databaseUrlFromOption?: boolean;
   readonly dataDir: string;
   readonly appUrl: string;
   readonly smtpUrl: string | null;
@@ -336,6 +338,7 @@ export function loadConfig(rawEnv: Env = process.env, overrides: ConfigOverrides
   return {
     projectRoot,
     databaseUrl,
+    databaseUrlFromOption: overrides.databaseUrl !== undefined,
     dataDir: path.resolve(projectRoot, env.CTL_DATA_DIR || '.ctl-data'),
     appUrl: appUrl.replace(/\/+$/, ''),
     smtpUrl,

@@ -35,6 +35,8 @@ export interface OpenOptions {
   readonly lockWaitMs: number;
   /** 'auto' migrates the embedded database and checks the server; 'none' skips both (ctl migrate). */
   readonly schema: 'auto' | 'none';
+  /** How the not-migrated refusal tells the operator to migrate this database (default `./bin/ctl migrate`). */
+  readonly migrateCommand?: string;
   /** Connections to a server at most (default 4: one verb at a time); `ctl serve` asks for more. */
   readonly poolSize?: number;
   /**
@@ -211,7 +213,7 @@ export async function openDatabase(opts: OpenOptions): Promise<DbHandle> {
     if (opts.schema === 'auto') {
       // A newcomer's embedded database migrates itself; a server's schema is the operator's call.
       if (handle.backend === 'pglite') await migrateIfBehind(handle.db);
-      else await assertMigrated(handle.db);
+      else await assertMigrated(handle.db, opts.migrateCommand);
     }
   } catch (error) {
     await handle.close().catch(() => undefined);

@@ -87,12 +87,13 @@ export async function migrationStatus(db: Kysely<Database>): Promise<MigrationSt
     .map((name) => ({ name, executedAt: applied.get(name) ?? null }));
 }
 
-/** Exit 6, naming the fix, when the server's schema lags behind this version of ctl. */
-export async function assertMigrated(db: Kysely<Database>): Promise<void> {
+/**
+ * Exit 6, naming the fix, when the server's schema lags behind this version of ctl. `command`: how
+ * to migrate this same database (with `--database-url` when that is how it was named).
+ */
+export async function assertMigrated(db: Kysely<Database>, command = './bin/ctl migrate'): Promise<void> {
   const pending = (await migrationStatus(db)).filter((m) => m.executedAt === null);
   if (pending.length > 0) {
-    throw new UnavailableError(
-      `the database schema is not migrated (${pending.length} pending: ${pending.map((m) => m.name).join(', ')}); run ./bin/ctl migrate`,
-    );
+    throw new UnavailableError(`the database schema is not migrated (${pending.length} pending: ${pending.map((m) => m.name).join(', ')}); run ${command}`);
   }
 }

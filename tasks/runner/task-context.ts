@@ -74,6 +74,8 @@ export class TaskContext {
   open(schema: OpenOptions['schema'] = 'auto', poolSize?: number, longLived?: boolean): Promise<DbHandle> {
     return this.openDatabase({
       databaseUrl: this.config.databaseUrl,
+      // Run as printed without it, `migrate` would migrate DATABASE_URL's database (or the embedded one).
+      migrateCommand: this.config.databaseUrlFromOption ? './bin/ctl migrate --database-url <the same URL>' : undefined,
       dataDir: this.config.dataDir,
       lockWaitMs: this.config.lockWaitMs,
       schema,
