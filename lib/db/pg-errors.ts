@@ -11,6 +11,11 @@ export function uniqueViolation(error: unknown): string | null {
   return e?.code === '23505' ? (e.constraint ?? '') : null;
 }
 
+/** PostgreSQL's deadlock_detected: it broke a lock cycle by rolling this transaction back; running it again is safe. */
+export function isDeadlock(error: unknown): boolean {
+  return (error as { code?: string })?.code === '40P01';
+}
+
 /** Maps a unique violation on users to the conflict message naming what is taken. */
 export function userConflict(error: unknown, nickname: string, email: string | null): ConflictError | null {
   const constraint = uniqueViolation(error);

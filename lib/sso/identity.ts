@@ -7,11 +7,10 @@ import type { EmailLinking } from './settings';
 import { accountRefusal, AccountRefusedError, type Session } from '../auth/login';
 import { issueToken, revokeTokens } from '../tokens/store';
 import { writeAudit } from '../audit/audit';
-import { uniqueViolation } from '../db/pg-errors';
+import { isDeadlock, uniqueViolation } from '../db/pg-errors';
 import { emailKeyOf, storedEmailKey } from '../user/email-key';
 import { checkEmail, checkText, LOCAL_NICKNAME, MAX_NAME_LENGTH } from '../validate';
-import { assertNotLastAdmin, isProtectedAdmin, lockActiveAdmins } from '../user/last-admin';
-import { ConflictError } from '../errors';
+import { isActiveLocalAdmin, isLastActiveAdmin, lockActiveAdmins } from '../user/last-admin';
 
 /** What an identity provider says about the person who just proved who they are. */
 export interface ExternalProfile {
@@ -58,6 +57,10 @@ export async function externalLogin(ctx: LibContext, settings: IdentitySettings,
       return await ctx.db.transaction().execute((trx) => loginInTransaction(trx, ctx, settings, profile));
     } catch (error) {
       if (attempt === 0 && uniqueViolation(error) !== null) continue;
+      // A grant that landed between the look before the admins' locks and the account's row makes
+      // the last-admin check lock them after it, against a demotion's order: PostgreSQL then breaks
+      // the cycle, and the retry takes them first.
+      if (attempt < 2 && isDeadlock(error)) continue;
       throw error;
     }
   }
@@ -94,7 +97,7 @@ async function loginInTransaction(trx: Transaction<Database>, ctx: LibContext, s
 
   const changes: { admin?: boolean; name?: string } = {};
   if (profile.admin !== null && profile.admin !== user.admin) changes.admin = profile.admin;
-  if (changes.admin === false && (await isLastAdmin(trx, user))) {
+  if (changes.admin === false && (await isLastActiveAdmin(trx, user, true))) {
     // With no admin left the launchpad would open again, to whoever reaches it first. The account
     // keeps the role, as `set --no-admin` would refuse; the operator learns it from this row.
     delete changes.admin;
@@ -102,7 +105,7 @@ async function loginInTransaction(trx: Transaction<Database>, ctx: LibContext, s
       verb: 'sso_revoke_admin_refused',
       targetUserId: user.id,
       targetNickname: user.nickname,
-      details: { provider: profile.provider, reason: 'last active admin' },
+      details: { provider: profile.provider, subject: profile.subject, reason: 'last active admin' },
     });
   }
   if (settings.updateNamesOnLogin && profile.name) {
@@ -143,7 +146,7 @@ async function demotesAnAdmin(trx: Transaction<Database>, profile: ExternalProfi
     .where('x.provider', '=', profile.provider)
     .where('x.subject', '=', profile.subject)
     .executeTakeFirst();
-  if (linked) return isProtectedAdmin(linked);
+  if (linked) return isActiveLocalAdmin(linked);
   if (!profile.email) return false;
   let email: string;
   try {
@@ -152,18 +155,7 @@ async function demotesAnAdmin(trx: Transaction<Database>, profile: ExternalProfi
     return false; // refused further on
   }
   const holder = await trx.selectFrom('users').select(columns).where(storedEmailKey, '=', emailKeyOf(email)).executeTakeFirst();
-  return holder !== undefined && isProtectedAdmin(holder);
-}
-
-/** Whether `user` is the one active local admin left (the admins are locked: see loginInTransaction). */
-async function isLastAdmin(trx: Transaction<Database>, user: UserRow): Promise<boolean> {
-  try {
-    await assertNotLastAdmin(trx, user, 'remove admin status from');
-    return false;
-  } catch (error) {
-    if (error instanceof ConflictError) return true;
-    throw error;
-  }
+  return holder !== undefined && isActiveLocalAdmin(holder);
 }
 
 function checkedEmail(email: string): string {

@@ -4,7 +4,8 @@ import { ConflictError } from '../errors';
 
 type AdminState = Pick<UserRow, 'id' | 'nickname' | 'admin' | 'local' | 'active' | 'deleted_at'>;
 
-function isActiveLocalAdmin(user: AdminState): boolean {
+/** Whether `user` is a local, active, not-deleted admin: one the last-admin rule protects. */
+export function isActiveLocalAdmin(user: AdminState): boolean {
   return user.admin && user.local && user.active && user.deleted_at === null;
 }
 
@@ -28,13 +29,15 @@ export async function lockActiveAdmins(trx: Transaction<Database>): Promise<void
   await activeAdmins(trx).forUpdate().execute();
 }
 
-/** Whether `user` is a local, active, not-deleted admin: one the last-admin rule protects. */
-export function isProtectedAdmin(user: AdminState): boolean {
-  return isActiveLocalAdmin(user);
-}
-
 /** What is about to happen to the admin, as the refusal says it (`refusing to <action> alice`). */
 export type AdminAction = 'delete' | 'deactivate' | 'remove admin status from';
+
+/** Whether `user` is the only local, active, not-deleted admin (`lock`: lock the active admins, FOR UPDATE). */
+export async function isLastActiveAdmin(db: Db, user: AdminState, lock: boolean): Promise<boolean> {
+  if (!isActiveLocalAdmin(user)) return false;
+  const admins = await (lock ? activeAdmins(db).forUpdate() : activeAdmins(db)).execute();
+  return admins.every((a) => a.id === user.id);
+}
 
 /**
  * Exit 4 when `user` is the only local, active, not-deleted admin: deleting, deactivating or
@@ -42,9 +45,7 @@ export type AdminAction = 'delete' | 'deactivate' | 'remove admin status from';
  * (FOR UPDATE).
  */
 export async function assertNotLastAdmin(db: Db, user: AdminState, action: AdminAction, lock = true): Promise<void> {
-  if (!isActiveLocalAdmin(user)) return;
-  const admins = await (lock ? activeAdmins(db).forUpdate() : activeAdmins(db)).execute();
-  if (admins.every((a) => a.id === user.id)) {
+  if (await isLastActiveAdmin(db, user, lock)) {
     throw new ConflictError(`refusing to ${action} ${user.nickname}: it is the last active admin (make another user admin first: ctl user set <user> --admin)`);
   }
 }
@@ -62,7 +63,7 @@ export async function lockUserGuardingLastAdmin<U extends AdminState>(
   action: AdminAction,
 ): Promise<U> {
   const seen = await find(false);
-  if (isActiveLocalAdmin(seen)) await activeAdmins(trx).forUpdate().execute();
+  if (isActiveLocalAdmin(seen)) await lockActiveAdmins(trx);
   const user = await find(true);
   await assertNotLastAdmin(trx, user, action, true);
   return user;

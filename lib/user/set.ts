@@ -5,7 +5,7 @@ import { ConflictError, UsageError } from '../errors';
 import { checkEmail, checkText, MAX_BIO_LENGTH, MAX_NAME_LENGTH } from '../validate';
 import { issueToken, revokeLinks, revokeTokens } from '../tokens/store';
 import { writeAudit } from '../audit/audit';
-import { userConflict } from '../db/pg-errors';
+import { isDeadlock, userConflict } from '../db/pg-errors';
 import { links } from '../tokens/links';
 import { refText, requireLocalUser, type UserRef } from './find';
 import { emailKeyOf, storedEmailKey } from './email-key';
@@ -183,7 +183,7 @@ export async function setUser(
       return await writeOnce(ctx, dryRun, work);
     } catch (error) {
       // PostgreSQL broke a lock cycle with another verb by rolling this transaction back: run it again.
-      if ((error as { code?: string }).code === '40P01' && attempt < 3) continue;
+      if (isDeadlock(error) && attempt < 3) continue;
       throw userConflict(error, refText(ref), changes.email ?? null) ?? error;
     }
   }
