@@ -31,7 +31,7 @@ const verb: VerbModule = {
       .map((e) => e.trim())
       .filter((e) => e !== '');
     if (emails.length === 1) return newVerbModule.run({ ...argv, nickname: emails[0], email: undefined }, ctx);
-    let failed = 0;
+    const failures: CtlError[] = [];
     for (const email of emails) {
       try {
         // An address that is not one (or gives no nickname) fails that account alone, as a taken one
@@ -39,7 +39,7 @@ const verb: VerbModule = {
         planNewUser({ email });
       } catch (error) {
         if (!(error instanceof UsageError)) throw error;
-        failed += 1;
+        failures.push(error);
         ctx.io.stderr.write(`${email}: ${error.message}\n`);
         continue;
       }
@@ -47,17 +47,22 @@ const verb: VerbModule = {
         await newVerbModule.run({ ...argv, nickname: email, email: undefined }, ctx);
       } catch (error) {
         if (!(error instanceof CtlError) || error instanceof UsageError) throw error;
-        failed += 1;
+        failures.push(error);
         ctx.io.stderr.write(`${email}: ${error.message}\n`);
       }
     }
-    if (failed > 0) {
-      // A dry run created nothing: say what would have happened, not that the others were made.
-      const [were, wereNot] = ctx.dryRun ? ['would be', 'would not be'] : ['were', 'were not'];
-      throw new PartialFailureError(
-        `${failed} of ${plural(emails.length, 'account')} ${wereNot} created (listed above); the others ${were}${ctx.dryRunSuffix}`,
-      );
+    if (failures.length === 0) return;
+    // A dry run created nothing: say what would have happened, not that the others were made.
+    const [were, wereNot] = ctx.dryRun ? ['would be', 'would not be'] : ['were', 'were not'];
+    const kinds = new Set(failures.map((f) => f.exitCode));
+    if (failures.length === emails.length && kinds.size === 1) {
+      // None made, all for one reason: that reason's exit code (2 invalid, 4 taken), not 7's "some done".
+      const Kind = failures[0].constructor as new (message: string) => CtlError;
+      throw new Kind(`none of the ${plural(emails.length, 'account')} ${ctx.dryRun ? 'would be' : 'was'} created (listed above)${ctx.dryRunSuffix}`);
     }
+    throw new PartialFailureError(
+      `${failures.length} of ${plural(emails.length, 'account')} ${wereNot} created (listed above); the others ${were}${ctx.dryRunSuffix}`,
+    );
   },
 };
 

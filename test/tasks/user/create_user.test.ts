@@ -36,6 +36,15 @@ test('an invalid address in the list is named and skipped like a taken one: the 
   expect((await users()).map(([n]) => n).sort()).toEqual(['ann', 'bob']);
 });
 
+test("a list where every account fails for one reason is that reason's exit code, not 7 (none was made)", async () => {
+  const invalid = await ctl(tdb, ['user', 'create-user', '--email=not-an-address,also-not']);
+  expect(invalid).toMatchObject({ code: 2, stderr: expect.stringContaining('none of the 2 accounts was created (listed above)\n') });
+  expect((await ctl(tdb, ['user', 'create-user', '--email=ann@example.com,bob@example.com'])).code).toBe(0);
+  const taken = await ctl(tdb, ['user', 'create-user', '--email=ann@example.com,bob@example.com']);
+  expect(taken).toMatchObject({ code: 4, stderr: expect.stringContaining('none of the 2 accounts was created (listed above)\n') });
+  expect((await users()).map(([n]) => n).sort()).toEqual(['ann', 'bob']);
+});
+
 test('--dry-run of a list with a taken address says what would happen, and creates nothing', async () => {
   expect((await ctl(tdb, ['user', 'create-user', '--email=ann@example.com'])).code).toBe(0);
   const r = await ctl(tdb, ['user', 'create-user', '--email=ann@example.com,bob@example.com', '--dry-run']);
