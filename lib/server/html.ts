@@ -84,3 +84,12 @@ export function sendPage(reply: FastifyReply, status: number, title: string, bod
     .header('x-frame-options', 'DENY')
     .send(page(title, body));
 }
+
+/**
+ * A form field as text: a page form sends text, but a JSON body may send anything, and a field
+ * that is not text counts as empty (never a 500 from calling a string method on it).
+ */
+export function formField(body: unknown, name: string): string {
+  const value = (body as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'string' ? value : '';
+}

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppState } from '../state';
 import type { LibContext } from '../../lib-context';
 import { toHttpError } from '../http';
-import { html } from '../html';
+import { formField, html } from '../html';
 import { isSameOrigin } from '../same-origin';
 import { clearSessionCookie, cookieSettings, loadConsoleSession, sameToken, type ConsoleSession } from './session';
 import { notice, sendConsolePage, type Frame } from './layout';
@@ -34,10 +34,7 @@ export function capitalise(text: string): string {
   return `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? '' : '.'}`;
 }
 
-export function formField(body: unknown, name: string): string {
-  const value = (body as Record<string, unknown> | undefined)?.[name];
-  return typeof value === 'string' ? value : '';
-}
+export { formField };
 
 export function refusePage(reply: FastifyReply, status: number, title: string, text: string): FastifyReply {
   return sendConsolePage(

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppState } from '../state';
-import { html, message, sendPage } from '../html';
+import { formField, html, message, sendPage } from '../html';
 import { ConflictError, NotFoundError, UsageError } from '../../errors';
 import { checkPasswordResetToken, resetPasswordWithToken } from '../../user/reset_password';
 import { checkConfirmationToken, confirmEmail } from '../../tokens/confirmation';
@@ -30,13 +30,6 @@ export function deadStatus(error: unknown): Exclude<Status, 'valid'> | null {
   return null;
 }
 
-type Form = Record<string, string | undefined>;
-
-function field(form: unknown, name: string): string {
-  const value = (form as Form | undefined)?.[name];
-  return typeof value === 'string' ? value : '';
-}
-
 /** The pages behind the links `ctl` prints and mails: set a password, confirm an email, register. */
 export function pageRoutes(app: FastifyInstance, state: AppState): void {
   const ASK_RESET = 'Ask for a new link: your administrator can run ctl user reset_password.';
@@ -63,8 +56,8 @@ export function pageRoutes(app: FastifyInstance, state: AppState): void {
     const ctx = await state.lib(request);
     const check = await checkPasswordResetToken(ctx.db, request.params.token, ctx.now());
     if (check.status !== 'valid') return deadLink(reply, 'Set your password', check.status, 'password', ASK_RESET);
-    const password = field(request.body, 'password');
-    if (password !== field(request.body, 'confirm_password')) {
+    const password = formField(request.body, 'password');
+    if (password !== formField(request.body, 'confirm_password')) {
       return sendPage(reply, 400, 'Set your password', resetForm(check.nickname ?? '', 'The two passwords do not match.'));
     }
     try {
@@ -105,5 +98,3 @@ export function pageRoutes(app: FastifyInstance, state: AppState): void {
     }
   });
 }
-
-export { field };

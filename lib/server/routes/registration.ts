@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppState } from '../state';
-import { html, message, sendPage, type Html } from '../html';
+import { formField, html, message, sendPage, type Html } from '../html';
 import { register, RateLimitedError } from '../../auth/login';
 import { throttleRegistration } from '../../auth/registration-throttle';
 import { clientAddress } from '../http';
@@ -8,7 +8,6 @@ import { ConflictError, NotFoundError, UsageError } from '../../errors';
 import { sendConfirmationMail } from '../confirmation-mail';
 import type { InviteCheck, InviteJson } from '../../invites/invites';
 import { checkInvite } from '../../invites/invites';
-import { field } from './pages';
 
 const TITLE = 'Create your account';
 
@@ -86,9 +85,9 @@ export function registrationRoutes(app: FastifyInstance, state: AppState): void 
     if (check.status !== 'valid' || !check.invite) return dead(reply, check.status);
     // A form sends text; a JSON body may send anything, and a field that is not text counts as empty.
     const body = request.body;
-    const values: Values = { username: field(body, 'username').trim(), email: field(body, 'email').trim(), name: field(body, 'name').trim() };
-    const password = field(body, 'password');
-    if (password !== field(body, 'confirm_password')) return sendPage(reply, 400, TITLE, form(check.invite, values, 'The two passwords do not match.'));
+    const values: Values = { username: formField(body, 'username').trim(), email: formField(body, 'email').trim(), name: formField(body, 'name').trim() };
+    const password = formField(body, 'password');
+    if (password !== formField(body, 'confirm_password')) return sendPage(reply, 400, TITLE, form(check.invite, values, 'The two passwords do not match.'));
     if (values.username === '') return sendPage(reply, 400, TITLE, form(check.invite, values, 'Choose a user name.'));
     const email = check.invite.email ?? values.email;
     try {
