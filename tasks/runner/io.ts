@@ -21,6 +21,11 @@ export interface Io {
    * (`--password-stdin` then Ctrl-D), as sudo and ssh do; null when there is none. Tests omit it.
    */
   readonly openTerminal?: () => tty.ReadStream | null;
+  /**
+   * The process exits once the verb has run (bin/ctl; not tests running verbs in-process): the
+   * database is closed without waiting for the server (OpenOptions.exitsAfterClose).
+   */
+  readonly exitsAfterRun?: boolean;
 }
 
 /** /dev/tty opened for reading, or null without a controlling terminal (cron, systemd). */
@@ -48,6 +53,7 @@ export function processIo(): Io {
     stderrIsTTY: tty.isatty(2),
     columns: process.stdout.isTTY ? (process.stdout.columns ?? 80) : null,
     openTerminal: openControllingTerminal,
+    exitsAfterRun: true,
   };
 }
 

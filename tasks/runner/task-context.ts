@@ -81,6 +81,8 @@ export class TaskContext {
       schema,
       poolSize,
       longLived,
+      // `serve` closes its handles while it goes on running (a restart of the listener).
+      exitsAfterClose: this.io.exitsAfterRun === true && !longLived,
     });
   }
 
