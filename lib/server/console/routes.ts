@@ -19,7 +19,7 @@ import { adminExists, createFirstAdmin } from '../../user/launchpad';
 import { createUser, planNewUser } from '../../user/new';
 import { sendMail, setPasswordMail } from '../../mail/mailer';
 import {
-  CONSOLE_MAX_AGE_MS,
+  consoleTokenLifeMs,
   clearSessionCookie,
   cookieSettings,
   loadConsoleSession,
@@ -64,10 +64,11 @@ function signInRoutes(app: FastifyInstance, state: AppState): void {
   const { config } = state;
   const cookies = cookieSettings(config.appUrl);
   // The console's token is an access token like the API's: it must not outlive the console session
-  // it carries (12 hours at most), or a copy of the cookie would be an API bearer for days more.
+  // it carries (12 hours at most, and its idle timeout: session.ts), or a copy of the cookie would
+  // be an API bearer for longer.
   const authSettings = {
     bcryptCost: config.bcryptCost,
-    sessionTtlMs: Math.min(config.serve.sessionTtlMs, CONSOLE_MAX_AGE_MS),
+    sessionTtlMs: consoleTokenLifeMs(config.serve.sessionTtlMs),
     requireConfirmation: config.serve.requireConfirmation,
   };
 
