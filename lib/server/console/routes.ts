@@ -28,7 +28,7 @@ import {
   preSessionTokenMatches,
   setSessionCookie,
 } from './session';
-import { adminFrame, capitalise, consoleErrorPage, consoleLib, formField, guardConsole, sessionOf } from './guard';
+import { adminFrame, asSentence, consoleErrorPage, consoleLib, formField, guardConsole, sessionOf } from './guard';
 import { csrfField, notice, sendConsolePage } from './layout';
 import { userListRoutes } from './users';
 import { userPageRoutes } from './user-page';
@@ -215,7 +215,7 @@ function launchpadRoutes(app: FastifyInstance, state: AppState): void {
     } catch (error) {
       if (error instanceof ConflictError && /launchpad is closed/.test(error.message)) return closed(reply);
       if (error instanceof UsageError || error instanceof ConflictError) {
-        return sendConsolePage(reply, error instanceof UsageError ? 400 : 409, frame, form(token, values, notice('error', capitalise(error.message))));
+        return sendConsolePage(reply, error instanceof UsageError ? 400 : 409, frame, form(token, values, notice('error', asSentence(error.message))));
       }
       throw error;
     }
@@ -287,8 +287,8 @@ function registerRoutes(app: FastifyInstance, state: AppState): void {
         }
         outcomes.push({ email, status: 'created', nickname: plan.nickname, url: mailed ? null : link.url, mailed });
       } catch (error) {
-        if (error instanceof UsageError) outcomes.push({ email, status: 'invalid', reason: capitalise(error.message) });
-        else if (error instanceof ConflictError) outcomes.push({ email, status: 'exists', reason: capitalise(error.message) });
+        if (error instanceof UsageError) outcomes.push({ email, status: 'invalid', reason: asSentence(error.message) });
+        else if (error instanceof ConflictError) outcomes.push({ email, status: 'exists', reason: asSentence(error.message) });
         else throw error;
       }
     }
@@ -333,7 +333,7 @@ function licenceRoutes(app: FastifyInstance, state: AppState): void {
       from = parseSince(since, 'since', state.now());
     } catch (error) {
       if (!(error instanceof UsageError)) throw error;
-      return sendConsolePage(reply, 400, adminFrame(request, 'Licence'), notice('error', capitalise(error.message)));
+      return sendConsolePage(reply, 400, adminFrame(request, 'Licence'), notice('error', asSentence(error.message)));
     }
     const counts = await countUsers(await state.db(request), from);
     return sendConsolePage(

@@ -371,7 +371,7 @@ describe('manage users', () => {
     }
     const demote = await client.post('/admin/users/1/flags', { admin: null, moderator: null });
     expect(demote.statusCode).toBe(409);
-    expect(demote.body).toContain('Refusing to remove admin status from root: it is the last active admin');
+    expect(demote.body).toContain('refusing to remove admin status from root: it is the last active admin');
     expect(await active('root')).toBe(true);
     expect((await verbs()).map((r) => r.verb)).toEqual(['new']);
   });
@@ -415,13 +415,24 @@ describe("a user's page", () => {
     ]);
   });
 
+  test('a message that begins with a nickname shows it as written: alice is not made Alice, another user', async () => {
+    const client = await signedInAdmin();
+    await addUser(server, { nickname: 'alice' });
+    await server.withDb((db) => db.updateTable('users').set({ provider: 'oidc' }).where('nickname', '=', 'alice').execute());
+    await client.get('/admin/users/2');
+    const res = await client.post('/admin/users/2/reset_password', {});
+    expect(res.statusCode).toBe(409);
+    expect(res.body).toContain('alice signs in through oidc: change the password there.');
+    expect(res.body).not.toContain('Alice signs in');
+  });
+
   test('a taken email is refused with 409 and nothing changes', async () => {
     const client = await signedInAdmin();
     await addUser(server, { nickname: 'bob' });
     await client.get('/admin/users/2');
     const res = await client.post('/admin/users/2/profile', { email: 'root@example.com', name: 'bob', bio: '', tags: '' });
     expect(res.statusCode).toBe(409);
-    expect(res.body).toContain('Email root@example.com is already taken.');
+    expect(res.body).toContain('email root@example.com is already taken.');
   });
 
   test('the reset link is shown once; sign out everywhere, deactivate and activate call their verbs', async () => {
@@ -615,7 +626,7 @@ describe('register and licence', () => {
     // A duration reaching back past any date PostgreSQL (or JavaScript) holds: a 400 naming it, not a 500.
     for (const since of ['99999999d', '999999999d']) {
       const far = await client.get(`/admin/licence?since=${since}`);
-      expect([far.statusCode, far.body]).toEqual([400, expect.stringContaining(`Invalid date &quot;${since}&quot; for since`)]);
+      expect([far.statusCode, far.body]).toEqual([400, expect.stringContaining(`invalid date &quot;${since}&quot; for since`)]);
     }
   });
 });
