@@ -1,5 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppState } from './state';
+import { errorBody } from './http';
+import { isSameOrigin } from './same-origin';
 
 /** LibreChat's cookie name; the client never reads it (httpOnly), only the browser sends it back. */
 export const REFRESH_COOKIE = 'refreshToken';
@@ -39,4 +41,18 @@ export function clearRefreshCookie(request: FastifyRequest, reply: FastifyReply,
 export function readRefreshCookie(request: FastifyRequest): string | null {
   const value = request.cookies?.[REFRESH_COOKIE];
   return typeof value === 'string' && value !== '' ? value : null;
+}
+
+/**
+ * The refresh cookie is all /api/auth/refresh needs, and all a logout needs once its access token
+ * has expired. SameSite=Strict keeps it from other sites only: a page on a sibling subdomain is the
+ * same site, and its empty-body POST needs no CORS preflight, so it could end (logout) or race and
+ * spend (refresh) a visitor's refresh-token family. A request presenting the cookie must therefore
+ * come from the app's own origin, by the pages' and console's rule (same-origin.ts: Sec-Fetch-Site,
+ * else Origin; a client that sends neither, not being a browser, passes): else 403 here, and the
+ * family is left alone. Returns the refusal sent, or undefined to go on.
+ */
+export function refuseCrossOriginCookie(request: FastifyRequest, reply: FastifyReply, state: AppState): FastifyReply | undefined {
+  if (readRefreshCookie(request) === null || isSameOrigin(request, state.config.appUrl)) return undefined;
+  return reply.code(403).send(errorBody(403, 'This request came from another origin, so its refresh cookie was refused'));
 }

@@ -1,3 +1,4 @@
+import axios from 'axios';
 import { cookiesFor, dataService, failure, request, resetClient, setTokenHeader, type ClientEvents } from '../helpers/librechat-client';
 import { totpCode } from '../../lib/auth/mfa';
 import { addUser, useTestServer, type TestServer } from './helpers';
@@ -254,6 +255,28 @@ describe('password reset, logout and account deletion', () => {
     await logIn('alice');
     const cookie = await refreshCookie();
     expect(await dataService.logout()).toEqual({ message: 'Logged out' });
+    expect(await refreshCookie()).toBeNull();
+    const stolen = await fetch(`${base}/api/auth/refresh`, { method: 'POST', headers: { cookie: `refreshToken=${cookie}` } });
+    expect(stolen.status).toBe(401);
+  });
+
+  test('logout posted from the app’s own origin, as a browser sends it, ends the family also once the access token has expired', async () => {
+    await listen({ CTL_SESSION_TTL: '15m' });
+    await addUser(server, { nickname: 'alice' });
+    await logIn('alice');
+    const cookie = await refreshCookie();
+    server.clock = new Date(server.clock.getTime() + 20 * 60e3);
+    // What a browser adds to the package's request from the app's page: the app's origin.
+    const browser = axios.interceptors.request.use((config) => {
+      config.headers.set('Origin', base);
+      config.headers.set('Sec-Fetch-Site', 'same-origin');
+      return config;
+    });
+    try {
+      expect(await dataService.logout()).toEqual({ message: 'Logged out' });
+    } finally {
+      axios.interceptors.request.eject(browser);
+    }
     expect(await refreshCookie()).toBeNull();
     const stolen = await fetch(`${base}/api/auth/refresh`, { method: 'POST', headers: { cookie: `refreshToken=${cookie}` } });
     expect(stolen.status).toBe(401);

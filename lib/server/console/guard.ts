@@ -29,9 +29,14 @@ export function adminFrame(request: FastifyRequest, title: string): Frame {
   return { title, admin: { nickname: session.user.nickname, csrfToken: session.csrfToken } };
 }
 
-/** A library message as a sentence. */
-export function capitalise(text: string): string {
-  return `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? '' : '.'}`;
+/**
+ * A library message as a sentence: a full stop added, its letters left as written. Never
+ * capitalised here: a message may begin with a nickname, an email or other data (`alice signs in
+ * through oidc`), and `Alice` would be another user. A message that needs a capital is written
+ * with one where it is made.
+ */
+export function asSentence(text: string): string {
+  return /[.!?]$/.test(text) ? text : `${text}.`;
 }
 
 export { formField };

@@ -19,7 +19,7 @@ import { adminExists, createFirstAdmin } from '../../user/launchpad';
 import { createUser, planNewUser } from '../../user/new';
 import { sendMail, setPasswordMail } from '../../mail/mailer';
 import {
-  CONSOLE_MAX_AGE_MS,
+  consoleTokenLifeMs,
   clearSessionCookie,
   cookieSettings,
   loadConsoleSession,
@@ -28,7 +28,7 @@ import {
   preSessionTokenMatches,
   setSessionCookie,
 } from './session';
-import { adminFrame, capitalise, consoleErrorPage, consoleLib, formField, guardConsole, sessionOf } from './guard';
+import { adminFrame, asSentence, consoleErrorPage, consoleLib, formField, guardConsole, sessionOf } from './guard';
 import { csrfField, notice, sendConsolePage } from './layout';
 import { userListRoutes } from './users';
 import { userPageRoutes } from './user-page';
@@ -64,10 +64,11 @@ function signInRoutes(app: FastifyInstance, state: AppState): void {
   const { config } = state;
   const cookies = cookieSettings(config.appUrl);
   // The console's token is an access token like the API's: it must not outlive the console session
-  // it carries (12 hours at most), or a copy of the cookie would be an API bearer for days more.
+  // it carries (12 hours at most, and its idle timeout: session.ts), or a copy of the cookie would
+  // be an API bearer for longer.
   const authSettings = {
     bcryptCost: config.bcryptCost,
-    sessionTtlMs: Math.min(config.serve.sessionTtlMs, CONSOLE_MAX_AGE_MS),
+    sessionTtlMs: consoleTokenLifeMs(config.serve.sessionTtlMs),
     requireConfirmation: config.serve.requireConfirmation,
   };
 
@@ -214,7 +215,7 @@ function launchpadRoutes(app: FastifyInstance, state: AppState): void {
     } catch (error) {
       if (error instanceof ConflictError && /launchpad is closed/.test(error.message)) return closed(reply);
       if (error instanceof UsageError || error instanceof ConflictError) {
-        return sendConsolePage(reply, error instanceof UsageError ? 400 : 409, frame, form(token, values, notice('error', capitalise(error.message))));
+        return sendConsolePage(reply, error instanceof UsageError ? 400 : 409, frame, form(token, values, notice('error', asSentence(error.message))));
       }
       throw error;
     }
@@ -286,8 +287,8 @@ function registerRoutes(app: FastifyInstance, state: AppState): void {
         }
         outcomes.push({ email, status: 'created', nickname: plan.nickname, url: mailed ? null : link.url, mailed });
       } catch (error) {
-        if (error instanceof UsageError) outcomes.push({ email, status: 'invalid', reason: capitalise(error.message) });
-        else if (error instanceof ConflictError) outcomes.push({ email, status: 'exists', reason: capitalise(error.message) });
+        if (error instanceof UsageError) outcomes.push({ email, status: 'invalid', reason: asSentence(error.message) });
+        else if (error instanceof ConflictError) outcomes.push({ email, status: 'exists', reason: asSentence(error.message) });
         else throw error;
       }
     }
@@ -332,7 +333,7 @@ function licenceRoutes(app: FastifyInstance, state: AppState): void {
       from = parseSince(since, 'since', state.now());
     } catch (error) {
       if (!(error instanceof UsageError)) throw error;
-      return sendConsolePage(reply, 400, adminFrame(request, 'Licence'), notice('error', capitalise(error.message)));
+      return sendConsolePage(reply, 400, adminFrame(request, 'Licence'), notice('error', asSentence(error.message)));
     }
     const counts = await countUsers(await state.db(request), from);
     return sendConsolePage(

@@ -16,7 +16,7 @@ import { resetMfa } from '../../user/reset_mfa';
 import { activateUser, deactivateUser } from '../../user/activate';
 import { restorableUntil } from '../../user/rm';
 import { sendConfirmationMail } from '../confirmation-mail';
-import { adminFrame, capitalise, consoleLib, formField, sessionOf } from './guard';
+import { adminFrame, asSentence, consoleLib, formField, sessionOf } from './guard';
 import { csrfField, formatDate, notice, sendConsolePage } from './layout';
 import { userRefOf } from './users';
 import type { UserRef } from '../../user/find';
@@ -195,7 +195,7 @@ export function userPageRoutes(app: FastifyInstance, state: AppState): void {
       } catch (error) {
         if (!(error instanceof CtlError)) throw error;
         const status = error instanceof UsageError ? 400 : error instanceof NotFoundError ? 404 : error instanceof ConflictError ? 409 : 403;
-        return render(request, reply, user, status, notice('error', capitalise(error.message)));
+        return render(request, reply, user, status, notice('error', asSentence(error.message)));
       }
     });
   };
@@ -219,6 +219,8 @@ export function userPageRoutes(app: FastifyInstance, state: AppState): void {
     const tags = wantedTags.length ? normalizeTags(wantedTags) : [];
     const added = tags.filter((t) => !current.tags.includes(t));
     const removed = current.tags.filter((t) => !tags.includes(t));
+    // Each part begins with a word of the console's own (a field's name, tagged, untagged), so
+    // the sentence's first letter is written a capital here, where the words are known.
     const said: string[] = [];
     if (Object.keys(changes).length > 0) {
       const done = await setUser(ctx, user, changes, state.config);
@@ -226,7 +228,9 @@ export function userPageRoutes(app: FastifyInstance, state: AppState): void {
     }
     if (added.length) said.push(`tagged ${(await changeTags(ctx, 'tag', user, added)).added.join(', ')}`);
     if (removed.length) said.push(`untagged ${(await changeTags(ctx, 'untag', user, removed)).removed.join(', ')}`);
-    return notice('success', said.length ? capitalise(said.join('; ')) : 'Nothing changed.');
+    if (said.length === 0) return notice('success', 'Nothing changed.');
+    const text = said.join('; ');
+    return notice('success', asSentence(`${text.charAt(0).toUpperCase()}${text.slice(1)}`));
   });
 
   action('flags', async (user, request) => {

@@ -9,7 +9,7 @@ import type { UserJson } from '../../user/present';
 import { activateUser, deactivateUser } from '../../user/activate';
 import { restorableUntil, softDeleteUser } from '../../user/rm';
 import { restoreUser } from '../../user/restore';
-import { adminFrame, capitalise, consoleLib, formField, sessionOf } from './guard';
+import { adminFrame, asSentence, consoleLib, formField, sessionOf } from './guard';
 import { csrfField, formatDate, notice, sendConsolePage } from './layout';
 
 /** Rows per page of the user list. */
@@ -111,7 +111,7 @@ export function userListRoutes(app: FastifyInstance, state: AppState): void {
       page = await userPage(state, request, filter);
     } catch (error) {
       if (!(error instanceof UsageError)) throw error;
-      return sendConsolePage(reply, 400, adminFrame(request, 'Manage users'), notice('error', capitalise(error.message)));
+      return sendConsolePage(reply, 400, adminFrame(request, 'Manage users'), notice('error', asSentence(error.message)));
     }
     const rows = page.users.map(
       (u) =>
@@ -272,7 +272,7 @@ export function userListRoutes(app: FastifyInstance, state: AppState): void {
         results.push({ nickname: u.nickname, outcome: changed ? 'done' : 'unchanged', text: changed ? past : `already ${past}` });
       } catch (error) {
         if (!(error instanceof CtlError)) throw error;
-        results.push({ nickname: u.nickname, outcome: 'refused', text: capitalise(error.message) });
+        results.push({ nickname: u.nickname, outcome: 'refused', text: asSentence(error.message) });
       }
     }
     const done = results.filter((r) => r.outcome !== 'refused').length;
@@ -373,7 +373,7 @@ export function userListRoutes(app: FastifyInstance, state: AppState): void {
       return deletedPage(request, reply, 200, notice('success', text));
     } catch (error) {
       if (!(error instanceof CtlError)) throw error;
-      return deletedPage(request, reply, 409, notice('error', capitalise(error.message)));
+      return deletedPage(request, reply, 409, notice('error', asSentence(error.message)));
     }
   });
 }

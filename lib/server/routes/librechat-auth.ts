@@ -3,7 +3,7 @@ import cookie from '@fastify/cookie';
 import type { AppState } from '../state';
 import { HttpError, clientAddress, errorBody, UNAUTHORIZED } from '../http';
 import { toApiUser } from '../account';
-import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from '../refresh-cookie';
+import { clearRefreshCookie, readRefreshCookie, refuseCrossOriginCookie, setRefreshCookie } from '../refresh-cookie';
 import { authenticate, LoginFailedError } from '../../auth/login';
 import { passwordLogin } from '../../sso/password-login';
 import { RateLimiter } from '../../auth/limits';
@@ -114,6 +114,8 @@ export function librechatAuthRoutes(app: FastifyInstance, state: AppState): void
   );
 
   app.post('/api/auth/refresh', async (request, reply) => {
+    const refused = refuseCrossOriginCookie(request, reply, state);
+    if (refused) return refused;
     const presented = readRefreshCookie(request);
     const outcome = presented === null ? ({ status: 'invalid' } as const) : await rotateRefreshToken(await state.lib(request), presented, sessionSettings);
     if (outcome.status !== 'rotated') {
@@ -125,7 +127,10 @@ export function librechatAuthRoutes(app: FastifyInstance, state: AppState): void
   });
 
   app.post('/api/auth/logout', async (request, reply) => {
-    // The bearer may have expired already (the client logs out then too): the cookie alone is enough.
+    // The bearer may have expired already (the client logs out then too): the cookie alone is
+    // enough, from the app's own origin.
+    const refused = refuseCrossOriginCookie(request, reply, state);
+    if (refused) return refused;
     const db = await state.db(request);
     const token = bearerOf(request);
     const auth = token === null ? null : await authenticate(db, token, state.now(), serve);

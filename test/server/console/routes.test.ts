@@ -181,11 +181,13 @@ describe('the session', () => {
     expect(await rows()).toHaveLength(1);
   });
 
-  test('the console’s token dies with its session: it lives 12 hours at most, and an idle session’s token is no API bearer after it', async () => {
+  let listening: string | undefined;
+  /** Signs in as a browser does, over HTTP on loopback; the console's cookie (its token) and the base URL. */
+  async function browserSignIn(): Promise<{ base: string; token: string }> {
     await addUser(server, { nickname: 'root', admin: true });
-    const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
+    // Listening once for the file: the app is the same in every test.
+    const base = (listening ??= await server.app.listen({ host: '127.0.0.1', port: 0 }));
     const cookiesOf = (res: Response) => Object.fromEntries(res.headers.getSetCookie().map((line) => line.split(';')[0].split('=')));
-    // As a browser signs in, over HTTP on loopback.
     const page = await fetch(`${base}/admin/login`);
     const formCookie = cookiesOf(page).ctl_console_form;
     const csrf = /name="_csrf" value="([A-Za-z0-9_-]+)"/.exec(await page.text())![1];
@@ -196,9 +198,50 @@ describe('the session', () => {
       body: new URLSearchParams({ _csrf: csrf, login: 'root', password: 'correct-horse' }).toString(),
     });
     expect(signIn.status).toBe(303);
-    const token = cookiesOf(signIn).ctl_console;
-    const row = await server.withDb((db) => db.selectFrom('tokens').select('expires_at').where('token_hash', '=', hashToken(token)).executeTakeFirstOrThrow());
-    expect(row.expires_at).toEqual(new Date(server.clock.getTime() + 12 * 3600e3));
+    return { base, token: cookiesOf(signIn).ctl_console };
+  }
+
+  test('the console’s token dies with its session: it lives 12 hours at most, and an idle session’s token is no API bearer after it', async () => {
+    const { base, token } = await browserSignIn();
+    const signedInAt = server.clock.getTime();
+    const expiry = async () =>
+      (await server.withDb((db) => db.selectFrom('tokens').select('expires_at').where('token_hash', '=', hashToken(token)).executeTakeFirstOrThrow()))
+        .expires_at;
+    // The token expires with the idle timeout, moved on by each console request, never past 12 hours.
+    expect(await expiry()).toEqual(new Date(signedInAt + 30 * 60e3));
+    for (let i = 0; i < 25; i++) {
+      server.clock = new Date(server.clock.getTime() + 29 * 60e3);
+      expect((await fetch(`${base}/admin/licence`, { headers: { cookie: `ctl_console=${token}` } })).status).toBe(200);
+    }
+    expect(await expiry()).toEqual(new Date(signedInAt + 12 * 3600e3));
+    server.clock = new Date(signedInAt + 12 * 3600e3);
+    expect((await fetch(`${base}/api/user`, { headers: bearer(token) })).status).toBe(401);
+  });
+
+  test('an idle console session’s token is no API bearer, though the cookie never comes back to the console', async () => {
+    const { base, token } = await browserSignIn();
+    const api = async () => (await fetch(`${base}/api/user`, { headers: bearer(token) })).status;
+    expect(await api()).toBe(200);
+    // The API's use does not keep the console session alive ...
+    server.clock = new Date(server.clock.getTime() + 29 * 60e3);
+    expect(await api()).toBe(200);
+    server.clock = new Date(server.clock.getTime() + 60e3);
+    expect(await api()).toBe(401);
+  });
+
+  test('a console request keeps the token an API bearer for another idle timeout', async () => {
+    const { base, token } = await browserSignIn();
+    const api = async () => (await fetch(`${base}/api/user`, { headers: bearer(token) })).status;
+    server.clock = new Date(server.clock.getTime() + 29 * 60e3);
+    expect((await fetch(`${base}/admin/users`, { headers: { cookie: `ctl_console=${token}` } })).status).toBe(200);
+    server.clock = new Date(server.clock.getTime() + 29 * 60e3);
+    expect(await api()).toBe(200);
+    server.clock = new Date(server.clock.getTime() + 60e3);
+    expect(await api()).toBe(401);
+  });
+
+  test('a session presented after its idle timeout is ended, and its token with it', async () => {
+    const { base, token } = await browserSignIn();
     const api = async () => (await fetch(`${base}/api/user`, { headers: bearer(token) })).status;
     expect(await api()).toBe(200);
     server.clock = new Date(server.clock.getTime() + 31 * 60e3);
@@ -328,7 +371,7 @@ describe('manage users', () => {
     }
     const demote = await client.post('/admin/users/1/flags', { admin: null, moderator: null });
     expect(demote.statusCode).toBe(409);
-    expect(demote.body).toContain('Refusing to remove admin status from root: it is the last active admin');
+    expect(demote.body).toContain('refusing to remove admin status from root: it is the last active admin');
     expect(await active('root')).toBe(true);
     expect((await verbs()).map((r) => r.verb)).toEqual(['new']);
   });
@@ -372,13 +415,24 @@ describe("a user's page", () => {
     ]);
   });
 
+  test('a message that begins with a nickname shows it as written: alice is not made Alice, another user', async () => {
+    const client = await signedInAdmin();
+    await addUser(server, { nickname: 'alice' });
+    await server.withDb((db) => db.updateTable('users').set({ provider: 'oidc' }).where('nickname', '=', 'alice').execute());
+    await client.get('/admin/users/2');
+    const res = await client.post('/admin/users/2/reset_password', {});
+    expect(res.statusCode).toBe(409);
+    expect(res.body).toContain('alice signs in through oidc: change the password there.');
+    expect(res.body).not.toContain('Alice signs in');
+  });
+
   test('a taken email is refused with 409 and nothing changes', async () => {
     const client = await signedInAdmin();
     await addUser(server, { nickname: 'bob' });
     await client.get('/admin/users/2');
     const res = await client.post('/admin/users/2/profile', { email: 'root@example.com', name: 'bob', bio: '', tags: '' });
     expect(res.statusCode).toBe(409);
-    expect(res.body).toContain('Email root@example.com is already taken.');
+    expect(res.body).toContain('email root@example.com is already taken.');
   });
 
   test('the reset link is shown once; sign out everywhere, deactivate and activate call their verbs', async () => {
@@ -572,7 +626,7 @@ describe('register and licence', () => {
     // A duration reaching back past any date PostgreSQL (or JavaScript) holds: a 400 naming it, not a 500.
     for (const since of ['99999999d', '999999999d']) {
       const far = await client.get(`/admin/licence?since=${since}`);
-      expect([far.statusCode, far.body]).toEqual([400, expect.stringContaining(`Invalid date &quot;${since}&quot; for since`)]);
+      expect([far.statusCode, far.body]).toEqual([400, expect.stringContaining(`invalid date &quot;${since}&quot; for since`)]);
     }
   });
 });

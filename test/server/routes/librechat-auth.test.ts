@@ -109,6 +109,39 @@ describe('refresh-token rotation', () => {
     expect((await refresh(token)).status).toBe(401);
     expect((await post('/api/auth/logout', null)).status).toBe(401);
   });
+
+  test('a logout or refresh posted from another origin of the same site with the cookie is refused, and the family lives on', async () => {
+    await addUser(server, { nickname: 'alice' });
+    const login = await post('/api/auth/login', { email: 'alice', password: 'correct-horse' });
+    const token = refreshTokenOf(login)!;
+    const cookie = { cookie: `refreshToken=${token}` };
+    // A page on a sibling subdomain: SameSite=Strict lets the cookie go (same site), and an
+    // empty-body POST needs no preflight. Current browsers say so in Sec-Fetch-Site, older ones
+    // only in Origin.
+    const sibling = 'http://evil.ctl.test';
+    for (const headers of [
+      { ...cookie, origin: sibling, 'sec-fetch-site': 'same-site' },
+      { ...cookie, origin: sibling },
+      { ...cookie, origin: 'null' },
+      { ...cookie, 'sec-fetch-site': 'cross-site' },
+    ]) {
+      for (const url of ['/api/auth/logout', '/api/auth/refresh']) {
+        const res = await post(url, null, headers);
+        expect([url, res.status, res.body.message]).toEqual([url, 403, 'This request came from another origin, so its refresh cookie was refused']);
+        expect(res.headers.get('set-cookie')).toBeNull();
+      }
+    }
+    expect((await server.app.inject({ method: 'GET', url: '/api/user', headers: bearer(String(login.body.token)) })).statusCode).toBe(200);
+    const rotated = await refresh(token);
+    expect(rotated.status).toBe(200);
+    // From the app's own origin, as a browser sends it (APP_URL's origin, or the address it was reached at).
+    const next = refreshTokenOf(rotated)!;
+    const own = await post('/api/auth/refresh', null, { cookie: `refreshToken=${next}`, origin: 'http://ctl.test', 'sec-fetch-site': 'same-origin' });
+    expect(own.status).toBe(200);
+    const last = refreshTokenOf(own)!;
+    expect((await post('/api/auth/logout', null, { cookie: `refreshToken=${last}`, origin: base })).status).toBe(200);
+    expect((await refresh(last)).status).toBe(401);
+  });
 });
 
 describe('the two-step 2FA login', () => {
