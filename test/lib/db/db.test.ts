@@ -1,4 +1,4 @@
-import { openDatabase } from '../../../lib/db/db';
+import { openDatabase, pgConnectionString } from '../../../lib/db/db';
 import { createTestDatabase, type TestDatabase } from '../../helpers/backend';
 
 // Issue 12, bug 4: a run that stopped before its first query (`migrate down` refused without a
@@ -26,4 +26,23 @@ test('a handle closed after queries leaves no connection open either, and closin
   await handle.close();
   await handle.close();
   expect(sockets()).toBe(before);
+});
+
+// pg 8 reads sslmode=prefer, require and verify-ca as verify-full and prints a 9-line warning
+// saying so at every run; ctl names the mode pg uses, so the warning never comes.
+test.each([
+  [
+    'postgres://u:p%40ss@db.example:5432/app?sslmode=require&application_name=x',
+    'postgres://u:p%40ss@db.example:5432/app?sslmode=verify-full&application_name=x',
+  ],
+  ['postgres:///app?host=/var/run/postgresql&sslmode=prefer', 'postgres:///app?host=/var/run/postgresql&sslmode=verify-full'],
+  ['postgres://db.example/app?sslrootcert=/etc/ca.pem&sslmode=verify-ca', 'postgres://db.example/app?sslrootcert=/etc/ca.pem&sslmode=verify-full'],
+  // libpq's meanings, asked for: left as written.
+  ['postgres://db.example/app?sslmode=require&uselibpqcompat=true', 'postgres://db.example/app?sslmode=require&uselibpqcompat=true'],
+  ['postgres://db.example/app?sslmode=disable', 'postgres://db.example/app?sslmode=disable'],
+  ['postgres://db.example/app?sslmode=verify-full', 'postgres://db.example/app?sslmode=verify-full'],
+  ['postgres://db.example/app?xsslmode=require', 'postgres://db.example/app?xsslmode=require'],
+  ['postgres://db.example/app', 'postgres://db.example/app'],
+])('pgConnectionString(%s)', (url, expected) => {
+  expect(pgConnectionString(url)).toBe(expected);
 });
