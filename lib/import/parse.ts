@@ -3,7 +3,58 @@ import { UsageError } from '../errors';
 /** The columns an import file may have; `email` is required, the rest optional. */
 export const IMPORT_COLUMNS = ['nickname', 'email', 'name', 'bio', 'admin', 'moderator', 'confirmed', 'tags', 'password'] as const;
 
+/**
+ * The columns of a `ctl user list --format csv|ndjson|json` export that import does not set (it
+ * creates local, live accounts, with a set-password link in place of any password): a list export
+ * may be imported as it is, and these are passed over. `local`, `active` and `deleted` say which
+ * rows import cannot recreate (remote, deactivated and deleted accounts): those rows are left out.
+ * Lower-cased, as header names and keys are compared.
+ */
+export const EXPORT_ONLY_COLUMNS = ['id', 'local', 'locked', 'active', 'deleted', 'deletedat', 'mfaenabled', 'createdat', 'updatedat', 'lastloginat'] as const;
+
 export type InputFormat = 'csv' | 'jsonl';
+
+/** Why a row of a list export is left out: import creates local, active, live accounts only. */
+export type LeftOutReason = 'deleted' | 'remote' | 'deactivated';
+
+/**
+ * What the reading noticed about a list export, for the caller to say once (lib/ never prints):
+ * the columns passed over (named as the file spells them, in the order first seen) and how many
+ * rows were left out, by reason. Untouched for a file of import's own columns.
+ */
+export interface ReadNotes {
+  ignoredColumns: string[];
+  leftOut: Record<LeftOutReason, number>;
+}
+
+export function newReadNotes(): ReadNotes {
+  return { ignoredColumns: [], leftOut: { deleted: 0, remote: 0, deactivated: 0 } };
+}
+
+const EXPORT_ONLY = new Set<string>(EXPORT_ONLY_COLUMNS);
+const TRUE_TEXT = new Set(['true', 't', 'yes', 'y', '1']);
+const FALSE_TEXT = new Set(['false', 'f', 'no', 'n', '0']);
+
+/** A list export's flag: true, false, or null when absent or empty; throws with plan.ts's wording when it is neither. */
+function exportFlag(values: Readonly<Record<string, unknown>>, key: string, label: string): boolean | null {
+  const v = values[key];
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'boolean') return v;
+  const text = typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v);
+  const t = text.trim().toLowerCase();
+  if (t === '') return null;
+  if (TRUE_TEXT.has(t)) return true;
+  if (FALSE_TEXT.has(t)) return false;
+  throw new Error(`${label} must be true or false, not ${JSON.stringify(text)}`);
+}
+
+/** Why the row of a list export (its list-only values by lower-cased name) is left out, or null; throws on a bad flag. */
+function leftOutReason(values: Readonly<Record<string, unknown>>): LeftOutReason | null {
+  if (exportFlag(values, 'deleted', 'deleted') === true) return 'deleted';
+  if (exportFlag(values, 'local', 'local') === false) return 'remote';
+  if (exportFlag(values, 'active', 'active') === false) return 'deactivated';
+  return null;
+}
 
 /** One record as read, before validation: its first physical line and its values by column. */
 export interface RawRecord {
@@ -23,7 +74,7 @@ export function formatFromName(file: string): InputFormat | null {
 
 function checkColumns(names: readonly string[]): void {
   const known = new Set<string>(IMPORT_COLUMNS);
-  const unknown = names.filter((n) => !known.has(n));
+  const unknown = names.filter((n) => !known.has(n) && !EXPORT_ONLY.has(n));
   if (unknown.length > 0) {
     throw new UsageError(
       `unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => JSON.stringify(n)).join(', ')} in the header: expected ${IMPORT_COLUMNS.join(', ')}`,
@@ -44,6 +95,8 @@ function checkColumns(names: readonly string[]): void {
  */
 export class CsvReader {
   private header: string[] | null = null;
+  /** For a list export's header: which columns are list-only (passed over); null for import's own columns. */
+  private exportOnly: boolean[] | null = null;
   private field = '';
   private fields: string[] = [];
   private inQuotes = false;
@@ -54,6 +107,8 @@ export class CsvReader {
   private recordLine = 1;
   private started = false;
   private sawCR = false;
+
+  constructor(private readonly notes: ReadNotes = newReadNotes()) {}
 
   /** Feeds text and returns the records it completed. */
   push(text: string): RawRecord[] {
@@ -140,8 +195,14 @@ export class CsvReader {
     const fields = this.fields;
     this.fields = [];
     if (this.header === null) {
-      this.header = fields.map((f) => f.trim().toLowerCase());
+      const names = fields.map((f) => f.trim());
+      this.header = names.map((n) => n.toLowerCase());
       checkColumns(this.header);
+      const exportOnly = this.header.map((n) => EXPORT_ONLY.has(n));
+      if (exportOnly.includes(true)) {
+        this.exportOnly = exportOnly;
+        this.notes.ignoredColumns.push(...names.filter((_n, k) => exportOnly[k]));
+      }
       return;
     }
     const line = this.recordLine;
@@ -150,8 +211,20 @@ export class CsvReader {
       return;
     }
     const values: Record<string, unknown> = {};
-    this.header.forEach((name, k) => (values[name] = fields[k]));
-    out.push({ line, values });
+    if (this.exportOnly === null) {
+      this.header.forEach((name, k) => (values[name] = fields[k]));
+      out.push({ line, values });
+      return;
+    }
+    // A list export: its list-only values decide whether the row is left out, then are dropped.
+    const exportOnly = this.exportOnly;
+    const extra: Record<string, unknown> = {};
+    this.header.forEach((name, k) => ((exportOnly[k] ? extra : values)[name] = fields[k]));
+    // list writes the tags joined by spaces (a tag has none): read them so, not by import's looser
+    // rule, which would split `a;b` and take `[wip] x` for a JSON array.
+    if (typeof values.tags === 'string') values.tags = values.tags.split(' ').filter((t) => t !== '');
+    const record = exportRecord(line, values, extra, this.notes);
+    if (record) out.push(record);
   }
 
   /** Called after each record so the next one knows its first line. */
@@ -173,6 +246,14 @@ export class JsonlReader {
   private rest = '';
   private line = 0;
   private started = false;
+  /** The first line that is not blank: where a JSON array (`ctl user list --format json`) may open. */
+  private firstLine = 0;
+  /** Inside a JSON array written one object per line (`[`, `{…},` lines, `]`). */
+  private inArray = false;
+  /** List-only keys already named in the notes (lower-cased). */
+  private readonly noted = new Set<string>();
+
+  constructor(private readonly notes: ReadNotes = newReadNotes()) {}
 
   push(text: string): RawRecord[] {
     if (!this.started && text.length > 0) {
@@ -200,33 +281,109 @@ export class JsonlReader {
     this.line += 1;
     const line = this.line;
     if (text.trim() === '') return [];
+    if (this.firstLine === 0) this.firstLine = line;
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (error) {
-      return [{ line, values: {}, error: `not valid JSON: ${(error as Error).message}` }];
+      // Only a line that is not JSON pays for the array's form: `[`, `{…},`, `]`.
+      const array = this.arrayLine(text.trim(), line);
+      if (array === undefined) return [{ line, values: {}, error: `not valid JSON: ${(error as Error).message}` }];
+      if (array === null) return [];
+      value = array;
     }
+    if (Array.isArray(value) && line === this.firstLine) {
+      // A whole array on its first line (`[]` when list found no one, or `jq -c .`): its objects.
+      return value.flatMap((v) => this.object(v, line));
+    }
+    return this.object(value, line);
+  }
+
+  private object(value: unknown, line: number): RawRecord[] {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return [{ line, values: {}, error: 'expected a JSON object' }];
     const values: Record<string, unknown> = {};
     for (const [key, v] of Object.entries(value)) values[key.toLowerCase()] = v;
     const known = new Set<string>(IMPORT_COLUMNS);
     const unknown = Object.keys(values).filter((k) => !known.has(k));
-    if (unknown.length > 0)
-      return [
-        {
-          line,
-          values,
-          error: `unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}: expected ${IMPORT_COLUMNS.join(', ')}`,
-        },
-      ];
+    if (unknown.length > 0) {
+      const strange = unknown.filter((k) => !EXPORT_ONLY.has(k));
+      if (strange.length > 0)
+        return [
+          {
+            line,
+            values,
+            error: `unknown key${strange.length > 1 ? 's' : ''} ${strange.map((k) => JSON.stringify(k)).join(', ')}: expected ${IMPORT_COLUMNS.join(', ')}`,
+          },
+        ];
+      // A line of a list export: its list-only keys are noted once, decide whether it is left out, and go.
+      for (const key of Object.keys(value)) {
+        const lower = key.toLowerCase();
+        if (EXPORT_ONLY.has(lower) && !this.noted.has(lower)) {
+          this.noted.add(lower);
+          this.notes.ignoredColumns.push(key);
+        }
+      }
+      const extra: Record<string, unknown> = {};
+      for (const k of unknown) {
+        extra[k] = values[k];
+        delete values[k];
+      }
+      const record = exportRecord(line, values, extra, this.notes);
+      return record ? [record] : [];
+    }
     return [{ line, values }];
+  }
+
+  /**
+   * A line of a JSON array as `ctl user list --format json` writes it, one object per line: null
+   * for its `[` and `]`, the object of a `{…},` line; undefined when the line is none of those.
+   * A line inside such an array that is not an object is exit 2: the array is in another layout
+   * (pretty-printed), and every line of it would be a row error.
+   */
+  private arrayLine(text: string, line: number): unknown {
+    if (!this.inArray) {
+      if (text !== '[' || line !== this.firstLine) return undefined;
+      this.inArray = true;
+      return null;
+    }
+    if (text === ']') {
+      this.inArray = false;
+      return null;
+    }
+    if (text.endsWith(',')) {
+      try {
+        return JSON.parse(text.slice(0, -1));
+      } catch {
+        // the message below
+      }
+    }
+    throw new UsageError(
+      `line ${line}: a JSON array is read with one object per line, as \`ctl user list --format json\` writes it: convert this file with jq -c '.[]' and import that`,
+    );
   }
 }
 
-/** Guesses the format of stdin from its first non-blank character: `{` is JSON Lines, anything else CSV. */
+/**
+ * The record of a list export's row, its list-only values (`extra`, by lower-cased name) set
+ * apart: null when the row is left out (counted in `notes`), a row error when a flag that decides
+ * it is not true or false.
+ */
+function exportRecord(line: number, values: Record<string, unknown>, extra: Readonly<Record<string, unknown>>, notes: ReadNotes): RawRecord | null {
+  let reason: LeftOutReason | null;
+  try {
+    reason = leftOutReason(extra);
+  } catch (error) {
+    return { line, values, error: (error as Error).message };
+  }
+  if (reason === null) return { line, values };
+  notes.leftOut[reason] += 1;
+  return null;
+}
+
+/** Guesses the format of stdin from its first non-blank character: `{` is JSON Lines, `[` a JSON array (read as JSON Lines), anything else CSV. */
 export function sniffFormat(firstChunk: string): InputFormat {
   const text = firstChunk.replace(/^\uFEFF/, '').trimStart();
-  return text.startsWith('{') ? 'jsonl' : 'csv';
+  return text.startsWith('{') || text.startsWith('[') ? 'jsonl' : 'csv';
 }
 
 /**
@@ -235,7 +392,11 @@ export function sniffFormat(firstChunk: string): InputFormat {
  * way: a million records yielded one by one cost about 1.5 s of promise turns (1.5 µs each,
  * measured at 50,000 records: 101-112 ms one by one against 28-54 ms a chunk at a time).
  */
-export async function* readRecordChunks(stream: AsyncIterable<string | Buffer>, format: InputFormat | null): AsyncGenerator<RawRecord[]> {
+export async function* readRecordChunks(
+  stream: AsyncIterable<string | Buffer>,
+  format: InputFormat | null,
+  notes: ReadNotes = newReadNotes(),
+): AsyncGenerator<RawRecord[]> {
   let reader: CsvReader | JsonlReader | null = null;
   // Fatal: a file saved as Latin-1 or Windows-1252 would otherwise be read with U+FFFD in place of
   // every accented letter (René as Ren�), and imported so without a word.
@@ -250,12 +411,12 @@ export async function* readRecordChunks(stream: AsyncIterable<string | Buffer>, 
   for await (const chunk of stream) {
     const text = typeof chunk === 'string' ? chunk : decode(chunk);
     if (text === '') continue;
-    reader ??= (format ?? sniffFormat(text)) === 'jsonl' ? new JsonlReader() : new CsvReader();
+    reader ??= (format ?? sniffFormat(text)) === 'jsonl' ? new JsonlReader(notes) : new CsvReader(notes);
     const records = reader.push(text);
     if (records.length > 0) yield records;
   }
   const tail = decode();
-  reader ??= (format ?? sniffFormat(tail)) === 'jsonl' ? new JsonlReader() : new CsvReader();
+  reader ??= (format ?? sniffFormat(tail)) === 'jsonl' ? new JsonlReader(notes) : new CsvReader(notes);
   if (tail) {
     const records = reader.push(tail);
     if (records.length > 0) yield records;

@@ -7,7 +7,7 @@ import { batchSizeOption, batchSizingOf } from '../shared/bulk-options';
 import { deliver } from '../shared/mailing';
 import { UsageError } from '../../lib/errors';
 import { DRY_RUN_SUFFIX, plural } from '../../lib/text';
-import { formatFromName, readRecordChunks } from '../../lib/import/parse';
+import { formatFromName, newReadNotes, readRecordChunks, type InputFormat, type ReadNotes } from '../../lib/import/parse';
 import { importFailure, importUsers, ImportInterruptedError, type ImportPhase, type ImportResult, type ImportRowResult } from '../../lib/import/import';
 import { setPasswordMail } from '../../lib/mail/templates';
 
@@ -98,17 +98,39 @@ function linkLines(rows: readonly ImportRowResult[]): ResultLine[] {
   return lines;
 }
 
+/** `--input-format`: JSON Lines under the names `list --format` gives it too (a JSON array one object per line is read as such). */
+const INPUT_FORMATS: Record<string, InputFormat> = { csv: 'csv', jsonl: 'jsonl', ndjson: 'jsonl', json: 'jsonl' };
+
+/** What a list export's reading noticed, one line each (nothing for a file of import's own columns). */
+function readNoteLines(notes: ReadNotes): string[] {
+  const lines: string[] = [];
+  if (notes.ignoredColumns.length > 0) lines.push(`Ignoring columns import does not set: ${notes.ignoredColumns.join(', ')}`);
+  const { deleted, remote, deactivated } = notes.leftOut;
+  const total = deleted + remote + deactivated;
+  if (total > 0) {
+    const parts = [
+      [deleted, 'deleted'],
+      [remote, 'remote'],
+      [deactivated, 'deactivated'],
+    ]
+      .filter(([n]) => (n as number) > 0)
+      .map(([n, what]) => `${n as number} ${what as string}`);
+    lines.push(`Left out ${plural(total, 'row')} of accounts import does not recreate: ${parts.join(', ')}`);
+  }
+  return lines;
+}
+
 const PROGRESS_LABEL: Record<ImportPhase, string> = { read: 'import (reading)', check: 'import (checking)', write: 'import' };
 
 const verb: VerbModule = {
   builder: (y) =>
     batchSizeOption(
       y
-        .positional('file', { type: 'string', describe: 'A .csv or .jsonl file, or - for stdin' })
+        .positional('file', { type: 'string', describe: 'A .csv, .jsonl (.ndjson, .json) file, or - for stdin' })
         .option('input-format', {
           type: 'string',
-          choices: ['csv', 'jsonl'],
-          describe: 'Format of the input (default: from the extension; for stdin, guessed)',
+          choices: Object.keys(INPUT_FORMATS),
+          describe: 'Format of the input (default: from the extension; for stdin, guessed); ndjson and json are read as jsonl',
         })
         .option('continue-on-error', { type: 'boolean', default: false, describe: 'Import the valid rows even when some have problems (exit 7 then)' })
         .option('skip-email', { type: 'boolean', describe: 'Do not mail the set-password links (mailed when SMTP is configured); only print them' }),
@@ -117,16 +139,20 @@ const verb: VerbModule = {
       .example('$0 user import users.csv --dry-run', 'Check a whole file and report what would be created')
       .example('$0 user import users.jsonl --continue-on-error --format ndjson > results.ndjson', 'Import the valid rows, one result line per row')
       .example('cat users.csv | $0 user import - --input-format csv', 'Read the file from stdin')
+      .example('$0 user import users.csv --skip-email', 'Recreate the accounts of a `user list --format csv > users.csv` made on another database')
       .epilogue(
         'Columns (CSV header or JSONL keys): nickname, email (required), name, bio, admin, moderator, confirmed, tags, password. ' +
           'Without a password a user gets a set-password link: mailed when SMTP is configured, else printed once. The whole file is checked before anything is ' +
-          'written; a row whose nickname and email already exist together is skipped, so re-running an interrupted import finishes it.',
+          'written; a row whose nickname and email already exist together is skipped, so re-running an interrupted import finishes it. ' +
+          'A `user list --format csv|ndjson|json` export is read as it is: the columns import does not set (id, active, createdAt, ...) are ' +
+          'named once on stderr and ignored, and rows of deleted, remote or deactivated accounts are left out and counted.',
       ),
   async run(argv, ctx) {
     // yargs hands a lone `-` over as an empty string; no file is named "" either.
     const file = argv.file === '' || argv.file === undefined ? '-' : (argv.file as string);
     const input = openInput(file, ctx);
-    const format = (argv.inputFormat as 'csv' | 'jsonl' | undefined) ?? (file === '-' ? null : formatFromName(file));
+    const format = argv.inputFormat !== undefined ? INPUT_FORMATS[argv.inputFormat as string] : file === '-' ? null : formatFromName(file);
+    const notes = newReadNotes();
     const results = new Results(ctx);
     const listedAbove = ctx.format === 'table' || ctx.format === 'json';
     let progress: Progress | null = null;
@@ -136,7 +162,7 @@ const verb: VerbModule = {
     };
     let result: ImportResult;
     try {
-      result = await importUsers(await ctx.lib(), readRecordChunks(input, format), ctx.config, {
+      result = await importUsers(await ctx.lib(), readRecordChunks(input, format, notes), ctx.config, {
         run: { ...batchSizingOf(argv, ctx), signal: ctx.signal },
         dryRun: ctx.dryRun,
         continueOnError: Boolean(argv.continueOnError),
@@ -153,6 +179,7 @@ const verb: VerbModule = {
         onProgress: (_phase, p) => progress?.update(p),
         onChecked: async (check, rows) => {
           stopProgress();
+          for (const line of readNoteLines(notes)) ctx.warn(line);
           ctx.warn(
             `Checked ${plural(check.total, 'row')}: ${check.toCreate} to create, ${check.skipped} already there, ${check.failed} with problems${ctx.dryRunSuffix}`,
           );
