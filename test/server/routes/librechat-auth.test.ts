@@ -1,4 +1,5 @@
 import { totpCode } from '../../../lib/auth/mfa';
+import { createPasswordReset } from '../../../lib/user/reset_password';
 import { addUser, bearer, loginAs, useTestServer, type TestServer } from '../helpers';
 
 /**
@@ -178,6 +179,51 @@ describe('the two-step 2FA login', () => {
     expect((await verify(old, totpCode(secret, server.clock))).status).toBe(401);
     const temp = await tempToken();
     expect((await server.ctl(['user', 'reset_password', 'alice', 'another-horse-pass', '-y'])).code).toBe(0);
+    expect((await verify(temp, totpCode(secret, server.clock))).status).toBe(401);
+  });
+
+  const ended = { error: 'Unauthorized', message: 'Invalid or expired two-factor login; log in again', mfaRequired: true };
+
+  test('ctl user sign_out ends a pending two-step login: verify-temp with the right code is 401, and the audit row says so', async () => {
+    await listen();
+    await aliceWithMfa();
+    const temp = await tempToken();
+    expect((await server.ctl(['user', 'sign_out', 'alice'])).code).toBe(0);
+    const answer = await verify(temp, totpCode(secret, server.clock));
+    expect([answer.status, answer.body]).toEqual([401, ended]);
+    const audit = await server.withDb((db) => db.selectFrom('audit_log').select('details').where('verb', '=', 'sign_out').execute());
+    expect(audit.map((a) => (a.details as { twoFactorChallenges?: number }).twoFactorChallenges)).toEqual([1]);
+    // A new login with the password and a code still works.
+    expect((await verify(await tempToken(), totpCode(secret, server.clock))).status).toBe(200);
+  });
+
+  test.each([
+    ['sign_out', ['user', 'sign_out', 'alice']],
+    ['deactivate', ['user', 'deactivate', 'alice']],
+    ['soft rm', ['user', 'rm', 'alice']],
+    ['reset_mfa', ['user', 'reset_mfa', 'alice']],
+    ['reset_password', ['user', 'reset_password', 'alice', 'another-horse-pass', '-y']],
+    ['reset_password --keep-sessions', ['user', 'reset_password', 'alice', 'another-horse-pass', '--keep-sessions', '-y']],
+  ])('ctl user %s ends every pending two-step login in its transaction: no challenge left, verify-temp is 401', async (_name, args) => {
+    await listen();
+    await aliceWithMfa();
+    const temps = [await tempToken(), await tempToken()];
+    const result = await server.ctl(args);
+    expect([result.code, result.stderr]).toEqual([0, expect.not.stringContaining('Error')]);
+    expect(await server.withDb((db) => db.selectFrom('two_factor_challenges').selectAll().execute())).toEqual([]);
+    for (const temp of temps) {
+      const answer = await verify(temp, totpCode(secret, server.clock));
+      expect([answer.status, answer.body]).toEqual([401, ended]);
+    }
+  });
+
+  test('a password reset through the link (POST /api/auth/password_reset) ends pending two-step logins', async () => {
+    await listen();
+    await aliceWithMfa();
+    const temp = await tempToken();
+    const link = await server.withDb((_db, ctx) => createPasswordReset(ctx, 'alice', server.config));
+    expect((await post('/api/auth/password_reset', { token: link.token, password: 'another-horse-pass' })).status).toBe(200);
+    expect(await server.withDb((db) => db.selectFrom('two_factor_challenges').selectAll().execute())).toEqual([]);
     expect((await verify(temp, totpCode(secret, server.clock))).status).toBe(401);
   });
 });
