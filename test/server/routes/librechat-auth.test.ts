@@ -255,6 +255,50 @@ describe('guessing codes with a stolen session', () => {
   });
 });
 
+describe('guessing the code of an enrolment', () => {
+  const limitedBody = { error: 'Too many requests', message: 'Too many wrong two-factor codes; try again later' };
+  const wrongFor = (secret: string) => (totpCode(secret, server.clock) === '000000' ? '111111' : '000000');
+
+  test('confirm counts wrong codes per account: CTL_LOGIN_MAX_FAILURES of them, then 429 with Retry-After even for the right code', async () => {
+    await listen({ CTL_LOGIN_MAX_FAILURES: '3' });
+    await addUser(server, { nickname: 'alice' });
+    const token = await loginAs(server, 'alice');
+    const secret = String((await post('/api/auth/2fa/enable', null, bearer(token))).body.secret);
+    const confirm = (code: string) => post('/api/auth/2fa/confirm', { token: code }, bearer(token));
+    for (let i = 0; i < 3; i++) expect((await confirm(wrongFor(secret))).status).toBe(400);
+    const limited = await confirm(totpCode(secret, server.clock));
+    expect([limited.status, limited.body, limited.headers.get('retry-after')]).toEqual([429, limitedBody, String(15 * 60)]);
+    // verify answers the same: it is no way around confirm's limit.
+    expect((await post('/api/auth/2fa/verify', { token: totpCode(secret, server.clock) }, bearer(token))).status).toBe(429);
+    server.clock = new Date(server.clock.getTime() + 15 * 60e3);
+    expect((await confirm(totpCode(secret, server.clock))).status).toBe(200);
+  });
+
+  test('verify and confirm share the count with the other routes; a right code is not counted', async () => {
+    await listen({ CTL_LOGIN_MAX_FAILURES: '3' });
+    await addUser(server, { nickname: 'alice' });
+    const token = await loginAs(server, 'alice');
+    const secret = String((await post('/api/auth/2fa/enable', null, bearer(token))).body.secret);
+    const verify = (code: string) => post('/api/auth/2fa/verify', { token: code }, bearer(token));
+    expect((await verify(wrongFor(secret))).status).toBe(400);
+    expect((await verify(totpCode(secret, server.clock))).status).toBe(200);
+    expect((await verify(totpCode(secret, server.clock))).status).toBe(200);
+    expect((await post('/api/auth/2fa/confirm', { token: totpCode(secret, server.clock) }, bearer(token))).status).toBe(200);
+    server.clock = new Date(server.clock.getTime() + 30e3);
+    // A re-enrolment: a wrong current code at enable, then wrong codes for the new secret at confirm.
+    expect((await post('/api/auth/2fa/enable', { token: wrongFor(secret) }, bearer(token))).status).toBe(400);
+    const again = await post('/api/auth/2fa/enable', { token: totpCode(secret, server.clock) }, bearer(token));
+    const fresh = String(again.body.secret);
+    expect((await post('/api/auth/2fa/confirm', { token: wrongFor(fresh) }, bearer(token))).status).toBe(400);
+    const limited = await post('/api/auth/2fa/confirm', { token: totpCode(fresh, server.clock) }, bearer(token));
+    expect([limited.status, limited.body]).toEqual([429, limitedBody]);
+    // The old secret stays in force; the login's second step is limited too.
+    const temp = String((await post('/api/auth/login', { email: 'alice', password: 'correct-horse' })).body.tempToken);
+    server.clock = new Date(server.clock.getTime() + 30e3);
+    expect((await post('/api/auth/2fa/verify-temp', { tempToken: temp, token: totpCode(secret, server.clock) })).status).toBe(429);
+  });
+});
+
 describe('an empty JSON body', () => {
   beforeEach(() => listen());
 
