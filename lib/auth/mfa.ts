@@ -217,14 +217,41 @@ export async function beginMfa(ctx: LibContext, hasher: BackupCodeHasher, userId
   });
 }
 
-/** Puts MFA in force once the user proves their app has the secret. false: the code was wrong. */
-export async function confirmMfa(ctx: LibContext, userId: number, code: string): Promise<boolean> {
+/**
+ * The time step of an enrolment's code (the secret being proved, not yet in force), or null when
+ * wrong, checked in `trx` with the user row locked. With `limits` it is the account's wrong-code
+ * limit (second-factor-limit.ts), as for every other code: SecondFactorLimitError at the limit,
+ * even for the right code; a wrong code is counted, a right one is not (as at verify-temp).
+ */
+export async function limitedEnrolmentStep(
+  trx: Transaction<Database>,
+  userId: number,
+  secret: string,
+  code: string,
+  now: Date,
+  limits?: SecondFactorLimits,
+): Promise<number | null> {
+  if (limits) {
+    // Until this transaction ends: a backup code's attempt taken meanwhile counts after this one.
+    await holdSecondFactorCount(trx, userId, limits);
+    await assertSecondFactorAllowed(trx, userId, now, limits);
+  }
+  const step = totpStep(secret, code.trim(), now);
+  if (step === null && limits) await recordSecondFactorFailure(trx, userId, now, limits);
+  return step;
+}
+
+/**
+ * Puts MFA in force once the user proves their app has the secret. false: the code was wrong.
+ * With `limits`, wrong codes count against the account's limit (limitedEnrolmentStep).
+ */
+export async function confirmMfa(ctx: LibContext, userId: number, code: string, limits?: SecondFactorLimits): Promise<boolean> {
   const now = ctx.now();
   return ctx.db.transaction().execute(async (trx) => {
     const user = await lockUser(trx, userId);
     if (user.mfa_enabled) throw new ConflictError('Two-factor authentication is already enabled');
     if (!user.mfa_totp_secret) throw new ConflictError('Start the enrolment first (POST /api/auth/2fa/enable)');
-    const step = totpStep(user.mfa_totp_secret, code.trim(), now);
+    const step = await limitedEnrolmentStep(trx, user.id, user.mfa_totp_secret, code, now, limits);
     if (step === null) return false;
     await trx.updateTable('users').set({ mfa_enabled: true, mfa_last_step: step, updated_at: now }).where('id', '=', userId).execute();
     await writeAudit(trx, ctx, {

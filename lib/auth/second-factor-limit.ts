@@ -6,13 +6,14 @@ import { countIn, lockKeyIn, RateLimiter, releaseAll, type Slot } from './limits
 /**
  * Wrong second-factor codes, counted per account in the database (login_limits, as every limited
  * attempt is) whichever route they came through (the two-step login's verify-temp, disable,
- * regenerate, re-enrolment, account deletion): at most `maxFailures` within `windowMs`
- * (CTL_LOGIN_MAX_FAILURES, CTL_LOGIN_WINDOW), then 429. A session or a password alone then gives a
- * few guesses at a 6-digit code, not a million. A TOTP code is checked and counted under the user
- * row's lock, so parallel guesses go one at a time; a backup code's attempt is taken (checked and
- * counted under the limiter's own lock, takeSecondFactorAttempt) before its compares. The TOTP check
- * holds that limiter lock too, from its check to its commit (holdSecondFactorCount), so a TOTP
- * guess and a backup code sent at once are counted in turn and never pass the limit together.
+ * regenerate, re-enrolment, account deletion, an enrolment's verify and confirm): at most
+ * `maxFailures` within `windowMs` (CTL_LOGIN_MAX_FAILURES, CTL_LOGIN_WINDOW), then 429. A session
+ * or a password alone then gives a few guesses at a 6-digit code, not a million. A TOTP code is
+ * checked and counted under the user row's lock, so parallel guesses go one at a time; a backup
+ * code's attempt is taken (checked and counted under the limiter's own lock,
+ * takeSecondFactorAttempt) before its compares. The TOTP check holds that limiter lock too, from
+ * its check to its commit (holdSecondFactorCount), so a TOTP guess and a backup code sent at once
+ * are counted in turn and never pass the limit together.
  */
 
 export interface SecondFactorLimits {

@@ -1,4 +1,5 @@
 import { Secret } from 'otpauth';
+import type { Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { writeAudit } from '../audit/audit';
 import { ConflictError, UsageError } from '../errors';
@@ -7,10 +8,10 @@ import {
   checkUserBackupCode,
   confirmMfa,
   judgeCheckedCode,
+  limitedEnrolmentStep,
   lockUser,
   newBackupCodes,
   totpFor,
-  totpStep,
   verifyLimitedSecondFactor,
   type BackupCodeHasher,
   type Enrolment,
@@ -62,31 +63,43 @@ export async function enableOrReenrol(
 }
 
 /** The secret an enrolment under way is proving: a pending re-enrolment's, else an unconfirmed one's; null when none. */
-async function enrollingSecret(ctx: LibContext, userId: number): Promise<string | null> {
-  const pending = await ctx.db.selectFrom('mfa_reenrolments').select('totp_secret').where('user_id', '=', userId).executeTakeFirst();
-  const user = await ctx.db.selectFrom('users').select(['mfa_enabled', 'mfa_totp_secret']).where('id', '=', userId).executeTakeFirstOrThrow();
+async function enrollingSecret(db: Db, userId: number): Promise<string | null> {
+  const pending = await db.selectFrom('mfa_reenrolments').select('totp_secret').where('user_id', '=', userId).executeTakeFirst();
+  const user = await db.selectFrom('users').select(['mfa_enabled', 'mfa_totp_secret']).where('id', '=', userId).executeTakeFirstOrThrow();
   if (user.mfa_enabled) return pending?.totp_secret ?? null;
   return user.mfa_totp_secret;
 }
 
-/** verify: is the code right for the enrolment under way? Consumes nothing; ConflictError with none under way. */
-export async function checkEnrolmentCode(ctx: LibContext, userId: number, code: string): Promise<boolean> {
-  const secret = await enrollingSecret(ctx, userId);
-  if (secret === null) throw new ConflictError('No two-factor enrolment is under way (POST /api/auth/2fa/enable first)');
-  return totpStep(secret, code.trim(), ctx.now()) !== null;
+/**
+ * verify: is the code right for the enrolment under way? Consumes nothing; ConflictError with none
+ * under way. With `limits` a wrong code counts as confirm's does: else verify would be the
+ * unlimited oracle that confirm's limit is there to deny.
+ */
+export async function checkEnrolmentCode(ctx: LibContext, userId: number, code: string, limits?: SecondFactorLimits): Promise<boolean> {
+  return ctx.db.transaction().execute(async (trx) => {
+    // The row's lock before the limiter's, the order holdSecondFactorCount needs.
+    await lockUser(trx, userId);
+    const secret = await enrollingSecret(trx, userId);
+    if (secret === null) throw new ConflictError('No two-factor enrolment is under way (POST /api/auth/2fa/enable first)');
+    return (await limitedEnrolmentStep(trx, userId, secret, code, ctx.now(), limits)) !== null;
+  });
 }
 
-/** confirm: puts the enrolment under way in force (a re-enrolment replaces the old secret and codes). */
-export async function confirmEnrolment(ctx: LibContext, userId: number, code: string): Promise<boolean> {
+/**
+ * confirm: puts the enrolment under way in force (a re-enrolment replaces the old secret and codes).
+ * With `limits`, wrong codes count against the account's wrong-code limit, then 429 even for the
+ * right code (limitedEnrolmentStep).
+ */
+export async function confirmEnrolment(ctx: LibContext, userId: number, code: string, limits?: SecondFactorLimits): Promise<boolean> {
   const pending = await ctx.db.selectFrom('mfa_reenrolments').selectAll().where('user_id', '=', userId).executeTakeFirst();
   const enabled = (await ctx.db.selectFrom('users').select('mfa_enabled').where('id', '=', userId).executeTakeFirstOrThrow()).mfa_enabled;
-  if (!enabled || !pending) return confirmMfa(ctx, userId, code);
+  if (!enabled || !pending) return confirmMfa(ctx, userId, code, limits);
   const now = ctx.now();
   return ctx.db.transaction().execute(async (trx) => {
     const user = await lockUser(trx, userId);
     const again = await trx.selectFrom('mfa_reenrolments').selectAll().where('user_id', '=', userId).forUpdate().executeTakeFirst();
     if (!user.mfa_enabled || !again) throw new ConflictError('The re-enrolment is no longer under way; enable again');
-    const step = totpStep(again.totp_secret, code.trim(), now);
+    const step = await limitedEnrolmentStep(trx, userId, again.totp_secret, code, now, limits);
     if (step === null) return false;
     await trx
       .updateTable('users')

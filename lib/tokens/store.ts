@@ -53,9 +53,24 @@ export function revokeLinks(db: Db, userId: number, now: Date): Promise<number> 
   return revokeTokens(db, userId, LINK_KINDS, now);
 }
 
-/** Revokes every session-like token (access, refresh, authorization) of the user. */
-export function revokeSessions(db: Db, userId: number, now: Date): Promise<number> {
-  return revokeTokens(db, userId, SESSION_KINDS, now);
+/**
+ * Ends the user's pending two-factor logins (two_factor_challenges: the password proved, the code
+ * not yet): each would become a session with one right code, so whatever signs a user out ends
+ * them too, in its transaction. Returns how many there were (expired ones included).
+ */
+export async function endTwoFactorChallenges(db: Db, userId: number): Promise<number> {
+  const result = await db.deleteFrom('two_factor_challenges').where('user_id', '=', userId).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/**
+ * Revokes every session-like token (access, refresh, authorization) of the user and ends the
+ * pending two-factor logins (endTwoFactorChallenges); returns how many tokens were live.
+ */
+export async function revokeSessions(db: Db, userId: number, now: Date): Promise<number> {
+  const revoked = await revokeTokens(db, userId, SESSION_KINDS, now);
+  await endTwoFactorChallenges(db, userId);
+  return revoked;
 }
 
 /** Live session tokens (not revoked, not spent, not expired) of the user, of the given kinds, as a count subquery. */

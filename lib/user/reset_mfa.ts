@@ -1,6 +1,7 @@
 import { writeOnce, type LibContext } from '../lib-context';
 import type { Db } from '../db/schema';
 import { writeAudit } from '../audit/audit';
+import { endTwoFactorChallenges } from '../tokens/store';
 import { requireLocalUser, type UserRef } from './find';
 
 export interface MfaResetResult {
@@ -18,7 +19,8 @@ export interface MfaResetResult {
 
 /**
  * `reset_mfa`: turns multi-factor authentication off for a local user, removing the TOTP secret
- * (and its replay guard) and every backup code, in one transaction with its audit row. The result
+ * (and its replay guard) and every backup code, and ending the pending two-factor logins (their
+ * second step is gone), in one transaction with its audit row. The result
  * says what was there; nothing secret goes to the audit log, only what kind and how many.
  */
 export async function resetMfa(ctx: LibContext, ref: UserRef, opts: { readonly dryRun?: boolean } = {}): Promise<MfaResetResult> {
@@ -37,6 +39,7 @@ export async function resetMfa(ctx: LibContext, ref: UserRef, opts: { readonly d
         .set({ mfa_enabled: false, mfa_totp_secret: null, mfa_backup_codes: [], mfa_last_step: null, updated_at: ctx.now() })
         .where('id', '=', row.id)
         .execute();
+      await endTwoFactorChallenges(db, row.id);
       await writeAudit(db, ctx, { verb: 'reset_mfa', targetUserId: row.id, targetNickname: row.nickname, details: { removed } });
     }
     return { userId: row.id, nickname: row.nickname, removed, changed, dryRun };

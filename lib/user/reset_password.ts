@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, UserRow } from '../db/schema';
 import type { LibContext } from '../lib-context';
-import { issueToken, revokeSessions, revokeTokens } from '../tokens/store';
+import { endTwoFactorChallenges, issueToken, revokeSessions, revokeTokens } from '../tokens/store';
 import { claimToken, consumeToken, inspectToken, unusableTokenError, type SingleUseStatus } from '../tokens/single-use';
 import { checkPassword, hashPassword } from '../auth/passwords';
 import { writeAudit } from '../audit/audit';
@@ -73,7 +73,7 @@ export interface PasswordChanged {
 /**
  * Sets the password through a reset link: in one transaction, with the token row locked, the new
  * hash is stored, the token marked used, the user's other reset links revoked, every session
- * revoked and the audit row written. Unknown token: NotFoundError; used or expired: ConflictError;
+ * revoked and pending two-factor login ended (revokeSessions), and the audit row written. Unknown token: NotFoundError; used or expired: ConflictError;
  * a password that breaks the rules: UsageError (and the token stays usable).
  */
 export async function resetPasswordWithToken(
@@ -107,8 +107,9 @@ export async function resetPasswordWithToken(
 
 /**
  * LibreChat's `reset-password <email> <new password>`: an admin sets the password directly. Every
- * outstanding reset link of the user is revoked in the same transaction, and every session too
- * unless `keepSessions` (`--keep-sessions`: a routine change that should not sign the user out).
+ * outstanding reset link of the user is revoked in the same transaction, and every pending
+ * two-factor login ended, and every session too unless `keepSessions` (`--keep-sessions`: a
+ * routine change that should not sign the user out).
  */
 export async function setPassword(
   ctx: LibContext,
@@ -124,6 +125,8 @@ export async function setPassword(
     await trx.updateTable('users').set({ password_hash: hash, updated_at: now }).where('id', '=', row.id).execute();
     const resetLinksRevoked = await revokeTokens(trx, row.id, ['password_reset'], now);
     const sessionsRevoked = options.keepSessions ? 0 : await revokeSessions(trx, row.id, now);
+    // Pending two-factor logins proved the old password: they end even when sessions are kept.
+    if (options.keepSessions) await endTwoFactorChallenges(trx, row.id);
     const details = { sessionsRevoked, resetLinksRevoked, ...(options.keepSessions ? { keptSessions: true } : {}) };
     await writeAudit(trx, ctx, { verb: 'set_password', targetUserId: row.id, targetNickname: row.nickname, details });
     return { userId: row.id, nickname: row.nickname, sessionsRevoked, resetLinksRevoked };

@@ -94,7 +94,8 @@ export async function softDeleteLocked(
   asyncCommit = false,
 ): Promise<SoftDeleteResult> {
   const now = ctx.now();
-  // One statement: the account, its tokens and the audit row (with the count of tokens revoked).
+  // One statement: the account, its tokens, its pending two-factor logins and the audit row (with
+  // the count of tokens revoked).
   const { rows } = await sql<{ revoked: number }>`
     WITH changed AS (
       UPDATE users SET deleted_at = ${now}, active = false, updated_at = ${now} WHERE id = ${user.id} RETURNING id
@@ -102,6 +103,8 @@ export async function softDeleteLocked(
       UPDATE tokens SET revoked_at = ${now}
       WHERE user_id = ${user.id} AND kind = ANY(${[...ALL_TOKEN_KINDS]}::text[]) AND revoked_at IS NULL AND used_at IS NULL
       RETURNING 1
+    ), challenges AS (
+      DELETE FROM two_factor_challenges WHERE user_id = ${user.id}
     ), counted AS (
       SELECT count(*)::int AS revoked FROM revoked
     ), audit AS (

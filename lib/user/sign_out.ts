@@ -1,7 +1,7 @@
 import type { TokenKind, Db } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { writeAudit } from '../audit/audit';
-import { revokeTokens, SESSION_KINDS } from '../tokens/store';
+import { endTwoFactorChallenges, revokeTokens, SESSION_KINDS } from '../tokens/store';
 import { requireLocalUser, type UserRef } from './find';
 
 /** Tokens of these kinds that revokeTokens would revoke: neither revoked nor used (expired ones included). */
@@ -36,8 +36,9 @@ export interface SignOutResult {
 
 /**
  * `sign_out <user>`: revokes every session, access and refresh token and authorization of a local
- * user (`No local user X`, exit 3), in one transaction with its audit row. Nothing to revoke is
- * still exit 0 (and no audit row: nothing changed).
+ * user (`No local user X`, exit 3) and ends the pending two-factor logins (a temp token would
+ * otherwise still become a session with one right code), in one transaction with its audit row.
+ * Nothing to revoke is still exit 0 (and no audit row: nothing changed).
  */
 export async function signOutUser(ctx: LibContext, ref: UserRef, opts: { readonly dryRun?: boolean } = {}): Promise<SignOutResult> {
   const shape = (id: number, nickname: string, counts: Record<string, number>, dryRun: boolean): SignOutResult => {
@@ -54,9 +55,11 @@ export async function signOutUser(ctx: LibContext, ref: UserRef, opts: { readonl
     const counts: Record<string, number> = {};
     // One UPDATE per kind (three, whatever the number of tokens) so the result can say which.
     for (const kind of SESSION_KINDS) counts[kind] = await revokeTokens(trx, user.id, [kind], now);
+    const twoFactorChallenges = await endTwoFactorChallenges(trx, user.id);
     const result = shape(user.id, user.nickname, counts, false);
-    if (result.total > 0) {
-      await writeAudit(trx, ctx, { verb: 'sign_out', targetUserId: user.id, targetNickname: user.nickname, details: { revoked: result.revoked } });
+    if (result.total > 0 || twoFactorChallenges > 0) {
+      const details = { revoked: result.revoked, ...(twoFactorChallenges > 0 ? { twoFactorChallenges } : {}) };
+      await writeAudit(trx, ctx, { verb: 'sign_out', targetUserId: user.id, targetNickname: user.nickname, details });
     }
     return result;
   });

@@ -38,12 +38,12 @@ export function librechat2faRoutes(app: FastifyInstance, state: AppState): void 
   });
 
   app.post<CodeBody>('/api/auth/2fa/verify', auth, async (request) => {
-    if (!(await checkEnrolmentCode(await state.lib(request), request.auth!.user.id, needCode(request.body)))) throw wrongCode();
+    if (!(await checkEnrolmentCode(await state.lib(request), request.auth!.user.id, needCode(request.body), limits))) throw wrongCode();
     return { message: '2FA code verified successfully.' };
   });
 
   app.post<CodeBody>('/api/auth/2fa/confirm', auth, async (request) => {
-    if (!(await confirmEnrolment(await state.lib(request), request.auth!.user.id, needCode(request.body)))) throw wrongCode();
+    if (!(await confirmEnrolment(await state.lib(request), request.auth!.user.id, needCode(request.body), limits))) throw wrongCode();
     return { message: 'Two-factor authentication enabled', twoFactorEnabled: true };
   });
 

@@ -1,4 +1,5 @@
 import { totpCode } from '../../../lib/auth/mfa';
+import { createPasswordReset } from '../../../lib/user/reset_password';
 import { addUser, bearer, loginAs, useTestServer, type TestServer } from '../helpers';
 
 /**
@@ -213,6 +214,51 @@ describe('the two-step 2FA login', () => {
     expect((await server.ctl(['user', 'reset_password', 'alice', 'another-horse-pass', '-y'])).code).toBe(0);
     expect((await verify(temp, totpCode(secret, server.clock))).status).toBe(401);
   });
+
+  const ended = { error: 'Unauthorized', message: 'Invalid or expired two-factor login; log in again', mfaRequired: true };
+
+  test('ctl user sign_out ends a pending two-step login: verify-temp with the right code is 401, and the audit row says so', async () => {
+    await listen();
+    await aliceWithMfa();
+    const temp = await tempToken();
+    expect((await server.ctl(['user', 'sign_out', 'alice'])).code).toBe(0);
+    const answer = await verify(temp, totpCode(secret, server.clock));
+    expect([answer.status, answer.body]).toEqual([401, ended]);
+    const audit = await server.withDb((db) => db.selectFrom('audit_log').select('details').where('verb', '=', 'sign_out').execute());
+    expect(audit.map((a) => (a.details as { twoFactorChallenges?: number }).twoFactorChallenges)).toEqual([1]);
+    // A new login with the password and a code still works.
+    expect((await verify(await tempToken(), totpCode(secret, server.clock))).status).toBe(200);
+  });
+
+  test.each([
+    ['sign_out', ['user', 'sign_out', 'alice']],
+    ['deactivate', ['user', 'deactivate', 'alice']],
+    ['soft rm', ['user', 'rm', 'alice']],
+    ['reset_mfa', ['user', 'reset_mfa', 'alice']],
+    ['reset_password', ['user', 'reset_password', 'alice', 'another-horse-pass', '-y']],
+    ['reset_password --keep-sessions', ['user', 'reset_password', 'alice', 'another-horse-pass', '--keep-sessions', '-y']],
+  ])('ctl user %s ends every pending two-step login in its transaction: no challenge left, verify-temp is 401', async (_name, args) => {
+    await listen();
+    await aliceWithMfa();
+    const temps = [await tempToken(), await tempToken()];
+    const result = await server.ctl(args);
+    expect([result.code, result.stderr]).toEqual([0, expect.not.stringContaining('Error')]);
+    expect(await server.withDb((db) => db.selectFrom('two_factor_challenges').selectAll().execute())).toEqual([]);
+    for (const temp of temps) {
+      const answer = await verify(temp, totpCode(secret, server.clock));
+      expect([answer.status, answer.body]).toEqual([401, ended]);
+    }
+  });
+
+  test('a password reset through the link (POST /api/auth/password_reset) ends pending two-step logins', async () => {
+    await listen();
+    await aliceWithMfa();
+    const temp = await tempToken();
+    const link = await server.withDb((_db, ctx) => createPasswordReset(ctx, 'alice', server.config));
+    expect((await post('/api/auth/password_reset', { token: link.token, password: 'another-horse-pass' })).status).toBe(200);
+    expect(await server.withDb((db) => db.selectFrom('two_factor_challenges').selectAll().execute())).toEqual([]);
+    expect((await verify(temp, totpCode(secret, server.clock))).status).toBe(401);
+  });
 });
 
 describe('guessing codes with a stolen session', () => {
@@ -239,6 +285,50 @@ describe('guessing codes with a stolen session', () => {
     expect((await post('/api/auth/2fa/disable', { token: totpCode(secret, server.clock) }, bearer(token))).status).toBe(429);
     server.clock = new Date(server.clock.getTime() + 15 * 60e3);
     expect((await del(totpCode(secret, server.clock))).status).toBe(200);
+  });
+});
+
+describe('guessing the code of an enrolment', () => {
+  const limitedBody = { error: 'Too many requests', message: 'Too many wrong two-factor codes; try again later' };
+  const wrongFor = (secret: string) => (totpCode(secret, server.clock) === '000000' ? '111111' : '000000');
+
+  test('confirm counts wrong codes per account: CTL_LOGIN_MAX_FAILURES of them, then 429 with Retry-After even for the right code', async () => {
+    await listen({ CTL_LOGIN_MAX_FAILURES: '3' });
+    await addUser(server, { nickname: 'alice' });
+    const token = await loginAs(server, 'alice');
+    const secret = String((await post('/api/auth/2fa/enable', null, bearer(token))).body.secret);
+    const confirm = (code: string) => post('/api/auth/2fa/confirm', { token: code }, bearer(token));
+    for (let i = 0; i < 3; i++) expect((await confirm(wrongFor(secret))).status).toBe(400);
+    const limited = await confirm(totpCode(secret, server.clock));
+    expect([limited.status, limited.body, limited.headers.get('retry-after')]).toEqual([429, limitedBody, String(15 * 60)]);
+    // verify answers the same: it is no way around confirm's limit.
+    expect((await post('/api/auth/2fa/verify', { token: totpCode(secret, server.clock) }, bearer(token))).status).toBe(429);
+    server.clock = new Date(server.clock.getTime() + 15 * 60e3);
+    expect((await confirm(totpCode(secret, server.clock))).status).toBe(200);
+  });
+
+  test('verify and confirm share the count with the other routes; a right code is not counted', async () => {
+    await listen({ CTL_LOGIN_MAX_FAILURES: '3' });
+    await addUser(server, { nickname: 'alice' });
+    const token = await loginAs(server, 'alice');
+    const secret = String((await post('/api/auth/2fa/enable', null, bearer(token))).body.secret);
+    const verify = (code: string) => post('/api/auth/2fa/verify', { token: code }, bearer(token));
+    expect((await verify(wrongFor(secret))).status).toBe(400);
+    expect((await verify(totpCode(secret, server.clock))).status).toBe(200);
+    expect((await verify(totpCode(secret, server.clock))).status).toBe(200);
+    expect((await post('/api/auth/2fa/confirm', { token: totpCode(secret, server.clock) }, bearer(token))).status).toBe(200);
+    server.clock = new Date(server.clock.getTime() + 30e3);
+    // A re-enrolment: a wrong current code at enable, then wrong codes for the new secret at confirm.
+    expect((await post('/api/auth/2fa/enable', { token: wrongFor(secret) }, bearer(token))).status).toBe(400);
+    const again = await post('/api/auth/2fa/enable', { token: totpCode(secret, server.clock) }, bearer(token));
+    const fresh = String(again.body.secret);
+    expect((await post('/api/auth/2fa/confirm', { token: wrongFor(fresh) }, bearer(token))).status).toBe(400);
+    const limited = await post('/api/auth/2fa/confirm', { token: totpCode(fresh, server.clock) }, bearer(token));
+    expect([limited.status, limited.body]).toEqual([429, limitedBody]);
+    // The old secret stays in force; the login's second step is limited too.
+    const temp = String((await post('/api/auth/login', { email: 'alice', password: 'correct-horse' })).body.tempToken);
+    server.clock = new Date(server.clock.getTime() + 30e3);
+    expect((await post('/api/auth/2fa/verify-temp', { tempToken: temp, token: totpCode(secret, server.clock) })).status).toBe(429);
   });
 });
 
