@@ -2,7 +2,7 @@ import type { VerbModule } from '../runner/verb';
 import { CtlError, PartialFailureError, UsageError } from '../../lib/errors';
 import newVerbModule from './new';
 import { planNewUser } from '../../lib/user/new';
-import { plural } from '../../lib/text';
+import { clipInput, plural } from '../../lib/text';
 
 /**
  * The create-user scripts of the other tools, both non-interactive (no `Continue?`): Overleaf's
@@ -40,7 +40,7 @@ const verb: VerbModule = {
       } catch (error) {
         if (!(error instanceof UsageError)) throw error;
         failures.push(error);
-        ctx.io.stderr.write(`${email}: ${error.message}\n`);
+        ctx.io.stderr.write(`${clipInput(email)}: ${error.message}\n`);
         continue;
       }
       try {
@@ -48,7 +48,7 @@ const verb: VerbModule = {
       } catch (error) {
         if (!(error instanceof CtlError) || error instanceof UsageError) throw error;
         failures.push(error);
-        ctx.io.stderr.write(`${email}: ${error.message}\n`);
+        ctx.io.stderr.write(`${clipInput(email)}: ${error.message}\n`);
       }
     }
     if (failures.length === 0) return;

@@ -6,7 +6,7 @@ import { startProgress, type Progress } from '../runner/progress';
 import { batchSizeOption, batchSizingOf } from '../shared/bulk-options';
 import { deliver } from '../shared/mailing';
 import { UsageError } from '../../lib/errors';
-import { DRY_RUN_SUFFIX, plural } from '../../lib/text';
+import { DRY_RUN_SUFFIX, clipInput, plural } from '../../lib/text';
 import { formatFromName, readRecordChunks } from '../../lib/import/parse';
 import { importFailure, importUsers, ImportInterruptedError, type ImportPhase, type ImportResult, type ImportRowResult } from '../../lib/import/import';
 import { setPasswordMail } from '../../lib/mail/templates';
@@ -61,6 +61,12 @@ function totalsLine(created: number, skipped: number, failed: number, dryRun: bo
   return `Created: ${created}, Skipped: ${skipped}, Failed: ${failed}${dryRun ? DRY_RUN_SUFFIX : ''}`;
 }
 
+/** A file system error's message without the path it ends with (`, open '<file>'`): the message names the file once, clipped. */
+function withoutPath(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e.syscall && e.path ? e.message.replace(`, ${e.syscall} '${e.path}'`, '') : e.message;
+}
+
 /** The file named on the command line, or stdin for `-`; a failure to read it is exit 2. */
 function openInput(file: string, ctx: TaskContext): AsyncIterable<string | Buffer> {
   let source: AsyncIterable<string | Buffer>;
@@ -71,9 +77,9 @@ function openInput(file: string, ctx: TaskContext): AsyncIterable<string | Buffe
     try {
       stat = fs.statSync(file);
     } catch (error) {
-      throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+      throw new UsageError(`cannot read ${clipInput(file)}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : withoutPath(error)}`);
     }
-    if (stat.isDirectory()) throw new UsageError(`cannot read ${file}: it is a directory`);
+    if (stat.isDirectory()) throw new UsageError(`cannot read ${clipInput(file)}: it is a directory`);
     source = fs.createReadStream(file);
   }
   // A failure to read (EACCES, EIO, a stdin that breaks) is about the operator's input: exit 2.
@@ -81,7 +87,7 @@ function openInput(file: string, ctx: TaskContext): AsyncIterable<string | Buffe
     try {
       yield* source;
     } catch (error) {
-      throw new UsageError(`cannot read ${file === '-' ? 'stdin' : file}: ${(error as Error).message}`);
+      throw new UsageError(`cannot read ${file === '-' ? 'stdin' : clipInput(file)}: ${withoutPath(error)}`);
     }
   }
   return stream();
