@@ -62,6 +62,24 @@ export function checkEmail(email: string): string {
   return normalized;
 }
 
+/**
+ * A list of email addresses as typed in one field (`create-user --email=`, the console's Register
+ * users form): separated by commas, semicolons (as mail programs write lists) or line breaks, none
+ * of which an address can hold; each trimmed, blanks dropped, a repeat (by emailKey) kept once.
+ * The addresses are not checked here: each is checked as it is used, so one bad address fails alone.
+ */
+export function splitAddressList(text: string): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const part of text.split(/[,;\r\n]+/)) {
+    const email = part.trim();
+    if (email === '' || seen.has(emailKey(email))) continue;
+    seen.add(emailKey(email));
+    out.push(email);
+  }
+  return out;
+}
+
 /** What two emails are compared by: the checked (NFKC) form, lower-cased. */
 export function emailKey(email: string): string {
   return email.normalize('NFKC').toLowerCase();
