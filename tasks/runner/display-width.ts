@@ -2,14 +2,16 @@
  * How many terminal columns a text takes, for the table format: a CJK character or an emoji takes
  * two, a combining mark or a zero-width character none, a flag or a ZWJ emoji sequence (one
  * grapheme) two. Printable ASCII (nearly every table) is measured by its length and never reaches
- * the Unicode path: no module is loaded and no segmenter made for it.
+ * the Unicode path; only text with emoji in it is split into graphemes (Intl.Segmenter).
  */
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
-/** A grapheme that shows nothing: only combining, enclosing, format or default-ignorable code points. */
-const ZERO_WIDTH = /^[\p{Mn}\p{Me}\p{Cf}\p{Default_Ignorable_Code_Point}]+$/u;
-/** Shown as an emoji (two columns): emoji presentation by default, or asked for with VS16, or a flag. */
+/** A character that takes no column: combining, enclosing, format, default-ignorable, or a Hangul vowel or final Jamo. */
+const ZERO_WIDTH = /[\p{Mn}\p{Me}\p{Cf}\p{Default_Ignorable_Code_Point}\u1160-\u11ff]/u;
+/** Text with emoji in it is measured by graphemes: a ZWJ sequence, a flag or a keycap is one emoji of two columns. */
+const EMOJI = /[\p{Extended_Pictographic}\p{Emoji_Presentation}\p{Regional_Indicator}\u20e3\ufe0f]/u;
+/** A grapheme shown as an emoji (two columns): emoji presentation by default, or asked for with VS16, or a flag. */
 const EMOJI_PRESENTATION = /\p{Emoji_Presentation}|\p{Regional_Indicator}|^\p{Emoji}\uFE0F/u;
 
 /**
@@ -53,17 +55,32 @@ function isWide(codePoint: number): boolean {
   return false;
 }
 
-/** Columns of one grapheme (a user-perceived character): 0, 1 or 2. */
-function graphemeWidth(grapheme: string): number {
-  if (ZERO_WIDTH.test(grapheme)) return 0;
-  if (EMOJI_PRESENTATION.test(grapheme)) return 2;
-  return isWide(grapheme.codePointAt(0)!) ? 2 : 1;
+/** Columns of one character (code point): 0, 1 or 2. */
+function charWidth(ch: string): number {
+  const cp = ch.codePointAt(0)!;
+  if (cp < 0x300 && cp !== 0xad) return 1; // Latin: nothing below the combining marks takes no column but the soft hyphen
+  if (isWide(cp)) return 2;
+  return ZERO_WIDTH.test(ch) ? 0 : 1;
+}
+
+/** Columns of one unit of text (a character, or a grapheme when the text holds emoji). */
+function unitWidth(unit: string): number {
+  if (EMOJI_PRESENTATION.test(unit)) return 2;
+  if (unit.length === 1) return charWidth(unit);
+  let width = 0;
+  for (const ch of unit) width += charWidth(ch);
+  return width;
 }
 
 let segmenter: Intl.Segmenter | null = null;
 
-/** The text's graphemes (a flag, a ZWJ sequence, a letter with its marks: one each). */
-function graphemes(text: string): string[] {
+/**
+ * The text cut where a column count can change: graphemes when it holds emoji (so a ZWJ sequence
+ * or a flag stays whole), else characters, which is cheaper and as good (a combining mark is a
+ * character of width 0 that follows its letter).
+ */
+function units(text: string): string[] {
+  if (!EMOJI.test(text)) return Array.from(text);
   segmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
   return Array.from(segmenter.segment(text), (s) => s.segment);
 }
@@ -72,7 +89,11 @@ function graphemes(text: string): string[] {
 export function displayWidth(text: string): number {
   if (PRINTABLE_ASCII.test(text)) return text.length;
   let width = 0;
-  for (const g of graphemes(text)) width += graphemeWidth(g);
+  if (!EMOJI.test(text)) {
+    for (const ch of text) width += charWidth(ch);
+    return width;
+  }
+  for (const unit of units(text)) width += unitWidth(unit);
   return width;
 }
 
@@ -85,8 +106,8 @@ export function padToWidth(text: string, width: number): string {
     if (text.length > width) return `${text.slice(0, Math.max(0, width - 1))}…`;
     return text + ' '.repeat(width - text.length);
   }
-  const parts = graphemes(text);
-  const widths = parts.map(graphemeWidth);
+  const parts = units(text);
+  const widths = parts.map(unitWidth);
   const total = widths.reduce((a, b) => a + b, 0);
   if (total <= width) return text + ' '.repeat(width - total);
   let kept = '';

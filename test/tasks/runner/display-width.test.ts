@@ -25,6 +25,8 @@ describe('displayWidth', () => {
     ['☺', 1], // text presentation
     ['☺\ufe0f', 2], // emoji presentation asked for
     ['\ufffd', 1], // what sanitizeForTerminal leaves for a control character
+    ['👍🏽 ok', 5], // a skin-tone modifier joins its emoji
+    ['Zoe\u0301 😀', 6], // accents measured the same beside an emoji
   ])('%j is %i columns', (text, width) => {
     expect(displayWidth(text)).toBe(width);
   });
