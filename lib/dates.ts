@@ -4,6 +4,7 @@ import { isValid } from 'date-fns/isValid';
 import { parseISO } from 'date-fns/parseISO';
 import { parseDuration } from './config';
 import { UsageError } from './errors';
+import { quoteInput } from './text';
 
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
@@ -12,7 +13,7 @@ const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)
 const EARLIEST = Date.parse('0001-01-01T00:00:00Z');
 
 function invalid(option: string, text: string): never {
-  throw new UsageError(`invalid date ${JSON.stringify(text)} for ${option}: expected YYYY-MM-DD, an ISO timestamp or a duration like 7d, 12h or 2w`);
+  throw new UsageError(`invalid date ${quoteInput(text)} for ${option}: expected YYYY-MM-DD, an ISO timestamp or a duration like 7d, 12h or 2w`);
 }
 
 /** 'YYYY-MM-DD' as midnight UTC of that day; null when it is not that shape; exit 2 when the day does not exist. */

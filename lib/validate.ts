@@ -1,4 +1,5 @@
 import { UsageError } from './errors';
+import { quoteInput } from './text';
 
 /**
  * Local nicknames: 1 to 64 characters of ASCII letters, digits, `_`, `-` and `.`, starting with a
@@ -22,20 +23,16 @@ export function hasLoneSurrogate(text: string): boolean {
 export const MAX_NAME_LENGTH = 256;
 export const MAX_BIO_LENGTH = 5000;
 
-function show(value: string): string {
-  return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
-}
-
 export function checkLocalNickname(nickname: string): string {
   if (!LOCAL_NICKNAME.test(nickname)) {
-    throw new UsageError(`invalid nickname ${show(nickname)}: use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit`);
+    throw new UsageError(`invalid nickname ${quoteInput(nickname)}: use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit`);
   }
   return nickname;
 }
 
 export function checkInstance(instance: string): string {
   const host = instance.replace(/^@/, '');
-  if (!HOST.test(host)) throw new UsageError(`invalid instance ${show(instance)}: expected a host name like example.com`);
+  if (!HOST.test(host)) throw new UsageError(`invalid instance ${quoteInput(instance)}: expected a host name like example.com`);
   return host.toLowerCase();
 }
 
@@ -57,12 +54,30 @@ function codePoint(ch: string): string {
  * Returns the normalized address, which is what is stored and compared (case-insensitively).
  */
 export function checkEmail(email: string): string {
-  if (LONE_SURROGATE.test(email)) throw new UsageError(`invalid email ${show(email)}`);
+  if (LONE_SURROGATE.test(email)) throw new UsageError(`invalid email ${quoteInput(email)}`);
   const invisible = INVISIBLE.exec(email.replace(/ /g, ''));
-  if (invisible) throw new UsageError(`invalid email ${show(email)}: it contains an invisible or formatting character (${codePoint(invisible[0])})`);
+  if (invisible) throw new UsageError(`invalid email ${quoteInput(email)}: it contains an invisible or formatting character (${codePoint(invisible[0])})`);
   const normalized = email.normalize('NFKC');
-  if (normalized.length > 254 || !EMAIL.test(normalized) || INVISIBLE.test(normalized)) throw new UsageError(`invalid email ${show(email)}`);
+  if (normalized.length > 254 || !EMAIL.test(normalized) || INVISIBLE.test(normalized)) throw new UsageError(`invalid email ${quoteInput(email)}`);
   return normalized;
+}
+
+/**
+ * A list of email addresses as typed in one field (`create-user --email=`, the console's Register
+ * users form): separated by commas, semicolons (as mail programs write lists) or line breaks, none
+ * of which an address can hold; each trimmed, blanks dropped, a repeat (by emailKey) kept once.
+ * The addresses are not checked here: each is checked as it is used, so one bad address fails alone.
+ */
+export function splitAddressList(text: string): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const part of text.split(/[,;\r\n]+/)) {
+    const email = part.trim();
+    if (email === '' || seen.has(emailKey(email))) continue;
+    seen.add(emailKey(email));
+    out.push(email);
+  }
+  return out;
 }
 
 /** What two emails are compared by: the checked (NFKC) form, lower-cased. */
@@ -97,6 +112,6 @@ export function nameOrNickname(name: string | null | undefined, nickname: string
 export function normalizeTag(tag: string): string {
   const t = tag.trim().toLowerCase();
   if (!/^[^\s,\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]{1,64}$/u.test(t) || LONE_SURROGATE.test(t))
-    throw new UsageError(`invalid tag ${show(tag)}: 1-64 characters, no spaces or commas`);
+    throw new UsageError(`invalid tag ${quoteInput(tag)}: 1-64 characters, no spaces or commas`);
   return t;
 }

@@ -1,4 +1,5 @@
 import { ConflictError, EmailTakenError } from '../errors';
+import { clipInput } from '../text';
 
 /** PostgreSQL's undefined_table. */
 export function isUndefinedTable(error: unknown): boolean {
@@ -20,8 +21,8 @@ export function isDeadlock(error: unknown): boolean {
 export function userConflict(error: unknown, nickname: string, email: string | null): ConflictError | null {
   const constraint = uniqueViolation(error);
   if (constraint === null) return null;
-  if (constraint.includes('email')) return new EmailTakenError(`email ${email} is already taken`);
-  return new ConflictError(`nickname ${nickname} is already taken`);
+  if (constraint.includes('email')) return new EmailTakenError(`email ${email === null ? null : clipInput(email)} is already taken`);
+  return new ConflictError(`nickname ${clipInput(nickname)} is already taken`);
 }
 
 /** Driver and server codes that mean the database cannot be reached (or let us in). */

@@ -1,4 +1,5 @@
 import { UsageError } from '../errors';
+import { quoteInput } from '../text';
 
 /** The columns an import file may have; `email` is required, the rest optional. */
 export const IMPORT_COLUMNS = ['nickname', 'email', 'name', 'bio', 'admin', 'moderator', 'confirmed', 'tags', 'password'] as const;
@@ -82,7 +83,7 @@ function checkColumns(names: readonly string[]): void {
   }
   const seen = new Set<string>();
   for (const n of names) {
-    if (seen.has(n)) throw new UsageError(`column ${JSON.stringify(n)} appears twice in the header`);
+    if (seen.has(n)) throw new UsageError(`column ${quoteInput(n)} appears twice in the header`);
     seen.add(n);
   }
   if (!seen.has('email')) throw new UsageError(`the header has no "email" column: expected ${IMPORT_COLUMNS.join(', ')}`);

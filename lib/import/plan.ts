@@ -6,6 +6,7 @@ import { checkPassword } from '../auth/passwords';
 import type { RawRecord } from './parse';
 import { ImportRowStore, type ImportRow } from './row-store';
 import { KeyIndex } from './key-index';
+import { quoteInput } from '../text';
 
 export type { ImportRow } from './row-store';
 
@@ -55,7 +56,7 @@ function flag(values: Readonly<Record<string, unknown>>, key: string, fallback: 
   if (t === '') return fallback;
   if (TRUE.has(t)) return true;
   if (FALSE.has(t)) return false;
-  throw new CtlError(`${key} must be true or false, not ${JSON.stringify(text)}`);
+  throw new CtlError(`${key} must be true or false, not ${quoteInput(text)}`);
 }
 
 /**
@@ -67,7 +68,7 @@ function jsonTagArray(text: string): unknown[] {
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new CtlError(`tags ${JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text)} start with '[' but are not a JSON array`);
+    throw new CtlError(`tags ${quoteInput(text)} start with '[' but are not a JSON array`);
   }
   if (!Array.isArray(parsed)) throw new CtlError('tags must be a JSON array of strings');
   return parsed;
@@ -100,7 +101,7 @@ export function normalizeRecord(record: RawRecord): ImportRow {
   let nickname = (text(v, 'nickname') ?? '').trim();
   if (nickname === '') {
     nickname = email.slice(0, email.indexOf('@'));
-    if (!LOCAL_NICKNAME.test(nickname)) throw new CtlError(`no nickname, and none can be taken from ${JSON.stringify(email)}`);
+    if (!LOCAL_NICKNAME.test(nickname)) throw new CtlError(`no nickname, and none can be taken from ${quoteInput(email)}`);
   }
   checkLocalNickname(nickname);
   const name = text(v, 'name');

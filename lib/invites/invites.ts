@@ -17,6 +17,7 @@ import { emailKeyOf, storedEmailKey } from '../user/email-key';
 import { hashPassword } from '../auth/passwords';
 import { userConflict } from '../db/pg-errors';
 import { assertAvailable, insertUser, planNewUser, type CreatedUser, type CreateUserSettings, type NewUserInput } from '../user/new';
+import { clipInput, quoteInput } from '../text';
 
 /**
  * `valid` while Pleroma would accept it: not used, today (UTC) on or before the expiry day, uses
@@ -104,10 +105,10 @@ const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
 export function checkExpiryDay(value: string, now: Date, option = '--expires-at'): string {
   const match = DAY.exec(value);
   if (!match || !isExists(Number(match[1]), Number(match[2]) - 1, Number(match[3]))) {
-    throw new UsageError(`invalid date ${JSON.stringify(value)} for ${option}: expected YYYY-MM-DD`);
+    throw new UsageError(`invalid date ${quoteInput(value)} for ${option}: expected YYYY-MM-DD`);
   }
   const today = utcDay(now);
-  if (value < today) throw new UsageError(`${option} ${value} is in the past: the last day an invite works cannot be before today (${today}, UTC)`);
+  if (value < today) throw new UsageError(`${option} ${clipInput(value)} is in the past: the last day an invite works cannot be before today (${today}, UTC)`);
   return value;
 }
 
@@ -123,7 +124,7 @@ export function resolveInviteExpiry(opts: { readonly expiresAt?: string | null; 
   if (opts.expiresIn != null) {
     const ms = parseDuration(opts.expiresIn);
     if (ms === null || ms === 0)
-      throw new UsageError(`invalid duration ${JSON.stringify(opts.expiresIn)} for --expires-in: expected a duration like 7d, 12h or 2w`);
+      throw new UsageError(`invalid duration ${quoteInput(opts.expiresIn)} for --expires-in: expected a duration like 7d, 12h or 2w`);
     return utcDay(new Date(now.getTime() + ms));
   }
   if (opts.expiresAt == null) return null;
@@ -132,11 +133,11 @@ export function resolveInviteExpiry(opts: { readonly expiresAt?: string | null; 
   if (ISO_TIMESTAMP.test(value)) {
     const hasOffset = /(Z|[+-]\d{2}(:?\d{2})?)$/i.test(value.slice(10));
     const instant = parseISO(hasOffset ? value : `${value}Z`);
-    if (!isValid(instant)) throw new UsageError(`invalid date ${JSON.stringify(opts.expiresAt)} for --expires-at: expected YYYY-MM-DD or an ISO timestamp`);
-    if (instant.getTime() <= now.getTime()) throw new UsageError(`--expires-at ${opts.expiresAt} is in the past`);
+    if (!isValid(instant)) throw new UsageError(`invalid date ${quoteInput(opts.expiresAt)} for --expires-at: expected YYYY-MM-DD or an ISO timestamp`);
+    if (instant.getTime() <= now.getTime()) throw new UsageError(`--expires-at ${clipInput(opts.expiresAt)} is in the past`);
     return utcDay(instant);
   }
-  throw new UsageError(`invalid date ${JSON.stringify(opts.expiresAt)} for --expires-at: expected YYYY-MM-DD or an ISO timestamp`);
+  throw new UsageError(`invalid date ${quoteInput(opts.expiresAt)} for --expires-at: expected YYYY-MM-DD or an ISO timestamp`);
 }
 
 /** A max use from the command line or the app: a whole number from 1 up; exit 2 quoting the value otherwise. */
@@ -144,7 +145,9 @@ export function parseMaxUse(value: unknown): number | null {
   if (value === null || value === undefined) return null;
   const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < 1 || n > MAX_INT4) {
-    throw new UsageError(`invalid --max-use ${JSON.stringify(value)}: expected a whole number from 1 to ${MAX_INT4}`);
+    throw new UsageError(
+      `invalid --max-use ${typeof value === 'string' ? quoteInput(value) : JSON.stringify(value)}: expected a whole number from 1 to ${MAX_INT4}`,
+    );
   }
   return n;
 }
@@ -167,7 +170,7 @@ export async function assertInviteEmailFree(db: Db, email: string | null): Promi
     .select('id')
     .where((eb) => eb(storedEmailKey, '=', emailKeyOf(email)))
     .executeTakeFirst();
-  if (taken) throw new ConflictError(`email ${email} is already taken`);
+  if (taken) throw new ConflictError(`email ${clipInput(email)} is already taken`);
 }
 
 export function inviteStatus(row: Pick<InviteRow, 'revoked_at' | 'used' | 'uses' | 'max_use' | 'expires_at'>, now: Date): InviteStatus {

@@ -4,6 +4,7 @@ import type { AvatarType, UserRow } from '../db/schema';
 import { writeAudit } from '../audit/audit';
 import { NotFoundError, UsageError } from '../errors';
 import { hasLoneSurrogate } from '../validate';
+import { quoteInput } from '../text';
 
 /**
  * What a signed-in user does to their own account through the Users API: plugins, settings, terms,
@@ -57,7 +58,7 @@ export const PLUGIN_KEY = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 /** Replaces the user's enabled plugins (deduplicated, order kept). */
 export async function setPlugins(ctx: LibContext, user: UserRow, plugins: readonly string[]): Promise<UserRow> {
   const bad = plugins.find((p) => !PLUGIN_KEY.test(p));
-  if (bad !== undefined) throw new UsageError(`invalid plugin identifier ${JSON.stringify(bad.slice(0, 80))}`);
+  if (bad !== undefined) throw new UsageError(`invalid plugin identifier ${quoteInput(bad)}`);
   const unique = [...new Set(plugins)];
   if (unique.length > MAX_PLUGINS) throw new UsageError(`at most ${MAX_PLUGINS} plugins`);
   return ctx.db.transaction().execute(async (trx) => {

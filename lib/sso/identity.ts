@@ -11,6 +11,7 @@ import { isDeadlock, uniqueViolation } from '../db/pg-errors';
 import { emailKeyOf, storedEmailKey } from '../user/email-key';
 import { checkEmail, checkText, LOCAL_NICKNAME, MAX_NAME_LENGTH } from '../validate';
 import { isActiveLocalAdmin, isLastActiveAdmin, lockActiveAdmins } from '../user/last-admin';
+import { quoteInput } from '../text';
 
 /** What an identity provider says about the person who just proved who they are. */
 export interface ExternalProfile {
@@ -162,7 +163,7 @@ function checkedEmail(email: string): string {
   try {
     return checkEmail(email);
   } catch {
-    throw new AccountRefusedError(`The identity provider gave an invalid email address ${JSON.stringify(email.slice(0, 100))}`);
+    throw new AccountRefusedError(`The identity provider gave an invalid email address ${quoteInput(email)}`);
   }
 }
 

@@ -2,7 +2,7 @@ import { writeOnce, type LibContext } from '../lib-context';
 import type { Db } from '../db/schema';
 import { revokeTokens } from '../tokens/store';
 import { writeAudit } from '../audit/audit';
-import { requireUser } from './find';
+import { refText, requireUser } from './find';
 import { countPendingConfirmations } from './set';
 
 export interface ConfirmResult {
@@ -24,7 +24,7 @@ export interface ConfirmResult {
 export async function confirmUser(ctx: LibContext, ref: string, opts: { readonly dryRun?: boolean } = {}): Promise<ConfirmResult> {
   const dryRun = Boolean(opts.dryRun);
   const work = async (db: Db): Promise<ConfirmResult> => {
-    const row = await requireUser(db, ref, { forUpdate: !dryRun }, `No local user ${ref}`);
+    const row = await requireUser(db, ref, { forUpdate: !dryRun }, `No local user ${refText(ref)}`);
     const pending = await countPendingConfirmations(db, row.id);
     const changed = !row.confirmed || pending > 0;
     if (changed && !dryRun) {

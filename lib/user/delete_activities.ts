@@ -2,7 +2,7 @@ import type { LibContext } from '../lib-context';
 import type { BatchProgress, BatchSizing } from '../bulk/batches';
 import { runBulkJob } from '../bulk/job';
 import { NotFoundError } from '../errors';
-import { findUserQuery } from './find';
+import { findUserQuery, refText } from './find';
 
 export interface DeleteActivitiesPlan {
   readonly id: number;
@@ -25,16 +25,16 @@ export interface DeleteActivitiesResult {
  */
 export async function planDeleteActivities(ctx: LibContext, ref: string, opts: { readonly count?: boolean } = {}): Promise<DeleteActivitiesPlan> {
   const query = findUserQuery(ctx.db, ref, { localOnly: true });
-  if (!query) throw new NotFoundError(`No local user ${ref}`);
+  if (!query) throw new NotFoundError(`No local user ${refText(ref)}`);
   if (opts.count === false) {
     const user = await query.executeTakeFirst();
-    if (!user) throw new NotFoundError(`No local user ${ref}`);
+    if (!user) throw new NotFoundError(`No local user ${refText(ref)}`);
     return { id: user.id, nickname: user.nickname, activities: null };
   }
   const user = await query
     .select((eb) => eb.selectFrom('activities').select(eb.fn.countAll<number>().as('n')).whereRef('activities.actor_id', '=', 'users.id').as('activity_count'))
     .executeTakeFirst();
-  if (!user) throw new NotFoundError(`No local user ${ref}`);
+  if (!user) throw new NotFoundError(`No local user ${refText(ref)}`);
   return { id: user.id, nickname: user.nickname, activities: Number(user.activity_count) };
 }
 

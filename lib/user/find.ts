@@ -4,6 +4,7 @@
 // the last-admin guard every verb that demotes or removes an admin goes through.
 import type { UserRow, Db } from '../db/schema';
 import { NotFoundError } from '../errors';
+import { clipInput } from '../text';
 import { emailKeyOf, storedEmailKey } from './email-key';
 
 /**
@@ -15,9 +16,9 @@ import { emailKeyOf, storedEmailKey } from './email-key';
  */
 export type UserRef = string | { readonly id: number; readonly nickname: string };
 
-/** How messages name a `<user>`: as typed, or the picked account's nickname. */
+/** How messages name a `<user>`: as typed (clipped when very long), or the picked account's nickname. */
 export function refText(ref: UserRef): string {
-  return typeof ref === 'string' ? ref : ref.nickname;
+  return clipInput(typeof ref === 'string' ? ref : ref.nickname);
 }
 
 export interface FindOptions {

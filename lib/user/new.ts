@@ -12,6 +12,7 @@ import { links } from '../tokens/links';
 import { issueConfirmation } from '../tokens/confirmation';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../db/schema';
+import { clipInput, quoteInput } from '../text';
 
 export interface NewUserInput {
   readonly nickname?: string | null;
@@ -72,7 +73,7 @@ export function planNewUser(input: NewUserInput): NewUserPlan {
   if (nickname === null) {
     nickname = email.slice(0, email.indexOf('@'));
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(nickname)) {
-      throw new UsageError(`cannot take a nickname from ${JSON.stringify(email)}: pass it explicitly, as in: ctl user new <nickname> ${email}`);
+      throw new UsageError(`cannot take a nickname from ${quoteInput(email)}: pass it explicitly, as in: ctl user new <nickname> ${clipInput(email)}`);
     }
   }
   checkLocalNickname(nickname);
@@ -101,8 +102,8 @@ export async function assertAvailable(db: Kysely<Database>, nickname: string, em
     })
     .execute();
   const byNickname = taken.find((u) => u.nickname.toLowerCase() === nickname.toLowerCase());
-  if (byNickname) throw new ConflictError(`nickname ${nickname} is already taken${heldByDeleted(byNickname)}`);
-  if (taken.length > 0) throw new EmailTakenError(`email ${email} is already taken${heldByDeleted(taken[0])}`);
+  if (byNickname) throw new ConflictError(`nickname ${clipInput(nickname)} is already taken${heldByDeleted(byNickname)}`);
+  if (taken.length > 0) throw new EmailTakenError(`email ${clipInput(String(email))} is already taken${heldByDeleted(taken[0])}`);
 }
 
 /**

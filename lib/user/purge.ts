@@ -6,7 +6,7 @@ import { NotFoundError } from '../errors';
 import { flushCommits, type BatchProgress, type BatchSizing } from '../bulk/batches';
 import { runBulkJob } from '../bulk/job';
 import { requireLocalUserIncludingDeleted, softDeleteLocked, type RetentionSettings } from './rm';
-import { findUserQuery } from './find';
+import { findUserQuery, refText } from './find';
 import { assertNotLastAdmin, lockUserGuardingLastAdmin } from './last-admin';
 import { idArray } from '../bulk/sql';
 
@@ -164,7 +164,7 @@ export interface PurgeUserResult {
  */
 export async function planPurgeUser(ctx: LibContext, ref: string, opts: { readonly count?: boolean } = {}): Promise<PurgeUserPlan> {
   const query = findUserQuery(ctx.db, ref, { localOnly: true, includeDeleted: true });
-  if (!query) throw new NotFoundError(`No local user ${ref}`);
+  if (!query) throw new NotFoundError(`No local user ${refText(ref)}`);
   let user: UserRow | undefined;
   let counts: OwnedCounts | null = null;
   if (opts.count === false) {
@@ -174,7 +174,7 @@ export async function planPurgeUser(ctx: LibContext, ref: string, opts: { readon
     user = row;
     if (row) counts = { users: 1, activities: Number(row.owned_activities), follows: Number(row.owned_follows), tokens: Number(row.owned_tokens) };
   }
-  if (!user) throw new NotFoundError(`No local user ${ref}`);
+  if (!user) throw new NotFoundError(`No local user ${refText(ref)}`);
   await assertNotLastAdmin(ctx.db, user, 'delete', false);
   return { id: user.id, nickname: user.nickname, email: user.email, admin: user.admin, active: user.active, deletedAt: user.deleted_at, counts };
 }
@@ -232,7 +232,7 @@ export async function purgeUser(ctx: LibContext, ref: string, settings: PurgeSet
     let rest: OwnedCounts | null;
     try {
       rest = await deleteAccount(lctx, id, batched.affected);
-      if (!rest) throw new NotFoundError(`No local user ${ref}`);
+      if (!rest) throw new NotFoundError(`No local user ${refText(ref)}`);
     } catch (error) {
       // It failed or found no account: the batches (and the soft delete) go on disk all the same.
       await flushCommits(conn).catch(() => undefined);

@@ -11,6 +11,7 @@ import { refText, requireLocalUser, type UserRef } from './find';
 import { emailKeyOf, storedEmailKey } from './email-key';
 import { assertNotLastAdmin, lockUserGuardingLastAdmin } from './last-admin';
 import { toUserJson, type UserJson } from './present';
+import { clipInput } from '../text';
 
 /** What `set` may change; an absent key is left alone. */
 export interface UserChanges {
@@ -133,7 +134,7 @@ export async function setUser(
         .where((eb) => eb(storedEmailKey, '=', emailKeyOf(String(patch.email))))
         .where('id', '<>', row.id)
         .executeTakeFirst();
-      if (taken) throw new ConflictError(`email ${patch.email} is already taken`);
+      if (taken) throw new ConflictError(`email ${clipInput(String(patch.email))} is already taken`);
     }
     const issuesToken = changes.confirmed === false;
     const pending = changes.confirmed === undefined ? 0 : await countPendingConfirmations(db, row.id);

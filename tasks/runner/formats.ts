@@ -2,6 +2,8 @@
  * Renders rows as table, JSON, NDJSON or CSV text. Pure: returns strings, the task layer writes
  * them. Encoders work page by page so a million rows never sit in memory at once.
  */
+import { displayWidth, padToWidth } from './display-width';
+
 export type Format = 'table' | 'json' | 'ndjson' | 'csv';
 export const FORMATS: readonly Format[] = ['table', 'json', 'ndjson', 'csv'];
 
@@ -65,14 +67,8 @@ export interface RowEncoder<T> {
   end(): string;
 }
 
-function pad(text: string, width: number): string {
-  const visible = [...text];
-  if (visible.length > width) return `${visible.slice(0, Math.max(0, width - 1)).join('')}…`;
-  return text + ' '.repeat(width - visible.length);
-}
-
 /**
- * Column widths come from the first page and the terminal width; later pages are cut to fit,
+ * Column widths (in terminal columns: tasks/runner/display-width.ts) come from the first page and the terminal width; later pages are cut to fit,
  * so a table streams without reading every row first.
  */
 function tableEncoder<T>(columns: readonly Column<T>[], terminalWidth: number | null): RowEncoder<T> {
@@ -83,16 +79,16 @@ function tableEncoder<T>(columns: readonly Column<T>[], terminalWidth: number | 
       const cells = rows.map((row) => columns.map((c) => sanitizeForTerminal(displayValue(c.value(row)))));
       let out = '';
       if (widths === null) {
-        widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => [...r[i]].length)));
+        widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => displayWidth(r[i]))));
         if (terminalWidth !== null) shrink(widths, columns, terminalWidth);
         out += `${columns
-          .map((c, i) => pad(c.header.toUpperCase(), widths![i]))
+          .map((c, i) => padToWidth(c.header.toUpperCase(), widths![i]))
           .join('  ')
           .trimEnd()}\n`;
       }
       for (const r of cells)
         out += `${r
-          .map((cell, i) => pad(cell, widths![i]))
+          .map((cell, i) => padToWidth(cell, widths![i]))
           .join('  ')
           .trimEnd()}\n`;
       count += rows.length;

@@ -10,6 +10,7 @@ import { aliasesOf } from './verb';
 import { USER_VERBS } from '../user/index';
 import { OTHER_COMMANDS } from './commands';
 import { rejectUnknownShortClusters } from './short-options';
+import { MAX_ECHOED_INPUT, clipInput, quoteInput } from '../../lib/text';
 
 interface RunState {
   readonly io: Io;
@@ -99,7 +100,22 @@ function rejectRepeatedValues(argv: Record<string, unknown>, y: Argv): void {
   }
 }
 
-function buildParser(state: RunState): Argv {
+/**
+ * yargs' own messages repeat what was typed (`Unknown argument: <arg>`, `Given: "<value>"`): each
+ * long argument in them is clipped as lib/'s messages clip what they quote (clipInput).
+ */
+export function clipEchoedArgs(message: string, args: readonly string[]): string {
+  const long = new Set<string>();
+  for (const arg of args) {
+    const bare = arg.replace(/^-+/, '');
+    for (const part of [arg, bare, bare.split('=')[0], arg.slice(arg.indexOf('=') + 1)]) if (part.length > MAX_ECHOED_INPUT) long.add(part);
+  }
+  let out = message;
+  for (const part of [...long].sort((a, b) => b.length - a.length)) out = out.split(part).join(clipInput(part));
+  return out;
+}
+
+function buildParser(state: RunState, args: readonly string[]): Argv {
   let y = yargs()
     .scriptName('ctl')
     .usage('$0 <noun> <verb> [options]')
@@ -122,7 +138,7 @@ function buildParser(state: RunState): Argv {
     .showHelpOnFail(false)
     .exitProcess(false)
     .fail((message, error) => {
-      throw error ?? new UsageError(message);
+      throw error ?? new UsageError(clipEchoedArgs(message, args));
     })
     .epilogue('Exit codes: 0 done, 2 usage, 3 not found, 4 conflict, 5 refused, 6 unavailable, 7 partial failure, 130 interrupted.');
 }
@@ -142,11 +158,11 @@ export async function main(
   try {
     // A shell cannot pass a NUL byte, but a caller of main() can; PostgreSQL cannot store one.
     const nul = args.find((a) => a.includes('\0'));
-    if (nul !== undefined) throw new UsageError(`an argument contains a NUL byte: ${JSON.stringify(nul.length > 80 ? `${nul.slice(0, 77)}...` : nul)}`);
+    if (nul !== undefined) throw new UsageError(`an argument contains a NUL byte: ${quoteInput(nul)}`);
     rejectUnknownShortClusters(args);
     // With a callback yargs hands over what it would print (help, completion) instead of writing
     // to the console itself, so it reaches io.stdout like every other result.
-    await buildParser(state).parseAsync(protectQuotedValues(args), {}, (_error, _argv, output) => {
+    await buildParser(state, args).parseAsync(protectQuotedValues(args), {}, (_error, _argv, output) => {
       if (output) io.stdout.write(`${output}\n`);
     });
   } catch (error) {

@@ -1,4 +1,5 @@
 import { UsageError } from '../../lib/errors';
+import { clipInput } from '../../lib/text';
 
 /** The one-letter options every verb has: -y (--assume-yes), -q (--quiet), -h (--help). */
 const SHORT = new Set(['y', 'q', 'h']);
@@ -14,6 +15,8 @@ export function rejectUnknownShortClusters(args: readonly string[]): void {
     if (!/^-[^-\d]/.test(arg) || arg.length < 3) continue;
     const letters = arg.slice(1).split('=')[0];
     if ([...letters].every((c) => SHORT.has(c))) continue;
-    throw new UsageError(`unknown option ${arg}: long options take two dashes (-${arg}); one dash groups the one-letter options -y, -q and -h`);
+    throw new UsageError(
+      `unknown option ${clipInput(arg)}: long options take two dashes (-${clipInput(arg)}); one dash groups the one-letter options -y, -q and -h`,
+    );
   }
 }

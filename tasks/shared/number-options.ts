@@ -1,4 +1,5 @@
 import { UsageError } from '../../lib/errors';
+import { quoteInput } from '../../lib/text';
 
 /**
  * A whole-number option (`--limit`, `--batch-size`) from 1 to `max`, or undefined when not given.
@@ -11,7 +12,7 @@ export function parseWholeNumber(value: unknown, option: string, max: number = N
   const n = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(n) || n < 1 || n > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? 'a positive whole number' : `a whole number from 1 to ${max}`;
-    throw new UsageError(`--${option} must be ${range}, got ${JSON.stringify(text)}`);
+    throw new UsageError(`--${option} must be ${range}, got ${quoteInput(text)}`);
   }
   return n;
 }

@@ -3,6 +3,7 @@ import type { Argv } from 'yargs';
 import { UsageError } from '../../lib/errors';
 import type { TaskContext } from '../runner/task-context';
 import { canHideInput, readAll, readSecret } from '../runner/io';
+import { clipInput } from '../../lib/text';
 
 /** --password / --password-stdin / --password-file, shared by every verb that takes a password. */
 export function passwordOptions(y: Argv): Argv {
@@ -40,10 +41,10 @@ export async function readPasswordOption(argv: Record<string, unknown>, ctx: Tas
     try {
       text = fs.readFileSync(argv.passwordFile, 'utf8');
     } catch (error) {
-      throw new UsageError(`cannot read --password-file ${argv.passwordFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw new UsageError(`cannot read --password-file ${clipInput(argv.passwordFile)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
     text = firstLine(text);
-    if (text === '') throw new UsageError(`--password-file ${argv.passwordFile} is empty`);
+    if (text === '') throw new UsageError(`--password-file ${clipInput(argv.passwordFile)} is empty`);
     return text;
   }
   return null;

@@ -1,4 +1,5 @@
 import { UsageError } from '../../lib/errors';
+import { quoteInput } from '../../lib/text';
 
 /**
  * A password given as a positional (LibreChat's `reset-password <email> [new_password]`,
@@ -29,10 +30,10 @@ export function newUserForm(positionals: readonly string[]): NewUserForm {
   const [first, second, third, fourth, ...extra] = positionals;
   if (first.includes('@') && second !== undefined && !second.includes('@')) {
     if (extra.length > 0)
-      throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}: the LibreChat form is new <email> <name> <username> [password]`);
+      throw new UsageError(`unexpected argument ${quoteInput(String(extra[0]))}: the LibreChat form is new <email> <name> <username> [password]`);
     return { nickname: third ?? null, email: first, name: second, password: fourth };
   }
   if (third !== undefined)
-    throw new UsageError(`unexpected argument ${JSON.stringify(third)}: use new <nickname> <email>, or new <email> <name> <username> [password]`);
+    throw new UsageError(`unexpected argument ${quoteInput(String(third))}: use new <nickname> <email>, or new <email> <name> <username> [password]`);
   return { nickname: second === undefined && first.includes('@') ? null : first, email: second ?? first, name: undefined, password: undefined };
 }

@@ -2,12 +2,13 @@ import type { VerbModule } from '../runner/verb';
 import { CtlError, PartialFailureError, UsageError } from '../../lib/errors';
 import newVerbModule from './new';
 import { planNewUser } from '../../lib/user/new';
-import { plural } from '../../lib/text';
+import { clipInput, plural } from '../../lib/text';
+import { splitAddressList } from '../../lib/validate';
 
 /**
  * The create-user scripts of the other tools, both non-interactive (no `Continue?`): Overleaf's
- * `create-user [--admin] --email=a@x[,b@y...]` (a comma-separated list creates several accounts,
- * each with its set-password link) and LibreChat's `create-user <email> <name> <username> [password]`.
+ * `create-user [--admin] --email=a@x[,b@y...]` (a list creates several accounts, each with its
+ * set-password link; lib/validate.ts splitAddressList is the list's rule) and LibreChat's `create-user <email> <name> <username> [password]`.
  * Each account is made exactly as `new` makes it.
  */
 const verb: VerbModule = {
@@ -26,10 +27,7 @@ const verb: VerbModule = {
     if (argv.nickname !== undefined) return newVerbModule.run(argv, ctx);
     if (typeof argv.email !== 'string' || argv.email.trim() === '')
       throw new UsageError('name the account: create-user --email=joe@example.com (or create-user <email> <name> <username>)');
-    const emails = argv.email
-      .split(',')
-      .map((e) => e.trim())
-      .filter((e) => e !== '');
+    const emails = splitAddressList(argv.email);
     if (emails.length === 1) return newVerbModule.run({ ...argv, nickname: emails[0], email: undefined }, ctx);
     const failures: CtlError[] = [];
     for (const email of emails) {
@@ -40,7 +38,7 @@ const verb: VerbModule = {
       } catch (error) {
         if (!(error instanceof UsageError)) throw error;
         failures.push(error);
-        ctx.io.stderr.write(`${email}: ${error.message}\n`);
+        ctx.io.stderr.write(`${clipInput(email)}: ${error.message}\n`);
         continue;
       }
       try {
@@ -48,7 +46,7 @@ const verb: VerbModule = {
       } catch (error) {
         if (!(error instanceof CtlError) || error instanceof UsageError) throw error;
         failures.push(error);
-        ctx.io.stderr.write(`${email}: ${error.message}\n`);
+        ctx.io.stderr.write(`${clipInput(email)}: ${error.message}\n`);
       }
     }
     if (failures.length === 0) return;

@@ -6,7 +6,7 @@ import { startProgress, type Progress } from '../runner/progress';
 import { batchSizeOption, batchSizingOf } from '../shared/bulk-options';
 import { deliver } from '../shared/mailing';
 import { UsageError } from '../../lib/errors';
-import { DRY_RUN_SUFFIX, plural } from '../../lib/text';
+import { DRY_RUN_SUFFIX, clipInput, plural } from '../../lib/text';
 import { formatFromName, newReadNotes, readRecordChunks, type InputFormat, type ReadNotes } from '../../lib/import/parse';
 import { importFailure, importUsers, ImportInterruptedError, type ImportPhase, type ImportResult, type ImportRowResult } from '../../lib/import/import';
 import { setPasswordMail } from '../../lib/mail/templates';
@@ -14,10 +14,18 @@ import { setPasswordMail } from '../../lib/mail/templates';
 /** Problems listed on stderr in table format; the rest is counted (NDJSON has every row). */
 const MAX_LISTED = 50;
 
-/** Writes per-row results as they come: NDJSON/CSV lines at once, JSON collected for the final object. */
+/**
+ * Writes per-row results in the file's order: NDJSON/CSV lines as soon as every row before them is
+ * settled, JSON collected for the final object. The check settles the skipped and failed rows at
+ * once and the created ones come a batch at a time, in the file's order; so a settled row waits
+ * until the batch holding the rows before it has been written.
+ */
 class Results {
   readonly collected: ImportRowResult[] = [];
   private encoder: RowEncoder<ImportRowResult> | null = null;
+  /** Rows the check settled, by line; those from `next` on are not written yet. */
+  private settled: ImportRowResult[] = [];
+  private next = 0;
   listed = 0;
   unlisted = 0;
 
@@ -25,14 +33,41 @@ class Results {
     if (ctx.format === 'ndjson' || ctx.format === 'csv') this.encoder = rowEncoder<ImportRowResult>(ctx.format, [], (r) => r);
   }
 
+  /** The rows the check settled (skipped, failed): held until the rows before them are out, or written now when nothing is left to create. */
+  async checked(rows: readonly ImportRowResult[], rowsToCome: number): Promise<void> {
+    if (!this.encoder) return this.emit(rows);
+    this.settled = [...rows].sort(byLine);
+    this.next = 0;
+    if (rowsToCome === 0) await this.flush();
+  }
+
+  /** Rows settled later (created, would be created, lost), later in the file than those of any earlier call. */
   async emit(rows: readonly ImportRowResult[]): Promise<void> {
     if (rows.length === 0) return;
     if (this.ctx.format === 'json') {
       this.collected.push(...rows);
     } else if (this.encoder) {
-      const text = this.encoder.page(rows);
-      if (!this.ctx.io.stdout.write(text)) await drained(this.ctx);
+      const merged: ImportRowResult[] = [];
+      for (const row of [...rows].sort(byLine)) {
+        while (this.next < this.settled.length && this.settled[this.next].line < row.line) merged.push(this.settled[this.next++]);
+        merged.push(row);
+      }
+      await this.write(merged);
     }
+  }
+
+  /** The settled rows not written yet: at the end, or when the import stops early. */
+  async flush(): Promise<void> {
+    if (!this.encoder || this.next >= this.settled.length) return;
+    const rest = this.settled.slice(this.next);
+    this.settled = [];
+    this.next = 0;
+    await this.write(rest);
+  }
+
+  private async write(rows: readonly ImportRowResult[]): Promise<void> {
+    if (rows.length === 0 || !this.encoder) return;
+    if (!this.ctx.io.stdout.write(this.encoder.page(rows))) await drained(this.ctx);
   }
 
   /** A problem line on stderr (errors show even with -q), at most MAX_LISTED of them in table format. */
@@ -52,6 +87,8 @@ class Results {
   }
 }
 
+const byLine = (a: ImportRowResult, b: ImportRowResult) => a.line - b.line;
+
 /** Waits for a full stdout to drain: a million links must not pile up in memory. */
 async function drained(ctx: TaskContext): Promise<void> {
   await new Promise((resolve) => ctx.io.stdout.once('drain', resolve));
@@ -59,6 +96,12 @@ async function drained(ctx: TaskContext): Promise<void> {
 
 function totalsLine(created: number, skipped: number, failed: number, dryRun: boolean): string {
   return `Created: ${created}, Skipped: ${skipped}, Failed: ${failed}${dryRun ? DRY_RUN_SUFFIX : ''}`;
+}
+
+/** A file system error's message without the path it ends with (`, open '<file>'`): the message names the file once, clipped. */
+function withoutPath(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e.syscall && e.path ? e.message.replace(`, ${e.syscall} '${e.path}'`, '') : e.message;
 }
 
 /** The file named on the command line, or stdin for `-`; a failure to read it is exit 2. */
@@ -71,9 +114,9 @@ function openInput(file: string, ctx: TaskContext): AsyncIterable<string | Buffe
     try {
       stat = fs.statSync(file);
     } catch (error) {
-      throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+      throw new UsageError(`cannot read ${clipInput(file)}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : withoutPath(error)}`);
     }
-    if (stat.isDirectory()) throw new UsageError(`cannot read ${file}: it is a directory`);
+    if (stat.isDirectory()) throw new UsageError(`cannot read ${clipInput(file)}: it is a directory`);
     source = fs.createReadStream(file);
   }
   // A failure to read (EACCES, EIO, a stdin that breaks) is about the operator's input: exit 2.
@@ -81,7 +124,7 @@ function openInput(file: string, ctx: TaskContext): AsyncIterable<string | Buffe
     try {
       yield* source;
     } catch (error) {
-      throw new UsageError(`cannot read ${file === '-' ? 'stdin' : file}: ${(error as Error).message}`);
+      throw new UsageError(`cannot read ${file === '-' ? 'stdin' : clipInput(file)}: ${withoutPath(error)}`);
     }
   }
   return stream();
@@ -185,7 +228,8 @@ const verb: VerbModule = {
           );
           for (const r of rows) if (r.status === 'failed') results.problem(r.line, r.error ?? '');
           results.endProblems();
-          await results.emit(rows);
+          // Nothing is created after a check that refuses the file (problems, no --continue-on-error).
+          await results.checked(rows, check.failed > 0 && !argv.continueOnError ? 0 : check.toCreate);
         },
         onRows: async (rows) => {
           for (const r of rows) if (r.status === 'failed') results.problem(r.line, r.error ?? '');
@@ -201,11 +245,14 @@ const verb: VerbModule = {
       });
     } catch (error) {
       stopProgress();
+      // Interrupted or failed: the rows already settled are still reported.
+      await results.flush().catch(() => undefined);
       if (error instanceof ImportInterruptedError) ctx.say(totalsLine(error.totals.created, error.totals.skipped, error.totals.failed, false));
       throw error;
     } finally {
       stopProgress();
     }
+    await results.flush();
     if (result.outcome === 'written') results.endProblems();
     if (result.outcome === 'dry_run' && result.withoutPassword > 0)
       ctx.say(`${plural(result.withoutPassword, 'user')} without a password would get a set-password link${ctx.dryRunSuffix}`);
@@ -219,7 +266,7 @@ const verb: VerbModule = {
             total: result.total,
             dryRun: result.dryRun,
             ...extra,
-            rows: results.collected.sort((a, b) => a.line - b.line),
+            rows: results.collected.sort(byLine),
           }
         : null,
       [totalsLine(result.created, result.skipped, result.failed, result.dryRun)],

@@ -5,6 +5,7 @@ import { plural } from '../../lib/text';
 import { UsageError } from '../../lib/errors';
 import { parseDuration } from '../../lib/config';
 import { planPurgeDeleted, purgeCutoff, purgeDeleted } from '../../lib/user/purge';
+import { quoteInput } from '../../lib/text';
 
 const verb: VerbModule = {
   builder: (y) =>
@@ -18,7 +19,7 @@ const verb: VerbModule = {
     const olderThan = argv.olderThan as string | undefined;
     if (olderThan !== undefined) {
       olderThanMs = parseDuration(olderThan);
-      if (olderThanMs === null) throw new UsageError(`invalid --older-than ${JSON.stringify(olderThan)}: expected a duration like 90d, 12w or 24h`);
+      if (olderThanMs === null) throw new UsageError(`invalid --older-than ${quoteInput(olderThan)}: expected a duration like 90d, 12w or 24h`);
     }
     const lib = await ctx.lib();
     const cutoff = purgeCutoff(ctx.now(), ctx.config, olderThanMs);

@@ -1,5 +1,6 @@
 import type { VerbModule } from '../runner/verb';
 import { findInvite, revokeInvite } from '../../lib/invites/invites';
+import { clipInput } from '../../lib/text';
 
 /** The token from a pasted registration URL, else the argument as given. */
 function tokenOf(arg: string): string {
@@ -16,7 +17,7 @@ const verb: VerbModule = {
   async run(argv, ctx) {
     const arg = String(argv.token);
     const key = tokenOf(arg);
-    const subject = /^\d{1,15}$/.test(key) ? `Invite ${key}` : `Invite for token ${arg}`;
+    const subject = /^\d{1,15}$/.test(key) ? `Invite ${key}` : `Invite for token ${clipInput(arg)}`;
     const lib = await ctx.lib();
     if (ctx.dryRun) {
       const invite = await findInvite(lib.db, key, ctx.now());

@@ -36,3 +36,8 @@ test('exit 7: the invite is saved but its mail could not be sent', async () => {
   expect(r.code).toBe(7);
   expect(r.stderr).toMatch(/^Invite 1 was saved, but the invitation could not be mailed to jane@example\.com /);
 });
+
+test('exit 3: a 100 KB <user> is quoted back clipped, on one short line', async () => {
+  const r = await runCtl(tdb, ['user', 'show', 'x'.repeat(100_000)]);
+  expect(r).toMatchObject({ code: 3, signal: null, stdout: '', stderr: `No user ${'x'.repeat(99)}…\n` });
+});

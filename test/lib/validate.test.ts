@@ -1,4 +1,4 @@
-import { checkEmail, emailKey } from '../../lib/validate';
+import { checkEmail, emailKey, splitAddressList } from '../../lib/validate';
 import { UsageError } from '../../lib/errors';
 
 // Issue 12, bug 9: `z\u200bw@example.com` was accepted next to `zw@example.com`.
@@ -27,4 +27,18 @@ test('ordinary and international addresses are unchanged', () => {
   expect(checkEmail('Alice@Example.COM')).toBe('Alice@Example.COM');
   expect(checkEmail('josé@example.com')).toBe('josé@example.com');
   expect(() => checkEmail('a b@example.com')).toThrow('invalid email');
+});
+
+describe("splitAddressList (create-user --email=, the console's Register users)", () => {
+  test('commas, semicolons and line breaks separate; blanks and repeats (by the email key) drop', () => {
+    expect(splitAddressList(' ann@example.com;bob@example.com , \r\ncat@example.com;;\nANN@example.com\n')).toEqual([
+      'ann@example.com',
+      'bob@example.com',
+      'cat@example.com',
+    ]);
+  });
+
+  test('spaces do not separate: an address with one inside stays one (and fails its own check)', () => {
+    expect(splitAddressList('ann @example.com')).toEqual(['ann @example.com']);
+  });
 });

@@ -14,6 +14,7 @@ import { isSameOrigin } from '../same-origin';
 import { hashToken } from '../../tokens/secrets';
 import { ConflictError, UsageError } from '../../errors';
 import { parseSince } from '../../dates';
+import { splitAddressList } from '../../validate';
 import { countUsers } from '../../user/count';
 import { adminExists, createFirstAdmin } from '../../user/launchpad';
 import { createUser, planNewUser } from '../../user/new';
@@ -226,19 +227,6 @@ type RegisterOutcome =
   | { readonly email: string; readonly status: 'created'; readonly nickname: string; readonly url: string | null; readonly mailed: boolean }
   | { readonly email: string; readonly status: 'exists' | 'invalid'; readonly reason: string };
 
-/** Splits the textarea on commas and line breaks, dropping blanks and repeats (case-insensitively). */
-export function splitAddresses(text: string): string[] {
-  const seen = new Set<string>();
-  const out: string[] = [];
-  for (const part of text.split(/[,\n\r;]+/)) {
-    const email = part.trim();
-    if (email === '' || seen.has(email.toLowerCase())) continue;
-    seen.add(email.toLowerCase());
-    out.push(email);
-  }
-  return out;
-}
-
 function registerRoutes(app: FastifyInstance, state: AppState): void {
   const { config } = state;
   const form = (request: FastifyRequest, emails: string, message: Html | null) =>
@@ -250,7 +238,7 @@ function registerRoutes(app: FastifyInstance, state: AppState): void {
       <form method="post" action="/admin/register">
         ${csrfField(sessionOf(request).csrfToken)}
         <div class="field">
-          <label for="emails">Email addresses, separated by commas or one per line</label
+          <label for="emails">Email addresses, separated by commas, semicolons or line breaks</label
           ><textarea class="wide" id="emails" name="emails" rows="5" required>${emails}</textarea>
         </div>
         <button type="submit" id="register">Create accounts</button>
@@ -260,7 +248,7 @@ function registerRoutes(app: FastifyInstance, state: AppState): void {
 
   app.post('/admin/register', async (request, reply) => {
     const text = formField(request.body, 'emails');
-    const addresses = splitAddresses(text);
+    const addresses = splitAddressList(text);
     if (addresses.length === 0 || addresses.length > MAX_REGISTER) {
       const why = addresses.length === 0 ? 'Give at least one email address.' : `At most ${MAX_REGISTER} addresses at a time.`;
       return sendConsolePage(reply, 400, adminFrame(request, 'Register users'), form(request, text, notice('error', why)));

@@ -27,6 +27,13 @@ test('a comma-separated list creates each; one taken is exit 7 naming it, the ot
   expect((await users()).map(([n]) => n).sort()).toEqual(['ann', 'bob', 'cat', 'dan']);
 });
 
+test("--email takes the console's list rule: commas, semicolons or line breaks, a repeat created once", async () => {
+  const r = await ctl(tdb, ['user', 'create-user', '--email=ann@example.com; bob@example.com;\ncat@example.com,ANN@example.com']);
+  expect(r.code).toBe(0);
+  expect(r.stderr).not.toMatch(/taken|invalid/);
+  expect((await users()).map(([n]) => n).sort()).toEqual(['ann', 'bob', 'cat']);
+});
+
 test('an invalid address in the list is named and skipped like a taken one: the rest are created, exit 7', async () => {
   const r = await ctl(tdb, ['user', 'create-user', '--email=ann@example.com,not-an-address,dan+x@example.com,bob@example.com']);
   expect(r.code).toBe(7);

@@ -150,7 +150,7 @@ describe('ctl user import', () => {
     expect((await users()).map((u) => u.nickname)).toEqual(['alice', 'bob']);
   });
 
-  test('--continue-on-error imports the good rows, NDJSON says what happened to each, exit 7', async () => {
+  test("--continue-on-error imports the good rows, NDJSON says what happened to each in the file's order, exit 7", async () => {
     expect((await ctl(['user', 'new', 'alice', 'alice@example.com', '-y'])).code).toBe(0);
     const jsonl = file(
       'mixed.jsonl',
@@ -168,16 +168,6 @@ describe('ctl user import', () => {
     expect(lines).toEqual([
       { line: 1, status: 'skipped', nickname: 'alice', email: 'alice@example.com', id: expect.any(Number), passwordResetUrl: null, mailed: false, error: null },
       {
-        line: 3,
-        status: 'failed',
-        nickname: null,
-        email: null,
-        id: null,
-        passwordResetUrl: null,
-        mailed: false,
-        error: expect.stringMatching(/^not valid JSON: /),
-      },
-      {
         line: 2,
         status: 'created',
         nickname: 'bob',
@@ -186,6 +176,16 @@ describe('ctl user import', () => {
         passwordResetUrl: expect.stringMatching(new RegExp(`^${URL_RE}$`)),
         mailed: false,
         error: null,
+      },
+      {
+        line: 3,
+        status: 'failed',
+        nickname: null,
+        email: null,
+        id: null,
+        passwordResetUrl: null,
+        mailed: false,
+        error: expect.stringMatching(/^not valid JSON: /),
       },
       { line: 4, status: 'created', nickname: 'carol', email: 'carol@example.com', id: expect.any(Number), passwordResetUrl: null, mailed: false, error: null },
     ]);
@@ -198,6 +198,39 @@ describe('ctl user import', () => {
       ['bob', true, ['a', 'b']],
       ['carol', false, []],
     ]);
+  });
+
+  test("rows are reported in the file's order across batches, in NDJSON and CSV: skipped and failed rows between the created ones", async () => {
+    expect((await ctl(['user', 'new', 'dan', 'dan@example.com', '-y'])).code).toBe(0);
+    const csv = file(
+      'interleaved.csv',
+      'nickname,email\nann,ann@example.com\nbad nick,bad@example.com\nben,ben@example.com\ndan,dan@example.com\ncid,cid@example.com\neve,eve@example.com\n-x,x@example.com\n',
+    );
+    const nd = await ctl(['user', 'import', csv, '--continue-on-error', '--batch-size', '2', '--format', 'ndjson']);
+    expect(nd.code).toBe(7);
+    const rows = nd.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { line: number; status: string });
+    expect(rows.map((r) => [r.line, r.status])).toEqual([
+      [2, 'created'],
+      [3, 'failed'],
+      [4, 'created'],
+      [5, 'skipped'],
+      [6, 'created'],
+      [7, 'created'],
+      [8, 'failed'],
+    ]);
+    await tdb.withDb(({ db }) => db.deleteFrom('users').where('nickname', '<>', 'dan').execute());
+    const dry = await ctl(['user', 'import', csv, '--continue-on-error', '--dry-run', '--format', 'csv']);
+    expect(dry.code).toBe(7);
+    expect(
+      dry.stdout
+        .trimEnd()
+        .split('\r\n')
+        .slice(1)
+        .map((l) => l.split(',').slice(0, 2).join(' ')),
+    ).toEqual(['2 would_create', '3 failed', '4 would_create', '5 skipped', '6 would_create', '7 would_create', '8 failed']);
   });
 
   test('stdin (-) with the format guessed, --json gives the totals and every row', async () => {
