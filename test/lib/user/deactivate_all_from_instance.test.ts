@@ -75,7 +75,9 @@ describe('deactivate_all_from_instance', () => {
       return counted.count();
     }
     const few = await statementsFor(30, 10);
-    expect(await statementsFor(3000, 1000)).toBe(few);
+    // 100 users a batch, not 1000: a batch over its time target (1 s) shrinks the next ones, and
+    // 1000 on PGlite under a loaded CI took that long, with two batches more than counted here.
+    expect(await statementsFor(300, 100)).toBe(few);
     expect(await statementsFor(50, 10)).toBeGreaterThan(few);
 
     await truncateAll(h);
