@@ -1,4 +1,4 @@
-import { UsageError } from '../errors';
+import { CtlError, UsageError } from '../errors';
 import { quoteInput } from '../text';
 
 /** The columns an import file may have; `email` is required, the rest optional. */
@@ -36,8 +36,11 @@ const EXPORT_ONLY = new Set<string>(EXPORT_ONLY_COLUMNS);
 const TRUE_TEXT = new Set(['true', 't', 'yes', 'y', '1']);
 const FALSE_TEXT = new Set(['false', 'f', 'no', 'n', '0']);
 
-/** A list export's flag: true, false, or null when absent or empty; throws with plan.ts's wording when it is neither. */
-function exportFlag(values: Readonly<Record<string, unknown>>, key: string, label: string): boolean | null {
+/**
+ * A yes/no value of a row (a column of import's own, or a list export's `local`, `active`,
+ * `deleted`): true, false, or null when absent or empty; a CtlError naming the key otherwise.
+ */
+export function parseFlag(values: Readonly<Record<string, unknown>>, key: string): boolean | null {
   const v = values[key];
   if (v === undefined || v === null) return null;
   if (typeof v === 'boolean') return v;
@@ -46,14 +49,14 @@ function exportFlag(values: Readonly<Record<string, unknown>>, key: string, labe
   if (t === '') return null;
   if (TRUE_TEXT.has(t)) return true;
   if (FALSE_TEXT.has(t)) return false;
-  throw new Error(`${label} must be true or false, not ${JSON.stringify(text)}`);
+  throw new CtlError(`${key} must be true or false, not ${quoteInput(text)}`);
 }
 
 /** Why the row of a list export (its list-only values by lower-cased name) is left out, or null; throws on a bad flag. */
 function leftOutReason(values: Readonly<Record<string, unknown>>): LeftOutReason | null {
-  if (exportFlag(values, 'deleted', 'deleted') === true) return 'deleted';
-  if (exportFlag(values, 'local', 'local') === false) return 'remote';
-  if (exportFlag(values, 'active', 'active') === false) return 'deactivated';
+  if (parseFlag(values, 'deleted') === true) return 'deleted';
+  if (parseFlag(values, 'local') === false) return 'remote';
+  if (parseFlag(values, 'active') === false) return 'deactivated';
   return null;
 }
 

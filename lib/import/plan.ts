@@ -3,7 +3,7 @@ import type { Database } from '../db/schema';
 import { CtlError, InterruptedError } from '../errors';
 import { checkEmail, checkLocalNickname, checkText, emailKey, LOCAL_NICKNAME, MAX_BIO_LENGTH, nameOrNickname, normalizeTag } from '../validate';
 import { checkPassword } from '../auth/passwords';
-import type { RawRecord } from './parse';
+import { parseFlag, type RawRecord } from './parse';
 import { ImportRowStore, type ImportRow } from './row-store';
 import { KeyIndex } from './key-index';
 import { quoteInput } from '../text';
@@ -36,9 +36,6 @@ export interface ImportPlan {
   readonly problems: ImportProblem[];
 }
 
-const TRUE = new Set(['true', 't', 'yes', 'y', '1']);
-const FALSE = new Set(['false', 'f', 'no', 'n', '0']);
-
 function text(values: Readonly<Record<string, unknown>>, key: string): string | null {
   const v = values[key];
   if (v === undefined || v === null) return null;
@@ -48,15 +45,7 @@ function text(values: Readonly<Record<string, unknown>>, key: string): string | 
 }
 
 function flag(values: Readonly<Record<string, unknown>>, key: string, fallback: boolean): boolean {
-  const v = values[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v === 'boolean') return v;
-  const text = typeof v === 'string' || typeof v === 'number' ? String(v) : JSON.stringify(v);
-  const t = text.trim().toLowerCase();
-  if (t === '') return fallback;
-  if (TRUE.has(t)) return true;
-  if (FALSE.has(t)) return false;
-  throw new CtlError(`${key} must be true or false, not ${quoteInput(text)}`);
+  return parseFlag(values, key) ?? fallback;
 }
 
 /**
