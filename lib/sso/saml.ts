@@ -3,11 +3,12 @@
 // audience and recipient, within its validity window, and is used once (its assertion ID is kept
 // in the database, so every instance refuses a replay). With a decryption key configured, the
 // assertion may come encrypted for this app's certificate (signed inside, then encrypted), and
-// with CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS it must.
+// with CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS it must; a second key (CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE)
+// lets the IdP move to a new certificate without a gap.
 import { SAML, ValidateInResponseTo, type Profile } from '@node-saml/node-saml';
 import { sql } from 'kysely';
 import type { LibContext } from '../lib-context';
-import type { SamlSettings } from './settings';
+import type { SamlDecryption, SamlSettings } from './settings';
 import { LoginFailedError } from '../auth/login';
 import { externalLogin, type ExternalProfile, type ExternalSession, type IdentitySettings } from './identity';
 
@@ -18,46 +19,73 @@ export function spEntityId(settings: SamlSettings, appUrl: string): string {
   return settings.spEntityId ?? `${appUrl}${SAML_PATH}/metadata`;
 }
 
-const instances = new Map<SamlSettings, SAML>();
-
-function samlOf(settings: SamlSettings, appUrl: string): SAML {
-  let saml = instances.get(settings);
-  if (!saml) {
-    const entityId = spEntityId(settings, appUrl);
-    saml = new SAML({
-      callbackUrl: `${appUrl}${SAML_PATH}/callback`,
-      entryPoint: settings.entryPoint,
-      issuer: entityId,
-      audience: entityId,
-      idpCert: settings.idpCert,
-      ...(settings.idpIssuer ? { idpIssuer: settings.idpIssuer } : {}),
-      wantAssertionsSigned: true,
-      wantAuthnResponseSigned: false,
-      acceptedClockSkewMs: settings.clockSkewMs,
-      // IdP-initiated logins are accepted: the answer is a bearer token in the response body, which
-      // a cross-site form post cannot read, so an unsolicited response logs no one in unawares.
-      validateInResponseTo: ValidateInResponseTo.never,
-      disableRequestedAuthnContext: true,
-      signatureAlgorithm: 'sha256',
-      identifierFormat: null,
-      ...(settings.decryption ? { decryptionPvk: settings.decryption.key } : {}),
-    });
-    instances.set(settings, saml);
-  }
-  return saml;
+/**
+ * The decryption keys, the rollover's next one first: the metadata lists its certificate first (an
+ * IdP that takes the first encryption certificate moves to it), and it is tried first.
+ */
+function decryptionKeys(settings: SamlSettings): SamlDecryption[] {
+  return [settings.nextDecryption, settings.decryption].filter((d): d is SamlDecryption => d !== null);
 }
+
+/** One node-saml instance per decryption key (it takes one), or one without a key. */
+const instances = new Map<SamlSettings, readonly SAML[]>();
+
+function samlsOf(settings: SamlSettings, appUrl: string): readonly SAML[] {
+  let samls = instances.get(settings);
+  if (!samls) {
+    const entityId = spEntityId(settings, appUrl);
+    const keys = decryptionKeys(settings);
+    samls = (keys.length > 0 ? keys : [null]).map(
+      (key) =>
+        new SAML({
+          callbackUrl: `${appUrl}${SAML_PATH}/callback`,
+          entryPoint: settings.entryPoint,
+          issuer: entityId,
+          audience: entityId,
+          idpCert: settings.idpCert,
+          ...(settings.idpIssuer ? { idpIssuer: settings.idpIssuer } : {}),
+          wantAssertionsSigned: true,
+          wantAuthnResponseSigned: false,
+          acceptedClockSkewMs: settings.clockSkewMs,
+          // IdP-initiated logins are accepted: the answer is a bearer token in the response body, which
+          // a cross-site form post cannot read, so an unsolicited response logs no one in unawares.
+          validateInResponseTo: ValidateInResponseTo.never,
+          disableRequestedAuthnContext: true,
+          signatureAlgorithm: 'sha256',
+          identifierFormat: null,
+          ...(key ? { decryptionPvk: key.key } : {}),
+        }),
+    );
+    instances.set(settings, samls);
+  }
+  return samls;
+}
+
+const ENCRYPTION_KEY_DESCRIPTOR = /<KeyDescriptor use="encryption">[\s\S]*?<\/KeyDescriptor>/;
 
 /**
  * The SP metadata an IdP administrator imports: entity ID, ACS URL (HTTP-POST), assertions signed,
- * and with a decryption key, its certificate as the one to encrypt assertions for (use="encryption").
+ * and with a decryption key, its certificate as the one to encrypt assertions for (use="encryption");
+ * during a rollover, both certificates, the next one first (node-saml writes one: the second
+ * descriptor is node-saml's own for that key, put after the first).
  */
 export function samlMetadata(settings: SamlSettings, appUrl: string): string {
-  return samlOf(settings, appUrl).generateServiceProviderMetadata(settings.decryption?.cert ?? null, null);
+  const keys = decryptionKeys(settings);
+  const [first, ...others] = samlsOf(settings, appUrl);
+  let metadata = first.generateServiceProviderMetadata(keys[0]?.cert ?? null, null);
+  for (const [i, saml] of others.entries()) {
+    const descriptor = ENCRYPTION_KEY_DESCRIPTOR.exec(saml.generateServiceProviderMetadata(keys[i + 1].cert, null))![0];
+    const last = [...metadata.matchAll(new RegExp(ENCRYPTION_KEY_DESCRIPTOR, 'g'))].pop()!;
+    const at = last.index + last[0].length;
+    const indent = /\n[ \t]*$/.exec(metadata.slice(0, last.index))?.[0] ?? '';
+    metadata = `${metadata.slice(0, at)}${indent}${descriptor}${metadata.slice(at)}`;
+  }
+  return metadata;
 }
 
 /** Where to send the browser to log in (HTTP-Redirect binding, an AuthnRequest). */
 export function samlLoginUrl(settings: SamlSettings, appUrl: string): Promise<string> {
-  return samlOf(settings, appUrl).getAuthorizeUrlAsync('', undefined, {});
+  return samlsOf(settings, appUrl)[0].getAuthorizeUrlAsync('', undefined, {});
 }
 
 function attribute(profile: Profile, name: string): string[] {
@@ -127,8 +155,8 @@ const AFTER_SIGNATURE = /^SAML assertion /;
  * audience, recipient, NotBefore / NotOnOrAfter within the clock skew, issuer when configured),
  * records the assertion ID until it expires (a second use is refused, by any instance), then
  * hands the profile to the identity core. Any failure is a 401 saying which check failed. An
- * encrypted assertion is decrypted with the configured key first and then checked the same way;
- * with encryption required, a plain one is refused before anything else.
+ * encrypted assertion is decrypted with the configured key first (during a rollover, either key)
+ * and then checked the same way; with encryption required, a plain one is refused before anything else.
  */
 export async function completeSamlLogin(
   ctx: LibContext,
@@ -145,19 +173,24 @@ export async function completeSamlLogin(
     throw new LoginFailedError('The SAML response was refused: its assertion is not encrypted, and encrypted assertions are required');
   }
   const encrypted = settings.decryption !== null && ENCRYPTED_ASSERTION.test(xml);
-  let profile: Profile | null;
-  try {
-    ({ profile } = await samlOf(settings, appUrl).validatePostResponseAsync({ SAMLResponse: samlResponse }));
-  } catch (error) {
-    const why = error instanceof Error ? error.message.split('\n')[0].slice(0, 200) : 'invalid';
-    // Until the IdP's signature inside it is verified, an encrypted assertion fails in one way only:
-    // another key, bad CBC padding (xml-encryption's own message), a garbled plaintext and a bad
-    // signature read the same, so the answer is no decryption oracle. Timing may still differ a
-    // little; the per-address limit keeps such probing to a trickle.
-    if (encrypted && !AFTER_SIGNATURE.test(why)) {
-      throw new LoginFailedError('The SAML response was refused: its encrypted assertion could not be decrypted and verified');
+  let profile: Profile | null = null;
+  for (const [i, saml] of samlsOf(settings, appUrl).entries()) {
+    try {
+      ({ profile } = await saml.validatePostResponseAsync({ SAMLResponse: samlResponse }));
+      break;
+    } catch (error) {
+      const why = error instanceof Error ? error.message.split('\n')[0].slice(0, 200) : 'invalid';
+      // Until the IdP's signature inside it is verified, an encrypted assertion fails in one way only:
+      // another key, bad CBC padding (xml-encryption's own message), a garbled plaintext and a bad
+      // signature read the same, so the answer is no decryption oracle. Timing may still differ a
+      // little; the per-address limit keeps such probing to a trickle. During a key rollover such a
+      // failure tries the other key, whatever it was: the answer is still this one, after both.
+      if (encrypted && !AFTER_SIGNATURE.test(why)) {
+        if (i < decryptionKeys(settings).length - 1) continue;
+        throw new LoginFailedError('The SAML response was refused: its encrypted assertion could not be decrypted and verified');
+      }
+      throw new LoginFailedError(`The SAML response was refused: ${why}`);
     }
-    throw new LoginFailedError(`The SAML response was refused: ${why}`);
   }
   if (!profile?.nameID) throw new LoginFailedError('The SAML response was refused: it names no subject');
   // node-saml's idpIssuer is checked on logout messages only: the signed assertion's issuer is checked here.

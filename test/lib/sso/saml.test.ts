@@ -130,6 +130,8 @@ describe('SAML 2.0 against a samlify IdP', () => {
 describe('SAML 2.0 with encrypted assertions (CTL_SAML_SP_DECRYPTION_KEY_FILE / _CERT_FILE)', () => {
   let spKeys: KeyPair;
   let otherKeys: KeyPair;
+  let nextKeys: KeyPair;
+  let env: Record<string, string>;
   let decrypting: SamlSettings;
   let requiring: SamlSettings;
   /** The metadata of this app with another decryption certificate: the IdP encrypts for a key this app does not hold. */
@@ -139,7 +141,8 @@ describe('SAML 2.0 with encrypted assertions (CTL_SAML_SP_DECRYPTION_KEY_FILE / 
   beforeAll(() => {
     spKeys = createKeyPair();
     otherKeys = createKeyPair('/CN=someone-else');
-    const env = {
+    nextKeys = createKeyPair('/CN=test-sp-next');
+    env = {
       CTL_SAML_ENTRY_POINT: 'https://idp.example.org/sso',
       CTL_SAML_IDP_CERT_FILE: idp.certFile,
       CTL_SAML_IDP_ISSUER: idp.entityId,
@@ -156,6 +159,7 @@ describe('SAML 2.0 with encrypted assertions (CTL_SAML_SP_DECRYPTION_KEY_FILE / 
   afterAll(() => {
     spKeys.remove();
     otherKeys.remove();
+    nextKeys.remove();
   });
 
   const consumeWith = (s: SamlSettings, response: string) => completeSamlLogin(ctx(), s, IDENTITY, APP, response);
@@ -233,6 +237,42 @@ describe('SAML 2.0 with encrypted assertions (CTL_SAML_SP_DECRYPTION_KEY_FILE / 
     };
     const bytes = Buffer.from(data, 'base64').length;
     for (const at of [bytes - 17, bytes - 1, 16, 40]) await refusedWith(decrypting, edited(at), UNDECRYPTABLE);
+  });
+
+  test('key rollover (CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE / _CERT_FILE): the metadata publishes both certificates, the next first; an assertion encrypted for either logs in', async () => {
+    const keys = (pair: KeyPair, prefix = 'CTL_SAML_SP_') => ({
+      [`${prefix}DECRYPTION_KEY_FILE`]: pair.keyFile,
+      [`${prefix}DECRYPTION_CERT_FILE`]: pair.certFile,
+    });
+    const rolling = ssoSettings({ ...env, ...keys(nextKeys, 'CTL_SAML_SP_NEXT_') }).saml!;
+    const published = samlMetadata(rolling, APP);
+    const descriptors = [...published.matchAll(/<KeyDescriptor use="encryption">[\s\S]*?<\/KeyDescriptor>/g)].map((m) => m[0].replace(/\s/g, ''));
+    expect(descriptors.map((d) => /<ds:X509Certificate>([^<]*)</.exec(d)?.[1])).toEqual([certBody(nextKeys.certFile), certBody(spKeys.certFile)]);
+    expect(descriptors.every((d) => d.includes('Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"'))).toBe(true);
+    expect(published).toContain('WantAssertionsSigned="true"');
+    // The metadata the IdP had before the rollover, and the one it will have after (the next key alone).
+    const before = samlMetadata(decrypting, APP);
+    const after = samlMetadata(ssoSettings({ ...env, ...keys(nextKeys) }).saml!, APP);
+    // Still no oracle: a third key, a forged signature inside, an edited ciphertext for either key read the same.
+    await refusedWith(rolling, await idp.response(otherMetadata, ALICE, { encrypt: 'aes256-cbc' }), UNDECRYPTABLE);
+    await refusedWith(rolling, await rogue.response(after, ALICE, { encrypt: 'aes256-gcm' }), UNDECRYPTABLE);
+    await refusedWith(rolling, await rogue.response(before, ALICE, { encrypt: 'aes256-gcm' }), UNDECRYPTABLE);
+    for (const target of [before, after]) {
+      const xml = xmlOf(await idp.response(target, ALICE, { encrypt: 'aes256-cbc' }));
+      const data = [...xml.matchAll(/<xenc:CipherValue>([^<]+)<\/xenc:CipherValue>/g)].pop()![1];
+      const bytes = Buffer.from(data, 'base64');
+      bytes[bytes.length - 1] ^= 0x5a;
+      await refusedWith(rolling, base64(xml.replace(data, bytes.toString('base64'))), UNDECRYPTABLE);
+    }
+    // After the decryption, the checks speak plainly whichever key it took.
+    await refusedWith(
+      rolling,
+      await idp.response(before, ALICE, { encrypt: 'aes256-gcm', audience: 'https://other-app.example.org/metadata' }),
+      /audience mismatch/,
+    );
+    expect(await consumeWith(rolling, await idp.response(before, ALICE, { encrypt: 'aes256-gcm' }))).toMatchObject({ user: { nickname: 'alice' } });
+    expect(await consumeWith(rolling, await idp.response(after, ALICE, { encrypt: 'aes256-cbc' }))).toMatchObject({ user: { nickname: 'alice' } });
+    expect(await consumeWith(rolling, await idp.response(metadata, ALICE))).toMatchObject({ user: { nickname: 'alice' } });
   });
 
   test('an encrypted assertion without a decryption key configured is refused, saying so', async () => {
