@@ -147,6 +147,46 @@ const startTag = (localName: string) => new RegExp(`<(?:[^\\s<>/:!?]+:)?${localN
 const PLAIN_ASSERTION = startTag('Assertion');
 const ENCRYPTED_ASSERTION = startTag('EncryptedAssertion');
 
+/**
+ * The encryption algorithms decrypted here: the content ones the metadata offers, and RSA-OAEP for
+ * the key. Not 3DES nor RSA PKCS#1 v1.5 (Bleichenbacher), which xml-encryption would decrypt
+ * (printing a warning on the console), as node-saml does not pass it the options that refuse them.
+ */
+const DECRYPTED_ALGORITHMS = new Set([
+  'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+  'http://www.w3.org/2009/xmlenc11#aes128-gcm',
+  'http://www.w3.org/2001/04/xmlenc#aes256-cbc',
+  'http://www.w3.org/2001/04/xmlenc#aes128-cbc',
+  'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
+]);
+const ENCRYPTION_METHOD = new RegExp(startTag('EncryptionMethod').source, 'g');
+/** A whole start tag as XML writes it: the name, then attributes, each value quoted (it may hold a '>', never a '<'). */
+const WHOLE_START_TAG = /<[^\s<>/!?]+((?:\s+[^\s=<>/"']+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*)\s*\/?>/;
+const ATTRIBUTE = /\s+([^\s=<>/"']+)\s*=\s*(?:"([^"<]*)"|'([^'<]*)')/g;
+
+/**
+ * Whether every EncryptionMethod in the response (xml-encryption reads the algorithm of the first
+ * under EncryptedData and under EncryptedKey, any prefix or namespace) is a tag this reads whole
+ * with one Algorithm, spelt exactly as one of the algorithms allowed. An allow-list of exact
+ * spellings: a character reference in the value (the parser expands it) or a tag read otherwise
+ * than the parser reads it only errs on the side of refusing; one in a comment is checked too.
+ */
+function onlyDecryptedAlgorithms(xml: string): boolean {
+  // Sticky, from each tag where it stands (no copy of the rest: a tag ends before the next '<').
+  const wholeTag = new RegExp(WHOLE_START_TAG.source, 'y');
+  for (const tag of xml.matchAll(ENCRYPTION_METHOD)) {
+    wholeTag.lastIndex = tag.index;
+    const whole = wholeTag.exec(xml);
+    if (!whole) return false;
+    const algorithms = [...whole[1].matchAll(ATTRIBUTE)].filter((a) => a[1] === 'Algorithm').map((a) => a[2] ?? a[3]);
+    if (algorithms.length !== 1 || !DECRYPTED_ALGORITHMS.has(algorithms[0])) return false;
+  }
+  return true;
+}
+
+/** The one answer for an encrypted assertion that fails before its signature is verified. */
+const UNDECRYPTABLE = 'The SAML response was refused: its encrypted assertion could not be decrypted and verified';
+
 /** node-saml's own checks that run only once the assertion's signature is verified (validity window, audience). */
 const AFTER_SIGNATURE = /^SAML assertion /;
 
@@ -173,6 +213,9 @@ export async function completeSamlLogin(
     throw new LoginFailedError('The SAML response was refused: its assertion is not encrypted, and encrypted assertions are required');
   }
   const encrypted = settings.decryption !== null && ENCRYPTED_ASSERTION.test(xml);
+  // An insecure algorithm is refused before any decryption, in the words of any other failure (the
+  // algorithm is no secret, but one answer is simpler to keep uniform than several).
+  if (settings.decryption !== null && !onlyDecryptedAlgorithms(xml)) throw new LoginFailedError(UNDECRYPTABLE);
   let profile: Profile | null = null;
   for (const [i, saml] of samlsOf(settings, appUrl).entries()) {
     try {
@@ -187,7 +230,7 @@ export async function completeSamlLogin(
       // failure tries the other key, whatever it was: the answer is still this one, after both.
       if (encrypted && !AFTER_SIGNATURE.test(why)) {
         if (i < decryptionKeys(settings).length - 1) continue;
-        throw new LoginFailedError('The SAML response was refused: its encrypted assertion could not be decrypted and verified');
+        throw new LoginFailedError(UNDECRYPTABLE);
       }
       throw new LoginFailedError(`The SAML response was refused: ${why}`);
     }

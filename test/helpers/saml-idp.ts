@@ -30,7 +30,9 @@ export interface ResponseOptions {
    * Encrypt the (signed) assertion for the SP metadata's encryption certificate, with this content
    * algorithm (the key is sent by RSA-OAEP), as an IdP does for an SP that publishes one.
    */
-  readonly encrypt?: 'aes256-cbc' | 'aes256-gcm';
+  readonly encrypt?: keyof typeof DATA_ENCRYPTION;
+  /** How the content key is sent with `encrypt`: RSA-OAEP (the default), or the insecure RSA PKCS#1 v1.5 an old IdP may use. */
+  readonly keyTransport?: keyof typeof KEY_TRANSPORT;
   /** Another issuer than the IdP's entity ID (the response and the assertion), signed with the same key. */
   readonly issuer?: string;
   /** The assertion namespace's prefix instead of `saml` ('' = the default namespace), as IdPs differ. */
@@ -92,6 +94,13 @@ const DATA_ENCRYPTION = {
   'aes256-cbc': samlify.Constants.algorithms.encryption.data.AES_256,
   // samlify names only the 128-bit GCM; it hands the URI to xml-encryption, which knows this one.
   'aes256-gcm': 'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+  // Insecure, as an old IdP may still send it (xml-encryption encrypts with it when asked).
+  'tripledes-cbc': samlify.Constants.algorithms.encryption.data.TRI_DEC,
+} as const;
+
+const KEY_TRANSPORT = {
+  'rsa-oaep': samlify.Constants.algorithms.encryption.key.RSA_OAEP_MGF1P,
+  'rsa-1_5': samlify.Constants.algorithms.encryption.key.RSA_1_5,
 } as const;
 
 export function createSamlIdp(entityId = 'https://idp.example.org/metadata'): SamlIdp {
@@ -108,18 +117,21 @@ export function createSamlIdp(entityId = 'https://idp.example.org/metadata'): Sa
   };
   // One IdP entity per way of answering (samlify reads encryption from the entity's settings).
   const plain = samlify.IdentityProvider({ ...settings, isAssertionEncrypted: false });
-  const encrypting = Object.fromEntries(
-    Object.entries(DATA_ENCRYPTION).map(([name, uri]) => [
-      name,
+  const encrypting = new Map<string, typeof plain>();
+  const encryptingWith = (data: keyof typeof DATA_ENCRYPTION, key: keyof typeof KEY_TRANSPORT) => {
+    let entity = encrypting.get(`${data} ${key}`);
+    if (!entity) {
       // Read at run time from the entity's settings, though samlify's IdP type does not list them.
-      samlify.IdentityProvider(
+      entity = samlify.IdentityProvider(
         Object.assign(
           { ...settings, isAssertionEncrypted: true },
-          { dataEncryptionAlgorithm: uri, keyEncryptionAlgorithm: samlify.Constants.algorithms.encryption.key.RSA_OAEP_MGF1P },
+          { dataEncryptionAlgorithm: DATA_ENCRYPTION[data], keyEncryptionAlgorithm: KEY_TRANSPORT[key] },
         ),
-      ),
-    ]),
-  ) as Record<keyof typeof DATA_ENCRYPTION, typeof plain>;
+      );
+      encrypting.set(`${data} ${key}`, entity);
+    }
+    return entity;
+  };
   return {
     entityId,
     ssoUrl,
@@ -143,7 +155,7 @@ export function createSamlIdp(entityId = 'https://idp.example.org/metadata'): Sa
       ].join('');
       const groupTags = Object.fromEntries((user.groups ?? []).map((g, i) => [`attrGroup${LETTERS[i]}`, g]));
       const id = `_${randomUUID()}`;
-      const idp = options.encrypt ? encrypting[options.encrypt] : plain;
+      const idp = options.encrypt ? encryptingWith(options.encrypt, options.keyTransport ?? 'rsa-oaep') : plain;
       const { context } = await idp.createLoginResponse(sp, null as never, 'post', { email: user.nameId }, () => ({
         id,
         context: samlify.SamlLib.replaceTagsByValue(

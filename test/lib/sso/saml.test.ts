@@ -275,6 +275,52 @@ describe('SAML 2.0 with encrypted assertions (CTL_SAML_SP_DECRYPTION_KEY_FILE / 
     expect(await consumeWith(rolling, await idp.response(metadata, ALICE))).toMatchObject({ user: { nickname: 'alice' } });
   });
 
+  describe('attack: an assertion encrypted with an insecure algorithm is refused in the same words, before any decryption, and nothing is printed', () => {
+    const TRIPLEDES = 'http://www.w3.org/2001/04/xmlenc#tripledes-cbc';
+    const AES256_CBC = 'http://www.w3.org/2001/04/xmlenc#aes256-cbc';
+    /** The response with its content algorithm's attribute written as `attribute` (its URI as `uri`). */
+    const rewritten = (response: string, uri: string, attribute: string) => {
+      const xml = xmlOf(response);
+      expect(xml).toContain(`Algorithm="${uri}"`);
+      return base64(xml.replace(`Algorithm="${uri}"`, attribute));
+    };
+    const cases: [string, () => Promise<string>][] = [
+      ['3DES content encryption', () => idp.response(samlMetadata(decrypting, APP), ALICE, { encrypt: 'tripledes-cbc' })],
+      ['RSA-1_5 key transport', () => idp.response(samlMetadata(decrypting, APP), ALICE, { encrypt: 'aes256-gcm', keyTransport: 'rsa-1_5' })],
+      // The URI spelt with a character reference, which the XML parser expands.
+      [
+        '3DES written with a character reference',
+        async () =>
+          rewritten(
+            await idp.response(samlMetadata(decrypting, APP), ALICE, { encrypt: 'tripledes-cbc' }),
+            TRIPLEDES,
+            `Algorithm="${TRIPLEDES.replace(/c$/, '&#99;')}"`,
+          ),
+      ],
+      // A good URI inside another attribute's value, the real one after it (an attribute value may hold a '>').
+      [
+        '3DES behind a decoy attribute',
+        async () =>
+          rewritten(
+            await idp.response(samlMetadata(decrypting, APP), ALICE, { encrypt: 'tripledes-cbc' }),
+            TRIPLEDES,
+            `x=" Algorithm='${AES256_CBC}' >" Algorithm="${TRIPLEDES}"`,
+          ),
+      ],
+    ];
+    test.each(cases)('%s', async (_name, make) => {
+      const response = await make();
+      const printed = (['log', 'info', 'warn', 'error'] as const).map((level) => jest.spyOn(console, level));
+      try {
+        await refusedWith(decrypting, response, UNDECRYPTABLE);
+        await refusedWith(requiring, response, UNDECRYPTABLE);
+        expect(printed.flatMap((spy) => spy.mock.calls)).toEqual([]);
+      } finally {
+        for (const spy of printed) spy.mockRestore();
+      }
+    });
+  });
+
   test('an encrypted assertion without a decryption key configured is refused, saying so', async () => {
     await refused(await idp.response(samlMetadata(decrypting, APP), ALICE, { encrypt: 'aes256-gcm' }), /No decryption key/);
   });
