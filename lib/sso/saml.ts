@@ -6,6 +6,8 @@
 // with CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS it must; a second key (CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE)
 // lets the IdP move to a new certificate without a gap.
 import { SAML, ValidateInResponseTo, type Profile } from '@node-saml/node-saml';
+// node-saml's own XML helpers (its parser settings, its xml-encryption call), for the EncryptedID it leaves alone.
+import { decryptXml, parseDomFromString, xpath } from '@node-saml/node-saml/lib/xml';
 import { sql } from 'kysely';
 import type { LibContext } from '../lib-context';
 import type { SamlDecryption, SamlSettings } from './settings';
@@ -187,6 +189,37 @@ function onlyDecryptedAlgorithms(xml: string): boolean {
 /** The one answer for an encrypted assertion that fails before its signature is verified. */
 const UNDECRYPTABLE = 'The SAML response was refused: its encrypted assertion could not be decrypted and verified';
 
+const ENCRYPTED_ID = "/*[local-name()='Assertion']/*[local-name()='Subject']/*[local-name()='EncryptedID']";
+
+/**
+ * The subject of a verified assertion that carries it as an EncryptedID, which node-saml reads not
+ * (it takes a plain NameID only): decrypted with the decryption key, either one during a rollover;
+ * null when the subject is not encrypted. The assertion is the one whose signature was verified,
+ * so its ciphertext is the IdP's as signed: its failures are no oracle and name themselves.
+ */
+async function encryptedSubject(settings: SamlSettings, assertionXml: string): Promise<{ value: string; format: string | null } | null> {
+  const ids = xpath.selectElements(await parseDomFromString(assertionXml), ENCRYPTED_ID);
+  if (ids.length === 0) return null;
+  const refused = (why: string) => new LoginFailedError(`The SAML response was refused: its ${why}`);
+  if (ids.length > 1) throw refused('subject has more than one EncryptedID');
+  const keys = decryptionKeys(settings);
+  if (keys.length === 0) throw refused('subject is encrypted (EncryptedID), and no decryption key is configured');
+  // xmldom's element serializes itself, with the namespaces in scope it uses (node-saml does the same).
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the DOM type does not know it
+  const encrypted = ids[0].toString();
+  if (!onlyDecryptedAlgorithms(encrypted)) throw refused('encrypted subject (EncryptedID) uses an encryption algorithm not accepted');
+  for (const key of keys) {
+    try {
+      const nameIds = xpath.selectElements(await parseDomFromString(await decryptXml(encrypted, key.key)), "/*[local-name()='NameID']");
+      const value = nameIds.length === 1 ? nameIds[0].textContent : null;
+      if (value) return { value, format: nameIds[0].getAttribute('Format') };
+    } catch {
+      // Encrypted for the other key, or not decryptable at all.
+    }
+  }
+  throw refused('encrypted subject (EncryptedID) could not be decrypted');
+}
+
 /** node-saml's own checks that run only once the assertion's signature is verified (validity window, audience). */
 const AFTER_SIGNATURE = /^SAML assertion /;
 
@@ -234,6 +267,12 @@ export async function completeSamlLogin(
       }
       throw new LoginFailedError(`The SAML response was refused: ${why}`);
     }
+  }
+  const assertionXml = profile && !profile.nameID ? profile.getAssertionXml?.() : undefined;
+  const subject = assertionXml ? await encryptedSubject(settings, assertionXml) : null;
+  if (profile && subject) {
+    profile.nameID = subject.value;
+    if (subject.format) profile.nameIDFormat = subject.format;
   }
   if (!profile?.nameID) throw new LoginFailedError('The SAML response was refused: it names no subject');
   // node-saml's idpIssuer is checked on logout messages only: the signed assertion's issuer is checked here.

@@ -321,6 +321,50 @@ describe('SAML 2.0 with encrypted assertions (CTL_SAML_SP_DECRYPTION_KEY_FILE / 
     });
   });
 
+  test('an encrypted subject (EncryptedID) in the signed assertion is decrypted with the key, plain or encrypted assertion, either key of a rollover', async () => {
+    const rolling = ssoSettings({
+      ...env,
+      CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE: nextKeys.keyFile,
+      CTL_SAML_SP_NEXT_DECRYPTION_CERT_FILE: nextKeys.certFile,
+    }).saml!;
+    const forNext = samlMetadata(
+      ssoSettings({ ...env, CTL_SAML_SP_DECRYPTION_KEY_FILE: nextKeys.keyFile, CTL_SAML_SP_DECRYPTION_CERT_FILE: nextKeys.certFile }).saml!,
+      APP,
+    );
+    const plain = await idp.response(samlMetadata(decrypting, APP), ALICE, { encryptNameId: true });
+    expect([/<saml:EncryptedID>/.test(xmlOf(plain)), xmlOf(plain).includes(ALICE.nameId)]).toEqual([true, false]);
+    // Decrypted after the signature is verified, so its failures speak plainly.
+    await refused(plain, /^The SAML response was refused: its subject is encrypted \(EncryptedID\), and no decryption key is configured$/);
+    await refusedWith(
+      decrypting,
+      await idp.response(forNext, ALICE, { encryptNameId: true }),
+      /^The SAML response was refused: its encrypted subject \(EncryptedID\) could not be decrypted$/,
+    );
+    // 3DES, inside an encrypted assertion (so found only once it is decrypted): refused, nothing printed.
+    const printed = (['log', 'info', 'warn', 'error'] as const).map((level) => jest.spyOn(console, level));
+    try {
+      await refusedWith(
+        decrypting,
+        await idp.response(samlMetadata(decrypting, APP), ALICE, { encrypt: 'aes256-gcm', encryptNameId: 'tripledes-cbc' }),
+        /^The SAML response was refused: its encrypted subject \(EncryptedID\) uses an encryption algorithm not accepted$/,
+      );
+      expect(printed.flatMap((spy) => spy.mock.calls)).toEqual([]);
+    } finally {
+      for (const spy of printed) spy.mockRestore();
+    }
+    const first = await consumeWith(decrypting, plain);
+    expect(first).toMatchObject({ outcome: 'created', user: { nickname: 'alice', email: 'alice@example.org' } });
+    // The same subject as a plain NameID: the same account.
+    for (const response of [
+      await idp.response(samlMetadata(decrypting, APP), ALICE, { encrypt: 'aes256-gcm', encryptNameId: true }),
+      await idp.response(forNext, ALICE, { encrypt: 'aes256-cbc', encryptNameId: true }),
+      await idp.response(samlMetadata(decrypting, APP), ALICE, { encryptNameId: true }),
+      await idp.response(metadata, ALICE),
+    ]) {
+      expect(await consumeWith(rolling, response)).toMatchObject({ outcome: 'existing', user: { id: first.user.id } });
+    }
+  });
+
   test('an encrypted assertion without a decryption key configured is refused, saying so', async () => {
     await refused(await idp.response(samlMetadata(decrypting, APP), ALICE, { encrypt: 'aes256-gcm' }), /No decryption key/);
   });
