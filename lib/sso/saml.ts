@@ -3,11 +3,14 @@
 // audience and recipient, within its validity window, and is used once (its assertion ID is kept
 // in the database, so every instance refuses a replay). With a decryption key configured, the
 // assertion may come encrypted for this app's certificate (signed inside, then encrypted), and
-// with CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS it must.
+// with CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS it must; a second key (CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE)
+// lets the IdP move to a new certificate without a gap.
 import { SAML, ValidateInResponseTo, type Profile } from '@node-saml/node-saml';
+// node-saml's own XML helpers (its parser settings, its xml-encryption call), for the EncryptedID it leaves alone.
+import { decryptXml, parseDomFromString, xpath } from '@node-saml/node-saml/lib/xml';
 import { sql } from 'kysely';
 import type { LibContext } from '../lib-context';
-import type { SamlSettings } from './settings';
+import type { SamlDecryption, SamlSettings } from './settings';
 import { LoginFailedError } from '../auth/login';
 import { externalLogin, type ExternalProfile, type ExternalSession, type IdentitySettings } from './identity';
 
@@ -18,46 +21,73 @@ export function spEntityId(settings: SamlSettings, appUrl: string): string {
   return settings.spEntityId ?? `${appUrl}${SAML_PATH}/metadata`;
 }
 
-const instances = new Map<SamlSettings, SAML>();
-
-function samlOf(settings: SamlSettings, appUrl: string): SAML {
-  let saml = instances.get(settings);
-  if (!saml) {
-    const entityId = spEntityId(settings, appUrl);
-    saml = new SAML({
-      callbackUrl: `${appUrl}${SAML_PATH}/callback`,
-      entryPoint: settings.entryPoint,
-      issuer: entityId,
-      audience: entityId,
-      idpCert: settings.idpCert,
-      ...(settings.idpIssuer ? { idpIssuer: settings.idpIssuer } : {}),
-      wantAssertionsSigned: true,
-      wantAuthnResponseSigned: false,
-      acceptedClockSkewMs: settings.clockSkewMs,
-      // IdP-initiated logins are accepted: the answer is a bearer token in the response body, which
-      // a cross-site form post cannot read, so an unsolicited response logs no one in unawares.
-      validateInResponseTo: ValidateInResponseTo.never,
-      disableRequestedAuthnContext: true,
-      signatureAlgorithm: 'sha256',
-      identifierFormat: null,
-      ...(settings.decryption ? { decryptionPvk: settings.decryption.key } : {}),
-    });
-    instances.set(settings, saml);
-  }
-  return saml;
+/**
+ * The decryption keys, the rollover's next one first: the metadata lists its certificate first (an
+ * IdP that takes the first encryption certificate moves to it), and it is tried first.
+ */
+function decryptionKeys(settings: SamlSettings): SamlDecryption[] {
+  return [settings.nextDecryption, settings.decryption].filter((d): d is SamlDecryption => d !== null);
 }
+
+/** One node-saml instance per decryption key (it takes one), or one without a key. */
+const instances = new Map<SamlSettings, readonly SAML[]>();
+
+function samlsOf(settings: SamlSettings, appUrl: string): readonly SAML[] {
+  let samls = instances.get(settings);
+  if (!samls) {
+    const entityId = spEntityId(settings, appUrl);
+    const keys = decryptionKeys(settings);
+    samls = (keys.length > 0 ? keys : [null]).map(
+      (key) =>
+        new SAML({
+          callbackUrl: `${appUrl}${SAML_PATH}/callback`,
+          entryPoint: settings.entryPoint,
+          issuer: entityId,
+          audience: entityId,
+          idpCert: settings.idpCert,
+          ...(settings.idpIssuer ? { idpIssuer: settings.idpIssuer } : {}),
+          wantAssertionsSigned: true,
+          wantAuthnResponseSigned: false,
+          acceptedClockSkewMs: settings.clockSkewMs,
+          // IdP-initiated logins are accepted: the answer is a bearer token in the response body, which
+          // a cross-site form post cannot read, so an unsolicited response logs no one in unawares.
+          validateInResponseTo: ValidateInResponseTo.never,
+          disableRequestedAuthnContext: true,
+          signatureAlgorithm: 'sha256',
+          identifierFormat: null,
+          ...(key ? { decryptionPvk: key.key } : {}),
+        }),
+    );
+    instances.set(settings, samls);
+  }
+  return samls;
+}
+
+const ENCRYPTION_KEY_DESCRIPTOR = /<KeyDescriptor use="encryption">[\s\S]*?<\/KeyDescriptor>/;
 
 /**
  * The SP metadata an IdP administrator imports: entity ID, ACS URL (HTTP-POST), assertions signed,
- * and with a decryption key, its certificate as the one to encrypt assertions for (use="encryption").
+ * and with a decryption key, its certificate as the one to encrypt assertions for (use="encryption");
+ * during a rollover, both certificates, the next one first (node-saml writes one: the second
+ * descriptor is node-saml's own for that key, put after the first).
  */
 export function samlMetadata(settings: SamlSettings, appUrl: string): string {
-  return samlOf(settings, appUrl).generateServiceProviderMetadata(settings.decryption?.cert ?? null, null);
+  const keys = decryptionKeys(settings);
+  const [first, ...others] = samlsOf(settings, appUrl);
+  let metadata = first.generateServiceProviderMetadata(keys[0]?.cert ?? null, null);
+  for (const [i, saml] of others.entries()) {
+    const descriptor = ENCRYPTION_KEY_DESCRIPTOR.exec(saml.generateServiceProviderMetadata(keys[i + 1].cert, null))![0];
+    const last = [...metadata.matchAll(new RegExp(ENCRYPTION_KEY_DESCRIPTOR, 'g'))].pop()!;
+    const at = last.index + last[0].length;
+    const indent = /\n[ \t]*$/.exec(metadata.slice(0, last.index))?.[0] ?? '';
+    metadata = `${metadata.slice(0, at)}${indent}${descriptor}${metadata.slice(at)}`;
+  }
+  return metadata;
 }
 
 /** Where to send the browser to log in (HTTP-Redirect binding, an AuthnRequest). */
 export function samlLoginUrl(settings: SamlSettings, appUrl: string): Promise<string> {
-  return samlOf(settings, appUrl).getAuthorizeUrlAsync('', undefined, {});
+  return samlsOf(settings, appUrl)[0].getAuthorizeUrlAsync('', undefined, {});
 }
 
 function attribute(profile: Profile, name: string): string[] {
@@ -119,6 +149,77 @@ const startTag = (localName: string) => new RegExp(`<(?:[^\\s<>/:!?]+:)?${localN
 const PLAIN_ASSERTION = startTag('Assertion');
 const ENCRYPTED_ASSERTION = startTag('EncryptedAssertion');
 
+/**
+ * The encryption algorithms decrypted here: the content ones the metadata offers, and RSA-OAEP for
+ * the key. Not 3DES nor RSA PKCS#1 v1.5 (Bleichenbacher), which xml-encryption would decrypt
+ * (printing a warning on the console), as node-saml does not pass it the options that refuse them.
+ */
+const DECRYPTED_ALGORITHMS = new Set([
+  'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+  'http://www.w3.org/2009/xmlenc11#aes128-gcm',
+  'http://www.w3.org/2001/04/xmlenc#aes256-cbc',
+  'http://www.w3.org/2001/04/xmlenc#aes128-cbc',
+  'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
+]);
+const ENCRYPTION_METHOD = new RegExp(startTag('EncryptionMethod').source, 'g');
+/** A whole start tag as XML writes it: the name, then attributes, each value quoted (it may hold a '>', never a '<'). */
+const WHOLE_START_TAG = /<[^\s<>/!?]+((?:\s+[^\s=<>/"']+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*)\s*\/?>/;
+const ATTRIBUTE = /\s+([^\s=<>/"']+)\s*=\s*(?:"([^"<]*)"|'([^'<]*)')/g;
+
+/**
+ * Whether every EncryptionMethod in the response (xml-encryption reads the algorithm of the first
+ * under EncryptedData and under EncryptedKey, any prefix or namespace) is a tag this reads whole
+ * with one Algorithm, spelt exactly as one of the algorithms allowed. An allow-list of exact
+ * spellings: a character reference in the value (the parser expands it) or a tag read otherwise
+ * than the parser reads it only errs on the side of refusing; one in a comment is checked too.
+ */
+function onlyDecryptedAlgorithms(xml: string): boolean {
+  // Sticky, from each tag where it stands (no copy of the rest: a tag ends before the next '<').
+  const wholeTag = new RegExp(WHOLE_START_TAG.source, 'y');
+  for (const tag of xml.matchAll(ENCRYPTION_METHOD)) {
+    wholeTag.lastIndex = tag.index;
+    const whole = wholeTag.exec(xml);
+    if (!whole) return false;
+    const algorithms = [...whole[1].matchAll(ATTRIBUTE)].filter((a) => a[1] === 'Algorithm').map((a) => a[2] ?? a[3]);
+    if (algorithms.length !== 1 || !DECRYPTED_ALGORITHMS.has(algorithms[0])) return false;
+  }
+  return true;
+}
+
+/** The one answer for an encrypted assertion that fails before its signature is verified. */
+const UNDECRYPTABLE = 'The SAML response was refused: its encrypted assertion could not be decrypted and verified';
+
+const ENCRYPTED_ID = "/*[local-name()='Assertion']/*[local-name()='Subject']/*[local-name()='EncryptedID']";
+
+/**
+ * The subject of a verified assertion that carries it as an EncryptedID, which node-saml reads not
+ * (it takes a plain NameID only): decrypted with the decryption key, either one during a rollover;
+ * null when the subject is not encrypted. The assertion is the one whose signature was verified,
+ * so its ciphertext is the IdP's as signed: its failures are no oracle and name themselves.
+ */
+async function encryptedSubject(settings: SamlSettings, assertionXml: string): Promise<{ value: string; format: string | null } | null> {
+  const ids = xpath.selectElements(await parseDomFromString(assertionXml), ENCRYPTED_ID);
+  if (ids.length === 0) return null;
+  const refused = (why: string) => new LoginFailedError(`The SAML response was refused: its ${why}`);
+  if (ids.length > 1) throw refused('subject has more than one EncryptedID');
+  const keys = decryptionKeys(settings);
+  if (keys.length === 0) throw refused('subject is encrypted (EncryptedID), and no decryption key is configured');
+  // xmldom's element serializes itself, with the namespaces in scope it uses (node-saml does the same).
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the DOM type does not know it
+  const encrypted = ids[0].toString();
+  if (!onlyDecryptedAlgorithms(encrypted)) throw refused('encrypted subject (EncryptedID) uses an encryption algorithm not accepted');
+  for (const key of keys) {
+    try {
+      const nameIds = xpath.selectElements(await parseDomFromString(await decryptXml(encrypted, key.key)), "/*[local-name()='NameID']");
+      const value = nameIds.length === 1 ? nameIds[0].textContent : null;
+      if (value) return { value, format: nameIds[0].getAttribute('Format') };
+    } catch {
+      // Encrypted for the other key, or not decryptable at all.
+    }
+  }
+  throw refused('encrypted subject (EncryptedID) could not be decrypted');
+}
+
 /** node-saml's own checks that run only once the assertion's signature is verified (validity window, audience). */
 const AFTER_SIGNATURE = /^SAML assertion /;
 
@@ -127,8 +228,8 @@ const AFTER_SIGNATURE = /^SAML assertion /;
  * audience, recipient, NotBefore / NotOnOrAfter within the clock skew, issuer when configured),
  * records the assertion ID until it expires (a second use is refused, by any instance), then
  * hands the profile to the identity core. Any failure is a 401 saying which check failed. An
- * encrypted assertion is decrypted with the configured key first and then checked the same way;
- * with encryption required, a plain one is refused before anything else.
+ * encrypted assertion is decrypted with the configured key first (during a rollover, either key)
+ * and then checked the same way; with encryption required, a plain one is refused before anything else.
  */
 export async function completeSamlLogin(
   ctx: LibContext,
@@ -145,19 +246,33 @@ export async function completeSamlLogin(
     throw new LoginFailedError('The SAML response was refused: its assertion is not encrypted, and encrypted assertions are required');
   }
   const encrypted = settings.decryption !== null && ENCRYPTED_ASSERTION.test(xml);
-  let profile: Profile | null;
-  try {
-    ({ profile } = await samlOf(settings, appUrl).validatePostResponseAsync({ SAMLResponse: samlResponse }));
-  } catch (error) {
-    const why = error instanceof Error ? error.message.split('\n')[0].slice(0, 200) : 'invalid';
-    // Until the IdP's signature inside it is verified, an encrypted assertion fails in one way only:
-    // another key, bad CBC padding (xml-encryption's own message), a garbled plaintext and a bad
-    // signature read the same, so the answer is no decryption oracle. Timing may still differ a
-    // little; the per-address limit keeps such probing to a trickle.
-    if (encrypted && !AFTER_SIGNATURE.test(why)) {
-      throw new LoginFailedError('The SAML response was refused: its encrypted assertion could not be decrypted and verified');
+  // An insecure algorithm is refused before any decryption, in the words of any other failure (the
+  // algorithm is no secret, but one answer is simpler to keep uniform than several).
+  if (settings.decryption !== null && !onlyDecryptedAlgorithms(xml)) throw new LoginFailedError(UNDECRYPTABLE);
+  let profile: Profile | null = null;
+  for (const [i, saml] of samlsOf(settings, appUrl).entries()) {
+    try {
+      ({ profile } = await saml.validatePostResponseAsync({ SAMLResponse: samlResponse }));
+      break;
+    } catch (error) {
+      const why = error instanceof Error ? error.message.split('\n')[0].slice(0, 200) : 'invalid';
+      // Until the IdP's signature inside it is verified, an encrypted assertion fails in one way only:
+      // another key, bad CBC padding (xml-encryption's own message), a garbled plaintext and a bad
+      // signature read the same, so the answer is no decryption oracle. Timing may still differ a
+      // little; the per-address limit keeps such probing to a trickle. During a key rollover such a
+      // failure tries the other key, whatever it was: the answer is still this one, after both.
+      if (encrypted && !AFTER_SIGNATURE.test(why)) {
+        if (i < decryptionKeys(settings).length - 1) continue;
+        throw new LoginFailedError(UNDECRYPTABLE);
+      }
+      throw new LoginFailedError(`The SAML response was refused: ${why}`);
     }
-    throw new LoginFailedError(`The SAML response was refused: ${why}`);
+  }
+  const assertionXml = profile && !profile.nameID ? profile.getAssertionXml?.() : undefined;
+  const subject = assertionXml ? await encryptedSubject(settings, assertionXml) : null;
+  if (profile && subject) {
+    profile.nameID = subject.value;
+    if (subject.format) profile.nameIDFormat = subject.format;
   }
   if (!profile?.nameID) throw new LoginFailedError('The SAML response was refused: it names no subject');
   // node-saml's idpIssuer is checked on logout messages only: the signed assertion's issuer is checked here.

@@ -78,6 +78,12 @@ export interface SamlSettings {
    * RSA key for encrypted assertions and its certificate, published in the metadata; read at start.
    */
   readonly decryption: SamlDecryption | null;
+  /**
+   * CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE + CTL_SAML_SP_NEXT_DECRYPTION_CERT_FILE (both or neither;
+   * needs `decryption`): a second key during a rollover, published in the metadata beside the first
+   * and tried for an assertion the first cannot decrypt.
+   */
+  readonly nextDecryption: SamlDecryption | null;
   /** CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS: a plain (unencrypted) assertion is refused; needs `decryption`. */
   readonly requireEncryptedAssertions: boolean;
 }
@@ -290,7 +296,14 @@ function samlSettings(env: Env): SamlSettings | null {
   const adminValue = env.CTL_SAML_ADMIN_VALUE || null;
   if ((adminAttribute === null) !== (adminValue === null))
     throw new UnavailableError('CTL_SAML_ADMIN_ATTRIBUTE and CTL_SAML_ADMIN_VALUE go together: set both or neither');
-  const decryption = samlDecryption(env);
+  const decryption = samlDecryption(env, 'CTL_SAML_SP_DECRYPTION_KEY_FILE', 'CTL_SAML_SP_DECRYPTION_CERT_FILE');
+  const nextDecryption = samlDecryption(env, 'CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE', 'CTL_SAML_SP_NEXT_DECRYPTION_CERT_FILE');
+  if (nextDecryption && !decryption)
+    throw new UnavailableError(
+      'CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE needs CTL_SAML_SP_DECRYPTION_KEY_FILE and CTL_SAML_SP_DECRYPTION_CERT_FILE (the key it rolls over from)',
+    );
+  if (nextDecryption && decryption && nextDecryption.key === decryption.key)
+    bad('CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE', env.CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE!, 'the same key as CTL_SAML_SP_DECRYPTION_KEY_FILE');
   const requireEncryptedAssertions = flag(env, 'CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS', false);
   if (requireEncryptedAssertions && !decryption)
     throw new UnavailableError('CTL_SAML_REQUIRE_ENCRYPTED_ASSERTIONS needs CTL_SAML_SP_DECRYPTION_KEY_FILE and CTL_SAML_SP_DECRYPTION_CERT_FILE');
@@ -306,6 +319,7 @@ function samlSettings(env: Env): SamlSettings | null {
     adminAttribute,
     adminValue,
     decryption,
+    nextDecryption,
     requireEncryptedAssertions,
   };
 }
@@ -317,12 +331,11 @@ function samlSettings(env: Env): SamlSettings | null {
  * publishes; another one's assertions could not be decrypted here). Errors name the file, never
  * the key.
  */
-function samlDecryption(env: Env): SamlDecryption | null {
-  const keyFile = env.CTL_SAML_SP_DECRYPTION_KEY_FILE || null;
-  const certFile = env.CTL_SAML_SP_DECRYPTION_CERT_FILE || null;
+function samlDecryption(env: Env, keyName: string, certName: string): SamlDecryption | null {
+  const keyFile = env[keyName] || null;
+  const certFile = env[certName] || null;
   if (!keyFile && !certFile) return null;
-  if (!keyFile || !certFile)
-    throw new UnavailableError('CTL_SAML_SP_DECRYPTION_KEY_FILE and CTL_SAML_SP_DECRYPTION_CERT_FILE go together: set both or neither');
+  if (!keyFile || !certFile) throw new UnavailableError(`${keyName} and ${certName} go together: set both or neither`);
   const read = (name: string, file: string): string => {
     try {
       return fs.readFileSync(file, 'utf8');
@@ -330,24 +343,24 @@ function samlDecryption(env: Env): SamlDecryption | null {
       return bad(name, file, 'cannot be read');
     }
   };
-  const key = read('CTL_SAML_SP_DECRYPTION_KEY_FILE', keyFile);
-  const cert = read('CTL_SAML_SP_DECRYPTION_CERT_FILE', certFile);
+  const key = read(keyName, keyFile);
+  const cert = read(certName, certFile);
   let privateKey: crypto.KeyObject;
   try {
     privateKey = crypto.createPrivateKey({ key, format: 'pem' });
   } catch {
-    return bad('CTL_SAML_SP_DECRYPTION_KEY_FILE', keyFile, 'not a PEM private key (unencrypted)');
+    return bad(keyName, keyFile, 'not a PEM private key (unencrypted)');
   }
-  if (privateKey.asymmetricKeyType !== 'rsa') bad('CTL_SAML_SP_DECRYPTION_KEY_FILE', keyFile, 'not an RSA key (XML encryption takes RSA)');
+  if (privateKey.asymmetricKeyType !== 'rsa') bad(keyName, keyFile, 'not an RSA key (XML encryption takes RSA)');
   let x509: crypto.X509Certificate;
   try {
     // One certificate: the metadata publishes the file's body as one X509Certificate.
     if (cert.split('-----BEGIN CERTIFICATE-----').length !== 2) throw new Error('not one PEM certificate');
     x509 = new crypto.X509Certificate(cert);
   } catch {
-    return bad('CTL_SAML_SP_DECRYPTION_CERT_FILE', certFile, 'not one PEM certificate');
+    return bad(certName, certFile, 'not one PEM certificate');
   }
-  if (!x509.checkPrivateKey(privateKey)) bad('CTL_SAML_SP_DECRYPTION_CERT_FILE', certFile, 'not the certificate of the key in CTL_SAML_SP_DECRYPTION_KEY_FILE');
+  if (!x509.checkPrivateKey(privateKey)) bad(certName, certFile, `not the certificate of the key in ${keyName}`);
   // The key as node-saml hands it to the decryption: PKCS#8, whatever else the file held.
   return { key: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), cert };
 }

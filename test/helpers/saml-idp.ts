@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { X509Certificate, constants, type CipherGCM, createCipheriv, publicEncrypt, randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -30,7 +30,15 @@ export interface ResponseOptions {
    * Encrypt the (signed) assertion for the SP metadata's encryption certificate, with this content
    * algorithm (the key is sent by RSA-OAEP), as an IdP does for an SP that publishes one.
    */
-  readonly encrypt?: 'aes256-cbc' | 'aes256-gcm';
+  readonly encrypt?: keyof typeof DATA_ENCRYPTION;
+  /** How the content key is sent with `encrypt`: RSA-OAEP (the default), or the insecure RSA PKCS#1 v1.5 an old IdP may use. */
+  readonly keyTransport?: keyof typeof KEY_TRANSPORT;
+  /**
+   * The subject as an EncryptedID (AES-256-GCM, the key by RSA-OAEP) for the SP metadata's
+   * encryption certificate, inside the signed assertion, instead of a plain NameID; or with the
+   * insecure 3DES, as an old IdP may.
+   */
+  readonly encryptNameId?: boolean | 'tripledes-cbc';
   /** Another issuer than the IdP's entity ID (the response and the assertion), signed with the same key. */
   readonly issuer?: string;
   /** The assertion namespace's prefix instead of `saml` ('' = the default namespace), as IdPs differ. */
@@ -72,6 +80,26 @@ const withPrefix = (template: string, prefix: string) =>
 const AUTHN =
   '<saml:AuthnStatement AuthnInstant="{AuthnInstant}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>';
 
+/** `xml` as an XML Encryption EncryptedData element for the certificate (base64 body): AES-256-GCM, the key by RSA-OAEP. */
+function encryptedData(xml: string, certBody: string, tripledes = false): string {
+  const key = randomBytes(tripledes ? 24 : 32);
+  const iv = randomBytes(tripledes ? 8 : 12);
+  const cipher = createCipheriv(tripledes ? 'des-ede3-cbc' : 'aes-256-gcm', key, iv);
+  const data = Buffer.concat([iv, cipher.update(xml, 'utf8'), cipher.final(), tripledes ? Buffer.alloc(0) : (cipher as CipherGCM).getAuthTag()]);
+  const algorithm = tripledes ? 'http://www.w3.org/2001/04/xmlenc#tripledes-cbc' : 'http://www.w3.org/2009/xmlenc11#aes256-gcm';
+  const publicKey = new X509Certificate(`-----BEGIN CERTIFICATE-----\n${certBody}\n-----END CERTIFICATE-----\n`).publicKey;
+  const wrapped = publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, key);
+  return (
+    '<xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Type="http://www.w3.org/2001/04/xmlenc#Element">' +
+    `<xenc:EncryptionMethod Algorithm="${algorithm}"/>` +
+    '<ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey>' +
+    '<xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"/>' +
+    `<xenc:CipherData><xenc:CipherValue>${wrapped.toString('base64')}</xenc:CipherValue></xenc:CipherData>` +
+    '</xenc:EncryptedKey></ds:KeyInfo>' +
+    `<xenc:CipherData><xenc:CipherValue>${data.toString('base64')}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData>`
+  );
+}
+
 /** `NAME.key` and `NAME.pem` in `dir`: an RSA key and its self-signed certificate, valid two days. */
 function makeKeyPair(dir: string, name: string, subject: string): { keyFile: string; certFile: string } {
   const keyFile = path.join(dir, `${name}.key`);
@@ -92,6 +120,13 @@ const DATA_ENCRYPTION = {
   'aes256-cbc': samlify.Constants.algorithms.encryption.data.AES_256,
   // samlify names only the 128-bit GCM; it hands the URI to xml-encryption, which knows this one.
   'aes256-gcm': 'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+  // Insecure, as an old IdP may still send it (xml-encryption encrypts with it when asked).
+  'tripledes-cbc': samlify.Constants.algorithms.encryption.data.TRI_DEC,
+} as const;
+
+const KEY_TRANSPORT = {
+  'rsa-oaep': samlify.Constants.algorithms.encryption.key.RSA_OAEP_MGF1P,
+  'rsa-1_5': samlify.Constants.algorithms.encryption.key.RSA_1_5,
 } as const;
 
 export function createSamlIdp(entityId = 'https://idp.example.org/metadata'): SamlIdp {
@@ -108,18 +143,21 @@ export function createSamlIdp(entityId = 'https://idp.example.org/metadata'): Sa
   };
   // One IdP entity per way of answering (samlify reads encryption from the entity's settings).
   const plain = samlify.IdentityProvider({ ...settings, isAssertionEncrypted: false });
-  const encrypting = Object.fromEntries(
-    Object.entries(DATA_ENCRYPTION).map(([name, uri]) => [
-      name,
+  const encrypting = new Map<string, typeof plain>();
+  const encryptingWith = (data: keyof typeof DATA_ENCRYPTION, key: keyof typeof KEY_TRANSPORT) => {
+    let entity = encrypting.get(`${data} ${key}`);
+    if (!entity) {
       // Read at run time from the entity's settings, though samlify's IdP type does not list them.
-      samlify.IdentityProvider(
+      entity = samlify.IdentityProvider(
         Object.assign(
           { ...settings, isAssertionEncrypted: true },
-          { dataEncryptionAlgorithm: uri, keyEncryptionAlgorithm: samlify.Constants.algorithms.encryption.key.RSA_OAEP_MGF1P },
+          { dataEncryptionAlgorithm: DATA_ENCRYPTION[data], keyEncryptionAlgorithm: KEY_TRANSPORT[key] },
         ),
-      ),
-    ]),
-  ) as Record<keyof typeof DATA_ENCRYPTION, typeof plain>;
+      );
+      encrypting.set(`${data} ${key}`, entity);
+    }
+    return entity;
+  };
   return {
     entityId,
     ssoUrl,
@@ -143,12 +181,20 @@ export function createSamlIdp(entityId = 'https://idp.example.org/metadata'): Sa
       ].join('');
       const groupTags = Object.fromEntries((user.groups ?? []).map((g, i) => [`attrGroup${LETTERS[i]}`, g]));
       const id = `_${randomUUID()}`;
-      const idp = options.encrypt ? encrypting[options.encrypt] : plain;
+      const NAME_ID = '<saml:NameID Format="{NameIDFormat}">{NameID}</saml:NameID>';
+      let template = samlify.SamlLib.defaultLoginResponseTemplate.context;
+      if (options.encryptNameId) {
+        const cert = /<KeyDescriptor use="encryption">[\s\S]*?<ds:X509Certificate>([^<]+)</.exec(spMetadata)![1].replace(/\s/g, '');
+        const nameId = `<saml:NameID xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified">${user.nameId}</saml:NameID>`;
+        if (!template.includes(NAME_ID)) throw new Error("samlify's response template has no NameID as expected");
+        template = template.replace(NAME_ID, `<saml:EncryptedID>${encryptedData(nameId, cert, options.encryptNameId === 'tripledes-cbc')}</saml:EncryptedID>`);
+      }
+      const idp = options.encrypt ? encryptingWith(options.encrypt, options.keyTransport ?? 'rsa-oaep') : plain;
       const { context } = await idp.createLoginResponse(sp, null as never, 'post', { email: user.nameId }, () => ({
         id,
         context: samlify.SamlLib.replaceTagsByValue(
           withPrefix(
-            samlify.SamlLib.defaultLoginResponseTemplate.context
+            template
               .replace('{AttributeStatement}', attributes ? `<saml:AttributeStatement>${attributes}</saml:AttributeStatement>` : '')
               .replace('{AuthnStatement}', AUTHN.replace('{AuthnInstant}', now.toISOString())),
             options.assertionPrefix ?? 'saml',

@@ -130,6 +130,8 @@ describe('SAML 2.0 against a samlify IdP', () => {
 describe('SAML 2.0 with encrypted assertions (CTL_SAML_SP_DECRYPTION_KEY_FILE / _CERT_FILE)', () => {
   let spKeys: KeyPair;
   let otherKeys: KeyPair;
+  let nextKeys: KeyPair;
+  let env: Record<string, string>;
   let decrypting: SamlSettings;
   let requiring: SamlSettings;
   /** The metadata of this app with another decryption certificate: the IdP encrypts for a key this app does not hold. */
@@ -139,7 +141,8 @@ describe('SAML 2.0 with encrypted assertions (CTL_SAML_SP_DECRYPTION_KEY_FILE / 
   beforeAll(() => {
     spKeys = createKeyPair();
     otherKeys = createKeyPair('/CN=someone-else');
-    const env = {
+    nextKeys = createKeyPair('/CN=test-sp-next');
+    env = {
       CTL_SAML_ENTRY_POINT: 'https://idp.example.org/sso',
       CTL_SAML_IDP_CERT_FILE: idp.certFile,
       CTL_SAML_IDP_ISSUER: idp.entityId,
@@ -156,6 +159,7 @@ describe('SAML 2.0 with encrypted assertions (CTL_SAML_SP_DECRYPTION_KEY_FILE / 
   afterAll(() => {
     spKeys.remove();
     otherKeys.remove();
+    nextKeys.remove();
   });
 
   const consumeWith = (s: SamlSettings, response: string) => completeSamlLogin(ctx(), s, IDENTITY, APP, response);
@@ -233,6 +237,132 @@ describe('SAML 2.0 with encrypted assertions (CTL_SAML_SP_DECRYPTION_KEY_FILE / 
     };
     const bytes = Buffer.from(data, 'base64').length;
     for (const at of [bytes - 17, bytes - 1, 16, 40]) await refusedWith(decrypting, edited(at), UNDECRYPTABLE);
+  });
+
+  test('key rollover (CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE / _CERT_FILE): the metadata publishes both certificates, the next first; an assertion encrypted for either logs in', async () => {
+    const keys = (pair: KeyPair, prefix = 'CTL_SAML_SP_') => ({
+      [`${prefix}DECRYPTION_KEY_FILE`]: pair.keyFile,
+      [`${prefix}DECRYPTION_CERT_FILE`]: pair.certFile,
+    });
+    const rolling = ssoSettings({ ...env, ...keys(nextKeys, 'CTL_SAML_SP_NEXT_') }).saml!;
+    const published = samlMetadata(rolling, APP);
+    const descriptors = [...published.matchAll(/<KeyDescriptor use="encryption">[\s\S]*?<\/KeyDescriptor>/g)].map((m) => m[0].replace(/\s/g, ''));
+    expect(descriptors.map((d) => /<ds:X509Certificate>([^<]*)</.exec(d)?.[1])).toEqual([certBody(nextKeys.certFile), certBody(spKeys.certFile)]);
+    expect(descriptors.every((d) => d.includes('Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"'))).toBe(true);
+    expect(published).toContain('WantAssertionsSigned="true"');
+    // The metadata the IdP had before the rollover, and the one it will have after (the next key alone).
+    const before = samlMetadata(decrypting, APP);
+    const after = samlMetadata(ssoSettings({ ...env, ...keys(nextKeys) }).saml!, APP);
+    // Still no oracle: a third key, a forged signature inside, an edited ciphertext for either key read the same.
+    await refusedWith(rolling, await idp.response(otherMetadata, ALICE, { encrypt: 'aes256-cbc' }), UNDECRYPTABLE);
+    await refusedWith(rolling, await rogue.response(after, ALICE, { encrypt: 'aes256-gcm' }), UNDECRYPTABLE);
+    await refusedWith(rolling, await rogue.response(before, ALICE, { encrypt: 'aes256-gcm' }), UNDECRYPTABLE);
+    for (const target of [before, after]) {
+      const xml = xmlOf(await idp.response(target, ALICE, { encrypt: 'aes256-cbc' }));
+      const data = [...xml.matchAll(/<xenc:CipherValue>([^<]+)<\/xenc:CipherValue>/g)].pop()![1];
+      const bytes = Buffer.from(data, 'base64');
+      bytes[bytes.length - 1] ^= 0x5a;
+      await refusedWith(rolling, base64(xml.replace(data, bytes.toString('base64'))), UNDECRYPTABLE);
+    }
+    // After the decryption, the checks speak plainly whichever key it took.
+    await refusedWith(
+      rolling,
+      await idp.response(before, ALICE, { encrypt: 'aes256-gcm', audience: 'https://other-app.example.org/metadata' }),
+      /audience mismatch/,
+    );
+    expect(await consumeWith(rolling, await idp.response(before, ALICE, { encrypt: 'aes256-gcm' }))).toMatchObject({ user: { nickname: 'alice' } });
+    expect(await consumeWith(rolling, await idp.response(after, ALICE, { encrypt: 'aes256-cbc' }))).toMatchObject({ user: { nickname: 'alice' } });
+    expect(await consumeWith(rolling, await idp.response(metadata, ALICE))).toMatchObject({ user: { nickname: 'alice' } });
+  });
+
+  describe('attack: an assertion encrypted with an insecure algorithm is refused in the same words, before any decryption, and nothing is printed', () => {
+    const TRIPLEDES = 'http://www.w3.org/2001/04/xmlenc#tripledes-cbc';
+    const AES256_CBC = 'http://www.w3.org/2001/04/xmlenc#aes256-cbc';
+    /** The response with its content algorithm's attribute written as `attribute` (its URI as `uri`). */
+    const rewritten = (response: string, uri: string, attribute: string) => {
+      const xml = xmlOf(response);
+      expect(xml).toContain(`Algorithm="${uri}"`);
+      return base64(xml.replace(`Algorithm="${uri}"`, attribute));
+    };
+    const cases: [string, () => Promise<string>][] = [
+      ['3DES content encryption', () => idp.response(samlMetadata(decrypting, APP), ALICE, { encrypt: 'tripledes-cbc' })],
+      ['RSA-1_5 key transport', () => idp.response(samlMetadata(decrypting, APP), ALICE, { encrypt: 'aes256-gcm', keyTransport: 'rsa-1_5' })],
+      // The URI spelt with a character reference, which the XML parser expands.
+      [
+        '3DES written with a character reference',
+        async () =>
+          rewritten(
+            await idp.response(samlMetadata(decrypting, APP), ALICE, { encrypt: 'tripledes-cbc' }),
+            TRIPLEDES,
+            `Algorithm="${TRIPLEDES.replace(/c$/, '&#99;')}"`,
+          ),
+      ],
+      // A good URI inside another attribute's value, the real one after it (an attribute value may hold a '>').
+      [
+        '3DES behind a decoy attribute',
+        async () =>
+          rewritten(
+            await idp.response(samlMetadata(decrypting, APP), ALICE, { encrypt: 'tripledes-cbc' }),
+            TRIPLEDES,
+            `x=" Algorithm='${AES256_CBC}' >" Algorithm="${TRIPLEDES}"`,
+          ),
+      ],
+    ];
+    test.each(cases)('%s', async (_name, make) => {
+      const response = await make();
+      const printed = (['log', 'info', 'warn', 'error'] as const).map((level) => jest.spyOn(console, level));
+      try {
+        await refusedWith(decrypting, response, UNDECRYPTABLE);
+        await refusedWith(requiring, response, UNDECRYPTABLE);
+        expect(printed.flatMap((spy) => spy.mock.calls)).toEqual([]);
+      } finally {
+        for (const spy of printed) spy.mockRestore();
+      }
+    });
+  });
+
+  test('an encrypted subject (EncryptedID) in the signed assertion is decrypted with the key, plain or encrypted assertion, either key of a rollover', async () => {
+    const rolling = ssoSettings({
+      ...env,
+      CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE: nextKeys.keyFile,
+      CTL_SAML_SP_NEXT_DECRYPTION_CERT_FILE: nextKeys.certFile,
+    }).saml!;
+    const forNext = samlMetadata(
+      ssoSettings({ ...env, CTL_SAML_SP_DECRYPTION_KEY_FILE: nextKeys.keyFile, CTL_SAML_SP_DECRYPTION_CERT_FILE: nextKeys.certFile }).saml!,
+      APP,
+    );
+    const plain = await idp.response(samlMetadata(decrypting, APP), ALICE, { encryptNameId: true });
+    expect([/<saml:EncryptedID>/.test(xmlOf(plain)), xmlOf(plain).includes(ALICE.nameId)]).toEqual([true, false]);
+    // Decrypted after the signature is verified, so its failures speak plainly.
+    await refused(plain, /^The SAML response was refused: its subject is encrypted \(EncryptedID\), and no decryption key is configured$/);
+    await refusedWith(
+      decrypting,
+      await idp.response(forNext, ALICE, { encryptNameId: true }),
+      /^The SAML response was refused: its encrypted subject \(EncryptedID\) could not be decrypted$/,
+    );
+    // 3DES, inside an encrypted assertion (so found only once it is decrypted): refused, nothing printed.
+    const printed = (['log', 'info', 'warn', 'error'] as const).map((level) => jest.spyOn(console, level));
+    try {
+      await refusedWith(
+        decrypting,
+        await idp.response(samlMetadata(decrypting, APP), ALICE, { encrypt: 'aes256-gcm', encryptNameId: 'tripledes-cbc' }),
+        /^The SAML response was refused: its encrypted subject \(EncryptedID\) uses an encryption algorithm not accepted$/,
+      );
+      expect(printed.flatMap((spy) => spy.mock.calls)).toEqual([]);
+    } finally {
+      for (const spy of printed) spy.mockRestore();
+    }
+    const first = await consumeWith(decrypting, plain);
+    expect(first).toMatchObject({ outcome: 'created', user: { nickname: 'alice', email: 'alice@example.org' } });
+    // The same subject as a plain NameID: the same account.
+    for (const response of [
+      await idp.response(samlMetadata(decrypting, APP), ALICE, { encrypt: 'aes256-gcm', encryptNameId: true }),
+      await idp.response(forNext, ALICE, { encrypt: 'aes256-cbc', encryptNameId: true }),
+      await idp.response(samlMetadata(decrypting, APP), ALICE, { encryptNameId: true }),
+      await idp.response(metadata, ALICE),
+    ]) {
+      expect(await consumeWith(rolling, response)).toMatchObject({ outcome: 'existing', user: { id: first.user.id } });
+    }
   });
 
   test('an encrypted assertion without a decryption key configured is refused, saying so', async () => {

@@ -185,6 +185,36 @@ describe('SSO settings', () => {
       expect(failure({ ...SAML, ...env })).toEqual([6, message]);
     });
 
+    test('a rollover key (CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE / _CERT_FILE) is read and checked at start as the first one is', () => {
+      const NEXT = { CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE: other.keyFile, CTL_SAML_SP_NEXT_DECRYPTION_CERT_FILE: other.certFile };
+      expect(ssoSettings({ ...SAML, ...KEYS }).saml?.nextDecryption).toBeNull();
+      expect(ssoSettings({ ...SAML, ...KEYS, ...NEXT }).saml?.nextDecryption?.cert).toBe(fs.readFileSync(other.certFile, 'utf8'));
+      const cases: [Record<string, string>, string][] = [
+        [NEXT, 'CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE needs CTL_SAML_SP_DECRYPTION_KEY_FILE and CTL_SAML_SP_DECRYPTION_CERT_FILE (the key it rolls over from)'],
+        [
+          { ...KEYS, CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE: other.keyFile },
+          'CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE and CTL_SAML_SP_NEXT_DECRYPTION_CERT_FILE go together: set both or neither',
+        ],
+        [
+          { ...KEYS, ...NEXT, CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE: '/nonexistent/next.key' },
+          'CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE has a bad value "/nonexistent/next.key": cannot be read',
+        ],
+        [
+          { ...KEYS, ...NEXT, CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE: other.certFile },
+          `CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE has a bad value "${other.certFile}": not a PEM private key (unencrypted)`,
+        ],
+        [
+          { ...KEYS, ...NEXT, CTL_SAML_SP_NEXT_DECRYPTION_CERT_FILE: sp.certFile },
+          `CTL_SAML_SP_NEXT_DECRYPTION_CERT_FILE has a bad value "${sp.certFile}": not the certificate of the key in CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE`,
+        ],
+        [
+          { ...KEYS, CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE: sp.keyFile, CTL_SAML_SP_NEXT_DECRYPTION_CERT_FILE: sp.certFile },
+          `CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE has a bad value "${sp.keyFile}": the same key as CTL_SAML_SP_DECRYPTION_KEY_FILE`,
+        ],
+      ];
+      for (const [env, message] of cases) expect(failure({ ...SAML, ...env })).toEqual([6, message]);
+    });
+
     test('a key or certificate that is not what it should be is exit 6 naming the file, never echoing the key', () => {
       const secret = fs.readFileSync(sp.keyFile, 'utf8');
       const cases: [Record<string, string>, string][] = [

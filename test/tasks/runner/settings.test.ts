@@ -96,8 +96,20 @@ describe('settings', () => {
       code: 6,
       stderr: 'CTL_SAML_SP_DECRYPTION_KEY_FILE and CTL_SAML_SP_DECRYPTION_CERT_FILE go together: set both or neither\n',
     });
-    // The pair itself is a good setting.
+    // So is a rollover key that is not its certificate's.
+    const next = { CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE: idp.keyFile, CTL_SAML_SP_NEXT_DECRYPTION_CERT_FILE: sp.certFile };
+    expect(await ctl(['serve'], { env: { ...saml, ...next } })).toEqual({
+      code: 6,
+      signal: null,
+      stdout: '',
+      stderr: `CTL_SAML_SP_NEXT_DECRYPTION_CERT_FILE has a bad value ${JSON.stringify(sp.certFile)}: not the certificate of the key in CTL_SAML_SP_NEXT_DECRYPTION_KEY_FILE\n`,
+    });
+    // The pair itself is a good setting, and so is a second pair beside it.
     expect(await ctl(['user', 'list'], { env: saml })).toMatchObject({ code: 0, stderr: '' });
+    expect(await ctl(['user', 'list'], { env: { ...saml, ...next, CTL_SAML_SP_NEXT_DECRYPTION_CERT_FILE: idp.certFile } })).toMatchObject({
+      code: 0,
+      stderr: '',
+    });
     sp.remove();
     idp.remove();
   });
