@@ -114,7 +114,9 @@ async function openPostgres(opts: OpenOptions): Promise<DbHandle> {
   // pool.end() resolves before the sockets are closed: wait for every client's 'remove' too, so a
   // closed handle holds nothing open.
   const close = async () => {
-    if (opts.exitsAfterClose) {
+    // Only with every connection idle: pool.end() waits for a checked-out one's close from the
+    // server, and with its socket unreferenced the process could end before main() settled.
+    if (opts.exitsAfterClose && pool.idleCount === pool.totalCount) {
       // pool.end() still writes each connection's Terminate (the server ends the session as a
       // normal disconnect, not a lost client); unreferenced, its socket no longer keeps the
       // process waiting for the server to close it.
