@@ -189,17 +189,20 @@ function onlyDecryptedAlgorithms(xml: string): boolean {
 /** The one answer for an encrypted assertion that fails before its signature is verified. */
 const UNDECRYPTABLE = 'The SAML response was refused: its encrypted assertion could not be decrypted and verified';
 
-const ENCRYPTED_ID = "/*[local-name()='Assertion']/*[local-name()='Subject']/*[local-name()='EncryptedID']";
+const SUBJECT = "/*[local-name()='Assertion']/*[local-name()='Subject']";
 
 /**
- * The subject of a verified assertion that carries it as an EncryptedID, which node-saml reads not
- * (it takes a plain NameID only): decrypted with the decryption key, either one during a rollover;
- * null when the subject is not encrypted. The assertion is the one whose signature was verified,
- * so its ciphertext is the IdP's as signed: its failures are no oracle and name themselves.
+ * The subject of a verified assertion as its Subject gives it: 'plain' for a NameID (node-saml read
+ * it), the decrypted NameID of an EncryptedID, which node-saml reads not (decrypted with the
+ * decryption key, either one during a rollover), or null when the Subject has neither. node-saml
+ * fills a missing NameID from an Attribute named `nameID`, whose value the user may control: only
+ * the Subject names the subject here. The assertion is the one whose signature was verified, so its
+ * ciphertext is the IdP's as signed: its failures are no oracle and name themselves.
  */
-async function encryptedSubject(settings: SamlSettings, assertionXml: string): Promise<{ value: string; format: string | null } | null> {
-  const ids = xpath.selectElements(await parseDomFromString(assertionXml), ENCRYPTED_ID);
-  if (ids.length === 0) return null;
+async function subjectOf(settings: SamlSettings, assertionXml: string): Promise<{ value: string; format: string | null } | 'plain' | null> {
+  const dom = await parseDomFromString(assertionXml);
+  const ids = xpath.selectElements(dom, `${SUBJECT}/*[local-name()='EncryptedID']`);
+  if (ids.length === 0) return xpath.selectElements(dom, `${SUBJECT}/*[local-name()='NameID']`).length > 0 ? 'plain' : null;
   const refused = (why: string) => new LoginFailedError(`The SAML response was refused: its ${why}`);
   if (ids.length > 1) throw refused('subject has more than one EncryptedID');
   const keys = decryptionKeys(settings);
@@ -268,9 +271,10 @@ export async function completeSamlLogin(
       throw new LoginFailedError(`The SAML response was refused: ${why}`);
     }
   }
-  const assertionXml = profile && !profile.nameID ? profile.getAssertionXml?.() : undefined;
-  const subject = assertionXml ? await encryptedSubject(settings, assertionXml) : null;
-  if (profile && subject) {
+  const assertionXml = profile?.getAssertionXml?.();
+  const subject = profile && assertionXml ? await subjectOf(settings, assertionXml) : 'plain';
+  if (subject === null) throw new LoginFailedError('The SAML response was refused: it names no subject');
+  if (profile && subject !== 'plain') {
     profile.nameID = subject.value;
     if (subject.format) profile.nameIDFormat = subject.format;
   }

@@ -39,6 +39,10 @@ export interface ResponseOptions {
    * insecure 3DES, as an old IdP may.
    */
   readonly encryptNameId?: boolean | 'tripledes-cbc';
+  /** No NameID (nor EncryptedID) in the Subject at all. */
+  readonly noSubjectNameId?: boolean;
+  /** An Attribute named `nameID` with this value (node-saml copies it onto a profile without a NameID). */
+  readonly nameIdAttribute?: string;
   /** Another issuer than the IdP's entity ID (the response and the assertion), signed with the same key. */
   readonly issuer?: string;
   /** The assertion namespace's prefix instead of `saml` ('' = the default namespace), as IdPs differ. */
@@ -178,6 +182,7 @@ export function createSamlIdp(entityId = 'https://idp.example.org/metadata'): Sa
               user.groups.map((_g, i) => `attrGroup${LETTERS[i]}`),
             )
           : '',
+        options.nameIdAttribute !== undefined ? ATTRIBUTE('nameID', 'attrNameidattr') : '',
       ].join('');
       const groupTags = Object.fromEntries((user.groups ?? []).map((g, i) => [`attrGroup${LETTERS[i]}`, g]));
       const id = `_${randomUUID()}`;
@@ -188,6 +193,10 @@ export function createSamlIdp(entityId = 'https://idp.example.org/metadata'): Sa
         const nameId = `<saml:NameID xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified">${user.nameId}</saml:NameID>`;
         if (!template.includes(NAME_ID)) throw new Error("samlify's response template has no NameID as expected");
         template = template.replace(NAME_ID, `<saml:EncryptedID>${encryptedData(nameId, cert, options.encryptNameId === 'tripledes-cbc')}</saml:EncryptedID>`);
+      }
+      if (options.noSubjectNameId) {
+        if (!template.includes(NAME_ID)) throw new Error("samlify's response template has no NameID as expected");
+        template = template.replace(NAME_ID, '');
       }
       const idp = options.encrypt ? encryptingWith(options.encrypt, options.keyTransport ?? 'rsa-oaep') : plain;
       const { context } = await idp.createLoginResponse(sp, null as never, 'post', { email: user.nameId }, () => ({
@@ -217,6 +226,7 @@ export function createSamlIdp(entityId = 'https://idp.example.org/metadata'): Sa
             attrEmail: user.email ?? '',
             attrUid: user.uid ?? '',
             attrName: user.name ?? '',
+            attrNameidattr: options.nameIdAttribute ?? '',
             ...groupTags,
           },
         ),

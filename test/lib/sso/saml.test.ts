@@ -365,6 +365,17 @@ describe('SAML 2.0 with encrypted assertions (CTL_SAML_SP_DECRYPTION_KEY_FILE / 
     }
   });
 
+  test('only the Subject names the subject: an Attribute named nameID neither replaces an EncryptedID nor stands in for a missing NameID', async () => {
+    // node-saml copies an Attribute named nameID onto a profile whose Subject gave it none, and an
+    // attribute's value may be the user's own to set.
+    await refused(
+      await idp.response(metadata, ALICE, { noSubjectNameId: true, nameIdAttribute: 'mallory@example.org' }),
+      /^The SAML response was refused: it names no subject$/,
+    );
+    const withEncryptedId = await idp.response(samlMetadata(decrypting, APP), ALICE, { encryptNameId: true, nameIdAttribute: 'mallory@example.org' });
+    expect(await consumeWith(decrypting, withEncryptedId)).toMatchObject({ outcome: 'created', user: { nickname: 'alice' } });
+  });
+
   test('an encrypted assertion without a decryption key configured is refused, saying so', async () => {
     await refused(await idp.response(samlMetadata(decrypting, APP), ALICE, { encrypt: 'aes256-gcm' }), /No decryption key/);
   });
