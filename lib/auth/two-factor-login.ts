@@ -80,9 +80,20 @@ export async function completeChallenge(
     ctx.db.transaction().execute(async (trx) => {
       // The compares may have waited for the hash pool: the challenge's expiry is checked as of now.
       const now = ctx.now();
-      const challenge = await trx.selectFrom('two_factor_challenges').selectAll().where('token_hash', '=', hashToken(tempToken)).forUpdate().executeTakeFirst();
-      if (!challenge || challenge.used_at !== null || challenge.expires_at <= now || challenge.failures >= MAX_FAILURES) return INVALID;
-      const user = await trx.selectFrom('users').selectAll().where('id', '=', challenge.user_id).forUpdate().executeTakeFirstOrThrow();
+      // The user row first, then the challenge: every sign-out (sign_out, deactivate, rm, a reset)
+      // locks the user and then ends its challenges, and the other order deadlocked with it.
+      const tokenHash = hashToken(tempToken);
+      const user = await trx
+        .selectFrom('users')
+        .selectAll()
+        .where('id', '=', (eb) => eb.selectFrom('two_factor_challenges').select('user_id').where('token_hash', '=', tokenHash))
+        .forUpdate()
+        .executeTakeFirst();
+      if (!user) return INVALID;
+      const challenge = await trx.selectFrom('two_factor_challenges').selectAll().where('token_hash', '=', tokenHash).forUpdate().executeTakeFirst();
+      // Ended (or replaced) while this waited for the user row: a sign-out meant it to be.
+      if (!challenge || challenge.user_id !== user.id) return INVALID;
+      if (challenge.used_at !== null || challenge.expires_at <= now || challenge.failures >= MAX_FAILURES) return INVALID;
       const refusal = accountRefusal(user, settings);
       if (refusal) throw new AccountRefusedError(refusal);
       if (!user.mfa_enabled || fingerprint(user) !== challenge.password_fingerprint) return INVALID;
