@@ -28,7 +28,8 @@ export function yieldToEventLoop(): Promise<void> {
  * `limit`-th next one (`OFFSET limit - 1`: a bare walk of the index, without the `max` and `count`
  * over the `limit` next ids this used before: ~12 against ~25 ms per 100,000 alone in psql, ~15%
  * less bound time over a million activities in the verb's run), and only when fewer are left, the
- * largest of those: `max(id)` past the last batch, one step down the index from its end. In the
+ * largest of those: `max(id)` past the last batch, for one actor one step down the index from its
+ * end (for purge_deleted's many, a read of the few left). In the
  * same statement, and so the same snapshot, as the walk that found fewer than `limit` left, it is
  * the largest of those few. (It was the `max` over the `limit` next ids, a second walk: the short
  * last batch of 95,000 of 200,000 activities took 90-120 ms to bound, now 18-20, on a loaded
