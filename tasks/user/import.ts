@@ -148,16 +148,10 @@ const INPUT_FORMATS: Record<string, InputFormat> = { csv: 'csv', jsonl: 'jsonl',
 function readNoteLines(notes: ReadNotes): string[] {
   const lines: string[] = [];
   if (notes.ignoredColumns.length > 0) lines.push(`Ignoring columns import does not set: ${notes.ignoredColumns.join(', ')}`);
-  const { deleted, remote, deactivated } = notes.leftOut;
-  const total = deleted + remote + deactivated;
+  const reasons = (['deleted', 'remote', 'deactivated'] as const).filter((reason) => notes.leftOut[reason] > 0);
+  const total = reasons.reduce((sum, reason) => sum + notes.leftOut[reason], 0);
   if (total > 0) {
-    const parts = [
-      [deleted, 'deleted'],
-      [remote, 'remote'],
-      [deactivated, 'deactivated'],
-    ]
-      .filter(([n]) => (n as number) > 0)
-      .map(([n, what]) => `${n as number} ${what as string}`);
+    const parts = reasons.map((reason) => `${notes.leftOut[reason]} ${reason}`);
     lines.push(`Left out ${plural(total, 'row')} of accounts import does not recreate: ${parts.join(', ')}`);
   }
   return lines;
