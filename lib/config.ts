@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { UnavailableError, UsageError } from './errors';
+import { quoteInput } from './text';
 import { parseEnv } from 'node:util';
 import { isIP } from 'node:net';
 import { ssoSettings, type SsoSettings } from './sso/settings';
@@ -137,7 +138,7 @@ function currentUser(): string {
 }
 
 function bad(name: string, value: string, why: string): never {
-  throw new UnavailableError(`${name} has a bad value ${JSON.stringify(redactUrl(value))}: ${why}`);
+  throw new UnavailableError(`${name} has a bad value ${quoteInput(redactUrl(value))}: ${why}`);
 }
 
 /**

@@ -4,6 +4,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { UnavailableError } from '../errors';
+import { quoteInput } from '../text';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -109,7 +110,7 @@ export interface SsoSettings {
 }
 
 function bad(name: string, value: string, why: string): never {
-  throw new UnavailableError(`${name} has a bad value ${JSON.stringify(value)}: ${why}`);
+  throw new UnavailableError(`${name} has a bad value ${quoteInput(value)}: ${why}`);
 }
 
 function flag(env: Env, name: string, fallback: boolean): boolean {

@@ -49,6 +49,12 @@ describe('mail settings', () => {
     expect((error as Error).message).not.toContain('hunter2');
     expect((error as Error).message).not.toContain('secret');
   });
+
+  test('a long bad value is repeated up to 100 characters, as a typed argument is (lib/text.ts clipInput)', () => {
+    expect(() => loadConfig(env({ SMTP_HOST: 'mail.example', SMTP_PORT: 'x'.repeat(5000) }))).toThrow(
+      new UnavailableError(`SMTP_PORT has a bad value "${'x'.repeat(99)}…": not a whole number`),
+    );
+  });
 });
 
 describe('CTL_TRUST_PROXY', () => {

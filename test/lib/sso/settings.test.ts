@@ -116,6 +116,13 @@ describe('SSO settings', () => {
     expect(failure({ CTL_LDAP_BIND_PASSWORD: 'hunter2' })).toEqual([6, 'CTL_LDAP_BIND_PASSWORD has a bad value "***": needs CTL_LDAP_URL']);
   });
 
+  test('a long bad value is repeated up to 100 characters (lib/text.ts clipInput)', () => {
+    expect(failure({ ...LDAP, CTL_LDAP_TIMEOUT: 'x'.repeat(5000) })).toEqual([
+      6,
+      `CTL_LDAP_TIMEOUT has a bad value "${'x'.repeat(99)}…": expected milliseconds, at least 100`,
+    ]);
+  });
+
   test('StartTLS goes with an ldap:// URL', () => {
     expect(ssoSettings({ ...LDAP, CTL_LDAP_STARTTLS: 'true' }).ldap).toMatchObject({ url: 'ldap://ldap.example.org', startTls: true });
   });
