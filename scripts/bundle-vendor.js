@@ -141,6 +141,13 @@ async function main() {
       logLevel: 'warning',
     });
   }
+  // bin/vendor.js reads the bundles as latin1, which is their text only when every byte is ASCII
+  // (esbuild's default charset escapes the rest).
+  for (const name of ['kysely', 'pg', 'yargs']) {
+    const bytes = fs.readFileSync(path.join(out, `${name}.js`));
+    const at = bytes.findIndex((b) => b > 0x7f);
+    if (at >= 0) throw new Error(`dist/vendor/${name}.js has a non-ASCII byte at ${at}: bin/vendor.js reads the bundles as latin1`);
+  }
   // The code caches: each bundle compiled the way bin/ctl compiles it, run, exercised, then saved.
   const pgBundle = compileBundle(path.join(out, 'pg.js'));
   const kyselyBundle = compileBundle(path.join(out, 'kysely.js'));

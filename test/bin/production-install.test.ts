@@ -60,6 +60,26 @@ test('bin/ctl loads kysely, pg and yargs from their bundles in dist/vendor, not 
   expect(loaded.filter((f) => f.includes('node_modules/date-fns/')).length).toBeLessThan(20);
 });
 
+test('bin/ctl reads each bundle once (the loader used to read it and then bin/vendor.js again)', () => {
+  const probe = path.join(dir, 'reads.js');
+  const report = path.join(dir, 'reads.json');
+  fs.writeFileSync(
+    probe,
+    `const fs = require('fs'); const read = fs.readFileSync; const reads = [];
+    fs.readFileSync = function (file, ...rest) { reads.push(String(file)); return read.call(this, file, ...rest); };
+    process.on('exit', () => fs.writeFileSync(${JSON.stringify(report)}, JSON.stringify(reads)));\n`,
+  );
+  const r = spawnSync(process.execPath, [CTL, 'user', 'count', '--json'], {
+    cwd: dir,
+    env: ctlEnv(tdb, { NODE_OPTIONS: `--require ${probe}` }),
+    encoding: 'utf8',
+  });
+  expect(r.status).toBe(0);
+  const reads = JSON.parse(fs.readFileSync(report, 'utf8')) as string[];
+  const vendor = path.join(ROOT, 'dist', 'vendor');
+  expect(reads.filter((f) => f.startsWith(vendor)).sort()).toEqual(['kysely', 'pg', 'yargs'].flatMap((n) => [`${vendor}/${n}.cache`, `${vendor}/${n}.js`]));
+});
+
 test("each bundle's V8 code cache is one a fresh node accepts, so bin/ctl skips compiling them", () => {
   // In a process of its own: V8 rejects a cache made under other flags, and a jest worker that
   // opened PGlite runs with --liftoff-only (lib/db/pglite-options.ts) set after its start.
