@@ -62,8 +62,8 @@ export class TaskContext {
    * Opens the database once per run: with `schema: 'auto'` (every verb but migrate) the embedded
    * one migrates itself and a server's schema is checked.
    */
-  async db(schema: OpenOptions['schema'] = 'auto'): Promise<DbHandle> {
-    this.handle ??= await this.open(schema);
+  async db(schema: OpenOptions['schema'] = 'auto', connections?: number): Promise<DbHandle> {
+    this.handle ??= await this.open(schema, undefined, undefined, connections);
     return this.handle;
   }
 
@@ -71,7 +71,7 @@ export class TaskContext {
    * A database handle of its own, closed by the caller (`serve` opens and lets go of it repeatedly,
    * with more connections and as a long-lived process: see OpenOptions).
    */
-  open(schema: OpenOptions['schema'] = 'auto', poolSize?: number, longLived?: boolean): Promise<DbHandle> {
+  open(schema: OpenOptions['schema'] = 'auto', poolSize?: number, longLived?: boolean, connections?: number): Promise<DbHandle> {
     return this.openDatabase({
       databaseUrl: this.config.databaseUrl,
       // Run as printed without it, `migrate` would migrate DATABASE_URL's database (or the embedded one).
@@ -80,14 +80,19 @@ export class TaskContext {
       lockWaitMs: this.config.lockWaitMs,
       schema,
       poolSize,
+      connections,
       longLived,
       // `serve` closes its handles while it goes on running (a restart of the listener).
       exitsAfterClose: this.io.exitsAfterRun === true && !longLived,
     });
   }
 
-  async lib(): Promise<LibContext> {
-    const { db } = await this.db();
+  /**
+   * The lib/ context, opening the database on first use. `bulkJob`: the verb runs a bulk job
+   * (lib/bulk/job.ts), whose lock and batches take a server connection each; both open at once.
+   */
+  async lib(opts: { readonly bulkJob?: boolean } = {}): Promise<LibContext> {
+    const { db } = await this.db('auto', opts.bulkJob ? 2 : undefined);
     return { db, now: this.now, actor: this.options.actor, reason: this.options.reason };
   }
 

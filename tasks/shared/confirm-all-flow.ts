@@ -40,7 +40,7 @@ export async function runBulkConfirm(verb: BulkConfirmVerb, argv: Record<string,
   let result;
   try {
     result = await bulkConfirm(
-      await ctx.lib(),
+      await ctx.lib({ bulkJob: !ctx.dryRun }),
       verb,
       { ...batchSizingOf(argv, ctx), confirmationTtlMs: ctx.config.confirmationTtlMs },
       {

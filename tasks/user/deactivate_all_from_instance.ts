@@ -10,7 +10,7 @@ const verb: VerbModule = {
       .example('$0 user deactivate_all_from_instance spam.example', 'Count, ask, then deactivate every user @spam.example (not @spam.example.com)')
       .example('$0 user deactivate_all_from_instance spam.example -y --json', 'Without asking; the summary as JSON'),
   async run(argv, ctx) {
-    const lib = await ctx.lib();
+    const lib = await ctx.lib({ bulkJob: !ctx.dryRun });
     const plan = await planDeactivateInstance(lib.db, String(argv.instance));
     const { instance } = plan;
     if (plan.users === 0) {

@@ -11,7 +11,7 @@ const verb: VerbModule = {
       .example('$0 user delete_activities alice', 'Count her posts and interactions, ask, then delete them in batches')
       .example('$0 user delete_activities alice -y --batch-size 1000', 'Without asking, 1000 rows per transaction'),
   async run(argv, ctx) {
-    const lib = await ctx.lib();
+    const lib = await ctx.lib({ bulkJob: !ctx.dryRun });
     // The count is shown (dry run), asked about (no -y) or the progress total (no -q); else unread.
     const count = ctx.dryRun || !ctx.options.assumeYes || !ctx.options.quiet;
     const planning = () => planDeleteActivities(lib, String(argv.user), { count });

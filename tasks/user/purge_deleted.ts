@@ -21,7 +21,7 @@ const verb: VerbModule = {
       olderThanMs = parseDuration(olderThan);
       if (olderThanMs === null) throw new UsageError(`invalid --older-than ${quoteInput(olderThan)}: expected a duration like 90d, 12w or 24h`);
     }
-    const lib = await ctx.lib();
+    const lib = await ctx.lib({ bulkJob: !ctx.dryRun });
     const cutoff = purgeCutoff(ctx.now(), ctx.config, olderThanMs);
     const plan = await planPurgeDeleted(lib, cutoff);
     const { counts } = plan;

@@ -31,7 +31,7 @@ async function softDelete(ref: string, ctx: TaskContext, skipEmail: boolean): Pr
 }
 
 async function purge(ref: string, argv: Record<string, unknown>, ctx: TaskContext): Promise<void> {
-  const lib = await ctx.lib();
+  const lib = await ctx.lib({ bulkJob: !ctx.dryRun });
   // The counts are shown (not with -q) and asked about (not with -y); unseen, they are not made.
   const planning = () => planPurgeUser(lib, ref, { count: ctx.dryRun || !ctx.options.assumeYes || !ctx.options.quiet });
   const plan = await (ctx.dryRun ? planning() : whileJobConnectionOpens(lib.db, planning));
