@@ -236,5 +236,5 @@ export async function register(ctx: LibContext, settings: RegistrationSettings, 
   }
   const plan = planNewUser(newUser);
   if (!settings.registrationsOpen) throw new AccountRefusedError('Registration is by invitation only');
-  return createUser(ctx, plan, settings);
+  return createUser(ctx, plan, settings, 'public');
 }

@@ -343,7 +343,8 @@ export async function redeemInvite(ctx: LibContext, token: string, newUser: NewU
   if (plan.password === null) throw new UsageError('a password is required to register');
   // Cheap checks first, so a dead invite or a taken name fails before the bcrypt work.
   assertRedeemable(await checkInvite(ctx.db, token, ctx.now()), plan.email);
-  await assertAvailable(ctx.db, plan.nickname, plan.email).catch((error: unknown) => spendOnTakenEmail(ctx, token, error));
+  // The person registering is told only that a name is taken, never that a deleted account holds it.
+  await assertAvailable(ctx.db, plan.nickname, plan.email, 'public').catch((error: unknown) => spendOnTakenEmail(ctx, token, error));
   const passwordHash = await hashPassword(plan.password, settings.bcryptCost);
   try {
     return await ctx.db.transaction().execute(async (trx) => {

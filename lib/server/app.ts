@@ -1,7 +1,7 @@
 // lib/server owns the app side (`ctl serve`): the Fastify app (this file), its routes (routes/),
 // what every route is handed (state.ts), the server's database handle (database.ts), and the link
 // pages' HTML (html.ts). Every rule it applies is a lib/ function the CLI calls too.
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Config, TrustProxy } from '../config';
 import { authenticate, LoginThrottle } from '../auth/login';
 import { RateLimiter } from '../auth/limits';
@@ -59,6 +59,9 @@ function trustProxyOption(trust: TrustProxy): false | string[] | ((address: stri
   return trust === false ? false : [...trust];
 }
 
+/** Headers on every answer (cache-control unless a route chose its own, as the avatars do). */
+const EVERY_ANSWER_HEADERS = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cache-control': 'no-store' } as const;
+
 /** The bearer token of a request, or null. */
 function bearer(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
@@ -82,6 +85,21 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     bodyLimit: 256 * 1024,
     // A string is not a list and 1 is not a name: no silent type coercion of request bodies.
     ajv: { customOptions: { coerceTypes: false } },
+    // A URL the router cannot read (a malformed percent-escape, a path segment past Fastify's
+    // maxParamLength) is answered before any hook runs: Fastify's own body echoed the URL (links
+    // carry tokens) in another shape, without the headers every answer carries, and nothing was
+    // logged. Here: the API's error shape, those headers, and the log line of a request that
+    // reached no route. (Fastify's third such error, of async route constraints, has no use here.)
+    frameworkErrors: (error, request, reply: FastifyReply) => {
+      const [status, message] =
+        error.code === 'FST_ERR_BAD_URL'
+          ? [400, 'The URL is not valid (a malformed percent-escape)']
+          : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+            ? [414, 'A part of the URL is too long']
+            : [500, 'Internal server error'];
+      log(`${request.method} (no route) ${status}`);
+      void reply.code(status).headers(EVERY_ANSWER_HEADERS).send(errorBody(status, message));
+    },
   });
 
   // Password and backup-code checks run on worker threads, one core left to the event loop; they
@@ -136,9 +154,9 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   });
   app.addHook('onRequestAbort', async (request) => letGo(request));
   app.addHook('onSend', async (_request, reply, payload) => {
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('referrer-policy', 'no-referrer');
-    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    reply.header('x-content-type-options', EVERY_ANSWER_HEADERS['x-content-type-options']);
+    reply.header('referrer-policy', EVERY_ANSWER_HEADERS['referrer-policy']);
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', EVERY_ANSWER_HEADERS['cache-control']);
     return payload;
   });
 

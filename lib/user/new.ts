@@ -90,8 +90,16 @@ export function planNewUser(input: NewUserInput): NewUserPlan {
   };
 }
 
+/**
+ * Who is told why a nickname or address is taken. An operator (the CLI, the console, the
+ * launchpad) learns that a soft-deleted account holds it, which one, and how to free it; a visitor
+ * registering through the app only that it is taken, as for a live account: the deleted account's
+ * nickname and its deletion are not theirs to learn from an address they typed.
+ */
+export type TakenAudience = 'operator' | 'public';
+
 /** Exit 4 naming what is taken, before anything is asked or written. */
-export async function assertAvailable(db: Kysely<Database>, nickname: string, email: string | null): Promise<void> {
+export async function assertAvailable(db: Kysely<Database>, nickname: string, email: string | null, audience: TakenAudience = 'operator'): Promise<void> {
   const taken = await db
     .selectFrom('users')
     .select(['nickname', 'email', 'deleted_at'])
@@ -102,8 +110,9 @@ export async function assertAvailable(db: Kysely<Database>, nickname: string, em
     })
     .execute();
   const byNickname = taken.find((u) => u.nickname.toLowerCase() === nickname.toLowerCase());
-  if (byNickname) throw new ConflictError(`nickname ${clipInput(nickname)} is already taken${heldByDeleted(byNickname)}`);
-  if (taken.length > 0) throw new EmailTakenError(`email ${clipInput(String(email))} is already taken${heldByDeleted(taken[0])}`);
+  const held = (user: (typeof taken)[number]) => (audience === 'operator' ? heldByDeleted(user) : '');
+  if (byNickname) throw new ConflictError(`nickname ${clipInput(nickname)} is already taken${held(byNickname)}`);
+  if (taken.length > 0) throw new EmailTakenError(`email ${clipInput(String(email))} is already taken${held(taken[0])}`);
 }
 
 /**
@@ -170,8 +179,8 @@ export async function insertUser(
  * a single-use set-password token is issued in the same transaction as the account and its audit
  * row; an unconfirmed account gets its email-confirmation token the same way.
  */
-export async function createUser(ctx: LibContext, plan: NewUserPlan, settings: CreateUserSettings): Promise<CreatedUser> {
-  await assertAvailable(ctx.db, plan.nickname, plan.email);
+export async function createUser(ctx: LibContext, plan: NewUserPlan, settings: CreateUserSettings, audience: TakenAudience = 'operator'): Promise<CreatedUser> {
+  await assertAvailable(ctx.db, plan.nickname, plan.email, audience);
   const passwordHash = plan.password === null ? null : await hashPassword(plan.password, settings.bcryptCost);
   try {
     return await ctx.db.transaction().execute((trx) => insertUser(trx, ctx, plan, passwordHash, settings));

@@ -38,6 +38,28 @@ describe('odds and ends', () => {
     expect(res.statusCode).toBe(404);
     expect(res.json()).toEqual({ error: 'Not Found', message: 'Route GET /api/nope/… not found' });
   });
+  test('a URL the router cannot read (a malformed escape after a token, a segment too long) is the API’s JSON error with the usual headers, echoes no token, and is logged without the URL', async () => {
+    // Listening on loopback: inject() would not go through Node's HTTP server as a client does.
+    const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
+    const token = 'T'.repeat(43);
+    for (const [path, status, message] of [
+      [`/password_reset/${token}%`, 400, 'The URL is not valid (a malformed percent-escape)'],
+      [`/api/user/${token}%E0%A4%A`, 400, 'The URL is not valid (a malformed percent-escape)'],
+      [`/verify/${token}${'x'.repeat(100)}`, 414, 'A part of the URL is too long'],
+    ] as const) {
+      const res = await fetch(`${base}${path}`);
+      const text = await res.text();
+      expect([path, res.status, JSON.parse(text)]).toEqual([path, status, { error: status === 414 ? 'URI Too Long' : 'Bad Request', message }]);
+      expect(text).not.toContain('TTTT');
+      expect(Object.fromEntries(['x-content-type-options', 'referrer-policy', 'cache-control'].map((h) => [h, res.headers.get(h)]))).toEqual({
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'no-referrer',
+        'cache-control': 'no-store',
+      });
+    }
+    expect(server.log.filter((l) => /^GET \(no route\) 4(00|14)$/.test(l))).toEqual(['GET (no route) 400', 'GET (no route) 400', 'GET (no route) 414']);
+    expect(server.log.join('\n')).not.toContain('TTTT');
+  });
   test('health and security headers', async () => {
     const res = await server.app.inject({ method: 'GET', url: '/health' });
     expect(res.json()).toEqual({ status: 'ok' });

@@ -171,6 +171,37 @@ describe('registration as an oracle (issue 13, finding 7)', () => {
     expect((await register({ username: 'kate', email: 'someone@example.com', inviteToken: token })).status).toBe(409);
     expect((await register({ username: 'someone', email: 'someone@example.com', inviteToken: token })).status).toBe(201);
   });
+
+  test('an address or nickname held by a deleted account is only "already taken" to a registrant: not that the account was deleted, nor its nickname (the CLI still says both)', async () => {
+    await listen({ CTL_REGISTRATIONS_OPEN: 'yes' });
+    await addUser(server, { nickname: 'hidden', email: 'carol@example.com' });
+    expect((await server.ctl(['user', 'rm', 'hidden', '-y'])).code).toBe(0);
+    const token = await invite({ maxUse: 5 });
+    const answers = [
+      await register({ username: 'probe1', email: 'carol@example.com', inviteToken: token }),
+      await register({ username: 'probe2', email: 'carol@example.com' }),
+      await register({ username: 'hidden', email: 'probe3@example.com', inviteToken: token }),
+      await register({ username: 'hidden', email: 'probe4@example.com' }),
+    ];
+    expect(answers.map((a) => [a.status, a.body.message])).toEqual([
+      [409, 'email carol@example.com is already taken'],
+      [409, 'email carol@example.com is already taken'],
+      [409, 'nickname hidden is already taken'],
+      [409, 'nickname hidden is already taken'],
+    ]);
+    const page = await postForm(`/registration/${token}`, {
+      username: 'probe5',
+      email: 'carol@example.com',
+      password: 'correct-horse',
+      confirm_password: 'correct-horse',
+    });
+    expect(page.status).toBe(409);
+    expect(page.text).toContain('Email carol@example.com is already taken.');
+    expect(page.text).not.toContain('deleted');
+    // The operator is still told who holds it and how to free it.
+    const cli = await server.ctl(['user', 'new', 'probe6', 'carol@example.com', '-y', '--skip-email']);
+    expect([cli.code, cli.stderr]).toEqual([4, expect.stringContaining('by the deleted account hidden (soft-deleted, kept until purged)')]);
+  });
 });
 
 describe('requestPasswordReset as an oracle', () => {
