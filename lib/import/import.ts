@@ -6,6 +6,7 @@ import type { BatchProgress } from '../bulk/batches';
 import { runBulkJob, type BulkRun } from '../bulk/job';
 import { createHashPool } from '../auth/hash-pool';
 import { planImport, type ImportInput, type ImportProblem } from './plan';
+import type { ImportSettled, SettledCursor, SettledRows } from './settled';
 import { writeImport, type CreatedImportRow, type ImportSettings, type LostImportRow } from './write';
 import { DRY_RUN_SUFFIX, plural } from '../text';
 
@@ -67,8 +68,12 @@ export interface ImportOptions {
   /** A phase begins: reading, checking (rows counted as they go), writing (`total` rows). */
   readonly onPhase?: (phase: ImportPhase, total: number | null) => void;
   readonly onProgress?: (phase: ImportPhase, progress: BatchProgress) => void;
-  /** The check is done: its counts, then the rows it settled (skipped, then failed), in input order. */
-  readonly onChecked?: (check: ImportCheck, rows: readonly ImportRowResult[]) => Promise<void> | void;
+  /**
+   * The check is done: its counts, and the rows it settled (skipped, failed), to be read in input
+   * order a few at a time (they are as many as the file's rows on a re-run); they stay readable
+   * until importUsers returns.
+   */
+  readonly onChecked?: (check: ImportCheck, settled: SettledResults) => Promise<void> | void;
   /** Rows settled later: those that would be created (dry run), or a committed batch's created and lost rows. */
   readonly onRows?: (rows: readonly ImportRowResult[]) => Promise<void> | void;
 }
@@ -110,6 +115,37 @@ export class ImportInterruptedError extends InterruptedError {
   }
 }
 
+/** The rows an import's check settled (skipped, failed), packed in lib/import until they are read. */
+export class SettledResults {
+  constructor(private readonly rows: SettledRows) {}
+
+  get length(): number {
+    return this.rows.length;
+  }
+
+  /** A reader from the first row (`failed`: of the failed rows only); readers are independent of each other. */
+  reader(only?: 'failed'): SettledReader {
+    return new SettledReader(this.rows.cursor(only === 'failed'));
+  }
+}
+
+/** Reads settled rows in input order: each row is unpacked as it is taken. */
+export class SettledReader {
+  constructor(private readonly cursor: SettledCursor) {}
+
+  /** The next rows, at most `max` of them and only those on lines before `before`; [] once they are all taken. */
+  take(max: number, before = Infinity): ImportRowResult[] {
+    const out: ImportRowResult[] = [];
+    while (out.length < max && this.cursor.nextLine < before) out.push(settledResult(this.cursor.next()!));
+    return out;
+  }
+}
+
+function settledResult(s: ImportSettled): ImportRowResult {
+  if (s.status === 'failed') return failedRow(s);
+  return { line: s.line, status: 'skipped', nickname: s.nickname, email: s.email, id: s.id, passwordResetUrl: null, mailed: false, error: null };
+}
+
 /** Set-password mails in flight at once: a slow SMTP server must not make a batch wait per user. */
 const MAIL_CONCURRENCY = 4;
 
@@ -142,29 +178,18 @@ export async function importUsers(ctx: LibContext, records: ImportInput, setting
         opts.onProgress?.('check', { done: rows, total: null, batches: steps });
       },
     });
-    const failedAtPlan = plan.problems.length;
-    await opts.onChecked?.({ total: plan.total, toCreate: plan.rows.length, skipped: plan.skipped.length, failed: failedAtPlan }, [
-      ...plan.skipped.map((s): ImportRowResult => ({
-        line: s.line,
-        status: 'skipped',
-        nickname: s.nickname,
-        email: s.email,
-        id: s.id,
-        passwordResetUrl: null,
-        mailed: false,
-        error: null,
-      })),
-      ...plan.problems.map(failedRow),
-    ]);
+    const failedAtPlan = plan.settled.failed;
+    const skipped = plan.settled.skipped;
+    await opts.onChecked?.({ total: plan.total, toCreate: plan.rows.length, skipped, failed: failedAtPlan }, new SettledResults(plan.settled));
     const mail = { sent: 0, notConfigured: 0, failed: [] as { to: string; error: string }[] };
     const result = (outcome: ImportResult['outcome'], created: number, failed: number, more: Partial<ImportResult> = {}): ImportResult => ({
       outcome,
       total: plan.total,
       created,
-      skipped: plan.skipped.length,
+      skipped,
       failed,
       dryRun: opts.dryRun,
-      onlyTaken: plan.problems.every((p) => p.kind === 'taken'),
+      onlyTaken: plan.settled.onlyTaken,
       withoutPassword: 0,
       linksNotMailed: 0,
       mail,
@@ -244,8 +269,7 @@ export async function importUsers(ctx: LibContext, records: ImportInput, setting
         },
       });
     } catch (error) {
-      if (error instanceof InterruptedError)
-        throw new ImportInterruptedError(error.message, { created, skipped: plan.skipped.length, failed: failedAtPlan + lost });
+      if (error instanceof InterruptedError) throw new ImportInterruptedError(error.message, { created, skipped, failed: failedAtPlan + lost });
       throw error;
     } finally {
       await pool?.close();

@@ -6,34 +6,20 @@ import { checkPassword } from '../auth/passwords';
 import { parseFlag, type RawRecord } from './parse';
 import { ImportRowStore, type ImportRow } from './row-store';
 import { KeyIndex } from './key-index';
+import { SettledRows, SettledRowStore } from './settled';
 import { quoteInput } from '../text';
 
 export type { ImportRow } from './row-store';
 
-export type ProblemKind = 'invalid' | 'duplicate' | 'taken';
-
-export interface ImportProblem {
-  readonly line: number;
-  readonly nickname: string | null;
-  readonly email: string | null;
-  readonly kind: ProblemKind;
-  readonly error: string;
-}
-
-export interface ImportSkip {
-  readonly line: number;
-  readonly nickname: string;
-  readonly email: string;
-  readonly id: number;
-}
+export type { ImportProblem, ImportSettled, ImportSkip, ProblemKind } from './settled';
 
 /** The whole file, checked: rows to create, rows already there, rows that cannot be imported. */
 export interface ImportPlan {
   readonly total: number;
   /** Packed outside the heap (see ImportRowStore): `rows.slice(from, to)` gives them as objects. */
   readonly rows: ImportRowStore;
-  readonly skipped: ImportSkip[];
-  readonly problems: ImportProblem[];
+  /** The rows skipped and failed, packed too: read them in input order (`settled.cursor()`). */
+  readonly settled: SettledRows;
 }
 
 function text(values: Readonly<Record<string, unknown>>, key: string): string | null {
@@ -142,7 +128,9 @@ export async function planImport(db: Kysely<Database>, input: ImportInput, opts:
   // Duplicates inside the file: each key's row, by hash (the keys themselves stay in the packed rows).
   const nicknames = new KeyIndex((row, key) => rows.at(row).nickname.toLowerCase() === key);
   const emails = new KeyIndex((row, key) => emailKey(rows.at(row).email) === key);
-  const problems: ImportProblem[] = [];
+  // Settled rows, packed: the problems found while reading, and what the lookups found (each in input order).
+  const problems = new SettledRowStore();
+  const collisions = new SettledRowStore();
   const chunk = opts.chunkSize ?? 5000;
 
   // Collisions with the database, a chunk of rows per query: two index probes joined by UNION.
@@ -152,8 +140,12 @@ export async function planImport(db: Kysely<Database>, input: ImportInput, opts:
   // and chose a parallel scan of the whole table at 200,000 users (EXPLAIN ANALYZE: 120-145 ms a
   // chunk of 5,000, three processes busy, against 33-45 ms by the index). Each chunk's query is
   // sent as soon as the chunk is read, so the server looks up while the rest of the file is parsed.
+  // A chunk's result is looked at as soon as it and those before it are back, while the file is
+  // still read: held until the end of the reading, the accounts found (an object each, most of
+  // the file on a re-run) grew with the file.
   type Found = { id: number; nickname: string; email: string | null };
-  const lookups: { from: number; to: number; found: Promise<Found[]> }[] = [];
+  type Lookup = { from: number; to: number; found: Promise<Found[]>; back: Found[] | null };
+  const lookups: Lookup[] = []; // in input order, those not looked at yet
   let looked = 0;
   let checked = 0;
   // The keys of the rows read since the last lookup (the rows themselves are packed as read).
@@ -161,7 +153,8 @@ export async function planImport(db: Kysely<Database>, input: ImportInput, opts:
   let mails: string[] = [];
   const lookUp = (to: number) => {
     const size = to - looked;
-    const found = sql<Found>`
+    const lookup: Lookup = { from: looked, to, found: Promise.resolve([]), back: null };
+    lookup.found = sql<Found>`
       SELECT id, nickname, email FROM users WHERE lower(nickname) = ANY(ARRAY(SELECT unnest(${nicks}::text[])))
       UNION
       SELECT id, nickname, email FROM users
@@ -171,13 +164,51 @@ export async function planImport(db: Kysely<Database>, input: ImportInput, opts:
         // On a pool the chunks may come back in any order: report how many rows are checked.
         checked += size;
         opts.onProgress?.('checked', checked);
+        lookup.back = r.rows;
         return r.rows;
       });
-    found.catch(() => undefined); // awaited below; a format error may end the reading first
-    lookups.push({ from: looked, to, found });
+    lookup.found.catch(() => undefined); // awaited below; a format error may end the reading first
+    lookups.push(lookup);
     looked = to;
     nicks = [];
     mails = [];
+  };
+
+  // Rows found in the database, by index (1: not to be created).
+  let gone = new Uint8Array(1024);
+  let dropped = 0;
+  const collide = ({ from, to }: Lookup, found: readonly Found[]) => {
+    if (found.length === 0) return;
+    if (to > gone.length) {
+      const bigger = new Uint8Array(Math.max(to, gone.length * 2));
+      bigger.set(gone);
+      gone = bigger;
+    }
+    const byNick = new Map(found.map((u) => [u.nickname.toLowerCase(), u]));
+    const byMail = new Map(found.filter((u) => u.email !== null).map((u) => [emailKey(u.email!), u]));
+    const part = rows.slice(from, to);
+    for (let k = 0; k < part.length; k++) {
+      const row = part[k];
+      const sameNick = byNick.get(row.nickname.toLowerCase());
+      const sameMail = byMail.get(emailKey(row.email));
+      if (!sameNick && !sameMail) continue;
+      gone[from + k] = 1;
+      dropped += 1;
+      // UNION returns an account once, so one object under both keys is one account matching both.
+      if (sameNick && sameNick === sameMail) {
+        collisions.skip({ line: row.line, nickname: sameNick.nickname, email: row.email, id: sameNick.id });
+      } else {
+        const error = sameNick ? `nickname ${row.nickname} is already taken` : `email ${row.email} is already taken`;
+        collisions.fail({ line: row.line, nickname: row.nickname, email: row.email, kind: 'taken', error });
+      }
+    }
+  };
+  /** Looks at the results back so far, in order (a failed lookup waits for the end of the reading). */
+  const collideReturned = () => {
+    while (lookups.length > 0 && lookups[0].back !== null) {
+      const lookup = lookups.shift()!;
+      collide(lookup, lookup.back!);
+    }
   };
 
   let total = 0;
@@ -193,7 +224,7 @@ export async function planImport(db: Kysely<Database>, input: ImportInput, opts:
         row = normalizeRecord(record);
       } catch (error) {
         if (!(error instanceof CtlError)) throw error;
-        problems.push({ line: record.line, nickname: guess(record, 'nickname'), email: guess(record, 'email'), kind: 'invalid', error: error.message });
+        problems.fail({ line: record.line, nickname: guess(record, 'nickname'), email: guess(record, 'email'), kind: 'invalid', error: error.message });
         continue;
       }
       const nick = row.nickname.toLowerCase();
@@ -205,7 +236,7 @@ export async function planImport(db: Kysely<Database>, input: ImportInput, opts:
           sameNick !== -1
             ? `nickname ${row.nickname} is also on line ${rows.at(sameNick).line}`
             : `email ${row.email} is also on line ${rows.at(sameMail).line}`;
-        problems.push({ line: row.line, nickname: row.nickname, email: row.email, kind: 'duplicate', error });
+        problems.fail({ line: row.line, nickname: row.nickname, email: row.email, kind: 'duplicate', error });
         continue;
       }
       nicknames.add(nick, rows.length);
@@ -213,41 +244,24 @@ export async function planImport(db: Kysely<Database>, input: ImportInput, opts:
       rows.push(row);
       nicks.push(nick);
       mails.push(row.email);
-      if (rows.length - looked >= chunk) lookUp(rows.length);
+      if (rows.length - looked >= chunk) {
+        lookUp(rows.length);
+        collideReturned();
+      }
     }
   }
   opts.onProgress?.('read', total);
   if (looked < rows.length) lookUp(rows.length);
 
-  const skipped: ImportSkip[] = [];
-  const keep = new Uint8Array(rows.length).fill(1);
-  let dropped = 0;
-  for (const { from, to, found: pending } of lookups) {
-    const found = await pending;
+  while (lookups.length > 0) {
+    const lookup = lookups.shift()!;
+    const found = await lookup.found;
     if (opts.signal?.aborted) throw interrupted();
-    if (found.length === 0) continue;
-    const byNick = new Map(found.map((u) => [u.nickname.toLowerCase(), u]));
-    const byMail = new Map(found.filter((u) => u.email !== null).map((u) => [emailKey(u.email!), u]));
-    const part = rows.slice(from, to);
-    for (let k = 0; k < part.length; k++) {
-      const row = part[k];
-      const sameNick = byNick.get(row.nickname.toLowerCase());
-      const sameMail = byMail.get(emailKey(row.email));
-      if (!sameNick && !sameMail) continue;
-      keep[from + k] = 0;
-      dropped += 1;
-      // UNION returns an account once, so one object under both keys is one account matching both.
-      if (sameNick && sameNick === sameMail) {
-        skipped.push({ line: row.line, nickname: sameNick.nickname, email: row.email, id: sameNick.id });
-      } else {
-        const error = sameNick ? `nickname ${row.nickname} is already taken` : `email ${row.email} is already taken`;
-        problems.push({ line: row.line, nickname: row.nickname, email: row.email, kind: 'taken', error });
-      }
-    }
+    collide(lookup, found);
   }
-  problems.sort((a, b) => a.line - b.line);
-  if (dropped === 0) return { total, rows, skipped, problems };
+  const settled = new SettledRows(problems, collisions);
+  if (dropped === 0) return { total, rows, settled };
   const kept = new ImportRowStore();
-  for (let from = 0; from < rows.length; from += chunk) rows.slice(from, from + chunk).forEach((row, k) => keep[from + k] === 1 && kept.push(row));
-  return { total, rows: kept, skipped, problems };
+  for (let from = 0; from < rows.length; from += chunk) rows.slice(from, from + chunk).forEach((row, k) => gone[from + k] !== 1 && kept.push(row));
+  return { total, rows: kept, settled };
 }

@@ -35,38 +35,24 @@ const PASSWORD = 64;
 const WIDE = /[^\u0000-\u00ff]/;
 
 /**
- * The rows an import holds from its check until they are written, packed as bytes in 1 MB blocks
- * outside V8's heap: a million rows as objects were ~290 bytes each of heap (the object, its tags
- * array, its strings, the file's chunks their strings were slices of), and V8 let the garbage of
- * the writing grow to about twice the live heap, or more on a loaded machine, before collecting
- * it (peak RSS 0.7–1.3 GB at a million). Packed, a row is its text plus a few bytes, and the heap
- * holds only the batch being written. `slice` turns a range back into ImportRow objects.
+ * Records packed as bytes in 1 MB blocks outside V8's heap, addressed by their index: the storage
+ * of ImportRowStore and SettledRowStore. A subclass writes a record through `room` and `wrote`,
+ * and reads record `i` from `find(i)`.
  */
-export class ImportRowStore implements ImportRowSource {
+export abstract class PackedRecords {
   private readonly blocks: Buffer[] = [];
   private block: Buffer = Buffer.allocUnsafe(0);
   private used = 0;
   private count = 0;
   private blockOf = new Uint32Array(1024);
   private startOf = new Uint32Array(1024);
-  private passwords = 0;
 
   get length(): number {
     return this.count;
   }
 
-  /** Rows that have a password (hashed in worker threads as they are written). */
-  get withPassword(): number {
-    return this.passwords;
-  }
-
-  push(row: ImportRow): void {
-    const name = row.name === row.nickname ? null : row.name;
-    const bio = row.bio === '' ? null : row.bio;
-    const tags = row.tags.length === 0 ? null : row.tags.join(' ');
-    const texts = [row.nickname, row.email, name, bio, tags, row.password];
-    let bound = 6; // flags and the line number
-    for (const t of texts) if (t !== null) bound += 5 + 2 * t.length;
+  /** A new record of at most `bound` bytes: the block to write it in and where; then `wrote(end)`. */
+  protected room(bound: number): { b: Buffer; at: number } {
     if (this.used + bound > this.block.length) {
       this.block = Buffer.allocUnsafe(Math.max(BLOCK_BYTES, bound));
       this.blocks.push(this.block);
@@ -79,9 +65,50 @@ export class ImportRowStore implements ImportRowSource {
     this.blockOf[this.count] = this.blocks.length - 1;
     this.startOf[this.count] = this.used;
     this.count += 1;
+    return { b: this.block, at: this.used };
+  }
+
+  protected wrote(end: number): void {
+    this.used = end;
+  }
+
+  /** Record `i`: its block and a cursor at its first byte. */
+  protected find(i: number): { b: Buffer; cursor: { at: number } } {
+    return { b: this.blocks[this.blockOf[i]], cursor: { at: this.startOf[i] } };
+  }
+}
+
+/** The bytes `texts` take at most, written by writeText. */
+export function textBound(texts: readonly (string | null)[]): number {
+  let bound = 0;
+  for (const t of texts) if (t !== null) bound += 5 + 2 * t.length;
+  return bound;
+}
+
+/**
+ * The rows an import holds from its check until they are written, packed as bytes in 1 MB blocks
+ * outside V8's heap: a million rows as objects were ~290 bytes each of heap (the object, its tags
+ * array, its strings, the file's chunks their strings were slices of), and V8 let the garbage of
+ * the writing grow to about twice the live heap, or more on a loaded machine, before collecting
+ * it (peak RSS 0.7–1.3 GB at a million). Packed, a row is its text plus a few bytes, and the heap
+ * holds only the batch being written. `slice` turns a range back into ImportRow objects.
+ */
+export class ImportRowStore extends PackedRecords implements ImportRowSource {
+  private passwords = 0;
+
+  /** Rows that have a password (hashed in worker threads as they are written). */
+  get withPassword(): number {
+    return this.passwords;
+  }
+
+  push(row: ImportRow): void {
+    const name = row.name === row.nickname ? null : row.name;
+    const bio = row.bio === '' ? null : row.bio;
+    const tags = row.tags.length === 0 ? null : row.tags.join(' ');
+    const texts = [row.nickname, row.email, name, bio, tags, row.password];
+    const { b, at: start } = this.room(6 + textBound(texts)); // flags and the line number, then the texts
     if (row.password !== null) this.passwords += 1;
-    const b = this.block;
-    let at = this.used;
+    let at = start;
     b[at++] =
       (row.admin ? ADMIN : 0) |
       (row.moderator ? MODERATOR : 0) |
@@ -92,11 +119,11 @@ export class ImportRowStore implements ImportRowSource {
       (row.password !== null ? PASSWORD : 0);
     at = writeVarint(b, at, row.line);
     for (const t of texts) if (t !== null) at = writeText(b, at, t);
-    this.used = at;
+    this.wrote(at);
   }
 
   slice(from: number, to: number): ImportRow[] {
-    const end = Math.min(to, this.count);
+    const end = Math.min(to, this.length);
     const out: ImportRow[] = [];
     for (let i = Math.max(0, from); i < end; i++) out.push(this.at(i));
     return out;
@@ -104,8 +131,7 @@ export class ImportRowStore implements ImportRowSource {
 
   /** Row `i` (0 ≤ i < length) as an object. */
   at(i: number): ImportRow {
-    const b = this.blocks[this.blockOf[i]];
-    const cursor = { at: this.startOf[i] };
+    const { b, cursor } = this.find(i);
     const flags = b[cursor.at++];
     const line = readVarint(b, cursor);
     const nickname = readText(b, cursor);
@@ -135,7 +161,7 @@ function grow(a: Uint32Array<ArrayBuffer>): Uint32Array<ArrayBuffer> {
   return bigger;
 }
 
-function writeVarint(b: Buffer, at: number, n: number): number {
+export function writeVarint(b: Buffer, at: number, n: number): number {
   while (n >= 0x80) {
     b[at++] = (n & 0x7f) | 0x80;
     n = Math.floor(n / 0x80);
@@ -144,7 +170,7 @@ function writeVarint(b: Buffer, at: number, n: number): number {
   return at;
 }
 
-function readVarint(b: Buffer, cursor: { at: number }): number {
+export function readVarint(b: Buffer, cursor: { at: number }): number {
   let n = 0;
   let scale = 1;
   for (;;) {
@@ -156,14 +182,14 @@ function readVarint(b: Buffer, cursor: { at: number }): number {
 }
 
 /** A text as its length in bytes (times two, plus one when it is UTF-16) and its bytes. */
-function writeText(b: Buffer, at: number, text: string): number {
+export function writeText(b: Buffer, at: number, text: string): number {
   const wide = WIDE.test(text);
   const bytes = wide ? text.length * 2 : text.length;
   at = writeVarint(b, at, bytes * 2 + (wide ? 1 : 0));
   return at + b.write(text, at, bytes, wide ? 'utf16le' : 'latin1');
 }
 
-function readText(b: Buffer, cursor: { at: number }): string {
+export function readText(b: Buffer, cursor: { at: number }): string {
   const head = readVarint(b, cursor);
   const bytes = Math.floor(head / 2);
   const start = cursor.at;

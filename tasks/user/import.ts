@@ -8,24 +8,36 @@ import { deliver } from '../shared/mailing';
 import { UsageError } from '../../lib/errors';
 import { DRY_RUN_SUFFIX, clipInput, plural } from '../../lib/text';
 import { formatFromName, newReadNotes, readRecordChunks, type InputFormat, type ReadNotes } from '../../lib/import/parse';
-import { importFailure, importUsers, ImportInterruptedError, type ImportPhase, type ImportResult, type ImportRowResult } from '../../lib/import/import';
+import {
+  importFailure,
+  importUsers,
+  ImportInterruptedError,
+  type ImportPhase,
+  type ImportResult,
+  type ImportRowResult,
+  type SettledReader,
+  type SettledResults,
+} from '../../lib/import/import';
 import { setPasswordMail } from '../../lib/mail/templates';
 
 /** Problems listed on stderr in table format; the rest is counted (NDJSON has every row). */
 const MAX_LISTED = 50;
 
+/** Settled rows written at once, at most (more are read from lib/import's packed store a page at a time). */
+export const SETTLED_PAGE = 5000;
+
 /**
  * Writes per-row results in the file's order: NDJSON/CSV lines as soon as every row before them is
  * settled, JSON collected for the final object. The check settles the skipped and failed rows at
- * once and the created ones come a batch at a time, in the file's order; so a settled row waits
- * until the batch holding the rows before it has been written.
+ * once and the created ones come a batch at a time, in the file's order; the settled rows stay
+ * packed in lib/import and are read as the created rows pass them, a page at most between two
+ * writes, so a re-run that skips most of a large file does not hold an object for each.
  */
 class Results {
   readonly collected: ImportRowResult[] = [];
   private encoder: RowEncoder<ImportRowResult> | null = null;
-  /** Rows the check settled, by line; those from `next` on are not written yet. */
-  private settled: ImportRowResult[] = [];
-  private next = 0;
+  /** The rows the check settled, from the first one not written yet. */
+  private settled: SettledReader | null = null;
   listed = 0;
   unlisted = 0;
 
@@ -33,11 +45,14 @@ class Results {
     if (ctx.format === 'ndjson' || ctx.format === 'csv') this.encoder = rowEncoder<ImportRowResult>(ctx.format, [], (r) => r);
   }
 
-  /** The rows the check settled (skipped, failed): held until the rows before them are out, or written now when nothing is left to create. */
-  async checked(rows: readonly ImportRowResult[], rowsToCome: number): Promise<void> {
-    if (!this.encoder) return this.emit(rows);
-    this.settled = [...rows].sort(byLine);
-    this.next = 0;
+  /** The rows the check settled (skipped, failed): read as the rows before them are out, or written now when nothing is left to create. */
+  async checked(settled: SettledResults, rowsToCome: number): Promise<void> {
+    if (this.ctx.format === 'json') {
+      const all = settled.reader();
+      for (let page = all.take(SETTLED_PAGE); page.length > 0; page = all.take(SETTLED_PAGE)) this.collected.push(...page);
+    }
+    if (!this.encoder) return;
+    this.settled = settled.reader();
     if (rowsToCome === 0) await this.flush();
   }
 
@@ -47,9 +62,15 @@ class Results {
     if (this.ctx.format === 'json') {
       this.collected.push(...rows);
     } else if (this.encoder) {
-      const merged: ImportRowResult[] = [];
+      let merged: ImportRowResult[] = [];
       for (const row of [...rows].sort(byLine)) {
-        while (this.next < this.settled.length && this.settled[this.next].line < row.line) merged.push(this.settled[this.next++]);
+        for (;;) {
+          const before = this.settled?.take(SETTLED_PAGE - merged.length, row.line) ?? [];
+          merged.push(...before);
+          if (merged.length < SETTLED_PAGE) break;
+          await this.write(merged);
+          merged = [];
+        }
         merged.push(row);
       }
       await this.write(merged);
@@ -58,16 +79,21 @@ class Results {
 
   /** The settled rows not written yet: at the end, or when the import stops early. */
   async flush(): Promise<void> {
-    if (!this.encoder || this.next >= this.settled.length) return;
-    const rest = this.settled.slice(this.next);
-    this.settled = [];
-    this.next = 0;
-    await this.write(rest);
+    if (!this.encoder || !this.settled) return;
+    for (let page = this.settled.take(SETTLED_PAGE); page.length > 0; page = this.settled.take(SETTLED_PAGE)) await this.write(page);
   }
 
   private async write(rows: readonly ImportRowResult[]): Promise<void> {
     if (rows.length === 0 || !this.encoder) return;
     if (!this.ctx.io.stdout.write(this.encoder.page(rows))) await drained(this.ctx);
+  }
+
+  /** The problems the check found, on stderr in table and json formats: the first MAX_LISTED, then a count. */
+  checkProblems(settled: SettledResults, failed: number): void {
+    if (this.ctx.format !== 'table' && this.ctx.format !== 'json') return; // the rows say it on stdout
+    const first = settled.reader('failed').take(MAX_LISTED - this.listed);
+    for (const r of first) this.problem(r.line, r.error ?? '');
+    this.unlisted += failed - first.length;
   }
 
   /** A problem line on stderr (errors show even with -q), at most MAX_LISTED of them in table format. */
@@ -214,16 +240,16 @@ const verb: VerbModule = {
           progress = startProgress(ctx, PROGRESS_LABEL[phase], total);
         },
         onProgress: (_phase, p) => progress?.update(p),
-        onChecked: async (check, rows) => {
+        onChecked: async (check, settled) => {
           stopProgress();
           for (const line of readNoteLines(notes)) ctx.warn(line);
           ctx.warn(
             `Checked ${plural(check.total, 'row')}: ${check.toCreate} to create, ${check.skipped} already there, ${check.failed} with problems${ctx.dryRunSuffix}`,
           );
-          for (const r of rows) if (r.status === 'failed') results.problem(r.line, r.error ?? '');
+          results.checkProblems(settled, check.failed);
           results.endProblems();
           // Nothing is created after a check that refuses the file (problems, no --continue-on-error).
-          await results.checked(rows, check.failed > 0 && !argv.continueOnError ? 0 : check.toCreate);
+          await results.checked(settled, check.failed > 0 && !argv.continueOnError ? 0 : check.toCreate);
         },
         onRows: async (rows) => {
           for (const r of rows) if (r.status === 'failed') results.problem(r.line, r.error ?? '');

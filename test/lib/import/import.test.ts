@@ -45,7 +45,7 @@ function run(
     onPhase: (phase) => void phases.push(phase),
     onChecked: (check, settled) => {
       checked.push(check);
-      rows.push(...settled);
+      rows.push(...settled.reader().take(Infinity));
     },
     onRows: (more) => void rows.push(...more),
   });

@@ -87,14 +87,16 @@ describe('planning against the database', () => {
       [2, 'alice'],
       [9, 'erin'],
     ]);
-    expect(p.skipped).toEqual([{ line: 5, nickname: 'Taken', email: 'taken@example.com', id: expect.any(Number) }]);
-    expect(p.problems.map((x) => [x.line, x.kind, x.error])).toEqual([
-      [3, 'duplicate', 'nickname ALICE is also on line 2'],
-      [4, 'duplicate', 'email Alice@Example.com is also on line 2'],
-      [6, 'duplicate', 'nickname taken is also on line 5'],
-      [7, 'taken', 'email USED@example.com is already taken'],
-      [8, 'invalid', 'invalid email "dave@"'],
+    // In the file's order, the problems found while reading between the rows the lookups settled.
+    expect([...p.settled]).toEqual([
+      { status: 'failed', line: 3, nickname: 'ALICE', email: 'alice2@example.com', kind: 'duplicate', error: 'nickname ALICE is also on line 2' },
+      { status: 'failed', line: 4, nickname: 'bob', email: 'Alice@Example.com', kind: 'duplicate', error: 'email Alice@Example.com is also on line 2' },
+      { status: 'skipped', line: 5, nickname: 'Taken', email: 'taken@example.com', id: expect.any(Number) },
+      { status: 'failed', line: 6, nickname: 'taken', email: 'new@example.com', kind: 'duplicate', error: 'nickname taken is also on line 5' },
+      { status: 'failed', line: 7, nickname: 'carol', email: 'USED@example.com', kind: 'taken', error: 'email USED@example.com is already taken' },
+      { status: 'failed', line: 8, nickname: 'dave', email: 'dave@', kind: 'invalid', error: 'invalid email "dave@"' },
     ]);
+    expect([p.settled.skipped, p.settled.failed, p.settled.onlyTaken]).toEqual([1, 5, false]);
   });
 
   test('reports progress while reading (every 10,000 rows and at the end) and while checking (each chunk)', async () => {
@@ -118,7 +120,9 @@ describe('planning against the database', () => {
   test('a nickname taken by an account with another email is a conflict, not a skip', async () => {
     await sql`INSERT INTO users (nickname, email, name) VALUES ('bob', 'bob@old.example', 'b')`.execute(h.db);
     const p = await plan('nickname,email\nbob,bob@example.com\n');
-    expect(p.skipped).toEqual([]);
-    expect(p.problems).toEqual([{ line: 2, nickname: 'bob', email: 'bob@example.com', kind: 'taken', error: 'nickname bob is already taken' }]);
+    expect([...p.settled]).toEqual([
+      { status: 'failed', line: 2, nickname: 'bob', email: 'bob@example.com', kind: 'taken', error: 'nickname bob is already taken' },
+    ]);
+    expect([p.settled.skipped, p.settled.failed, p.settled.onlyTaken]).toEqual([0, 1, true]);
   });
 });
