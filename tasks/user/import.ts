@@ -60,7 +60,8 @@ class Results {
   async emit(rows: readonly ImportRowResult[]): Promise<void> {
     if (rows.length === 0) return;
     if (this.ctx.format === 'json') {
-      this.collected.push(...rows);
+      // One by one: a batch can hold up to 100,000 rows, past what a spread call takes on V8's stack.
+      for (const row of rows) this.collected.push(row);
     } else if (this.encoder) {
       let merged: ImportRowResult[] = [];
       for (const row of [...rows].sort(byLine)) {
