@@ -229,7 +229,7 @@ export function userListRoutes(app: FastifyInstance, state: AppState): void {
       reply,
       200,
       adminFrame(request, `${verbLabel[action]} ${n} ${noun}?`),
-      html`<p id="confirm-summary">${verbLabel[action]} these ${n} ${noun}:</p>
+      html`<p id="confirm-summary">${verbLabel[action]} ${n === 1 ? 'this user' : `these ${n} users`}:</p>
         <ul id="confirm-list">
           ${users.map((u) => html`<li>${u.nickname} (${u.email ?? 'no email'})</li>`)}
         </ul>

@@ -348,7 +348,11 @@ describe('manage users', () => {
     const ask = await client.post('/admin/users/bulk', { action: 'delete', user_2: '1', user_3: '1' });
     expect(ask.statusCode).toBe(200);
     expect(ask.body).toContain('Delete 2 users?');
+    expect(ask.body).toContain('<p id="confirm-summary">Delete these 2 users:</p>');
     expect(ask.body).toContain('<li>bob (bob@example.com)</li>');
+    // One: "this user", not "these 1 user".
+    const one = await client.post('/admin/users/bulk', { action: 'delete', user_2: '1' });
+    expect([one.statusCode, /<p id="confirm-summary">[^<]*<\/p>/.exec(one.body)?.[0]]).toEqual([200, '<p id="confirm-summary">Delete this user:</p>']);
     expect(ask.body).toContain('<li>carol (carol@example.com)</li>');
     expect(await active('bob')).toBe(true);
     const done = await client.post('/admin/users/bulk/confirm', { action: 'delete', user_2: '1', user_3: '1' });
