@@ -138,40 +138,77 @@ export class SettledRows implements Iterable<ImportSettled> {
   }
 }
 
-/** Reads SettledRows in input order, a row at a time. */
+/**
+ * Reads SettledRows in input order, a row at a time. The rows of one line (a JSON array written on
+ * a single line gives every record the same one) come in the order the check always listed them:
+ * the rows the lookups found already there (skipped), then the problems found while reading, then
+ * the names the lookups found taken.
+ */
 export class SettledCursor {
+  /** The next of `reading`'s rows. */
   private i = 0;
+  /** The first of `lookups`' rows on the line being read, or on the next one. */
   private j = 0;
+  /** The line being read (null: none yet), `lookups`' rows on it ([j, end)), and the step within it. */
+  private line: number | null = null;
+  private end = 0;
+  private step: 'skipped' | 'reading' | 'taken' = 'skipped';
+  private k = 0;
+  /** The row next() returns, found ahead (null: none left). */
+  private upcoming: { readonly store: SettledRowStore; readonly index: number } | null;
 
   constructor(
-    private readonly a: SettledRowStore,
-    private readonly b: SettledRowStore,
+    private readonly reading: SettledRowStore,
+    private readonly lookups: SettledRowStore,
     private readonly onlyFailed: boolean,
   ) {
-    this.pass();
+    this.upcoming = this.find();
   }
 
   /** The next row's line; Infinity after the last row. */
   get nextLine(): number {
-    const a = this.i < this.a.length ? this.a.lineAt(this.i) : Infinity;
-    const b = this.j < this.b.length ? this.b.lineAt(this.j) : Infinity;
-    return Math.min(a, b);
+    return this.upcoming ? this.upcoming.store.lineAt(this.upcoming.index) : Infinity;
   }
 
   /** The next row, unpacked; null after the last. */
   next(): ImportSettled | null {
-    const a = this.i < this.a.length ? this.a.lineAt(this.i) : Infinity;
-    const b = this.j < this.b.length ? this.b.lineAt(this.j) : Infinity;
-    if (a === Infinity && b === Infinity) return null;
-    const row = a < b ? this.a.at(this.i++) : this.b.at(this.j++);
-    this.pass();
-    return row;
+    const row = this.upcoming;
+    if (!row) return null;
+    this.upcoming = this.find();
+    return row.store.at(row.index);
   }
 
-  /** Steps over the rows not wanted. */
-  private pass(): void {
-    if (!this.onlyFailed) return;
-    while (this.i < this.a.length && !this.a.failedAt(this.i)) this.i += 1;
-    while (this.j < this.b.length && !this.b.failedAt(this.j)) this.j += 1;
+  /** Where the row after the last one found is. */
+  private find(): { store: SettledRowStore; index: number } | null {
+    for (;;) {
+      if (this.line === null) {
+        const a = this.i < this.reading.length ? this.reading.lineAt(this.i) : Infinity;
+        const b = this.j < this.lookups.length ? this.lookups.lineAt(this.j) : Infinity;
+        if (a === Infinity && b === Infinity) return null;
+        this.line = Math.min(a, b);
+        this.end = this.j;
+        while (this.end < this.lookups.length && this.lookups.lineAt(this.end) === this.line) this.end += 1;
+        this.step = 'skipped';
+        this.k = this.j;
+      }
+      if (this.step === 'skipped') {
+        while (!this.onlyFailed && this.k < this.end) {
+          const index = this.k++;
+          if (!this.lookups.failedAt(index)) return { store: this.lookups, index };
+        }
+        this.step = 'reading';
+      }
+      if (this.step === 'reading') {
+        if (this.i < this.reading.length && this.reading.lineAt(this.i) === this.line) return { store: this.reading, index: this.i++ };
+        this.step = 'taken';
+        this.k = this.j;
+      }
+      while (this.k < this.end) {
+        const index = this.k++;
+        if (this.lookups.failedAt(index)) return { store: this.lookups, index };
+      }
+      this.j = this.end;
+      this.line = null;
+    }
   }
 }

@@ -83,3 +83,33 @@ test('rows far apart in two stores, a million lines in: nextLine tells which com
   expect(cursor.next()).toMatchObject({ status: 'failed', line: 1_000_001, nickname: 'z', email: null });
   expect(cursor.next()).toBeNull();
 });
+
+test('rows that share a line (a JSON array on one line) come as the check listed them: skipped, then read problems, then taken', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 1, max: 4 }), fc.constantFrom('reading' as const, 'skipped' as const, 'taken' as const)), { maxLength: 40 }),
+      (drawn) => {
+        const reading = new SettledRowStore();
+        const lookups = new SettledRowStore();
+        const rows = [...drawn]
+          .sort((x, y) => x[0] - y[0])
+          .map(([line, where], k): [typeof where, ImportSettled] => [
+            where,
+            where === 'skipped'
+              ? { status: 'skipped', line, nickname: `n${k}`, email: `n${k}@example.com`, id: k + 1 }
+              : { status: 'failed', line, nickname: `n${k}`, email: null, kind: where === 'taken' ? 'taken' : 'invalid', error: `e${k}` },
+          ]);
+        for (const [where, row] of rows) add(where === 'reading' ? reading : lookups, row);
+        const expected = [...new Set(rows.map(([, r]) => r.line))].flatMap((line) =>
+          (['skipped', 'reading', 'taken'] as const).flatMap((where) => rows.filter(([w, r]) => w === where && r.line === line).map(([, r]) => r)),
+        );
+        const settled = new SettledRows(reading, lookups);
+        expect([...settled]).toEqual(expected);
+        const cursor = settled.cursor(true);
+        const failedOnly: ImportSettled[] = [];
+        for (let r = cursor.next(); r !== null; r = cursor.next()) failedOnly.push(r);
+        expect(failedOnly).toEqual(expected.filter((r) => r.status === 'failed'));
+      },
+    ),
+  );
+});

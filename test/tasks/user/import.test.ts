@@ -150,6 +150,35 @@ describe('ctl user import', () => {
     expect((await users()).map((u) => u.nickname)).toEqual(['alice', 'bob']);
   });
 
+  test('records that share a line (a JSON array on one line) are reported skipped, then problems read, then names taken', async () => {
+    for (const [nick, email] of [
+      ['a', 'a@example.com'],
+      ['c', 'other@example.com'],
+      ['e', 'e@example.com'],
+    ])
+      expect((await ctl(['user', 'new', nick, email, '-y'])).code).toBe(0);
+    const oneLine = file(
+      'one-line.json',
+      JSON.stringify(
+        ['a', 'bad', 'c', 'd', 'e', 'd'].map((n, i) => ({ nickname: n, email: n === 'bad' ? 'bad@' : i === 5 ? 'd2@example.com' : `${n}@example.com` })),
+      ),
+    );
+    const r = await ctl(['user', 'import', oneLine, '--continue-on-error', '--dry-run', '--format', 'ndjson']);
+    const rows = r.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { line: number; status: string; nickname: string | null });
+    // A row to create is reported as its batch is done, before the settled rows of its line.
+    expect(rows.map((x) => [x.line, x.status, x.nickname])).toEqual([
+      [1, 'would_create', 'd'],
+      [1, 'skipped', 'a'],
+      [1, 'skipped', 'e'],
+      [1, 'failed', 'bad'],
+      [1, 'failed', 'd'],
+      [1, 'failed', 'c'],
+    ]);
+  });
+
   test("--continue-on-error imports the good rows, NDJSON says what happened to each in the file's order, exit 7", async () => {
     expect((await ctl(['user', 'new', 'alice', 'alice@example.com', '-y'])).code).toBe(0);
     const jsonl = file(
