@@ -146,7 +146,11 @@ async function main() {
   for (const name of ['kysely', 'pg', 'yargs']) {
     const bytes = fs.readFileSync(path.join(out, `${name}.js`));
     const at = bytes.findIndex((b) => b > 0x7f);
-    if (at >= 0) throw new Error(`dist/vendor/${name}.js has a non-ASCII byte at ${at}: bin/vendor.js reads the bundles as latin1`);
+    if (at >= 0) {
+      // Nothing half-made is left for bin/ctl to read: without dist/vendor it loads node_modules.
+      fs.rmSync(out, { recursive: true, force: true });
+      throw new Error(`dist/vendor/${name}.js has a non-ASCII byte at ${at}: bin/vendor.js reads the bundles as latin1`);
+    }
   }
   // The code caches: each bundle compiled the way bin/ctl compiles it, run, exercised, then saved.
   const pgBundle = compileBundle(path.join(out, 'pg.js'));

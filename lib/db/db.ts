@@ -104,7 +104,9 @@ async function openPostgres(opts: OpenOptions): Promise<DbHandle> {
   });
   pool.on('remove', (client) => clients.delete(client));
   try {
-    const opened = await Promise.allSettled(Array.from({ length: Math.max(1, opts.connections ?? 1) }, () => pool.connect()));
+    // No more than the pool holds: one more would wait for connectionTimeoutMillis, then fail.
+    const wanted = Math.min(Math.max(1, opts.connections ?? 1), opts.poolSize ?? 4);
+    const opened = await Promise.allSettled(Array.from({ length: wanted }, () => pool.connect()));
     for (const o of opened) if (o.status === 'fulfilled') o.value.release();
     const failed = opened.find((o) => o.status === 'rejected');
     if (failed) throw failed.reason;

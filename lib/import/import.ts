@@ -71,7 +71,7 @@ export interface ImportOptions {
   /**
    * The check is done: its counts, and the rows it settled (skipped, failed), to be read in input
    * order a few at a time (they are as many as the file's rows on a re-run); they stay readable
-   * until importUsers returns.
+   * after importUsers has returned or thrown (the caller writes the last of them then).
    */
   readonly onChecked?: (check: ImportCheck, settled: SettledResults) => Promise<void> | void;
   /** Rows settled later: those that would be created (dry run), or a committed batch's created and lost rows. */

@@ -226,7 +226,7 @@ const verb: VerbModule = {
     };
     let result: ImportResult;
     try {
-      result = await importUsers(await ctx.lib({ bulkJob: !ctx.dryRun }), readRecordChunks(input, format, notes), ctx.config, {
+      result = await importUsers(await ctx.lib({ bulkJob: true }), readRecordChunks(input, format, notes), ctx.config, {
         run: { ...batchSizingOf(argv, ctx), signal: ctx.signal },
         dryRun: ctx.dryRun,
         continueOnError: Boolean(argv.continueOnError),

@@ -36,6 +36,15 @@ test.each([
   }
 });
 
+test('no more than the pool holds: more would wait for the connect timeout and fail', async () => {
+  const handle = await openDatabase({ databaseUrl: tdb.url, dataDir: '', lockWaitMs: 1000, schema: 'auto', connections: 5, poolSize: 2 });
+  try {
+    expect(await sessionsOnTestDatabase()).toBe(2);
+  } finally {
+    await handle.close();
+  }
+});
+
 test('the bulk verbs ask for both connections when they run a job, the others (and dry runs) for one', async () => {
   await tdb.withDb(({ db }) => seedUser(db, { nickname: 'alice' }));
   const asked: (number | undefined)[] = [];
@@ -47,10 +56,12 @@ test('the bulk verbs ask for both connections when they run a job, the others (a
     [['user', 'confirm_all', '-y'], 2],
     [['user', 'rm', 'alice', '--purge', '--dry-run'], undefined],
     [['user', 'rm', 'alice', '--purge', '-y'], 2],
+    // import's dry run checks the file under the job's lock too.
+    [['user', 'import', '-', '--input-format', 'csv', '--dry-run'], 2],
   ];
   for (const [args, expected] of runs) {
     asked.length = 0;
-    const r = await ctl(spying, args);
+    const r = await ctl(spying, args, { input: 'nickname,email\nbob,bob@example.com\n' });
     expect([args.join(' '), r.code, asked]).toEqual([args.join(' '), 0, [expected]]);
   }
 });
