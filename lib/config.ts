@@ -144,8 +144,11 @@ export function effectiveEnv(env: Env, projectRoot: string): Env {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return env;
+  } catch (error) {
+    // No .env is the usual case; a file CTL_ENV_FILE names but that cannot be read is a bad setting
+    // (a typo there left DATABASE_URL unset, and ctl then used the embedded database).
+    if (env.CTL_ENV_FILE === undefined) return env;
+    throw new UnavailableError(`CTL_ENV_FILE names a file that cannot be read: ${clipInput(file)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   const stray = strayDotenvLine(text);
   if (stray !== null) {

@@ -143,6 +143,9 @@ describe('settings', () => {
       });
     }
     expect(await tdb.withDb(({ db }) => db.selectFrom('users').select('id').execute())).toEqual([]);
+    // A file CTL_ENV_FILE names that is not there is a bad setting, not "no settings file".
+    const missing = await ctl(['user', 'new', 'erin', 'erin@example.com', '-y'], { env: { CTL_ENV_FILE: `${file}.prod`, APP_URL: undefined } });
+    expect(missing).toMatchObject({ code: 6, stdout: '', stderr: `CTL_ENV_FILE names a file that cannot be read: ${file}.prod (ENOENT)\n` });
     fs.writeFileSync(file, 'OTHER_APP_KEY="-----BEGIN KEY-----\nnot a setting\n-----END KEY-----"\nexport APP_URL = http://from-file.test\n');
     const ok = await ctl(['user', 'new', 'erin', 'erin@example.com', '-y'], { env: { CTL_ENV_FILE: file, APP_URL: undefined } });
     expect(ok.code).toBe(0);
