@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { UnavailableError, UsageError } from './errors';
-import { quoteInput } from './text';
+import { clipInput, quoteInput } from './text';
 import { parseEnv } from 'node:util';
 import { isIP } from 'node:net';
 import { ssoSettings, type SsoSettings } from './sso/settings';
@@ -111,8 +111,32 @@ export function parseDotenv(text: string): Record<string, string> {
 }
 
 /**
+ * The number of the first line of a settings file that is neither blank, a comment nor
+ * `NAME=value` (a quoted value may run over several lines), else null. util.parseEnv does not
+ * refuse such a line: it joins it to the next setting's name (`a note\nDATABASE_URL`) or drops it,
+ * so a setting was silently lost, and a DATABASE_URL lost so sent ctl to the embedded database.
+ */
+export function strayDotenvLine(text: string): number | null {
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const value = /^(?:export\s+)?[\w.-]+\s*=\s*(.*)$/.exec(line)?.[1];
+    if (value === undefined) return i + 1;
+    const quote = value[0];
+    if ((quote === '"' || quote === "'" || quote === '`') && !value.includes(quote, 1)) {
+      // A quoted value that goes on: it ends at the next line holding its quote (unclosed, it is one line).
+      const close = lines.findIndex((l, j) => j > i && l.includes(quote));
+      if (close !== -1) i = close;
+    }
+  }
+  return null;
+}
+
+/**
  * The environment merged over the project's .env file (sudo strips the environment, so runbooks
- * rely on the file). CTL_ENV_FILE names another file; an empty value means none.
+ * rely on the file). CTL_ENV_FILE names another file; an empty value means none. A line that is
+ * not a setting is exit 6 naming its number (not its text, which may be a secret).
  */
 export function effectiveEnv(env: Env, projectRoot: string): Env {
   const file = env.CTL_ENV_FILE ?? path.join(projectRoot, '.env');
@@ -120,8 +144,15 @@ export function effectiveEnv(env: Env, projectRoot: string): Env {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return env;
+  } catch (error) {
+    // No .env is the usual case; a file CTL_ENV_FILE names but that cannot be read is a bad setting
+    // (a typo there left DATABASE_URL unset, and ctl then used the embedded database).
+    if (env.CTL_ENV_FILE === undefined) return env;
+    throw new UnavailableError(`CTL_ENV_FILE names a file that cannot be read: ${clipInput(file)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const stray = strayDotenvLine(text);
+  if (stray !== null) {
+    throw new UnavailableError(`the settings file ${clipInput(file)} has a line that is not NAME=value: line ${stray} (a comment starts with #)`);
   }
   const merged: Record<string, string | undefined> = { ...parseDotenv(text) };
   for (const [key, value] of Object.entries(env)) if (value !== undefined) merged[key] = value;

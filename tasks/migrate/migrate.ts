@@ -39,7 +39,9 @@ const verb: VerbModule = {
             ? `Would undo the newest migration: ${newest}`
             : 'No migration to undo'
           : `Would apply ${plural(pending.length, 'migration')}${pending.length ? `: ${pending.join(', ')}` : ''}`;
-      ctx.result(null, [`${line}${ctx.dryRunSuffix}`]);
+      // With --json a dry run still prints its data, as every other verb's dry run does.
+      const data = action === 'down' ? { dryRun: true, wouldUndo: newest ?? null } : { dryRun: true, wouldApply: pending };
+      ctx.result(data, [`${line}${ctx.dryRunSuffix}`]);
       return;
     }
     if (action === 'down') {

@@ -1,6 +1,7 @@
 import type { ArgumentsCamelCase } from 'yargs';
 import type { Env } from '../../lib/config';
 import { loadConfig } from '../../lib/config';
+import { UsageError } from '../../lib/errors';
 import type { Format } from './formats';
 import type { Io } from './io';
 import { TaskContext, type OpenDatabase } from './task-context';
@@ -25,6 +26,11 @@ export async function runVerb(
   mod: VerbModule,
   argv: ArgumentsCamelCase<Record<string, unknown>>,
 ): Promise<void> {
+  // `--json` is `--format json`: with another --format the command line says two things (a script's
+  // `--json` alias plus `--format csv` silently got JSON).
+  if (argv.json && argv.format !== undefined && argv.format !== 'json') {
+    throw new UsageError(`--json and --format ${argv.format as Format} disagree: give one of them`);
+  }
   const config = loadConfig(state.env, { databaseUrl: argv.databaseUrl as string | undefined });
   const format: Format = argv.json ? 'json' : ((argv.format as Format | undefined) ?? 'table');
   const ctx = new TaskContext(

@@ -33,6 +33,8 @@ export function newUserForm(positionals: readonly string[]): NewUserForm {
       throw new UsageError(`unexpected argument ${quoteInput(String(extra[0]))}: the LibreChat form is new <email> <name> <username> [password]`);
     return { nickname: third ?? null, email: first, name: second, password: fourth };
   }
+  if (second === undefined && !first.includes('@'))
+    throw new UsageError('missing email: use new <nickname> <email>, or new <email> (the nickname is its local part)');
   if (third !== undefined)
     throw new UsageError(`unexpected argument ${quoteInput(String(third))}: use new <nickname> <email>, or new <email> <name> <username> [password]`);
   return { nickname: second === undefined && first.includes('@') ? null : first, email: second ?? first, name: undefined, password: undefined };

@@ -26,6 +26,9 @@ const MAX_LISTED = 50;
 /** Settled rows written at once, at most (more are read from lib/import's packed store a page at a time). */
 export const SETTLED_PAGE = 5000;
 
+/** The columns of a row's result, for the header of a CSV with no rows (as `list`'s empty CSV has its header). */
+const RESULT_CSV_KEYS: readonly (keyof ImportRowResult)[] = ['line', 'status', 'nickname', 'email', 'id', 'passwordResetUrl', 'mailed', 'error'];
+
 /**
  * Writes per-row results in the file's order: NDJSON/CSV lines as soon as every row before them is
  * settled, JSON collected for the final object. The check settles the skipped and failed rows at
@@ -42,7 +45,7 @@ class Results {
   unlisted = 0;
 
   constructor(private readonly ctx: TaskContext) {
-    if (ctx.format === 'ndjson' || ctx.format === 'csv') this.encoder = rowEncoder<ImportRowResult>(ctx.format, [], (r) => r);
+    if (ctx.format === 'ndjson' || ctx.format === 'csv') this.encoder = rowEncoder<ImportRowResult>(ctx.format, [], (r) => r, null, RESULT_CSV_KEYS);
   }
 
   /** The rows the check settled (skipped, failed): read as the rows before them are out, or written now when nothing is left to create. */
@@ -82,6 +85,11 @@ class Results {
   async flush(): Promise<void> {
     if (!this.encoder || !this.settled) return;
     for (let page = this.settled.take(SETTLED_PAGE); page.length > 0; page = this.settled.take(SETTLED_PAGE)) await this.write(page);
+  }
+
+  /** After the last row: a CSV with no rows is still its header line. */
+  end(): void {
+    if (this.encoder) this.ctx.io.stdout.write(this.encoder.end());
   }
 
   private async write(rows: readonly ImportRowResult[]): Promise<void> {
@@ -274,6 +282,7 @@ const verb: VerbModule = {
       stopProgress();
     }
     await results.flush();
+    results.end();
     if (result.outcome === 'written') results.endProblems();
     if (result.outcome === 'dry_run' && result.withoutPassword > 0)
       ctx.say(`${plural(result.withoutPassword, 'user')} without a password would get a set-password link${ctx.dryRunSuffix}`);

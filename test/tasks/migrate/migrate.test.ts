@@ -43,3 +43,15 @@ test('the email_key migration lists addresses that collide under the email rule 
   const kate = await tdb.withDb(({ db }) => db.selectFrom('users').select(['id', 'avatar']).where('nickname', '=', 'kate').executeTakeFirstOrThrow());
   expect(kate.avatar).toMatch(new RegExp(`^/avatars/${kate.id}-[0-9a-f]{32}\\.png$`));
 });
+
+test('a dry run prints its data with --json, as other verbs do: what up would apply, what down would undo', async () => {
+  const newest = Object.keys(MIGRATIONS).sort().pop();
+  const up = await ctl(tdb, ['migrate', '--dry-run', '--json']);
+  expect([up.code, JSON.parse(up.stdout)]).toEqual([0, { dryRun: true, wouldApply: [] }]);
+  const down = await ctl(tdb, ['migrate', 'down', '--dry-run', '--json']);
+  expect([down.code, JSON.parse(down.stdout), down.stderr]).toEqual([
+    0,
+    { dryRun: true, wouldUndo: newest },
+    `Would undo the newest migration: ${newest} (dry run)\n`,
+  ]);
+});

@@ -124,4 +124,32 @@ describe('settings', () => {
     expect(r2.stdout).toContain('URL: http://from-env.test/password_reset/');
     fs.rmSync(dir, { recursive: true });
   });
+
+  test('a line of the .env file that is not NAME=value is exit 6 naming its number, not its text; a multi-line quoted value is fine', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctl-env-'));
+    const file = path.join(dir, '.env');
+    // util.parseEnv joined the note to the next name ("a note\nAPP_URL"): APP_URL was silently lost
+    // (so is a DATABASE_URL after such a line: ctl then used the embedded database).
+    for (const [text, line] of [
+      ['# settings\nSMTP_FROM=x\nkeep this secret-ish note\nAPP_URL=http://from-file.test\n', 3],
+      ['APP_URL=http://from-file.test\nDATABASE_URL postgres://db.example/app\n', 2],
+    ] as const) {
+      fs.writeFileSync(file, text);
+      const r = await ctl(['user', 'new', 'erin', 'erin@example.com', '-y'], { env: { CTL_ENV_FILE: file, APP_URL: undefined } });
+      expect(r).toMatchObject({
+        code: 6,
+        stdout: '',
+        stderr: `the settings file ${file} has a line that is not NAME=value: line ${line} (a comment starts with #)\n`,
+      });
+    }
+    expect(await tdb.withDb(({ db }) => db.selectFrom('users').select('id').execute())).toEqual([]);
+    // A file CTL_ENV_FILE names that is not there is a bad setting, not "no settings file".
+    const missing = await ctl(['user', 'new', 'erin', 'erin@example.com', '-y'], { env: { CTL_ENV_FILE: `${file}.prod`, APP_URL: undefined } });
+    expect(missing).toMatchObject({ code: 6, stdout: '', stderr: `CTL_ENV_FILE names a file that cannot be read: ${file}.prod (ENOENT)\n` });
+    fs.writeFileSync(file, 'OTHER_APP_KEY="-----BEGIN KEY-----\nnot a setting\n-----END KEY-----"\nexport APP_URL = http://from-file.test\n');
+    const ok = await ctl(['user', 'new', 'erin', 'erin@example.com', '-y'], { env: { CTL_ENV_FILE: file, APP_URL: undefined } });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('URL: http://from-file.test/password_reset/');
+    fs.rmSync(dir, { recursive: true });
+  });
 });

@@ -12,6 +12,7 @@ describe('usage errors', () => {
   test.each([
     [['user', 'frob'], 2, 'Unknown command: frob\n'],
     [['user', 'list', '--format', 'xml'], 2, /Invalid values/],
+    [['user', 'count', '--json', '--format', 'csv'], 2, '--json and --format csv disagree: give one of them\n'],
   ])('%j exits %i with one line on stderr', async (args, code, message) => {
     const r = await ctl(args);
     expect(r.code).toBe(code);
@@ -20,5 +21,10 @@ describe('usage errors', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stdout).toBe('');
     expect(await userCount()).toBe(0);
+  });
+
+  test('--json with --format json is the same request, not a conflict', async () => {
+    const r = await ctl(['user', 'count', '--json', '--format', 'json']);
+    expect([r.code, JSON.parse(r.stdout)]).toMatchObject([0, { total: 0 }]);
   });
 });

@@ -262,6 +262,13 @@ describe('ctl user import', () => {
     ).toEqual(['2 would_create', '3 failed', '4 would_create', '5 skipped', '6 would_create', '7 would_create', '8 failed']);
   });
 
+  test('a file of no rows gives the results CSV its header line alone, as an empty listing does', async () => {
+    const r = await ctl(['user', 'import', '-', '--input-format', 'csv', '--format', 'csv'], { input: 'nickname,email\n' });
+    expect([r.code, r.stdout]).toEqual([0, 'line,status,nickname,email,id,passwordResetUrl,mailed,error\r\n']);
+    const nd = await ctl(['user', 'import', '-', '--input-format', 'csv', '--format', 'ndjson'], { input: 'nickname,email\n' });
+    expect([nd.code, nd.stdout]).toEqual([0, '']);
+  });
+
   test('stdin (-) with the format guessed, --json gives the totals and every row', async () => {
     const r = await ctl(['user', 'import', '-', '--json'], { input: '{"email":"zoe@example.com","name":"Zoë"}\n' });
     expect(r.code).toBe(0);

@@ -119,6 +119,8 @@ describe('ctl user new', () => {
     [['user', 'new', 'al ice', 'alice@example.com', '-y'], 2, /^invalid nickname "al ice"/],
     [['user', 'new', 'alice', 'alice@example.com', '--frobnicate'], 2, 'Unknown argument: frobnicate\n'],
     [['user', 'new'], 2, /Not enough non-option arguments/],
+    // A nickname alone is a missing email, not an invalid one: "invalid email \"alice\"" named the wrong argument.
+    [['user', 'new', 'alice', '-y'], 2, 'missing email: use new <nickname> <email>, or new <email> (the nickname is its local part)\n'],
     [['user', 'new', 'alice', 'alice@example.com', '-y', '--password-file', '/nonexistent/pw'], 2, 'cannot read --password-file /nonexistent/pw: ENOENT\n'],
   ])('%j exits %i with one line on stderr', async (args, code, message) => {
     const r = await ctl(args);
