@@ -103,7 +103,8 @@ function dummyHash(cost: number, passwords: LoginThrottle['passwords']): Promise
 export async function login(ctx: LibContext, settings: AuthSettings, throttle: LoginThrottle, input: LoginInput): Promise<Session> {
   const now = ctx.now();
   const { found, slots } = await throttle.inLane(async () => {
-    const user = await findUser(ctx.db, input.login, { localOnly: true, includeDeleted: true });
+    // The person signing in types their own nickname or address: among local accounts (lib/user/find.ts).
+    const user = await findUser(ctx.db, input.login, { localOnly: true, includeDeleted: true, nicknameWins: false });
     const accountKey = LoginThrottle.accountKey(input.login, user?.id ?? null);
     const taken: LoginSlots = await throttle.take(ctx.db, { address: input.address, accountKey, userId: user?.id ?? null }, now.getTime());
     return { found: user, slots: taken };

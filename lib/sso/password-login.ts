@@ -25,6 +25,6 @@ export async function passwordLogin(
 }
 
 async function isBreakGlassAdmin(ctx: LibContext, who: string): Promise<boolean> {
-  const user = await findUser(ctx.db, who, { localOnly: true });
+  const user = await findUser(ctx.db, who, { localOnly: true, nicknameWins: false });
   return user !== undefined && user.admin && user.provider === 'local' && user.password_hash !== null;
 }

@@ -28,6 +28,15 @@ export interface FindOptions {
   readonly includeDeleted?: boolean;
   /** Lock the row until the transaction ends. */
   readonly forUpdate?: boolean;
+  /**
+   * false: the account is looked for among those the options admit, by nickname and then by email
+   * (someone typing their own login or address: the app's sign-in and link requests). Default,
+   * for an operator's `<user>`: the account a nickname names is the one meant even when the options
+   * rule it out (then none is found), and an email matches only when no account has that nickname.
+   * A remote account's nickname (`bob@mastodon.social`) can be a local account's email: `ctl user rm
+   * bob@mastodon.social` deleted that local account, where `show` showed the remote one.
+   */
+  readonly nicknameWins?: boolean;
 }
 
 /**
@@ -53,7 +62,26 @@ export function findUserQuery(db: Db, ref: UserRef, opts: FindOptions = {}) {
     query = db
       .selectFrom('users')
       .selectAll()
-      .where((eb) => eb.or([eb(eb.fn('lower', ['nickname']), '=', key), eb(storedEmailKey, '=', emailKeyOf(ref))]))
+      .where((eb) => {
+        const byEmail = eb(storedEmailKey, '=', emailKeyOf(ref));
+        const filtered = opts.localOnly || !opts.includeDeleted;
+        return eb.or([
+          eb(eb.fn('lower', ['nickname']), '=', key),
+          opts.nicknameWins === false || !filtered
+            ? byEmail
+            : eb.and([
+                byEmail,
+                eb.not(
+                  eb.exists(
+                    eb
+                      .selectFrom('users as named')
+                      .select('named.id')
+                      .where((n) => n(n.fn('lower', ['named.nickname']), '=', key)),
+                  ),
+                ),
+              ]),
+        ]);
+      })
       .orderBy((eb) =>
         eb
           .case()

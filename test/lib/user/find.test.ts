@@ -38,11 +38,18 @@ describe('findUser', () => {
     const dan = await createUser(libContext(h), planNewUser({ nickname: 'dan', email: 'carol@remote.example' }), TEST_SETTINGS);
     const carol = (await findUser(h.db, 'carol@remote.example'))!;
     expect(carol.local).toBe(false);
-    // The remote account's nickname typed as a local-only <user> is dan's address; picked by id it is not.
-    expect((await findUser(h.db, 'carol@remote.example', { localOnly: true }))?.id).toBe(dan.user.id);
+    // The remote account's nickname is dan's address. Typed as an operator's <user>, it names the
+    // remote account, which a local-only verb then does not find: it never falls back to dan. Typed
+    // by someone signing in or asking for a link (nicknameWins: false), it is dan's address.
+    expect(await findUser(h.db, 'carol@remote.example', { localOnly: true })).toBeUndefined();
+    await expect(requireLocalUser(h.db, 'carol@remote.example')).rejects.toThrow(new NotFoundError('No local user carol@remote.example'));
+    expect((await findUser(h.db, 'carol@remote.example', { localOnly: true, nicknameWins: false }))?.id).toBe(dan.user.id);
     await expect(requireLocalUser(h.db, { id: carol.id, nickname: carol.nickname })).rejects.toThrow(new NotFoundError('No local user carol@remote.example'));
     await h.db.updateTable('users').set({ deleted_at: new Date() }).where('id', '=', carol.id).execute();
     expect(await findUser(h.db, { id: carol.id, nickname: carol.nickname })).toBeUndefined();
     expect((await findUser(h.db, { id: carol.id, nickname: carol.nickname }, { includeDeleted: true }))?.id).toBe(carol.id);
+    // Deleted, the remote account's nickname still names it: no verb on live accounts finds dan by it.
+    expect(await findUser(h.db, 'carol@remote.example')).toBeUndefined();
+    expect((await findUser(h.db, 'carol@remote.example', { includeDeleted: true }))?.id).toBe(carol.id);
   });
 });

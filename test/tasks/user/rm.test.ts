@@ -102,6 +102,24 @@ describe('ctl user rm (soft delete)', () => {
     expect(await state()).toEqual(before);
   });
 
+  test("a remote account's nickname that is a local account's email names the remote account: no verb falls back to the local one", async () => {
+    expect((await ctl(['user', 'new', 'dan', 'far@remote.example', '-y'])).code).toBe(0);
+    const before = await state();
+    for (const args of [
+      ['user', 'rm', 'far@remote.example', '-y'],
+      ['user', 'rm', 'far@remote.example', '--purge', '-y'],
+      ['user', 'set', 'far@remote.example', '--admin'],
+      ['user', 'sign_out', 'far@remote.example'],
+      ['user', 'reset_password', 'far@remote.example'],
+      ['user', 'delete_activities', 'far@remote.example', '-y'],
+    ]) {
+      expect([args.join(' '), await ctl(args)]).toMatchObject([args.join(' '), { code: 3, stdout: '', stderr: 'No local user far@remote.example\n' }]);
+    }
+    expect(await state()).toEqual(before);
+    expect(JSON.parse((await ctl(['user', 'show', 'far@remote.example', '--json'])).stdout)).toMatchObject({ nickname: 'far@remote.example', local: false });
+    expect((await ctl(['user', 'rm', 'dan', '-y'])).stdout).toContain('User dan deleted.');
+  });
+
   test('the last active admin: exit 4, nothing changed', async () => {
     const before = await state();
     const message = 'refusing to delete admin: it is the last active admin (make another user admin first: ctl user set <user> --admin)\n';
