@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { createInvite } from '../../lib/invites/invites';
 import { createConfirmation } from '../../lib/tokens/confirmation';
 import { checkPasswordResetToken, createPasswordReset } from '../../lib/user/reset_password';
@@ -309,6 +310,23 @@ describe('the time of the answer as an oracle: requestPasswordReset and verify/r
     expect(smtp.messages.map((m) => m.envelopeTo)).toEqual([['olga@example.com']]);
     const token = tokenOf(smtp.messages[0].textLinks.find((l) => l.includes('/password_reset/'))!);
     expect(await server.withDb((db) => checkPasswordResetToken(db, token, server.clock))).toEqual({ status: 'valid', nickname: 'olga' });
+  });
+  test('a failure after the answer is a log line naming the route (no unhandled rejection); the answer is the same', async () => {
+    await listen();
+    await addUser(server, { nickname: 'olga' });
+    const unknown = await postJson('/api/auth/requestPasswordReset', { email: 'nobody@example.com' });
+    await server.withDb((db) => sql`alter table tokens rename to tokens_gone`.execute(db));
+    try {
+      const known = await postJson('/api/auth/requestPasswordReset', { email: 'olga@example.com' });
+      expect([known.status, known.text]).toEqual([unknown.status, unknown.text]);
+      await server.settled();
+    } finally {
+      await server.withDb((db) => sql`alter table tokens_gone rename to tokens`.execute(db));
+    }
+    expect(server.log.filter((line) => line.startsWith('internal error'))).toEqual([
+      expect.stringMatching(/^internal error after answering POST \/api\/auth\/requestPasswordReset: .*tokens/),
+    ]);
+    expect(server.mailer.sent).toEqual([]);
   });
 });
 
