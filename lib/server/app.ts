@@ -12,6 +12,7 @@ import type { ServerDatabase } from './database';
 import type { Mailer } from '../mail/mailer';
 import { errorBody, HttpError, sendHttpError, toHttpError, UNAUTHORIZED } from './http';
 import type { AppState } from './state';
+import { AfterAnswer } from './after-answer';
 import { nestsDeeperThan, MAX_JSON_DEPTH } from './json-depth';
 import { jsonOnlyApi } from './json-only';
 import { sameOriginForms } from './same-origin';
@@ -106,6 +107,10 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   // start on the first login.
   const hashPool = createHashPool(Math.max(1, defaultPoolSize() - 1));
   app.addHook('onClose', () => hashPool.close());
+  // Closing waits for the work routes left until after their answers (a mail under way).
+  const afterAnswer = new AfterAnswer(log);
+  app.decorate('afterAnswer', afterAnswer);
+  app.addHook('onClose', () => afterAnswer.idle());
 
   app.decorateRequest('auth', null);
   app.decorateRequest('leasedDb', null);
@@ -132,6 +137,17 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     },
     async lib(request) {
       return { db: await state.db(request), now, actor: request.auth ? `app:${request.auth.user.nickname}` : 'app', reason: null };
+    },
+    afterAnswer(request, reply, work) {
+      const actor = request.auth ? `app:${request.auth.user.nickname}` : 'app';
+      afterAnswer.start(reply, `${request.method} ${request.routeOptions.url}`, async () => {
+        const db = await deps.database.acquire();
+        try {
+          await work({ db, now, actor, reason: null });
+        } finally {
+          deps.database.done();
+        }
+      });
     },
     async requireAuth(request, reply) {
       const token = bearer(request);

@@ -7,6 +7,7 @@ import type { Authenticated, LoginThrottle } from '../auth/login';
 import type { RateLimiter } from '../auth/limits';
 import type { HashPool } from '../auth/hash-pool';
 import type { Mailer } from '../mail/mailer';
+import type { AfterAnswer } from './after-answer';
 
 // What app.ts builds and every route module is handed. Its own module, so routes depend on it and
 // not on app.ts, which imports them (no import cycle).
@@ -29,6 +30,12 @@ export interface AppState {
   /** A LibContext for this request: the actor is `app:<nickname>` once authenticated, else `app`. */
   lib(request: FastifyRequest): Promise<LibContext>;
   /**
+   * Runs `work` after the answer to this request has been sent, with a LibContext (and a database
+   * lease) of its own (after-answer.ts): for what must not make the answer slower for some
+   * requests than for others. Closing the server waits for it; a failure is logged.
+   */
+  afterAnswer(request: FastifyRequest, reply: FastifyReply, work: (ctx: LibContext) => Promise<void>): void;
+  /**
    * onRequest hook: 401 with the reference's body unless a live bearer token is presented. A
    * function property, not a method: routes pass it on detached (`{ onRequest: state.requireAuth }`).
    */
@@ -36,6 +43,10 @@ export interface AppState {
 }
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** The work routes do after their answers; `idle()` waits for it (closing does). */
+    readonly afterAnswer: AfterAnswer;
+  }
   interface FastifyRequest {
     auth: Authenticated | null;
     leasedDb: Kysely<Database> | null;

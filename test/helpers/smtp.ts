@@ -28,6 +28,14 @@ export interface TestSmtpOptions {
   readonly rejectRecipients?: RegExp;
 }
 
+/** A message whose acceptance the server holds (see `TestSmtp.hold`). */
+export interface HeldMail {
+  /** Resolves once the message has been received whole and is being held (its DATA not yet answered). */
+  readonly arrived: Promise<void>;
+  /** Accepts the message: the server answers its DATA and it joins `messages`. */
+  release(): void;
+}
+
 export interface TestSmtp {
   readonly port: number;
   /** `smtp://127.0.0.1:<port>` (no credentials in it). */
@@ -35,6 +43,11 @@ export interface TestSmtp {
   readonly messages: ReceivedMail[];
   /** Resolves once `count` messages have arrived (rejects after `timeoutMs`). */
   waitFor(count: number, timeoutMs?: number): Promise<ReceivedMail[]>;
+  /**
+   * Holds the acceptance of the next message until `release()`, as a slow mail server does: the
+   * sender's SMTP client waits for the answer to its DATA all that time.
+   */
+  hold(): HeldMail;
   clear(): void;
   close(): Promise<void>;
 }
@@ -50,6 +63,7 @@ function addressOf(a: SMTPServerAddress | false): string {
 export async function startSmtp(opts: TestSmtpOptions = {}): Promise<TestSmtp> {
   const messages: ReceivedMail[] = [];
   let waiters: Array<() => void> = [];
+  let nextHold: { arrive: () => void; released: Promise<void> } | null = null;
   const server = new SMTPServer({
     logger: false,
     disabledCommands: opts.auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
@@ -68,8 +82,14 @@ export async function startSmtp(opts: TestSmtpOptions = {}): Promise<TestSmtp> {
       return callback();
     },
     onData(stream, session, callback) {
+      const held = nextHold;
+      nextHold = null;
       simpleParser(stream)
-        .then((parsed) => {
+        .then(async (parsed) => {
+          if (held) {
+            held.arrive();
+            await held.released;
+          }
           const text = parsed.text ?? '';
           const html = typeof parsed.html === 'string' ? parsed.html : '';
           messages.push({
@@ -118,8 +138,17 @@ export async function startSmtp(opts: TestSmtpOptions = {}): Promise<TestSmtp> {
       }
       return messages.slice(0, count);
     },
+    hold() {
+      let arrive!: () => void;
+      let release!: () => void;
+      const arrived = new Promise<void>((resolve) => (arrive = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      nextHold = { arrive, released };
+      return { arrived, release };
+    },
     clear() {
       messages.length = 0;
+      nextHold = null;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -19,6 +19,18 @@ export class MemoryMailer implements Mailer {
     this.sent.push(mail);
     return { messageId: `<${this.sent.length}@test>`, accepted: [mail.to.address] };
   }
+  /**
+   * Resolves once `count` mails have been sent (rejects after `timeoutMs`): the reset and
+   * verification mails go out after the answer (lib/server/after-answer.ts).
+   */
+  async waitFor(count: number, timeoutMs = 10000): Promise<OutgoingMail[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.sent.length < count) {
+      if (Date.now() > deadline) throw new Error(`expected ${count} mail(s), got ${this.sent.length}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return this.sent.slice(0, count);
+  }
   close(): void {}
 }
 
@@ -38,6 +50,8 @@ export interface TestServer {
    * for a CLI beside it, and takes it again on its next request.
    */
   ctl(args: readonly string[], opts?: CtlOptions): Promise<CtlResult>;
+  /** Resolves once the work routes do after their answers is done (to check that it did nothing). */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -69,6 +83,7 @@ export async function startServer(tdb: TestDatabase, env: Record<string, string>
       await database.release();
       return runCtlInProcess(tdb, args, { ...opts, env: { ...env, ...(opts.env ?? {}) } });
     },
+    settled: () => server.app.afterAnswer.idle(),
     async close() {
       await server.app.close();
       smtp?.close();

@@ -1,7 +1,8 @@
+import { sql } from 'kysely';
 import { createInvite } from '../../lib/invites/invites';
 import { createConfirmation } from '../../lib/tokens/confirmation';
-import { createPasswordReset } from '../../lib/user/reset_password';
-import { tokenOf, useTestSmtp, type TestSmtp } from '../helpers/smtp';
+import { checkPasswordResetToken, createPasswordReset } from '../../lib/user/reset_password';
+import { tokenOf, useTestSmtp, type HeldMail, type TestSmtp } from '../helpers/smtp';
 import { addUser, bearer, loginAs, useTestServer, type TestServer } from './helpers';
 
 /**
@@ -217,12 +218,115 @@ describe('requestPasswordReset as an oracle', () => {
       [200, same],
       [200, same],
     ]);
+    // The look-ups run after the answers: once they are done, no mail and no link.
+    await server.settled();
     expect(server.mailer.sent).toEqual([]);
     const links = await server.withDb((db) => db.selectFrom('tokens').select('id').where('kind', '=', 'password_reset').execute());
     expect(links).toEqual([]);
     // A local account still gets its link.
     expect((await postJson('/api/auth/requestPasswordReset', { email: 'alice@example.com' })).body).toEqual(same);
+    await server.mailer.waitFor(1);
     expect(server.mailer.sent.map((m) => m.to.address)).toEqual(['alice@example.com']);
+  });
+});
+
+describe('the time of the answer as an oracle: requestPasswordReset and verify/resend', () => {
+  // A tester's probe: with a mail server on loopback that took 200 ms to accept a message, an
+  // address with an account was answered after its link was issued and mailed (0.25–0.5 s), an
+  // unknown one at once (~0.02 s), with the same body. Here the mail server holds the message until
+  // the test releases it, so the probe needs no clock: the answer must come while the mail is held.
+  const withMail = () => listen({ SMTP_URL: smtp.url, MAIL_FROM: 'Example <no-reply@example.com>' });
+  /** How long the test waits for an answer held back by the mail before it fails (a guard, not a measure). */
+  const GUARD_MS = 15_000;
+
+  /** The answer, or null when it did not come while `held` was held (it is released then, so nothing hangs). */
+  async function answerWhileHeld(answering: Promise<Answer>, held: HeldMail): Promise<Answer | null> {
+    let guard: NodeJS.Timeout | undefined;
+    const waited = new Promise<null>((resolve) => (guard = setTimeout(() => resolve(null), GUARD_MS)));
+    const answer = await Promise.race([answering, waited]);
+    clearTimeout(guard);
+    if (answer === null) {
+      held.release();
+      await answering;
+    }
+    return answer;
+  }
+
+  test.each([
+    { url: '/api/auth/requestPasswordReset', account: {}, path: 'password_reset' },
+    { url: '/api/user/verify/resend', account: { confirmed: false }, path: 'verify' },
+  ])(
+    '$url: an address with an account is answered while its mail is still held by the mail server, exactly as an unknown one; the mail then arrives with a working link',
+    async ({ url, account, path }) => {
+      await withMail();
+      await addUser(server, { nickname: 'olga', ...account });
+      const unknown = await postJson(url, { email: 'nobody@example.com' });
+      const held = smtp.hold();
+      const known = await answerWhileHeld(postJson(url, { email: 'olga@example.com' }), held);
+      expect(known).not.toBeNull();
+      // The mail was on its way when the answer came: received whole, not yet accepted.
+      await held.arrived;
+      expect(smtp.messages).toEqual([]);
+      expect([known!.status, known!.type, known!.text]).toEqual([unknown.status, unknown.type, unknown.text]);
+      expect(unknown.status).toBe(200);
+      held.release();
+      const [sent] = await smtp.waitFor(1);
+      expect(sent.envelopeTo).toEqual(['olga@example.com']);
+      const token = tokenOf(sent.textLinks.find((l) => l.includes(`/${path}/`))!);
+      if (path === 'verify') {
+        expect((await send('POST', `/verify/${token}`)).status).toBe(200);
+        expect((await users())[0].confirmed).toBe(true);
+      } else {
+        const set = await postForm(`/password_reset/${token}`, { password: 'new-horse-pass', confirm_password: 'new-horse-pass' });
+        expect(set.status).toBe(200);
+        expect((await postJson('/api/auth/login', { login: 'olga', password: 'new-horse-pass' })).status).toBe(200);
+      }
+      // The limits count both addresses as before: one request per address per interval.
+      for (const email of ['nobody@example.com', 'olga@example.com']) expect((await postJson(url, { email })).status).toBe(429);
+    },
+  );
+
+  test('a server closed while the mail of a reset is held waits for it; the link mailed works', async () => {
+    await withMail();
+    await addUser(server, { nickname: 'olga' });
+    const held = smtp.hold();
+    const answer = await answerWhileHeld(postJson('/api/auth/requestPasswordReset', { email: 'olga@example.com' }), held);
+    expect(answer?.status).toBe(200);
+    await held.arrived;
+    // What `ctl serve` does on SIGTERM: close the app (then the database and the mailer).
+    let closed = false;
+    const closing = server.app.close().then(() => (closed = true));
+    try {
+      // It stops taking connections at once...
+      await expect(fetch(`${base}/health`)).rejects.toThrow();
+      // ...and, given time, still does not finish while the mail is held.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(closed).toBe(false);
+    } finally {
+      held.release();
+    }
+    await closing;
+    // Accepted before the close ended: no waiting here.
+    expect(smtp.messages.map((m) => m.envelopeTo)).toEqual([['olga@example.com']]);
+    const token = tokenOf(smtp.messages[0].textLinks.find((l) => l.includes('/password_reset/'))!);
+    expect(await server.withDb((db) => checkPasswordResetToken(db, token, server.clock))).toEqual({ status: 'valid', nickname: 'olga' });
+  });
+  test('a failure after the answer is a log line naming the route (no unhandled rejection); the answer is the same', async () => {
+    await listen();
+    await addUser(server, { nickname: 'olga' });
+    const unknown = await postJson('/api/auth/requestPasswordReset', { email: 'nobody@example.com' });
+    await server.withDb((db) => sql`alter table tokens rename to tokens_gone`.execute(db));
+    try {
+      const known = await postJson('/api/auth/requestPasswordReset', { email: 'olga@example.com' });
+      expect([known.status, known.text]).toEqual([unknown.status, unknown.text]);
+      await server.settled();
+    } finally {
+      await server.withDb((db) => sql`alter table tokens_gone rename to tokens`.execute(db));
+    }
+    expect(server.log.filter((line) => line.startsWith('internal error'))).toEqual([
+      expect.stringMatching(/^internal error after answering POST \/api\/auth\/requestPasswordReset: .*tokens/),
+    ]);
+    expect(server.mailer.sent).toEqual([]);
   });
 });
 

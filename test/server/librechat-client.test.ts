@@ -105,6 +105,7 @@ describe('registration from an invite and email verification (CTL_REQUIRE_CONFIR
       body: { error: 'Forbidden', message: 'This account has not confirmed its email address yet' },
     });
     expect(await dataService.resendVerificationEmail({ email: 'carol@example.com' })).toHaveProperty('message');
+    await server.mailer.waitFor(2);
     expect(server.mailer.sent.map((m) => m.to.address)).toEqual(['carol@example.com', 'carol@example.com']);
     expect(await failure(dataService.verifyEmail({ email: 'someone@example.com', token: lastMailToken('verify') }))).toMatchObject({ status: 400 });
     expect(await dataService.verifyEmail({ email: 'carol@example.com', token: lastMailToken('verify') })).toEqual({ message: 'Email verified successfully' });
@@ -239,8 +240,10 @@ describe('password reset, logout and account deletion', () => {
     await logIn('alice');
     const answer = { message: 'If an account with that email exists, a password reset link has been sent to it.' };
     expect(await dataService.requestPasswordReset({ email: 'nobody@example.com' })).toEqual(answer);
+    await server.settled();
     expect(server.mailer.sent).toEqual([]);
     expect(await dataService.requestPasswordReset({ email: 'alice@example.com' })).toEqual(answer);
+    await server.mailer.waitFor(1);
     const token = lastMailToken('password_reset');
     const userId = await idOf('alice');
     expect(await failure(dataService.resetPassword({ userId: '999999', token, password: 'new-horse-pass' }))).toMatchObject({ status: 400 });

@@ -145,7 +145,7 @@ export function librechatAuthRoutes(app: FastifyInstance, state: AppState): void
   app.post<{ Body: { email: string } }>(
     '/api/auth/requestPasswordReset',
     { schema: { body: { type: 'object', required: ['email'], properties: { email: { type: 'string', minLength: 3, maxLength: 320 } } } } },
-    async (request) => {
+    async (request, reply) => {
       // Keyed by the email rule, so look-alikes of one address share its limit and its account.
       const email = emailKey(request.body.email.trim());
       await limitMailRequest(
@@ -154,19 +154,22 @@ export function librechatAuthRoutes(app: FastifyInstance, state: AppState): void
         { email, address: clientAddress(request), at: state.now().getTime() },
         errorBody(429, 'Please wait before requesting another password reset'),
       );
-      const ctx = await state.lib(request);
-      const user = await findUser(ctx.db, email, { localOnly: true });
-      // An account of an identity provider has no password here: no link, and the same answer
-      // (createPasswordReset would refuse it, naming the account and its provider, with a 409).
-      if (user && user.active && user.provider === 'local' && user.email && emailKey(user.email) === email && state.mailer) {
-        const issued = await createPasswordReset(ctx, user.nickname, config);
-        const content = passwordResetMail({ appUrl: config.appUrl, nickname: user.nickname, name: user.name, url: issued.url, expiresAt: issued.expiresAt });
-        await sendMail(state.mailer, { to: { address: user.email, name: user.name }, ...content }).catch((error: Error) =>
-          state.log(`the password reset mail to ${user.nickname} could not be sent: ${error.message}`),
-        );
-      } else if (user && !state.mailer) {
-        state.log(`mail is not configured (SMTP_URL): no password reset mail sent to ${user.nickname}`);
-      }
+      // Everything that depends on the account runs after the answer, so its time tells nothing
+      // either (it waited for the link and the SMTP server, for an address with an account only).
+      state.afterAnswer(request, reply, async (ctx) => {
+        const user = await findUser(ctx.db, email, { localOnly: true });
+        // An account of an identity provider has no password here: no link, and the same answer
+        // (createPasswordReset would refuse it, naming the account and its provider, with a 409).
+        if (user && user.active && user.provider === 'local' && user.email && emailKey(user.email) === email && state.mailer) {
+          const issued = await createPasswordReset(ctx, user.nickname, config);
+          const content = passwordResetMail({ appUrl: config.appUrl, nickname: user.nickname, name: user.name, url: issued.url, expiresAt: issued.expiresAt });
+          await sendMail(state.mailer, { to: { address: user.email, name: user.name }, ...content }).catch((error: Error) =>
+            state.log(`the password reset mail to ${user.nickname} could not be sent: ${error.message}`),
+          );
+        } else if (user && !state.mailer) {
+          state.log(`mail is not configured (SMTP_URL): no password reset mail sent to ${user.nickname}`);
+        }
+      });
       return { message: RESET_REQUESTED };
     },
   );

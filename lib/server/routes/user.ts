@@ -99,7 +99,7 @@ export function userRoutes(app: FastifyInstance, state: AppState): void {
     {
       schema: { body: { type: 'object', required: ['email'], properties: { email: { type: 'string', minLength: 3, maxLength: 320 } } } },
     },
-    async (request) => {
+    async (request, reply) => {
       // Keyed by the email rule, so look-alikes of one address share its limit.
       const email = emailKey(request.body.email.trim());
       await limitMailRequest(
@@ -108,12 +108,14 @@ export function userRoutes(app: FastifyInstance, state: AppState): void {
         { email, address: clientAddress(request), at: state.now().getTime() },
         { error: 'Too many requests', message: 'Please wait before requesting another verification email' },
       );
-      const ctx = await state.lib(request);
-      const user = await findUser(ctx.db, email, { localOnly: true });
-      if (user && user.active && !user.confirmed && user.email && emailKey(user.email) === email) {
-        const issued = await createConfirmation(ctx, user.email, config);
-        if (issued.confirmation) await sendConfirmationMail(state, user, issued.confirmation);
-      }
+      // After the answer, as requestPasswordReset's: its time must not tell an unconfirmed account.
+      state.afterAnswer(request, reply, async (ctx) => {
+        const user = await findUser(ctx.db, email, { localOnly: true });
+        if (user && user.active && !user.confirmed && user.email && emailKey(user.email) === email) {
+          const issued = await createConfirmation(ctx, user.email, config);
+          if (issued.confirmation) await sendConfirmationMail(state, user, issued.confirmation);
+        }
+      });
       return { message: 'If an unconfirmed account uses this address, a verification email is on its way' };
     },
   );

@@ -155,6 +155,8 @@ describe('email verification', () => {
     const res = await call('POST', '/api/user/verify/resend', undefined, { email: 'Carol@Example.com' });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ message: 'If an unconfirmed account uses this address, a verification email is on its way' });
+    // Mailed after the answer (lib/server/after-answer.ts).
+    await server.mailer.waitFor(1);
     expect(server.mailer.sent.map((m) => m.to.address)).toEqual(['carol@example.com']);
     const token = /\/verify\/([A-Za-z0-9_-]{43})/.exec(server.mailer.sent[0].text)![1];
     const again = await call('POST', '/api/user/verify/resend', undefined, { email: 'carol@example.com' });
@@ -166,12 +168,14 @@ describe('email verification', () => {
     server.clock = new Date(server.clock.getTime() + 61e3);
     // Confirmed now: the same answer, and no mail.
     expect((await call('POST', '/api/user/verify/resend', undefined, { email: 'carol@example.com' })).statusCode).toBe(200);
+    await server.settled();
     expect(server.mailer.sent).toHaveLength(1);
   });
 
   test('resend for an unknown address answers like a known one and sends nothing', async () => {
     const res = await call('POST', '/api/user/verify/resend', undefined, { email: 'nobody@example.com' });
     expect([res.statusCode, res.json().message]).toEqual([200, 'If an unconfirmed account uses this address, a verification email is on its way']);
+    await server.settled();
     expect(server.mailer.sent).toEqual([]);
   });
 });
