@@ -228,6 +228,17 @@ describe('requestPasswordReset as an oracle', () => {
     await server.mailer.waitFor(1);
     expect(server.mailer.sent.map((m) => m.to.address)).toEqual(['alice@example.com']);
   });
+
+  test("a local account whose address is a remote account's nickname still gets its link and signs in with it", async () => {
+    await listen();
+    await addUser(server, { nickname: 'dan', email: 'dan@remote.example' });
+    await server.withDb((db) => db.insertInto('users').values({ nickname: 'dan@remote.example', email: null, name: 'dan', local: false }).execute());
+    await postJson('/api/auth/requestPasswordReset', { email: 'dan@remote.example' });
+    await server.mailer.waitFor(1);
+    expect(server.mailer.sent.map((m) => m.to.address)).toEqual(['dan@remote.example']);
+    const login = await postJson('/api/auth/login', { email: 'dan@remote.example', password: 'correct-horse' });
+    expect([login.status, (login.body as { user?: { username?: string } }).user?.username]).toEqual([200, 'dan']);
+  });
 });
 
 describe('the time of the answer as an oracle: requestPasswordReset and verify/resend', () => {

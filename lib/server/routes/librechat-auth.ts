@@ -87,7 +87,7 @@ export function librechatAuthRoutes(app: FastifyInstance, state: AppState): void
         // No code and MFA on: the password was right. LibreChat's client then asks for the code
         // with a temp token; the {login} form keeps its 401 mfaRequired.
         if (!(error instanceof LoginFailedError && error.mfaRequired && code === null && body.login === undefined)) throw error;
-        const user = await findUser(ctx.db, who, { localOnly: true, includeDeleted: true });
+        const user = await findUser(ctx.db, who, { localOnly: true, includeDeleted: true, nicknameWins: false });
         if (!user) throw error;
         return { twoFAPending: true, tempToken: await beginChallenge(ctx, user), message: 'Two-factor authentication required' };
       }
@@ -157,7 +157,7 @@ export function librechatAuthRoutes(app: FastifyInstance, state: AppState): void
       // Everything that depends on the account runs after the answer, so its time tells nothing
       // either (it waited for the link and the SMTP server, for an address with an account only).
       state.afterAnswer(request, reply, async (ctx) => {
-        const user = await findUser(ctx.db, email, { localOnly: true });
+        const user = await findUser(ctx.db, email, { localOnly: true, nicknameWins: false });
         // An account of an identity provider has no password here: no link, and the same answer
         // (createPasswordReset would refuse it, naming the account and its provider, with a 409).
         if (user && user.active && user.provider === 'local' && user.email && emailKey(user.email) === email && state.mailer) {

@@ -110,9 +110,9 @@ export function userRoutes(app: FastifyInstance, state: AppState): void {
       );
       // After the answer, as requestPasswordReset's: its time must not tell an unconfirmed account.
       state.afterAnswer(request, reply, async (ctx) => {
-        const user = await findUser(ctx.db, email, { localOnly: true });
+        const user = await findUser(ctx.db, email, { localOnly: true, nicknameWins: false });
         if (user && user.active && !user.confirmed && user.email && emailKey(user.email) === email) {
-          const issued = await createConfirmation(ctx, user.email, config);
+          const issued = await createConfirmation(ctx, { id: user.id, nickname: user.nickname }, config);
           if (issued.confirmation) await sendConfirmationMail(state, user, issued.confirmation);
         }
       });
