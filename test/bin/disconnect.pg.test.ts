@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
-import { Client } from 'pg';
-import { type TestDatabase, useCliTestDatabase } from '../helpers/backend';
+import type { Client } from 'pg';
+import { type TestDatabase, useAdminClient, useCliTestDatabase } from '../helpers/backend';
 import { seedUser } from '../helpers/seed-users';
-import * as paths from '../setup/paths';
 import { ROOT, runCtl } from '../helpers/cli';
 
 // bin/ctl lets go of its server connections without waiting for the server to close them (issue
@@ -12,11 +11,7 @@ import { ROOT, runCtl } from '../helpers/cli';
 let tdb: TestDatabase;
 let admin: Client;
 useCliTestDatabase((d) => (tdb = d));
-beforeAll(async () => {
-  admin = new Client({ connectionString: paths.PG_ADMIN_URL });
-  await admin.connect();
-});
-afterAll(() => admin.end());
+useAdminClient((c) => (admin = c));
 beforeEach(() => tdb.withDb(({ db }) => seedUser(db, { nickname: 'alice' })));
 
 const database = () => new URL(tdb.url!).pathname.slice(1);

@@ -174,3 +174,17 @@ export function useCliTestDatabase(use: (tdb: TestDatabase) => void): void {
   afterAll(() => tdb?.destroy());
   beforeEach(() => tdb!.reset());
 }
+
+/**
+ * A PostgreSQL superuser connection for the test file (to read pg_stat_activity and the like
+ * beside the database under test), opened before its tests and closed after.
+ */
+export function useAdminClient(use: (admin: Client) => void): void {
+  let admin: Client | undefined;
+  beforeAll(async () => {
+    admin = new Client({ connectionString: paths.PG_ADMIN_URL });
+    await admin.connect();
+    use(admin);
+  });
+  afterAll(() => admin?.end());
+}

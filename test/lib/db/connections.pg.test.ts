@@ -1,9 +1,8 @@
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { openDatabase, type OpenOptions } from '../../../lib/db/db';
-import { type TestDatabase, useCliTestDatabase } from '../../helpers/backend';
+import { type TestDatabase, useAdminClient, useCliTestDatabase } from '../../helpers/backend';
 import { ctl, type HeldTestDatabase } from '../../helpers/in-process';
 import { seedUser } from '../../helpers/seed-users';
-import * as paths from '../../setup/paths';
 
 // A bulk job takes two server connections (its lock's and its batches'): the runner opens both
 // at once, so the second's backend start is not paid between the lock and the first batch.
@@ -11,11 +10,7 @@ import * as paths from '../../setup/paths';
 let tdb: TestDatabase;
 let admin: Client;
 useCliTestDatabase((d) => (tdb = d));
-beforeAll(async () => {
-  admin = new Client({ connectionString: paths.PG_ADMIN_URL });
-  await admin.connect();
-});
-afterAll(() => admin.end());
+useAdminClient((c) => (admin = c));
 
 async function sessionsOnTestDatabase(): Promise<number> {
   const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [
