@@ -26,7 +26,8 @@ const verb: VerbModule = {
     }
     if (activities > 0) {
       await ctx.confirm(`Delete ${plural(activities, 'activity', 'activities')} (posts and interactions) of ${nick}? [y/N] `, {
-        what: `delete the activities of ${nick}`,
+        // Said in the refusal too: from cron (no terminal) the question is never seen.
+        what: `delete ${plural(activities, 'activity', 'activities')} of ${nick}`,
         declined: 'Nothing was deleted.',
       });
     }

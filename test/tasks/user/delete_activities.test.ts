@@ -34,7 +34,7 @@ describe('ctl user delete_activities', () => {
     expect(await ctl(['user', 'delete_activities', 'alice'])).toMatchObject({
       code: 5,
       stdout: '',
-      stderr: 'refusing to delete the activities of alice without confirmation: stdin is not a terminal; pass -y to confirm\n',
+      stderr: 'refusing to delete 7 activities of alice without confirmation: stdin is not a terminal; pass -y to confirm\n',
     });
     expect(await state()).toEqual(before);
   });
