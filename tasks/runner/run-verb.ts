@@ -31,6 +31,11 @@ export async function runVerb(
   if (argv.json && argv.format !== undefined && argv.format !== 'json') {
     throw new UsageError(`--json and --format ${argv.format as Format} disagree: give one of them`);
   }
+  // An empty --actor (a runbook's unset variable) fell back to $SUDO_USER or $USER without a word:
+  // the audit log then named someone the runbook did not.
+  if (typeof argv.actor === 'string' && argv.actor.trim() === '') {
+    throw new UsageError('--actor is empty: name who acts, or leave the option out for $SUDO_USER or $USER');
+  }
   const config = loadConfig(state.env, { databaseUrl: argv.databaseUrl as string | undefined });
   const format: Format = argv.json ? 'json' : ((argv.format as Format | undefined) ?? 'table');
   const ctx = new TaskContext(

@@ -13,6 +13,7 @@ describe('usage errors', () => {
     [['user', 'frob'], 2, 'Unknown command: frob\n'],
     [['user', 'list', '--format', 'xml'], 2, /Invalid values/],
     [['user', 'count', '--json', '--format', 'csv'], 2, '--json and --format csv disagree: give one of them\n'],
+    [['user', 'count', '--actor', ' '], 2, '--actor is empty: name who acts, or leave the option out for $SUDO_USER or $USER\n'],
   ])('%j exits %i with one line on stderr', async (args, code, message) => {
     const r = await ctl(args);
     expect(r.code).toBe(code);
