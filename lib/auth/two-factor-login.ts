@@ -2,7 +2,8 @@ import type { UserRow } from '../db/schema';
 import type { LibContext } from '../lib-context';
 import { hashToken, newToken } from '../tokens/secrets';
 import { AccountRefusedError, accountRefusal, LoginFailedError } from './login';
-import { checkUserBackupCode, giveBackUnjudged, judgeCheckedCode, verifyLimitedSecondFactor, type BackupCodeHasher } from './mfa';
+import { checkUserBackupCode, judgeCheckedCode, verifyLimitedSecondFactor, type BackupCodeHasher } from './mfa';
+import { releaseSecondFactorAttempt } from './second-factor-limit';
 import { issueSessionPair, type RefreshSettings, type SessionPair } from './refresh-tokens';
 
 /**
@@ -110,8 +111,10 @@ export async function completeChallenge(
       return { ...(await issueSessionPair(trx, updated, now, settings)), user: updated };
     }),
   );
-  // A dead challenge, or MFA gone meanwhile: no verdict on the code.
-  if (outcome === INVALID) await giveBackUnjudged(ctx.db, checked);
+  // A dead challenge, or MFA gone meanwhile: no verdict on the code, so its attempt is given back
+  // whether it matched or not (as a challenge found dead at once compares nothing). A double
+  // click's second code no longer matches once the first consumed it, and was counted as a guess.
+  if (outcome === INVALID && checked.attempt) await releaseSecondFactorAttempt(ctx.db, checked.attempt).catch(() => undefined);
   if (typeof outcome === 'string') throw new LoginFailedError(outcome, true);
   return outcome;
 }

@@ -86,6 +86,27 @@ describe('backup codes compared before the lock', () => {
     expect(await wrongCodesCounted()).toBe(1);
   });
 
+  test('a code compared while another sender used the challenge is no guess: refused, not counted', async () => {
+    // The double click above when the second sender reads the codes after the first consumed its
+    // own: it then matches none, as a wrong code. The challenge is dead by its verdict, so nothing
+    // was judged (as when it finds the challenge dead at once) and its attempt is given back.
+    const { codes } = await aliceWithMfa();
+    const user = await fx.user('alice');
+    const temp = await beginChallenge(fx.ctx(), user);
+    const settings = { ...SESSION, loginMaxFailures: LIMITS.maxFailures, loginWindowMs: LIMITS.windowMs };
+    let first: Promise<unknown> | null = null;
+    const racing = {
+      verify: async (password: string, hash: string) => {
+        first ??= completeChallenge(fx.ctx(), counted(), temp, codes[3], settings);
+        await first;
+        return pool.verify(password, hash);
+      },
+    };
+    await expect(completeChallenge(fx.ctx(), racing, temp, 'aaaaa-aaaaa', settings)).rejects.toBeInstanceOf(Error);
+    await expect(first).resolves.toMatchObject({ user: { nickname: 'alice' } });
+    expect(await wrongCodesCounted()).toBe(0);
+  });
+
   test('new backup codes asked for with a TOTP code at the limit: refused before any is hashed', async () => {
     const { id } = await aliceWithMfa();
     for (let i = 0; i < LIMITS.maxFailures; i++) expect(await disableMfa(fx.ctx(), counted(), id, 'aaaaa-aaaaa', LIMITS)).toBe(false);
